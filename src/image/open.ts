@@ -26,6 +26,12 @@ export interface OpenImageOptions {
 }
 
 export async function openImage(ref: string | ImageReference, opts: OpenImageOptions = {}): Promise<OpenedImage> {
+  const image = await openByTransport(ref, opts);
+  image.limits = withLimits(opts.limits);
+  return image;
+}
+
+async function openByTransport(ref: string | ImageReference, opts: OpenImageOptions): Promise<OpenedImage> {
   const reference = typeof ref === 'string' ? parseReference(ref) : ref;
   const limits = withLimits(opts.limits);
   const platform = typeof opts.platform === 'string' ? parsePlatform(opts.platform) : opts.platform;

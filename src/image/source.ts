@@ -39,6 +39,8 @@ export interface OpenedImage {
   configDigest: string;
   platform: Platform;
   layers: LayerInfo[];
+  /** Caps the walk applies unless told otherwise (set by openImage from its options). */
+  limits?: Partial<import('./limits.js').WalkLimits>;
   /** The layer blob as stored, digest-verified as it streams (fails at the end on mismatch). */
   openLayer(index: number): Promise<Readable>;
   close(): Promise<void>;

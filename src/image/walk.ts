@@ -66,7 +66,7 @@ class Meter extends Transform {
 }
 
 export async function walkImage(image: OpenedImage, opts: WalkOptions = {}): Promise<ImageWalk> {
-  const limits = withLimits(opts.limits);
+  const limits = withLimits({ ...image.limits, ...withoutUndefined(opts.limits) });
   const fs = new SquashedFs(limits.maxSymlinkHops);
   const visitors = opts.visitors ?? [];
   const pending = new Map<string, Map<string, VisitResult>>(visitors.map((v) => [v.name, new Map()]));
@@ -92,6 +92,10 @@ export async function walkImage(image: OpenedImage, opts: WalkOptions = {}): Pro
     );
   }
   return { files: fs, results, layers, warnings: [...warnings, ...fs.warnings] };
+}
+
+function withoutUndefined<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 interface WalkState {

@@ -18,7 +18,7 @@ import { findCredentials, type Credentials } from './credentials.js';
 export interface RetryOptions {
   /** Total attempts for idempotent requests (default 5). */
   attempts?: number;
-  /** First backoff delay; doubles each retry (default 500 ms). */
+  /** First backoff delay; doubles each retry (default 500 ms, or $GATEHOUSE_RETRY_BASE_MS). */
   baseDelayMs?: number;
   /** Longest wait between attempts, also caps Retry-After (default 20 s). */
   maxDelayMs?: number;
@@ -116,7 +116,7 @@ export class RegistryClient {
     // POST starts uploads and is not safe to repeat; the others are idempotent.
     const idempotent = method !== 'POST' && method !== 'PATCH';
     const attempts = idempotent ? (this.opts.retry?.attempts ?? 5) : 1;
-    const base = this.opts.retry?.baseDelayMs ?? 500;
+    const base = this.opts.retry?.baseDelayMs ?? Number(process.env.GATEHOUSE_RETRY_BASE_MS ?? 500);
     const maxDelay = this.opts.retry?.maxDelayMs ?? 20_000;
     let lastError: unknown;
     for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -1,0 +1,65 @@
+/**
+ * Posture benchmark: objects/s of `k8s check` (YAML parse with positions + the whole
+ * default policy pack + exceptions) over a generated 20k-object cluster dump.
+ * Prints the ratio to the 10k objects/s goal. kube-linter could not be built here
+ * (golang.stackrox.io is not on the Go module proxy allowlist), so there is no peer ratio.
+ */
+import { stringify } from 'yaml';
+import { checkObjects } from '../src/kube/check.js';
+import { parseManifests } from '../src/kube/manifests.js';
+
+const FLOOR = 10_000;
+const TOTAL = Number(process.env.POSTURE_OBJECTS ?? 20_000);
+
+// kubectl and helm never emit anchors; shared label objects would make `yaml` emit them.
+const yamlOf = (v: unknown) => stringify(v, { aliasDuplicateObjects: false });
+
+function generate(total: number): string {
+  const docs: string[] = [];
+  for (let i = 0; docs.length < total; i++) {
+    const ns = `team-${i % 50}`;
+    const app = `app-${i}`;
+    const labels = { app, tier: i % 3 === 0 ? 'backend' : 'frontend' };
+    const container = (n: number) => ({
+      name: `c${n}`,
+      image: i % 4 === 0 ? `nginx` : `registry.example.com/${app}:1.${i % 10}.0`,
+      ports: [{ name: 'http', containerPort: 8080 + n }],
+      env: [{ name: 'LOG_LEVEL', value: 'info' }, ...(i % 7 === 0 ? [{ name: 'API_TOKEN', value: 'x' }] : [])],
+      resources: i % 5 === 0 ? {} : { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
+      securityContext: i % 2 === 0 ? { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } } : { privileged: i % 11 === 0 },
+      livenessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+    });
+    docs.push(yamlOf({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: app, namespace: ns, labels },
+      spec: { replicas: 1 + (i % 3), selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [container(0), container(1)] } } },
+    }));
+    docs.push(yamlOf({ apiVersion: 'v1', kind: 'Service', metadata: { name: app, namespace: ns }, spec: { selector: labels, ports: [{ port: 80, targetPort: 'http' }] } }));
+    docs.push(yamlOf({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `${app}-cfg`, namespace: ns }, data: { 'app.properties': 'a=b\nc=d\n', ...(i % 9 === 0 ? { db_password: 'hunter2' } : {}) } }));
+    docs.push(yamlOf({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: app, namespace: ns } }));
+    if (i % 10 === 0) docs.push(stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: app, namespace: ns }, spec: { podSelector: { matchLabels: labels }, ingress: [{ from: [{ podSelector: {} }] }] } }));
+  }
+  return docs.slice(0, total).join('---\n');
+}
+
+const text = generate(TOTAL);
+if (process.env.POSTURE_DUMP) (await import('node:fs')).writeFileSync(process.env.POSTURE_DUMP, text);
+// Warm-up on a slice, so JIT and the policy pack load are not measured.
+await checkObjects(parseManifests(text.slice(0, 200_000), 'warmup.yaml').objects, []);
+
+const c0 = process.cpuUsage();
+const t0 = performance.now();
+const { objects, notes } = parseManifests(text, 'cluster-dump.yaml');
+const t1 = performance.now();
+const c1 = process.cpuUsage(c0);
+const result = await checkObjects(objects, notes);
+const t2 = performance.now();
+const c2 = process.cpuUsage(c0);
+const cpu = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
+
+const seconds = (t2 - t0) / 1000;
+const rate = objects.length / seconds;
+console.log(`posture: ${objects.length} objects (${(text.length / 1e6).toFixed(1)} MB YAML), ${result.findings.length} findings, ${result.policiesRun} policies`);
+console.log(`  load+positions ${((t1 - t0) / 1000).toFixed(2)} s, policies ${((t2 - t1) / 1000).toFixed(2)} s, total ${seconds.toFixed(2)} s`);
+console.log(`  CPU: load ${cpu(c1).toFixed(2)} s, total ${cpu(c2).toFixed(2)} s (${Math.round(objects.length / cpu(c2))} objects per CPU-second; wall time is inflated when the machine is shared)`);
+console.log(`  ${Math.round(rate)} objects/s (wall); ratio to the ${FLOOR} objects/s goal: ${(rate / FLOOR).toFixed(2)}x`);
+console.log(`  RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);

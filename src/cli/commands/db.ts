@@ -1,0 +1,75 @@
+/** `gatehouse db …`: the local vulnerability database (import, update, status). */
+import { Option, type Command } from 'commander';
+import { VulnDb, defaultDbPath, type DbStatus } from '../../vuln/db.js';
+import { importPath } from '../../vuln/feeds/index.js';
+import { updateDb } from '../../vuln/update.js';
+
+const dbOption = () => new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db');
+
+function age(iso: string | undefined): string {
+  if (!iso) return 'never';
+  const hours = (Date.now() - Date.parse(iso)) / 3_600_000;
+  return hours < 1 ? 'less than an hour ago' : hours < 48 ? `${Math.round(hours)} hours ago` : `${Math.round(hours / 24)} days ago`;
+}
+
+function renderStatus(s: DbStatus): string {
+  const lines = [`database: ${s.path}`, `advisories: ${s.advisories} (affected packages: ${s.affectedPackages})`, `updated: ${s.updatedAt ?? 'never'} (${age(s.updatedAt)})`, 'sources:'];
+  for (const src of s.sources) if (!src.name.startsWith('feed:')) lines.push(`  ${src.name}: ${src.advisories} advisories, updated ${age(src.updatedAt)}${src.url ? ` from ${src.url}` : ''}`);
+  const feeds = s.sources.filter((x) => x.name.startsWith('feed:'));
+  if (feeds.length) {
+    lines.push('feeds:');
+    for (const f of feeds) lines.push(`  ${f.url}: updated ${age(f.updatedAt)}${f.etag ? ` (etag ${f.etag})` : ''}`);
+  }
+  lines.push('ecosystems:');
+  for (const e of s.ecosystems) lines.push(`  ${e.ecosystem}: ${e.advisories}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerDbCommands(program: Command): void {
+  const db = program.command('db').description('the local vulnerability database');
+
+  db.command('import')
+    .description('import advisories from a local path: OSV JSON/YAML (file, directory, all.zip), Alpine secdb, Debian tracker JSON')
+    .argument('<path>', 'file or directory')
+    .addOption(dbOption())
+    .action(async (path: string, o: { db: string }) => {
+      const store = VulnDb.open(o.db, { create: true });
+      try {
+        const tty = process.stderr.isTTY;
+        const stats = await importPath(store, path, { onProgress: tty ? (n) => process.stderr.write(`\rimporting: ${n} files`) : undefined });
+        if (tty) process.stderr.write('\n');
+        for (const p of stats.problems) process.stderr.write(`gatehouse: warning: skipped: ${p}\n`);
+        if (stats.invalid > stats.problems.length) process.stderr.write(`gatehouse: warning: ${stats.invalid - stats.problems.length} more invalid records skipped\n`);
+        process.stdout.write(`imported ${path}: ${stats.added} added, ${stats.updated} updated, ${stats.unchanged} unchanged, ${stats.invalid} invalid (sources: ${[...stats.sources].join(', ')})\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  db.command('status')
+    .description('sources, counts and age of the database')
+    .addOption(dbOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .action((o: { db: string; format: string }) => {
+      const store = VulnDb.open(o.db, { readonly: true });
+      try {
+        const s = store.status();
+        process.stdout.write(o.format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+      } finally {
+        store.close();
+      }
+    });
+
+  db.command('update')
+    .description('download the configured feeds and import them atomically (a failed update keeps the old database)')
+    .addOption(dbOption())
+    .option('--feed <url...>', 'feed URLs to download instead of the defaults (src/vuln/feeds/default-feeds.yaml)')
+    .action(async (o: { db: string; feed?: string[] }) => {
+      const results = await updateDb(o.db, {
+        feeds: o.feed,
+        onFeed: (url, phase, detail) => process.stderr.write(`${phase === 'done' ? 'done' : phase}: ${url}${detail ? ` (${detail})` : ''}\n`),
+      });
+      const updated = results.filter((r) => r.status === 'updated').length;
+      process.stdout.write(`updated ${o.db}: ${updated} feeds imported, ${results.length - updated} not modified\n`);
+    });
+}

@@ -1,0 +1,71 @@
+/** `gatehouse engine-proxy`: the Docker Engine API authorization proxy (src/engine-proxy/). */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { parseAddress } from '../../engine-proxy/address.js';
+import { JsonlAuditLog } from '../../engine-proxy/audit.js';
+import { EngineProxy } from '../../engine-proxy/proxy.js';
+import { loadDefaultPolicy, loadPolicyFile } from '../../engine-proxy/policy.js';
+import { UserError, describeError } from '../../util/errors.js';
+
+interface ProxyCliOptions {
+  listen: string;
+  upstream: string;
+  policy?: string;
+  audit?: string;
+  alertWebhook?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  auditOnly?: boolean;
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UserError(`cannot read ${what} ${path}: ${describeError(e)}`, 'bad-option');
+  }
+}
+
+export function registerEngineProxyCommands(program: Command): void {
+  program
+    .command('engine-proxy')
+    .description('authorize every Docker Engine API call against a policy before passing it to the engine (point DOCKER_HOST at --listen)')
+    .option('--listen <addr>', 'where clients connect: unix:///path or tcp://host:port (TLS with client certs)', 'unix:///run/gatehouse/docker.sock')
+    .option('--upstream <addr>', 'the engine API: unix:///path or tcp://host:port', 'unix:///var/run/docker.sock')
+    .option('--policy <file>', 'engine-proxy policy (YAML); reloaded on SIGHUP. Default: the built-in policy')
+    .option('--audit-only', 'log "would deny" instead of denying, for every rule')
+    .option('--audit <file>', 'append every decision to this JSONL audit log')
+    .option('--alert-webhook <url>', 'POST denials and would-denials as findings to this URL')
+    .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
+    .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
+    .action(async (o: ProxyCliOptions) => {
+      const listen = parseAddress(o.listen, '--listen');
+      const upstream = parseAddress(o.upstream, '--upstream');
+      const policy = o.policy ? loadPolicyFile(o.policy) : loadDefaultPolicy();
+      if (o.auditOnly) for (const r of policy.rules) r.mode = 'audit';
+      let tls: { cert: Buffer; key: Buffer; ca: Buffer } | undefined;
+      if (listen.kind === 'tcp') {
+        if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UserError('tcp:// listen needs --tls-cert, --tls-key and --tls-ca', 'bad-option');
+        tls = { cert: readPem(o.tlsCert, 'TLS certificate'), key: readPem(o.tlsKey, 'TLS key'), ca: readPem(o.tlsCa, 'TLS CA') };
+      }
+      const log = (level: string, msg: string, data?: Record<string, unknown>) => {
+        process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
+      };
+      const audit = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
+      const proxy = new EngineProxy({ listen, upstream, policy, policyFile: o.policy, tls, audit, alertWebhook: o.alertWebhook, log });
+      await proxy.start();
+      process.on('SIGHUP', () => {
+        proxy.reloadPolicy();
+        if (o.auditOnly) for (const r of proxy.policy.rules) r.mode = 'audit';
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await proxy.close();
+      await audit?.close();
+    });
+}

@@ -1,0 +1,108 @@
+/** `gatehouse netpol …`: network segmentation analysis and least-privilege policy generation. */
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { UserError } from '../../util/errors.js';
+import {
+  analyzeConnectivity,
+  formatConnlist,
+  generatePolicies,
+  inferIntentFromEnv,
+  loadCluster,
+  parseIntentFile,
+  policiesToYaml,
+  unprotectedFindings,
+  unprotectedWorkloads,
+  verifyGenerated,
+  type ConnlistFormat,
+  type IntentConnection,
+  type LoadedCluster,
+} from '../../kube/netpol/index.js';
+
+const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+
+function exitCodeOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 255) throw new UserError(`--exit-code must be an integer 0-255, got ${v}`);
+  return n;
+}
+
+async function load(paths: string[]): Promise<LoadedCluster> {
+  const loaded = await loadCluster(paths);
+  for (const n of loaded.notes) {
+    process.stderr.write(`gatehouse: ${n.level === 'error' ? 'warning' : 'note'}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
+  }
+  return loaded;
+}
+
+export function registerNetpolCommands(program: Command): Command {
+  const netpol = program.command('netpol').description('network segmentation: connectivity implied by network policies');
+
+  netpol
+    .command('analyze')
+    .description('allowed connections between workloads and IP ranges (np-guard connlist format)')
+    .argument('<paths...>', 'manifest files or directories ("-" for stdin)')
+    .addOption(new Option('--output <format>', 'output format').choices(['txt', 'json']).default('txt'))
+    .option('--focus-workload <names>', 'only connections of these workloads (NAME or NS/NAME, comma-separated)')
+    .option('--focus-workload-peer <names>', 'with --focus-workload: only connections with these peers')
+    .addOption(new Option('--focus-direction <dir>', 'with --focus-workload: only its ingress or egress').choices(['ingress', 'egress']))
+    .option('--unprotected', 'list workloads without ingress or egress isolation instead (exit 1 when any)')
+    .option('--exit-code <n>', 'exit code with --unprotected when unprotected workloads exist', '1')
+    .action(async (paths: string[], o: { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; unprotected?: boolean; exitCode: string }) => {
+      const exitCode = exitCodeOption(o.exitCode);
+      if ((o.focusWorkloadPeer || o.focusDirection) && !o.focusWorkload) {
+        throw new UserError('--focus-workload-peer and --focus-direction need --focus-workload');
+      }
+      const { model } = await load(paths);
+      if (o.unprotected) {
+        const found = unprotectedWorkloads(model);
+        if (o.output === 'json') process.stdout.write(`${JSON.stringify(unprotectedFindings(found), null, 2)}\n`);
+        else {
+          for (const u of found) {
+            const dirs = [u.ingress ? 'ingress' : '', u.egress ? 'egress' : ''].filter(Boolean).join(',');
+            process.stdout.write(`${u.workload.id} : no ${dirs} isolation\n`);
+          }
+        }
+        if (found.length > 0) process.exitCode = exitCode;
+        return;
+      }
+      const focus = { workloads: list(o.focusWorkload), peers: list(o.focusWorkloadPeer), direction: o.focusDirection };
+      if (focus.workloads?.length) {
+        const known = new Set(model.workloads.flatMap((w) => [w.name, `${w.namespace}/${w.name}`]));
+        const missing = focus.workloads.filter((n) => !known.has(n) && n !== 'ingress-controller');
+        if (missing.length === focus.workloads.length) throw new UserError(`workload ${missing.join(', ')} does not exist in the input resources`);
+      }
+      process.stdout.write(formatConnlist(analyzeConnectivity(model, focus), o.output, model));
+    });
+
+  netpol
+    .command('generate')
+    .description('least-privilege NetworkPolicies (YAML on stdout) from declared intent')
+    .argument('<paths...>', 'manifest files or directories with the workloads ("-" for stdin)')
+    .option('--intent <file>', 'explicit connectivity list: `connections: [{from, to, ports}]`')
+    .option('--no-env', 'do not infer intent from service references in env and ConfigMaps')
+    .action(async (paths: string[], o: { intent?: string; env: boolean }) => {
+      const { model } = await load(paths);
+      const intents: IntentConnection[] = [];
+      if (o.intent) {
+        let text: string;
+        try {
+          text = await readFile(o.intent, 'utf8');
+        } catch (e) {
+          throw new UserError(`cannot read intent file ${o.intent}: ${(e as Error).message.split('\n')[0]}`);
+        }
+        intents.push(...parseIntentFile(text, o.intent, model));
+      }
+      if (o.env) intents.push(...inferIntentFromEnv(model));
+      if (intents.length === 0) process.stderr.write('gatehouse: note: no intent found: only default-deny policies are generated\n');
+      const { policies, notes } = generatePolicies(model, intents);
+      for (const n of notes) process.stderr.write(`gatehouse: warning: ${n}\n`);
+      const mismatches = verifyGenerated(model, intents, policies);
+      for (const m of mismatches.slice(0, 20)) {
+        process.stderr.write(`gatehouse: warning: generated policies allow ${m.allowed} for ${m.src} => ${m.dst}, intent is ${m.intended}\n`);
+      }
+      process.stdout.write(policiesToYaml(policies));
+      if (mismatches.length > 0) process.exitCode = 1;
+    });
+
+  return netpol;
+}

@@ -1,0 +1,126 @@
+/** `gatehouse registry …`: registry hygiene (age, size, signatures of every tag). */
+import { readFile, writeFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { auditRegistry, auditState, parseAge, type AuditRow } from '../../trust/audit.js';
+import { loadTrustPolicy } from '../../trust/policy.js';
+import { RegistryStore } from '../../trust/registry-write.js';
+import { UserError, describeError } from '../../util/errors.js';
+import { formatBytes, table } from '../text.js';
+
+interface AuditCliOptions {
+  repo?: string;
+  maxAge: string;
+  format: string;
+  policy?: string;
+  state?: string;
+  concurrency: string;
+  pageSize: string;
+  exitCode: string;
+  insecure?: boolean;
+  authfile?: string;
+}
+
+export function registerRegistryCommands(program: Command): Command {
+  const registry = program.command('registry').description('registry hygiene');
+  registry
+    .command('audit')
+    .description('every tag of a registry: digest, created, age, size, signed/verified; flags stale, unsigned and moved tags')
+    .argument('<registry>', 'registry host[:port]')
+    .option('--repo <glob>', 'only repositories matching this glob (e.g. "team/**")')
+    .option('--max-age <age>', 'images older than this are stale (d, w, m, y)', '180d')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .option('--policy <file>', 'trust policy YAML: report whether each tag is verified under it')
+    .option('--state <file>', 'tag→digest file from the previous audit (read, then rewritten) to flag tags that moved')
+    .option('--concurrency <n>', 'tags examined at once', '4')
+    .addOption(new Option('--page-size <n>', 'catalog/tag list page size').default('1000').hideHelp())
+    .option('--exit-code <n>', 'exit code when any tag is flagged', '0')
+    .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
+    .option('--authfile <file>', 'registry credentials file')
+    .action(async (host: string, o: AuditCliOptions) => {
+      let maxAgeDays: number;
+      try {
+        maxAgeDays = parseAge(o.maxAge);
+      } catch (e) {
+        throw new UserError(describeError(e), 'usage');
+      }
+      const concurrency = positiveInt(o.concurrency, '--concurrency');
+      const pageSize = positiveInt(o.pageSize, '--page-size');
+      const policy = o.policy ? await loadTrustPolicy(o.policy) : undefined;
+      const previous = o.state ? await readState(o.state) : undefined;
+      const store = new RegistryStore(host, { insecure: o.insecure || undefined, authFile: o.authfile });
+      const bar =
+        process.stderr.isTTY && !process.env.CI
+          ? new cliProgress.SingleBar({ stream: process.stderr, format: 'auditing [{bar}] {value}/{total} tags', clearOnComplete: true }, cliProgress.Presets.shades_classic)
+          : undefined;
+      let rows: AuditRow[];
+      try {
+        rows = await auditRegistry(store, {
+          repo: o.repo,
+          maxAgeDays,
+          policy,
+          previous,
+          concurrency,
+          pageSize,
+          onProgress: (done, total) => (done === 0 ? bar?.start(total, 0) : bar?.update(done)),
+        });
+      } finally {
+        bar?.stop();
+        await store.close();
+      }
+      if (o.state) await writeFile(o.state, `${JSON.stringify(auditState(rows), null, 1)}\n`);
+      process.stdout.write(render(rows, o.format));
+      if (rows.some((r) => r.flags.length > 0)) process.exitCode = Number(o.exitCode) || 0;
+    });
+  return registry;
+}
+
+function positiveInt(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`${flag} must be a positive integer`, 'usage');
+  return n;
+}
+
+async function readState(path: string): Promise<Record<string, string> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // first audit
+    throw new UserError(`cannot read ${path}: ${describeError(e)}`, 'io');
+  }
+  try {
+    const doc = JSON.parse(text) as unknown;
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
+    return doc as Record<string, string>;
+  } catch {
+    throw new UserError(`${path}: not an audit state file (expected a JSON object of repository:tag → digest)`, 'bad-state');
+  }
+}
+
+const COLUMNS = ['repository', 'tag', 'digest', 'created', 'ageDays', 'size', 'signed', 'verified', 'flags', 'error'] as const;
+
+function render(rows: AuditRow[], format: string): string {
+  if (format === 'json') return `${JSON.stringify(rows, null, 2)}\n`;
+  if (format === 'csv') {
+    const cell = (v: unknown) => {
+      const s = v === undefined ? '' : Array.isArray(v) ? v.join(' ') : String(v);
+      return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+    };
+    return `${[COLUMNS.join(','), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
+  }
+  if (rows.length === 0) return 'no tags found\n';
+  return `${table(
+    ['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'AGE', 'SIZE', 'SIGNED', 'FLAGS'],
+    rows.map((r) => [
+      r.repository,
+      r.tag,
+      r.digest?.slice(0, 19) ?? '-',
+      r.created?.slice(0, 10) ?? '-',
+      r.ageDays === undefined ? '-' : `${r.ageDays}d`,
+      r.size === undefined ? '-' : formatBytes(r.size),
+      r.verified === undefined ? (r.signed ? 'yes' : 'no') : r.verified ? 'verified' : r.signed ? 'unverified' : 'no',
+      [...r.flags, r.error ?? ''].filter(Boolean).join(', '),
+    ]),
+  )}\n`;
+}

@@ -1,0 +1,132 @@
+/** `gatehouse runtime …`: Falco-compatible rules — check rule files, replay recorded events. */
+import { Command, Option } from 'commander';
+import { UserError } from '../../util/errors.js';
+import { describeDiagnostic, Engine, fieldRegistry, loadRuleFiles, parsePriority, RuleSet, sinkFor, type RuleDiagnostic } from '../../runtime/rules/index.js';
+import { readEventFile, type ReplayFormat } from '../../runtime/replay/index.js';
+
+interface ReplayOptions {
+  rules: string[];
+  inputFormat: string;
+  output: string;
+  minPriority?: string;
+  ruleMatching: 'first' | 'all';
+  tags?: string[];
+  disableTags?: string[];
+  disableRules?: string[];
+  exitCode: string;
+}
+
+interface FileReport {
+  file: string;
+  rules: number;
+  macros: number;
+  lists: number;
+  errors: RuleDiagnostic[];
+  warnings: RuleDiagnostic[];
+}
+
+function exitCodeOption(): Option {
+  return new Option('--exit-code <n>', 'exit code when something is found').default('1').argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 255) throw new UserError(`--exit-code must be 0..255, got '${v}'`);
+    return String(n);
+  });
+}
+
+export function registerRuntimeCommands(program: Command): Command {
+  const runtime = program.command('runtime').description('runtime detection with Falco-compatible rules');
+  const rules = runtime.command('rules').description('Falco rule files');
+
+  rules
+    .command('check')
+    .description('load rule files (as `falco -V`): counts of rules, macros and lists, errors and warnings')
+    .argument('<files...>', 'rules files, loaded in order (later files may append/override)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(exitCodeOption())
+    .action((files: string[], o: { format: string; exitCode: string }) => {
+      const loaded = loadRuleFiles(files, { throwOnError: false });
+      const reports: FileReport[] = files.map((f) => ({
+        file: f,
+        ...(loaded.perFile.get(f) ?? { rules: 0, macros: 0, lists: 0 }),
+        errors: loaded.errors.filter((d) => d.file === f),
+        warnings: loaded.warnings.filter((d) => d.file === f),
+      }));
+      const set = loaded.errors.length ? undefined : new RuleSet(loaded, { includeDisabled: true });
+      const unsupplied = set?.unsuppliedFields() ?? [];
+      if (o.format === 'json') {
+        const strip = ({ file, rules: r, macros, lists, errors, warnings }: FileReport) => ({ file, rules: r, macros, lists, errors, warnings });
+        const body = reports.length === 1 ? { ...strip(reports[0]!), unsupplied_fields: unsupplied } : { files: reports.map(strip), unsupplied_fields: unsupplied };
+        process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+      } else {
+        for (const r of reports) {
+          process.stdout.write(`${r.file}: ${r.rules} rules, ${r.macros} macros, ${r.lists} lists, ${r.errors.length} errors, ${r.warnings.length} warnings\n`);
+          for (const e of r.errors) process.stdout.write(`  error: ${describeDiagnostic(e)}\n`);
+          for (const w of r.warnings) process.stdout.write(`  warning: ${describeDiagnostic(w)}\n`);
+        }
+        for (const u of unsupplied) process.stdout.write(`  note: field ${u.field} is not filled by any Gatehouse source yet (${u.reason})\n`);
+      }
+      if (loaded.errors.length) process.exitCode = Number(o.exitCode);
+    });
+
+  rules
+    .command('expand')
+    .description("print a rule's condition with macros and lists expanded (fully bracketed, sysdig-compatible when its operators are)")
+    .argument('<files...>', 'rules files')
+    .requiredOption('--rule <name>', 'rule name')
+    .action((files: string[], o: { rule: string }) => {
+      const set = new RuleSet(loadRuleFiles(files), { includeDisabled: true });
+      const text = set.expandedCondition(o.rule);
+      if (text === undefined) throw new UserError(`no rule named '${o.rule}'`);
+      process.stdout.write(`${text}\n`);
+    });
+
+  rules
+    .command('fields')
+    .description('the fields conditions and outputs may use')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action((o: { format: string }) => {
+      const defs = fieldRegistry.all().map((d) => ({
+        name: d.prefix ? `${d.name}.*` : d.arg ? `${d.name}[${d.arg === 'optional' ? '…]?' : '…]'}` : d.name,
+        type: d.type,
+        desc: d.desc,
+        ...(d.unsupplied ? { unsupplied: d.unsupplied } : {}),
+      }));
+      if (o.format === 'json') process.stdout.write(`${JSON.stringify(defs, null, 2)}\n`);
+      else for (const d of defs) process.stdout.write(`${d.name.padEnd(36)} ${d.type.padEnd(7)} ${d.desc}${d.unsupplied ? ` (not supplied yet: ${d.unsupplied})` : ''}\n`);
+    });
+
+  runtime
+    .command('replay')
+    .description('replay recorded events through rules: JSON lines in the Gatehouse model, `sysdig -j` output, or a .scap capture (via sysdig)')
+    .argument('<file>', "events file ('-' for stdin)")
+    .requiredOption('--rules <files...>', 'rules files')
+    .addOption(new Option('--input-format <format>', 'events format').choices(['auto', 'gatehouse', 'sysdig']).default('auto'))
+    .option('--output <dest>', "alerts destination: '-' (stdout), a file, or an http(s):// webhook", '-')
+    .option('--min-priority <priority>', 'only rules at least this severe (Falco priority names)')
+    .addOption(new Option('--rule-matching <mode>', "Falco's rule_matching: first matching rule per event, or all").choices(['first', 'all']).default('first'))
+    .option('--tags <tags...>', 'only rules with one of these tags')
+    .option('--disable-tags <tags...>', 'drop rules with any of these tags')
+    .option('--disable-rules <substrings...>', 'drop rules whose name contains one of these')
+    .addOption(exitCodeOption())
+    .action(async (file: string, o: ReplayOptions) => {
+      const min = o.minPriority === undefined ? undefined : parsePriority(o.minPriority);
+      if (o.minPriority !== undefined && !min) throw new UserError(`unknown priority '${o.minPriority}'`);
+      const set = new RuleSet(loadRuleFiles(o.rules), {
+        ruleMatching: o.ruleMatching,
+        ...(min ? { minPriority: min } : {}),
+        ...(o.tags ? { runTags: o.tags } : {}),
+        ...(o.disableTags ? { disableTags: o.disableTags } : {}),
+        ...(o.disableRules ? { disableRules: o.disableRules } : {}),
+      });
+      const sink = sinkFor(o.output);
+      const engine = new Engine(set, [sink]);
+      for await (const ev of readEventFile(file, o.inputFormat as ReplayFormat)) engine.push(ev);
+      await engine.close();
+      const s = engine.stats;
+      process.stderr.write(`gatehouse: ${s.events} events, ${s.alerts} alerts${sink.failed ? `, ${sink.failed} alerts not delivered` : ''}\n`);
+      if (sink.failed) throw new UserError(`${sink.failed} alerts could not be delivered to ${o.output}`);
+      if (s.alerts > 0) process.exitCode = Number(o.exitCode);
+    });
+
+  return runtime;
+}

@@ -1,0 +1,108 @@
+/**
+ * `gatehouse fs sbom DIR` and `gatehouse image sbom REF`: package inventory as an SBOM
+ * (CycloneDX 1.6 JSON, SPDX 2.3 JSON), Gatehouse JSON or a table. Warnings about files that
+ * could not be read go to stderr; the SBOM still lists everything else.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import { openImage } from '../../image/index.js';
+import { inventoryDirectory, inventoryImage, sbomFormats, type Inventory, type SbomTarget } from '../../inventory/index.js';
+import { UserError, describeError } from '../../util/errors.js';
+import { reportFatal } from '../fail.js';
+import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
+
+const TOOL_VERSION = '0.1.0';
+
+interface SbomCliOptions {
+  format: string;
+  output?: string;
+  analyzers?: string;
+}
+
+function addSbomOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', 'output format').choices(Object.keys(sbomFormats)).default('table'))
+    .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
+    .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)');
+}
+
+/** Adds `fs sbom DIR` (creating the `fs` group if no other command group has). */
+export function registerSbomCommands(program: Command): void {
+  const fs = program.commands.find((c) => c.name() === 'fs') ?? program.command('fs').description('scan a directory: a source tree or an unpacked root filesystem');
+  addSbomOptions(
+    fs
+      .command('sbom')
+      .description('list the packages in a directory, as an SBOM (CycloneDX, SPDX), JSON or a table')
+      .argument('<dir>', 'directory to scan (symlinks are not followed)'),
+  ).action(async (dir: string, o: SbomCliOptions) => {
+    const progress = dirProgress();
+    let inv: Inventory;
+    try {
+      inv = await inventoryDirectory(dir, { only: splitList(o.analyzers), onProgress: progress.update });
+    } finally {
+      progress.stop();
+    }
+    await emit({ kind: 'directory', name: dir }, inv, o);
+  });
+}
+
+/** Adds `image sbom REF` to the `image` command group. */
+export function registerImageSbomCommand(imageCommand: Command): void {
+  addSbomOptions(
+    addImageOptions(
+      imageCommand
+        .command('sbom')
+        .description('list the packages in an image, as an SBOM (CycloneDX, SPDX), JSON or a table')
+        .argument('<ref>', 'image reference (see `image inspect`)'),
+    ),
+  ).action(async (ref: string, o: SbomCliOptions & ImageCliOptions) => {
+    const only = splitList(o.analyzers);
+    const img = await openImage(ref, openOptions(o));
+    const progress = progressFor(img);
+    try {
+      const inv = await inventoryImage(img, { only, progress: progress.reporter });
+      progress.stop();
+      await emit({ kind: 'image', name: ref, digest: img.digest }, inv, o);
+    } finally {
+      progress.stop();
+      await img.close();
+    }
+  });
+}
+
+async function emit(target: SbomTarget, inventory: Inventory, o: SbomCliOptions): Promise<void> {
+  for (const w of inventory.warnings) process.stderr.write(`gatehouse: warning: ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
+  const text = sbomFormats[o.format]({ target, inventory, toolVersion: TOOL_VERSION });
+  if (!o.output) {
+    // `gatehouse fs sbom . | head` closes the pipe early: not an error worth a stack trace.
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reportFatal(e);
+    });
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    await writeFile(o.output, text);
+  } catch (e) {
+    throw new UserError(`cannot write ${o.output}: ${describeError(e)}`, 'io');
+  }
+}
+
+function splitList(s: string | undefined): string[] | undefined {
+  return s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+}
+
+/** A file counter on stderr when it is a TTY; silent otherwise. */
+function dirProgress(): { update?: (files: number) => void; stop(): void } {
+  if (!process.stderr.isTTY || process.env.CI) return { stop() {} };
+  let shown = false;
+  return {
+    update: (n) => {
+      shown = true;
+      process.stderr.write(`\rscanning: ${n} files`);
+    },
+    stop: () => {
+      if (shown) process.stderr.write('\r\x1b[K');
+    },
+  };
+}

@@ -1,0 +1,110 @@
+/** `gatehouse fs scan DIR` and `gatehouse image scan REF`: vulnerability scans of a root. */
+import { Option, type Command } from 'commander';
+import { parseSeverity, type Severity } from '../../findings/finding.js';
+import { openImage } from '../../image/index.js';
+import { inventoryDirectory, inventoryImage, type Inventory } from '../../inventory/index.js';
+import { UserError } from '../../util/errors.js';
+import { VulnDb, defaultDbPath } from '../../vuln/db.js';
+import { scanInventory, type ScanReport } from '../../vuln/scan.js';
+import { loadIgnoreFile, loadOpenVex } from '../../vuln/suppress.js';
+import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
+import { getFormatter } from '../../report/index.js';
+import { table } from '../text.js';
+
+interface ScanCliOptions {
+  db: string;
+  format: 'table' | 'json' | 'sarif';
+  severity?: string;
+  exitCode: string;
+  ignoreUnfixed?: boolean;
+  offline?: boolean;
+  dbMaxAge: string;
+  ignorefile?: string;
+  vex?: string;
+}
+
+function addScanOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
+    .option('--severity <list>', 'severities to report, comma-separated (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)')
+    .option('--exit-code <n>', 'exit code when findings remain after filters', '0')
+    .option('--ignore-unfixed', 'report only vulnerabilities that have a fixed version')
+    .option('--ignorefile <file>', 'ids to ignore: .trivyignore lines "ID [exp:YYYY-MM-DD]" or YAML (vulnerabilities: [{id, package, expires, reason}])')
+    .option('--vex <file>', 'OpenVEX document: not_affected / fixed statements suppress findings')
+    .option('--offline', 'never download (scans only read the local database)')
+    .option('--db-max-age <days>', 'warn when the database is older than this', '7');
+}
+
+function parseOptions(o: ScanCliOptions): { severities?: Severity[]; exitCode: number; maxDbAgeDays: number } {
+  const exitCode = Number(o.exitCode);
+  if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) throw new UserError(`--exit-code must be an integer 0-255, got "${o.exitCode}"`);
+  const maxDbAgeDays = Number(o.dbMaxAge);
+  if (!(maxDbAgeDays >= 0)) throw new UserError(`--db-max-age must be a number of days, got "${o.dbMaxAge}"`);
+  const out: { severities?: Severity[]; exitCode: number; maxDbAgeDays: number } = { exitCode, maxDbAgeDays };
+  if (o.severity) {
+    try {
+      out.severities = o.severity.split(',').filter(Boolean).map(parseSeverity);
+    } catch (e) {
+      throw new UserError(`--severity: ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+function render(r: ScanReport): string {
+  const lines = [`${r.target} (${r.os ? `${r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()}` : 'no OS detected'}): ${r.packages} packages, ${r.findings.length} vulnerabilities${r.matched !== r.findings.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}`];
+  if (r.findings.length) {
+    const rows = r.findings.map((f) => [
+      String(f.data?.package ?? ''),
+      String(f.data?.installedVersion ?? ''),
+      f.id,
+      f.severity,
+      String(f.data?.fixedVersion ?? String(f.data?.status ?? '').replace(/-/g, ' ')),
+      f.resource.image?.path ?? '',
+    ]);
+    lines.push('', table(['PACKAGE', 'INSTALLED', 'VULNERABILITY', 'SEVERITY', 'FIXED', 'FILE'], rows).trimEnd());
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function runScan(command: string, target: string, o: ScanCliOptions, inventory: () => Promise<Inventory>): Promise<void> {
+  const opts = parseOptions(o);
+  const db = VulnDb.open(o.db, { readonly: true });
+  try {
+    const ignore = o.ignorefile ? loadIgnoreFile(o.ignorefile) : undefined;
+    const vex = o.vex ? loadOpenVex(o.vex) : undefined;
+    const report = scanInventory(db, await inventory(), target, { severities: opts.severities, ignoreUnfixed: o.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore, vex });
+    for (const w of report.warnings) process.stderr.write(`gatehouse: warning: ${w}\n`);
+    if (o.format === 'sarif') process.stdout.write(getFormatter('sarif').format(report.findings, { command: `${command} ${target}` }));
+    else process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+    if (report.findings.length > 0 && opts.exitCode !== 0) process.exitCode = opts.exitCode;
+  } finally {
+    db.close();
+  }
+}
+
+export function registerFsCommands(program: Command): void {
+  // `fs` is shared with `fs sbom` (sbom.ts): whichever registers first creates it.
+  const fs = program.commands.find((c) => c.name() === 'fs') ?? program.command('fs').description('scan a directory: a source tree or an unpacked root filesystem');
+  addScanOptions(fs.command('scan').description('vulnerabilities of the packages found in a directory').argument('<dir>', 'directory')).action(
+    async (dir: string, o: ScanCliOptions) => runScan('fs scan', dir, o, () => inventoryDirectory(dir)),
+  );
+}
+
+export function registerImageScanCommand(image: Command): void {
+  addScanOptions(addImageOptions(image.command('scan').description('vulnerabilities of the packages in an image').argument('<ref>', 'image reference (see `image inspect`)'))).action(
+    async (ref: string, o: ScanCliOptions & ImageCliOptions) => {
+      await runScan('image scan', ref, o, async () => {
+        const img = await openImage(ref, openOptions(o));
+        const progress = progressFor(img);
+        try {
+          return await inventoryImage(img, { progress: progress.reporter });
+        } finally {
+          progress.stop();
+          await img.close();
+        }
+      });
+    },
+  );
+}

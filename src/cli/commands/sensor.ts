@@ -1,0 +1,84 @@
+/** `gatehouse sensor`: the eBPF sensor (bpftrace), its events fed to Falco rules in-process. */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { Command, Option } from 'commander';
+import { UserError } from '../../util/errors.js';
+import { loadRuleSet, parsePriority, sinkFor } from '../../runtime/rules/index.js';
+import { runSensor } from '../../runtime/sources/sensor.js';
+import type { RuntimeEvent } from '../../runtime/event.js';
+
+interface SensorCliOptions {
+  rules?: string[];
+  output: string;
+  events?: string;
+  duration?: string;
+  priority?: string;
+  queue: string;
+  bpftrace?: string;
+  probe?: string;
+  exitCode: string;
+}
+
+const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
+
+export function registerSensorCommands(program: Command): Command {
+  return program
+    .command('sensor')
+    .description('run the eBPF sensor (root, bpftrace): container activity as Falco-style events and alerts')
+    .option('-r, --rules <files...>', 'Falco rules files to evaluate in-process')
+    .option('-o, --output <target>', 'where alerts go: - (stdout), a file, or an http(s) webhook', '-')
+    .option('--events <target>', 'also write every event as JSONL (- for stdout, or a file) for `runtime replay`')
+    .option('--duration <seconds>', 'stop after this many seconds (default: until SIGINT/SIGTERM)')
+    .option('--priority <level>', 'only rules at least this severe')
+    .option('--queue <n>', 'events buffered between probe and rules before drops are counted', '65536')
+    .option('--bpftrace <path>', 'bpftrace binary', 'bpftrace')
+    .option('--probe <file>', 'probe script (default: the Gatehouse probe)')
+    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('1'))
+    .action(async (o: SensorCliOptions) => {
+      if (!o.rules?.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
+      const queue = Number(o.queue);
+      if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
+      const duration = o.duration === undefined ? undefined : Number(o.duration);
+      if (duration !== undefined && !(duration > 0)) throw new UserError(`--duration must be a positive number of seconds, got '${o.duration}'`);
+      const exitCode = Number(o.exitCode);
+      if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) throw new UserError(`--exit-code must be 0..255, got '${o.exitCode}'`);
+      const minPriority = o.priority ? parsePriority(o.priority) : undefined;
+      if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
+
+      const ruleSet = o.rules?.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
+      let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
+      if (o.events) eventsOut = o.events === '-' ? process.stdout : createWriteStream(o.events, { flags: 'w' });
+      const writeEvent = eventsOut ? (ev: RuntimeEvent) => eventsOut!.write(`${JSON.stringify(ev, jsonReplacer)}\n`) : undefined;
+
+      const ac = new AbortController();
+      const onSignal = () => ac.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      process.stderr.write('gatehouse: sensor starting (attaching probes)…\n');
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const res = await runSensor({
+          ruleSet,
+          sinks: ruleSet ? [sinkFor(o.output)] : [],
+          onEvent: writeEvent,
+          queueCapacity: queue,
+          bpftrace: o.bpftrace,
+          script: o.probe,
+          signal: ac.signal,
+          onReady: () => {
+            process.stderr.write('gatehouse: sensor ready\n');
+            if (duration !== undefined) timer = setTimeout(() => ac.abort(), duration * 1000);
+          },
+        });
+        const s = res.stats;
+        process.stderr.write(
+          `gatehouse: sensor stopped: ${s.events} events, ${res.alerts} alerts, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})\n`,
+        );
+        if (res.alerts > 0) process.exitCode = exitCode;
+      } finally {
+        clearTimeout(timer);
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        if (eventsOut && eventsOut !== process.stdout) await new Promise<void>((r) => (eventsOut as WriteStream).end(() => r()));
+      }
+    });
+}

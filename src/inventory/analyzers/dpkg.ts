@@ -1,0 +1,102 @@
+/**
+ * Debian packages: var/lib/dpkg/status (and distroless status.d/*), with the source package
+ * (Debian advisories are keyed by it) and each package's installed files from info/*.list.
+ */
+import type { VisitResult } from '../../image/files.js';
+import type { Analyzer, FileFindings, FinishContext } from '../analyzer.js';
+import type { OsInfo, Package } from '../package.js';
+import { makePurl } from '../purl.js';
+import { distroQualifier } from '../os-release.js';
+import { readText } from '../streams.js';
+import { parseStanzas, stanzaWarning } from './deb822.js';
+
+const STATUS = '/var/lib/dpkg/status';
+const STATUS_D = '/var/lib/dpkg/status.d/';
+const INFO = '/var/lib/dpkg/info/';
+
+interface DpkgStanza {
+  name: string;
+  version: string;
+  arch?: string;
+  sourceName: string;
+  sourceVersion: string;
+}
+
+type DpkgData = { kind: 'status'; entries: DpkgStanza[] } | { kind: 'files'; pkg: string; files: string[] };
+
+export const dpkgAnalyzer: Analyzer<DpkgData> = {
+  name: 'dpkg',
+  wants(path) {
+    if (path === STATUS) return true;
+    if (path.startsWith(STATUS_D)) return !path.endsWith('.md5sums') && !path.slice(STATUS_D.length).includes('/');
+    return path.startsWith(INFO) && path.endsWith('.list') && !path.slice(INFO.length).includes('/');
+  },
+  async visit({ path, content }): Promise<FileFindings<DpkgData>> {
+    if (path.startsWith(INFO)) {
+      // info/<pkg>[:<arch>].list: one installed path per line.
+      const pkg = path.slice(INFO.length, -'.list'.length).split(':')[0];
+      const files = (await readText(content, 32 * 1024 * 1024)).split('\n').filter((l) => l && l !== '/.');
+      return { data: { kind: 'files', pkg, files } };
+    }
+    const { stanzas, errors } = parseStanzas(await readText(content, 256 * 1024 * 1024));
+    const entries: DpkgStanza[] = [];
+    for (const s of stanzas) {
+      if (!s.Package || !s.Version) {
+        errors.push(`entry without Package/Version${s.Package ? ` (${s.Package})` : ''}`);
+        continue;
+      }
+      // Only installed packages ("rc" leftovers and half-removed ones are not in the image).
+      if (s.Status && !/ installed$/.test(s.Status)) continue;
+      const src = /^(\S+)(?:\s+\((\S+)\))?/.exec(s.Source ?? '');
+      entries.push({
+        name: s.Package,
+        version: s.Version,
+        arch: s.Architecture,
+        sourceName: src?.[1] ?? s.Package,
+        sourceVersion: src?.[2] ?? s.Version,
+      });
+    }
+    return { data: { kind: 'status', entries }, warning: stanzaWarning(errors) };
+  },
+  finish(results, ctx) {
+    return dpkgPackages(results, ctx);
+  },
+};
+
+function dpkgPackages(results: VisitResult<FileFindings<DpkgData>>[], ctx: FinishContext): Package[] {
+  const files = new Map<string, string[]>();
+  for (const r of results) if (r.result.data?.kind === 'files') files.set(r.result.data.pkg, r.result.data.files);
+  const out: Package[] = [];
+  for (const r of results) {
+    const d = r.result.data;
+    if (d?.kind !== 'status') continue;
+    for (const e of d.entries) out.push(toPackage(e, r.path, ctx.os, files.get(e.name)));
+  }
+  return out;
+}
+
+function toPackage(
+  e: DpkgStanza,
+  path: string,
+  os: OsInfo | undefined,
+  files: string[] | undefined,
+): Package {
+  const epochMatch = /^(\d+):/.exec(e.version);
+  const vendor = os?.id === 'ubuntu' ? 'ubuntu' : 'debian';
+  return {
+    ecosystem: vendor === 'ubuntu' ? 'Ubuntu' : 'Debian',
+    name: e.name,
+    version: e.version,
+    purl: makePurl('deb', vendor, e.name, e.version, {
+      arch: e.arch,
+      distro: distroQualifier(os),
+      upstream: e.sourceName !== e.name ? e.sourceName : undefined,
+    }),
+    location: { path },
+    source: { name: e.sourceName, version: e.sourceVersion },
+    arch: e.arch,
+    epoch: epochMatch ? Number(epochMatch[1]) : undefined,
+    analyzer: 'dpkg',
+    metadata: files ? { files } : undefined,
+  };
+}

@@ -1,0 +1,20 @@
+/** What an SBOM describes: the scanned image or directory, and its inventory. */
+import type { Inventory } from '../inventory.js';
+
+export interface SbomTarget {
+  kind: 'image' | 'directory';
+  /** The reference or path the user gave. */
+  name: string;
+  /** Image manifest digest, when known. */
+  digest?: string;
+}
+
+export interface SbomInput {
+  target: SbomTarget;
+  inventory: Inventory;
+  toolVersion: string;
+  /** Fixed clock for reproducible output (tests); default now. */
+  now?: Date;
+}
+
+export type SbomWriter = (input: SbomInput) => string;

@@ -1,0 +1,132 @@
+/**
+ * Bounded reads of a file's content stream: analyzers keep only small things. Streams are
+ * never destroyed here: the walker owns them and drains what a visitor leaves (destroying
+ * an image walker's tar entry would stall the layer). Entries from the image walker are
+ * tar-stream (streamx) streams, so only the API both kinds share is used: data/end/error
+ * events, pause and resume.
+ */
+import type { Readable } from 'node:stream';
+
+export class TooLargeError extends Error {}
+
+/** Pulls chunks from a stream one at a time, with backpressure; stop() detaches. */
+export class ChunkReader {
+  private readonly queue: Buffer[] = [];
+  private done = false;
+  private error: Error | undefined;
+  private wake: (() => void) | undefined;
+  private readonly onData = (c: Buffer | string) => {
+    this.queue.push(typeof c === 'string' ? Buffer.from(c) : c);
+    if (this.queue.length >= 4) this.stream.pause();
+    this.notify();
+  };
+  private readonly onEnd = () => {
+    this.done = true;
+    this.notify();
+  };
+  private readonly onError = (e: Error) => {
+    this.error = e;
+    this.done = true;
+    this.notify();
+  };
+
+  constructor(private readonly stream: Readable) {
+    stream.on('data', this.onData);
+    stream.on('end', this.onEnd);
+    stream.on('error', this.onError);
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** The next chunk, or null at the end. */
+  async next(): Promise<Buffer | null> {
+    while (true) {
+      const c = this.queue.shift();
+      if (c) {
+        if (this.queue.length < 2) this.stream.resume();
+        return c;
+      }
+      if (this.error) throw this.error;
+      if (this.done) return null;
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  /** Stops listening; what is left stays for the stream's owner to drain. */
+  stop(): void {
+    this.stream.off('data', this.onData);
+    this.stream.off('end', this.onEnd);
+    this.stream.off('error', this.onError);
+    this.queue.length = 0;
+    this.done = true;
+  }
+}
+
+/** Reads the whole stream, refusing past `limit` bytes. */
+export async function readLimited(stream: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const r = new ChunkReader(stream);
+  try {
+    for (let c = await r.next(); c; c = await r.next()) {
+      total += c.length;
+      if (total > limit) throw new TooLargeError(`larger than ${Math.round(limit / 1024 / 1024)} MiB, skipped`);
+      chunks.push(c);
+    }
+  } finally {
+    r.stop();
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export async function readText(stream: Readable, limit: number): Promise<string> {
+  return (await readLimited(stream, limit)).toString('utf8');
+}
+
+/**
+ * Forward-only random access over a stream: read(offset, len) for non-decreasing offsets,
+ * without holding more than the requested window. Used for ELF files, where the useful
+ * parts are the headers at the start and one small region further on.
+ */
+export class StreamCursor {
+  private readonly reader: ChunkReader;
+  private buf: Buffer = Buffer.alloc(0);
+  private bufStart = 0;
+  private ended = false;
+  /** Keep everything read so far (for a caller that may need the whole file after all). */
+  retain = false;
+
+  constructor(stream: Readable) {
+    this.reader = new ChunkReader(stream);
+  }
+
+  /** Bytes [offset, offset+len), or fewer if the stream ends first. */
+  async read(offset: number, len: number): Promise<Buffer> {
+    if (offset < this.bufStart) throw new Error('StreamCursor reads must not go backwards');
+    while (!this.ended && this.bufStart + this.buf.length < offset + len) {
+      const next = await this.reader.next();
+      if (!next) {
+        this.ended = true;
+        break;
+      }
+      // Drop what lies before the requested offset so skipping does not accumulate memory.
+      const combined = this.buf.length ? Buffer.concat([this.buf, next]) : next;
+      const drop = this.retain ? 0 : Math.max(0, Math.min(offset - this.bufStart, combined.length));
+      this.buf = combined.subarray(drop);
+      this.bufStart += drop;
+    }
+    const from = offset - this.bufStart;
+    return this.buf.subarray(Math.max(0, from), Math.max(0, from + len));
+  }
+
+  /** Stops reading; the rest of the stream is left for the walker to drain. */
+  close(): void {
+    this.ended = true;
+    this.buf = Buffer.alloc(0);
+    this.reader.stop();
+  }
+}

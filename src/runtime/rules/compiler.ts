@@ -1,0 +1,562 @@
+/**
+ * Compiles condition trees into JavaScript closures. One Compiler serves a whole rule set so
+ * that every derived or transformed field gets one cache slot: it is extracted at most once
+ * per event however many rules read it. Checks on an absent field are false (Falco's rule),
+ * so `not (x = y)` holds when x is missing.
+ */
+import type { FieldValue, RuntimeEvent } from '../event.js';
+import { LIST_OPS, type CompareOp, type Expr, type FieldExpr, type Modifier, type Value } from './ast.js';
+import { ConditionError } from './errors.js';
+import { readField, type FieldDef, type FieldRegistry, type FieldType } from './fields.js';
+import { compileGlob } from './glob.js';
+import { compileNet, ipEquals, parseIp } from './ip.js';
+import { compileRegex } from './regex.js';
+
+type Scalar = string | number | boolean | bigint;
+export type Extractor = (c: EvalContext) => FieldValue | undefined;
+export type Predicate = (c: EvalContext) => boolean;
+
+/** Per-event state: the event and the cache of derived field values (invalidated by `gen`). */
+export class EvalContext {
+  ev: RuntimeEvent = {};
+  gen = 0;
+  readonly vals: Array<FieldValue | undefined> = [];
+  readonly marks: number[] = [];
+
+  reset(ev: RuntimeEvent): void {
+    this.ev = ev;
+    this.gen++;
+  }
+}
+
+export interface FieldUse {
+  name: string;
+  arg?: string;
+  def?: FieldDef;
+  pos: number;
+}
+
+const STRING_OPS = new Set<CompareOp>(['contains', 'icontains', 'bcontains', 'startswith', 'bstartswith', 'endswith', 'glob', 'iglob', 'regex', 'pmatch']);
+
+function toStr(x: Scalar): string {
+  return typeof x === 'string' ? x : String(x);
+}
+
+function toNum(x: Scalar): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'bigint') return Number(x);
+  if (typeof x === 'boolean') return x ? 1 : 0;
+  return parseNumber(x);
+}
+
+/** Decimal or 0x-hex integers and decimals; NaN otherwise. */
+export function parseNumber(text: string): number {
+  const t = text.trim();
+  if (t === '') return NaN;
+  if (/^-?0x[0-9a-f]+$/i.test(t)) return t.startsWith('-') ? -parseInt(t.slice(3), 16) : parseInt(t.slice(2), 16);
+  return /^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t) ? Number(t) : NaN;
+}
+
+function toBool(x: Scalar): boolean | undefined {
+  if (typeof x === 'boolean') return x;
+  if (typeof x === 'number' || typeof x === 'bigint') return x !== 0 && x !== 0n;
+  const l = x.toLowerCase();
+  return l === 'true' ? true : l === 'false' ? false : undefined;
+}
+
+function hexBytes(text: string, pos: number): string {
+  if (!/^([0-9a-fA-F]{2})+$/.test(text)) throw new ConditionError(`'${text}' is not a hex byte string`, pos, text);
+  return Buffer.from(text, 'hex').toString('latin1');
+}
+
+function latin1(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+function pathPrefix(prefixes: string[]): (s: string) => boolean {
+  const list = prefixes.map((p) => (p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p));
+  return (s) => list.some((p) => s === p || (s.startsWith(p) && (p === '/' || s[p.length] === '/')));
+}
+
+/** Applies transformers to a value (element-wise for lists). */
+function mapValue(v: FieldValue | undefined, f: (s: string) => string | undefined): FieldValue | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return (v as Array<string | number>).map((x) => f(String(x))).filter((x): x is string => x !== undefined);
+  return f(String(v));
+}
+
+function b64decode(s: string): string | undefined {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 === 1) return undefined;
+  return Buffer.from(s, 'base64').toString('utf8');
+}
+
+export class Compiler {
+  private readonly slots = new Map<string, number>();
+  /** Fields the compiled conditions read, for `rules check` and for the unknown-field check. */
+  readonly used: FieldUse[] = [];
+
+  constructor(readonly registry: FieldRegistry) {}
+
+  /** Resolves a field use; throws a ConditionError for an unknown or malformed field. */
+  resolve(f: { name: string; arg?: string; pos: number }): FieldDef {
+    const def = this.registry.lookup(f.name);
+    if (!def) throw new ConditionError(`unknown field '${f.name}'`, f.pos, f.name, 'LOAD_UNKNOWN_FILTER');
+    if (def.arg === 'required' && f.arg === undefined) throw new ConditionError(`field '${f.name}' needs an argument: ${f.name}[…]`, f.pos, f.name);
+    if (def.arg === undefined && f.arg !== undefined) throw new ConditionError(`field '${f.name}' takes no argument`, f.pos, `${f.name}[${f.arg}]`);
+    return def;
+  }
+
+  /** Throws a ConditionError for the first unknown field in the tree (before compiling). */
+  checkFields(e: Expr): void {
+    const visit = (f: FieldExpr): void => {
+      if (f.kind === 'field') this.resolve(f);
+      else f.args.forEach(visit);
+    };
+    const walk = (x: Expr): void => {
+      if (x.kind === 'and' || x.kind === 'or') x.children.forEach(walk);
+      else if (x.kind === 'not') walk(x.child);
+      else if (x.kind === 'check') {
+        visit(x.field);
+        if (x.rhs.kind === 'field') visit(x.rhs.field);
+      }
+    };
+    walk(e);
+  }
+
+  private slot(key: string): number {
+    let s = this.slots.get(key);
+    if (s === undefined) {
+      s = this.slots.size;
+      this.slots.set(key, s);
+    }
+    return s;
+  }
+
+  private cached(key: string, compute: Extractor): Extractor {
+    const i = this.slot(key);
+    return (c) => {
+      if (c.marks[i] === c.gen) return c.vals[i];
+      const v = compute(c);
+      c.marks[i] = c.gen;
+      c.vals[i] = v;
+      return v;
+    };
+  }
+
+  /** The extractor of a field expression and the type of what it yields. */
+  extractor(f: FieldExpr): { get: Extractor; type: FieldType } {
+    if (f.kind === 'field') {
+      const def = this.resolve(f);
+      this.used.push({ name: f.name, ...(f.arg !== undefined ? { arg: f.arg } : {}), def, pos: f.pos });
+      const key = f.arg === undefined ? f.name : `${f.name}[${f.arg}]`;
+      if (!def.derive) return { get: (c) => c.ev[key], type: def.type };
+      const name = f.name;
+      const arg = f.arg;
+      return { get: this.cached(key, (c) => readField(def, c.ev, name, arg)), type: def.type };
+    }
+    const args = f.args.map((a) => this.extractor(a));
+    const key = JSON.stringify([f.fn, f.literal ?? null, ...f.args.map((a) => (a.kind === 'field' ? `${a.name}[${a.arg ?? ''}]` : JSON.stringify(a)))]);
+    const a0 = args[0]!.get;
+    switch (f.fn) {
+      case 'tolower':
+        return { get: this.cached(key, (c) => mapValue(a0(c), (s) => s.toLowerCase())), type: 'string' };
+      case 'toupper':
+        return { get: this.cached(key, (c) => mapValue(a0(c), (s) => s.toUpperCase())), type: 'string' };
+      case 'basename':
+        return { get: this.cached(key, (c) => mapValue(a0(c), (s) => s.slice(s.lastIndexOf('/') + 1))), type: 'string' };
+      case 'b64':
+        return { get: this.cached(key, (c) => mapValue(a0(c), b64decode)), type: 'string' };
+      case 'len':
+        return {
+          get: this.cached(key, (c) => {
+            const v = a0(c);
+            if (v === undefined || v === null) return undefined;
+            return Array.isArray(v) ? v.length : String(v).length;
+          }),
+          type: 'number',
+        };
+      case 'concat':
+        return {
+          get: this.cached(key, (c) => {
+            let out = '';
+            for (const a of args) {
+              const v = a.get(c);
+              if (v === undefined || v === null) return undefined;
+              out += Array.isArray(v) ? v.join('') : String(v);
+            }
+            return out;
+          }),
+          type: 'string',
+        };
+      case 'join': {
+        const sep = f.literal ?? '';
+        return {
+          get: this.cached(key, (c) => {
+            const parts: string[] = [];
+            for (const a of args) {
+              const v = a.get(c);
+              if (v === undefined || v === null) continue;
+              if (Array.isArray(v)) parts.push(...(v as Array<string | number>).map(String));
+              else parts.push(String(v));
+            }
+            return parts.length ? parts.join(sep) : undefined;
+          }),
+          type: 'string',
+        };
+      }
+      case 'getopt':
+        // The option flags of a command line: `-c`, `-la` → ['-c', '-l', '-a'], `--long`.
+        return {
+          get: this.cached(key, (c) => {
+            const v = a0(c);
+            if (v === undefined || v === null) return undefined;
+            const words = Array.isArray(v) ? (v as Array<string | number>).map(String) : String(v).split(/\s+/);
+            const out: string[] = [];
+            for (const w of words) {
+              if (w === '--') break;
+              if (w.startsWith('--') && w.length > 2) out.push(w.split('=')[0]!);
+              else if (w.startsWith('-') && w.length > 1 && !/^-\d/.test(w)) for (const ch of w.slice(1)) out.push(`-${ch}`);
+            }
+            return out;
+          }),
+          type: 'list',
+        };
+    }
+  }
+
+  compile(e: Expr): Predicate {
+    switch (e.kind) {
+      case 'const': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'macro':
+        throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
+      case 'not': {
+        const f = this.compile(e.child);
+        return (c) => !f(c);
+      }
+      case 'and': {
+        const fs = e.children.map((x) => this.compile(x));
+        if (fs.length === 2) {
+          const [a, b] = fs as [Predicate, Predicate];
+          return (c) => a(c) && b(c);
+        }
+        return (c) => {
+          for (let i = 0; i < fs.length; i++) if (!fs[i]!(c)) return false;
+          return true;
+        };
+      }
+      case 'or': {
+        const fs = e.children.map((x) => this.compile(x));
+        if (fs.length === 2) {
+          const [a, b] = fs as [Predicate, Predicate];
+          return (c) => a(c) || b(c);
+        }
+        return (c) => {
+          for (let i = 0; i < fs.length; i++) if (fs[i]!(c)) return true;
+          return false;
+        };
+      }
+      case 'check':
+        return this.check(e);
+    }
+  }
+
+  private check(e: Extract<Expr, { kind: 'check' }>): Predicate {
+    const { get, type } = this.extractor(e.field);
+    const op = e.op;
+    if (op === 'exists') {
+      return (c) => {
+        const v = get(c);
+        return v !== undefined && v !== null;
+      };
+    }
+    if (type !== 'string' && type !== 'any' && type !== 'bytes' && type !== 'list' && type !== 'ipaddr' && STRING_OPS.has(op)) {
+      throw new ConditionError(`operator '${op}' does not apply to ${type} field '${fieldLabel(e.field)}'`, e.pos, op);
+    }
+    if (op === 'intersects') {
+      const test = this.listTest('in', type, e.rhs.kind === 'list' ? e.rhs.values : []);
+      return (c) => {
+        const v = get(c);
+        if (v === undefined || v === null) return false;
+        return Array.isArray(v) ? (v as Scalar[]).some(test) : test(v as Scalar);
+      };
+    }
+    let test: (x: Scalar) => boolean;
+    if (e.rhs.kind === 'field') {
+      const rget = this.extractor(e.rhs.field).get;
+      return this.withModifier(get, e.modifier ?? 'anyof', (x, c) => {
+        const r = rget(c);
+        if (r === undefined || r === null) return false;
+        const rs = Array.isArray(r) ? (r as Scalar[]) : [r as Scalar];
+        return rs.some((y) => dynamicTest(op, type, x, y));
+      });
+    }
+    if (e.rhs.kind === 'list') test = this.listTest(op, type, e.rhs.values);
+    else if (e.rhs.kind === 'value') test = this.valueTest(op, type, e.rhs.value);
+    else throw new ConditionError(`operator '${op}' needs a value`, e.pos, op);
+    const modifier: Modifier = e.modifier ?? (type === 'list' && op === 'in' ? 'allof' : 'anyof');
+    if (!e.modifier && modifier === 'anyof') {
+      return (c) => {
+        const v = get(c);
+        if (v === undefined || v === null) return false;
+        if (typeof v === 'object') return Array.isArray(v) ? (v as Scalar[]).some(test) : false;
+        return test(v);
+      };
+    }
+    return this.withModifier(get, modifier, (x) => test(x));
+  }
+
+  private withModifier(get: Extractor, modifier: Modifier, test: (x: Scalar, c: EvalContext) => boolean): Predicate {
+    return (c) => {
+      const v = get(c);
+      if (v === undefined || v === null) return false;
+      if (!Array.isArray(v)) return test(v as Scalar, c);
+      const arr = v as Scalar[];
+      if (modifier === 'anyof') return arr.some((x) => test(x, c));
+      if (modifier === 'allof') return arr.length > 0 && arr.every((x) => test(x, c));
+      let n = 0;
+      for (const x of arr) if (test(x, c) && ++n > 1) return false;
+      return n === 1;
+    };
+  }
+
+  private listTest(op: CompareOp, type: FieldType, values: Value[]): (x: Scalar) => boolean {
+    if (op === 'pmatch') {
+      const m = pathPrefix(values.map((v) => v.text));
+      return (x) => m(toStr(x));
+    }
+    if (op !== 'in') {
+      // `=` and friends against a one-item list: compare against that item.
+      if (values.length === 1) return this.valueTest(op, type, values[0]!);
+      throw new ConditionError(`operator '${op}' takes a single value, not a list`, values[0]?.pos ?? 0, op);
+    }
+    switch (type) {
+      case 'number': {
+        const set = new Set(values.map((v) => this.number(v)));
+        return (x) => set.has(toNum(x));
+      }
+      case 'bool': {
+        const set = new Set(values.map((v) => this.bool(v)));
+        return (x) => {
+          const b = toBool(x);
+          return b !== undefined && set.has(b);
+        };
+      }
+      case 'ipnet': {
+        const nets = values.map((v) => this.net(v));
+        return (x) => nets.some((n) => n(toStr(x)));
+      }
+      case 'ipaddr': {
+        const texts = values.map((v) => v.text);
+        const set = new Set(texts);
+        return (x) => {
+          const s = toStr(x);
+          return set.has(s) || texts.some((t) => ipEquals(s, t));
+        };
+      }
+      case 'any': {
+        const set = new Set(values.map((v) => v.text));
+        const nums = new Set(values.map((v) => parseNumber(v.text)).filter((n) => !Number.isNaN(n)));
+        return (x) => (typeof x === 'number' || typeof x === 'bigint' ? nums.has(Number(x)) : set.has(toStr(x)));
+      }
+      default: {
+        const set = new Set(values.map((v) => v.text));
+        return (x) => set.has(typeof x === 'string' ? x : String(x));
+      }
+    }
+  }
+
+  private number(v: Value): number {
+    const n = parseNumber(v.text);
+    if (Number.isNaN(n)) throw new ConditionError(`'${v.text}' is not a number`, v.pos, v.text);
+    return n;
+  }
+
+  private bool(v: Value): boolean {
+    const b = toBool(v.text);
+    if (b === undefined) throw new ConditionError(`'${v.text}' is not a boolean (true or false)`, v.pos, v.text);
+    return b;
+  }
+
+  private net(v: Value): (ip: string) => boolean {
+    const n = compileNet(v.text);
+    if (!n) throw new ConditionError(`'${v.text}' is not an IP network`, v.pos, v.text);
+    return n;
+  }
+
+  private valueTest(op: CompareOp, type: FieldType, v: Value): (x: Scalar) => boolean {
+    const r = v.text;
+    if (type === 'number') {
+      const n = this.number(v);
+      return numberTest(op, n, v);
+    }
+    if (type === 'bool') {
+      const b = this.bool(v);
+      if (op === '=' || op === '==') return (x) => toBool(x) === b;
+      if (op === '!=') return (x) => {
+        const y = toBool(x);
+        return y !== undefined && y !== b;
+      };
+      throw new ConditionError(`operator '${op}' does not apply to a boolean field`, v.pos, op);
+    }
+    if (type === 'ipnet' && (op === '=' || op === '==' || op === '!=')) {
+      const n = this.net(v);
+      return op === '!=' ? (x) => !n(toStr(x)) : (x) => n(toStr(x));
+    }
+    if (type === 'ipaddr' && (op === '=' || op === '==' || op === '!=')) {
+      if (!parseIp(r)) throw new ConditionError(`'${r}' is not an IP address`, v.pos, r);
+      return op === '!=' ? (x) => !ipEquals(toStr(x), r) : (x) => ipEquals(toStr(x), r);
+    }
+    if (type === 'any') {
+      const n = parseNumber(r);
+      const st = stringTest(op, r, v);
+      if (Number.isNaN(n) || STRING_OPS.has(op)) return st;
+      const nt = numberTest(op, n, v);
+      return (x) => (typeof x === 'number' || typeof x === 'bigint' ? nt(x) : st(x));
+    }
+    return stringTest(op, r, v);
+  }
+}
+
+function fieldLabel(f: FieldExpr): string {
+  return f.kind === 'field' ? f.name : `${f.fn}(…)`;
+}
+
+function numberTest(op: CompareOp, n: number, v: Value): (x: Scalar) => boolean {
+  switch (op) {
+    case '=':
+    case '==':
+      return (x) => toNum(x) === n;
+    case '!=':
+      return (x) => {
+        const y = toNum(x);
+        return !Number.isNaN(y) && y !== n;
+      };
+    case '<':
+      return (x) => toNum(x) < n;
+    case '<=':
+      return (x) => toNum(x) <= n;
+    case '>':
+      return (x) => toNum(x) > n;
+    case '>=':
+      return (x) => toNum(x) >= n;
+    default:
+      throw new ConditionError(`operator '${op}' does not apply to a number`, v.pos, op);
+  }
+}
+
+function stringTest(op: CompareOp, r: string, v: Value): (x: Scalar) => boolean {
+  switch (op) {
+    case '=':
+    case '==':
+      return (x) => (typeof x === 'string' ? x : String(x)) === r;
+    case '!=':
+      return (x) => (typeof x === 'string' ? x : String(x)) !== r;
+    case '<':
+      return (x) => toStr(x) < r;
+    case '<=':
+      return (x) => toStr(x) <= r;
+    case '>':
+      return (x) => toStr(x) > r;
+    case '>=':
+      return (x) => toStr(x) >= r;
+    case 'contains':
+      return (x) => toStr(x).includes(r);
+    case 'icontains': {
+      const l = r.toLowerCase();
+      return (x) => toStr(x).toLowerCase().includes(l);
+    }
+    case 'startswith':
+      return (x) => toStr(x).startsWith(r);
+    case 'endswith':
+      return (x) => toStr(x).endsWith(r);
+    case 'bcontains': {
+      const b = hexBytes(r, v.pos);
+      return (x) => latin1(toStr(x)).includes(b);
+    }
+    case 'bstartswith': {
+      const b = hexBytes(r, v.pos);
+      return (x) => latin1(toStr(x)).startsWith(b);
+    }
+    case 'glob': {
+      const g = compileGlob(r);
+      return (x) => g(toStr(x));
+    }
+    case 'iglob': {
+      const g = compileGlob(r, true);
+      return (x) => g(toStr(x));
+    }
+    case 'regex': {
+      let m: (s: string) => boolean;
+      try {
+        m = compileRegex(r);
+      } catch (err) {
+        throw new ConditionError(err instanceof Error ? err.message : String(err), v.pos, r);
+      }
+      return (x) => m(toStr(x));
+    }
+    case 'pmatch': {
+      const m = pathPrefix([r]);
+      return (x) => m(toStr(x));
+    }
+    case 'in':
+      return (x) => toStr(x) === r;
+    default:
+      throw new ConditionError(`operator '${op}' is not valid here`, v.pos, op);
+  }
+}
+
+/** Comparison of two event values (for `val()`), typed by the left-hand field. */
+function dynamicTest(op: CompareOp, type: FieldType, x: Scalar, y: Scalar): boolean {
+  const v: Value = { text: toStr(y), quoted: true, pos: 0 };
+  if (type === 'number') {
+    const n = toNum(y);
+    return !Number.isNaN(n) && numberTest(op, n, v)(x);
+  }
+  if (LIST_OPS.has(op)) return toStr(x) === v.text;
+  try {
+    return stringTest(op, v.text, v)(x);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The event types a condition can match, or null for "any type" — used to index rules by
+ * evt.type. Conservative: `not` and non-evt.type checks widen to any type.
+ */
+export function evtTypesOf(e: Expr): Set<string> | null {
+  switch (e.kind) {
+    case 'check':
+      if (e.field.kind === 'field' && e.field.name === 'evt.type' && e.field.arg === undefined && !e.modifier) {
+        if ((e.op === '=' || e.op === '==') && e.rhs.kind === 'value') return new Set([e.rhs.value.text]);
+        if (e.op === 'in' && e.rhs.kind === 'list') return new Set(e.rhs.values.map((v) => v.text));
+      }
+      return null;
+    case 'and': {
+      let acc = null as Set<string> | null;
+      for (const c of e.children) {
+        const s = evtTypesOf(c);
+        if (s === null) continue;
+        const prev: Set<string> | null = acc;
+        acc = prev === null ? s : new Set<string>([...prev].filter((x) => s.has(x)));
+      }
+      return acc;
+    }
+    case 'or': {
+      const acc = new Set<string>();
+      for (const c of e.children) {
+        const s = evtTypesOf(c);
+        if (s === null) return null;
+        s.forEach((x) => acc.add(x));
+      }
+      return acc;
+    }
+    case 'const':
+      return e.value ? null : new Set();
+    default:
+      return null;
+  }
+}

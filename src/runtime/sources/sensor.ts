@@ -1,0 +1,86 @@
+/**
+ * The live event source: runs the eBPF sensor and feeds its events into the rule engine
+ * in-process. Alerts carry the container of their event (as Falco's append_output adds
+ * container fields); every second (and at the end) new drops become an alert through the
+ * same sinks, so losses show up wherever alerts go.
+ */
+import type { RuntimeEvent } from '../event.js';
+import type { Alert } from '../alerts/alert.js';
+import type { AlertSink } from '../alerts/sinks.js';
+import { Engine } from '../rules/engine.js';
+import type { RuleSet } from '../rules/ruleset.js';
+import { dropAlert } from '../../sensor/drop-alert.js';
+import { Sensor, type SensorOptions, type SensorStats } from '../../sensor/sensor.js';
+
+export interface SensorRunOptions extends SensorOptions {
+  ruleSet?: RuleSet;
+  sinks?: AlertSink[];
+  /** Every event, e.g. to write them as JSONL for a later `runtime replay`. */
+  onEvent?: (ev: RuntimeEvent) => void;
+  onAlert?: (a: Alert) => void;
+  onReady?: (sensor: Sensor) => void;
+  /** Stops the sensor when aborted. */
+  signal?: AbortSignal;
+  dropCheckMs?: number;
+}
+
+export interface SensorRunResult {
+  stats: SensorStats;
+  alerts: number;
+  drops: number;
+}
+
+/** Container fields every sensor alert carries, whatever its rule's output names. */
+const CONTAINER_FIELDS = ['container.id', 'container.name', 'container.image', 'container.image.repository', 'container.image.tag'] as const;
+
+export function withContainer(a: Alert, ev: RuntimeEvent): Alert {
+  const fields = { ...a.output_fields };
+  for (const f of CONTAINER_FIELDS) {
+    const v = ev[f];
+    if (fields[f] === undefined) fields[f] = v === undefined || v === null ? null : String(v);
+  }
+  const id = fields['container.id'];
+  const suffix = id && id !== 'host' ? ` container_id=${id} container_name=${fields['container.name']} container_image=${fields['container.image']}` : '';
+  return { ...a, output: a.output + suffix, output_fields: fields };
+}
+
+export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult> {
+  const sensor = await Sensor.start(opts);
+  const engine = opts.ruleSet ? new Engine(opts.ruleSet) : undefined;
+  const sinks = opts.sinks ?? [];
+  let alerts = 0;
+  let drops = 0;
+  const emit = (a: Alert) => {
+    for (const s of sinks) s.write(a);
+    opts.onAlert?.(a);
+  };
+  const report = () => {
+    const r = sensor.takeDropReport();
+    if (r) {
+      drops += r.total;
+      emit(dropAlert(r));
+    }
+  };
+  const timer = setInterval(report, opts.dropCheckMs ?? 1000);
+  const stop = () => void sensor.stop();
+  if (opts.signal?.aborted) stop();
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  opts.onReady?.(sensor);
+  try {
+    for await (const ev of sensor.events()) {
+      opts.onEvent?.(ev);
+      if (!engine) continue;
+      for (const a of engine.push(ev)) {
+        alerts++;
+        emit(withContainer(a, ev));
+      }
+    }
+  } finally {
+    clearInterval(timer);
+    opts.signal?.removeEventListener('abort', stop);
+    await sensor.stop();
+    report();
+    for (const s of sinks) await s.close();
+  }
+  return { stats: sensor.stats(), alerts, drops };
+}

@@ -1,0 +1,72 @@
+/**
+ * Runs bpftrace with the Gatehouse probe script and yields its output lines. Checks the
+ * preconditions first (root, bpftrace installed, tracefs mounted — mounting it when it is
+ * not) so a missing piece is one clear error, not a bpftrace stack of messages.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../util/errors.js';
+
+export const DEFAULT_PROBE = fileURLToPath(new URL('./probes/gatehouse.bt', import.meta.url));
+export const TRACEFS = '/sys/kernel/tracing';
+
+export interface BpftraceOptions {
+  bpftrace?: string;
+  script?: string;
+  tracefs?: string;
+}
+
+/** Throws a UserError naming what is missing to run the probe. */
+export function checkPrerequisites(opts: BpftraceOptions = {}): string {
+  const bin = opts.bpftrace ?? 'bpftrace';
+  const tracefs = opts.tracefs ?? TRACEFS;
+  if (process.getuid && process.getuid() !== 0) throw new UserError('gatehouse sensor needs root (it loads eBPF programs)', 'not-root');
+  const found = spawnSync('sh', ['-c', 'command -v "$1"', 'sh', bin], { encoding: 'utf8' });
+  if (found.status !== 0 || !found.stdout.trim()) {
+    throw new UserError(`bpftrace not found (${bin}): install it (Debian: apt-get install bpftrace)`, 'bpftrace-missing');
+  }
+  if (!existsSync(`${tracefs}/events`)) {
+    const m = spawnSync('mount', ['-t', 'tracefs', 'nodev', tracefs], { encoding: 'utf8' });
+    if (m.status !== 0 || !existsSync(`${tracefs}/events`)) {
+      const why = (m.stderr || m.error?.message || '').trim().split('\n')[0];
+      throw new UserError(`tracefs is not available at ${tracefs} (mount -t tracefs nodev ${tracefs} failed${why ? `: ${why}` : ''})`, 'tracefs-missing');
+    }
+  }
+  const script = opts.script ?? DEFAULT_PROBE;
+  if (!existsSync(script)) throw new UserError(`probe script not found: ${script}`, 'probe-missing');
+  return found.stdout.trim();
+}
+
+export interface BpftraceRun {
+  child: ChildProcess;
+  lines: AsyncIterable<string>;
+  /** The last stderr lines, for an error message when bpftrace fails. */
+  stderrTail(): string;
+  exited: Promise<number | null>;
+}
+
+export function startBpftrace(opts: BpftraceOptions = {}): BpftraceRun {
+  const bin = checkPrerequisites(opts);
+  const child = spawn(bin, ['-B', 'line', '-f', 'json', opts.script ?? DEFAULT_PROBE], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // 1024 pages (4 MiB) of perf ring per CPU absorb bursts while the reader catches up
+    env: { BPFTRACE_PERF_RB_PAGES: '1024', ...process.env, BPFTRACE_STRLEN: '200' },
+  });
+  const tail: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => {
+    // bpftrace warns about RLIMIT_MEMLOCK even when loading works; keep only real errors
+    if (/RLIMIT_MEMLOCK/.test(l)) return;
+    tail.push(l);
+    if (tail.length > 20) tail.shift();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  child.on('error', () => undefined);
+  return {
+    child,
+    lines: createInterface({ input: child.stdout!, crlfDelay: Infinity }),
+    stderrTail: () => tail.filter((l) => l.trim()).join(' | '),
+    exited,
+  };
+}

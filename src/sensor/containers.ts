@@ -1,0 +1,197 @@
+/**
+ * Attributes a process to its container: the mount namespace (reported by the probe for
+ * every event) is mapped to a container id through /proc/<pid>/cgroup, then the id to
+ * name, image, labels and privilege through the Docker-compatible API (Docker or podman's
+ * socket). Results are cached per namespace, so the API is asked once per container.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { describeError } from '../util/errors.js';
+
+export interface ContainerInfo {
+  /** 12-character short id, as Falco's container.id. */
+  id: string;
+  fullId: string;
+  name: string;
+  image: string;
+  imageRepository: string;
+  imageTag: string;
+  imageId: string;
+  privileged: boolean;
+  labels: Record<string, string>;
+  startTs?: number;
+  type: string;
+  /** uid → user name and gid → group name inside the container. */
+  users: Map<number, string>;
+  groups: Map<number, string>;
+}
+
+/** libpod-<id>.scope, docker-<id>.scope, crio-<id>, cri-containerd-<id> or a bare /<id>. */
+const CGROUP_ID = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?(?:$|\/)/m;
+
+export function containerIdFromCgroup(text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const path = line.split(':').slice(2).join(':');
+    const m = CGROUP_ID.exec(path);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** Splits "registry:5000/repo/name:tag@sha256:…" into repository and tag. */
+export function splitImage(image: string): { repository: string; tag: string } {
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  if (colon > slash) return { repository: noDigest.slice(0, colon), tag: noDigest.slice(colon + 1) };
+  return { repository: noDigest, tag: at >= 0 ? '' : 'latest' };
+}
+
+export function parsePasswd(text: string): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 3 && f[0] && /^\d+$/.test(f[2]!)) if (!m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
+  }
+  return m;
+}
+
+function readTable(path: string): Map<number, string> {
+  try {
+    return parsePasswd(readFileSync(path, 'utf8'));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Where the container engine's API listens: $DOCKER_HOST, else podman's, else Docker's socket. */
+export function engineSocket(env: NodeJS.ProcessEnv = process.env): string {
+  const host = env.DOCKER_HOST;
+  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
+  return env.GATEHOUSE_PODMAN_SOCKET ?? '/run/podman/podman.sock';
+}
+
+export interface HostIdentity {
+  users: Map<number, string>;
+  groups: Map<number, string>;
+}
+
+export class ContainerResolver {
+  /** cgroup v2 id → container (null: not a container). Ids are never reused, so this is exact. */
+  private byCgroup = new Map<number, ContainerInfo | null>();
+  private byId = new Map<string, Promise<ContainerInfo | null>>();
+  private readonly agent: Agent;
+  readonly host: HostIdentity;
+  /** API lookups that failed (engine down, container gone): the event says so, not a guess. */
+  lookupErrors = 0;
+  lastError = '';
+
+  constructor(
+    private readonly socketPath = engineSocket(),
+    private readonly procRoot = '/proc',
+  ) {
+    this.agent = new Agent({ connect: { socketPath }, connections: 4 });
+    this.host = { users: readTable('/etc/passwd'), groups: readTable('/etc/group') };
+  }
+
+  /** Synchronous answer when the cgroup is already known (the common case). */
+  cached(cgroup: number): ContainerInfo | null | undefined {
+    if (cgroup <= 1) return null;
+    return this.byCgroup.get(cgroup);
+  }
+
+  /**
+   * Learns a cgroup from an exec record, which carries the cgroup directory's name
+   * (libpod-<id>.scope, docker-<id>.scope, cri-containerd-<id>.scope, or <id>).
+   */
+  async learn(cgroup: number, cgroupName: string, pid: number): Promise<ContainerInfo | null> {
+    const hit = this.cached(cgroup);
+    if (hit !== undefined) return hit;
+    const id = containerIdFromCgroup(`0::/${cgroupName}`);
+    return this.settle(cgroup, id, pid);
+  }
+
+  /** Resolves a cgroup first seen on a non-exec event, from /proc/<pid>/cgroup. */
+  async resolve(cgroup: number, pid: number): Promise<ContainerInfo | null> {
+    const hit = this.cached(cgroup);
+    if (hit !== undefined) return hit;
+    let text: string;
+    try {
+      text = readFileSync(`${this.procRoot}/${pid}/cgroup`, 'utf8');
+    } catch {
+      return null; // exited before we looked; a later exec in the cgroup will name it
+    }
+    const v2 = text.split('\n').find((l) => l.startsWith('0::')) ?? '';
+    return this.settle(cgroup, containerIdFromCgroup(v2), pid);
+  }
+
+  private async settle(cgroup: number, id: string | undefined, pid: number): Promise<ContainerInfo | null> {
+    if (!id) {
+      this.byCgroup.set(cgroup, null);
+      return null;
+    }
+    const info = await this.inspect(id, pid);
+    if (info) this.byCgroup.set(cgroup, info);
+    return info;
+  }
+
+  private inspect(fullId: string, pid: number): Promise<ContainerInfo | null> {
+    let p = this.byId.get(fullId);
+    if (!p) {
+      p = this.fetchInspect(fullId, pid);
+      this.byId.set(fullId, p);
+    }
+    return p;
+  }
+
+  private async fetchInspect(fullId: string, pid: number): Promise<ContainerInfo | null> {
+    // Read the container's own user table while one of its processes is alive.
+    const users = readTable(`${this.procRoot}/${pid}/root/etc/passwd`);
+    const groups = readTable(`${this.procRoot}/${pid}/root/etc/group`);
+    const fallback: ContainerInfo = {
+      id: fullId.slice(0, 12), fullId, name: '', image: '', imageRepository: '', imageTag: '', imageId: '',
+      privileged: false, labels: {}, type: 'unknown', users, groups,
+    };
+    try {
+      const res = await request(`http://engine/containers/${fullId}/json`, { dispatcher: this.agent, headersTimeout: 5000, bodyTimeout: 5000 });
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        this.lookupErrors++;
+        this.lastError = `engine API answered ${res.statusCode} for container ${fullId.slice(0, 12)}`;
+        return fallback;
+      }
+      const j = (await res.body.json()) as {
+        Name?: string;
+        Image?: string;
+        Config?: { Image?: string; Labels?: Record<string, string> | null };
+        HostConfig?: { Privileged?: boolean };
+        State?: { StartedAt?: string };
+      };
+      const image = j.Config?.Image ?? '';
+      const { repository, tag } = splitImage(image);
+      const started = j.State?.StartedAt ? Date.parse(j.State.StartedAt) : NaN;
+      return {
+        ...fallback,
+        name: (j.Name ?? '').replace(/^\//, ''),
+        image,
+        imageRepository: repository,
+        imageTag: tag,
+        imageId: (j.Image ?? '').replace(/^sha256:/, '').slice(0, 12),
+        privileged: j.HostConfig?.Privileged === true,
+        labels: j.Config?.Labels ?? {},
+        startTs: Number.isNaN(started) ? undefined : started * 1e6,
+        type: this.socketPath.includes('podman') ? 'podman' : 'docker',
+      };
+    } catch (e) {
+      this.lookupErrors++;
+      this.lastError = `container engine API at ${this.socketPath}: ${describeError(e)}`;
+      this.byId.delete(fullId);
+      return fallback;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

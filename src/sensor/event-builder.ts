@@ -1,0 +1,349 @@
+/**
+ * Turns a raw probe record into a RuntimeEvent keyed by Falco field names, using the
+ * process table (ancestry, command lines) and the container it ran in.
+ */
+import { posix } from 'node:path';
+import type { FieldValue, RuntimeEvent } from '../runtime/event.js';
+import type { ContainerInfo, HostIdentity } from './containers.js';
+import {
+  CAP_DAC_OVERRIDE, capNames, familyName, hasCap, l4proto, memfdFlags, mountFlags, openFlags, openIsRead, openIsWrite,
+  ptraceRequest, resName, sockType,
+} from './names.js';
+import { safeReadlink, type ProcessTable, type ProcInfo } from './process-table.js';
+import { s32, type RawHead } from './records.js';
+
+const AT_FDCWD = -100;
+
+/** Reads a process's cwd as the process sees it (inside its container root), with Falco's trailing slash. */
+export function procCwd(procRoot: string, pid: number): string {
+  const cwd = containerRelative(procRoot, pid, safeReadlink(`${procRoot}/${pid}/cwd`));
+  if (!cwd) return '';
+  return cwd.endsWith('/') ? cwd : `${cwd}/`;
+}
+
+function containerRelative(procRoot: string, pid: number, p: string): string {
+  if (!p) return p;
+  const root = safeReadlink(`${procRoot}/${pid}/root`);
+  if (root && root !== '/' && p.startsWith(root)) return p.slice(root.length) || '/';
+  return p;
+}
+
+/** Absolute, normalized form of a path a syscall received (relative to cwd or a dirfd). */
+export function resolvePath(procRoot: string, pid: number, raw: string, dirfd: number, cwd: string): string {
+  if (!raw) return raw;
+  let abs = raw;
+  if (!raw.startsWith('/')) {
+    let base = dirfd === AT_FDCWD ? cwd : containerRelative(procRoot, pid, safeReadlink(`${procRoot}/${pid}/fd/${dirfd}`));
+    if (!base) base = '/';
+    abs = posix.join(base, raw);
+  }
+  const n = posix.normalize(abs);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+function ipv4(n: number): string {
+  // sock_common stores addresses in network order; read as a little-endian u32
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff].join('.');
+}
+
+function ipv6(b: Buffer): string {
+  const parts: string[] = [];
+  for (let i = 0; i < 16; i += 2) parts.push(b.readUInt16BE(i).toString(16));
+  // compress the longest zero run, as inet_ntop does
+  const s = parts.join(':');
+  const m = s.match(/(?:^|:)0(?::0)+(?::|$)/g);
+  if (!m) return s;
+  const longest = m.reduce((a, b) => (b.length > a.length ? b : a));
+  return s.replace(longest, '::');
+}
+
+const ntohs = (n: number): number => ((n & 0xff) << 8) | ((n >> 8) & 0xff);
+
+export interface BuildContext {
+  procRoot: string;
+  table: ProcessTable;
+  host: HostIdentity;
+  /** Monotonic ns → wall clock ns offset. */
+  clockOffset: bigint;
+}
+
+export class EventBuilder {
+  constructor(private readonly ctx: BuildContext) {}
+
+  /** Fields every event carries: process, ancestry, user, container, thread. */
+  common(head: RawHead, proc: ProcInfo, container: ContainerInfo | null): RuntimeEvent {
+    const t = this.ctx.table;
+    const users = container?.users.size ? container.users : this.ctx.host.users;
+    const groups = container?.groups.size ? container.groups : this.ctx.host.groups;
+    const parent = t.get(proc.ppid);
+    const ancestors = t.ancestors(proc.pid);
+    const loginuid = head.loginuid === 4294967295 ? -1 : head.loginuid;
+    const e: RuntimeEvent = {
+      'evt.rawtime': head.ts + this.ctx.clockOffset,
+      'evt.dir': '<',
+      'thread.tid': head.tid,
+      'thread.cap_effective': capNames(head.capEffective),
+      'proc.pid': head.pid,
+      'proc.ppid': proc.ppid,
+      'proc.name': proc.name,
+      'proc.exe': proc.exe,
+      'proc.exepath': proc.exepath,
+      'proc.args': proc.args.join(' '),
+      'proc.cmdline': [proc.name, ...proc.args].join(' '),
+      'proc.cwd': proc.cwd,
+      'proc.tty': proc.tty,
+      'proc.sid': proc.sid,
+      'proc.vpgid': proc.vpgid,
+      'proc.sname': t.get(proc.sid)?.name,
+      'proc.duration': proc.startNs !== undefined && head.ts >= proc.startNs ? Number(head.ts - proc.startNs) : undefined,
+      'proc.aname': ancestors.map((a) => a.name),
+      'proc.aexepath': ancestors.map((a) => a.exepath),
+      'user.uid': head.uid,
+      'user.name': users.get(head.uid) ?? String(head.uid),
+      'user.loginuid': loginuid,
+      'user.loginname': loginuid >= 0 ? (users.get(loginuid) ?? String(loginuid)) : '',
+      'group.gid': head.gid,
+      'group.name': groups.get(head.gid) ?? String(head.gid),
+      'container.id': container ? container.id : 'host',
+      'container.name': container ? container.name : 'host',
+      'container.image': container?.image ?? '',
+      'container.image.repository': container?.imageRepository ?? '',
+      'container.image.tag': container?.imageTag ?? '',
+      'container.image.id': container?.imageId ?? '',
+      'container.privileged': container?.privileged ?? false,
+      'container.type': container?.type ?? 'host',
+      'container.start_ts': container?.startTs,
+    };
+    if (parent) {
+      e['proc.pname'] = parent.name;
+      e['proc.pexe'] = parent.exe;
+      e['proc.pexepath'] = parent.exepath;
+      e['proc.pcmdline'] = [parent.name, ...parent.args].join(' ');
+    }
+    ancestors.forEach((a, i) => {
+      e[`proc.aname[${i + 1}]`] = a.name;
+      e[`proc.aexepath[${i + 1}]`] = a.exepath;
+      e[`proc.apid[${i + 1}]`] = a.pid;
+    });
+    if (container) for (const [k, v] of Object.entries(container.labels)) e[`container.label[${k}]`] = v;
+    return e;
+  }
+
+  /** Updates the process table from an exec record and returns its new entry. */
+  applyExec(head: RawHead, strings: string[], bytes: Buffer[]): { proc: ProcInfo; flags: string[] } {
+    const [mode, inoUid, inoGid, upper] = head.a;
+    const filename = strings[0] ?? '';
+    const dentry = strings[2] ?? '';
+    const argv = Buffer.concat(bytes).toString('utf8').split('\0');
+    if (argv.length > 1 && argv[argv.length - 1] === '') argv.pop();
+    const cwd = procCwd(this.ctx.procRoot, head.pid) || this.ctx.table.get(head.pid)?.cwd || '';
+    const fromMemfd = dentry.startsWith('memfd:');
+    const exepath = fromMemfd
+      ? dentry
+      : filename.startsWith('/') ? posix.normalize(filename) : resolvePath(this.ctx.procRoot, head.pid, filename, AT_FDCWD, cwd);
+    const writable =
+      (head.euid === 0 && hasCap(head.capEffective, CAP_DAC_OVERRIDE)) ||
+      (head.euid === inoUid && (mode & 0o200) !== 0) ||
+      (head.egid === inoGid && (mode & 0o020) !== 0) ||
+      (mode & 0o002) !== 0;
+    const flags: string[] = [];
+    if (writable) flags.push('EXE_WRITABLE');
+    if (upper) flags.push('EXE_UPPER_LAYER');
+    if (fromMemfd) flags.push('EXE_FROM_MEMFD');
+    const proc = this.ctx.table.exec({
+      pid: head.pid,
+      ppid: head.ppid,
+      name: head.comm,
+      exe: argv[0] ?? filename,
+      exepath,
+      args: argv.slice(1),
+      cwd,
+      tty: head.tty,
+      sid: head.sid,
+      vpgid: head.vpgid,
+      loginuid: head.loginuid === 4294967295 ? -1 : head.loginuid,
+      mntns: head.mntns,
+    });
+    return { proc, flags };
+  }
+
+  /** Event-specific fields; undefined when the record is not an event the sensor reports. */
+  specific(head: RawHead, strings: string[], bytes: Buffer[], proc: ProcInfo): Record<string, FieldValue | undefined> | undefined {
+    const ret = head.ret;
+    const base = { 'evt.res': resName(ret), 'evt.rawres': ret };
+    const resolve = (p: string, dirfd: number) => resolvePath(this.ctx.procRoot, head.pid, p, dirfd, proc.cwd);
+    switch (head.kind) {
+      case 'open': {
+        const [flags, mode, dirfdRaw, kind] = head.a;
+        const raw = strings[0] ?? '';
+        const name = resolve(raw, s32(dirfdRaw));
+        const dir = (flags & 0o200000) !== 0;
+        return {
+          ...base,
+          'evt.type': kind === 1 ? 'open' : kind === 3 ? 'openat2' : kind === 4 ? 'creat' : 'openat',
+          'evt.arg.flags': openFlags(flags),
+          'evt.rawarg.flags': flags,
+          'evt.arg.mode': `0${mode.toString(8)}`,
+          'evt.arg.name': name,
+          'evt.arg.dirfd': s32(dirfdRaw),
+          'evt.is_open_read': openIsRead(flags),
+          'evt.is_open_write': openIsWrite(flags),
+          'evt.is_open_exec': false,
+          'fd.num': ret >= 0 ? ret : -1,
+          'fd.name': name,
+          'fd.nameraw': raw,
+          'fd.directory': posix.dirname(name),
+          'fd.filename': posix.basename(name),
+          'fd.typechar': dir ? 'd' : 'f',
+          'fd.type': dir ? 'directory' : 'file',
+        };
+      }
+      case 'connect':
+      case 'accept':
+      case 'dup1':
+      case 'dup2':
+      case 'dup3':
+        return { ...base, ...this.socketFields(head, strings, bytes) };
+      case 'socket': {
+        const [domain, type, proto] = head.a;
+        return {
+          ...base,
+          'evt.type': 'socket',
+          'evt.arg.domain': familyName(domain),
+          'evt.arg.type': sockType(type),
+          'evt.arg.proto': proto,
+          'evt.args': `domain=${domain}(${familyName(domain)}) type=${type} proto=${proto}`,
+          'fd.num': ret,
+        };
+      }
+      case 'path':
+        return { ...base, ...this.pathFields(head, strings, resolve) };
+      case 'setid': {
+        const [kind, id] = head.a;
+        const type = ['', 'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid'][kind] ?? 'setuid';
+        const key = kind % 2 === 1 ? 'evt.arg.uid' : 'evt.arg.gid';
+        return { ...base, 'evt.type': type, [key]: id, [key.replace('arg', 'rawarg')]: id };
+      }
+      case 'ptrace': {
+        const [request, pid] = head.a;
+        return { ...base, 'evt.type': 'ptrace', 'evt.arg.request': ptraceRequest(request), 'evt.rawarg.request': request, 'evt.arg.pid': s32(pid) };
+      }
+      case 'memfd_create': {
+        const [flags] = head.a;
+        return { ...base, 'evt.type': 'memfd_create', 'evt.arg.name': strings[0] ?? '', 'evt.arg.flags': memfdFlags(flags), 'evt.rawarg.flags': flags, 'fd.num': ret };
+      }
+      case 'module':
+        return { ...base, 'evt.type': head.a[0] === 175 ? 'init_module' : 'finit_module' };
+      default:
+        return undefined;
+    }
+  }
+
+  private pathFields(head: RawHead, strings: string[], resolve: (p: string, dirfd: number) => string): Record<string, FieldValue> {
+    const [kind, dirfdRaw, flags] = head.a;
+    const dirfd = s32(dirfdRaw);
+    const [p1 = '', p2 = '', p3 = ''] = strings;
+    switch (kind) {
+      case 1:
+        return { 'evt.type': 'unlink', 'evt.arg.path': resolve(p1, AT_FDCWD) };
+      case 2:
+        return { 'evt.type': 'unlinkat', 'evt.arg.name': resolve(p1, dirfd), 'evt.arg.dirfd': dirfd, 'evt.arg.flags': flags & 0x200 ? 'AT_REMOVEDIR' : '' };
+      case 3:
+      case 4:
+      case 5:
+        return {
+          'evt.type': kind === 3 ? 'rename' : kind === 4 ? 'renameat' : 'renameat2',
+          'evt.arg.oldpath': resolve(p1, kind === 3 ? AT_FDCWD : dirfd),
+          'evt.arg.newpath': resolve(p2, kind === 3 ? AT_FDCWD : dirfd),
+        };
+      case 6:
+      case 7:
+        // the target of a symlink is stored as written, not resolved
+        return { 'evt.type': kind === 6 ? 'symlink' : 'symlinkat', 'evt.arg.target': p1, 'evt.arg.linkpath': resolve(p2, kind === 6 ? AT_FDCWD : dirfd) };
+      case 8:
+      case 9:
+        return {
+          'evt.type': kind === 8 ? 'link' : 'linkat',
+          'evt.arg.oldpath': resolve(p1, kind === 8 ? AT_FDCWD : dirfd),
+          'evt.arg.newpath': resolve(p2, kind === 8 ? AT_FDCWD : dirfd),
+        };
+      default:
+        return { 'evt.type': 'mount', 'evt.arg.dev': p1, 'evt.arg.dir': p2, 'evt.arg.type': p3, 'evt.arg.flags': mountFlags(flags), 'evt.rawarg.flags': flags };
+    }
+  }
+
+  private socketFields(head: RawHead, strings: string[], bytes: Buffer[]): Record<string, FieldValue> {
+    const a = head.a;
+    let type: string;
+    let fam: number;
+    let proto: number;
+    let lip = '';
+    let lport = 0;
+    let rip = '';
+    let rport = 0;
+    let server: 'local' | 'remote' = 'remote';
+    let fdnum = head.ret;
+    const out: Record<string, FieldValue> = {};
+    if (head.kind === 'connect') {
+      type = 'connect';
+      [, fam, proto, lport] = a;
+      const sa = bytes[0] ?? Buffer.alloc(28);
+      fdnum = a[0];
+      rport = sa.length >= 4 ? sa.readUInt16BE(2) : 0;
+      if (fam === 2) {
+        rip = sa.length >= 8 ? `${sa[4]}.${sa[5]}.${sa[6]}.${sa[7]}` : '';
+        lip = ipv4(a[4]);
+      } else {
+        rip = sa.length >= 24 ? ipv6(sa.subarray(8, 24)) : '';
+        lip = bytes[1] && bytes[1].length >= 16 ? ipv6(bytes[1].subarray(0, 16)) : '::';
+      }
+    } else if (head.kind === 'accept') {
+      type = 'accept';
+      [fam, proto, lport] = a;
+      rport = ntohs(a[3]);
+      lip = ipv4(a[4]);
+      rip = ipv4(Number(strings[0] ?? 0));
+      server = 'local';
+      if (fam === 10) {
+        lip = '::';
+        rip = '::';
+      }
+    } else {
+      type = head.kind === 'dup1' ? 'dup' : head.kind;
+      const oldfd = a[0];
+      [, fam, proto, lport] = a;
+      rport = ntohs(a[4]);
+      const [saddr = '0', daddr = '0'] = (strings[0] ?? '').split(' ');
+      lip = fam === 2 ? ipv4(Number(saddr)) : '::';
+      rip = fam === 2 ? ipv4(Number(daddr)) : '::';
+      out['evt.arg.oldfd'] = oldfd;
+      out['evt.arg.fd'] = oldfd;
+      fdnum = oldfd;
+    }
+    const v6 = fam === 10;
+    const l4 = l4proto(proto);
+    const [sip, sport, cip, cport] = server === 'remote' ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
+    const fmt = (ip: string, port: number) => (v6 ? `${ip}:${port}` : `${ip}:${port}`);
+    return {
+      ...out,
+      'evt.type': type,
+      'fd.num': fdnum,
+      'fd.typechar': v6 ? '6' : '4',
+      'fd.type': v6 ? 'ipv6' : 'ipv4',
+      'fd.l4proto': l4,
+      'fd.sip': sip,
+      'fd.sport': sport,
+      'fd.cip': cip,
+      'fd.cport': cport,
+      'fd.lip': lip,
+      'fd.lport': lport,
+      'fd.rip': rip,
+      'fd.rport': rport,
+      'fd.dip': rip,
+      'fd.dport': rport,
+      'fd.name': `${fmt(cip, cport)}->${fmt(sip, sport)}`,
+      'fd.connected': head.ret >= 0 || head.ret === -115,
+      'evt.arg.addr': head.kind === 'connect' ? `${fmt(rip, rport)}` : '',
+    };
+  }
+}

@@ -1,0 +1,247 @@
+/**
+ * The eBPF sensor: bpftrace runs the probe, records are assembled, attributed to processes
+ * and containers, and come out as RuntimeEvents keyed by Falco field names. The reader
+ * never waits for the consumer: records go through a bounded queue, and anything lost on
+ * the way (kernel perf buffer, full queue, records missing their parts) is counted and
+ * reported through takeDropReport().
+ */
+import type { RuntimeEvent } from '../runtime/event.js';
+import { UserError } from '../util/errors.js';
+import { startBpftrace, type BpftraceOptions, type BpftraceRun } from './bpftrace.js';
+import { ContainerResolver, engineSocket } from './containers.js';
+import { EventBuilder } from './event-builder.js';
+import { ProcessTable } from './process-table.js';
+import { BoundedQueue } from './queue.js';
+import { RecordAssembler, type RawRecord } from './records.js';
+
+export interface SensorOptions extends BpftraceOptions {
+  /** Records buffered between the probe and the pipeline (default 65536). */
+  queueCapacity?: number;
+  /** Docker-compatible API socket (default $DOCKER_HOST, else podman's socket). */
+  engineSocket?: string;
+  procRoot?: string;
+  /** How long to wait for bpftrace to attach every probe (default 5 minutes). */
+  readyTimeoutMs?: number;
+}
+
+export interface SensorStats {
+  records: number;
+  events: number;
+  /** Records the kernel could not hand to bpftrace (perf buffer full). */
+  lostInKernel: number;
+  /** Records dropped because the pipeline queue was full. */
+  droppedInQueue: number;
+  /** Events whose parts never arrived. */
+  incomplete: number;
+  malformed: number;
+  containerLookupErrors: number;
+  processes: number;
+}
+
+export interface DropReport {
+  lostInKernel: number;
+  droppedInQueue: number;
+  incomplete: number;
+  total: number;
+}
+
+export class Sensor {
+  private readonly table: ProcessTable;
+  private readonly containers: ContainerResolver;
+  private readonly builder: EventBuilder;
+  private readonly assembler = new RecordAssembler();
+  private readonly queue: BoundedQueue<RawRecord>;
+  private readonly selfPids: Set<number>;
+  private run: BpftraceRun | undefined;
+  private stopped = false;
+  private readerDone = false;
+  private counters = { records: 0, events: 0, lost: 0 };
+  private reported = { lost: 0, dropped: 0, incomplete: 0 };
+  private incompleteAtReady = 0;
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly opts: SensorOptions) {
+    const procRoot = opts.procRoot ?? '/proc';
+    this.table = new ProcessTable(procRoot);
+    this.containers = new ContainerResolver(opts.engineSocket ?? engineSocket(), procRoot);
+    const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+    this.builder = new EventBuilder({ procRoot, table: this.table, host: this.containers.host, clockOffset });
+    this.queue = new BoundedQueue(opts.queueCapacity ?? 65536);
+    this.selfPids = new Set([process.pid]);
+  }
+
+  /** Starts bpftrace and resolves once every probe is attached. */
+  static async start(opts: SensorOptions = {}): Promise<Sensor> {
+    const s = new Sensor(opts);
+    await s.begin();
+    return s;
+  }
+
+  private async begin(): Promise<void> {
+    this.table.seed();
+    const run = startBpftrace(this.opts);
+    this.run = run;
+    if (run.child.pid) {
+      this.selfPids.add(run.child.pid);
+      this.assembler.ignoreTids.add(run.child.pid);
+    }
+    let onReady!: () => void;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    void this.read(run, onReady);
+    const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      ready.then(() => 'ready' as const),
+      run.exited.then(() => 'exited' as const),
+      new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome !== 'ready') {
+      run.child.kill('SIGKILL');
+      const why = run.stderrTail() || (outcome === 'timeout' ? `no ready signal within ${timeoutMs} ms` : 'exited');
+      throw new UserError(`bpftrace could not start the Gatehouse probe: ${why}`, 'bpftrace-failed');
+    }
+    this.sweepTimer = setInterval(() => this.table.sweep(), 1000);
+    this.sweepTimer.unref();
+  }
+
+  private async read(run: BpftraceRun, onReady: () => void): Promise<void> {
+    try {
+      for await (const line of run.lines) {
+        for (const rec of this.assembler.push(line)) {
+          if (rec.t === 'ready') {
+            // records cut in half while probes were still attaching are expected, not drops
+            this.assembler.resetPending();
+            this.incompleteAtReady = this.assembler.incomplete;
+            onReady();
+            continue;
+          }
+          if (rec.t === 'lost') {
+            this.counters.lost += rec.count;
+            continue;
+          }
+          this.counters.records++;
+          this.queue.push(rec);
+        }
+      }
+    } finally {
+      this.readerDone = true;
+      this.queue.wake();
+    }
+  }
+
+  /** The event stream; ends when the sensor stops. */
+  async *events(): AsyncGenerator<RuntimeEvent> {
+    while (true) {
+      const rec = this.queue.shift();
+      if (!rec) {
+        if (this.stopped || this.readerDone) return;
+        await this.queue.wait();
+        continue;
+      }
+      const ev = await this.process(rec);
+      if (ev) {
+        this.counters.events++;
+        yield ev;
+      }
+    }
+  }
+
+  private async process(rec: RawRecord): Promise<RuntimeEvent | undefined> {
+    switch (rec.t) {
+      case 'fork':
+        this.table.fork(rec.ppid, rec.pid, rec.ts, rec.comm);
+        return undefined;
+      case 'exit':
+        this.table.exit(rec.pid);
+        return undefined;
+      case 'event': {
+        const { head, strings, bytes } = rec;
+        if (this.selfPids.has(head.pid)) return undefined;
+        let flags: string[] = [];
+        let proc;
+        if (head.kind === 'execve') {
+          ({ proc, flags } = this.builder.applyExec(head, strings, bytes));
+        } else {
+          proc = this.table.touch(head.pid, () => ({
+            pid: head.pid, ppid: head.ppid, name: head.comm, exe: head.comm, exepath: '', args: [], cwd: '',
+            tty: head.tty, sid: head.sid, vpgid: head.vpgid, loginuid: head.loginuid, mntns: head.mntns,
+          }));
+          proc.ppid = head.ppid;
+          proc.name = head.comm;
+          proc.mntns = head.mntns;
+        }
+        const specific = head.kind === 'execve' ? undefined : this.builder.specific(head, strings, bytes, proc);
+        if (head.kind !== 'execve' && !specific) return undefined;
+        const known = this.containers.cached(head.cgroup);
+        const container =
+          known !== undefined
+            ? known
+            : head.kind === 'execve'
+              ? await this.containers.learn(head.cgroup, strings[1] ?? '', head.pid)
+              : await this.containers.resolve(head.cgroup, head.pid);
+        const ev = this.builder.common(head, proc, container);
+        if (head.kind === 'execve') {
+          ev['evt.type'] = 'execve';
+          ev['evt.res'] = 'SUCCESS';
+          ev['evt.rawres'] = 0;
+          ev['evt.arg.flags'] = flags.join('|');
+          ev['evt.arg.exe'] = proc.exe;
+          ev['evt.arg.filename'] = strings[0] ?? '';
+          ev['proc.is_exe_writable'] = flags.includes('EXE_WRITABLE');
+          ev['proc.is_exe_upper_layer'] = flags.includes('EXE_UPPER_LAYER');
+          ev['proc.is_exe_from_memfd'] = flags.includes('EXE_FROM_MEMFD');
+        } else {
+          Object.assign(ev, specific);
+        }
+        return ev;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  stats(): SensorStats {
+    return {
+      records: this.counters.records,
+      events: this.counters.events,
+      lostInKernel: this.counters.lost,
+      droppedInQueue: this.queue.dropped,
+      incomplete: this.assembler.incomplete - this.incompleteAtReady,
+      malformed: this.assembler.malformed,
+      containerLookupErrors: this.containers.lookupErrors,
+      processes: this.table.size,
+    };
+  }
+
+  /** Drops since the last call, or undefined when nothing new was lost. */
+  takeDropReport(): DropReport | undefined {
+    const s = this.stats();
+    const r: DropReport = {
+      lostInKernel: s.lostInKernel - this.reported.lost,
+      droppedInQueue: s.droppedInQueue - this.reported.dropped,
+      incomplete: s.incomplete - this.reported.incomplete,
+      total: 0,
+    };
+    r.total = r.lostInKernel + r.droppedInQueue + r.incomplete;
+    if (r.total === 0) return undefined;
+    this.reported = { lost: s.lostInKernel, dropped: s.droppedInQueue, incomplete: s.incomplete };
+    return r;
+  }
+
+  /** Stops bpftrace; the event stream ends after the queued records. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    const run = this.run;
+    if (run && run.child.exitCode === null) {
+      run.child.kill('SIGINT');
+      const t = setTimeout(() => run.child.kill('SIGKILL'), 5000);
+      await run.exited;
+      clearTimeout(t);
+    }
+    this.queue.wake();
+    await this.containers.close();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * A vulnerability scan of an inventory: match, then apply the user's filters
+ * (severities, unfixed), and say whether the DB is older than allowed.
+ */
+import { SEVERITIES, severityRank, type Finding, type Severity } from '../findings/finding.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { VulnDb } from './db.js';
+import { matchPackages } from './match.js';
+import { applySuppressions, type IgnoreEntry, type VexStatement } from './suppress.js';
+
+export interface ScanOptions {
+  /** Keep only these severities (default: all). */
+  severities?: Severity[];
+  /** Drop findings that have no fixed version. */
+  ignoreUnfixed?: boolean;
+  /** Warn when the DB was last updated longer ago than this (days). */
+  maxDbAgeDays?: number;
+  /** Ignore-file entries and VEX statements (see suppress.ts). */
+  ignore?: IgnoreEntry[];
+  vex?: VexStatement[];
+  now?: Date;
+}
+
+export interface ScanReport {
+  target: string;
+  os?: Inventory['os'];
+  packages: number;
+  findings: Finding[];
+  /** Findings matched before filters, for "N of M shown". */
+  matched: number;
+  /** Findings suppressed by the ignore file or VEX, with the reason. */
+  suppressed: { id: string; package: string; by: string }[];
+  /** Ignore entries past their expiry: they no longer suppress anything. */
+  expiredIgnores: IgnoreEntry[];
+  warnings: string[];
+  db: { path: string; updatedAt?: string; stale: boolean };
+}
+
+export function scanInventory(db: VulnDb, inventory: Inventory, target: string, opts: ScanOptions = {}): ScanReport {
+  const all = matchPackages(db, inventory.packages, inventory.os);
+  const now = (opts.now ?? new Date()).getTime();
+  const sup = applySuppressions(all, opts.ignore, opts.vex, new Date(now));
+  const keep = new Set(opts.severities?.length ? opts.severities : SEVERITIES);
+  const findings = sup.kept
+    .filter((f) => keep.has(f.severity))
+    .filter((f) => !opts.ignoreUnfixed || typeof f.data?.fixedVersion === 'string')
+    .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || String(a.data?.package).localeCompare(String(b.data?.package)) || a.id.localeCompare(b.id));
+  const status = db.status();
+  const warnings = inventory.warnings.map((w) => `${w.analyzer}${w.path ? ` ${w.path}` : ''}: ${w.message}`);
+  const maxAge = opts.maxDbAgeDays ?? 7;
+  const stale = !status.updatedAt || now - Date.parse(status.updatedAt) > maxAge * 86_400_000;
+  if (stale) warnings.push(`the vulnerability database ${status.updatedAt ? `was last updated ${status.updatedAt}` : 'has never been updated'}, more than ${maxAge} days ago (run \`gatehouse db update\`)`);
+  for (const e of sup.expired) warnings.push(`ignore entry ${e.id}${e.package ? ` (${e.package})` : ''} expired on ${e.expires}: no longer suppressed`);
+  const suppressed = sup.suppressed.map((x) => ({ id: x.finding.id, package: String(x.finding.data?.package ?? ''), by: x.by }));
+  const report: ScanReport = { target, packages: inventory.packages.length, findings, matched: all.length, suppressed, expiredIgnores: sup.expired, warnings, db: { path: db.path, stale } };
+  if (inventory.os) report.os = inventory.os;
+  if (status.updatedAt) report.db.updatedAt = status.updatedAt;
+  return report;
+}

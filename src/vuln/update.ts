@@ -1,0 +1,104 @@
+/**
+ * `db update`: downloads the configured feeds and imports them atomically — into a copy of
+ * the DB that replaces the old file only when every feed succeeded, so a failed update
+ * leaves the previous DB usable. Conditional requests (ETag / If-Modified-Since) skip
+ * feeds that did not change since the last update.
+ */
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { UserError, describeError } from '../util/errors.js';
+import { VulnDb } from './db.js';
+import { importPath, type ImportStats } from './feeds/index.js';
+
+export function defaultFeeds(): string[] {
+  const file = fileURLToPath(new URL('./feeds/default-feeds.yaml', import.meta.url));
+  const doc = parseYaml(readFileSync(file, 'utf8')) as { feeds?: string[] };
+  return doc.feeds ?? [];
+}
+
+export interface FeedResult {
+  url: string;
+  status: 'updated' | 'not-modified';
+  stats?: ImportStats;
+}
+
+export interface UpdateOptions {
+  feeds?: string[];
+  onFeed?: (url: string, phase: 'download' | 'import' | 'done', detail?: string) => void;
+}
+
+const feedSourceName = (url: string): string => `feed:${url}`;
+
+function fileNameFor(url: string, contentType: string | null): string {
+  const last = new URL(url).pathname.split('/').filter(Boolean).at(-1) ?? 'feed';
+  if (/\.(zip|json|ya?ml)$/i.test(last)) return last;
+  if (contentType?.includes('zip')) return `${last}.zip`;
+  if (contentType?.includes('yaml')) return `${last}.yaml`;
+  return `${last}.json`;
+}
+
+export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promise<FeedResult[]> {
+  const feeds = opts.feeds?.length ? opts.feeds : defaultFeeds();
+  mkdirSync(dirname(dbPath), { recursive: true });
+  const tmpDb = `${dbPath}.update-${process.pid}`;
+  const tmpDir = `${tmpDb}.d`;
+  rmSync(tmpDb, { force: true });
+  rmSync(tmpDir, { recursive: true, force: true });
+  mkdirSync(tmpDir);
+  let db: VulnDb | undefined;
+  try {
+    if (existsSync(dbPath)) {
+      const old = VulnDb.open(dbPath);
+      old.copyTo(tmpDb);
+      old.close();
+    }
+    db = VulnDb.open(tmpDb, { create: true });
+    const results: FeedResult[] = [];
+    for (const url of feeds) {
+      opts.onFeed?.(url, 'download');
+      const previous = db.source(feedSourceName(url));
+      const headers: Record<string, string> = {};
+      if (previous?.etag) headers['if-none-match'] = previous.etag;
+      if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
+      let res: Response;
+      try {
+        res = await fetch(url, { headers });
+      } catch (e) {
+        throw new UserError(`cannot download ${url}: ${describeError((e as { cause?: unknown }).cause ?? e)}`, 'download');
+      }
+      if (res.status === 304) {
+        results.push({ url, status: 'not-modified' });
+        opts.onFeed?.(url, 'done', 'not modified');
+        continue;
+      }
+      if (!res.ok || !res.body) throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`, 'download');
+      const file = join(tmpDir, fileNameFor(url, res.headers.get('content-type')));
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file));
+      opts.onFeed?.(url, 'import');
+      const lastModified = res.headers.get('last-modified') ?? undefined;
+      const feedDate = lastModified && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified).toISOString() : new Date().toISOString();
+      const stats = await importPath(db, file, { feedDate });
+      for (const source of stats.sources) db.recordSource({ name: source, url });
+      db.recordSource({ name: feedSourceName(url), url, etag: res.headers.get('etag') ?? undefined, lastModified });
+      rmSync(file, { force: true });
+      results.push({ url, status: 'updated', stats });
+      opts.onFeed?.(url, 'done', `${stats.added} added, ${stats.updated} updated, ${stats.unchanged} unchanged`);
+    }
+    db.close();
+    db = undefined;
+    rmSync(`${dbPath}-wal`, { force: true }); // stale journal of the old file, if any
+    rmSync(`${dbPath}-shm`, { force: true });
+    renameSync(tmpDb, dbPath);
+    return results;
+  } finally {
+    db?.close();
+    rmSync(tmpDb, { force: true });
+    rmSync(`${tmpDb}-wal`, { force: true });
+    rmSync(`${tmpDb}-shm`, { force: true });
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The alert webhook and the trust-policy extension point. Both act on denials, which the
+ * proxy answers before talking to the engine, so no engine is needed here.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { Alert } from '../../src/runtime/alerts/alert.js';
+import { parsePolicy } from '../../src/engine-proxy/policy.js';
+import { hasCommand, requireComponent } from '../helpers/components.js';
+import { run, startProxy, type RunningProxy } from './helpers.js';
+
+function post(socketPath: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('engine-proxy alert webhook and image verifier', () => {
+  let hook: Server;
+  const alerts: Alert[] = [];
+  let p: RunningProxy;
+  const verified: string[] = [];
+  before(async () => {
+    hook = createServer((req, res) => {
+      let text = '';
+      req.on('data', (d: Buffer) => (text += d.toString()));
+      req.on('end', () => {
+        alerts.push(JSON.parse(text) as Alert);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const port = (hook.address() as { port: number }).port;
+    const policy = parsePolicy(
+      `name: signed-only
+rules:
+  - id: T-SIGNED
+    title: images must be signed
+    actions: [container.create, image.pull]
+    when: { field: image.signed, op: equals, value: false }
+  - id: T-ROOT
+    title: root containers
+    mode: audit
+    actions: [container.create]
+    when: { field: container.runsAsRoot, op: equals, value: true }
+`,
+      'test',
+    );
+    p = await startProxy(policy, {
+      upstream: { kind: 'unix', path: '/nonexistent/engine.sock' },
+      alertWebhook: `http://127.0.0.1:${port}/alerts`,
+      imageVerifier: {
+        verify: async (ref) => {
+          verified.push(ref);
+          return { signed: !ref.includes('unsigned'), detail: 'test verifier' };
+        },
+      },
+    });
+  });
+  after(async () => {
+    await p?.close();
+    hook?.close();
+  });
+
+  test('an unsigned image is denied through the verifier, and the denial is alerted in the runtime alert shape', async () => {
+    const r = await post(p.socket, '/v1.41/containers/create?name=web', { Image: 'registry.example/team/unsigned:1', User: 'app' });
+    assert.equal(r.status, 403);
+    assert.match(JSON.parse(r.body).message, /T-SIGNED images must be signed/);
+    assert.deepEqual(verified, ['registry.example/team/unsigned:1']);
+    for (let i = 0; i < 100 && alerts.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    assert.equal(alerts.length, 1);
+    const a = alerts[0]!;
+    assert.deepEqual(Object.keys(a).sort(), ['hostname', 'output', 'output_fields', 'priority', 'rule', 'source', 'tags', 'time']);
+    assert.equal(a.source, 'engine-proxy');
+    assert.equal(a.rule, 'images must be signed');
+    assert.equal(a.priority, 'Error');
+    assert.deepEqual(a.tags, ['engine-proxy', 'T-SIGNED', 'enforce']);
+    assert.equal(a.output_fields['container.image'], 'registry.example/team/unsigned:1');
+    assert.equal(a.output_fields['proc.pid'], process.pid);
+    assert.equal(a.output_fields['user.uid'], process.getuid!());
+    assert.match(a.output, /Error denied by gatehouse policy "signed-only": T-SIGNED/);
+    assert.match(a.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  });
+
+  test('a signed image passes the verifier (and then meets the dead engine: 502)', async () => {
+    const r = await post(p.socket, '/v1.41/containers/create', { Image: 'registry.example/team/app:1', User: 'app' });
+    assert.equal(r.status, 502);
+    assert.ok(verified.includes('registry.example/team/app:1'));
+  });
+
+  test('audit-mode hits are alerted as "would be denied" and not enforced', async () => {
+    alerts.length = 0;
+    const r = await post(p.socket, '/v1.41/containers/create', { Image: 'registry.example/team/app:1' });
+    assert.equal(r.status, 502, 'passed on to the (dead) engine');
+    for (let i = 0; i < 100 && alerts.length === 0; i++) await new Promise((res) => setTimeout(res, 20));
+    assert.deepEqual(alerts[0]?.tags, ['engine-proxy', 'T-ROOT', 'audit']);
+    assert.equal(alerts[0]!.priority, 'Warning');
+    assert.match(alerts[0]!.output, /would deny \(audit mode\)/);
+  });
+});
+
+describe('caller identity from unix peer credentials', () => {
+  test('a rule on caller.user denies another local user and lets root through', async (t) => {
+    if (!requireComponent(t, process.getuid?.() === 0 && hasCommand('runuser') && hasCommand('curl'), 'root, runuser and curl to act as another user')) return;
+    const policy = parsePolicy(
+      `name: root-only\nrules:\n  - id: T-ROOT-ONLY\n    title: only root may read system info\n    actions: [system.info]\n    when: { field: caller.user, op: notIn, value: [root] }\n`,
+      'test',
+    );
+    const p = await startProxy(policy, { upstream: { kind: 'unix', path: '/nonexistent/engine.sock' }, socketMode: 0o666 });
+    try {
+      chmodSync(p.dir, 0o755);
+      const asNobody = await run('runuser', ['-u', 'nobody', '--', 'curl', '-s', '--unix-socket', p.socket, 'http://d/v1.41/info']);
+      assert.match(JSON.parse(asNobody.stdout).message, /denied by gatehouse policy "root-only": T-ROOT-ONLY/);
+      const asRoot = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', p.socket, 'http://d/v1.41/info']);
+      assert.equal(asRoot.stdout, '502', 'root passes the policy and reaches the (dead) engine');
+      const callers = p.audit().map((r) => r.caller as { uid: number; user: string; pid: number });
+      assert.equal(callers[0]!.uid, 65534);
+      assert.equal(callers[0]!.user, 'nobody');
+      assert.equal(callers[1]!.uid, 0);
+      assert.ok(callers.every((c) => c.pid > 0 && c.pid !== process.pid));
+    } finally {
+      await p.close();
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/** `db update` against feeds served by a local HTTP server on 127.0.0.1. */
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { runCli } from '../helpers/cli.js';
+import { VulnDb } from '../../src/vuln/db.js';
+import { updateDb } from '../../src/vuln/update.js';
+import { osvDebianRecord, trackerJson } from './fixtures.js';
+import { vulndataDir } from './helpers.js';
+
+const work = mkdtempSync(join(tmpdir(), 'gatehouse-update-'));
+const files: Record<string, { body: Buffer; etag: string; type: string }> = {
+  '/Debian/dsa.json': { body: Buffer.from(JSON.stringify(osvDebianRecord())), etag: '"dsa-1"', type: 'application/json' },
+  '/v3.10/main.json': {
+    body: Buffer.from(JSON.stringify(parseYaml(readFileSync(join(vulndataDir, 'alpine-secdb', 'v3.10', 'main.yaml'), 'utf8')))),
+    etag: '"secdb-1"',
+    type: 'application/json',
+  },
+  '/tracker/data/json': { body: Buffer.from(JSON.stringify(trackerJson())), etag: '"tracker-1"', type: 'application/json' },
+  '/broken.json': { body: Buffer.from('{"id":'), etag: '"b"', type: 'application/json' },
+};
+const requests: { url: string; ifNoneMatch?: string }[] = [];
+let server: Server;
+let base = '';
+
+before(async () => {
+  server = createServer((req, res) => {
+    requests.push({ url: req.url!, ifNoneMatch: req.headers['if-none-match'] });
+    const f = files[req.url!];
+    if (!f) return void res.writeHead(404).end('not found');
+    if (req.headers['if-none-match'] === f.etag) return void res.writeHead(304).end();
+    res.writeHead(200, { etag: f.etag, 'content-type': f.type, 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }).end(f.body);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+});
+after(() => {
+  server.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('db update', () => {
+  test('downloads and imports every feed; unchanged feeds are skipped by ETag; atomic on failure', async () => {
+    const dbPath = join(work, 'vuln.db');
+    const feeds = [`${base}/Debian/dsa.json`, `${base}/v3.10/main.json`, `${base}/tracker/data/json`];
+    const first = await updateDb(dbPath, { feeds });
+    assert.deepEqual(first.map((r) => r.status), ['updated', 'updated', 'updated']);
+    let db = VulnDb.open(dbPath, { readonly: true });
+    const before = db.status();
+    assert.deepEqual(
+      before.sources.filter((s) => !s.name.startsWith('feed:')).map((s) => s.name),
+      ['alpine-secdb:v3.10/main', 'debian-tracker', 'osv'],
+    );
+    assert.equal(db.candidates('Debian:12', 'zlib').length, 1);
+    assert.equal(db.candidates('Alpine:v3.10', 'openssl').length, 6);
+    db.close();
+
+    requests.length = 0;
+    const second = await updateDb(dbPath, { feeds });
+    assert.deepEqual(second.map((r) => r.status), ['not-modified', 'not-modified', 'not-modified']);
+    assert.deepEqual(requests.map((r) => r.ifNoneMatch), ['"dsa-1"', '"secdb-1"', '"tracker-1"']);
+
+    // A feed that changed is downloaded again; the record is replaced because it is newer.
+    files['/Debian/dsa.json'] = { body: Buffer.from(JSON.stringify(osvDebianRecord('2024-06-01T00:00:00Z', 'changed'))), etag: '"dsa-2"', type: 'application/json' };
+    const third = await updateDb(dbPath, { feeds });
+    assert.deepEqual(third.map((r) => r.status), ['updated', 'not-modified', 'not-modified']);
+    assert.equal(third[0]!.stats!.updated, 1);
+
+    // Failing feeds (404, unreadable content, nothing listening) leave the old DB as it was.
+    for (const bad of [`${base}/missing.json`, `${base}/broken.json`, 'http://127.0.0.1:9/feed.json']) {
+      await assert.rejects(updateDb(dbPath, { feeds: [`${base}/Debian/dsa.json`, bad] }), /HTTP 404|cannot parse|cannot download/);
+      db = VulnDb.open(dbPath, { readonly: true });
+      assert.equal(db.status().advisories, before.advisories);
+      assert.equal(db.get('osv', 'DSA-9999-1')?.summary, 'changed');
+      db.close();
+    }
+    assert.deepEqual(readdirSync(work).filter((f) => f.includes('.update-')), [], 'temporary files removed');
+  });
+
+  test('the CLI reports the update and exits 2 with one line on failure', async () => {
+    const dbPath = join(work, 'cli.db');
+    const ok = await runCli(['db', 'update', '--db', dbPath, '--feed', `${base}/tracker/data/json`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /1 feeds imported, 0 not modified/);
+    const fail = await runCli(['db', 'update', '--db', dbPath, '--feed', `${base}/missing.json`]);
+    assert.equal(fail.code, 2);
+    assert.match(fail.stderr, /gatehouse: cannot download .*missing.json: HTTP 404/);
+    assert.ok(existsSync(dbPath));
+  });
+});

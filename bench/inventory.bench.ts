@@ -5,7 +5,7 @@
  * Goal (issue 3): inventory adds at most 20% to reading the image (ratio ≤ 1.20).
  * Usage: npm run bench:inventory [-- --runs N]
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -75,14 +75,13 @@ async function buildNodeImage(dir: string): Promise<string> {
   return `oci:${join(dir, 'oci')}:node2000`;
 }
 
-const work = process.env.KEEP_BENCH_DIR ?? mkdtempSync(join(tmpdir(), "gatehouse-bench-inv-"));
+const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-inv-'));
 try {
   const results: number[] = [];
   const debian = cachedPath('oci');
   if (existsSync(join(debian, 'index.json'))) results.push(await measure('Debian bookworm minbase image', `oci:${debian}:debian`));
   else console.log('Debian test image missing (run .ci/setup.d/40-test-images.sh); skipped');
   results.push(await measure('2,000 node_modules + artefacts', await buildNodeImage(work)));
-  writeFileSync(join(work, 'done'), '');
   console.log(`worst ratio ${Math.max(...results).toFixed(2)} (goal ≤ 1.20)`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -1,9 +1,15 @@
 /**
  * Posture benchmark: objects/s of `k8s check` (YAML parse with positions + the whole
  * default policy pack + exceptions) over a generated 20k-object cluster dump.
- * Prints the ratio to the 10k objects/s goal. kube-linter could not be built here
- * (golang.stackrox.io is not on the Go module proxy allowlist), so there is no peer ratio.
+ * Prints the ratio to the 10k objects/s goal, and — when checkov is installed (PyPI, in
+ * ~/.cache/gatehouse-test/checkov-venv or $CHECKOV_BIN) — the CPU-time ratio to checkov's
+ * Kubernetes framework on the same objects (a 2k-object slice: checkov is slow).
+ * kube-linter could not be built here (golang.stackrox.io is not on the Go proxy allowlist).
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { checkObjects } from '../src/kube/check.js';
 import { parseManifests } from '../src/kube/manifests.js';
@@ -63,3 +69,30 @@ console.log(`  load+positions ${((t1 - t0) / 1000).toFixed(2)} s, policies ${((t
 console.log(`  CPU: load ${cpu(c1).toFixed(2)} s, total ${cpu(c2).toFixed(2)} s (${Math.round(objects.length / cpu(c2))} objects per CPU-second; wall time is inflated when the machine is shared)`);
 console.log(`  ${Math.round(rate)} objects/s (wall); ratio to the ${FLOOR} objects/s goal: ${(rate / FLOOR).toFixed(2)}x`);
 console.log(`  RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB`);
+
+const checkov = process.env.CHECKOV_BIN ?? join(homedir(), '.cache', 'gatehouse-test', 'checkov-venv', 'bin', 'checkov');
+if (existsSync(checkov)) {
+  const PEER_OBJECTS = Number(process.env.POSTURE_PEER_OBJECTS ?? 2000);
+  const slice = text.split(/^---\n/m).slice(0, PEER_OBJECTS).join('---\n');
+  const dir = mkdtempSync(join(tmpdir(), 'posture-bench-'));
+  const file = join(dir, 'slice.yaml');
+  writeFileSync(file, slice);
+  const ours0 = process.cpuUsage();
+  const sliceObjects = parseManifests(slice, file);
+  await checkObjects(sliceObjects.objects, sliceObjects.notes);
+  const oursCpu = cpu(process.cpuUsage(ours0));
+  // `times` prints the children's user and system CPU, which is what we compare.
+  const run = spawnSync('bash', ['-c', `"$0" -f "$1" --framework kubernetes --quiet --compact -o json --skip-download >/dev/null 2>&1; times`, checkov, file], {
+    encoding: 'utf8',
+    env: { ...process.env, BC_SKIP_MAPPING: 'TRUE' },
+  });
+  const m = /\n(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/.exec(run.stdout ?? '');
+  if (m) {
+    const peerCpu = Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+    console.log(`checkov on ${sliceObjects.objects.length} objects: ${peerCpu.toFixed(1)} CPU-s; gatehouse ${oursCpu.toFixed(2)} CPU-s; ratio ${(peerCpu / oursCpu).toFixed(1)}x faster`);
+  } else {
+    console.log(`checkov run could not be timed: ${(run.stderr ?? '').slice(0, 200)}`);
+  }
+} else {
+  console.log('checkov not installed (python3 -m venv ~/.cache/gatehouse-test/checkov-venv && …/bin/pip install checkov): no peer ratio');
+}

@@ -148,7 +148,8 @@ function countSysdig(trace: string): number {
 async function main(): Promise<void> {
   const loaded = loadRuleFiles([STABLE]);
   const rs = new RuleSet(loaded);
-  const mix = syntheticMix(Number(process.env.GATEHOUSE_BENCH_EVENTS ?? 5_000));
+  const mix0 = syntheticMix(Number(process.env.GATEHOUSE_BENCH_EVENTS ?? 5_000));
+  const mix = process.env.JSONRT ? mix0.map((e) => JSON.parse(JSON.stringify(e)) as RuntimeEvent) : mix0;
   const m = rate(rs, mix);
   console.log(`stable ruleset (${rs.rules.length} rules), synthetic mix of ${mix.length} events: ${fmt(m.perSec)} events/s per CPU-second (${m.alerts} alerts) — floor ${fmt(FLOOR)}: ${(m.perSec / FLOOR).toFixed(2)}×`);
 

@@ -4,7 +4,7 @@ source .ci/env.sh
 mkdir -p /etc/containers/containers.conf.d /etc/containers/registries.conf.d
 cat > /etc/containers/containers.conf.d/50-gatehouse.conf <<CONF
 [containers]
-default_ulimits = ["nofile=20000:20000"]
+default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 CONF

@@ -214,9 +214,9 @@ async function handleEntry(
 }
 
 async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: Readable, st: WalkState): Promise<void> {
-  const branches = visitors.map(() => new PassThrough({ highWaterMark: 256 * 1024 }));
-  if (visitors.length === 1) branches[0] = content as PassThrough;
-  else for (const b of branches) content.pipe(b);
+  // Visitors get their own streams: one that stops early (or destroys its stream) must not
+  // break the tar stream or starve the others.
+  const branches = fanOut(content, visitors.length);
   await Promise.all(
     visitors.map(async (v, i) => {
       const stream = branches[i]!;
@@ -226,9 +226,36 @@ async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: R
       } catch (e) {
         st.warnings.push(`${v.name}: ${entry.path}: ${describeError(e)}`);
       } finally {
-        stream.resume(); // drain whatever the visitor left, so the tar stream moves on
+        // Whatever the visitor left unread is dropped, so the tar stream moves on.
+        if (!stream.destroyed) stream.resume();
       }
     }),
   );
   content.resume();
+}
+
+/**
+ * Copies one entry stream to several consumers, pausing the source while any consumer is
+ * behind. Written by hand because tar-stream's entries (streamx) pipe to one destination only.
+ */
+function fanOut(source: Readable, n: number): PassThrough[] {
+  const branches = Array.from({ length: n }, () => new PassThrough({ highWaterMark: 256 * 1024 }));
+  source.on('data', (chunk: Buffer) => {
+    const behind = branches.filter((b) => !b.destroyed && !b.write(chunk));
+    if (behind.length === 0) return;
+    source.pause();
+    const caughtUp = (b: PassThrough) =>
+      new Promise((resolve) => {
+        b.once('drain', resolve);
+        b.once('close', resolve);
+      });
+    void Promise.all(behind.map(caughtUp)).then(() => source.resume());
+  });
+  source.on('end', () => {
+    for (const b of branches) b.end();
+  });
+  source.on('error', (e: Error) => {
+    for (const b of branches) b.destroy(e);
+  });
+  return branches;
 }

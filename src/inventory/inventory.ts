@@ -88,10 +88,15 @@ export function assembleInventory(
     }
   }
   packages.sort(comparePackages);
-  warnings.sort((x, y) => x.path.localeCompare(y.path));
+  warnings.sort((x, y) => cmp(x.path, y.path));
   return { os, packages, warnings };
 }
 
 function comparePackages(a: Package, b: Package): number {
-  return a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.location.path.localeCompare(b.location.path);
+  return cmp(a.ecosystem, b.ecosystem) || cmp(a.name, b.name) || cmp(a.version, b.version) || cmp(a.location.path, b.location.path);
+}
+
+/** Code-point order: stable across locales, and much cheaper than localeCompare. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -136,7 +136,10 @@ export class EventBuilder {
     const dentry = strings[2] ?? '';
     const argv = Buffer.concat(bytes).toString('utf8').split('\0');
     if (argv.length > 1 && argv[argv.length - 1] === '') argv.pop();
-    const cwd = procCwd(this.ctx.procRoot, head.pid) || this.ctx.table.get(head.pid)?.cwd || '';
+    // /proc may be gone for a short-lived process: then keep the cwd it had, but only if it
+    // did not change mount namespace (runc's host cwd is not the container's)
+    const prev = this.ctx.table.get(head.pid);
+    const cwd = procCwd(this.ctx.procRoot, head.pid) || (prev && prev.mntns === head.mntns ? prev.cwd : '');
     const fromMemfd = dentry.startsWith('memfd:');
     const exepath = fromMemfd
       ? dentry

@@ -13,6 +13,10 @@ import { EventBuilder } from './event-builder.js';
 import { ProcessTable } from './process-table.js';
 import { BoundedQueue } from './queue.js';
 import { RecordAssembler, type RawRecord } from './records.js';
+import { ReorderBuffer } from './reorder.js';
+
+/** How long records wait to be put in order across CPUs. */
+const REORDER_WINDOW_NS = 50_000_000n;
 
 export interface SensorOptions extends BpftraceOptions {
   /** Records buffered between the probe and the pipeline (default 65536). */
@@ -59,6 +63,8 @@ export class Sensor {
   private reported = { lost: 0, dropped: 0, incomplete: 0 };
   private incompleteAtReady = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private reorderTimer: NodeJS.Timeout | undefined;
+  private readonly reorder: ReorderBuffer;
 
   private constructor(private readonly opts: SensorOptions) {
     const procRoot = opts.procRoot ?? '/proc';
@@ -67,6 +73,7 @@ export class Sensor {
     const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
     this.builder = new EventBuilder({ procRoot, table: this.table, host: this.containers.host, clockOffset });
     this.queue = new BoundedQueue(opts.queueCapacity ?? 65536);
+    this.reorder = new ReorderBuffer(REORDER_WINDOW_NS, (r) => this.queue.push(r));
     this.selfPids = new Set([process.pid]);
   }
 
@@ -87,6 +94,7 @@ export class Sensor {
     }
     let onReady!: () => void;
     const ready = new Promise<void>((resolve) => (onReady = resolve));
+    this.reorderTimer = setInterval(() => this.reorder.flush(process.hrtime.bigint()), 10);
     void this.read(run, onReady);
     const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
     let timer: NodeJS.Timeout | undefined;
@@ -97,6 +105,7 @@ export class Sensor {
     ]);
     clearTimeout(timer);
     if (outcome !== 'ready') {
+      clearInterval(this.reorderTimer);
       run.child.kill('SIGKILL');
       const why = run.stderrTail() || (outcome === 'timeout' ? `no ready signal within ${timeoutMs} ms` : 'exited');
       throw new UserError(`bpftrace could not start the Gatehouse probe: ${why}`, 'bpftrace-failed');
@@ -121,10 +130,13 @@ export class Sensor {
             continue;
           }
           this.counters.records++;
-          this.queue.push(rec);
+          // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
+          if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
+          else this.reorder.push(rec);
         }
       }
     } finally {
+      this.reorder.flush(process.hrtime.bigint(), true);
       this.readerDone = true;
       this.queue.wake();
     }
@@ -135,7 +147,7 @@ export class Sensor {
     while (true) {
       const rec = this.queue.shift();
       if (!rec) {
-        if (this.stopped || this.readerDone) return;
+        if (this.readerDone) return;
         await this.queue.wait();
         continue;
       }
@@ -235,12 +247,15 @@ export class Sensor {
     this.stopped = true;
     clearInterval(this.sweepTimer);
     const run = this.run;
+    // the reader flushes what is held once bpftrace's output ends
+    const stopReorder = () => clearInterval(this.reorderTimer);
     if (run && run.child.exitCode === null) {
       run.child.kill('SIGINT');
       const t = setTimeout(() => run.child.kill('SIGKILL'), 5000);
       await run.exited;
       clearTimeout(t);
     }
+    stopReorder();
     this.queue.wake();
     await this.containers.close();
   }

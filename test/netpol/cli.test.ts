@@ -65,6 +65,12 @@ test('analyze --focus-workload with peer and direction', { skip: skipRef }, asyn
   const r = await runCli(['netpol', 'analyze', join(ref, 'tests', 'acs-security-demos'), '--focus-workload', 'checkout,reports', '--focus-direction', 'egress', '--focus-workload-peer', 'recommendation,catalog']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trimEnd(), expected('acs-security-demos_focus_workload_checkout_reports_egress_with_recommendation_catalog_connlist_output.txt').trimEnd());
+  const conn = await runCli(['netpol', 'analyze', join(ref, 'tests', 'anp_demo'), '--focus-conn', 'udp-52']);
+  assert.equal(conn.code, 0, conn.stderr);
+  assert.equal(conn.stdout.trimEnd(), expected('anp_demo_udp-52_connlist_output.txt').trimEnd());
+  const badConn = await runCli(['netpol', 'analyze', join(ref, 'tests', 'anp_demo'), '--focus-conn', 'http']);
+  assert.equal(badConn.code, 2);
+  assert.match(badConn.stderr, /--focus-conn must look like tcp-80/);
   const missing = await runCli(['netpol', 'analyze', join(ref, 'tests', 'acs-security-demos'), '--focus-workload', 'nope']);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /workload nope does not exist/);

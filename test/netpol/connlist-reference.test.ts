@@ -10,20 +10,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connlistFromPaths } from '../../src/kube/netpol/index.js';
+import { connlistFromPaths, parseFocusConn } from '../../src/kube/netpol/index.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const ref = join(repoRoot, '..', 'shared', 'reference', 'netpol-analyzer');
 const here = fileURLToPath(new URL('.', import.meta.url));
 const knownGaps: Record<string, string> = JSON.parse(readFileSync(join(here, 'connlist-known-gaps.json'), 'utf8'));
-const focusCases: { expected: string; dir: string; workloads: string[]; peers?: string[]; direction?: 'ingress' | 'egress' }[] =
+const focusCases: { expected: string; dir: string; workloads: string[]; peers?: string[]; direction?: 'ingress' | 'egress'; conn?: string }[] =
   JSON.parse(readFileSync(join(here, 'focus-cases.json'), 'utf8'));
 
 interface Case {
   name: string;
   dir: string;
   expectedFile: string;
-  focus?: { workloads: string[]; peers?: string[]; direction?: 'ingress' | 'egress' };
+  focus?: { workloads: string[]; peers?: string[]; direction?: 'ingress' | 'egress'; conn?: ReturnType<typeof parseFocusConn> };
 }
 
 function allCases(): Case[] {
@@ -37,7 +37,7 @@ function allCases(): Case[] {
       name: f.expected,
       dir: f.dir,
       expectedFile: join(ref, 'test_outputs', 'connlist', `${f.expected}_connlist_output.txt`),
-      focus: { workloads: f.workloads, peers: f.peers, direction: f.direction },
+      focus: { workloads: f.workloads, peers: f.peers, direction: f.direction, conn: f.conn ? parseFocusConn(f.conn) : undefined },
     });
   }
   return cases;
@@ -45,7 +45,7 @@ function allCases(): Case[] {
 
 test('connlist txt output equals np-guard for every reference case except the listed gaps', { skip: !existsSync(ref) && process.env.CI !== 'true' ? 'reference data not present' : false }, async () => {
   const cases = allCases();
-  assert.ok(cases.length >= 150, `expected the full reference corpus, found ${cases.length} cases`);
+  assert.ok(cases.length >= 159, `expected the full reference corpus, found ${cases.length} cases`);
   const failing: string[] = [];
   const passing: string[] = [];
   for (const c of cases) {

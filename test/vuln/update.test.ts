@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { VulnDb } from '../../src/vuln/db.js';
-import { updateDb } from '../../src/vuln/update.js';
+import { defaultFeeds, updateDb } from '../../src/vuln/update.js';
 import { osvDebianRecord, trackerJson } from './fixtures.js';
 import { vulndataDir } from './helpers.js';
 
@@ -80,6 +80,13 @@ describe('db update', () => {
       db.close();
     }
     assert.deepEqual(readdirSync(work).filter((f) => f.includes('.update-')), [], 'temporary files removed');
+  });
+
+  test('default feeds come from the data file: OSV buckets, Alpine secdb, Debian tracker', () => {
+    const feeds = defaultFeeds();
+    assert.ok(feeds.includes('https://osv-vulnerabilities.storage.googleapis.com/Go/all.zip'));
+    assert.ok(feeds.some((f) => /secdb\.alpinelinux\.org\/v3\.\d+\/main\.json$/.test(f)));
+    assert.ok(feeds.includes('https://security-tracker.debian.org/tracker/data/json'));
   });
 
   test('the CLI reports the update and exits 2 with one line on failure', async () => {

@@ -8,6 +8,7 @@ import {
   generatePolicies,
   inferIntentFromEnv,
   loadCluster,
+  parseFocusConn,
   parseIntentFile,
   policiesToYaml,
   unprotectedFindings,
@@ -45,9 +46,10 @@ export function registerNetpolCommands(program: Command): Command {
     .option('--focus-workload <names>', 'only connections of these workloads (NAME or NS/NAME, comma-separated)')
     .option('--focus-workload-peer <names>', 'with --focus-workload: only connections with these peers')
     .addOption(new Option('--focus-direction <dir>', 'with --focus-workload: only its ingress or egress').choices(['ingress', 'egress']))
+    .option('--focus-conn <proto-port>', 'only pairs that allow this port, e.g. tcp-80 (pairs printed without connections)')
     .option('--unprotected', 'list workloads without ingress or egress isolation instead (exit 1 when any)')
     .option('--exit-code <n>', 'exit code with --unprotected when unprotected workloads exist', '1')
-    .action(async (paths: string[], o: { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; unprotected?: boolean; exitCode: string }) => {
+    .action(async (paths: string[], o: { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; focusConn?: string; unprotected?: boolean; exitCode: string }) => {
       const exitCode = exitCodeOption(o.exitCode);
       if ((o.focusWorkloadPeer || o.focusDirection) && !o.focusWorkload) {
         throw new UserError('--focus-workload-peer and --focus-direction need --focus-workload');
@@ -65,13 +67,14 @@ export function registerNetpolCommands(program: Command): Command {
         if (found.length > 0) process.exitCode = exitCode;
         return;
       }
-      const focus = { workloads: list(o.focusWorkload), peers: list(o.focusWorkloadPeer), direction: o.focusDirection };
+      const conn = o.focusConn !== undefined ? parseFocusConn(o.focusConn) : undefined;
+      const focus = { workloads: list(o.focusWorkload), peers: list(o.focusWorkloadPeer), direction: o.focusDirection, conn };
       if (focus.workloads?.length) {
         const known = new Set(model.workloads.flatMap((w) => [w.name, `${w.namespace}/${w.name}`]));
         const missing = focus.workloads.filter((n) => !known.has(n) && n !== 'ingress-controller');
         if (missing.length === focus.workloads.length) throw new UserError(`workload ${missing.join(', ')} does not exist in the input resources`);
       }
-      process.stdout.write(formatConnlist(analyzeConnectivity(model, focus), o.output, model));
+      process.stdout.write(formatConnlist(analyzeConnectivity(model, focus), o.output, model, conn ? `${conn.protocol} ${conn.port}` : undefined));
     });
 
   netpol

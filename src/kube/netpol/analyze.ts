@@ -29,6 +29,8 @@ export interface FocusOptions {
   peers?: string[];
   /** ingress: the focus workload must be the destination; egress: the source. */
   direction?: 'ingress' | 'egress';
+  /** Only pairs that allow this protocol and port (np-guard's focus-conn). */
+  conn?: { protocol: Protocol; port: number };
 }
 
 interface Selection {
@@ -243,6 +245,12 @@ function labelsKey(l: Labels): string {
  * evaluated once.
  */
 export function analyzeConnectivity(model: ClusterModel, focus: FocusOptions = {}): Connection[] {
+  const all = analyzeAll(model, focus);
+  const conn = focus.conn;
+  return conn ? all.filter((c) => c.conns.contains(conn.protocol, conn.port)) : all;
+}
+
+function analyzeAll(model: ClusterModel, focus: FocusOptions): Connection[] {
   const out = analyzeNetwork(model, focus, true);
   if (out.length === 0 && model.workloads.filter((w) => !w.synthetic).length === 0) return out;
   // Secondary networks: only the attached workloads, only MultiNetworkPolicies, no IP ranges.

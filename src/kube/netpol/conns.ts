@@ -33,6 +33,10 @@ export class ConnSet {
     return this.byProto[proto];
   }
 
+  contains(proto: Protocol, port: number): boolean {
+    return this.byProto[proto].some(([s, e]) => s <= port && port <= e);
+  }
+
   isEmpty(): boolean {
     return PROTOCOLS.every((p) => this.byProto[p].length === 0);
   }

@@ -6,6 +6,7 @@ import { analyzeConnectivity, type Connection, type FocusOptions } from './analy
 import { formatConnlist, type ConnlistFormat } from './connlist.js';
 
 export { analyzeConnectivity, formatConnlist, buildModel };
+export { parseFocusConn } from './focus.js';
 export { unprotectedWorkloads, unprotectedFindings, type UnprotectedWorkload } from './unprotected.js';
 export { parseIntentFile, inferIntentFromEnv, type IntentConnection, type Endpoint } from './intent.js';
 export { generatePolicies, policiesToYaml, verifyGenerated, type Mismatch, type GenerateResult } from './generate.js';
@@ -23,5 +24,5 @@ export async function loadCluster(paths: string[]): Promise<LoadedCluster> {
 
 export async function connlistFromPaths(paths: string[], format: ConnlistFormat, focus: FocusOptions = {}): Promise<string> {
   const { model } = await loadCluster(paths);
-  return formatConnlist(analyzeConnectivity(model, focus), format, model);
+  return formatConnlist(analyzeConnectivity(model, focus), format, model, focus.conn ? `${focus.conn.protocol} ${focus.conn.port}` : undefined);
 }

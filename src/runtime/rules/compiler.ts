@@ -7,7 +7,7 @@
 import type { FieldValue, RuntimeEvent } from '../event.js';
 import { LIST_OPS, type CompareOp, type Expr, type FieldExpr, type Modifier, type Value } from './ast.js';
 import { ConditionError } from './errors.js';
-import { readField, type FieldDef, type FieldRegistry, type FieldType } from './fields.js';
+import type { FieldDef, FieldRegistry, FieldType } from './fields.js';
 import { compileGlob } from './glob.js';
 import { compileNet, ipEquals, parseIp } from './ip.js';
 import { compileRegex } from './regex.js';
@@ -20,8 +20,15 @@ export type Predicate = (c: EvalContext) => boolean;
 export class EvalContext {
   ev: RuntimeEvent = {};
   gen = 0;
-  readonly vals: Array<FieldValue | undefined> = [];
-  readonly marks: number[] = [];
+  // Preallocated and dense: slots are written in any order, and a sparse JS array would
+  // fall back to slow dictionary elements. Slots beyond the size are simply not cached.
+  readonly vals: Array<FieldValue | undefined>;
+  readonly marks: Float64Array;
+
+  constructor(slots = 4096) {
+    this.vals = new Array<FieldValue | undefined>(slots).fill(undefined);
+    this.marks = new Float64Array(slots);
+  }
 
   reset(ev: RuntimeEvent): void {
     this.ev = ev;
@@ -90,6 +97,15 @@ function b64decode(s: string): string | undefined {
   return Buffer.from(s, 'base64').toString('utf8');
 }
 
+/** What generated code needs to inline a check: the field read and the scalar test. */
+interface CheckParts {
+  /** Property to read directly (plain fields); otherwise call `get`. */
+  key?: string;
+  get: Extractor;
+  /** Absent for `exists`. */
+  test?: (x: Scalar) => boolean;
+}
+
 export class Compiler {
   private readonly slots = new Map<string, number>();
   /** Fields the compiled conditions read, for `rules check` and for the unknown-field check. */
@@ -149,10 +165,19 @@ export class Compiler {
       const def = this.resolve(f);
       this.used.push({ name: f.name, ...(f.arg !== undefined ? { arg: f.arg } : {}), def, pos: f.pos });
       const key = f.arg === undefined ? f.name : `${f.name}[${f.arg}]`;
-      if (!def.derive) return { get: (c) => c.ev[key], type: def.type };
-      const name = f.name;
+      // A generated getter per field gives each field its own property-load inline cache
+      // (one shared closure would see every key and go megamorphic). The key is JSON-quoted.
+      if (!def.derive) return { get: plainGetter(key), type: def.type };
       const arg = f.arg;
-      return { get: this.cached(key, (c) => readField(def, c.ev, name, arg)), type: def.type };
+      const own = plainGetter(key);
+      const derive = def.derive;
+      return {
+        get: this.cached(key, (c) => {
+          const v = own(c);
+          return v !== undefined ? v : derive(c.ev, arg);
+        }),
+        type: def.type,
+      };
     }
     const args = f.args.map((a) => this.extractor(a));
     const key = JSON.stringify([f.fn, f.literal ?? null, ...f.args.map((a) => (a.kind === 'field' ? `${a.name}[${a.arg ?? ''}]` : JSON.stringify(a)))]);
@@ -224,7 +249,49 @@ export class Compiler {
     }
   }
 
+  /**
+   * Compiles a condition to one generated function per condition: and/or/not become JS
+   * operators and plain field reads become literal property loads, so each rule's code is
+   * monomorphic and inlinable (a tree of shared closures goes megamorphic across hundreds of
+   * rules). Operator tests stay the closures built below, passed in as constants.
+   */
   compile(e: Expr): Predicate {
+    const consts: unknown[] = [];
+    const src = this.gen(e, consts);
+    // Generated from our own tree: field keys are JSON-quoted literals, every other constant is K[i].
+    const make = new Function('K', `"use strict"; return function rule(c) { const ev = c.ev; let v; return ${src}; };`) as (k: unknown[]) => Predicate;
+    return make(consts);
+  }
+
+  private gen(e: Expr, K: unknown[]): string {
+    const ref = (x: unknown): string => `K[${K.push(x) - 1}]`;
+    switch (e.kind) {
+      case 'const':
+        return e.value ? 'true' : 'false';
+      case 'macro':
+        throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
+      case 'not':
+        return `!${this.gen(e.child, K)}`;
+      case 'and':
+      case 'or':
+        return `(${e.children.map((x) => this.gen(x, K)).join(e.kind === 'and' ? ' && ' : ' || ')})`;
+      case 'check': {
+        this.lastParts = undefined;
+        const pred = this.check(e);
+        const parts = this.lastParts as CheckParts | undefined;
+        if (!parts) return `${ref(pred)}(c)`;
+        const get = parts.key !== undefined ? `ev[${JSON.stringify(parts.key)}]` : `${ref(parts.get)}(c)`;
+        if (!parts.test) return `((v = ${get}) !== undefined && v !== null)`;
+        const t = ref(parts.test);
+        return `((v = ${get}) !== undefined && v !== null && (typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v)))`;
+      }
+    }
+  }
+
+  private lastParts: CheckParts | undefined;
+
+  /** The closure-tree compiler (used for sub-trees inside generated code and as reference). */
+  compileClosure(e: Expr): Predicate {
     switch (e.kind) {
       case 'const': {
         const v = e.value;
@@ -233,11 +300,11 @@ export class Compiler {
       case 'macro':
         throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
       case 'not': {
-        const f = this.compile(e.child);
+        const f = this.compileClosure(e.child);
         return (c) => !f(c);
       }
       case 'and': {
-        const fs = e.children.map((x) => this.compile(x));
+        const fs = e.children.map((x) => this.compileClosure(x));
         if (fs.length === 2) {
           const [a, b] = fs as [Predicate, Predicate];
           return (c) => a(c) && b(c);
@@ -248,7 +315,7 @@ export class Compiler {
         };
       }
       case 'or': {
-        const fs = e.children.map((x) => this.compile(x));
+        const fs = e.children.map((x) => this.compileClosure(x));
         if (fs.length === 2) {
           const [a, b] = fs as [Predicate, Predicate];
           return (c) => a(c) || b(c);
@@ -265,8 +332,10 @@ export class Compiler {
 
   private check(e: Extract<Expr, { kind: 'check' }>): Predicate {
     const { get, type } = this.extractor(e.field);
+    const key = e.field.kind === 'field' && !this.resolve(e.field).derive ? (e.field.arg === undefined ? e.field.name : `${e.field.name}[${e.field.arg}]`) : undefined;
     const op = e.op;
     if (op === 'exists') {
+      this.lastParts = { ...(key !== undefined ? { key } : {}), get };
       return (c) => {
         const v = get(c);
         return v !== undefined && v !== null;
@@ -298,6 +367,7 @@ export class Compiler {
     else throw new ConditionError(`operator '${op}' needs a value`, e.pos, op);
     const modifier: Modifier = e.modifier ?? (type === 'list' && op === 'in' ? 'allof' : 'anyof');
     if (!e.modifier && modifier === 'anyof') {
+      this.lastParts = { ...(key !== undefined ? { key } : {}), get, test };
       return (c) => {
         const v = get(c);
         if (v === undefined || v === null) return false;
@@ -418,6 +488,16 @@ export class Compiler {
     }
     return stringTest(op, r, v);
   }
+}
+
+const getters = new Map<string, Extractor>();
+function plainGetter(key: string): Extractor {
+  let g = getters.get(key);
+  if (!g) {
+    g = new Function('c', `return c.ev[${JSON.stringify(key)}];`) as Extractor;
+    getters.set(key, g);
+  }
+  return g;
 }
 
 function fieldLabel(f: FieldExpr): string {

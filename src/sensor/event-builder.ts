@@ -70,20 +70,16 @@ export interface BuildContext {
 export class EventBuilder {
   constructor(private readonly ctx: BuildContext) {}
 
-  /** Fields every event carries: process, ancestry, user, container, thread. */
-  common(head: RawHead, proc: ProcInfo, container: ContainerInfo | null): RuntimeEvent {
+  /** Process and ancestry fields, cached per process until the next exec anywhere. */
+  private procCache = new Map<number, { version: number; proc: ProcInfo; ppid: number; name: string; fields: RuntimeEvent }>();
+
+  private procFields(proc: ProcInfo): RuntimeEvent {
     const t = this.ctx.table;
-    const users = container?.users.size ? container.users : this.ctx.host.users;
-    const groups = container?.groups.size ? container.groups : this.ctx.host.groups;
+    const hit = this.procCache.get(proc.pid);
+    if (hit && hit.version === t.execVersion && hit.proc === proc && hit.ppid === proc.ppid && hit.name === proc.name) return hit.fields;
     const parent = t.get(proc.ppid);
     const ancestors = t.ancestors(proc.pid);
-    const loginuid = head.loginuid === 4294967295 ? -1 : head.loginuid;
-    const e: RuntimeEvent = {
-      'evt.rawtime': head.ts + this.ctx.clockOffset,
-      'evt.dir': '<',
-      'thread.tid': head.tid,
-      'thread.cap_effective': capNames(head.capEffective),
-      'proc.pid': head.pid,
+    const f: RuntimeEvent = {
       'proc.ppid': proc.ppid,
       'proc.name': proc.name,
       'proc.exe': proc.exe,
@@ -95,9 +91,38 @@ export class EventBuilder {
       'proc.sid': proc.sid,
       'proc.vpgid': proc.vpgid,
       'proc.sname': t.get(proc.sid)?.name,
-      'proc.duration': proc.startNs !== undefined && head.ts >= proc.startNs ? Number(head.ts - proc.startNs) : undefined,
       'proc.aname': ancestors.map((a) => a.name),
       'proc.aexepath': ancestors.map((a) => a.exepath),
+    };
+    if (parent) {
+      f['proc.pname'] = parent.name;
+      f['proc.pexe'] = parent.exe;
+      f['proc.pexepath'] = parent.exepath;
+      f['proc.pcmdline'] = [parent.name, ...parent.args].join(' ');
+    }
+    ancestors.forEach((a, i) => {
+      f[`proc.aname[${i + 1}]`] = a.name;
+      f[`proc.aexepath[${i + 1}]`] = a.exepath;
+      f[`proc.apid[${i + 1}]`] = a.pid;
+    });
+    if (this.procCache.size > 65536) this.procCache.clear();
+    this.procCache.set(proc.pid, { version: t.execVersion, proc, ppid: proc.ppid, name: proc.name, fields: f });
+    return f;
+  }
+
+  /** Fields every event carries: process, ancestry, user, container, thread. */
+  common(head: RawHead, proc: ProcInfo, container: ContainerInfo | null): RuntimeEvent {
+    const users = container?.users.size ? container.users : this.ctx.host.users;
+    const groups = container?.groups.size ? container.groups : this.ctx.host.groups;
+    const loginuid = head.loginuid === 4294967295 ? -1 : head.loginuid;
+    const e: RuntimeEvent = {
+      'evt.rawtime': head.ts + this.ctx.clockOffset,
+      'evt.dir': '<',
+      'thread.tid': head.tid,
+      'thread.cap_effective': capNames(head.capEffective),
+      'proc.pid': head.pid,
+      ...this.procFields(proc),
+      'proc.duration': proc.startNs !== undefined && head.ts >= proc.startNs ? Number(head.ts - proc.startNs) : undefined,
       'user.uid': head.uid,
       'user.name': users.get(head.uid) ?? String(head.uid),
       'user.loginuid': loginuid,
@@ -114,17 +139,6 @@ export class EventBuilder {
       'container.type': container?.type ?? 'host',
       'container.start_ts': container?.startTs,
     };
-    if (parent) {
-      e['proc.pname'] = parent.name;
-      e['proc.pexe'] = parent.exe;
-      e['proc.pexepath'] = parent.exepath;
-      e['proc.pcmdline'] = [parent.name, ...parent.args].join(' ');
-    }
-    ancestors.forEach((a, i) => {
-      e[`proc.aname[${i + 1}]`] = a.name;
-      e[`proc.aexepath[${i + 1}]`] = a.exepath;
-      e[`proc.apid[${i + 1}]`] = a.pid;
-    });
     if (container) for (const [k, v] of Object.entries(container.labels)) e[`container.label[${k}]`] = v;
     return e;
   }

@@ -54,8 +54,19 @@ const CAPS = [
   'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ];
 
+const capCache = new Map<bigint, string>();
+
 /** thread.cap_effective: space-separated capability names, as Falco prints them. */
 export function capNames(mask: bigint): string {
+  let s = capCache.get(mask);
+  if (s === undefined) {
+    s = renderCaps(mask);
+    if (capCache.size < 1024) capCache.set(mask, s);
+  }
+  return s;
+}
+
+function renderCaps(mask: bigint): string {
   const out: string[] = [];
   CAPS.forEach((name, bit) => {
     if ((mask >> BigInt(bit)) & 1n) out.push(name);

@@ -31,6 +31,8 @@ const EXIT_GRACE_MS = 5000;
 
 export class ProcessTable {
   private procs = new Map<number, ProcInfo>();
+  /** Bumped at every exec: fields derived from ancestry are cached until it changes. */
+  execVersion = 0;
 
   constructor(private readonly procRoot = '/proc') {}
 
@@ -49,8 +51,22 @@ export class ProcessTable {
     for (const e of entries) if (/^\d+$/.test(e)) this.loadFromProc(Number(e));
   }
 
+  /** Pids recently not found in /proc, so a dead parent or session leader costs one read. */
+  private absent = new Map<number, number>();
+
   get(pid: number): ProcInfo | undefined {
-    return this.procs.get(pid) ?? this.loadFromProc(pid);
+    const p = this.procs.get(pid);
+    if (p) return p;
+    if (pid <= 0) return undefined;
+    const at = this.absent.get(pid);
+    const now = Date.now();
+    if (at !== undefined && now - at < 1000) return undefined;
+    const loaded = this.loadFromProc(pid);
+    if (!loaded) {
+      if (this.absent.size > 65536) this.absent.clear();
+      this.absent.set(pid, now);
+    } else this.absent.delete(pid);
+    return loaded;
   }
 
   /** Ancestors of pid, nearest first (the parent is [0]); stops at pid 0/1 loops. */
@@ -69,6 +85,7 @@ export class ProcessTable {
   }
 
   fork(ppid: number, pid: number, ts: bigint, comm: string): void {
+    this.absent.delete(pid);
     const parent = this.get(ppid);
     // the child's mount namespace is learned from its own events: it may unshare one
     // (runc does), and a guess would attribute a whole namespace to the wrong container
@@ -82,6 +99,7 @@ export class ProcessTable {
   exec(update: Omit<ProcInfo, 'startNs' | 'exited'>): ProcInfo {
     const prev = this.procs.get(update.pid);
     const next: ProcInfo = { ...update, startNs: prev?.startNs };
+    this.execVersion++;
     this.procs.set(update.pid, next);
     return next;
   }

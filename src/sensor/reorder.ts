@@ -2,7 +2,8 @@
  * Puts records back in kernel time order. bpftrace drains one per-CPU buffer at a time, so
  * a child's exec on one CPU can arrive before its parent's fork or exec on another; the
  * process table needs them in order. Records wait until they are `windowNs` old (kernel
- * and Node share CLOCK_MONOTONIC), then leave sorted by time.
+ * and Node share CLOCK_MONOTONIC), then leave sorted by time. Records mostly arrive in
+ * order, so sorting happens only after an out-of-order arrival.
  */
 import type { RawRecord } from './records.js';
 
@@ -18,10 +19,19 @@ export function recordTime(r: RawRecord): bigint {
   }
 }
 
+interface Held {
+  /** ns since boot: exact as a double for centuries of uptime */
+  ts: number;
+  seq: number;
+  r: RawRecord;
+}
+
 export class ReorderBuffer {
-  private held: RawRecord[] = [];
+  private held: Held[] = [];
+  private head = 0;
   private seq = 0;
-  private order = new WeakMap<RawRecord, number>();
+  private lastTs = -Infinity;
+  private sorted = true;
 
   constructor(
     private readonly windowNs: bigint,
@@ -29,25 +39,39 @@ export class ReorderBuffer {
   ) {}
 
   get size(): number {
-    return this.held.length;
+    return this.held.length - this.head;
   }
 
   push(r: RawRecord): void {
-    this.order.set(r, this.seq++);
-    this.held.push(r);
+    const ts = Number(recordTime(r));
+    if (ts < this.lastTs) this.sorted = false;
+    else this.lastTs = ts;
+    this.held.push({ ts, seq: this.seq++, r });
   }
 
   /** Releases, in time order, every record older than the window (all with `all`). */
   flush(nowNs: bigint, all = false): void {
-    if (!this.held.length) return;
-    const cut = nowNs - this.windowNs;
-    this.held.sort((a, b) => {
-      const d = recordTime(a) - recordTime(b);
-      return d < 0n ? -1 : d > 0n ? 1 : this.order.get(a)! - this.order.get(b)!;
-    });
-    let n = 0;
-    while (n < this.held.length && (all || recordTime(this.held[n]!) < cut)) n++;
-    const out = this.held.splice(0, n);
-    for (const r of out) this.release(r);
+    if (this.size === 0) return;
+    if (!this.sorted) {
+      if (this.head > 0) {
+        this.held = this.held.slice(this.head);
+        this.head = 0;
+      }
+      this.held.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+      this.sorted = true;
+      this.lastTs = this.held[this.held.length - 1]!.ts;
+    }
+    const cut = Number(nowNs - this.windowNs);
+    const held = this.held;
+    let i = this.head;
+    while (i < held.length && (all || held[i]!.ts < cut)) this.release(held[i++]!.r);
+    this.head = i;
+    if (this.head === held.length) {
+      this.held = [];
+      this.head = 0;
+    } else if (this.head > 4096) {
+      this.held = held.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { hasCommand, missing } from '../helpers/components.js';
@@ -17,7 +18,8 @@ import { loadRuleFiles, ruleSetFromText, RuleSet, WebhookSink } from '../../src/
 import { fromSysdig, readEventFile, readScap } from '../../src/runtime/replay/index.js';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
 
-const REF = process.env.GATEHOUSE_FALCO_REF ?? '/work/shared/reference/falco';
+/** The shared reference data sits beside the repository: ../shared/reference/falco. */
+const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../../shared/reference/falco', import.meta.url));
 const STABLE = `${REF}/rules/falco_rules.yaml`;
 const ALL = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => `${REF}/rules/${f}`);
 const tmp = mkdtempSync(join(tmpdir(), 'gatehouse-runtime-'));

@@ -7,6 +7,7 @@
  * that our own derivations are what gets compared.
  */
 import { strict as assert } from 'node:assert';
+import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { hasCommand, missing } from '../helpers/components.js';
@@ -15,10 +16,10 @@ import { readScap } from '../../src/runtime/replay/index.js';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
 import { fieldsOf } from '../../src/runtime/rules/ast.js';
 
-const TRACES = '/work/shared/reference/falco/traces';
-const RULES = '/work/shared/reference/falco/rules';
-const traceDir = process.env.GATEHOUSE_FALCO_TRACES ?? TRACES;
-const rulesDir = process.env.GATEHOUSE_FALCO_RULES ?? RULES;
+/** The shared reference data sits beside the repository: ../shared/reference/falco. */
+const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../../shared/reference/falco', import.meta.url));
+const traceDir = `${REF}/traces`;
+const rulesDir = `${REF}/rules`;
 const skip = missing(hasCommand('sysdig'), 'sysdig (Debian package) is not installed');
 
 const TRACE_NAMES = ['cat_write', 'connect_localhost', 'curl_google', 'open-multiple-files', 'ping_sendto', 'run_as_user_0_container', 'single_ipv6_conn', 'syscall', 'test_ipv6_client'];

@@ -280,7 +280,12 @@ export class Compiler {
         const pred = this.check(e);
         const parts = this.lastParts as CheckParts | undefined;
         if (!parts) return `${ref(pred)}(c)`;
-        const get = parts.key !== undefined ? `ev[${JSON.stringify(parts.key)}]` : `${ref(parts.get)}(c)`;
+        // Plain fields are read once per event into a slot: rules share most fields, and
+        // property loads on big (dictionary-mode) event objects cost far more than a slot.
+        const slot = parts.key !== undefined ? this.slot(parts.key) : -1;
+        const get = parts.key !== undefined
+          ? `(c.marks[${slot}] === c.gen ? c.vals[${slot}] : (c.marks[${slot}] = c.gen, c.vals[${slot}] = ev[${JSON.stringify(parts.key)}]))`
+          : `${ref(parts.get)}(c)`;
         if (!parts.test) return `((v = ${get}) !== undefined && v !== null)`;
         const t = ref(parts.test);
         return `((v = ${get}) !== undefined && v !== null && (typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v)))`;

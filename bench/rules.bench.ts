@@ -24,21 +24,12 @@ import { fieldsOf } from '../src/runtime/rules/ast.js';
 import { loadRuleFiles, RuleSet } from '../src/runtime/rules/index.js';
 import { readScap } from '../src/runtime/replay/index.js';
 import type { RuntimeEvent } from '../src/runtime/event.js';
+import { rng } from '../test/helpers/random.js';
 
 const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../shared/reference/falco', import.meta.url));
 const STABLE = `${REF}/rules/falco_rules.yaml`;
 const FLOOR = 1_000_000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function syntheticMix(n: number): RuntimeEvent[] {
   const r = rng(7);

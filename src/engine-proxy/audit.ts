@@ -2,7 +2,7 @@
  * The audit trail: one JSON line per decision, appended to a file (never truncated), and
  * for denials and would-denials an alert POSTed to a webhook.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Alert } from '../runtime/alerts/alert.js';
 import type { Caller } from './identity.js';
@@ -28,17 +28,33 @@ export interface AuditSink {
   close(): Promise<void>;
 }
 
+/**
+ * Appends synchronously: a decision is on disk before its response goes out, so the trail
+ * never lags behind (or loses) what the proxy let through, even if the process dies.
+ */
 export class JsonlAuditLog implements AuditSink {
-  private readonly out: WriteStream;
-  constructor(path: string, onError: (e: Error) => void) {
-    this.out = createWriteStream(path, { flags: 'a', mode: 0o600 });
-    this.out.on('error', onError);
+  private fd?: number;
+  constructor(
+    path: string,
+    private readonly onError: (e: Error) => void,
+  ) {
+    try {
+      this.fd = openSync(path, 'a', 0o600);
+    } catch (e) {
+      onError(e as Error);
+    }
   }
   write(rec: AuditRecord): void {
-    this.out.write(`${JSON.stringify(rec)}\n`);
+    if (this.fd === undefined) return;
+    try {
+      writeSync(this.fd, `${JSON.stringify(rec)}\n`);
+    } catch (e) {
+      this.onError(e as Error);
+    }
   }
-  close(): Promise<void> {
-    return new Promise((resolve) => this.out.end(resolve));
+  async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 

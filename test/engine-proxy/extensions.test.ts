@@ -121,6 +121,8 @@ describe('caller identity from unix peer credentials', () => {
       assert.match(JSON.parse(asNobody.stdout).message, /denied by gatehouse policy "root-only": T-ROOT-ONLY/);
       const asRoot = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', p.socket, 'http://d/v1.41/info']);
       assert.equal(asRoot.stdout, '502', 'root passes the policy and reaches the (dead) engine');
+      // The audit log is an append stream: wait until both decisions reached the file.
+      for (let i = 0; i < 100 && p.audit().length < 2; i++) await new Promise((res) => setTimeout(res, 20));
       const callers = p.audit().map((r) => r.caller as { uid: number; user: string; pid: number });
       assert.equal(callers[0]!.uid, 65534);
       assert.equal(callers[0]!.user, 'nobody');

@@ -9,17 +9,8 @@ import assert from 'node:assert/strict';
 import { buildModel, analyzeConnectivity } from '../../src/kube/netpol/index.js';
 import { NetpolEngine, type Peer } from '../../src/kube/netpol/analyze.js';
 import type { NetpolObject } from '../../src/kube/netpol/load.js';
+import { rng } from '../helpers/random.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function obj(kind: string, name: string, namespace: string | undefined, raw: Record<string, any>): NetpolObject {
   return { kind, name, namespace, labels: raw.metadata?.labels ?? {}, raw: { kind, ...raw }, source: { file: 'gen', line: 1 } };

@@ -21,18 +21,8 @@ import {
   policiesToYaml,
   verifyGenerated,
 } from '../../src/kube/netpol/index.js';
+import { rng } from '../helpers/random.js';
 
-/** Small deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PROTOS = ['TCP', 'UDP', 'SCTP'];
 const KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicaSet', 'Pod'];

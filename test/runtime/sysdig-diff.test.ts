@@ -15,6 +15,7 @@ import { Compiler, EvalContext, fieldRegistry, loadRuleFiles, parseCondition, Ru
 import { readScap } from '../../src/runtime/replay/index.js';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
 import { fieldsOf } from '../../src/runtime/rules/ast.js';
+import { rng } from '../helpers/random.js';
 
 /** The shared reference data sits beside the repository: ../shared/reference/falco. */
 const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../../shared/reference/falco', import.meta.url));
@@ -45,17 +46,6 @@ const UNSIGNED = new Set(['user.uid', 'group.gid', 'proc.tty', 'fd.sport', 'fd.c
 const IP_FIELDS = ['fd.sip', 'fd.cip', 'fd.lip', 'fd.rip', 'fd.ip'];
 const NET_FIELDS = ['fd.snet', 'fd.cnet', 'fd.net'];
 
-/** mulberry32: a seeded PRNG so every run generates the same cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function q(s: string): string {
   return `"${s}"`;

@@ -6,18 +6,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVectors, vulndataDir } from './helpers.js';
+import { rng } from '../helpers/random.js';
+export { rng };
 
-/** A small deterministic PRNG so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function sample<T>(items: readonly T[], n: number, rand: () => number): T[] {
   const copy = [...items];

@@ -5,6 +5,8 @@ import { parseAddress } from '../../engine-proxy/address.js';
 import { JsonlAuditLog } from '../../engine-proxy/audit.js';
 import { EngineProxy } from '../../engine-proxy/proxy.js';
 import { loadDefaultPolicy, loadPolicyFile } from '../../engine-proxy/policy.js';
+import { trustPolicyVerifier } from '../../engine-proxy/trust-verifier.js';
+import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
 
 interface ProxyCliOptions {
@@ -17,6 +19,7 @@ interface ProxyCliOptions {
   tlsKey?: string;
   tlsCa?: string;
   auditOnly?: boolean;
+  trustPolicy?: string;
 }
 
 function readPem(path: string, what: string): Buffer {
@@ -34,6 +37,7 @@ export function registerEngineProxyCommands(program: Command): void {
     .option('--listen <addr>', 'where clients connect: unix:///path or tcp://host:port (TLS with client certs)', 'unix:///run/gatehouse/docker.sock')
     .option('--upstream <addr>', 'the engine API: unix:///path or tcp://host:port', 'unix:///var/run/docker.sock')
     .option('--policy <file>', 'engine-proxy policy (YAML); reloaded on SIGHUP. Default: the built-in policy')
+    .option('--trust-policy <file>', 'trust policy (YAML, as `image verify --policy`): images it does not allow fail the image.signed check')
     .option('--audit-only', 'log "would deny" instead of denying, for every rule')
     .option('--audit <file>', 'append every decision to this JSONL audit log')
     .option('--alert-webhook <url>', 'POST denials and would-denials as findings to this URL')
@@ -54,7 +58,8 @@ export function registerEngineProxyCommands(program: Command): void {
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
       };
       const audit = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
-      const proxy = new EngineProxy({ listen, upstream, policy, policyFile: o.policy, tls, audit, alertWebhook: o.alertWebhook, log });
+      const imageVerifier = o.trustPolicy ? trustPolicyVerifier(await loadTrustPolicy(o.trustPolicy)) : undefined;
+      const proxy = new EngineProxy({ listen, upstream, policy, policyFile: o.policy, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
       await proxy.start();
       process.on('SIGHUP', () => {
         proxy.reloadPolicy();

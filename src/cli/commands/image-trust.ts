@@ -5,7 +5,8 @@
 import { Option, type Command } from 'commander';
 import { resolveTarget, registryReference } from '../../trust/image-target.js';
 import { loadPrivateKey, loadPublicKey } from '../../trust/keys.js';
-import { decide, findRule, loadTrustPolicy, ruleKeys, type TrustDecision } from '../../trust/policy.js';
+import { loadTrustPolicy, type TrustDecision } from '../../trust/policy.js';
+import { evaluateTrustPolicy } from '../../trust/evaluate.js';
 import { RegistryStore } from '../../trust/registry-write.js';
 import { signImage } from '../../trust/sign.js';
 import { failureReason, verifyImageSignatures, type SignatureEvidence } from '../../trust/verify.js';
@@ -87,15 +88,7 @@ export function registerImageTrustCommands(image: Command): void {
         let evidence: SignatureEvidence | undefined;
         let decision: TrustDecision;
         if (o.policy) {
-          const policy = await loadTrustPolicy(o.policy);
-          const rule = findRule(policy, `${ref.registry}/${ref.repository}`);
-          if (rule?.action === 'require') {
-            const target = await resolveTarget(store, ref);
-            evidence = await verifyImageSignatures(store, target, ruleKeys(policy, rule), {
-              annotations: { ...rule.annotations, ...o.annotations },
-            });
-          }
-          decision = decide(policy, rule, evidence);
+          ({ decision, evidence } = await evaluateTrustPolicy(await loadTrustPolicy(o.policy), ref, store, o.annotations));
         } else {
           const keys = await Promise.all(o.key!.map(async (path) => ({ name: path, key: await loadPublicKey(path) })));
           const target = await resolveTarget(store, ref);

@@ -58,9 +58,11 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
   });
 
   test('docker run -it attaches a pseudo-TTY both ways', async () => {
-    const r = await run('script', ['-qec', `docker run -it --name ${name('tty')} ${ULIMITS.join(' ')} ${TEST_IMAGE} sh`, '/dev/null'], {
+    // The keystrokes come late, as a person's would: typed before the attach is up, they
+    // would race the container start (and podman then reports a broken attach pipe).
+    const typed = `(sleep 4; printf 'tty; echo typed-$((6*7))\\nexit 5\\n')`;
+    const r = await run('sh', ['-c', `${typed} | script -qec "docker run -it --name ${name('tty')} ${ULIMITS.join(' ')} ${TEST_IMAGE} sh" /dev/null`], {
       env: { DOCKER_HOST: p.host },
-      input: 'tty; echo typed-$((6*7))\nexit 5\n',
     });
     assert.equal(r.code, 5, r.stdout + r.stderr);
     assert.match(r.stdout, /\/dev\/pts\/\d+/);

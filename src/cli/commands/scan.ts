@@ -1,6 +1,8 @@
 /** `gatehouse fs scan DIR` and `gatehouse image scan REF`: vulnerability scans of a root. */
 import { Option, type Command } from 'commander';
-import { parseSeverity, type Severity } from '../../findings/finding.js';
+import { SEVERITIES, parseSeverity, severityRank, type Finding, type Severity } from '../../findings/finding.js';
+import { hygieneVisitors, imageHygiene } from '../../hygiene/index.js';
+import type { ImageWalk } from '../../image/index.js';
 import { openImage } from '../../image/index.js';
 import { inventoryDirectory, inventoryImage, type Inventory } from '../../inventory/index.js';
 import { UserError } from '../../util/errors.js';
@@ -21,6 +23,17 @@ interface ScanCliOptions {
   dbMaxAge: string;
   ignorefile?: string;
   vex?: string;
+  scanners: string;
+  maxImageAge: string;
+}
+
+const SCANNERS = ['vuln', 'secret', 'hygiene'] as const;
+type Scanner = (typeof SCANNERS)[number];
+
+function parseScanners(text: string): Scanner[] {
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of list) if (!(SCANNERS as readonly string[]).includes(s)) throw new UserError(`--scanners: unknown scanner "${s}" (expected ${SCANNERS.join(', ')})`, 'usage');
+  return list as Scanner[];
 }
 
 function addScanOptions(cmd: Command): Command {
@@ -33,7 +46,9 @@ function addScanOptions(cmd: Command): Command {
     .option('--ignorefile <file>', 'ids to ignore: .trivyignore lines "ID [exp:YYYY-MM-DD]" or YAML (vulnerabilities: [{id, package, expires, reason}])')
     .option('--vex <file>', 'OpenVEX document: not_affected / fixed statements suppress findings')
     .option('--offline', 'never download (scans only read the local database)')
-    .option('--db-max-age <days>', 'warn when the database is older than this', '7');
+    .option('--db-max-age <days>', 'warn when the database is older than this', '7')
+    .option('--scanners <list>', `what to look for, comma-separated (${SCANNERS.join(', ')}; secret and hygiene apply to images)`, SCANNERS.join(','))
+    .option('--max-image-age <days>', 'report images older than this (hygiene)', '180');
 }
 
 function parseOptions(o: ScanCliOptions): { severities?: Severity[]; exitCode: number; maxDbAgeDays: number } {
@@ -53,9 +68,11 @@ function parseOptions(o: ScanCliOptions): { severities?: Severity[]; exitCode: n
 }
 
 function render(r: ScanReport): string {
-  const lines = [`${r.target} (${r.os ? `${r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()}` : 'no OS detected'}): ${r.packages} packages, ${r.findings.length} vulnerabilities${r.matched !== r.findings.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}`];
-  if (r.findings.length) {
-    const rows = r.findings.map((f) => [
+  const vulns = r.findings.filter((f) => f.kind === 'vulnerability');
+  const others = r.findings.filter((f) => f.kind !== 'vulnerability');
+  const lines = [`${r.target} (${r.os ? `${r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()}` : 'no OS detected'}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}`];
+  if (vulns.length) {
+    const rows = vulns.map((f) => [
       String(f.data?.package ?? ''),
       String(f.data?.installedVersion ?? ''),
       f.id,
@@ -65,16 +82,32 @@ function render(r: ScanReport): string {
     ]);
     lines.push('', table(['PACKAGE', 'INSTALLED', 'VULNERABILITY', 'SEVERITY', 'FIXED', 'FILE'], rows).trimEnd());
   }
+  if (others.length) {
+    const rows = others.map((f) => [f.kind.toUpperCase(), f.severity, f.id, f.title]);
+    lines.push('', table(['TYPE', 'SEVERITY', 'ID', 'FINDING'], rows).trimEnd());
+  }
   return `${lines.join('\n')}\n`;
 }
 
-async function runScan(command: string, target: string, o: ScanCliOptions, inventory: () => Promise<Inventory>): Promise<void> {
+async function runScan(
+  command: string,
+  target: string,
+  o: ScanCliOptions,
+  inventory: () => Promise<Inventory>,
+  extraFindings: () => Finding[] = () => [],
+): Promise<void> {
   const opts = parseOptions(o);
+  const scanners = parseScanners(o.scanners);
   const db = VulnDb.open(o.db, { readonly: true });
   try {
     const ignore = o.ignorefile ? loadIgnoreFile(o.ignorefile) : undefined;
     const vex = o.vex ? loadOpenVex(o.vex) : undefined;
-    const report = scanInventory(db, await inventory(), target, { severities: opts.severities, ignoreUnfixed: o.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore, vex });
+    const inv = await inventory();
+    const report = scanInventory(db, scanners.includes('vuln') ? inv : { ...inv, packages: [] }, target, { severities: opts.severities, ignoreUnfixed: o.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore, vex });
+    // Secrets and hygiene ride along the same walk; the same severity filter applies.
+    const keep = new Set(opts.severities?.length ? opts.severities : SEVERITIES);
+    const extra = extraFindings().filter((f) => keep.has(f.severity));
+    report.findings = [...report.findings, ...extra].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
     for (const w of report.warnings) process.stderr.write(`gatehouse: warning: ${w}\n`);
     if (o.format === 'sarif') process.stdout.write(getFormatter('sarif').format(report.findings, { command: `${command} ${target}` }));
     else process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : render(report));
@@ -95,16 +128,29 @@ export function registerFsCommands(program: Command): void {
 export function registerImageScanCommand(image: Command): void {
   addScanOptions(addImageOptions(image.command('scan').description('vulnerabilities of the packages in an image').argument('<ref>', 'image reference (see `image inspect`)'))).action(
     async (ref: string, o: ScanCliOptions & ImageCliOptions) => {
-      await runScan('image scan', ref, o, async () => {
-        const img = await openImage(ref, openOptions(o));
-        const progress = progressFor(img);
-        try {
-          return await inventoryImage(img, { progress: progress.reporter });
-        } finally {
-          progress.stop();
-          await img.close();
-        }
-      });
+      const scanners = parseScanners(o.scanners);
+      const hygiene = { scanners: scanners.filter((s): s is 'secret' | 'hygiene' => s !== 'vuln'), maxAgeDays: Number(o.maxImageAge) };
+      if (!(hygiene.maxAgeDays >= 0)) throw new UserError(`--max-image-age must be a number of days, got "${o.maxImageAge}"`, 'usage');
+      let extra: Finding[] = [];
+      await runScan(
+        'image scan',
+        ref,
+        o,
+        async () => {
+          const img = await openImage(ref, openOptions(o));
+          const progress = progressFor(img);
+          try {
+            let walk: ImageWalk | undefined;
+            const inv = await inventoryImage(img, { progress: progress.reporter, extraVisitors: hygieneVisitors(hygiene), onWalk: (w) => (walk = w) });
+            if (walk) extra = imageHygiene(img, walk, hygiene);
+            return inv;
+          } finally {
+            progress.stop();
+            await img.close();
+          }
+        },
+        () => extra,
+      );
     },
   );
 }

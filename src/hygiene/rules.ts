@@ -1,0 +1,42 @@
+/** Loads the hygiene data (src/hygiene/rules.yaml). */
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import type { Severity } from '../findings/finding.js';
+
+export interface SecretRule {
+  kind: string;
+  severity: Severity;
+  regex: RegExp;
+}
+
+export interface HygieneRules {
+  secrets: SecretRule[];
+  secretEnvName: RegExp;
+  binDirs: string[];
+  tools: Record<string, string[]>;
+}
+
+/** `(?i)` prefixes (RE2/PCRE style in the data) become the JS `i` flag. */
+function toRegex(pattern: string, global = false): RegExp {
+  const insensitive = pattern.startsWith('(?i)');
+  return new RegExp(insensitive ? pattern.slice(4) : pattern, `${insensitive ? 'i' : ''}${global ? 'g' : ''}`);
+}
+
+let cached: HygieneRules | undefined;
+
+export function hygieneRules(): HygieneRules {
+  if (cached) return cached;
+  const doc = parse(readFileSync(new URL('./rules.yaml', import.meta.url), 'utf8')) as {
+    secrets: { kind: string; severity: Severity; pattern: string }[];
+    secretEnvNames: string;
+    binDirs: string[];
+    tools: Record<string, string[]>;
+  };
+  cached = {
+    secrets: doc.secrets.map((s) => ({ kind: s.kind, severity: s.severity, regex: toRegex(s.pattern) })),
+    secretEnvName: toRegex(doc.secretEnvNames),
+    binDirs: doc.binDirs,
+    tools: doc.tools,
+  };
+  return cached;
+}

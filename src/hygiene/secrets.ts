@@ -1,0 +1,57 @@
+/**
+ * Secrets in image files and environment variables. Only the kind and the location are
+ * ever reported, never the secret itself.
+ */
+import type { FileVisitor } from '../image/files.js';
+import { hygieneRules, type SecretRule } from './rules.js';
+
+export interface SecretHit {
+  kind: string;
+  severity: SecretRule['severity'];
+  line: number;
+}
+
+/** Kinds of secret found in a text, with the line of the first hit of each kind. */
+export function findSecrets(text: string): SecretHit[] {
+  const hits: SecretHit[] = [];
+  for (const rule of hygieneRules().secrets) {
+    const m = rule.regex.exec(text);
+    if (m) hits.push({ kind: rule.kind, severity: rule.severity, line: text.slice(0, m.index).split('\n').length });
+  }
+  return hits;
+}
+
+/** Directories whose files are package-managed data, not where secrets get left. */
+const SKIP = [/^\/usr\/share\//, /^\/usr\/lib\//, /^\/lib\//, /^\/usr\/include\//, /^\/proc\//, /^\/sys\//, /\/node_modules\/.*\/(test|tests|fixtures?)\//];
+
+/** A visitor reading small text-like files for secret patterns. */
+export function secretsVisitor(maxSize = 512 * 1024): FileVisitor<SecretHit[]> {
+  return {
+    name: 'hygiene-secrets',
+    wants: (path, entry) => entry.size > 0 && entry.size <= maxSize && !SKIP.some((re) => re.test(path)),
+    visit: async ({ content }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of content) chunks.push(c as Buffer);
+      const buf = Buffer.concat(chunks);
+      // Binary files (a NUL in the first 8 KiB) are not searched: keys live in text.
+      if (buf.subarray(0, 8192).includes(0)) return undefined;
+      const hits = findSecrets(buf.toString('latin1'));
+      return hits.length ? hits : undefined;
+    },
+  };
+}
+
+/** Environment variables that carry a secret: by name (with a value) or by value pattern. */
+export function envSecrets(env: string[]): { name: string; kind: string; severity: SecretRule['severity'] }[] {
+  const out: { name: string; kind: string; severity: SecretRule['severity'] }[] = [];
+  for (const item of env) {
+    const eq = item.indexOf('=');
+    const name = eq >= 0 ? item.slice(0, eq) : item;
+    const value = eq >= 0 ? item.slice(eq + 1) : '';
+    if (!value) continue;
+    const byValue = findSecrets(value)[0];
+    if (byValue) out.push({ name, kind: byValue.kind, severity: byValue.severity });
+    else if (hygieneRules().secretEnvName.test(name)) out.push({ name, kind: 'secret-in-env', severity: 'HIGH' });
+  }
+  return out;
+}

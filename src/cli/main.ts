@@ -5,10 +5,11 @@
 import { Command, CommanderError } from 'commander';
 import { registerCommands } from './commands/index.js';
 import { reportFatal } from './fail.js';
+import { GATEHOUSE_VERSION } from '../version.js';
 
 const program = new Command('gatehouse')
   .description('Gatehouse: security for containers and Kubernetes, from build to runtime')
-  .version('0.1.0')
+  .version(GATEHOUSE_VERSION)
   .showHelpAfterError()
   .exitOverride();
 

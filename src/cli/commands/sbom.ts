@@ -10,8 +10,8 @@ import { inventoryDirectory, inventoryImage, sbomFormats, type Inventory, type S
 import { UserError, describeError } from '../../util/errors.js';
 import { reportFatal } from '../fail.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
+import { GATEHOUSE_VERSION } from '../../version.js';
 
-const TOOL_VERSION = '0.1.0';
 
 interface SbomCliOptions {
   format: string;
@@ -72,7 +72,7 @@ export function registerImageSbomCommand(imageCommand: Command): void {
 
 async function emit(target: SbomTarget, inventory: Inventory, o: SbomCliOptions): Promise<void> {
   for (const w of inventory.warnings) process.stderr.write(`gatehouse: warning: ${w.path ? `${w.path}: ` : ''}${w.message}\n`);
-  const text = sbomFormats[o.format]({ target, inventory, toolVersion: TOOL_VERSION });
+  const text = sbomFormats[o.format]({ target, inventory, toolVersion: GATEHOUSE_VERSION });
   if (!o.output) {
     // `gatehouse fs sbom . | head` closes the pipe early: not an error worth a stack trace.
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -12,10 +12,12 @@ import { loadIgnoreFile, loadOpenVex } from '../../vuln/suppress.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
 import { getFormatter } from '../../report/index.js';
 import { table } from '../text.js';
+import { writeCycloneDx } from '../../inventory/sbom/cyclonedx.js';
+import { GATEHOUSE_VERSION } from '../../version.js';
 
 interface ScanCliOptions {
   db: string;
-  format: 'table' | 'json' | 'sarif';
+  format: 'table' | 'json' | 'sarif' | 'cyclonedx';
   severity?: string;
   exitCode: string;
   ignoreUnfixed?: boolean;
@@ -39,7 +41,7 @@ function parseScanners(text: string): Scanner[] {
 function addScanOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db'))
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'sarif']).default('table'))
+    .addOption(new Option('--format <format>', 'output format (cyclonedx: the SBOM with its vulnerabilities)').choices(['table', 'json', 'sarif', 'cyclonedx']).default('table'))
     .option('--severity <list>', 'severities to report, comma-separated (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL)')
     .option('--exit-code <n>', 'exit code when findings remain after filters', '0')
     .option('--ignore-unfixed', 'report only vulnerabilities that have a fixed version')
@@ -110,6 +112,10 @@ async function runScan(
     report.findings = [...report.findings, ...extra].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
     for (const w of report.warnings) process.stderr.write(`gatehouse: warning: ${w}\n`);
     if (o.format === 'sarif') process.stdout.write(getFormatter('sarif').format(report.findings, { command: `${command} ${target}` }));
+    else if (o.format === 'cyclonedx') {
+      const kind = command.startsWith('image') ? 'image' : 'directory';
+      process.stdout.write(writeCycloneDx({ target: { kind, name: target }, inventory: inv, toolVersion: GATEHOUSE_VERSION, vulnerabilities: report.findings }));
+    }
     else process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : render(report));
     if (report.findings.length > 0 && opts.exitCode !== 0) process.exitCode = opts.exitCode;
   } finally {

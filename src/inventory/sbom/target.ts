@@ -1,4 +1,5 @@
 /** What an SBOM describes: the scanned image or directory, and its inventory. */
+import type { Finding } from '../../findings/finding.js';
 import type { Inventory } from '../inventory.js';
 
 export interface SbomTarget {
@@ -13,6 +14,8 @@ export interface SbomInput {
   target: SbomTarget;
   inventory: Inventory;
   toolVersion: string;
+  /** Vulnerability findings to embed (CycloneDX `vulnerabilities`), matched to packages by purl and file. */
+  vulnerabilities?: Finding[];
   /** Fixed clock for reproducible output (tests); default now. */
   now?: Date;
 }

@@ -130,3 +130,13 @@ export class StreamCursor {
     this.reader.stop();
   }
 }
+
+/** Reads a bounded JSON document; a parse failure says "invalid JSON" (size errors pass as they are). */
+export async function readJson(stream: Readable, maxBytes: number): Promise<any> {
+  const text = await readText(stream, maxBytes);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`invalid JSON: ${(e as Error).message}`);
+  }
+}

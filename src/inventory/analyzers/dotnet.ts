@@ -2,18 +2,13 @@
 import type { Analyzer } from '../analyzer.js';
 import type { Package } from '../package.js';
 import { makePurl } from '../purl.js';
-import { readText } from '../streams.js';
+import { readJson } from '../streams.js';
 
 export const dotnetAnalyzer: Analyzer = {
   name: 'dotnet',
   wants: (path) => path.endsWith('.deps.json'),
   async visit({ path, content }) {
-    let json: any;
-    try {
-      json = JSON.parse(await readText(content, 64 * 1024 * 1024));
-    } catch (e) {
-      throw new Error(`invalid JSON: ${(e as Error).message}`);
-    }
+    const json = await readJson(content, 64 * 1024 * 1024);
     const packages: Package[] = [];
     // "libraries": { "Newtonsoft.Json/13.0.1": { "type": "package", … } }; projects are the app itself.
     for (const [key, lib] of Object.entries<any>(json?.libraries ?? {})) {

@@ -4,7 +4,7 @@
  */
 import type { Analyzer } from '../analyzer.js';
 import type { Package } from '../package.js';
-import { readText } from '../streams.js';
+import { readJson } from '../streams.js';
 import { npmPackage } from './npm.js';
 
 export const npmLockAnalyzer: Analyzer = {
@@ -12,12 +12,7 @@ export const npmLockAnalyzer: Analyzer = {
   sources: ['directory'],
   wants: (path) => path.endsWith('/package-lock.json') && !path.includes('/node_modules/'),
   async visit({ path, content }) {
-    let lock: any;
-    try {
-      lock = JSON.parse(await readText(content, 128 * 1024 * 1024));
-    } catch (e) {
-      throw new Error(`invalid JSON: ${(e as Error).message}`);
-    }
+    const lock = await readJson(content, 128 * 1024 * 1024);
     if (typeof lock?.packages !== 'object') throw new Error(`lockfileVersion ${lock?.lockfileVersion ?? '?'} without "packages" is not supported (npm ≥ 7 writes v2/v3)`);
     const packages: Package[] = [];
     for (const [key, entry] of Object.entries<any>(lock.packages)) {

@@ -2,18 +2,13 @@
 import type { Analyzer } from '../analyzer.js';
 import type { Package } from '../package.js';
 import { makePurl } from '../purl.js';
-import { readText } from '../streams.js';
+import { readJson } from '../streams.js';
 
 export const phpAnalyzer: Analyzer = {
   name: 'php',
   wants: (path) => path.endsWith('/vendor/composer/installed.json'),
   async visit({ path, content }) {
-    let json: any;
-    try {
-      json = JSON.parse(await readText(content, 64 * 1024 * 1024));
-    } catch (e) {
-      throw new Error(`invalid JSON: ${(e as Error).message}`);
-    }
+    const json = await readJson(content, 64 * 1024 * 1024);
     const list: any[] = Array.isArray(json) ? json : Array.isArray(json?.packages) ? json.packages : [];
     const packages: Package[] = [];
     for (const p of list) {

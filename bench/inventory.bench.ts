@@ -8,10 +8,9 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { openImage, walkImage } from '../src/image/index.js';
 import { inventoryImage } from '../src/inventory/index.js';
-import { OciLayoutWriter, type TarEntrySpec } from '../test/fixtures/oci-builder.js';
+import { buildNodeImage } from './images.js';
 import { cachedPath } from '../test/helpers/components.js';
 
 const runsArg = process.argv.indexOf('--runs');
@@ -51,28 +50,6 @@ async function measure(label: string, ref: string): Promise<number> {
     `${label.padEnd(34)} floor ${median(floor).toFixed(0).padStart(6)} ms  inventory ${median(inv).toFixed(0).padStart(6)} ms  ratio ${ratio.toFixed(2)}  (${packages} packages, goal ≤ 1.20${ratio <= 1.2 ? '' : ' MISSED'})`,
   );
   return ratio;
-}
-
-/** An image of 2,000 npm packages (each with a few source files) over the real artefacts. */
-async function buildNodeImage(dir: string): Promise<string> {
-  const entries: TarEntrySpec[] = [{ name: 'app/', type: 'directory' }, { name: 'app/node_modules/', type: 'directory' }];
-  const filler = 'module.exports = function () { return 42; };\n'.repeat(60);
-  for (let i = 0; i < 2000; i++) {
-    const name = i % 5 === 0 ? `@scope${i % 17}/pkg-${i}` : `pkg-${i}`;
-    const base = `app/node_modules/${name}`;
-    entries.push({ name: `${base}/package.json`, content: JSON.stringify({ name, version: `1.${i % 50}.${i % 7}`, license: 'MIT', main: 'index.js', description: 'x'.repeat(400) }) });
-    for (const f of ['index.js', 'lib/a.js', 'lib/b.js', 'README.md']) entries.push({ name: `${base}/${f}`, content: filler });
-  }
-  const layers: { entries?: TarEntrySpec[]; tarFile?: string }[] = [{ entries }];
-  const artefacts = cachedPath('inventory', 'root');
-  if (existsSync(artefacts)) {
-    const tar = join(dir, 'artefacts.tar');
-    spawnSync('tar', ['-C', artefacts, '-cf', tar, '.'], { stdio: 'inherit' });
-    layers.push({ tarFile: tar });
-  }
-  const out = new OciLayoutWriter(join(dir, 'oci'));
-  out.tag(await out.image({ layers }), 'node2000');
-  return `oci:${join(dir, 'oci')}:node2000`;
 }
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-inv-'));

@@ -56,7 +56,7 @@ test('image scan of the Debian test image reports exactly the constructed tracke
   await importPath(db, join(work, 'tracker.json'));
   db.close();
 
-  const r = await runCli(['image', 'scan', ref, '--db', dbPath, '--format', 'json']);
+  const r = await runCli(['image', 'scan', ref, '--db', dbPath, '--scanners', 'vuln', '--format', 'json']);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout);
   const got = [...new Set(report.findings.map((f: { id: string }) => f.id))].sort();
@@ -67,7 +67,7 @@ test('image scan of the Debian test image reports exactly the constructed tracke
     if (f.id.endsWith('001')) assert.match(f.data.fixedVersion!, /\+gh1$/);
     else assert.equal(f.data.status, 'no-fix-yet');
   }
-  const gated = await runCli(['image', 'scan', ref, '--db', dbPath, '--ignore-unfixed', '--severity', 'HIGH', '--exit-code', '1']);
+  const gated = await runCli(['image', 'scan', ref, '--db', dbPath, '--scanners', 'vuln', '--ignore-unfixed', '--severity', 'HIGH', '--exit-code', '1']);
   assert.equal(gated.code, 1, gated.stderr);
   // One finding per installed binary package built from a picked source.
   const binaries = inv.packages.filter((p) => p.ecosystem === 'Debian' && picked.includes(p.source?.name ?? p.name)).length;

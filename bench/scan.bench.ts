@@ -1,0 +1,85 @@
+/**
+ * npm run bench:scan — a warm-database vulnerability scan (inventory + matching + secret and
+ * hygiene checks, one walk) of the Debian test image and of a language-heavy image (2,000
+ * node_modules plus the real Go/Java/Python/rpm artefacts), each as a ratio to the
+ * image-read floor measured in the same run (walking the same image with no visitors).
+ * Also the import time of all shared advisories and the peak RSS of the process.
+ * Goals (issue 4): ≤ 1.5x the floor, RSS ≤ 300 MB, import ≤ 10 s. The osv-scanner peer is
+ * not measured: it is not built here (a go install of it is too costly for this machine).
+ * Usage: npm run bench:scan [-- --runs N]
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { hygieneVisitors, imageHygiene } from '../src/hygiene/index.js';
+import { openImage, walkImage, type ImageWalk } from '../src/image/index.js';
+import { inventoryImage } from '../src/inventory/index.js';
+import { VulnDb } from '../src/vuln/db.js';
+import { importPath } from '../src/vuln/feeds/index.js';
+import { scanInventory } from '../src/vuln/scan.js';
+import { cachedPath } from '../test/helpers/components.js';
+import { buildNodeImage } from './images.js';
+
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+const vulndata = join(process.cwd(), '..', 'shared', 'vulndata');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function ms(fn: () => Promise<unknown>): Promise<number> {
+  const t = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t) / 1e6;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-scan-'));
+const db = VulnDb.open(join(work, 'vuln.db'));
+try {
+  const importMs = await ms(async () => {
+    for (const feed of ['go-vulndb/data/osv', 'pypa/vulns', 'alpine-secdb']) await importPath(db, join(vulndata, feed));
+  });
+  console.log(`import of all shared advisories: ${(importMs / 1000).toFixed(2)} s (goal ≤ 10 s${importMs <= 10_000 ? '' : ' MISSED'})`);
+
+  const scan = async (ref: string) => {
+    const img = await openImage(ref);
+    let walk: ImageWalk | undefined;
+    const inv = await inventoryImage(img, { extraVisitors: hygieneVisitors(), onWalk: (w) => (walk = w) });
+    const report = scanInventory(db, inv, ref, { maxDbAgeDays: 100_000 });
+    const extra = walk ? imageHygiene(img, walk) : [];
+    await img.close();
+    return report.findings.length + extra.length;
+  };
+  const floor = async (ref: string) => {
+    const img = await openImage(ref);
+    await walkImage(img);
+    await img.close();
+  };
+
+  const targets: [string, string][] = [];
+  const debian = cachedPath('oci');
+  if (existsSync(join(debian, 'index.json'))) targets.push(['Debian bookworm minbase image', `oci:${debian}:debian`]);
+  else console.log('Debian test image missing (bash .ci/setup); left out');
+  targets.push(['2,000 node_modules + artefacts', await buildNodeImage(work)]);
+
+  let worst = 0;
+  for (const [label, ref] of targets) {
+    const f: number[] = [];
+    const s: number[] = [];
+    let findings = 0;
+    for (let i = 0; i <= RUNS; i++) {
+      const a = await ms(() => floor(ref));
+      const b = await ms(async () => (findings = await scan(ref)));
+      if (i > 0) {
+        f.push(a);
+        s.push(b);
+      }
+    }
+    const ratio = median(s) / median(f);
+    worst = Math.max(worst, ratio);
+    console.log(`${label.padEnd(32)} floor ${median(f).toFixed(0).padStart(6)} ms  scan ${median(s).toFixed(0).padStart(6)} ms  ratio ${ratio.toFixed(2)} (goal ≤ 1.50${ratio <= 1.5 ? '' : ' MISSED'})  ${findings} findings`);
+  }
+  const rss = process.resourceUsage().maxRSS / 1024;
+  console.log(`worst ratio ${worst.toFixed(2)}; peak RSS ${rss.toFixed(0)} MB (goal ≤ 300${rss <= 300 ? '' : ' MISSED'})`);
+} finally {
+  db.close();
+  rmSync(work, { recursive: true, force: true });
+}

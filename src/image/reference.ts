@@ -121,3 +121,33 @@ export function formatReference(ref: ImageReference): string {
 export function repositoryName(ref: RegistryReference): string {
   return `${ref.registry}/${ref.repository}`;
 }
+
+export interface ImageNameParts {
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+/**
+ * Splits an image name as written (in a manifest, a Dockerfile, a container's config) into
+ * repository, tag and digest, without normalizing it (no docker.io/library/ added): what
+ * posture checks and runtime fields (container.image.repository) report.
+ */
+export function splitImageName(image: string): ImageNameParts {
+  let rest = image.trim();
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  // A ':' after the last '/' is a tag; one before it belongs to a registry host:port.
+  const slash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  let tag: string | undefined;
+  if (colon > slash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  return { repository: rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { describeError } from '../util/errors.js';
+import { splitImageName } from '../image/reference.js';
 
 export interface ContainerInfo {
   /** 12-character short id, as Falco's container.id. */
@@ -38,14 +39,10 @@ export function containerIdFromCgroup(text: string): string | undefined {
   return undefined;
 }
 
-/** Splits "registry:5000/repo/name:tag@sha256:…" into repository and tag. */
+/** Repository and tag of a container's image name; an untagged name means "latest". */
 export function splitImage(image: string): { repository: string; tag: string } {
-  const at = image.indexOf('@');
-  const noDigest = at >= 0 ? image.slice(0, at) : image;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  if (colon > slash) return { repository: noDigest.slice(0, colon), tag: noDigest.slice(colon + 1) };
-  return { repository: noDigest, tag: at >= 0 ? '' : 'latest' };
+  const { repository, tag, digest } = splitImageName(image);
+  return { repository, tag: tag ?? (digest ? '' : 'latest') };
 }
 
 export function parsePasswd(text: string): Map<number, string> {

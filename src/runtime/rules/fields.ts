@@ -7,6 +7,7 @@
  * but no Gatehouse source fills them yet; a check on an absent field is false, as in Falco.
  */
 import type { FieldValue, RuntimeEvent } from '../event.js';
+import { splitImageName } from '../../image/reference.js';
 
 export type FieldType = 'string' | 'number' | 'bool' | 'ipaddr' | 'ipnet' | 'list' | 'bytes' | 'any';
 
@@ -61,19 +62,6 @@ const TYPECHAR: Record<string, string> = {
 };
 const TYPE_OF_CHAR: Record<string, string> = Object.fromEntries(Object.entries(TYPECHAR).map(([k, v]) => [v, k]));
 
-function imageParts(image: string): { repository: string; tag?: string; digest?: string } {
-  let rest = image;
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-  }
-  const slash = rest.lastIndexOf('/');
-  const colon = rest.lastIndexOf(':');
-  if (colon > slash) return { repository: rest.slice(0, colon), tag: rest.slice(colon + 1), ...(digest ? { digest } : {}) };
-  return { repository: rest, ...(digest ? { digest } : {}) };
-}
 
 const either = (...keys: string[]) => (ev: RuntimeEvent): FieldValue | undefined => {
   const out: string[] = [];
@@ -225,15 +213,15 @@ const DEFS: FieldDef[] = [
   { name: 'container.image.id', type: 'string', desc: 'image id' },
   { name: 'container.image.repository', type: 'string', desc: 'image repository', derive: (ev) => {
     const img = str(ev['container.image']);
-    return img ? imageParts(img).repository : undefined;
+    return img ? splitImageName(img).repository : undefined;
   } },
   { name: 'container.image.tag', type: 'string', desc: 'image tag', derive: (ev) => {
     const img = str(ev['container.image']);
-    return img ? imageParts(img).tag : undefined;
+    return img ? splitImageName(img).tag : undefined;
   } },
   { name: 'container.image.digest', type: 'string', desc: 'image digest', derive: (ev) => {
     const img = str(ev['container.image']);
-    return img ? imageParts(img).digest : undefined;
+    return img ? splitImageName(img).digest : undefined;
   } },
   { name: 'container.type', type: 'string', desc: 'docker, podman, cri, …' },
   { name: 'container.privileged', type: 'bool', desc: 'runs privileged' },

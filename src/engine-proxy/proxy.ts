@@ -24,6 +24,7 @@ import { peerCredentialsAvailable, tlsPeer, unixPeer, type Caller } from './iden
 import { findAmbiguousKey, memberPath, member, asString, isObject, type Json } from './json-body.js';
 import { loadPolicyFile, type Condition, type EnginePolicy } from './policy.js';
 import { spliceHijack } from './hijack.js';
+import { connectRelayedTo } from './pooled-pipe.js';
 import { getJson, rawConnect, upstreamRequestOptions } from './upstream.js';
 
 /**
@@ -232,7 +233,7 @@ export class EngineProxy {
    */
   private forwardRaw(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
-    const up = rawConnect(this.opts.upstream);
+    const up = connectRelayedTo(this.opts.upstream, socket);
     let connected = false;
     up.on('error', (e) => {
       if (!connected && !res.headersSent) {
@@ -251,7 +252,6 @@ export class EngineProxy {
       lines.push('Connection: close');
       up.write(`${lines.join('\r\n')}\r\n\r\n`);
       socket.setTimeout(0);
-      up.pipe(socket);
     });
   }
 
@@ -440,8 +440,9 @@ export class EngineProxy {
         out[k] = prev === undefined ? upRes.rawHeaders[i + 1]! : ([] as string[]).concat(prev, upRes.rawHeaders[i + 1]!);
       }
       res.writeHead(upRes.statusCode ?? 502, upRes.statusMessage, out);
-      // Streams (events, logs -f, stats) must reach the client as they come.
-      res.flushHeaders();
+      // Streams (events, logs -f, stats) must reach the client as they come; an answer
+      // of known length goes out with its body in one write.
+      if (upRes.headers['content-length'] === undefined) res.flushHeaders();
       upRes.pipe(res);
       upRes.on('error', () => res.destroy());
     });

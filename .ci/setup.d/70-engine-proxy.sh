@@ -3,7 +3,7 @@
 # certificates. Seconds on a fresh machine, a no-op when cached.
 source .ci/env.sh
 set -euo pipefail
-apt_install busybox-static openssl curl g++ make
+apt_install busybox-static openssl curl g++ make docker-compose python3-docker
 # Unix peer credentials need the sockopt addon; its linux-x64 prebuild is broken (a
 # Mach-O file), so it must be compiled (allowScripts in package.json does it on npm ci).
 if ! node -e 'require("sockopt")' >/dev/null 2>&1; then npm rebuild sockopt >/dev/null; fi

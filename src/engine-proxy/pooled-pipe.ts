@@ -7,12 +7,41 @@
  * returning each buffer once its write has completed keeps memory flat and GC idle.
  * Node has no splice(2), so the bytes still pass through user space once.
  */
+import { createRequire } from 'node:module';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Address } from './address.js';
 
 const BUFFER_BYTES = 256 << 10;
 const POOL_SIZE = 8;
+const SOL_SOCKET = 1;
+const SO_SNDBUF = 7;
+/** Kernel send buffer asked for on the client side of a bulk relay (capped by wmem_max). */
+const CLIENT_SNDBUF = 4 << 20;
+
+type SetSockOpt = (socket: Socket, level: number, name: number, value: number) => void;
+let setsockopt: SetSockOpt | null | undefined;
+
+/**
+ * A larger send buffer towards the client lets the relay hand the kernel a whole pooled
+ * buffer per write and decouples the engine's pace from the client's: measured on
+ * `docker cp` of 1 GiB, the default (~208 KiB) left about a third of the writes partial.
+ * Best effort: without the sockopt addon, or on a TLS socket, the default stays.
+ */
+export function enlargeSendBuffer(socket: Socket): void {
+  if (setsockopt === undefined) {
+    try {
+      setsockopt = (createRequire(import.meta.url)('sockopt') as { setsockopt: SetSockOpt }).setsockopt;
+    } catch {
+      setsockopt = null;
+    }
+  }
+  try {
+    setsockopt?.(socket, SOL_SOCKET, SO_SNDBUF, CLIENT_SNDBUF);
+  } catch {
+    // not a plain socket (TLS): keep the default
+  }
+}
 
 export function connectRelayedTo(a: Address, sink: Writable): Socket {
   const free: Buffer[] = Array.from({ length: POOL_SIZE }, () => Buffer.allocUnsafeSlow(BUFFER_BYTES));

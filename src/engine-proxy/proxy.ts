@@ -24,7 +24,7 @@ import { peerCredentialsAvailable, tlsPeer, unixPeer, type Caller } from './iden
 import { findAmbiguousKey, memberPath, member, asString, isObject, type Json } from './json-body.js';
 import { loadPolicyFile, type Condition, type EnginePolicy } from './policy.js';
 import { spliceHijack } from './hijack.js';
-import { connectRelayedTo } from './pooled-pipe.js';
+import { connectRelayedTo, enlargeSendBuffer } from './pooled-pipe.js';
 import { getJson, rawConnect, upstreamRequestOptions } from './upstream.js';
 
 /**
@@ -233,6 +233,7 @@ export class EngineProxy {
    */
   private forwardRaw(req: http.IncomingMessage, res: http.ServerResponse): void {
     const socket = req.socket;
+    if (this.opts.listen.kind === 'unix') enlargeSendBuffer(socket);
     const up = connectRelayedTo(this.opts.upstream, socket);
     let connected = false;
     up.on('error', (e) => {

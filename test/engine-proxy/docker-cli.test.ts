@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { missing, podmanSocket } from '../helpers/components.js';
+import { missing, podmanSocket, testRegistry } from '../helpers/components.js';
 import { ULIMITS, TEST_IMAGE, docker, podmanUp, policyWith, run, startProxy, testImagePresent, type RunningProxy } from './helpers.js';
 
 const direct = `unix://${podmanSocket}`;
@@ -26,6 +26,10 @@ const POLICY = policyWith(`
     title: protected containers cannot be exec'd into, killed, stopped or removed
     actions: [exec.create, container.kill, container.stop, container.remove]
     when: { field: target.labels, op: in, value: [gatehouse.protected=true] }
+  - id: T-PUSH
+    title: images are pushed to the team registry only
+    actions: [image.push]
+    when: { field: image.registry, op: notIn, value: [127.0.0.1:5000] }
 `);
 
 const suffix = `${process.pid}-${Date.now() % 100000}`;
@@ -181,6 +185,36 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
     assert.equal(b.code, 0, b.stdout + b.stderr);
     const r = await docker(p.host, ['run', '--name', name('built'), ...ULIMITS, tag, 'cat', '/hello.txt']);
     assert.equal(r.stdout, 'built through the proxy\n', r.stderr);
+  });
+
+  test('docker save, load and push through the proxy; a push elsewhere is denied', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-ep-save-'));
+    const tarPath = join(dir, 'image.tar');
+    const saved = await docker(p.host, ['save', '-o', tarPath, TEST_IMAGE]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const id = (await docker(direct, ['image', 'inspect', '--format', '{{.Id}}', TEST_IMAGE])).stdout.trim();
+    const loaded = await docker(p.host, ['load', '-i', tarPath]);
+    assert.equal(loaded.code, 0, loaded.stderr);
+    assert.match(loaded.stdout, /Loaded image/);
+    assert.equal((await docker(direct, ['image', 'inspect', '--format', '{{.Id}}', TEST_IMAGE])).stdout.trim(), id, 'the saved archive loads back as the same image');
+
+    const pushed = `${testRegistry}/gatehouse-test/ep-push:${suffix}`;
+    const elsewhere = `localhost:5999/gatehouse-test/ep-push:${suffix}`;
+    for (const t of [pushed, elsewhere]) assert.equal((await docker(direct, ['tag', TEST_IMAGE, t])).code, 0);
+    try {
+      const ok = await docker(p.host, ['push', pushed]);
+      assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+      const res = await fetch(`http://${testRegistry}/v2/gatehouse-test/ep-push/manifests/${suffix}`, {
+        method: 'HEAD',
+        headers: { Accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' },
+      });
+      assert.equal(res.status, 200, 'the pushed manifest is in the registry');
+      const denied = await docker(p.host, ['push', elsewhere]);
+      assert.notEqual(denied.code, 0);
+      assert.match(denied.stderr, /T-PUSH/);
+    } finally {
+      await docker(direct, ['rmi', pushed, elsewhere]);
+    }
   });
 
   test('every decision is in the audit log with the caller identified', () => {

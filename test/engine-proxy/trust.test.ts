@@ -51,26 +51,27 @@ describe('engine proxy + trust policy', { skip }, () => {
     assert.ok(existsSync(socket), 'proxy did not start');
   });
 
-  after(() => {
+  after(async () => {
     proxy?.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
+    await docker(`unix://${podmanSocket}`, ['rmi', '-f', signed, unsigned, exempt]);
   });
 
   it('runs the signed image', async () => {
-    const r = await docker(host, ['run', ...ULIMITS, signed, 'echo', 'trusted'], { timeoutMs: 180_000 });
+    const r = await docker(host, ['run', '--rm', ...ULIMITS, signed, 'echo', 'trusted'], { timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'trusted');
   });
 
   it('denies the unsigned image in the protected namespace, naming the rule', async () => {
-    const r = await docker(host, ['run', ...ULIMITS, unsigned, 'echo', 'should not run'], { timeoutMs: 180_000 });
+    const r = await docker(host, ['run', '--rm', ...ULIMITS, unsigned, 'echo', 'should not run'], { timeoutMs: 180_000 });
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /EP020 images must satisfy the trust policy/);
     assert.doesNotMatch(r.stdout, /should not run/);
   });
 
   it('lets an exempt repository through unsigned', async () => {
-    const r = await docker(host, ['run', ...ULIMITS, exempt, 'echo', 'exempt'], { timeoutMs: 180_000 });
+    const r = await docker(host, ['run', '--rm', ...ULIMITS, exempt, 'echo', 'exempt'], { timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'exempt');
   });

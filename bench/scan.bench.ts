@@ -32,7 +32,7 @@ async function ms(fn: () => Promise<unknown>): Promise<number> {
 }
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-scan-'));
-const db = VulnDb.open(join(work, 'vuln.db'));
+const db = VulnDb.open(join(work, 'vuln.db'), { create: true });
 try {
   const importMs = await ms(async () => {
     for (const feed of ['go-vulndb/data/osv', 'pypa/vulns', 'alpine-secdb']) await importPath(db, join(vulndata, feed));

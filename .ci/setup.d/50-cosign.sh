@@ -1,11 +1,11 @@
 # cosign (the reference peer for image signing interop tests), built from the Go module
 # proxy and cached under $GATEHOUSE_TEST_CACHE/bin. Debian's skopeo/podman have sigstore
 # disabled by a Debian patch, so they cannot be the peer.
-# Only v2 is built: the tests use the legacy `.sig` format, which v2 signs by default.
-# A v3 build (for the sigstore bundle format) is left out until Gatehouse writes bundles:
-# building an unused peer would only cost CI minutes (see docs/notes/trust.md).
-# Fresh-machine cost: one `go install` (module download + compile, several minutes on
-# 2 cores); a re-run only checks that the cached binary exists.
+# v2.6.5 signs the legacy `.sig` format by default (and bundles with --new-bundle-format);
+# v3.1.3 signs sigstore bundles (OCI referrers) by default.
+# Fresh-machine cost: two `go install`s (module download + compile; on 2 busy cores v2 took
+# ~30 min and v3 ~40 min, several minutes each on an idle machine); a re-run only checks
+# that the cached binaries exist.
 set -euo pipefail
 source .ci/env.sh
 # cosign v2.6 needs a recent Go (the machine image ships one in /usr/local/go; Debian's is too old).
@@ -26,3 +26,4 @@ build_cosign() {
 }
 
 build_cosign github.com/sigstore/cosign/v2/cmd/cosign v2.6.5 cosign-v2
+build_cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3 cosign-v3

@@ -104,6 +104,24 @@ export class RegistryStore {
     return digestOf(bytes);
   }
 
+  /**
+   * PUTs a manifest that has a `subject` under its own digest. A registry with the
+   * referrers API answers with an `OCI-Subject` header: then it indexes the referrer itself.
+   */
+  async putManifestWithSubject(repository: string, bytes: Buffer, mediaType: string): Promise<{ digest: string; subjectIndexed: boolean }> {
+    const digest = digestOf(bytes);
+    const res = await this.client.request({
+      method: 'PUT',
+      path: `/v2/${repository}/manifests/${digest}`,
+      repository,
+      actions: 'pull,push',
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    await res.body.dump().catch(() => {});
+    return { digest, subjectIndexed: res.headers['oci-subject'] !== undefined };
+  }
+
   async deleteManifest(repository: string, digest: string): Promise<void> {
     const res = await this.client.request({
       method: 'DELETE',

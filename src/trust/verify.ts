@@ -12,6 +12,8 @@ import type { SignTarget } from './image-target.js';
 import type { RegistryStore } from './registry-write.js';
 import { readSignatureManifest, SIGNATURE_ANNOTATION, signatureTag } from './signature-tag.js';
 import { cosignDockerReference, parseSimpleSigningPayload, SIMPLE_SIGNING_MEDIA_TYPE } from './simple-signing.js';
+import { checkBundle } from './bundle.js';
+import { findBundles } from './referrers.js';
 
 export interface TrustedKey {
   /** Name shown in reports (file path or the policy's key name). */
@@ -24,6 +26,8 @@ export interface VerifiedSignature {
   keys: string[];
   /** Where it was found, e.g. `sha256-….sig` layer sha256:…. */
   source: string;
+  /** cosign's legacy simple-signing payload, or a sigstore bundle (DSSE in-toto statement). */
+  format: 'simple-signing' | 'sigstore-bundle';
   dockerReference: string;
   digest: string;
   annotations: Record<string, unknown> | null;
@@ -92,7 +96,7 @@ export function checkSignature(
   return { ok: true, keys: matching, claims };
 }
 
-/** Collects and checks every legacy (`.sig` tag) signature of the target. */
+/** Collects and checks every signature of the target: legacy `.sig` tag and sigstore bundles. */
 export async function verifyImageSignatures(
   store: RegistryStore,
   target: SignTarget,
@@ -122,10 +126,20 @@ export async function verifyImageSignatures(
     }
     const result = checkSignature(payload, layer.annotations?.[SIGNATURE_ANNOTATION], keys, { digest, dockerReference, annotations: opts.annotations });
     if (result.ok) {
-      evidence.verified.push({ keys: result.keys, source, dockerReference, digest, annotations: result.claims.annotations });
+      evidence.verified.push({ keys: result.keys, source, format: 'simple-signing', dockerReference, digest, annotations: result.claims.annotations });
     } else {
       evidence.rejected.push({ source, reason: result.reason });
     }
+  }
+  for (const candidate of await findBundles(store, ref.repository, digest)) {
+    if ('reason' in candidate) {
+      evidence.rejected.push(candidate);
+      continue;
+    }
+    const result = checkBundle(candidate.bytes, keys, { digest, annotations: opts.annotations });
+    // A bundle names no repository: the referrer's place (this repository) stands for it.
+    if (result.ok) evidence.verified.push({ keys: result.keys, source: candidate.source, format: 'sigstore-bundle', dockerReference, digest, annotations: result.annotations });
+    else evidence.rejected.push({ source: candidate.source, reason: result.reason });
   }
   return evidence;
 }

@@ -14,7 +14,7 @@ function evidence(keys: string[][]): SignatureEvidence {
   return {
     reference: 'r@d',
     digest: 'd',
-    verified: keys.map((k) => ({ keys: k, source: 's', dockerReference: 'r', digest: 'd', annotations: null })),
+    verified: keys.map((k) => ({ keys: k, source: 's', format: 'simple-signing' as const, dockerReference: 'r', digest: 'd', annotations: null })),
     rejected: [{ source: 's', reason: 'signature does not verify' }],
   };
 }

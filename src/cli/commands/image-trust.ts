@@ -47,20 +47,27 @@ export function registerImageTrustCommands(image: Command): void {
   addRegistryOptions(
     image
       .command('sign')
-      .description("sign an image's digest with a private key; stored where cosign looks (sha256-<hex>.sig tag)")
+      .description("sign an image's digest with a private key; stored where cosign looks (sha256-<hex>.sig tag; --bundle: OCI referrer)")
       .argument('<ref>', 'image in a registry: REGISTRY/REPO[:TAG|@DIGEST]')
       .requiredOption('--key <file>', 'private key (cosign encrypted or PKCS#8 PEM); passphrase from GATEHOUSE_PASSWORD/COSIGN_PASSWORD')
       .option('-a, --annotations <key=value>', 'annotation to put in the signed payload (repeatable)', collectAnnotation)
+      .option('--bundle', 'also store a sigstore bundle (DSSE in-toto statement) as an OCI referrer, as cosign v3 does')
       .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text')),
-  ).action(async (refText: string, o: RegistryCliOptions & { key: string; annotations?: Record<string, string>; output: string }) => {
+  ).action(async (refText: string, o: RegistryCliOptions & { key: string; annotations?: Record<string, string>; bundle?: boolean; output: string }) => {
     const ref = registryReference(refText);
     const key = await loadPrivateKey(o.key, envOrPrompt(o.key));
     const store = storeFor(ref.registry, o);
     try {
       const target = await resolveTarget(store, ref);
-      const result = await signImage(store, target, key, o.annotations);
+      const result = await signImage(store, target, key, o.annotations, { bundle: o.bundle });
       if (o.output === 'json') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else process.stdout.write(`Signed ${result.dockerReference}@${result.digest} (${result.signatureCount} signature(s) in ${result.signatureTag})\n`);
+      else {
+        process.stdout.write(`Signed ${result.dockerReference}@${result.digest} (${result.signatureCount} signature(s) in ${result.signatureTag})\n`);
+        if (result.bundle) {
+          const where = result.bundle.indexedBy === 'referrers-api' ? "the registry's referrers API" : `referrers tag ${result.bundle.tag}`;
+          process.stdout.write(`Bundle stored as referrer ${result.bundle.manifestDigest} (${where})\n`);
+        }
+      }
     } finally {
       await store.close();
     }
@@ -112,7 +119,7 @@ function report(format: string, refText: string, evidence: SignatureEvidence | u
     );
   } else if (decision.allowed) {
     process.stdout.write(`Verified OK: ${evidence?.reference ?? refText}: ${decision.reason}\n`);
-    for (const v of evidence?.verified ?? []) process.stdout.write(`  ${v.source} (key ${v.keys.join(', ')})\n`);
+    for (const v of evidence?.verified ?? []) process.stdout.write(`  ${v.source} [${v.format}] (key ${v.keys.join(', ')})\n`);
   }
   if (!decision.allowed) process.stderr.write(`gatehouse: verification failed: ${decision.reason}\n`);
 }

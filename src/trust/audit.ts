@@ -1,8 +1,9 @@
 /**
  * Registry hygiene: walk a registry's catalog and tags and report, per tag, its digest,
- * creation date (from the image config), age, size, whether it is signed (and verified
- * under a trust policy), and flags for stale images, unsigned ones and tags that moved
- * since a previous audit.
+ * creation date (from the image config), age, size, whether it is signed (legacy `.sig` or
+ * sigstore bundle referrer; verified under a trust policy when one is given), vulnerability
+ * counts by severity (when a scanner is given), and flags for stale images, unsigned ones
+ * and tags that moved since a previous audit.
  */
 import picomatch from 'picomatch';
 import type { Descriptor, ImageConfig, ImageIndex, ImageManifest } from '../image/types.js';
@@ -11,6 +12,7 @@ import { describeError, isUserError } from '../util/errors.js';
 import { decide, findRule, ruleKeys, type TrustPolicy } from './policy.js';
 import type { RegistryStore } from './registry-write.js';
 import { verifyImageSignatures } from './verify.js';
+import { findBundles } from './referrers.js';
 import { parseRegistryReference } from '../image/reference.js';
 
 export type AuditFlag = 'stale' | 'unsigned' | 'unverified' | 'moved' | 'error';
@@ -27,9 +29,14 @@ export interface AuditRow {
   /** Trust policy verdict, when a policy was given. */
   verified?: boolean;
   previousDigest?: string;
+  /** Vulnerabilities by severity (when the audit was given a scanner). */
+  vulnerabilities?: Record<string, number>;
   flags: AuditFlag[];
   error?: string;
 }
+
+/** Counts an image's vulnerabilities by severity; `ref` is registry/repo@digest. */
+export type VulnerabilityCounter = (ref: string) => Promise<Record<string, number>>;
 
 export interface AuditOptions {
   /** Glob over repository names (without the registry). */
@@ -42,6 +49,7 @@ export interface AuditOptions {
   pageSize?: number;
   now?: Date;
   onProgress?: (done: number, total: number) => void;
+  vulnerabilities?: VulnerabilityCounter;
 }
 
 /** Tags cosign and the OCI referrers fallback create next to images: not images to audit. */
@@ -65,6 +73,9 @@ export async function auditRegistry(store: RegistryStore, opts: AuditOptions): P
     for (const tag of tags.filter((t) => !ARTIFACT_TAG.test(t)).sort()) work.push({ repository, tag, signedDigests });
   }
   const rows: AuditRow[] = new Array(work.length);
+  // Tags sharing a digest are scanned once.
+  const counted = new Map<string, Promise<Record<string, number>>>();
+  const count = opts.vulnerabilities && ((ref: string) => counted.get(ref) ?? counted.set(ref, opts.vulnerabilities!(ref)).get(ref)!);
   let next = 0;
   let done = 0;
   opts.onProgress?.(0, work.length);
@@ -73,7 +84,7 @@ export async function auditRegistry(store: RegistryStore, opts: AuditOptions): P
     while (next < work.length) {
       const i = next++;
       const item = work[i]!;
-      rows[i] = await auditTag(store, item.repository, item.tag, item.signedDigests, opts);
+      rows[i] = await auditTag(store, item.repository, item.tag, item.signedDigests, { ...opts, vulnerabilities: count });
       opts.onProgress?.(++done, work.length);
     }
   };
@@ -86,7 +97,7 @@ async function auditTag(store: RegistryStore, repository: string, tag: string, s
   try {
     const doc = await store.getManifest(repository, tag);
     row.digest = doc.digest;
-    row.signed = signedDigests.has(doc.digest);
+    row.signed = signedDigests.has(doc.digest) || (await findBundles(store, repository, doc.digest)).some((b) => 'bytes' in b);
     let manifest = JSON.parse(doc.bytes.toString('utf8')) as ImageManifest | ImageIndex;
     if ('manifests' in manifest || INDEX_MEDIA_TYPES.includes(doc.mediaType ?? '')) {
       const first = (manifest as ImageIndex).manifests.find((m) => m.platform?.os !== 'unknown');
@@ -113,6 +124,15 @@ async function auditTag(store: RegistryStore, repository: string, tag: string, s
           : undefined;
       row.verified = decide(opts.policy, rule, evidence).allowed;
       if (!row.verified) row.flags.push('unverified');
+    }
+    if (opts.vulnerabilities) {
+      try {
+        row.vulnerabilities = await opts.vulnerabilities(`${store.registry}/${repository}@${doc.digest}`);
+      } catch (e) {
+        if (!isUserError(e)) throw e;
+        row.error = `vulnerability scan: ${describeError(e)}`;
+        row.flags.push('error');
+      }
     }
     const before = opts.previous?.[`${repository}:${tag}`];
     if (before && before !== doc.digest) {

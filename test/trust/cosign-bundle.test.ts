@@ -15,7 +15,7 @@ import { cacheHas, cachedPath, missing, testRegistry } from '../helpers/componen
 import { RegistryStore } from '../../src/trust/registry-write.js';
 import { MediaTypes } from '../../src/image/types.js';
 import { digestOf } from '../../src/image/digest.js';
-import { pushTestImage, registryUp, scratchDir, uniqueRepo } from './fixtures.js';
+import { dropLegacySignatures, pushTestImage, registryUp, scratchDir, uniqueRepo } from './fixtures.js';
 
 const exec = promisify(execFile);
 const available = registryUp() && cacheHas('bin', 'cosign-v2') && cacheHas('bin', 'cosign-v3');
@@ -41,19 +41,6 @@ async function cosign(version: 'v2' | 'v3', args: string[], cwd: string): Promis
 
 const v3Verify = (pub: string, ref: string, extra: string[] = []) => ['verify', '--key', pub, '--insecure-ignore-tlog', '--allow-http-registry', '--allow-insecure-registry', ...extra, ref];
 const v2Verify = (pub: string, ref: string, extra: string[] = []) => ['verify', '--new-bundle-format', '--trusted-root', 'trusted-root.json', '--key', pub, '--insecure-ignore-tlog', '--allow-insecure-registry', ...extra, ref];
-
-/** Replaces the image's legacy `.sig` manifest by one with no signatures, so only bundles remain. */
-async function dropLegacySignatures(repository: string, digest: string): Promise<void> {
-  const store = new RegistryStore(testRegistry);
-  try {
-    const config = Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}');
-    const configDigest = await store.putBlob(repository, config);
-    const manifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, size: config.length, digest: configDigest }, layers: [] };
-    await store.putManifest(repository, `${digest.replace(':', '-')}.sig`, Buffer.from(JSON.stringify(manifest)), MediaTypes.ociManifest);
-  } finally {
-    await store.close();
-  }
-}
 
 describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, `needs the registry at ${testRegistry} and cosign v2 + v3 (.ci/setup.d/50-cosign.sh)`) }, () => {
   let dir: string;

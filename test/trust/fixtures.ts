@@ -87,3 +87,16 @@ export function scratchDir(): { dir: string; cleanup: () => void } {
 export function registryUp(): boolean {
   return spawnSync('curl', ['-sf', '-o', '/dev/null', `http://${testRegistry}/v2/`], { stdio: 'ignore' }).status === 0;
 }
+
+/** Replaces the image's legacy `.sig` manifest by one with no signatures, so only bundles remain. */
+export async function dropLegacySignatures(repository: string, digest: string): Promise<void> {
+  const store = new RegistryStore(testRegistry);
+  try {
+    const config = Buffer.from('{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]},"config":{}}');
+    const configDigest = await store.putBlob(repository, config);
+    const manifest = { schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, size: config.length, digest: configDigest }, layers: [] };
+    await store.putManifest(repository, `${digest.replace(':', '-')}.sig`, Buffer.from(JSON.stringify(manifest)), MediaTypes.ociManifest);
+  } finally {
+    await store.close();
+  }
+}

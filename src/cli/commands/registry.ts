@@ -7,6 +7,10 @@ import { loadTrustPolicy } from '../../trust/policy.js';
 import { RegistryStore } from '../../trust/registry-write.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { formatBytes, table } from '../text.js';
+import { existsSync } from 'node:fs';
+import { SEVERITIES } from '../../findings/finding.js';
+import { VulnDb, defaultDbPath } from '../../vuln/db.js';
+import { countImageVulnerabilities } from '../../vuln/count.js';
 
 interface AuditCliOptions {
   repo?: string;
@@ -19,6 +23,8 @@ interface AuditCliOptions {
   exitCode: string;
   insecure?: boolean;
   authfile?: string;
+  db?: string;
+  vulns: boolean;
 }
 
 export function registerRegistryCommands(program: Command): Command {
@@ -35,6 +41,8 @@ export function registerRegistryCommands(program: Command): Command {
     .option('--concurrency <n>', 'tags examined at once', '4')
     .addOption(new Option('--page-size <n>', 'catalog/tag list page size').default('1000').hideHelp())
     .option('--exit-code <n>', 'exit code when any tag is flagged', '0')
+    .option('--db <path>', `vulnerability database for the counts per tag (default ${defaultDbPath()}; counts are left out when there is none)`)
+    .option('--no-vulns', 'do not scan images for vulnerability counts')
     .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
     .option('--authfile <file>', 'registry credentials file')
     .action(async (host: string, o: AuditCliOptions) => {
@@ -49,6 +57,11 @@ export function registerRegistryCommands(program: Command): Command {
       const policy = o.policy ? await loadTrustPolicy(o.policy) : undefined;
       const previous = o.state ? await readState(o.state) : undefined;
       const store = new RegistryStore(host, { insecure: o.insecure || undefined, authFile: o.authfile });
+      const dbPath = o.db ?? defaultDbPath();
+      let db: VulnDb | undefined;
+      if (o.vulns && existsSync(dbPath)) db = VulnDb.open(dbPath, { readonly: true });
+      else if (o.vulns) process.stderr.write(`gatehouse: no vulnerability database at ${dbPath}: vulnerability counts left out (gatehouse db update)\n`);
+      const insecure = store.client.baseUrl.startsWith('http:');
       const bar =
         process.stderr.isTTY && !process.env.CI
           ? new cliProgress.SingleBar({ stream: process.stderr, format: 'auditing [{bar}] {value}/{total} tags', clearOnComplete: true }, cliProgress.Presets.shades_classic)
@@ -63,10 +76,12 @@ export function registerRegistryCommands(program: Command): Command {
           concurrency,
           pageSize,
           onProgress: (done, total) => (done === 0 ? bar?.start(total, 0) : bar?.update(done)),
+          vulnerabilities: db && ((ref) => countImageVulnerabilities(db, ref, { insecure, authFile: o.authfile })),
         });
       } finally {
         bar?.stop();
         await store.close();
+        db?.close();
       }
       if (o.state) await writeFile(o.state, `${JSON.stringify(auditState(rows), null, 1)}\n`);
       process.stdout.write(render(rows, o.format));
@@ -99,19 +114,25 @@ async function readState(path: string): Promise<Record<string, string> | undefin
 }
 
 const COLUMNS = ['repository', 'tag', 'digest', 'created', 'ageDays', 'size', 'signed', 'verified', 'flags', 'error'] as const;
+/** Severities shown most severe first, as scanners list them. */
+const SEVERITY_COLUMNS = [...SEVERITIES].reverse();
 
 function render(rows: AuditRow[], format: string): string {
+  const withVulns = rows.some((r) => r.vulnerabilities);
   if (format === 'json') return `${JSON.stringify(rows, null, 2)}\n`;
   if (format === 'csv') {
     const cell = (v: unknown) => {
       const s = v === undefined ? '' : Array.isArray(v) ? v.join(' ') : String(v);
       return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
     };
-    return `${[COLUMNS.join(','), ...rows.map((r) => COLUMNS.map((c) => cell(r[c])).join(','))].join('\n')}\n`;
+    const vulnHead = withVulns ? SEVERITY_COLUMNS.map((s) => `vuln${s[0]}${s.slice(1).toLowerCase()}`) : [];
+    const vulnCells = (r: AuditRow) => (withVulns ? SEVERITY_COLUMNS.map((s) => cell(r.vulnerabilities?.[s])) : []);
+    return `${[[...COLUMNS, ...vulnHead].join(','), ...rows.map((r) => [...COLUMNS.map((c) => cell(r[c])), ...vulnCells(r)].join(','))].join('\n')}\n`;
   }
   if (rows.length === 0) return 'no tags found\n';
+  const vulnCell = (r: AuditRow) => (r.vulnerabilities ? SEVERITY_COLUMNS.map((s) => `${s[0]}:${r.vulnerabilities![s] ?? 0}`).join(' ') : '-');
   return `${table(
-    ['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'AGE', 'SIZE', 'SIGNED', 'FLAGS'],
+    ['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'AGE', 'SIZE', 'SIGNED', ...(withVulns ? ['VULNERABILITIES'] : []), 'FLAGS'],
     rows.map((r) => [
       r.repository,
       r.tag,
@@ -120,6 +141,7 @@ function render(rows: AuditRow[], format: string): string {
       r.ageDays === undefined ? '-' : `${r.ageDays}d`,
       r.size === undefined ? '-' : formatBytes(r.size),
       r.verified === undefined ? (r.signed ? 'yes' : 'no') : r.verified ? 'verified' : r.signed ? 'unverified' : 'no',
+      ...(withVulns ? [vulnCell(r)] : []),
       [...r.flags, r.error ?? ''].filter(Boolean).join(', '),
     ]),
   )}\n`;

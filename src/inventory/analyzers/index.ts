@@ -7,6 +7,8 @@ import { dpkgAnalyzer } from './dpkg.js';
 import { javaAnalyzer } from './java.js';
 import { npmAnalyzer } from './npm.js';
 import { npmLockAnalyzer } from './npm-lock.js';
+import { pnpmLockAnalyzer } from './pnpm-lock.js';
+import { yarnLockAnalyzer } from './yarn-lock.js';
 import { phpAnalyzer } from './php.js';
 import { pythonAnalyzer } from './python.js';
 import { rpmAnalyzer } from './rpm.js';
@@ -18,6 +20,8 @@ export const analyzers: readonly Analyzer<any>[] = [
   rpmAnalyzer,
   npmAnalyzer,
   npmLockAnalyzer,
+  yarnLockAnalyzer,
+  pnpmLockAnalyzer,
   pythonAnalyzer,
   binaryAnalyzer,
   javaAnalyzer,

@@ -1,7 +1,8 @@
 /**
- * RPM packages from the sqlite rpmdb (RHEL 9, Fedora, Amazon Linux 2023, newer SUSE) under
- * var/lib/rpm, usr/lib/sysimage/rpm or usr/share/rpm. BerkeleyDB `Packages` and NDB
- * `Packages.db` are recognised and reported as not supported yet (a warning, not silence).
+ * RPM packages from the rpmdb under var/lib/rpm, usr/lib/sysimage/rpm or usr/share/rpm: the
+ * sqlite `rpmdb.sqlite` (RHEL 9, Fedora, Amazon Linux 2023, newer SUSE) and the BerkeleyDB
+ * `Packages` (RHEL/CentOS 7–8). NDB `Packages.db` (SUSE 15) is recognised and reported as
+ * not supported (a warning, not silence): no tool here can write or read one to test with.
  */
 import Database from 'better-sqlite3';
 import type { Analyzer } from '../analyzer.js';
@@ -10,6 +11,7 @@ import { makePurl } from '../purl.js';
 import { distroQualifier } from '../os-release.js';
 import { readLimited } from '../streams.js';
 import { headerFiles, headerInt, headerString, parseRpmHeader, RPMTAG } from './rpm-header.js';
+import { bdbHashValues } from './rpm-bdb.js';
 
 const DIRS = ['/var/lib/rpm/', '/usr/lib/sysimage/rpm/', '/usr/share/rpm/'];
 const SQLITE = 'rpmdb.sqlite';
@@ -25,11 +27,11 @@ export const rpmAnalyzer: Analyzer = {
     return base === SQLITE || LEGACY.has(base);
   },
   async visit({ path, content }) {
-    if (!path.endsWith(SQLITE)) {
-      return { warning: `${path.endsWith('.db') ? 'NDB' : 'BerkeleyDB'} rpmdb format is not supported yet; its packages are not listed` };
-    }
+    if (path.endsWith('.db')) return { warning: 'NDB rpmdb format is not supported yet; its packages are not listed' };
     const bytes = await readLimited(content, 1024 * 1024 * 1024);
-    const { packages, bad } = readSqliteRpmdb(bytes, path);
+    // rpm's BerkeleyDB keeps its next instance number (4 bytes) beside the header blobs.
+    const blobs = path.endsWith(SQLITE) ? sqliteBlobs(bytes) : [...bdbHashValues(bytes)].filter((v) => v.length >= 8);
+    const { packages, bad } = packagesFromHeaders(blobs, path);
     return { packages, warning: bad ? `${bad} unreadable package header(s) skipped` : undefined };
   },
   finish(results, ctx) {
@@ -37,7 +39,7 @@ export const rpmAnalyzer: Analyzer = {
   },
 };
 
-function readSqliteRpmdb(bytes: Buffer, path: string): { packages: Package[]; bad: number } {
+function sqliteBlobs(bytes: Buffer): Buffer[] {
   if (bytes.length < 100 || bytes.toString('latin1', 0, 15) !== 'SQLite format 3') {
     throw new Error('not an SQLite database');
   }
@@ -47,42 +49,45 @@ function readSqliteRpmdb(bytes: Buffer, path: string): { packages: Package[]; ba
   bytes[19] = 1;
   const db = new Database(bytes, { readonly: true });
   try {
-    const rows = db.prepare('SELECT hnum, blob FROM Packages').all() as Array<{ hnum: number; blob: Buffer }>;
-    const out: Package[] = [];
-    const bad: number[] = [];
-    for (const row of rows) {
-      let h;
-      try {
-        h = parseRpmHeader(row.blob, WANT);
-      } catch {
-        bad.push(row.hnum);
-        continue;
-      }
-      const name = headerString(h, RPMTAG.NAME);
-      const version = headerString(h, RPMTAG.VERSION);
-      const release = headerString(h, RPMTAG.RELEASE);
-      // gpg-pubkey entries are imported signing keys, not software.
-      if (!name || !version || name === 'gpg-pubkey') continue;
-      const srpm = headerString(h, RPMTAG.SOURCERPM);
-      const license = headerString(h, RPMTAG.LICENSE);
-      out.push({
-        ecosystem: 'rpm',
-        name,
-        version: release ? `${version}-${release}` : version,
-        purl: '',
-        licenses: license ? [license] : undefined,
-        location: { path },
-        source: srpm ? parseSourceRpm(srpm) : undefined,
-        arch: headerString(h, RPMTAG.ARCH),
-        epoch: headerInt(h, RPMTAG.EPOCH),
-        analyzer: 'rpm',
-        metadata: { release, vendor: headerString(h, RPMTAG.VENDOR), sourceRpm: srpm, files: headerFiles(h) },
-      });
-    }
-    return { packages: out, bad: bad.length };
+    return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
   } finally {
     db.close();
   }
+}
+
+function packagesFromHeaders(blobs: Buffer[], path: string): { packages: Package[]; bad: number } {
+  const out: Package[] = [];
+  let bad = 0;
+  for (const blob of blobs) {
+    let h;
+    try {
+      h = parseRpmHeader(blob, WANT);
+    } catch {
+      bad++;
+      continue;
+    }
+    const name = headerString(h, RPMTAG.NAME);
+    const version = headerString(h, RPMTAG.VERSION);
+    const release = headerString(h, RPMTAG.RELEASE);
+    // gpg-pubkey entries are imported signing keys, not software.
+    if (!name || !version || name === 'gpg-pubkey') continue;
+    const srpm = headerString(h, RPMTAG.SOURCERPM);
+    const license = headerString(h, RPMTAG.LICENSE);
+    out.push({
+      ecosystem: 'rpm',
+      name,
+      version: release ? `${version}-${release}` : version,
+      purl: '',
+      licenses: license ? [license] : undefined,
+      location: { path },
+      source: srpm ? parseSourceRpm(srpm) : undefined,
+      arch: headerString(h, RPMTAG.ARCH),
+      epoch: headerInt(h, RPMTAG.EPOCH),
+      analyzer: 'rpm',
+      metadata: { release, vendor: headerString(h, RPMTAG.VENDOR), sourceRpm: srpm, files: headerFiles(h) },
+    });
+  }
+  return { packages: out, bad };
 }
 
 /** "bash-5.1.8-6.el9.src.rpm" → { name: bash, version: 5.1.8-6.el9 }. */

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { checkDockerfileText, loadDockerfileRules } from '../../src/kube/dockerfile/check.js';
 import { parseDockerfile } from '../../src/kube/dockerfile/parse.js';
 import { runCli } from '../helpers/cli.js';
+import { assertValidSarif } from '../helpers/sarif-schema.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/dockerfiles/${name}`, import.meta.url));
 
@@ -52,6 +53,7 @@ test('no USER in the final stage is reported at its FROM line, even if a build s
 test('dockerfile CLI: exit 1 with findings, SARIF lines, exit 2 on a missing file', async () => {
   const r = await runCli(['dockerfile', 'check', fixture('bad.Dockerfile'), '-o', 'sarif', '--severity', 'HIGH']);
   assert.equal(r.code, 1, r.stderr);
+  assertValidSarif(JSON.parse(r.stdout));
   const results = JSON.parse(r.stdout).runs[0].results;
   assert.deepEqual(results.map((x: any) => `${x.locations[0].physicalLocation.region.startLine} ${x.ruleId}`).sort(), [
     '13 dockerfile-curl-pipe-shell', '19 dockerfile-user-root', '7 dockerfile-secret-in-env-arg', '8 dockerfile-secret-in-env-arg',

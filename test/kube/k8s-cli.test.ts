@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../helpers/cli.js';
 import { hasCommand, missing } from '../helpers/components.js';
+import { assertValidSarif } from '../helpers/sarif-schema.js';
 
 const clean = fileURLToPath(new URL('./fixtures/clean-app.yaml', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'gh-k8s-cli-'));
@@ -66,6 +67,7 @@ test('SARIF has one result per finding located at the offending line', async () 
   const json = await badJson();
   const r = await runCli(['k8s', 'check', bad, '-o', 'sarif']);
   const sarif = JSON.parse(r.stdout);
+  assertValidSarif(sarif);
   assert.equal(sarif.version, '2.1.0');
   const results = sarif.runs[0].results;
   assert.equal(results.length, json.findings.length);

@@ -15,6 +15,7 @@ import { importPath } from '../../src/vuln/feeds/index.js';
 import { scanInventory } from '../../src/vuln/scan.js';
 import { trackerJson } from './fixtures.js';
 import { vulndataDir } from './helpers.js';
+import { assertValidSarif } from '../helpers/sarif-schema.js';
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-scan-'));
 const dbPath = join(work, 'vuln.db');
@@ -94,6 +95,7 @@ describe('vulnerability scan of root filesystems', () => {
     const sarif = await runCli(['fs', 'scan', alpineRoot, '--db', dbPath, '--format', 'sarif']);
     assert.equal(sarif.code, 0, sarif.stderr);
     const doc = JSON.parse(sarif.stdout);
+    assertValidSarif(doc);
     assert.equal(doc.version, '2.1.0');
     const results = doc.runs[0].results as { ruleId: string; ruleIndex: number; locations: { physicalLocation: { artifactLocation: { uri: string } } }[] }[];
     assert.deepEqual([...new Set(results.map((x) => x.ruleId))].sort(), ['CVE-2019-1547', 'CVE-2019-1549', 'CVE-2019-1563', 'PYSEC-2019-217', 'PYSEC-2021-66']);

@@ -4,6 +4,7 @@
  * status file matched against a tracker JSON built for the test): exactly the expected ids.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -114,4 +115,28 @@ describe('vulnerability scan of root filesystems', () => {
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^gatehouse: --severity: unknown severity "SEVERE"/);
   });
+});
+
+test('table: one section per target (OS packages, then each ecosystem) with totals; colour only on a terminal', async () => {
+  const piped = await runCli(['fs', 'scan', alpineRoot, '--db', dbPath], { env: { NO_COLOR: undefined } });
+  assert.equal(piped.code, 0, piped.stderr);
+  const ESC = String.fromCharCode(27);
+  assert.ok(!piped.stdout.includes(`${ESC}[`), 'no escape codes when piped');
+  const titles = piped.stdout.split('\n').filter((l, i, all) => /^=+$/.test(all[i + 1] ?? ''));
+  assert.deepEqual(titles, ['Alpine Linux v3.10 (OS packages)', 'Python (PyPI)']);
+  assert.match(piped.stdout, /Alpine Linux v3.10 \(OS packages\)\n=+\nTotal: 6 \(CRITICAL: \d+, HIGH: \d+, MEDIUM: \d+, LOW: \d+, UNKNOWN: \d+\)/);
+  const osSection = piped.stdout.slice(piped.stdout.indexOf('(OS packages)'), piped.stdout.indexOf('Python (PyPI)'));
+  assert.match(osSection, /libssl1\.1 +1\.1\.1c-r0 +CVE-2019-1547/);
+  assert.doesNotMatch(osSection, /Jinja2/);
+
+  // A pseudo-terminal (script(1)) gets severities coloured; NO_COLOR turns that off.
+  const cmd = `${process.execPath} ${join(process.cwd(), 'bin/gatehouse.mjs')} fs scan ${alpineRoot} --db ${dbPath}`;
+  const env = { ...process.env, GATEHOUSE_FROM_SOURCE: '1' } as Record<string, string | undefined>;
+  delete env.NO_COLOR;
+  const onTty = spawnSync('script', ['-qec', cmd, '/dev/null'], { env, encoding: 'utf8' });
+  assert.equal(onTty.status, 0, onTty.stderr);
+  assert.match(onTty.stdout, new RegExp(`${ESC}\\[(1;31|31|33|34|90)m(CRITICAL|HIGH|MEDIUM|LOW|UNKNOWN) *${ESC}\\[0m`));
+  const noColor = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: { ...env, NO_COLOR: '1' }, encoding: 'utf8' });
+  assert.ok(!noColor.stdout.includes(`${ESC}[3`) && !noColor.stdout.includes(`${ESC}[1;`), 'NO_COLOR: no colour codes');
+  assert.match(noColor.stdout, /Python \(PyPI\)/);
 });

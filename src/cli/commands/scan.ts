@@ -7,13 +7,13 @@ import { openImage } from '../../image/index.js';
 import { inventoryDirectory, inventoryImage, type Inventory } from '../../inventory/index.js';
 import { UserError } from '../../util/errors.js';
 import { VulnDb, defaultDbPath } from '../../vuln/db.js';
-import { scanInventory, type ScanReport } from '../../vuln/scan.js';
+import { scanInventory } from '../../vuln/scan.js';
 import { loadIgnoreFile, loadOpenVex } from '../../vuln/suppress.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
 import { getFormatter } from '../../report/index.js';
-import { table } from '../text.js';
 import { writeCycloneDx } from '../../inventory/sbom/cyclonedx.js';
 import { GATEHOUSE_VERSION } from '../../version.js';
+import { renderScanTable, useColor } from '../scan-table.js';
 
 interface ScanCliOptions {
   db: string;
@@ -69,28 +69,6 @@ function parseOptions(o: ScanCliOptions): { severities?: Severity[]; exitCode: n
   return out;
 }
 
-function render(r: ScanReport): string {
-  const vulns = r.findings.filter((f) => f.kind === 'vulnerability');
-  const others = r.findings.filter((f) => f.kind !== 'vulnerability');
-  const lines = [`${r.target} (${r.os ? `${r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()}` : 'no OS detected'}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}`];
-  if (vulns.length) {
-    const rows = vulns.map((f) => [
-      String(f.data?.package ?? ''),
-      String(f.data?.installedVersion ?? ''),
-      f.id,
-      f.severity,
-      String(f.data?.fixedVersion ?? String(f.data?.status ?? '').replace(/-/g, ' ')),
-      f.resource.image?.path ?? '',
-    ]);
-    lines.push('', table(['PACKAGE', 'INSTALLED', 'VULNERABILITY', 'SEVERITY', 'FIXED', 'FILE'], rows).trimEnd());
-  }
-  if (others.length) {
-    const rows = others.map((f) => [f.kind.toUpperCase(), f.severity, f.id, f.title]);
-    lines.push('', table(['TYPE', 'SEVERITY', 'ID', 'FINDING'], rows).trimEnd());
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 async function runScan(
   command: string,
   target: string,
@@ -116,7 +94,7 @@ async function runScan(
       const kind = command.startsWith('image') ? 'image' : 'directory';
       process.stdout.write(writeCycloneDx({ target: { kind, name: target }, inventory: inv, toolVersion: GATEHOUSE_VERSION, vulnerabilities: report.findings }));
     }
-    else process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : render(report));
+    else process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderScanTable(report, useColor(process.stdout)));
     if (report.findings.length > 0 && opts.exitCode !== 0) process.exitCode = opts.exitCode;
   } finally {
     db.close();

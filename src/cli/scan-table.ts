@@ -1,0 +1,100 @@
+/**
+ * `image scan` / `fs scan` table output as Trivy users read it: one section per target —
+ * the OS packages first, then each language ecosystem — with a severity total line and a
+ * table of its vulnerabilities; severities coloured only when stdout is a terminal
+ * (NO_COLOR turns colour off, FORCE_COLOR on).
+ */
+import { SEVERITIES, type Finding, type Severity } from '../findings/finding.js';
+import type { ScanReport } from '../vuln/scan.js';
+
+const OS_PURL_TYPES = new Set(['deb', 'apk', 'rpm']);
+const ECOSYSTEM_LABEL: Record<string, string> = {
+  npm: 'Node.js',
+  PyPI: 'Python',
+  Go: 'Go',
+  Maven: 'Java',
+  RubyGems: 'Ruby',
+  Packagist: 'PHP',
+  NuGet: '.NET',
+  'crates.io': 'Rust',
+};
+const COLOR: Record<Severity, string> = { CRITICAL: '\x1b[1;31m', HIGH: '\x1b[31m', MEDIUM: '\x1b[33m', LOW: '\x1b[34m', UNKNOWN: '\x1b[90m' };
+const RESET = '\x1b[0m';
+
+export function useColor(stream: { isTTY?: boolean }): boolean {
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') return false;
+  if (process.env.FORCE_COLOR !== undefined && process.env.FORCE_COLOR !== '0') return true;
+  return stream.isTTY === true;
+}
+
+interface Section {
+  title: string;
+  findings: Finding[];
+}
+
+function sections(r: ScanReport, vulns: Finding[]): Section[] {
+  const os: Finding[] = [];
+  const byEcosystem = new Map<string, Finding[]>();
+  for (const f of vulns) {
+    const purlType = /^pkg:([^/]+)\//.exec(String(f.data?.purl ?? ''))?.[1];
+    if (purlType && OS_PURL_TYPES.has(purlType)) os.push(f);
+    else {
+      const eco = String(f.data?.ecosystem ?? 'other');
+      byEcosystem.set(eco, [...(byEcosystem.get(eco) ?? []), f]);
+    }
+  }
+  const out: Section[] = [];
+  if (os.length) {
+    const name = r.os ? (r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()) : 'OS';
+    out.push({ title: `${name} (OS packages)`, findings: os });
+  }
+  for (const [eco, fs] of [...byEcosystem].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push({ title: `${ECOSYSTEM_LABEL[eco] ?? eco} (${eco})`, findings: fs });
+  }
+  return out;
+}
+
+function totals(findings: Finding[]): string {
+  const n = (s: Severity) => findings.filter((f) => f.severity === s).length;
+  return `Total: ${findings.length} (${[...SEVERITIES].reverse().map((s) => `${s}: ${n(s)}`).join(', ')})`;
+}
+
+/** Columns padded on the plain text, then the severity cell coloured (escape codes have no width). */
+function grid(headers: string[], rows: string[][], colorColumn: number, color: boolean): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[], isHeader: boolean) =>
+    cells
+      .map((c, i) => {
+        const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
+        return color && !isHeader && i === colorColumn ? `${COLOR[c as Severity] ?? ''}${padded}${RESET}` : padded;
+      })
+      .join('  ');
+  return [line(headers, true), ...rows.map((r) => line(r, false))].join('\n');
+}
+
+export function renderScanTable(r: ScanReport, color: boolean): string {
+  const vulns = r.findings.filter((f) => f.kind === 'vulnerability');
+  const others = r.findings.filter((f) => f.kind !== 'vulnerability');
+  const osName = r.os ? (r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()) : 'no OS detected';
+  const lines = [
+    `${r.target} (${osName}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}`,
+  ];
+  for (const s of sections(r, vulns)) {
+    const rows = s.findings.map((f) => [
+      String(f.data?.package ?? ''),
+      String(f.data?.installedVersion ?? ''),
+      f.id,
+      f.severity,
+      String(f.data?.fixedVersion ?? String(f.data?.status ?? '').replace(/-/g, ' ')),
+      f.resource.image?.path ?? '',
+    ]);
+    const rule = '='.repeat(s.title.length);
+    lines.push('', s.title, rule, totals(s.findings), '', grid(['PACKAGE', 'INSTALLED', 'VULNERABILITY', 'SEVERITY', 'FIXED', 'FILE'], rows, 3, color));
+  }
+  if (others.length) {
+    const title = 'Secrets and image hygiene';
+    const rows = others.map((f) => [f.kind.toUpperCase(), f.severity, f.id, f.title]);
+    lines.push('', title, '='.repeat(title.length), totals(others), '', grid(['TYPE', 'SEVERITY', 'ID', 'FINDING'], rows, 1, color));
+  }
+  return `${lines.join('\n')}\n`;
+}

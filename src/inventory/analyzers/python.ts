@@ -23,7 +23,8 @@ export const pythonAnalyzer: Analyzer = {
           ecosystem: 'PyPI',
           name: normalizePythonName(name),
           version,
-          purl: makePurl('pypi', undefined, name, version),
+          // PEP 503 normalized, as pip, Syft and the PyPA advisories name it (zope.interface → zope-interface).
+          purl: makePurl('pypi', undefined, normalizePythonName(name), version),
           licenses,
           location: { path },
           analyzer: 'python',

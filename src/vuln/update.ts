@@ -2,9 +2,12 @@
  * `db update`: downloads the configured feeds and imports them atomically — into a copy of
  * the DB that replaces the old file only when every feed succeeded, so a failed update
  * leaves the previous DB usable. Conditional requests (ETag / If-Modified-Since) skip
- * feeds that did not change since the last update.
+ * feeds that did not change since the last update. Downloads are resumable: a feed cut off
+ * mid-transfer stays in `<db>.downloads/` with its validator, and the next update asks only
+ * for the rest (`Range` + `If-Range`); a server that answers 200 instead starts it afresh.
  */
-import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -41,11 +44,32 @@ function fileNameFor(url: string, contentType: string | null): string {
   return `${last}.json`;
 }
 
+/** What a previous, interrupted download of this feed left: its size and validator. */
+function resumeState(partial: string): { bytes: number; validator: string } | undefined {
+  if (!existsSync(partial) || !existsSync(`${partial}.meta`)) return undefined;
+  try {
+    const meta = JSON.parse(readFileSync(`${partial}.meta`, 'utf8')) as { validator?: unknown };
+    const bytes = statSync(partial).size;
+    if (typeof meta.validator !== 'string' || bytes === 0) return undefined;
+    return { bytes, validator: meta.validator };
+  } catch {
+    return undefined;
+  }
+}
+
+/** First byte of `Content-Range: bytes START-END/TOTAL`. */
+function contentRangeStart(header: string | null): number | undefined {
+  const m = header ? /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header.trim()) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
 export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promise<FeedResult[]> {
   const feeds = opts.feeds?.length ? opts.feeds : defaultFeeds();
   mkdirSync(dirname(dbPath), { recursive: true });
   const tmpDb = `${dbPath}.update-${process.pid}`;
   const tmpDir = `${tmpDb}.d`;
+  const downloads = `${dbPath}.downloads`;
+  mkdirSync(downloads, { recursive: true });
   rmSync(tmpDb, { force: true });
   rmSync(tmpDir, { recursive: true, force: true });
   mkdirSync(tmpDir);
@@ -64,6 +88,12 @@ export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promis
       const headers: Record<string, string> = {};
       if (previous?.etag) headers['if-none-match'] = previous.etag;
       if (previous?.lastModified) headers['if-modified-since'] = previous.lastModified;
+      const partial = join(downloads, createHash('sha256').update(url).digest('hex').slice(0, 32));
+      const resume = resumeState(partial);
+      if (resume) {
+        headers.range = `bytes=${resume.bytes}-`;
+        headers['if-range'] = resume.validator;
+      }
       let res: Response;
       try {
         res = await fetch(url, { headers });
@@ -75,9 +105,24 @@ export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promis
         opts.onFeed?.(url, 'done', 'not modified');
         continue;
       }
-      if (!res.ok || !res.body) throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`, 'download');
+      if (!(res.ok || res.status === 206) || !res.body) throw new UserError(`cannot download ${url}: HTTP ${res.status} ${res.statusText}`, 'download');
+      const resumed = res.status === 206 && resume !== undefined && contentRangeStart(res.headers.get('content-range')) === resume.bytes;
+      if (res.status === 206 && !resumed) throw new UserError(`cannot download ${url}: the server answered a range we did not ask for (${res.headers.get('content-range') ?? 'no Content-Range'})`, 'download');
+      const validator = res.headers.get('etag') ?? res.headers.get('last-modified');
+      if (!resumed) {
+        rmSync(partial, { force: true });
+        if (validator) writeFileSync(`${partial}.meta`, JSON.stringify({ url, validator }));
+        else rmSync(`${partial}.meta`, { force: true });
+      }
+      if (resumed) opts.onFeed?.(url, 'download', `resuming at byte ${resume.bytes}`);
+      try {
+        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(partial, { flags: resumed ? 'a' : 'w' }));
+      } catch (e) {
+        throw new UserError(`download of ${url} interrupted after ${existsSync(partial) ? statSync(partial).size : 0} bytes (the next update resumes it): ${describeError((e as { cause?: unknown }).cause ?? e)}`, 'download');
+      }
       const file = join(tmpDir, fileNameFor(url, res.headers.get('content-type')));
-      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(file));
+      renameSync(partial, file);
+      rmSync(`${partial}.meta`, { force: true });
       opts.onFeed?.(url, 'import');
       const lastModified = res.headers.get('last-modified') ?? undefined;
       const feedDate = lastModified && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified).toISOString() : new Date().toISOString();

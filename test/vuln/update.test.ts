@@ -100,3 +100,59 @@ describe('db update', () => {
     assert.ok(existsSync(dbPath));
   });
 });
+
+test('an interrupted download is resumed with Range/If-Range; the old database stays usable meanwhile', async () => {
+  const dir = mkdtempSync(join(work, 'resume-'));
+  const dbPath = join(dir, 'vuln.db');
+  // A tracker document padded to ~2 MiB (JSON allows trailing whitespace) so the cut lands mid-body.
+  const body = Buffer.concat([Buffer.from(JSON.stringify(trackerJson())), Buffer.alloc(2 << 20, 0x20)]);
+  const etag = '"big-1"';
+  const seen: { range?: string; ifRange?: string; sent: number }[] = [];
+  let cutNext = true;
+  const big = createServer((req, res) => {
+    const entry: { range?: string; ifRange?: string; sent: number } = { range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined, sent: 0 };
+    seen.push(entry);
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+    if (m && req.headers['if-range'] === etag) {
+      const start = Number(m[1]);
+      entry.sent = body.length - start;
+      res.writeHead(206, { etag, 'content-type': 'application/json', 'content-range': `bytes ${start}-${body.length - 1}/${body.length}`, 'content-length': body.length - start }).end(body.subarray(start));
+      return;
+    }
+    res.writeHead(200, { etag, 'content-type': 'application/json', 'content-length': body.length });
+    if (cutNext) {
+      cutNext = false;
+      entry.sent = body.length >> 1;
+      res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+    } else {
+      entry.sent = body.length;
+      res.end(body);
+    }
+  });
+  await new Promise<void>((r) => big.listen(0, '127.0.0.1', r));
+  const addr = big.address();
+  const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/tracker/data/json`;
+  try {
+    // An existing database from an earlier update, which must survive the failed one.
+    await updateDb(dbPath, { feeds: [`${base}/Debian/dsa.json`] });
+    await assert.rejects(updateDb(dbPath, { feeds: [url] }), /download of .* interrupted after \d+ bytes \(the next update resumes it\)/);
+    const db = VulnDb.open(dbPath, { readonly: true });
+    assert.equal(db.candidates('Debian:12', 'zlib').length, 1, 'the previous database is intact');
+    assert.ok(!db.status().sources.some((s) => s.name === 'debian-tracker'));
+    db.close();
+
+    const second = await updateDb(dbPath, { feeds: [url] });
+    assert.deepEqual(second.map((r) => r.status), ['updated']);
+    assert.equal(seen.length, 2);
+    const start = Number(/^bytes=(\d+)-$/.exec(seen[1]!.range ?? '')?.[1]);
+    assert.ok(start > 0 && start <= body.length >> 1, `resumed from byte ${seen[1]!.range}`);
+    assert.equal(seen[1]!.ifRange, etag);
+    assert.equal(seen[1]!.sent, body.length - start, 'only the rest was sent');
+    const after = VulnDb.open(dbPath, { readonly: true });
+    assert.ok(after.status().sources.some((s) => s.name === 'debian-tracker'), 'the resumed tracker feed was imported');
+    after.close();
+    assert.deepEqual(readdirSync(`${dbPath}.downloads`), [], 'nothing left behind once imported');
+  } finally {
+    big.close();
+  }
+});

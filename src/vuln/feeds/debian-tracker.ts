@@ -31,15 +31,35 @@ interface ReleaseInfo {
 
 export function trackerAdvisories(doc: unknown, where: string, feedDate: string): { source: string; advisories: Advisory[] } {
   if (!isDebianTracker(doc)) throw new UserError(`${where}: not a Debian security tracker JSON document`, 'bad-feed');
-  const byId = new Map<string, Advisory>();
-  for (const [pkg, issues] of Object.entries(doc as Record<string, Record<string, { description?: string; releases?: Record<string, ReleaseInfo> }>>)) {
-    for (const [id, issue] of Object.entries(issues ?? {})) {
-      let adv = byId.get(id);
+  const collector = new TrackerCollector(feedDate);
+  for (const [pkg, issues] of Object.entries(doc as Record<string, unknown>)) collector.add(pkg, issues);
+  return collector.result();
+}
+
+/** Starts of a tracker document: a package name whose value is keyed by CVE/TEMP ids. */
+export function looksLikeTrackerStart(head: string): boolean {
+  return /^\s*\{\s*"[^"]+"\s*:\s*\{\s*"(CVE|TEMP)-/.test(head);
+}
+
+/**
+ * Builds advisories package by package, so the tracker can be read as a stream (one
+ * package's issues at a time); a CVE listed under several packages becomes one advisory.
+ */
+export class TrackerCollector {
+  private readonly byId = new Map<string, Advisory>();
+
+  constructor(private readonly feedDate: string) {}
+
+  add(pkg: string, issuesValue: unknown): void {
+    const issues = (issuesValue ?? {}) as Record<string, { description?: string; releases?: Record<string, ReleaseInfo> }>;
+    if (typeof issues !== 'object' || Array.isArray(issues)) return;
+    for (const [id, issue] of Object.entries(issues)) {
+      let adv = this.byId.get(id);
       if (!adv) {
-        adv = { id, source: SOURCE, aliases: [], cvss: [], affected: [], references: [], modified: feedDate };
+        adv = { id, source: SOURCE, aliases: [], cvss: [], affected: [], references: [], modified: this.feedDate };
         if (issue?.description) adv.summary = issue.description;
         adv.references.push({ type: 'ADVISORY', url: `https://security-tracker.debian.org/tracker/${id}` });
-        byId.set(id, adv);
+        this.byId.set(id, adv);
       }
       for (const [codename, rel] of Object.entries(issue?.releases ?? {})) {
         const fixed = rel.fixed_version;
@@ -61,5 +81,8 @@ export function trackerAdvisories(doc: unknown, where: string, feedDate: string)
       }
     }
   }
-  return { source: SOURCE, advisories: [...byId.values()].filter((a) => a.affected.length > 0) };
+
+  result(): { source: string; advisories: Advisory[] } {
+    return { source: SOURCE, advisories: [...this.byId.values()].filter((a) => a.affected.length > 0) };
+  }
 }

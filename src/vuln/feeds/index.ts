@@ -3,14 +3,15 @@
  * JSON/YAML file, an OSV all.zip, an Alpine secdb JSON/YAML, or a Debian tracker JSON.
  * The format is recognized from the content; one importer per feed sits beside this file.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import jsYaml from 'js-yaml';
 import { UserError, describeError, isUserError } from '../../util/errors.js';
 import type { VulnDb } from '../db.js';
 import type { Advisory } from '../model.js';
 import { isSecdb, secdbAdvisories } from './alpine-secdb.js';
-import { isDebianTracker, trackerAdvisories } from './debian-tracker.js';
+import { TrackerCollector, isDebianTracker, looksLikeTrackerStart, trackerAdvisories } from './debian-tracker.js';
+import { objectMembers } from './json-object-stream.js';
 import { OSV_SOURCE, isOsvRecord, osvAdvisories, readZipEntries } from './osv.js';
 import { emptyStats, type ImportOptions, type ImportStats } from './types.js';
 
@@ -103,10 +104,46 @@ export async function importPath(db: VulnDb, path: string, opts: ImportOptions =
       flush();
       continue;
     }
+    if (/\.json$/i.test(file) && looksLikeTrackerStart(head(file))) {
+      flush();
+      try {
+        await importTrackerStream(db, stats, file, date);
+      } catch (e) {
+        if (single) throw e;
+        problem(stats, e);
+      }
+      continue;
+    }
     batch.push({ name: file, date, text: readFileSync(file, 'utf8') });
     if (batch.length >= BATCH) flush();
   }
   flush();
   for (const source of stats.sources) db.recordSource({ name: source, url: `file://${path}` });
   return stats;
+}
+
+function head(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(4096);
+    return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The Debian tracker (~70 MB) read one source package at a time, so memory follows the
+ * advisories kept rather than the size of the text and its parse tree.
+ */
+async function importTrackerStream(db: VulnDb, stats: ImportStats, file: string, date: string): Promise<void> {
+  const collector = new TrackerCollector(date);
+  try {
+    for await (const [pkg, issues] of objectMembers(file)) collector.add(pkg, issues);
+  } catch (e) {
+    if (isUserError(e)) throw e;
+    throw new UserError(`${file}: cannot parse: ${describeError(e)}`, 'bad-feed');
+  }
+  const { source, advisories } = collector.result();
+  db.transaction(() => store(db, stats, source, advisories));
 }

@@ -7,6 +7,8 @@ export interface SecretRule {
   kind: string;
   severity: Severity;
   regex: RegExp;
+  /** Literals one of which every match contains (case ignored); none = no prefilter. */
+  hints: string[];
 }
 
 export interface HygieneRules {
@@ -27,13 +29,13 @@ let cached: HygieneRules | undefined;
 export function hygieneRules(): HygieneRules {
   if (cached) return cached;
   const doc = parse(readFileSync(new URL('./rules.yaml', import.meta.url), 'utf8')) as {
-    secrets: { kind: string; severity: Severity; pattern: string }[];
+    secrets: { kind: string; severity: Severity; pattern: string; hints?: string[] }[];
     secretEnvNames: string;
     binDirs: string[];
     tools: Record<string, string[]>;
   };
   cached = {
-    secrets: doc.secrets.map((s) => ({ kind: s.kind, severity: s.severity, regex: toRegex(s.pattern) })),
+    secrets: doc.secrets.map((s) => ({ kind: s.kind, severity: s.severity, regex: toRegex(s.pattern), hints: (s.hints ?? []).map(String) })),
     secretEnvName: toRegex(doc.secretEnvNames),
     binDirs: doc.binDirs,
     tools: doc.tools,

@@ -11,9 +11,26 @@ export interface SecretHit {
   line: number;
 }
 
+let prefilter: RegExp | null | undefined;
+
+/**
+ * One pass over the text for the rules' hint literals (as one case-insensitive alternation
+ * of plain literals, which the regex engine scans quickly); only texts containing a hint
+ * are searched with the full patterns, one by one. Most files in an image hold none.
+ */
+function mayHoldSecret(text: string): boolean {
+  if (prefilter === undefined) {
+    const rules = hygieneRules().secrets;
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    prefilter = rules.every((r) => r.hints.length > 0) ? new RegExp(rules.flatMap((r) => r.hints.map(escape)).join('|'), 'i') : null;
+  }
+  return prefilter === null || prefilter.test(text);
+}
+
 /** Kinds of secret found in a text, with the line of the first hit of each kind. */
 export function findSecrets(text: string): SecretHit[] {
   const hits: SecretHit[] = [];
+  if (!mayHoldSecret(text)) return hits;
   for (const rule of hygieneRules().secrets) {
     const m = rule.regex.exec(text);
     if (m) hits.push({ kind: rule.kind, severity: rule.severity, line: text.slice(0, m.index).split('\n').length });

@@ -92,15 +92,7 @@ export class RegistryStore {
 
   /** PUTs a manifest under a tag or its digest; returns its digest. */
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
-    const res = await this.client.request({
-      method: 'PUT',
-      path: `/v2/${repository}/manifests/${reference}`,
-      repository,
-      actions: 'pull,push',
-      headers: { 'content-type': mediaType },
-      body: bytes,
-    });
-    await res.body.dump().catch(() => {});
+    await this.sendManifest(repository, reference, bytes, mediaType);
     return digestOf(bytes);
   }
 
@@ -110,16 +102,21 @@ export class RegistryStore {
    */
   async putManifestWithSubject(repository: string, bytes: Buffer, mediaType: string): Promise<{ digest: string; subjectIndexed: boolean }> {
     const digest = digestOf(bytes);
+    const headers = await this.sendManifest(repository, digest, bytes, mediaType);
+    return { digest, subjectIndexed: headers['oci-subject'] !== undefined };
+  }
+
+  private async sendManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<Record<string, string | string[] | undefined>> {
     const res = await this.client.request({
       method: 'PUT',
-      path: `/v2/${repository}/manifests/${digest}`,
+      path: `/v2/${repository}/manifests/${reference}`,
       repository,
       actions: 'pull,push',
       headers: { 'content-type': mediaType },
       body: bytes,
     });
     await res.body.dump().catch(() => {});
-    return { digest, subjectIndexed: res.headers['oci-subject'] !== undefined };
+    return res.headers;
   }
 
   async deleteManifest(repository: string, digest: string): Promise<void> {

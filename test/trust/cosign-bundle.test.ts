@@ -6,18 +6,15 @@
  */
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
-import { cacheHas, cachedPath, missing, testRegistry } from '../helpers/components.js';
+import { cacheHas, missing, testRegistry } from '../helpers/components.js';
 import { RegistryStore } from '../../src/trust/registry-write.js';
 import { MediaTypes } from '../../src/image/types.js';
 import { digestOf } from '../../src/image/digest.js';
-import { dropLegacySignatures, pushTestImage, registryUp, scratchDir, uniqueRepo } from './fixtures.js';
+import { dropLegacySignatures, pushTestImage, registryUp, runCosign, scratchDir, uniqueRepo } from './fixtures.js';
 
-const exec = promisify(execFile);
 const available = registryUp() && cacheHas('bin', 'cosign-v2') && cacheHas('bin', 'cosign-v3');
 const PASS = 'bundle-pass';
 // No signing services: key-based signing without Rekor/TSA (there are none here).
@@ -25,19 +22,7 @@ const EMPTY_SIGNING_CONFIG = '{"mediaType":"application/vnd.dev.sigstore.signing
 // cosign v2 insists on a trusted root with --new-bundle-format; with --key none is used.
 const EMPTY_TRUSTED_ROOT = '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}';
 
-async function cosign(version: 'v2' | 'v3', args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(cachedPath('bin', `cosign-${version}`), args, {
-      cwd,
-      env: { ...process.env, COSIGN_PASSWORD: PASS, COSIGN_YES: 'true', HOME: cwd, TUF_ROOT: join(cwd, '.sigstore') },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
-  }
-}
+const cosign = (version: 'v2' | 'v3', args: string[], cwd: string) => runCosign(version, args, cwd, PASS);
 
 const v3Verify = (pub: string, ref: string, extra: string[] = []) => ['verify', '--key', pub, '--insecure-ignore-tlog', '--allow-http-registry', '--allow-insecure-registry', ...extra, ref];
 const v2Verify = (pub: string, ref: string, extra: string[] = []) => ['verify', '--new-bundle-format', '--trusted-root', 'trusted-root.json', '--key', pub, '--insecure-ignore-tlog', '--allow-insecure-registry', ...extra, ref];

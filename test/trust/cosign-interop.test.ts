@@ -5,36 +5,19 @@
  */
 import { before, after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { runCli } from '../helpers/cli.js';
-import { cacheHas, cachedPath, missing, testRegistry } from '../helpers/components.js';
+import { cacheHas, missing, testRegistry } from '../helpers/components.js';
 import { parsePrivateKey, publicKeyPem } from '../../src/trust/keys.js';
 import { simpleSigningPayload } from '../../src/trust/simple-signing.js';
-import { pushTestImage, registryUp, scratchDir, uniqueRepo } from './fixtures.js';
+import { pushTestImage, registryUp, runCosign, scratchDir, uniqueRepo } from './fixtures.js';
 
-const exec = promisify(execFile);
-const cosignV2 = cachedPath('bin', 'cosign-v2');
 const available = registryUp() && cacheHas('bin', 'cosign-v2');
 const PASS = 'interop-pass';
 
-/** Runs cosign with the passphrase in its environment; never throws, returns exit code and output. */
-async function cosign(args: string[], cwd: string, password = PASS): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(cosignV2, args, {
-      cwd,
-      env: { ...process.env, COSIGN_PASSWORD: password, COSIGN_YES: 'true', HOME: cwd, TUF_ROOT: join(cwd, '.sigstore') },
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
-  }
-}
+const cosign = (args: string[], cwd: string, password = PASS) => runCosign('v2', args, cwd, password);
 
 describe('cosign v2 interop', { skip: missing(available, `needs the registry at ${testRegistry} and cosign (.ci/setup.d/50-cosign.sh)`) }, () => {
   let dir: string;

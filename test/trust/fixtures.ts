@@ -1,5 +1,6 @@
 /** Test images pushed straight to the local registry: tiny, unique per test, with a chosen `created`. */
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import { RegistryStore } from '../../src/trust/registry-write.js';
 import { digestOf } from '../../src/image/digest.js';
 import { MediaTypes } from '../../src/image/types.js';
-import { testRegistry } from '../helpers/components.js';
+import { cachedPath, testRegistry } from '../helpers/components.js';
 
 /** One 512-byte-header tar with a single random file, so every image has a unique digest. */
 function tinyTar(name: string, content: Buffer): Buffer {
@@ -98,5 +99,23 @@ export async function dropLegacySignatures(repository: string, digest: string): 
     await store.putManifest(repository, `${digest.replace(':', '-')}.sig`, Buffer.from(JSON.stringify(manifest)), MediaTypes.ociManifest);
   } finally {
     await store.close();
+  }
+}
+
+/**
+ * Runs a cosign built by .ci/setup.d/50-cosign.sh (`v2` or `v3`) with the passphrase in its
+ * environment and a private HOME/TUF root; never throws, returns exit code and output.
+ */
+export async function runCosign(version: 'v2' | 'v3', args: string[], cwd: string, password: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(cachedPath('bin', `cosign-${version}`), args, {
+      cwd,
+      env: { ...process.env, COSIGN_PASSWORD: password, COSIGN_YES: 'true', HOME: cwd, TUF_ROOT: join(cwd, '.sigstore') },
+      timeout: 120_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? String(e) };
   }
 }

@@ -1,8 +1,7 @@
 /**
  * RPM packages from the rpmdb under var/lib/rpm, usr/lib/sysimage/rpm or usr/share/rpm: the
- * sqlite `rpmdb.sqlite` (RHEL 9, Fedora, Amazon Linux 2023, newer SUSE) and the BerkeleyDB
- * `Packages` (RHEL/CentOS 7–8). NDB `Packages.db` (SUSE 15) is recognised and reported as
- * not supported (a warning, not silence): no tool here can write or read one to test with.
+ * sqlite `rpmdb.sqlite` (RHEL 9, Fedora, Amazon Linux 2023, newer SUSE), the BerkeleyDB
+ * `Packages` (RHEL/CentOS 7–8) and the NDB `Packages.db` (openSUSE/SLES 15).
  */
 import Database from 'better-sqlite3';
 import type { Analyzer } from '../analyzer.js';
@@ -12,10 +11,12 @@ import { distroQualifier } from '../os-release.js';
 import { readLimited } from '../streams.js';
 import { headerFiles, headerInt, headerString, parseRpmHeader, RPMTAG } from './rpm-header.js';
 import { bdbHashValues } from './rpm-bdb.js';
+import { ndbPackageBlobs } from './rpm-ndb.js';
 
 const DIRS = ['/var/lib/rpm/', '/usr/lib/sysimage/rpm/', '/usr/share/rpm/'];
 const SQLITE = 'rpmdb.sqlite';
-const LEGACY = new Set(['Packages', 'Packages.db']);
+const NDB = 'Packages.db';
+const LEGACY = new Set(['Packages', NDB]);
 const WANT = Object.values(RPMTAG);
 
 export const rpmAnalyzer: Analyzer = {
@@ -27,10 +28,12 @@ export const rpmAnalyzer: Analyzer = {
     return base === SQLITE || LEGACY.has(base);
   },
   async visit({ path, content }) {
-    if (path.endsWith('.db')) return { warning: 'NDB rpmdb format is not supported yet; its packages are not listed' };
     const bytes = await readLimited(content, 1024 * 1024 * 1024);
+    let blobs: Buffer[];
+    if (path.endsWith(SQLITE)) blobs = sqliteBlobs(bytes);
+    else if (path.endsWith(NDB)) blobs = [...ndbPackageBlobs(bytes)];
     // rpm's BerkeleyDB keeps its next instance number (4 bytes) beside the header blobs.
-    const blobs = path.endsWith(SQLITE) ? sqliteBlobs(bytes) : [...bdbHashValues(bytes)].filter((v) => v.length >= 8);
+    else blobs = [...bdbHashValues(bytes)].filter((v) => v.length >= 8);
     const { packages, bad } = packagesFromHeaders(blobs, path);
     return { packages, warning: bad ? `${bad} unreadable package header(s) skipped` : undefined };
   },

@@ -38,14 +38,25 @@ export function findSecrets(text: string): SecretHit[] {
   return hits;
 }
 
-/** Directories whose files are package-managed data, not where secrets get left. */
-const SKIP = [/^\/usr\/share\//, /^\/usr\/lib\//, /^\/lib\//, /^\/usr\/include\//, /^\/proc\//, /^\/sys\//, /\/node_modules\/.*\/(test|tests|fixtures?)\//];
+/** Whether a file is one the secret scan looks into (size, place, name, extension). */
+export function secretScanWants(path: string, size: number, maxSize: number): boolean {
+  const skip = hygieneRules().secretSkip;
+  if (size < skip.minSize || size > maxSize) return false;
+  if (skip.prefixes.some((p) => path.startsWith(p))) return false;
+  const slash = path.lastIndexOf('/');
+  const name = path.slice(slash + 1);
+  if (skip.files.has(name)) return false;
+  const dot = name.lastIndexOf('.');
+  if (dot > 0 && skip.extensions.has(name.slice(dot).toLowerCase())) return false;
+  for (const dir of path.slice(0, slash).split('/')) if (skip.dirs.has(dir)) return false;
+  return true;
+}
 
 /** A visitor reading small text-like files for secret patterns. */
 export function secretsVisitor(maxSize = 512 * 1024): FileVisitor<SecretHit[]> {
   return {
     name: 'hygiene-secrets',
-    wants: (path, entry) => entry.size > 0 && entry.size <= maxSize && !SKIP.some((re) => re.test(path)),
+    wants: (path, entry) => secretScanWants(path, entry.size, maxSize),
     visit: async ({ content }) => {
       // Plain data/end events instead of an async iterator per file: less overhead on
       // images with tens of thousands of small files (not yet measured by bench:scan).

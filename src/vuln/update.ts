@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -32,6 +32,28 @@ export interface FeedResult {
 export interface UpdateOptions {
   feeds?: string[];
   onFeed?: (url: string, phase: 'download' | 'import' | 'done', detail?: string) => void;
+  /** Bytes of the feed on disk so far (a resumed download starts at what it had), and the full size when the server says it. */
+  onBytes?: (url: string, received: number, total: number | undefined) => void;
+}
+
+/** Passes chunks through, reporting the running byte count. */
+function countingStream(start: number, report: (n: number) => void): Transform {
+  let n = start;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      n += chunk.length;
+      report(n);
+      done(null, chunk);
+    },
+  });
+}
+
+/** The whole feed's size: Content-Range's total on a resumed answer, else Content-Length. */
+function fullSize(res: Response, resumedFrom: number): number | undefined {
+  const range = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+  if (range) return Number(range[1]);
+  const length = Number(res.headers.get('content-length'));
+  return Number.isFinite(length) && length > 0 ? resumedFrom + length : undefined;
 }
 
 const feedSourceName = (url: string): string => `feed:${url}`;
@@ -116,7 +138,15 @@ export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promis
       }
       if (resumed) opts.onFeed?.(url, 'download', `resuming at byte ${resume.bytes}`);
       try {
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(partial, { flags: resumed ? 'a' : 'w' }));
+        const from = resumed ? resume.bytes : 0;
+        const total = fullSize(res, from);
+        const onBytes = opts.onBytes;
+        const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
+        const sink = createWriteStream(partial, { flags: resumed ? 'a' : 'w' });
+        if (onBytes) {
+          onBytes(url, from, total);
+          await pipeline(body, countingStream(from, (n) => onBytes(url, n, total)), sink);
+        } else await pipeline(body, sink);
       } catch (e) {
         throw new UserError(`download of ${url} interrupted after ${existsSync(partial) ? statSync(partial).size : 0} bytes (the next update resumes it): ${describeError((e as { cause?: unknown }).cause ?? e)}`, 'download');
       }

@@ -16,6 +16,7 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 const AWS_KEY_ID = 'AKIA' + 'Q3EGRV7XBN5HTWSZ';
 const PRIVATE_KEY = ['-----BEGIN OPENSSH PRIVATE KEY-----', 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW', '-----END OPENSSH PRIVATE KEY-----'].join('\n');
+const GITHUB_TOKEN = 'ghp_' + 'Xq2LkR7mN4pZ8sT1vW6yB3cD9fH5jK0aE2gU';
 const DB_PASSWORD = 'hunter2-do-not-print';
 
 interface Finding {
@@ -42,6 +43,13 @@ describe('image hygiene in image scan', () => {
             { name: 'usr/bin/apt-get', content: 'ELF', mode: 0o755 },
             { name: 'root/.ssh/id_ed25519', content: `${PRIVATE_KEY}\n`, mode: 0o600 },
             { name: 'usr/share/doc/example/key.pem', content: `${PRIVATE_KEY}\n` },
+            // Places the secret scan leaves alone, as Trivy's does: vendored dependencies,
+            // VCS metadata, lockfiles, media. The same token in the app's own file is found.
+            { name: 'app/node_modules/some-lib/test/key.js', content: `const t = "${GITHUB_TOKEN}";\n` },
+            { name: 'app/.git/config', content: `url = https://x:${GITHUB_TOKEN}@example.com/r\n` },
+            { name: 'app/package-lock.json', content: `{"token": "${GITHUB_TOKEN}"}\n` },
+            { name: 'app/logo.SVG', content: `<svg>${GITHUB_TOKEN}</svg>\n` },
+            { name: 'app/settings.py', content: `\n\nDEPLOY_TOKEN = "${GITHUB_TOKEN}"\n` },
             { name: 'tmp/build.tar', content: Buffer.alloc(2 * 1024 * 1024, 3) },
           ],
         },
@@ -80,6 +88,7 @@ describe('image hygiene in image scan', () => {
       'GH-HYG-ROOT',
       'GH-HYG-WASTE',
       'GH-SECRET-aws-access-key-id',
+      'GH-SECRET-github-token /app/settings.py',
       'GH-SECRET-private-key /root/.ssh/id_ed25519',
       'GH-SECRET-secret-in-env',
     ]);
@@ -87,7 +96,8 @@ describe('image hygiene in image scan', () => {
     assert.equal(waste.resource.image?.layer, 0);
     assert.match(waste.title, /2097152 bytes/);
     assert.match(findings.find((f) => f.id === 'GH-SECRET-secret-in-env')!.title, /DB_PASSWORD/);
-    for (const secret of [DB_PASSWORD, AWS_KEY_ID, 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE']) assert.ok(!stdout.includes(secret), `output leaks ${secret}`);
+    assert.match(findings.find((f) => f.id === 'GH-SECRET-github-token')!.title, /line 3/);
+    for (const secret of [DB_PASSWORD, AWS_KEY_ID, GITHUB_TOKEN, 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE']) assert.ok(!stdout.includes(secret), `output leaks ${secret}`);
   });
 
   it('a clean image has no hygiene findings', async () => {
@@ -98,9 +108,9 @@ describe('image hygiene in image scan', () => {
   it('--scanners and --severity narrow what is reported; --exit-code gates on what remains', async () => {
     assert.deepEqual((await scan(dirty, '--scanners', 'vuln')).findings, []);
     const secrets = (await scan(dirty, '--scanners', 'secret')).findings;
-    assert.ok(secrets.length === 3 && secrets.every((f) => f.kind === 'secret'));
+    assert.ok(secrets.length === 4 && secrets.every((f) => f.kind === 'secret'));
     const critical = await scan(dirty, '--severity', 'CRITICAL', '--exit-code', '1');
-    assert.deepEqual(critical.findings.map((f) => f.id), ['GH-SECRET-aws-access-key-id']);
+    assert.deepEqual(critical.findings.map((f) => f.id).sort(), ['GH-SECRET-aws-access-key-id', 'GH-SECRET-github-token']);
     assert.equal(critical.code, 1);
     const bad = await runCli(['image', 'scan', '--db', db, '--scanners', 'vuln,magic', dirty]);
     assert.equal(bad.code, 2);

@@ -1,5 +1,7 @@
 /** `db update` against feeds served by a local HTTP server on 127.0.0.1. */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { runCli } from '../helpers/cli.js';
+import { humanBytes } from '../../src/cli/download-progress.js';
 import { VulnDb } from '../../src/vuln/db.js';
 import { defaultFeeds, updateDb } from '../../src/vuln/update.js';
 import { osvDebianRecord, trackerJson } from './fixtures.js';
@@ -33,7 +36,7 @@ before(async () => {
     const f = files[req.url!];
     if (!f) return void res.writeHead(404).end('not found');
     if (req.headers['if-none-match'] === f.etag) return void res.writeHead(304).end();
-    res.writeHead(200, { etag: f.etag, 'content-type': f.type, 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }).end(f.body);
+    res.writeHead(200, { etag: f.etag, 'content-type': f.type, 'content-length': f.body.length, 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }).end(f.body);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address();
@@ -98,6 +101,31 @@ describe('db update', () => {
     assert.equal(fail.code, 2);
     assert.match(fail.stderr, /gatehouse: cannot download .*missing.json: HTTP 404/);
     assert.ok(existsSync(dbPath));
+  });
+
+  test('download progress: byte counts to the full size; a bar on a terminal, plain lines elsewhere', async () => {
+    const seen: [number, number | undefined][] = [];
+    await updateDb(join(work, 'progress.db'), { feeds: [`${base}/tracker/data/json`], onBytes: (_u, n, total) => seen.push([n, total]) });
+    const size = files['/tracker/data/json']!.body.length;
+    assert.deepEqual(seen[0], [0, size]);
+    assert.deepEqual(seen.at(-1), [size, size]);
+    assert.ok(seen.every(([n], i) => i === 0 || n >= seen[i - 1]![0]), 'byte counts never go back');
+
+    const args = ['db', 'update', '--db', join(work, 'progress-cli.db'), '--feed', `${base}/tracker/data/json`];
+    const piped = await runCli(args);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.doesNotMatch(piped.stderr, /downloading/);
+    assert.match(piped.stderr, /^download: .*tracker\/data\/json\nimport: .*\ndone: .*\(\d+ added/m);
+    // A pseudo-terminal (script(1)) gets the bar; CI=true would turn it off like every bar.
+    rmSync(join(work, 'progress-cli.db'));
+    const env = { ...process.env, GATEHOUSE_FROM_SOURCE: '1' } as Record<string, string | undefined>;
+    delete env.CI;
+    const cmd = [process.execPath, join(process.cwd(), 'bin/gatehouse.mjs'), ...args].join(' ');
+    // Asynchronously: the feed server runs in this process.
+    const onTty = await promisify(execFile)('script', ['-qec', cmd, '/dev/null'], { env, encoding: 'utf8' });
+    assert.match(onTty.stdout, new RegExp(`downloading data/json \\[[^\\]]*\\] 100% \\| ${humanBytes(size)} of ${humanBytes(size)}`));
+    assert.match(onTty.stdout, /done: .*tracker\/data\/json/);
+    assert.match(onTty.stdout, /1 feeds imported/);
   });
 });
 

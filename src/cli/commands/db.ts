@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { VulnDb, defaultDbPath, type DbStatus } from '../../vuln/db.js';
 import { importPath } from '../../vuln/feeds/index.js';
 import { updateDb } from '../../vuln/update.js';
+import { updateProgress } from '../download-progress.js';
 
 const dbOption = () => new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db');
 
@@ -65,10 +66,8 @@ export function registerDbCommands(program: Command): void {
     .addOption(dbOption())
     .option('--feed <url...>', 'feed URLs to download instead of the defaults (src/vuln/feeds/default-feeds.yaml)')
     .action(async (o: { db: string; feed?: string[] }) => {
-      const results = await updateDb(o.db, {
-        feeds: o.feed,
-        onFeed: (url, phase, detail) => process.stderr.write(`${phase === 'done' ? 'done' : phase}: ${url}${detail ? ` (${detail})` : ''}\n`),
-      });
+      const progress = updateProgress();
+      const results = await updateDb(o.db, { feeds: o.feed, onFeed: progress.onFeed, onBytes: progress.onBytes }).finally(() => progress.stop());
       const updated = results.filter((r) => r.status === 'updated').length;
       process.stdout.write(`updated ${o.db}: ${updated} feeds imported, ${results.length - updated} not modified\n`);
     });

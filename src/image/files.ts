@@ -4,7 +4,7 @@
  * each matching file's content as a stream, once, in layer order; only results for files
  * that survive into the final filesystem are kept.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 
 export type FileType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
 
@@ -38,6 +38,25 @@ export interface FileVisitor<R = unknown> {
   wants(path: string, entry: FileEntry): boolean;
   /** Reads the content and returns what to keep, or undefined for nothing. */
   visit(file: VisitedFile): Promise<R | undefined>;
+}
+
+const wholeContents = new WeakMap<Readable, Buffer>();
+
+/**
+ * A content stream over bytes the walker already holds (small files are read once for all
+ * their visitors), marked so that readers can take the bytes without streaming them.
+ */
+export function bufferedContent(bytes: Buffer): Readable {
+  const stream = new Readable({ read() {} });
+  stream.push(bytes);
+  stream.push(null);
+  wholeContents.set(stream, bytes);
+  return stream;
+}
+
+/** All of a file's bytes when its content stream came from `bufferedContent`, else undefined. */
+export function wholeContent(stream: Readable): Buffer | undefined {
+  return wholeContents.get(stream);
 }
 
 export interface VisitResult<R = unknown> {

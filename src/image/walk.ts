@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { UserError, describeError } from '../util/errors.js';
 import { DigestingStream } from './digest.js';
-import type { FileEntry, FileType, FileVisitor, VisitResult } from './files.js';
+import { bufferedContent, type FileEntry, type FileType, type FileVisitor, type VisitResult } from './files.js';
 import { AutoDecompress } from './layers/decompress.js';
 import { withLimits, type WalkLimits } from './limits.js';
 import type { LayerInfo, OpenedImage, ProgressReporter } from './source.js';
@@ -69,13 +69,14 @@ export async function walkImage(image: OpenedImage, opts: WalkOptions = {}): Pro
   const limits = withLimits({ ...image.limits, ...withoutUndefined(opts.limits) });
   const fs = new SquashedFs(limits.maxSymlinkHops);
   const visitors = opts.visitors ?? [];
-  const pending = new Map<string, Map<string, VisitResult>>(visitors.map((v) => [v.name, new Map()]));
+  const pending = new Map<string, Map<string, PendingResult>>(visitors.map((v) => [v.name, new Map()]));
   const warnings: string[] = [];
   const layers: LayerStats[] = [];
   const totals = { entries: 0, expanded: 0 };
 
+  const state: WalkState = { fs, visitors, pending, warnings, limits, totals, progress: opts.progress, inFlight: new Set(), seq: 0 };
   for (const layer of image.layers) {
-    const stats = await walkLayer(image, layer, { fs, visitors, pending, warnings, limits, totals, progress: opts.progress });
+    const stats = await walkLayer(image, layer, state);
     layers.push(stats);
   }
   if (opts.checkSymlinks !== false) fs.validateSymlinks();
@@ -85,10 +86,12 @@ export async function walkImage(image: OpenedImage, opts: WalkOptions = {}): Pro
     // Keep only what survives in the final filesystem, from the layer that wrote it last.
     results.set(
       name,
-      [...byPath.values()].filter((r) => {
-        const e = fs.get(r.path);
-        return e !== undefined && e.type === 'file' && e.layer === r.layer;
-      }),
+      [...byPath.values()]
+        .filter((r) => {
+          const e = fs.get(r.path);
+          return e !== undefined && e.type === 'file' && e.layer === r.layer;
+        })
+        .map(({ path, layer, result }) => ({ path, layer, result })),
     );
   }
   return { files: fs, results, layers, warnings: [...warnings, ...fs.warnings] };
@@ -98,10 +101,22 @@ function withoutUndefined<T extends object>(o: T | undefined): Partial<T> {
   return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** A visit's result with the order of its tar entry: visits finish out of order. */
+interface PendingResult extends VisitResult {
+  seq: number;
+}
+
+/** Visits of buffered small files run while the tar stream moves on, at most this many at once. */
+const MAX_DETACHED_VISITS = 64;
+
 interface WalkState {
   fs: SquashedFs;
   visitors: FileVisitor[];
-  pending: Map<string, Map<string, VisitResult>>;
+  pending: Map<string, Map<string, PendingResult>>;
+  /** Visits still running (all end before their layer's walk does). */
+  inFlight: Set<Promise<void>>;
+  /** Visited entries so far, across layers (orders results for the same path). */
+  seq: number;
   warnings: string[];
   limits: WalkLimits;
   totals: { entries: number; expanded: number };
@@ -136,7 +151,9 @@ async function walkLayer(image: OpenedImage, layer: LayerInfo, st: WalkState): P
 
   try {
     await Promise.all([consume, piping]);
+    await Promise.all(st.inFlight);
   } catch (e) {
+    await Promise.allSettled(st.inFlight);
     for (const s of streams) (s as Readable).destroy?.();
     // The first meaningful failure wins: our own errors say more than a broken pipe.
     const errors = await Promise.allSettled([consume, piping]);
@@ -213,16 +230,26 @@ async function handleEntry(
   await runVisitors(interested, stored, content, st);
 }
 
+/**
+ * Files up to this size are read into memory once and handed to every visitor as a marked
+ * buffer stream: most visited files (package.json, METADATA, status files) are small, and
+ * per-file stream plumbing would cost more than their parsing.
+ */
+const BUFFERED_FILE_BYTES = 256 * 1024;
+
 async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: Readable, st: WalkState): Promise<void> {
   // Visitors get their own streams: one that stops early (or destroys its stream) must not
   // break the tar stream or starve the others.
-  const branches = fanOut(content, visitors.length);
-  await Promise.all(
+  const seq = ++st.seq;
+  const small = entry.size <= BUFFERED_FILE_BYTES;
+  const branches: Readable[] = small ? (await readSmall(content, entry.size).then((b) => visitors.map(() => bufferedContent(b)))) : fanOut(content, visitors.length);
+  const visits = Promise.all(
     visitors.map(async (v, i) => {
       const stream = branches[i]!;
       try {
         const result = await v.visit({ path: entry.path, entry, content: stream });
-        if (result !== undefined) st.pending.get(v.name)!.set(entry.path, { path: entry.path, layer: entry.layer, result });
+        const byPath = st.pending.get(v.name)!;
+        if (result !== undefined && (byPath.get(entry.path)?.seq ?? 0) < seq) byPath.set(entry.path, { path: entry.path, layer: entry.layer, result, seq });
       } catch (e) {
         st.warnings.push(`${v.name}: ${entry.path}: ${describeError(e)}`);
       } finally {
@@ -230,8 +257,30 @@ async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: R
         if (!stream.destroyed) stream.resume();
       }
     }),
-  );
-  content.resume();
+  ).then(() => {});
+  if (!small) {
+    await visits;
+    content.resume();
+    return;
+  }
+  // The bytes are in memory: the tar stream need not wait for the visitors.
+  st.inFlight.add(visits);
+  void visits.finally(() => st.inFlight.delete(visits));
+  if (st.inFlight.size >= MAX_DETACHED_VISITS) await Promise.race(st.inFlight);
+}
+
+/** The whole of a small entry (the tar header's size bounds it). */
+function readSmall(content: Readable, size: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    content.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total <= size) chunks.push(c);
+    });
+    content.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    content.once('error', reject);
+  });
 }
 
 /**

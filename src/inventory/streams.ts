@@ -6,6 +6,7 @@
  * events, pause and resume.
  */
 import type { Readable } from 'node:stream';
+import { wholeContent } from '../image/files.js';
 
 export class TooLargeError extends Error {}
 
@@ -68,6 +69,11 @@ export class ChunkReader {
 
 /** Reads the whole stream, refusing past `limit` bytes. */
 export async function readLimited(stream: Readable, limit: number): Promise<Buffer> {
+  const whole = wholeContent(stream);
+  if (whole) {
+    if (whole.length > limit) throw new TooLargeError(`larger than ${Math.round(limit / 1024 / 1024)} MiB, skipped`);
+    return whole;
+  }
   const chunks: Buffer[] = [];
   let total = 0;
   const r = new ChunkReader(stream);
@@ -107,17 +113,31 @@ export class StreamCursor {
   /** Bytes [offset, offset+len), or fewer if the stream ends first. */
   async read(offset: number, len: number): Promise<Buffer> {
     if (offset < this.bufStart) throw new Error('StreamCursor reads must not go backwards');
-    while (!this.ended && this.bufStart + this.buf.length < offset + len) {
-      const next = await this.reader.next();
-      if (!next) {
-        this.ended = true;
-        break;
+    let end = this.bufStart + this.buf.length;
+    if (end < offset + len && !this.ended) {
+      // Chunks are gathered and joined once: joining per chunk is quadratic when retaining.
+      let parts: Buffer[] = this.buf.length ? [this.buf] : [];
+      let partsStart = this.bufStart;
+      while (end < offset + len) {
+        const next = await this.reader.next();
+        if (!next) {
+          this.ended = true;
+          break;
+        }
+        if (!this.retain && end + next.length <= offset) {
+          // Wholly before the requested offset: skipping must not accumulate memory.
+          parts = [];
+          partsStart = end + next.length;
+        } else parts.push(next);
+        end += next.length;
       }
-      // Drop what lies before the requested offset so skipping does not accumulate memory.
-      const combined = this.buf.length ? Buffer.concat([this.buf, next]) : next;
-      const drop = this.retain ? 0 : Math.max(0, Math.min(offset - this.bufStart, combined.length));
-      this.buf = combined.subarray(drop);
-      this.bufStart += drop;
+      this.buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      this.bufStart = partsStart;
+      if (!this.retain) {
+        const drop = Math.max(0, Math.min(offset - this.bufStart, this.buf.length));
+        this.buf = this.buf.subarray(drop);
+        this.bufStart += drop;
+      }
     }
     const from = offset - this.bufStart;
     return this.buf.subarray(Math.max(0, from), Math.max(0, from + len));

@@ -46,6 +46,7 @@ describe('image hygiene in image scan', () => {
             // Places the secret scan leaves alone, as Trivy's does: vendored dependencies,
             // VCS metadata, lockfiles, media. The same token in the app's own file is found.
             { name: 'app/node_modules/some-lib/test/key.js', content: `const t = "${GITHUB_TOKEN}";\n` },
+            { name: 'opt/venv/lib/python3.11/site-packages/boto3/examples.py', content: `token = "${GITHUB_TOKEN}"\n` },
             { name: 'app/.git/config', content: `url = https://x:${GITHUB_TOKEN}@example.com/r\n` },
             { name: 'app/package-lock.json', content: `{"token": "${GITHUB_TOKEN}"}\n` },
             { name: 'app/logo.SVG', content: `<svg>${GITHUB_TOKEN}</svg>\n` },

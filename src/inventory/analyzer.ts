@@ -25,6 +25,8 @@ export interface FinishContext {
   os?: OsInfo;
   /** Digest of each layer by index, when scanning an image. */
   layerDigests?: string[];
+  /** Where a path leads once symlinks are followed (undefined when it cannot be resolved). */
+  realPath?: (path: string) => string | undefined;
 }
 
 export type SourceKind = 'image' | 'directory';

@@ -16,7 +16,14 @@ export async function inventoryImage(
   const o = { ...opts, source: 'image' as const };
   const walk = await walkImage(image, { visitors: [...inventoryVisitors(o), ...(opts.extraVisitors ?? [])], progress: opts.progress, limits: opts.limits });
   opts.onWalk?.(walk);
-  const inv = assembleInventory(walk.results, { ...o, layerDigests: image.layers.map((l) => l.digest) });
+  const realPath = (path: string): string | undefined => {
+    try {
+      return walk.files.resolvePath(path);
+    } catch {
+      return undefined; // a loop or an escape: no answer, the walk already warned
+    }
+  };
+  const inv = assembleInventory(walk.results, { ...o, layerDigests: image.layers.map((l) => l.digest), realPath });
   for (const w of walk.warnings) inv.warnings.push({ analyzer: 'image', path: '', message: w });
   return inv;
 }

@@ -4,7 +4,7 @@
  * and by the vulnerability matcher.
  */
 import type { FileVisitor, VisitResult } from '../image/files.js';
-import type { Analyzer, FileFindings, InventoryWarning, SourceKind } from './analyzer.js';
+import type { Analyzer, FileFindings, FinishContext, InventoryWarning, SourceKind } from './analyzer.js';
 import { analyzers as allAnalyzers } from './analyzers/index.js';
 import { detectOs, osReleaseVisitor, type OsFact } from './os-release.js';
 import type { OsInfo, Package } from './package.js';
@@ -63,7 +63,7 @@ function guarded<D>(a: Analyzer<D>): FileVisitor<FileFindings<D>> {
 /** Turns the walker's results (visitor name → surviving per-file results) into an Inventory. */
 export function assembleInventory(
   results: Map<string, VisitResult[]>,
-  opts: InventoryOptions & { layerDigests?: string[] } = {},
+  opts: InventoryOptions & { layerDigests?: string[]; realPath?: FinishContext['realPath'] } = {},
 ): Inventory {
   const os = detectOs((results.get(osReleaseVisitor.name) ?? []) as VisitResult<OsFact>[]);
   const packages: Package[] = [];
@@ -74,7 +74,7 @@ export function assembleInventory(
     for (const r of rs) if (r.result.warning) warnings.push({ analyzer: a.name, path: r.path, message: r.result.warning });
     let found: Package[];
     try {
-      found = a.finish ? a.finish(rs, { os, layerDigests: opts.layerDigests }) : rs.flatMap((r) => r.result.packages ?? []);
+      found = a.finish ? a.finish(rs, { os, layerDigests: opts.layerDigests, realPath: opts.realPath }) : rs.flatMap((r) => r.result.packages ?? []);
     } catch (e) {
       warnings.push({ analyzer: a.name, path: '', message: `could not combine results: ${(e as Error).message}` });
       continue;

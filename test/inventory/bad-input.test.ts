@@ -19,7 +19,7 @@ const GOOD_STATUS = (name: string) => `Package: ${name}\nStatus: install ok inst
 describe('bad input', { skip: missing(haveLang, `inventory fixtures (${setupHint})`) }, () => {
   let dir: string;
   let out: { code: number; stdout: string; stderr: string };
-  let packages: Array<{ name: string; version: string; analyzer: string; location: { path: string } }>;
+  let packages: Array<{ name: string; version: string; analyzer: string; location: { path: string }; licenses?: string[] }>;
   const put = (rel: string, data: string | Uint8Array, mode = 0o644) => {
     const p = join(dir, rel);
     mkdirSync(dirname(p), { recursive: true });
@@ -43,6 +43,11 @@ describe('bad input', { skip: missing(haveLang, `inventory fixtures (${setupHint
       'opt/app/app.jar',
       zipSync({
         'META-INF/maven/org.example/app/pom.properties': new TextEncoder().encode('groupId=org.example\nartifactId=app\nversion=3.1.4\n'),
+        // A pom whose licence name is an entity "billion laughs": never expanded.
+        'META-INF/maven/org.example/app/pom.xml': new TextEncoder().encode(
+          `<?xml version="1.0"?><!DOCTYPE p [<!ENTITY a "aaaaaaaaaa">${Array.from({ length: 9 }, (_, i) => `<!ENTITY ${String.fromCharCode(98 + i)} "${`&${String.fromCharCode(97 + i)};`.repeat(10)}">`).join('')}]>` +
+            '<project><licenses><license><name>&j;</name></license><license><name>MIT &amp; more</name></license></licenses></project>',
+        ),
         'BOOT-INF/lib/bomb.jar': [bomb, { level: 0 }],
       }),
     );
@@ -89,6 +94,8 @@ describe('bad input', { skip: missing(haveLang, `inventory fixtures (${setupHint
   test('zip bomb nested in a jar: skipped by the caps, the jar itself listed', () => {
     assert.match(warningFor('/opt/app/app.jar') ?? '', /bomb\.jar!\/BOOT-INF\/lib\/evil-1\.0\.jar: skipped.*zip bomb/);
     assert.match(warningFor('/opt/app/not-a-zip.jar') ?? '', /not a readable zip/);
+    // The entity bomb in its pom.xml stays an unexpanded reference; predefined entities decode.
+    assert.deepEqual(packages.find((p) => p.name === 'org.example:app')?.licenses, ['&j;', 'MIT & more']);
   });
 
   test('unreadable rpmdb and a corrupt rpm header: warnings, good headers kept', () => {

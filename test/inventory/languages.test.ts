@@ -91,6 +91,38 @@ describe('language artefacts', { skip: missing(haveLang, `inventory fixtures (${
     assert.equal(lang3.purl, 'pkg:maven/org.apache.commons/commons-lang3@3.14.0');
   });
 
+  test("Maven: licences equal each jar's pom.xml <licenses> (else its manifest's Bundle-License), read by python", () => {
+    // The reference: Python's zipfile + ElementTree on the same jars (name, else url); a pom
+    // without licences (inherited from a parent pom) falls back to the OSGi header.
+    const script = [
+      'import sys, zipfile, json, xml.etree.ElementTree as ET',
+      'out = {}',
+      'for jar in sys.argv[1:]:',
+      '    z = zipfile.ZipFile(jar)',
+      '    for n in z.namelist():',
+      "        if n.startswith('META-INF/maven/') and n.endswith('/pom.xml'):",
+      "            ns = {'m': 'http://maven.apache.org/POM/4.0.0'}",
+      '            root = ET.fromstring(z.read(n))',
+      "            names = [(l.findtext('m:name', '', ns) or l.findtext('m:url', '', ns)).strip() for l in root.findall('m:licenses/m:license', ns)]",
+      "            if not [x for x in names if x]:",
+      "                mf = z.read('META-INF/MANIFEST.MF').decode().replace('\\r\\n ', '').replace('\\n ', '')",
+      "                names = [l.split(': ', 1)[1].split(';')[0].strip() for l in mf.splitlines() if l.startswith('Bundle-License: ')]",
+      "            out[n.split('/')[3]] = [x for x in names if x]",
+      'print(json.dumps(out))',
+    ].join('\n');
+    const jars = of('java', '/opt/java/');
+    const files = [...new Set(jars.map((p) => join(langRoot, p.location.path)))];
+    const want = JSON.parse(run('python3', ['-c', script, ...files])) as Record<string, string[]>;
+    assert.ok(Object.values(want).filter((l) => l.length).length >= 3, 'the real jars declare licences');
+    for (const p of jars) {
+      const artifact = p.name.split(':')[1]!;
+      if (!(artifact in want)) continue; // built without a pom.xml inside (the app jar)
+      assert.deepEqual(p.licenses ?? [], want[artifact], p.name);
+    }
+    // The fat jar's nested jars carry the same poms.
+    for (const p of of('java', '/opt/fat/fat.jar')) assert.deepEqual(p.licenses ?? [], want[p.name.split(':')[1]!] ?? [], `fat.jar ${p.name}`);
+  });
+
   test('Rust binary built with cargo auditable: crates equal its Cargo.lock', () => {
     const lock = readFileSync(join(expected, 'rustapp.Cargo.lock'), 'utf8');
     const want = [...lock.matchAll(/\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"/g)].map((m) => `${m[1]}@${m[2]}`);

@@ -9,11 +9,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../../src/image/index.js';
 import { inventoryImage } from '../../src/inventory/index.js';
 import { cacheHas, cachedPath, missing } from '../helpers/components.js';
-import { haveLang, inv } from './helpers.js';
+import { debianRoot, haveLang, inv } from './helpers.js';
+import { resolveInDirectory } from '../../src/inventory/sources/directory.js';
+import { LICENSE_SEPARATOR } from '../../src/inventory/analyzers/deb-copyright.js';
 
 const syft = cachedPath('bin', 'syft');
 const available = cacheHas('bin', 'syft') && cacheHas('archives', 'debian.tar') && haveLang;
@@ -24,6 +27,7 @@ interface SyftArtifact {
   type: string;
   purl?: string;
   locations: { path: string }[];
+  licenses?: { value: string }[];
 }
 
 /** A difference Syft and Gatehouse are known to have, and why. */
@@ -61,9 +65,13 @@ function normalize(key: string): string {
 /** Qualifiers dropped, percent-encoding undone (Syft encodes `+` and `:` in versions, which the purl spec allows either way). */
 const base = (purl: string) => normalize(decodeURIComponent(purl.split('?')[0]!.split('#')[0]!));
 
-function syftPackages(source: string): { key: string; path: string }[] {
+function syftArtifacts(source: string): SyftArtifact[] {
   const out = execFileSync(syft, ['scan', source, '-o', 'syft-json', '-q'], { maxBuffer: 256 << 20, env: { ...process.env, SYFT_CHECK_FOR_APP_UPDATE: 'false' } });
-  return (JSON.parse(out.toString('utf8')).artifacts as SyftArtifact[]).map((a) => ({
+  return JSON.parse(out.toString('utf8')).artifacts as SyftArtifact[];
+}
+
+function syftPackages(source: string): { key: string; path: string }[] {
+  return syftArtifacts(source).map((a) => ({
     key: a.purl ? base(a.purl) : `${a.type}:${a.name}@${a.version}`,
     path: a.locations[0]?.path ?? '',
   }));
@@ -114,4 +122,40 @@ describe('inventory vs Syft on the same images', { skip: missing(available, 'syf
       if (label === 'Debian image') assert.equal(used.size, 0, 'the dpkg inventories agree exactly');
     });
   }
+
+  // Licences of the Debian packages, from /usr/share/doc/<pkg>/copyright. Syft keeps the
+  // first name of each DEP-5 `License:` expression, and names a file it cannot read that way
+  // by the hash of its text; Gatehouse keeps every name of an expression and, in free-form
+  // files, the /usr/share/common-licenses/<name> references.
+  test('Debian image: dpkg licences agree with Syft, every difference explained', async () => {
+    const archive = `docker-archive:${cachedPath('archives', 'debian.tar')}`;
+    const theirs = new Map(syftArtifacts(archive).filter((a) => a.type === 'deb').map((a) => [a.name, (a.licenses ?? []).map((l) => l.value)]));
+    const img = await openImage(archive);
+    const ours = new Map((await inventoryImage(img, { only: ['dpkg'] })).packages.map((p) => [p.name, p.licenses ?? []]));
+    await img.close();
+    assert.ok(ours.size >= 80 && [...ours.values()].filter((l) => l.length).length >= 80, 'licences found for most packages');
+    const unexplained: string[] = [];
+    let hashed = 0;
+    for (const [name, mine] of ours) {
+      // Syft's token may keep the comma that ends it in an expression ("REGCOMP, and …").
+      const named = (theirs.get(name) ?? []).filter((v) => !v.startsWith('sha256:')).map((v) => v.replace(/,$/, ''));
+      const real = resolveInDirectory(debianRoot, `/usr/share/doc/${name}/copyright`);
+      const text = real ? readFileSync(join(debianRoot, real), 'utf8') : '';
+      const fields = [...text.matchAll(/^License:[ \t]*(\S.*)$/gm)].map((m) => m[1]!.trim());
+      // Syft cuts a name at its first space ("GPL-2+ with Texinfo exception" → "GPL-2+").
+      const cutBySyft = (ourName: string, syftName: string) => ourName.startsWith(`${syftName} with `);
+      for (const l of named) if (!mine.includes(l) && !mine.some((m) => cutBySyft(m, l))) unexplained.push(`${name}: only syft: ${l}`);
+      for (const l of mine.filter((x) => !named.includes(x))) {
+        const laterTerm = fields.some((f) => f.split(LICENSE_SEPARATOR).slice(1).map((t) => t.trim().replace(/\.$/, '')).includes(l));
+        const cut = named.some((n) => cutBySyft(l, n));
+        const commonRef = text.includes(`/usr/share/common-licenses/${l}`);
+        // Syft's pattern wants exactly one space after "License:" and reads nothing otherwise.
+        const spaced = new RegExp(`^License:[ \\t]{2,}${l.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s*$`, 'm').test(text);
+        if (!laterTerm && !cut && !commonRef && !spaced) unexplained.push(`${name}: only gatehouse: ${l}`);
+      }
+      if (named.length === 0) hashed++;
+    }
+    assert.deepEqual(unexplained, []);
+    assert.ok(hashed < ours.size / 4, `Syft named licences for most packages (${ours.size - hashed} of ${ours.size})`);
+  });
 });

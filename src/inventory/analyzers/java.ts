@@ -1,6 +1,7 @@
 /**
  * Java archives (*.jar, *.war, *.ear, …): Maven coordinates from every
- * META-INF/maven/<g>/<a>/pom.properties, else the MANIFEST.MF or the file name; nested
+ * META-INF/maven/<g>/<a>/pom.properties, else the MANIFEST.MF or the file name; licences
+ * from the pom.xml beside it or the manifest (java-licenses.ts); nested
  * archives (fat/uber jars, WEB-INF/lib, BOOT-INF/lib) are opened recursively.
  *
  * Zip bombs are bounded: only the small metadata files and nested archives are ever
@@ -13,6 +14,7 @@ import type { Analyzer, FileFindings } from '../analyzer.js';
 import type { Package } from '../package.js';
 import { makePurl } from '../purl.js';
 import { readLimited } from '../streams.js';
+import { bundleLicenses, pomLicenses } from './java-licenses.js';
 
 const ARCHIVE = /\.(jar|war|ear|par|sar|kar|jpi|hpi|nar)$/i;
 const MAX_ARCHIVE = 256 * 1024 * 1024;
@@ -62,11 +64,16 @@ function scanArchive(bytes: Uint8Array, path: string, archivePath: string, depth
     return [];
   }
   const out: Package[] = [];
-  for (const [name, data] of Object.entries(files)) {
-    if (!name.endsWith('pom.properties')) continue;
-    const props = parseProperties(Buffer.from(data).toString('utf8'));
+  const poms = Object.keys(files).filter((n) => n.endsWith('/pom.properties'));
+  // The manifest describes this archive, so its Bundle-License fits only an archive of one artefact.
+  const manifestLicenses = poms.length === 1 ? bundleLicenses(manifestOf(files)['Bundle-License']) : [];
+  for (const name of poms) {
+    const props = parseProperties(Buffer.from(files[name]!).toString('utf8'));
     if (props.groupId && props.artifactId && props.version) {
-      out.push(mavenPackage(props.groupId, props.artifactId, props.version, path, archivePath, name));
+      const pomXml = files[name.replace(/pom\.properties$/, 'pom.xml')];
+      const fromPom = pomXml ? pomLicenses(pomXml) : [];
+      const licenses = fromPom.length ? fromPom : manifestLicenses;
+      out.push(mavenPackage(props.groupId, props.artifactId, props.version, path, archivePath, name, licenses));
     }
   }
   if (out.length === 0) {
@@ -80,15 +87,16 @@ function scanArchive(bytes: Uint8Array, path: string, archivePath: string, depth
 }
 
 function isMeta(name: string): boolean {
-  return name === 'META-INF/MANIFEST.MF' || (name.startsWith('META-INF/maven/') && name.endsWith('/pom.properties'));
+  return name === 'META-INF/MANIFEST.MF' || (name.startsWith('META-INF/maven/') && (name.endsWith('/pom.properties') || name.endsWith('/pom.xml')));
 }
 
-function mavenPackage(group: string, artifact: string, version: string, path: string, archivePath: string, foundIn?: string): Package {
+function mavenPackage(group: string, artifact: string, version: string, path: string, archivePath: string, foundIn?: string, licenses: string[] = []): Package {
   return {
     ecosystem: 'Maven',
     name: `${group}:${artifact}`,
     version,
     purl: makePurl('maven', group, artifact, version),
+    licenses: licenses.length ? licenses : undefined,
     location: { path },
     analyzer: 'java',
     metadata: { archive: archivePath, ...(foundIn ? { pomProperties: foundIn } : {}) },
@@ -110,13 +118,19 @@ export function parseProperties(text: string): Record<string, string> {
 /** No pom.properties: Maven-ish coordinates from the manifest, else from "name-1.2.3.jar". */
 function fromManifestOrName(manifest: Uint8Array | undefined, archivePath: string, path: string): Package | undefined {
   const mf = manifest ? parseManifest(Buffer.from(manifest).toString('utf8')) : {};
+  const licenses = bundleLicenses(mf['Bundle-License']);
   const fileName = baseName(archivePath.split('!/').pop()!).replace(ARCHIVE, '');
   const fromName = /^(.+?)-(\d[\w.+-]*)$/.exec(fileName);
   const version = mf['Implementation-Version'] ?? mf['Bundle-Version'] ?? mf['Specification-Version'] ?? fromName?.[2];
   const artifact = fromName?.[1] ?? mf['Implementation-Title'] ?? fileName;
   if (!version) return undefined;
   const group = mf['Implementation-Vendor-Id'] ?? mf['Bundle-SymbolicName']?.split(';')[0]?.replace(new RegExp(`\\.${artifact}$`), '') ?? artifact;
-  return mavenPackage(group, artifact, version, path, archivePath);
+  return mavenPackage(group, artifact, version, path, archivePath, undefined, licenses);
+}
+
+function manifestOf(files: Record<string, Uint8Array>): Record<string, string> {
+  const mf = files['META-INF/MANIFEST.MF'];
+  return mf ? parseManifest(Buffer.from(mf).toString('utf8')) : {};
 }
 
 /** MANIFEST.MF main section; continuation lines start with one space. */

@@ -4,6 +4,9 @@
  * `Packages` (RHEL/CentOS 7–8) and the NDB `Packages.db` (openSUSE/SLES 15).
  */
 import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Analyzer } from '../analyzer.js';
 import type { OsInfo, Package } from '../package.js';
 import { makePurl } from '../purl.js';
@@ -15,30 +18,43 @@ import { ndbPackageBlobs } from './rpm-ndb.js';
 
 const DIRS = ['/var/lib/rpm/', '/usr/lib/sysimage/rpm/', '/usr/share/rpm/'];
 const SQLITE = 'rpmdb.sqlite';
+const WAL = `${SQLITE}-wal`;
 const NDB = 'Packages.db';
 const LEGACY = new Set(['Packages', NDB]);
 const WANT = Object.values(RPMTAG);
 
-export const rpmAnalyzer: Analyzer = {
+/** A WAL-mode rpmdb.sqlite is kept until finish, where its -wal file (if any) is applied. */
+type RpmData = { kind: 'sqlite'; bytes: Buffer } | { kind: 'wal'; bytes: Buffer };
+
+export const rpmAnalyzer: Analyzer<RpmData> = {
   name: 'rpm',
   wants(path) {
     const dir = DIRS.find((d) => path.startsWith(d));
     if (!dir) return false;
     const base = path.slice(dir.length);
-    return base === SQLITE || LEGACY.has(base);
+    return base === SQLITE || base === WAL || LEGACY.has(base);
   },
   async visit({ path, content }) {
     const bytes = await readLimited(content, 1024 * 1024 * 1024);
+    if (path.endsWith(WAL)) return bytes.length ? { data: { kind: 'wal', bytes } } : undefined;
     let blobs: Buffer[];
     if (path.endsWith(SQLITE)) blobs = sqliteBlobs(bytes);
     else if (path.endsWith(NDB)) blobs = [...ndbPackageBlobs(bytes)];
     // rpm's BerkeleyDB keeps its next instance number (4 bytes) beside the header blobs.
     else blobs = [...bdbHashValues(bytes)].filter((v) => v.length >= 8);
     const { packages, bad } = packagesFromHeaders(blobs, path);
-    return { packages, warning: bad ? `${bad} unreadable package header(s) skipped` : undefined };
+    const walMode = path.endsWith(SQLITE) && bytes[18] === 2;
+    return { packages, data: walMode ? { kind: 'sqlite', bytes } : undefined, warning: bad ? `${bad} unreadable package header(s) skipped` : undefined };
   },
   finish(results, ctx) {
-    return results.flatMap((r) => (r.result.packages ?? []).map((p) => withOs(p, ctx.os)));
+    const wals = new Map(results.filter((r) => r.result.data?.kind === 'wal').map((r) => [r.path.slice(0, -'-wal'.length), r.result.data!.bytes]));
+    return results.flatMap((r) => {
+      const d = r.result.data;
+      let packages = r.result.packages ?? [];
+      const wal = wals.get(r.path);
+      if (d?.kind === 'sqlite' && wal) packages = packagesWithWal(d.bytes, wal, r.path) ?? packages;
+      return packages.map((p) => withOs(p, ctx.os));
+    });
   },
 };
 
@@ -47,14 +63,40 @@ function sqliteBlobs(bytes: Buffer): Buffer[] {
     throw new Error('not an SQLite database');
   }
   // rpm keeps the db in WAL mode; an in-memory copy must be opened in rollback mode
-  // (header bytes 18/19 = 1). Pages still only in an -wal file are not seen.
-  bytes[18] = 1;
-  bytes[19] = 1;
-  const db = new Database(bytes, { readonly: true });
+  // (header bytes 18/19 = 1). The walker's buffer is shared with other visitors: a copy.
+  const copy = Buffer.from(bytes);
+  copy[18] = 1;
+  copy[19] = 1;
+  const db = new Database(copy, { readonly: true });
   try {
     return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Packages of an rpmdb.sqlite with its -wal file applied: pages rpm wrote since the last
+ * checkpoint live only there. SQLite replays a WAL only from files, so both go to a private
+ * temporary directory, removed afterwards. Undefined (the db file alone counts) when SQLite
+ * cannot use them.
+ */
+function packagesWithWal(db: Buffer, wal: Buffer, path: string): ReturnType<typeof packagesFromHeaders>['packages'] | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rpmdb-'));
+  try {
+    writeFileSync(join(dir, SQLITE), db);
+    writeFileSync(join(dir, WAL), wal);
+    const conn = new Database(join(dir, SQLITE), { fileMustExist: true });
+    try {
+      const blobs = (conn.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
+      return packagesFromHeaders(blobs, path).packages;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

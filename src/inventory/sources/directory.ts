@@ -3,7 +3,7 @@
  * visitor contract and result shape as the image walker. Symlinks are never followed, so
  * nothing outside DIR is ever read; special files are skipped.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, lstatSync, readlinkSync } from 'node:fs';
 import { lstat, opendir, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FileEntry, FileVisitor, VisitResult } from '../../image/files.js';
@@ -16,6 +16,8 @@ export interface DirectoryWalkResult {
   files: number;
   /** Directories or files that could not be read (permission, vanished…). */
   errors: Array<{ path: string; message: string }>;
+  /** The real directory walked (symlinks in DIR itself resolved). */
+  root: string;
 }
 
 export interface DirectoryWalkOptions {
@@ -94,5 +96,37 @@ export async function walkDirectory(dir: string, visitors: FileVisitor[], opts: 
   // Results in path order, independent of completion order.
   for (const list of results.values()) list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   opts.onProgress?.(files);
-  return { results, files, errors };
+  return { results, files, errors, root };
+}
+
+/**
+ * Where `path` (absolute inside the scanned root) leads once symlinks are followed, with
+ * absolute link targets taken as relative to the root (as in an unpacked root filesystem)
+ * and never leaving it; undefined on a loop, an escape or an unreadable component.
+ */
+export function resolveInDirectory(root: string, path: string, maxHops = 40): string | undefined {
+  const pending = path.split('/').filter((p) => p && p !== '.');
+  const resolved: string[] = [];
+  let hops = 0;
+  while (pending.length) {
+    const part = pending.shift()!;
+    if (part === '..') {
+      if (!resolved.length) return undefined;
+      resolved.pop();
+      continue;
+    }
+    resolved.push(part);
+    let target: string;
+    try {
+      if (!lstatSync(join(root, ...resolved)).isSymbolicLink()) continue;
+      target = readlinkSync(join(root, ...resolved));
+    } catch {
+      return undefined;
+    }
+    if (++hops > maxHops) return undefined;
+    resolved.pop();
+    if (target.startsWith('/')) resolved.length = 0;
+    pending.unshift(...target.split('/').filter((p) => p && p !== '.'));
+  }
+  return `/${resolved.join('/')}`;
 }

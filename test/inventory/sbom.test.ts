@@ -64,6 +64,11 @@ describe('SBOM formats', { skip: missing(haveLang && haveDebian, `inventory fixt
     assert.equal(prop(lodash, 'location'), '/srv/web/node_modules/lodash/package.json');
     const deb = outputs.get(debianRoot)!.cdx.components.find((c: any) => c.name === 'libc6');
     assert.equal(prop(deb, 'sourceName'), 'glibc');
+    // Debian's licence names become SPDX ids where they name one (GPL-2+ → GPL-2.0-or-later).
+    const adduser = outputs.get(debianRoot)!.cdx.components.find((c: any) => c.name === 'adduser');
+    assert.deepEqual(adduser.licenses.map((l: any) => l.license.id).sort(), ['GPL-2.0-only', 'GPL-2.0-or-later']);
+    const spdxAdduser = outputs.get(debianRoot)!.spdx.packages.find((p: any) => p.name === 'adduser');
+    assert.equal(spdxAdduser.licenseDeclared, 'GPL-2.0-only AND GPL-2.0-or-later');
   });
 
   test('SPDX 2.3 passes the SPDX validator and lists every package', { skip: missing(spawnSync(pyspdxtools, ['--help']).status === 0, `pyspdxtools (${setupHint})`) }, () => {

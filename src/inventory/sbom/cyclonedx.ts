@@ -2,7 +2,7 @@
 import { Enums, Models, Serialize, SPDX, Spec } from '@cyclonedx/cyclonedx-library';
 import type { Finding } from '../../findings/finding.js';
 import type { Package } from '../package.js';
-import { isSpdxExpression } from './licenses.js';
+import { isSpdxExpression, spdxIdFor } from './licenses.js';
 import type { SbomInput } from './target.js';
 
 export function writeCycloneDx({ target, inventory, toolVersion, now, vulnerabilities }: SbomInput): string {
@@ -47,7 +47,8 @@ function component(p: Package, i: number): Models.Component {
     purl: p.purl,
   });
   for (const l of p.licenses ?? []) {
-    if (SPDX.isSupportedSpdxId(l)) c.licenses.add(new Models.SpdxLicense(l));
+    const id = spdxIdFor(l) ?? l;
+    if (SPDX.isSupportedSpdxId(id)) c.licenses.add(new Models.SpdxLicense(id));
     else if (isSpdxExpression(l) && /\s(AND|OR|WITH)\s/.test(l)) c.licenses.add(new Models.LicenseExpression(l));
     else c.licenses.add(new Models.NamedLicense(l));
   }

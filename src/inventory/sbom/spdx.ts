@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Package } from '../package.js';
-import { isSpdxExpression } from './licenses.js';
+import { isSpdxExpression, spdxIdFor } from './licenses.js';
 import type { SbomInput } from './target.js';
 
 export function writeSpdx({ target, inventory, toolVersion, now }: SbomInput): string {
@@ -18,7 +18,7 @@ export function writeSpdx({ target, inventory, toolVersion, now }: SbomInput): s
   };
   const declared = (p: Package): string => {
     if (!p.licenses?.length) return 'NOASSERTION';
-    const parts = p.licenses.map((l) => (isSpdxExpression(l) ? (/\s/.test(l) ? `(${l})` : l) : licenseRef(l)));
+    const parts = p.licenses.map((l) => spdxIdFor(l) ?? (isSpdxExpression(l) ? (/\s/.test(l) ? `(${l})` : l) : licenseRef(l)));
     return parts.join(' AND ');
   };
   const rootId = 'SPDXRef-Target';

@@ -90,10 +90,13 @@ function toFinding(
     severity: policy.severity,
     title: policy.name,
     detail: `${where}: ${notes.length ? notes.join('; ') : policy.description}`,
-    resource: {
-      k8s: { kind: object.kind, namespace: object.namespace, name: object.name, container, file: pos.file, line: pos.line },
-      file: { path: pos.file, line: pos.line, column: pos.column },
-    },
+    // Objects read from a live cluster have no file: the finding names the object only.
+    resource: pos.file
+      ? {
+          k8s: { kind: object.kind, namespace: object.namespace, name: object.name, container, file: pos.file, line: pos.line },
+          file: { path: pos.file, line: pos.line, column: pos.column },
+        }
+      : { k8s: { kind: object.kind, namespace: object.namespace, name: object.name, container } },
     policy: { id: policy.id, name: policy.name, enforcement: policy.enforcement.join(',') },
     remediation: policy.remediation,
     references: [],

@@ -1,20 +1,21 @@
 /** `gatehouse k8s …`: Kubernetes posture checks over manifests (files, dirs, stdin). */
 import type { Command } from 'commander';
 import { checkObjects } from '../../kube/check.js';
-import { loadManifests } from '../../kube/manifests.js';
 import { parsePssPolicy } from '../../kube/pss/evaluate.js';
 import { formatNames, getFormatter } from '../../report/index.js';
 import { gate } from '../../report/gate.js';
 import { EXIT_ERROR } from '../fail.js';
+import { UserError } from '../../util/errors.js';
+import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerK8sCommands(program: Command): void {
   const k8s = program.command('k8s').description('Kubernetes posture: Pod Security Standards, least privilege, cluster configuration');
-  k8s
+  const check = k8s
     .command('check')
-    .description('check manifests (files, directories, or - for stdin) against the policy pack')
-    .argument('<paths...>', 'manifest files or directories; - reads stdin (e.g. helm template … | gatehouse k8s check -)')
+    .description('check manifests (files, directories, or - for stdin) or a live cluster (--cluster) against the policy pack')
+    .argument('[paths...]', 'manifest files or directories; - reads stdin (e.g. helm template … | gatehouse k8s check -)')
     .option('--pss <level>', 'run only Pod Security Standards checks: baseline|restricted[:v1.NN]')
     .option('--policy <path>', 'extra policy/exception YAML (file or dir); overrides defaults by id (repeatable)', collect, [])
     .option('--exceptions <path>', 'exception YAML (file or dir) (repeatable)', collect, [])
@@ -22,11 +23,14 @@ export function registerK8sCommands(program: Command): void {
     .option('-o, --output <format>', `output format: ${formatNames().join(', ')}`, 'table')
     .option('--severity <levels>', 'report findings at or above this severity (or a comma list)')
     .option('--exit-code <n>', 'exit code when findings remain', '1')
-    .action(async (paths: string[], o: { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; output: string; severity?: string; exitCode: string }) => {
+    .option('-n, --namespace <ns>', 'with --cluster: only this namespace (and cluster-scoped objects)');
+  addClusterOptions(check).action(
+    async (paths: string[], o: ClusterCliOptions & { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; output: string; severity?: string; exitCode: string; namespace?: string }) => {
       const formatter = getFormatter(o.output);
       const pss = o.pss ? parsePssPolicy(o.pss) : undefined;
-      const { objects, notes } = await loadManifests(paths);
-      const result = await checkObjects(objects, notes, { pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults });
+      if (o.namespace && !o.cluster) throw new UserError('--namespace applies to --cluster only', 'usage');
+      const { objects, notes, cluster } = await loadObjects(paths, o, { namespace: o.namespace });
+      const result = await checkObjects(objects, notes, { pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults, cluster });
       const { shown, code } = gate(result.findings, o.severity, o.exitCode);
       for (const n of notes) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
       for (const e of result.expiredExceptions) {
@@ -36,7 +40,7 @@ export function registerK8sCommands(program: Command): void {
         formatter.format(shown, {
           command: 'k8s check',
           notes: [
-            `${result.objectsChecked} object(s), ${result.policiesRun} polic(ies)${pss ? `, Pod Security ${pss.level} v1.${pss.minor}` : ''}`,
+            `${result.objectsChecked} object(s)${cluster ? ` from cluster ${cluster}` : ''}, ${result.policiesRun} polic(ies)${pss ? `, Pod Security ${pss.level} v1.${pss.minor}` : ''}`,
             ...(result.excepted.length ? [`${result.excepted.length} finding(s) covered by exceptions`] : []),
           ],
           extra: {
@@ -49,5 +53,6 @@ export function registerK8sCommands(program: Command): void {
       );
       const loadErrors = notes.some((n) => n.level === 'error');
       process.exitCode = loadErrors ? EXIT_ERROR : code;
-    });
+    },
+  );
 }

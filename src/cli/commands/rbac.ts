@@ -1,6 +1,7 @@
 /** `gatehouse rbac …`: risky RBAC permissions per subject, and who-can queries, over manifests. */
 import type { Command } from 'commander';
-import { loadManifests } from '../../kube/manifests.js';
+import { RBAC_KINDS } from '../../kube/cluster.js';
+import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
 import { analyzeRbac, whoCan } from '../../kube/rbac/analyze.js';
 import { loadRbacRisks } from '../../kube/rbac/risks.js';
 import { formatNames, getFormatter } from '../../report/index.js';
@@ -10,18 +11,16 @@ import { EXIT_ERROR } from '../fail.js';
 
 export function registerRbacCommands(program: Command): void {
   const rbac = program.command('rbac').description('RBAC risk analysis over Roles, ClusterRoles and bindings');
-  rbac
+  const analyze = rbac
     .command('analyze')
     .description('flag risky permissions per subject with the path subject → binding → role → rule')
-    .argument('<paths...>', 'manifest files or directories; - reads stdin (e.g. kubectl get roles,clusterroles,rolebindings,clusterrolebindings -A -o yaml)')
-    .option('--cluster', 'read RBAC objects from the live cluster (not available yet)')
+    .argument('[paths...]', 'manifest files or directories; - reads stdin (e.g. kubectl get roles,clusterroles,rolebindings,clusterrolebindings -A -o yaml)')
     .option('-o, --output <format>', `output format: ${formatNames().join(', ')}`, 'table')
     .option('--severity <levels>', 'report findings at or above this severity (or a comma list)')
-    .option('--exit-code <n>', 'exit code when findings remain', '1')
-    .action(async (paths: string[], o: { cluster?: boolean; output: string; severity?: string; exitCode: string }) => {
-      if (o.cluster) throw new UserError('--cluster is not implemented yet; export the objects with kubectl get … -o yaml and pass them as a file', 'unsupported');
+    .option('--exit-code <n>', 'exit code when findings remain', '1');
+  addClusterOptions(analyze).action(async (paths: string[], o: ClusterCliOptions & { output: string; severity?: string; exitCode: string }) => {
       const formatter = getFormatter(o.output);
-      const { objects, notes } = await loadManifests(paths);
+      const { objects, notes } = await loadObjects(paths, o, { kinds: RBAC_KINDS });
       const result = analyzeRbac(objects, await loadRbacRisks());
       const { shown, code } = gate(result.findings, o.severity, o.exitCode);
       for (const n of notes) if (n.level === 'error') process.stderr.write(`gatehouse: error: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
@@ -29,24 +28,24 @@ export function registerRbacCommands(program: Command): void {
       process.stdout.write(formatter.format(shown, { command: 'rbac analyze', notes: [`${result.subjects} subject(s)`], extra: { subjects: result.subjects, notes: result.notes } }));
       process.exitCode = notes.some((n) => n.level === 'error') ? EXIT_ERROR : code;
     });
-  rbac
+  const whoCanCmd = rbac
     .command('who-can')
     .description('list the subjects that can VERB RESOURCE, with the granting path')
     .argument('<verb>', 'get, list, create, … (or *)')
     .argument('<resource>', 'pods, pods/exec, deployments.apps, …')
-    .argument('<paths...>', 'manifest files or directories; - reads stdin')
+    .argument('[paths...]', 'manifest files or directories; - reads stdin')
     .option('-n, --namespace <ns>', 'only grants that apply in this namespace')
     .option('--name <name>', 'a specific object name (honours resourceNames)')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (verb: string, resource: string, paths: string[], o: { namespace?: string; name?: string; output: string }) => {
+    .option('-o, --output <format>', 'table or json', 'table');
+  addClusterOptions(whoCanCmd).action(async (verb: string, resource: string, paths: string[], o: ClusterCliOptions & { namespace?: string; name?: string; output: string }) => {
       if (o.output !== 'table' && o.output !== 'json') throw new UserError(`unknown output format "${o.output}" (expected table, json)`, 'bad-option');
-      const { objects, notes } = await loadManifests(paths);
+      const { objects, notes } = await loadObjects(paths, o, { kinds: RBAC_KINDS });
       for (const n of notes) if (n.level === 'error') process.stderr.write(`gatehouse: error: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
       const answers = whoCan(objects, verb, resource, { namespace: o.namespace, name: o.name });
       if (o.output === 'json') {
         process.stdout.write(`${JSON.stringify({ verb, resource, namespace: o.namespace, subjects: answers }, null, 2)}\n`);
       } else {
-        const rows = answers.map((a) => [a.subject, a.scope, a.path, `${a.file}:${a.line}`]);
+        const rows = answers.map((a) => [a.subject, a.scope, a.path, a.file ? `${a.file}:${a.line}` : '(cluster)']);
         const header = ['SUBJECT', 'SCOPE', 'PATH', 'LOCATION'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
         const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');

@@ -80,10 +80,13 @@ export function analyzeRbac(objects: readonly ManifestObject[], risks: readonly 
       severity: risk.severity,
       title: `${risk.name}: ${subjectLabel(subject)}`,
       detail: `${path}${p ? ` (in ${p.scope === '*' ? 'all namespaces' : `namespace ${p.scope}`})` : ''}`,
-      resource: {
-        k8s: { kind: loc.object.kind, namespace: loc.object.namespace, name: loc.object.name, file: loc.file, line: loc.line },
-        file: { path: loc.file, line: loc.line, column: loc.column },
-      },
+      // Objects read from a live cluster have no file: the finding names the object only.
+      resource: loc.file
+        ? {
+            k8s: { kind: loc.object.kind, namespace: loc.object.namespace, name: loc.object.name, file: loc.file, line: loc.line },
+            file: { path: loc.file, line: loc.line, column: loc.column },
+          }
+        : { k8s: { kind: loc.object.kind, namespace: loc.object.namespace, name: loc.object.name } },
       policy: { id: risk.id, name: risk.name },
       remediation: risk.remediation,
       references: [],

@@ -1,0 +1,158 @@
+/**
+ * Live-cluster source for posture checks: lists the objects the policy pack looks at from
+ * the cluster a kubeconfig names (@kubernetes/client-node), as ManifestObjects without file
+ * positions. Pods, ReplicaSets and Jobs that a controller owns are left out, as StackRox
+ * checks deployments rather than their pods: their findings belong to the owner, which is
+ * listed. Secrets are never read (their values are not the pack's business, and reading
+ * them would need more rights than a posture scan should ask for).
+ */
+import { existsSync } from 'node:fs';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { UserError, describeError } from '../util/errors.js';
+import { isKnownKind } from './kinds.js';
+import type { LoadNote, ManifestObject } from './manifests.js';
+
+/** What a posture scan reads, in this order (cluster-scoped kinds included). */
+export const CLUSTER_KINDS: readonly { apiVersion: string; kind: string }[] = [
+  { apiVersion: 'v1', kind: 'Namespace' },
+  { apiVersion: 'v1', kind: 'Pod' },
+  { apiVersion: 'v1', kind: 'ReplicationController' },
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  { apiVersion: 'apps/v1', kind: 'DaemonSet' },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet' },
+  { apiVersion: 'batch/v1', kind: 'Job' },
+  { apiVersion: 'batch/v1', kind: 'CronJob' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'v1', kind: 'ConfigMap' },
+  { apiVersion: 'v1', kind: 'ResourceQuota' },
+  { apiVersion: 'v1', kind: 'LimitRange' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding' },
+];
+
+export const RBAC_KINDS = new Set(['Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding']);
+
+export interface ClusterSourceOptions {
+  /** kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster). */
+  kubeconfig?: string;
+  context?: string;
+  /** Only this namespace (cluster-scoped kinds are still read). */
+  namespace?: string;
+  /** Only these kinds (default: CLUSTER_KINDS). */
+  kinds?: ReadonlySet<string>;
+  /** Page size of list calls. */
+  pageSize?: number;
+}
+
+export interface ClusterLoadResult {
+  objects: ManifestObject[];
+  notes: LoadNote[];
+  /** The kubeconfig context's cluster name (for policy scopes and reports). */
+  cluster: string;
+}
+
+/** Controllers whose pods/replica sets/jobs are checked through the controller itself. */
+const CHECKED_THROUGH_OWNER = new Set(['Pod', 'ReplicaSet', 'Job']);
+
+export async function loadClusterObjects(opts: ClusterSourceOptions = {}): Promise<ClusterLoadResult> {
+  const kc = loadKubeConfig(opts);
+  const cluster = kc.getCurrentCluster()?.name ?? kc.getCurrentContext();
+  const server = kc.getCurrentCluster()?.server ?? '(no server)';
+  const api = KubernetesObjectApi.makeApiClient(kc);
+  const where = `cluster ${cluster}`;
+  const notes: LoadNote[] = [];
+  const objects: ManifestObject[] = [];
+  let owned = 0;
+  for (const { apiVersion, kind } of CLUSTER_KINDS) {
+    if (opts.kinds && !opts.kinds.has(kind)) continue;
+    let items: KubernetesObject[];
+    try {
+      items = await listAll(api, apiVersion, kind, opts.namespace, opts.pageSize ?? 500);
+    } catch (e) {
+      const status = /Unrecognized API version and kind/.test(String((e as Error).message)) ? 404 : statusOf(e);
+      if (status === 403 || status === 404) {
+        notes.push({ level: 'note', file: where, message: `${kind}: ${status === 403 ? 'not allowed to list (RBAC); not checked' : 'not served by this cluster'}` });
+        continue;
+      }
+      if (status === 401) throw new UserError(`${server}: unauthorized (check the kubeconfig's credentials)`, 'cluster');
+      throw new UserError(`cannot list ${kind} from ${server}: ${describeError(causeOf(e))}`, 'cluster');
+    }
+    for (const item of items) {
+      if (CHECKED_THROUGH_OWNER.has(kind) && item.metadata?.ownerReferences?.some((o) => o.controller)) {
+        owned++;
+        continue;
+      }
+      objects.push(liveObject({ ...item, apiVersion, kind }, where));
+    }
+  }
+  if (owned) notes.push({ level: 'note', file: where, message: `${owned} pod(s), replica set(s) or job(s) owned by a controller are checked through that controller` });
+  return { objects, notes, cluster };
+}
+
+function loadKubeConfig(opts: ClusterSourceOptions): KubeConfig {
+  const kc = new KubeConfig();
+  const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0];
+  try {
+    if (file) {
+      if (!existsSync(file)) throw new UserError(`kubeconfig ${file} does not exist`, 'usage');
+      kc.loadFromFile(file);
+    } else kc.loadFromDefault();
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read the kubeconfig${file ? ` ${file}` : ''}: ${describeError(e)}`, 'usage');
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) throw new UserError(`context "${opts.context}" is not in the kubeconfig (known: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`, 'usage');
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) throw new UserError('the kubeconfig names no current cluster (use --context or --kubeconfig)', 'usage');
+  return kc;
+}
+
+async function listAll(api: KubernetesObjectApi, apiVersion: string, kind: string, namespace: string | undefined, limit: number): Promise<KubernetesObject[]> {
+  const out: KubernetesObject[] = [];
+  let token: string | undefined;
+  do {
+    const page = await api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, limit, token);
+    out.push(...page.items);
+    token = page.metadata?._continue || undefined;
+  } while (token);
+  return out;
+}
+
+function statusOf(e: unknown): number | undefined {
+  const code = (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function causeOf(e: unknown): unknown {
+  return (e as { cause?: unknown }).cause ?? e;
+}
+
+/** A live object as the policy engine's input; it has no file, so positions are empty. */
+function liveObject(item: KubernetesObject & { apiVersion: string; kind: string }, where: string): ManifestObject {
+  const raw = JSON.parse(JSON.stringify(item)) as Record<string, any>;
+  if (raw.metadata) delete raw.metadata.managedFields;
+  const meta = raw.metadata ?? {};
+  const nowhere = { file: '', line: 0, column: 0 };
+  return {
+    apiVersion: item.apiVersion,
+    kind: item.kind,
+    name: String(meta.name ?? ''),
+    namespace: meta.namespace,
+    labels: meta.labels ?? {},
+    annotations: meta.annotations ?? {},
+    raw,
+    source: { file: where, line: 0, column: 0 },
+    known: isKnownKind(item.apiVersion, item.kind),
+    positionOf: () => nowhere,
+  };
+}

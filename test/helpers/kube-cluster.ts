@@ -1,0 +1,145 @@
+/**
+ * A real Kubernetes API server for tests: kube-apiserver (built by .ci/setup.d/66-kube.sh)
+ * on 127.0.0.1 with kine (etcd API over SQLite) as its store, RBAC authorization, a static
+ * admin token and self-signed serving certificates. No controller manager or kubelet runs,
+ * so objects stay as created (no pods behind deployments, no default service accounts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { cachedPath, cacheHas } from './components.js';
+
+export const kubeBinariesPresent = (): boolean => cacheHas('bin', 'kube-apiserver') && cacheHas('bin', 'kine');
+
+export interface TestCluster {
+  server: string;
+  /** Token of a member of system:masters. */
+  adminToken: string;
+  /** A kubeconfig for the admin token (insecure-skip-tls-verify: the certificate is self-signed). */
+  kubeconfig: string;
+  /** Writes a kubeconfig for another token. */
+  kubeconfigFor(user: string): string;
+  /** Tokens of the extra users, by name. */
+  tokens: Record<string, string>;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts kine and kube-apiserver; `users` get static tokens (user name = token subject). */
+export async function startCluster(users: { name: string; groups?: string[] }[] = []): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-'));
+  const [etcdPort, apiPort] = [await freePort(), await freePort()];
+  const tokens: Record<string, string> = {};
+  const lines = ['admin-token-0000,admin,admin-uid,system:masters'];
+  for (const u of users) {
+    tokens[u.name] = `${u.name.replace(/[^a-z0-9]/gi, '')}-token-${Math.random().toString(36).slice(2, 10)}`;
+    lines.push(`${tokens[u.name]},${u.name},${u.name}-uid${u.groups?.length ? `,"${u.groups.join(',')}"` : ''}`);
+  }
+  writeFileSync(join(dir, 'tokens.csv'), `${lines.join('\n')}\n`);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  writeFileSync(join(dir, 'sa.key'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  writeFileSync(join(dir, 'sa.pub'), publicKey.export({ type: 'spki', format: 'pem' }));
+  const log = (name: string) => openSync(join(dir, `${name}.log`), 'a');
+  const procs: ChildProcess[] = [];
+  const kine = spawn(cachedPath('bin', 'kine'), ['--listen-address', `127.0.0.1:${etcdPort}`, '--endpoint', `sqlite://${join(dir, 'state.db')}?_journal=WAL&cache=shared`, '--metrics-bind-address', '0'], {
+    cwd: dir,
+    stdio: ['ignore', log('kine'), log('kine')],
+  });
+  procs.push(kine);
+  const api = spawn(
+    cachedPath('bin', 'kube-apiserver'),
+    [
+      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'certs')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--service-cluster-ip-range=10.96.0.0/16',
+      '--allow-privileged=true',
+      // No controller manager creates default service accounts, so that admission would refuse pods.
+      '--disable-admission-plugins=ServiceAccount',
+      '--enable-priority-and-fairness=false',
+      '--profiling=false',
+    ],
+    { cwd: dir, stdio: ['ignore', log('apiserver'), log('apiserver')] },
+  );
+  procs.push(api);
+  const server = `https://127.0.0.1:${apiPort}`;
+  const kubeconfigFor = (user: string): string => {
+    const token = user === 'admin' ? 'admin-token-0000' : tokens[user];
+    if (!token) throw new Error(`no token for ${user}`);
+    const file = join(dir, `kubeconfig-${user.replace(/[^a-z0-9]/gi, '_')}`);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'gatehouse-test', cluster: { server, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: user, user: { token } }],
+        contexts: [{ name: 'test', context: { cluster: 'gatehouse-test', user } }],
+        'current-context': 'test',
+      }),
+    );
+    return file;
+  };
+  const stop = async () => {
+    for (const p of procs.reverse()) {
+      if (p.exitCode === null) {
+        p.kill('SIGTERM');
+        await new Promise((r) => {
+          const t = setTimeout(() => (p.kill('SIGKILL'), r(undefined)), 5000);
+          p.once('exit', () => (clearTimeout(t), r(undefined)));
+        });
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // Ready when /readyz answers ok (the apiserver also waits for its RBAC bootstrap roles).
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    if (api.exitCode !== null || kine.exitCode !== null) {
+      const tail = (f: string) => readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n');
+      const msg = `kube-apiserver or kine exited:\n${tail('apiserver.log')}\n${tail('kine.log')}`;
+      await stop();
+      throw new Error(msg);
+    }
+    try {
+      const res = await undiciFetch(`${server}/readyz`, { headers: { authorization: 'Bearer admin-token-0000' }, dispatcher: insecureAgent() });
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error('kube-apiserver did not become ready within 180 s');
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return { server, adminToken: 'admin-token-0000', kubeconfig: kubeconfigFor('admin'), kubeconfigFor, tokens, dir, stop };
+}
+
+let agent: Agent | undefined;
+/** An undici agent that accepts the apiserver's self-signed certificate (tests only). */
+export function insecureAgent(): Agent {
+  agent ??= new Agent({ connect: { rejectUnauthorized: false } });
+  return agent;
+}

@@ -1,0 +1,244 @@
+/**
+ * Live-cluster mode against a real kube-apiserver (test/helpers/kube-cluster.ts):
+ * - `k8s check --cluster` reports for the objects read back from the API server what
+ *   `k8s check FILE` reports for the manifests they were created from;
+ * - `rbac analyze --cluster` finds the same risks for the test's subjects as on the file;
+ * - `rbac who-can --cluster` agrees with the API server's own RBAC authorizer
+ *   (SubjectAccessReview) for every test user on every query;
+ * - bad kubeconfig, wrong context, unreachable server and a user without rights give one
+ *   clear line each.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import { runCli } from '../helpers/cli.js';
+import { missing } from '../helpers/components.js';
+import { kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
+
+const MANIFEST = `
+apiVersion: v1
+kind: Namespace
+metadata: { name: shop }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web, namespace: shop, labels: { app: web } }
+spec:
+  replicas: 2
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      hostNetwork: true
+      containers:
+        - name: nginx
+          image: nginx:latest
+          securityContext: { privileged: true, capabilities: { add: [NET_ADMIN] } }
+          env: [{ name: API_TOKEN, value: hunter2 }]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: api, namespace: shop, labels: { app: api } }
+spec:
+  replicas: 1
+  selector: { matchLabels: { app: api } }
+  template:
+    metadata: { labels: { app: api } }
+    spec:
+      automountServiceAccountToken: false
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: RuntimeDefault } }
+      containers:
+        - name: api
+          image: registry.example.com/api@sha256:${'a'.repeat(64)}
+          resources: { requests: { cpu: 100m, memory: 64Mi }, limits: { cpu: "1", memory: 256Mi } }
+          securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: [ALL] } }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: debug, namespace: shop }
+spec:
+  hostPID: true
+  containers: [{ name: sh, image: busybox, command: [sleep, "3600"] }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web, namespace: shop }
+spec: { type: NodePort, selector: { app: web }, ports: [{ port: 80 }] }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: settings, namespace: shop }
+data: { db_password: hunter2 }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: { name: secret-reader, namespace: shop }
+rules: [{ apiGroups: [""], resources: [secrets], verbs: [get, list] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: alice-reads-secrets, namespace: shop }
+subjects: [{ kind: User, name: alice, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: Role, name: secret-reader, apiGroup: rbac.authorization.k8s.io }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: bob-is-admin }
+subjects: [{ kind: User, name: bob, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: cluster-admin, apiGroup: rbac.authorization.k8s.io }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: pod-exec }
+rules:
+  - { apiGroups: [""], resources: [pods/exec], verbs: [create] }
+  - { apiGroups: [""], resources: [pods], verbs: [get, list, delete] }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: { name: devs-exec, namespace: shop }
+subjects: [{ kind: Group, name: devs, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: pod-exec, apiGroup: rbac.authorization.k8s.io }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: node-manager }
+rules: [{ apiGroups: [""], resources: [nodes], verbs: ["*"] }]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: { name: dave-manages-nodes }
+subjects: [{ kind: User, name: dave, apiGroup: rbac.authorization.k8s.io }]
+roleRef: { kind: ClusterRole, name: node-manager, apiGroup: rbac.authorization.k8s.io }
+`;
+
+const USERS = [{ name: 'alice' }, { name: 'bob' }, { name: 'carol', groups: ['devs'] }, { name: 'dave' }, { name: 'erin' }];
+
+interface Finding {
+  id: string;
+  resource: { k8s?: { kind: string; namespace?: string; name: string; container?: string }; file?: unknown };
+  data?: { subject?: string };
+}
+
+const key = (f: Finding) => `${f.id} ${f.resource.k8s?.kind} ${f.resource.k8s?.namespace ?? '-'}/${f.resource.k8s?.name}${f.resource.k8s?.container ? ` ${f.resource.k8s.container}` : ''}`;
+
+describe('live cluster (real kube-apiserver)', { skip: missing(kubeBinariesPresent(), 'kube-apiserver and kine (bash .ci/setup.d/66-kube.sh)') }, () => {
+  let cluster: TestCluster;
+  const work = mkdtempSync(join(tmpdir(), 'gatehouse-live-'));
+  const manifest = join(work, 'shop.yaml');
+
+  before(async () => {
+    writeFileSync(manifest, MANIFEST);
+    cluster = await startCluster(USERS);
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const api = KubernetesObjectApi.makeApiClient(kc);
+    for (const doc of parseAllDocuments(MANIFEST)) await api.create(doc.toJS() as KubernetesObject);
+  });
+  after(async () => {
+    await cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  async function json(args: string[]): Promise<{ findings: Finding[]; stderr: string }> {
+    const r = await runCli(args);
+    assert.ok(r.code === 0 || r.code === 1, `${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+    return { findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings, stderr: r.stderr };
+  }
+
+  test('k8s check --cluster reports what k8s check reports on the manifests the objects came from', async () => {
+    const fromFile = await json(['k8s', 'check', manifest, '-o', 'json']);
+    const live = await json(['k8s', 'check', '--cluster', '--kubeconfig', cluster.kubeconfig, '-n', 'shop', '-o', 'json']);
+    const ours = (fs: Finding[]) => [...new Set(fs.filter((f) => f.resource.k8s?.namespace === 'shop' || f.resource.k8s?.name === 'shop').map(key))].sort();
+    assert.ok(ours(fromFile.findings).length >= 15, `the manifests have many problems (${ours(fromFile.findings).length})`);
+    assert.deepEqual(ours(live.findings), ours(fromFile.findings));
+    for (const f of live.findings) assert.equal(f.resource.file, undefined, 'live objects have no file');
+    // Sanity: the risky parts really were read back from the server.
+    assert.ok(live.findings.some((f) => key(f).includes('Deployment shop/web nginx')));
+    assert.ok(live.findings.some((f) => key(f).includes('Pod shop/debug')));
+  });
+
+  test('rbac analyze --cluster finds the same risks for the test subjects as on the file', async () => {
+    const subjects = new Set(['User alice', 'User bob', 'Group devs', 'User dave']);
+    const pick = (fs: Finding[]) => [...new Set(fs.filter((f) => subjects.has(f.data?.subject ?? '')).map((f) => `${f.id} ${f.data!.subject}`))].sort();
+    const fromFile = await json(['rbac', 'analyze', manifest, '-o', 'json']);
+    const live = await json(['rbac', 'analyze', '--cluster', '--kubeconfig', cluster.kubeconfig, '-o', 'json']);
+    assert.ok(pick(fromFile.findings).length >= 4, pick(fromFile.findings).join('\n'));
+    assert.deepEqual(pick(live.findings), pick(fromFile.findings));
+    // The live cluster's own bootstrap bindings are analyzed too (system:masters → cluster-admin).
+    assert.ok(live.findings.some((f) => f.data?.subject === 'Group system:masters'));
+  });
+
+  test('rbac who-can --cluster agrees with the API server authorizer (SubjectAccessReview)', async () => {
+    const queries: { verb: string; resource: string; group?: string; namespace?: string; name?: string }[] = [
+      { verb: 'get', resource: 'secrets', namespace: 'shop' },
+      { verb: 'list', resource: 'secrets', namespace: 'default' },
+      { verb: 'create', resource: 'pods/exec', namespace: 'shop' },
+      { verb: 'delete', resource: 'pods', namespace: 'shop' },
+      { verb: 'delete', resource: 'pods', namespace: 'kube-system' },
+      { verb: 'patch', resource: 'nodes' },
+      { verb: 'create', resource: 'clusterrolebindings', group: 'rbac.authorization.k8s.io' },
+      { verb: 'get', resource: 'deployments', group: 'apps', namespace: 'shop' },
+    ];
+    const mismatches: string[] = [];
+    const answers = { allowed: 0, denied: 0 };
+    for (const q of queries) {
+      const spec = q.group ? `${q.resource.split('/')[0]}.${q.group}${q.resource.includes('/') ? `/${q.resource.split('/')[1]}` : ''}` : q.resource;
+      const r = await runCli(['rbac', 'who-can', q.verb, spec, '--cluster', '--kubeconfig', cluster.kubeconfig, '-o', 'json', ...(q.namespace ? ['-n', q.namespace] : [])]);
+      assert.equal(r.code, 0, r.stderr);
+      const who = new Set((JSON.parse(r.stdout) as { subjects: { subject: string }[] }).subjects.map((s) => s.subject));
+      for (const u of USERS) {
+        const ours = who.has(`User ${u.name}`) || (u.groups ?? []).some((g) => who.has(`Group ${g}`)) || who.has('Group system:authenticated');
+        const theirs = await accessReview(u.name, u.groups ?? [], q);
+        answers[theirs ? 'allowed' : 'denied']++;
+        if (ours !== theirs) mismatches.push(`${u.name} ${q.verb} ${spec}${q.namespace ? ` in ${q.namespace}` : ''}: gatehouse ${ours}, apiserver ${theirs}`);
+      }
+    }
+    assert.deepEqual(mismatches, []);
+    // Both answers occur often: the comparison is not between two constant functions.
+    assert.ok(answers.allowed >= 10 && answers.denied >= 10, JSON.stringify(answers));
+  });
+
+  async function accessReview(user: string, groups: string[], q: { verb: string; resource: string; group?: string; namespace?: string }): Promise<boolean> {
+    const [resource, subresource] = q.resource.split('/');
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const api = KubernetesObjectApi.makeApiClient(kc);
+    const review = await api.create({
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user, groups: [...groups, 'system:authenticated'], resourceAttributes: { verb: q.verb, resource, subresource, group: q.group ?? '', namespace: q.namespace } },
+    } as KubernetesObject);
+    return Boolean((review as unknown as { status?: { allowed?: boolean } }).status?.allowed);
+  }
+
+  test('bad kubeconfig, unknown context, no rights, unreachable server: one clear line each', async () => {
+    const noFile = await runCli(['k8s', 'check', '--cluster', '--kubeconfig', join(work, 'missing')]);
+    assert.equal(noFile.code, 2);
+    assert.match(noFile.stderr, /^gatehouse: kubeconfig .*missing does not exist\n$/);
+    const badContext = await runCli(['k8s', 'check', '--cluster', '--kubeconfig', cluster.kubeconfig, '--context', 'nope']);
+    assert.equal(badContext.code, 2);
+    assert.match(badContext.stderr, /context "nope" is not in the kubeconfig \(known: test\)/);
+    // erin has no bindings: every list is forbidden; each kind is noted, nothing crashes.
+    const erin = await runCli(['k8s', 'check', '--cluster', '--kubeconfig', cluster.kubeconfigFor('erin'), '-o', 'json']);
+    assert.equal(erin.code, 0, erin.stderr);
+    assert.match(erin.stderr, /Deployment: not allowed to list \(RBAC\); not checked/);
+    assert.deepEqual((JSON.parse(erin.stdout) as { findings: unknown[] }).findings, []);
+    const unreachable = join(work, 'unreachable.kubeconfig');
+    writeFileSync(unreachable, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'x',
+      clusters: [{ name: 'x', cluster: { server: 'https://127.0.0.1:9' } }], users: [{ name: 'x', user: { token: 't' } }], contexts: [{ name: 'x', context: { cluster: 'x', user: 'x' } }],
+    }));
+    const down = await runCli(['rbac', 'analyze', '--cluster', '--kubeconfig', unreachable]);
+    assert.equal(down.code, 2);
+    assert.match(down.stderr, /^gatehouse: cannot list \w+ from https:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/);
+    assert.doesNotMatch(down.stderr, /\n\s+at /, 'no stack trace');
+    const both = await runCli(['k8s', 'check', '--cluster', manifest]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /give no paths with it/);
+  });
+});

@@ -1,13 +1,16 @@
 /**
  * Live-cluster source for posture checks: lists the objects the policy pack looks at from
- * the cluster a kubeconfig names (@kubernetes/client-node), as ManifestObjects without file
+ * the cluster a kubeconfig names (@kubernetes/client-node's KubeConfig for the connection
+ * and credentials), as ManifestObjects without file
  * positions. Pods, ReplicaSets and Jobs that a controller owns are left out, as StackRox
  * checks deployments rather than their pods: their findings belong to the owner, which is
  * listed. Secrets are never read (their values are not the pack's business, and reading
  * them would need more rights than a posture scan should ask for).
  */
 import { existsSync } from 'node:fs';
-import { KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { request as httpRequest, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { UserError, describeError } from '../util/errors.js';
 import { isKnownKind } from './kinds.js';
 import type { LoadNote, ManifestObject } from './manifests.js';
@@ -46,8 +49,12 @@ export interface ClusterSourceOptions {
   context?: string;
   /** Only this namespace (cluster-scoped kinds are still read). */
   namespace?: string;
-  /** Only these kinds (default: CLUSTER_KINDS). */
+  /** Only these kinds of `resources`. */
   kinds?: ReadonlySet<string>;
+  /** What to list (default: CLUSTER_KINDS). */
+  resources?: readonly { apiVersion: string; kind: string }[];
+  /** Keep pods/replica sets/jobs a controller owns (connectivity needs the pods themselves). */
+  keepOwned?: boolean;
   /** Page size of list calls. */
   pageSize?: number;
 }
@@ -66,18 +73,18 @@ export async function loadClusterObjects(opts: ClusterSourceOptions = {}): Promi
   const kc = loadKubeConfig(opts);
   const cluster = kc.getCurrentCluster()?.name ?? kc.getCurrentContext();
   const server = kc.getCurrentCluster()?.server ?? '(no server)';
-  const api = KubernetesObjectApi.makeApiClient(kc);
+  const api = new RawApi(kc, server);
   const where = `cluster ${cluster}`;
   const notes: LoadNote[] = [];
   const objects: ManifestObject[] = [];
   let owned = 0;
-  for (const { apiVersion, kind } of CLUSTER_KINDS) {
+  for (const { apiVersion, kind } of opts.resources ?? CLUSTER_KINDS) {
     if (opts.kinds && !opts.kinds.has(kind)) continue;
     let items: KubernetesObject[];
     try {
-      items = await listAll(api, apiVersion, kind, opts.namespace, opts.pageSize ?? 500);
+      items = await api.listAll(apiVersion, kind, opts.namespace, opts.pageSize ?? 500);
     } catch (e) {
-      const status = /Unrecognized API version and kind/.test(String((e as Error).message)) ? 404 : statusOf(e);
+      const status = statusOf(e);
       if (status === 403 || status === 404) {
         notes.push({ level: 'note', file: where, message: `${kind}: ${status === 403 ? 'not allowed to list (RBAC); not checked' : 'not served by this cluster'}` });
         continue;
@@ -86,7 +93,7 @@ export async function loadClusterObjects(opts: ClusterSourceOptions = {}): Promi
       throw new UserError(`cannot list ${kind} from ${server}: ${describeError(causeOf(e))}`, 'cluster');
     }
     for (const item of items) {
-      if (CHECKED_THROUGH_OWNER.has(kind) && item.metadata?.ownerReferences?.some((o) => o.controller)) {
+      if (!opts.keepOwned && CHECKED_THROUGH_OWNER.has(kind) && item.metadata?.ownerReferences?.some((o) => o.controller)) {
         owned++;
         continue;
       }
@@ -117,25 +124,98 @@ function loadKubeConfig(opts: ClusterSourceOptions): KubeConfig {
   return kc;
 }
 
-async function listAll(api: KubernetesObjectApi, apiVersion: string, kind: string, namespace: string | undefined, limit: number): Promise<KubernetesObject[]> {
-  const out: KubernetesObject[] = [];
-  let token: string | undefined;
-  do {
-    const page = await api.list(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, undefined, limit, token);
-    out.push(...page.items);
-    token = page.metadata?._continue || undefined;
-  } while (token);
-  return out;
+class HttpStatusError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/**
+ * List calls as plain JSON. client-node's generic object API turns answers into its typed
+ * models (`from` becomes `_from`, timestamps become Dates), which is not the object a
+ * manifest holds; so discovery and lists go through its KubeConfig for authentication
+ * (certificates, tokens, exec plugins) and Node's http(s) for the request.
+ */
+class RawApi {
+  private readonly resources = new Map<string, Map<string, { name: string; namespaced: boolean }>>();
+
+  constructor(private readonly kc: KubeConfig, private readonly server: string) {}
+
+  async listAll(apiVersion: string, kind: string, namespace: string | undefined, limit: number): Promise<KubernetesObject[]> {
+    const res = (await this.discover(apiVersion)).get(kind);
+    if (!res) throw new HttpStatusError(404, `${apiVersion} ${kind} is not served`);
+    const base = `${apiVersion.includes('/') ? '/apis' : '/api'}/${apiVersion}${res.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : ''}/${res.name}`;
+    const out: KubernetesObject[] = [];
+    let token = '';
+    do {
+      const page = (await this.get(`${base}?limit=${limit}${token ? `&continue=${encodeURIComponent(token)}` : ''}`)) as { items?: KubernetesObject[]; metadata?: { continue?: string } };
+      out.push(...(page.items ?? []));
+      token = page.metadata?.continue ?? '';
+    } while (token);
+    return out;
+  }
+
+  private async discover(apiVersion: string): Promise<Map<string, { name: string; namespaced: boolean }>> {
+    let known = this.resources.get(apiVersion);
+    if (!known) {
+      known = new Map();
+      try {
+        const list = (await this.get(`${apiVersion.includes('/') ? '/apis' : '/api'}/${apiVersion}`)) as { resources?: { name: string; kind: string; namespaced: boolean }[] };
+        for (const r of list.resources ?? []) if (!r.name.includes('/')) known.set(r.kind, { name: r.name, namespaced: r.namespaced });
+      } catch (e) {
+        if (statusOf(e) !== 404) throw e; // a group/version the cluster does not serve: nothing known
+      }
+      this.resources.set(apiVersion, known);
+    }
+    return known;
+  }
+
+  private async get(path: string): Promise<unknown> {
+    // The server URL may carry a path prefix (API proxies): keep it.
+    const url = new URL(this.server.replace(/\/$/, '') + path);
+    const opts: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: { accept: 'application/json' } };
+    await this.kc.applyToHTTPSOptions(opts);
+    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
+    return new Promise((resolve, reject) => {
+      const req = send(url, opts, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status < 200 || status > 299) {
+            let message = `HTTP ${status}`;
+            try {
+              message = (JSON.parse(body) as { message?: string }).message ?? message;
+            } catch {
+              // not a Status object
+            }
+            reject(new HttpStatusError(status, message));
+            return;
+          }
+          try {
+            resolve(JSON.parse(body));
+          } catch (e) {
+            reject(new Error(`${url.pathname}: the server did not answer JSON (${describeError(e)})`));
+          }
+        });
+      });
+      req.on('error', reject);
+      req.setTimeout(60_000, () => req.destroy(new Error('no answer within 60 s')));
+      req.end();
+    });
+  }
 }
 
 function statusOf(e: unknown): number | undefined {
-  const code = (e as { code?: unknown; statusCode?: unknown }).code ?? (e as { statusCode?: unknown }).statusCode;
-  return typeof code === 'number' ? code : undefined;
+  return e instanceof HttpStatusError ? e.code : undefined;
 }
 
 function causeOf(e: unknown): unknown {
   return (e as { cause?: unknown }).cause ?? e;
 }
+
 
 /** A live object as the policy engine's input; it has no file, so positions are empty. */
 function liveObject(item: KubernetesObject & { apiVersion: string; kind: string }, where: string): ManifestObject {

@@ -143,3 +143,28 @@ export function insecureAgent(): Agent {
   agent ??= new Agent({ connect: { rejectUnauthorized: false } });
   return agent;
 }
+
+/**
+ * Creates objects exactly as written (plain JSON POSTs with the admin token). client-node's
+ * generic create would pass them through its typed models, which drop fields it spells
+ * differently (a NetworkPolicy peer's `from`, an ipBlock's `except`).
+ */
+export async function createObjects(cluster: TestCluster, objects: Record<string, any>[]): Promise<void> {
+  const plural = new Map<string, { name: string; namespaced: boolean }>();
+  const headers = { authorization: `Bearer ${cluster.adminToken}`, 'content-type': 'application/json', accept: 'application/json' };
+  const base = (apiVersion: string) => `${cluster.server}${apiVersion.includes('/') ? '/apis' : '/api'}/${apiVersion}`;
+  for (const o of objects) {
+    const key = `${o.apiVersion} ${o.kind}`;
+    if (!plural.has(key)) {
+      const res = await undiciFetch(base(o.apiVersion), { headers, dispatcher: insecureAgent() });
+      const list = (await res.json()) as { resources: { name: string; kind: string; namespaced: boolean }[] };
+      const r = list.resources.find((x) => x.kind === o.kind && !x.name.includes('/'));
+      if (!r) throw new Error(`${key} is not served`);
+      plural.set(key, { name: r.name, namespaced: r.namespaced });
+    }
+    const r = plural.get(key)!;
+    const url = `${base(o.apiVersion)}${r.namespaced ? `/namespaces/${o.metadata?.namespace ?? 'default'}` : ''}/${r.name}`;
+    const res = await undiciFetch(url, { method: 'POST', headers, body: JSON.stringify(o), dispatcher: insecureAgent() });
+    if (!res.ok) throw new Error(`creating ${key} ${o.metadata?.name}: HTTP ${res.status} ${await res.text()}`);
+  }
+}

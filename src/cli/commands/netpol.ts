@@ -1,6 +1,7 @@
 /** `gatehouse netpol …`: network segmentation analysis and least-privilege policy generation. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
+import { addClusterOptions, type ClusterCliOptions } from '../cluster-options.js';
 import { UserError } from '../../util/errors.js';
 import {
   analyzeConnectivity,
@@ -8,6 +9,7 @@ import {
   generatePolicies,
   inferIntentFromEnv,
   loadCluster,
+  loadLiveCluster,
   parseFocusConn,
   parseIntentFile,
   policiesToYaml,
@@ -27,8 +29,11 @@ function exitCodeOption(v: string): number {
   return n;
 }
 
-async function load(paths: string[]): Promise<LoadedCluster> {
-  const loaded = await loadCluster(paths);
+async function load(paths: string[], live: ClusterCliOptions = {}): Promise<LoadedCluster> {
+  if (!live.cluster && (live.kubeconfig || live.context)) throw new UserError('--kubeconfig and --context apply to --cluster only', 'usage');
+  if (live.cluster && paths.length) throw new UserError('--cluster reads the objects from the cluster: give no paths with it', 'usage');
+  if (!live.cluster && !paths.length) throw new UserError('give manifest files or directories (or - for stdin), or --cluster', 'usage');
+  const loaded = live.cluster ? await loadLiveCluster({ kubeconfig: live.kubeconfig, context: live.context }) : await loadCluster(paths);
   for (const n of loaded.notes) {
     process.stderr.write(`gatehouse: ${n.level === 'error' ? 'warning' : 'note'}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
   }
@@ -38,23 +43,24 @@ async function load(paths: string[]): Promise<LoadedCluster> {
 export function registerNetpolCommands(program: Command): Command {
   const netpol = program.command('netpol').description('network segmentation: connectivity implied by network policies');
 
-  netpol
+  const analyze = netpol
     .command('analyze')
-    .description('allowed connections between workloads and IP ranges (np-guard connlist format)')
-    .argument('<paths...>', 'manifest files or directories ("-" for stdin)')
+    .description('allowed connections between workloads and IP ranges (np-guard connlist format), from manifests or a live cluster (--cluster)')
+    .argument('[paths...]', 'manifest files or directories ("-" for stdin)')
     .addOption(new Option('--output <format>', 'output format').choices(['txt', 'json']).default('txt'))
     .option('--focus-workload <names>', 'only connections of these workloads (NAME or NS/NAME, comma-separated)')
     .option('--focus-workload-peer <names>', 'with --focus-workload: only connections with these peers')
     .addOption(new Option('--focus-direction <dir>', 'with --focus-workload: only its ingress or egress').choices(['ingress', 'egress']))
     .option('--focus-conn <proto-port>', 'only pairs that allow this port, e.g. tcp-80 (pairs printed without connections)')
     .option('--unprotected', 'list workloads without ingress or egress isolation instead (exit 1 when any)')
-    .option('--exit-code <n>', 'exit code with --unprotected when unprotected workloads exist', '1')
-    .action(async (paths: string[], o: { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; focusConn?: string; unprotected?: boolean; exitCode: string }) => {
+    .option('--exit-code <n>', 'exit code with --unprotected when unprotected workloads exist', '1');
+  addClusterOptions(analyze).action(
+    async (paths: string[], o: ClusterCliOptions & { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; focusConn?: string; unprotected?: boolean; exitCode: string }) => {
       const exitCode = exitCodeOption(o.exitCode);
       if ((o.focusWorkloadPeer || o.focusDirection) && !o.focusWorkload) {
         throw new UserError('--focus-workload-peer and --focus-direction need --focus-workload');
       }
-      const { model } = await load(paths);
+      const { model } = await load(paths, o);
       if (o.unprotected) {
         const found = unprotectedWorkloads(model);
         if (o.output === 'json') process.stdout.write(`${JSON.stringify(unprotectedFindings(found), null, 2)}\n`);
@@ -75,7 +81,8 @@ export function registerNetpolCommands(program: Command): Command {
         if (missing.length === focus.workloads.length) throw new UserError(`workload ${missing.join(', ')} does not exist in the input resources`);
       }
       process.stdout.write(formatConnlist(analyzeConnectivity(model, focus), o.output, model, conn ? `${conn.protocol} ${conn.port}` : undefined));
-    });
+    },
+  );
 
   netpol
     .command('generate')

@@ -1,6 +1,7 @@
 /** Library entry points for network segmentation: load manifests, analyze, format. */
 import type { LoadNote } from './load.js';
 import { loadNetpolObjects } from './load.js';
+import { loadClusterObjects, type ClusterSourceOptions } from '../cluster.js';
 import { buildModel, type ClusterModel } from './model.js';
 import { analyzeConnectivity, type Connection, type FocusOptions } from './analyze.js';
 import { formatConnlist, type ConnlistFormat } from './connlist.js';
@@ -19,6 +20,25 @@ export interface LoadedCluster {
 
 export async function loadCluster(paths: string[]): Promise<LoadedCluster> {
   const { objects, notes } = await loadNetpolObjects(paths);
+  return { model: buildModel(objects), notes };
+}
+
+/**
+ * What connectivity depends on in a live cluster, as np-guard reads it there: the pods
+ * themselves (grouped into workloads by their controller), namespaces, the policies, and
+ * services (for `generate`). Admin policies are alpha APIs; a cluster without them notes so.
+ */
+export const LIVE_NETPOL_RESOURCES = [
+  { apiVersion: 'v1', kind: 'Namespace' },
+  { apiVersion: 'v1', kind: 'Pod' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy' },
+  { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy' },
+] as const;
+
+export async function loadLiveCluster(opts: Pick<ClusterSourceOptions, 'kubeconfig' | 'context'>): Promise<LoadedCluster> {
+  const { objects, notes } = await loadClusterObjects({ ...opts, resources: LIVE_NETPOL_RESOURCES, keepOwned: true });
   return { model: buildModel(objects), notes };
 }
 

@@ -25,3 +25,10 @@ export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): s
 
 export const key = (p: Pick<Package, 'name' | 'version'>) => `${p.name}@${p.version}`;
 export const sorted = (xs: Iterable<string>) => [...xs].sort();
+
+/** An rpm package as `rpm -qa --qf '%{NAME} %{EPOCHNUM} %{VERSION} %{RELEASE} %{ARCH} %{SOURCERPM} %{VENDOR} %{LICENSE}\n'` prints it. */
+export function rpmQaLine(p: Package): string {
+  const md = p.metadata as { release: string; sourceRpm: string; vendor: string };
+  const version = p.version.slice(0, -(md.release.length + 1));
+  return `${p.name} ${p.epoch ?? 0} ${version} ${md.release} ${p.arch} ${md.sourceRpm} ${md.vendor} ${p.licenses?.join(' ')}`;
+}

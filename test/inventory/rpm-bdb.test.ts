@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inventoryDirectory } from '../../src/inventory/index.js';
 import { cachedPath, missing } from '../helpers/components.js';
+import { rpmQaLine } from './helpers.js';
 
 const dir = cachedPath('inventory', 'rpm-bdb');
 const ready = existsSync(join(dir, '.done-v1'));
@@ -22,14 +23,7 @@ describe('rpm BerkeleyDB Packages', { skip: missing(ready, 'BerkeleyDB rpmdb fix
       assert.ok(want.length >= 2);
       const inv = await inventoryDirectory(join(dir, `p${size}`));
       assert.deepEqual(inv.warnings, []);
-      const got = inv.packages
-        .filter((p) => p.analyzer === 'rpm')
-        .map((p) => {
-          const md = p.metadata as { release: string; sourceRpm: string; vendor: string };
-          const version = p.version.slice(0, -(md.release.length + 1));
-          return `${p.name} ${p.epoch ?? 0} ${version} ${md.release} ${p.arch} ${md.sourceRpm} ${md.vendor} ${p.licenses?.join(' ')}`;
-        })
-        .sort();
+      const got = inv.packages.filter((p) => p.analyzer === 'rpm').map(rpmQaLine).sort();
       assert.deepEqual(got, want);
       assert.ok(inv.packages.every((p) => p.location.path === '/var/lib/rpm/Packages'));
     });

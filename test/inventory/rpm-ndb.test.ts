@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { inventoryDirectory } from '../../src/inventory/index.js';
 import { NdbFormatError, ndbPackageBlobs } from '../../src/inventory/analyzers/rpm-ndb.js';
 import { cachedPath, missing } from '../helpers/components.js';
+import { rpmQaLine } from './helpers.js';
 
 const dir = cachedPath('inventory', 'rpm-ndb');
 const ready = existsSync(join(dir, '.done-v1'));
@@ -47,14 +48,7 @@ describe('rpm NDB Packages.db', { skip: missing(ready, 'NDB rpmdb fixtures (bash
       assert.ok(want.length >= 2);
       const inv = await inventoryDirectory(join(dir, name));
       assert.deepEqual(inv.warnings, []);
-      const got = inv.packages
-        .filter((p) => p.analyzer === 'rpm')
-        .map((p) => {
-          const md = p.metadata as { release: string; sourceRpm: string; vendor: string };
-          const version = p.version.slice(0, -(md.release.length + 1));
-          return `${p.name} ${p.epoch ?? 0} ${version} ${md.release} ${p.arch} ${md.sourceRpm} ${md.vendor} ${p.licenses?.join(' ')}`;
-        })
-        .sort();
+      const got = inv.packages.filter((p) => p.analyzer === 'rpm').map(rpmQaLine).sort();
       assert.deepEqual(got, want);
       assert.ok(inv.packages.every((p) => p.location.path === `/${db}`));
     });

@@ -2,9 +2,9 @@
  * Posture benchmark: objects/s of `k8s check` (YAML parse with positions + the whole
  * default policy pack + exceptions) over a generated 20k-object cluster dump.
  * Prints the ratio to the 10k objects/s goal, and the CPU-time ratio to checkov's
- * (installed from PyPI into ~/.cache/gatehouse-test/checkov-venv on first use, or
- * $CHECKOV_BIN; POSTURE_NO_PEER=1 skips it)
- * Kubernetes framework on the same objects (a 2k-object slice: checkov is slow).
+ * Kubernetes framework on the same objects (a 2k-object slice: checkov is slow). checkov is
+ * installed from PyPI into ~/.cache/gatehouse-test/checkov-venv on first use ($CHECKOV_BIN
+ * names another; POSTURE_NO_PEER=1 skips the peer).
  * kube-linter could not be built here (golang.stackrox.io is not on the Go proxy allowlist).
  */
 import { spawnSync } from 'node:child_process';

@@ -117,6 +117,7 @@ export class VulnDb {
 
   /** Stores one advisory unless an equal-or-newer copy is already there. */
   upsert(adv: Advisory): UpsertResult {
+    this.names.clear();
     const s = this.s;
     const existing = s.getModified.get(adv.source, adv.id);
     if (existing && existing.modified >= adv.modified) return 'unchanged';
@@ -137,7 +138,23 @@ export class VulnDb {
 
   /** Advisories (not withdrawn) with an affected entry for this exact ecosystem key and name. */
   candidates(ecosystem: string, name: string): { advisory: Advisory; affectedIndex: number }[] {
-    return this.s.candidates.all(ecosystem, normalizeName(ecosystem, name)).map((row) => ({ advisory: JSON.parse(row.record) as Advisory, affectedIndex: row.idx }));
+    const normalized = normalizeName(ecosystem, name);
+    if (!this.namesOf(ecosystem).has(normalized)) return [];
+    return this.s.candidates.all(ecosystem, normalized).map((row) => ({ advisory: JSON.parse(row.record) as Advisory, affectedIndex: row.idx }));
+  }
+
+  /**
+   * Package names with any advisory under an ecosystem key, read once per key: most installed
+   * packages have none, and a set lookup is far cheaper than one SQL query per package.
+   */
+  private readonly names = new Map<string, Set<string>>();
+  private namesOf(ecosystem: string): Set<string> {
+    let set = this.names.get(ecosystem);
+    if (!set) {
+      set = new Set(this.db.prepare<[string], { name: string }>('SELECT DISTINCT name FROM affected WHERE ecosystem = ?').pluck().all(ecosystem) as unknown as string[]);
+      this.names.set(ecosystem, set);
+    }
+    return set;
   }
 
   get(source: string, id: string): Advisory | undefined {
@@ -192,6 +209,12 @@ export class VulnDb {
     const newest = sources.map((s) => s.updatedAt).sort().at(-1);
     if (newest) status.updatedAt = newest;
     return status;
+  }
+
+  /** When any source was last updated (what `status().updatedAt` says, without the counts). */
+  updatedAt(): string | undefined {
+    const row = this.db.prepare<[], { t: string | null }>('SELECT max(updated_at) AS t FROM sources').get();
+    return row?.t ?? undefined;
   }
 
   /** A consistent copy of the whole DB at `path` (the update works on such a copy). */

@@ -45,7 +45,8 @@ export function scanInventory(db: VulnDb, inventory: Inventory, target: string, 
     .filter((f) => keep.has(f.severity))
     .filter((f) => !opts.ignoreUnfixed || typeof f.data?.fixedVersion === 'string')
     .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || String(a.data?.package).localeCompare(String(b.data?.package)) || a.id.localeCompare(b.id));
-  const status = db.status();
+  // Only the age: the counts of status() scan the whole database.
+  const status = { updatedAt: db.updatedAt() };
   const warnings = inventory.warnings.map((w) => `${w.analyzer}${w.path ? ` ${w.path}` : ''}: ${w.message}`);
   const maxAge = opts.maxDbAgeDays ?? 7;
   const stale = !status.updatedAt || now - Date.parse(status.updatedAt) > maxAge * 86_400_000;

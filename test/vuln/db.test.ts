@@ -83,6 +83,8 @@ describe('importers', () => {
     const second = await importPath(db, goDir);
     assert.deepEqual([second.added, second.updated, second.unchanged], [0, 0, 4291]);
     assert.equal(db.status().advisories, 4291);
+    assert.ok(db.updatedAt());
+    assert.equal(db.updatedAt(), db.status().updatedAt, 'the cheap age query agrees with status');
     assert.equal(db.byAlias('CVE-2020-28483')[0]?.id, 'GO-2021-0052');
     db.close();
   });

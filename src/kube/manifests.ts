@@ -275,8 +275,11 @@ function addObject(
   base: FieldPath,
   file: string,
   locate: (path: FieldPath) => SourcePosition,
+  inferred?: { kind: string; apiVersion: string },
 ): void {
   const positionOf = (path: FieldPath): SourcePosition => locate(base.length ? [...base, ...path] : path);
+  // Items of a typed list (`PodList` as the API serves it) carry no kind of their own.
+  if (inferred && typeof data.kind !== 'string') data = { ...data, kind: inferred.kind, apiVersion: typeof data.apiVersion === 'string' ? data.apiVersion : inferred.apiVersion };
   const kind = typeof data.kind === 'string' ? data.kind : '';
   if (!kind) {
     const at = positionOf([]);
@@ -284,9 +287,10 @@ function addObject(
     return;
   }
   if (/List$/.test(kind) && Array.isArray(data.items)) {
+    const itemKind = kind === 'List' ? undefined : { kind: kind.slice(0, -'List'.length), apiVersion: typeof data.apiVersion === 'string' ? data.apiVersion : '' };
     data.items.forEach((item: unknown, i: number) => {
       if (item && typeof item === 'object' && !Array.isArray(item)) {
-        addObject(result, item as Record<string, any>, [...base, 'items', i], file, locate);
+        addObject(result, item as Record<string, any>, [...base, 'items', i], file, locate, itemKind);
       }
     });
     return;

@@ -43,6 +43,15 @@ test('List kinds are expanded with item positions', () => {
   assert.deepEqual(objects.map((o) => `${o.kind}/${o.name}@${o.source.line}`), ['ConfigMap/a@4', 'Secret/b@7']);
 });
 
+test('items of typed lists (PodList as the API serves it) get the list\'s item kind', () => {
+  const text = `apiVersion: v1\nkind: PodList\nitems:\n  - metadata: { name: a, namespace: x }\n    spec: { hostPID: true, containers: [{ name: c, image: i }] }\n  - kind: Pod\n    apiVersion: v1\n    metadata: { name: b }\n`;
+  const { objects, notes } = parseManifests(text, 'pods.json');
+  assert.deepEqual(notes, []);
+  assert.deepEqual(objects.map((o) => `${o.apiVersion} ${o.kind}/${o.name}@${o.source.line}`), ['v1 Pod/a@4', 'v1 Pod/b@6']);
+  assert.equal(objects[0]!.raw.spec.hostPID, true);
+  assert.equal(objects[0]!.positionOf(['spec', 'hostPID']).line, 5);
+});
+
 test('malformed YAML is noted with file and line, and the other documents still load', () => {
   const text = `${POD}---\nkind: Pod\nmetadata: {name: [unclosed\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: after }\n`;
   const { objects, notes } = parseManifests(text, 'bad.yaml');

@@ -1,14 +1,13 @@
 /**
  * Manifest loading for netpol: files, directories (recursive *.yaml|*.yml|*.json) and '-'
  * (stdin), multi-document YAML or JSON, `List`s expanded. Differs from the shared loader
- * (src/kube/manifests.ts) in two ways that matter here, hence its own small parser:
- * - items of typed lists (`PodList`, `NamespaceList`, … as `kubectl get -o yaml` prints
- *   them) carry no `kind`; it is inferred from the list's kind;
+ * (src/kube/manifests.ts), which also infers the kind of typed-list items, in one way that
+ * matters here, hence its own small parser:
  * - speed on large cluster dumps (see bench/netpol.bench.ts): JSON goes through JSON.parse
  *   and YAML first through js-yaml (several times faster than `yaml`, no positions beyond
  *   the document's first line); only a file js-yaml rejects is re-parsed with `yaml`, which
  *   skips just the broken documents and says where they are.
- * TODO: fold both into the shared loader and use it here.
+ * TODO: give the shared loader this fast path (js-yaml, positions on demand) and use it here.
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildModel, analyzeConnectivity } from '../../src/kube/netpol/index.js';
 import { NetpolEngine, type Peer } from '../../src/kube/netpol/analyze.js';
-import type { NetpolObject } from '../../src/kube/netpol/load.js';
+import type { NetpolObject } from '../../src/kube/netpol/model.js';
 import { rng } from '../helpers/random.js';
 
 

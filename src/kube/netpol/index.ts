@@ -1,6 +1,6 @@
 /** Library entry points for network segmentation: load manifests, analyze, format. */
-import type { LoadNote } from './load.js';
-import { loadNetpolObjects } from './load.js';
+import type { LoadNote } from '../manifests.js';
+import { loadManifests } from '../manifests.js';
 import { loadClusterObjects, type ClusterSourceOptions } from '../cluster.js';
 import { buildModel, type ClusterModel } from './model.js';
 import { analyzeConnectivity, type Connection, type FocusOptions } from './analyze.js';
@@ -19,8 +19,9 @@ export interface LoadedCluster {
 }
 
 export async function loadCluster(paths: string[]): Promise<LoadedCluster> {
-  const { objects, notes } = await loadNetpolObjects(paths);
-  return { model: buildModel(objects), notes };
+  const { objects, notes } = await loadManifests(paths);
+  // Kinds outside Kubernetes proper (NADs, UDNs, Routes, VMs…) are netpol's own business.
+  return { model: buildModel(objects), notes: notes.filter((n) => !n.message.startsWith('unknown kind ')) };
 }
 
 /**

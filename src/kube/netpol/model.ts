@@ -4,7 +4,10 @@
  * compiled from manifest objects into matchers.
  */
 import jsYaml from 'js-yaml';
-import type { NetpolObject } from './load.js';
+import type { ManifestObject } from '../manifests.js';
+
+/** What connectivity needs of a loaded object (manifests or a live cluster give more). */
+export type NetpolObject = Pick<ManifestObject, 'kind' | 'name' | 'namespace' | 'labels' | 'raw'> & { source: { file: string; line: number } };
 import { UserError } from '../../util/errors.js';
 import { compileSelector, MATCH_ALL, type LabelMatcher, type Labels } from './selectors.js';
 import { isIpv6Cidr, parseCidr, parseIpv4, subtract, type IpSet } from './ipset.js';

@@ -287,6 +287,9 @@ describe('live cluster (real kube-apiserver)', { skip: missing(kubeBinariesPrese
     assert.equal(erin.code, 0, erin.stderr);
     assert.match(erin.stderr, /Deployment: not allowed to list \(RBAC\); not checked/);
     assert.deepEqual((JSON.parse(erin.stdout) as { findings: unknown[] }).findings, []);
+    const erinRbac = await runCli(['rbac', 'analyze', '--cluster', '--kubeconfig', cluster.kubeconfigFor('erin'), '-o', 'json']);
+    assert.equal(erinRbac.code, 0, erinRbac.stderr);
+    assert.match(erinRbac.stderr, /ClusterRoleBinding: not allowed to list \(RBAC\); not checked/, 'rbac analyze says what it could not read');
     const unreachable = join(work, 'unreachable.kubeconfig');
     writeFileSync(unreachable, JSON.stringify({
       apiVersion: 'v1', kind: 'Config', 'current-context': 'x',

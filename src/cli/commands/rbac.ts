@@ -23,7 +23,7 @@ export function registerRbacCommands(program: Command): void {
     const { objects, notes } = await loadObjects(paths, o, { kinds: RBAC_KINDS });
     const result = analyzeRbac(objects, await loadRbacRisks());
     const { shown, code } = gate(result.findings, o.severity, o.exitCode);
-    for (const n of notes) if (n.level === 'error') process.stderr.write(`gatehouse: error: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
+    for (const n of notes) if (n.level === 'error' || o.cluster) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
     for (const n of result.notes) process.stderr.write(`gatehouse: note: ${n}\n`);
     process.stdout.write(formatter.format(shown, { command: 'rbac analyze', notes: [`${result.subjects} subject(s)`], extra: { subjects: result.subjects, notes: result.notes } }));
     process.exitCode = notes.some((n) => n.level === 'error') ? EXIT_ERROR : code;
@@ -40,7 +40,7 @@ export function registerRbacCommands(program: Command): void {
   addClusterOptions(whoCanCmd).action(async (verb: string, resource: string, paths: string[], o: ClusterCliOptions & { namespace?: string; name?: string; output: string }) => {
     if (o.output !== 'table' && o.output !== 'json') throw new UserError(`unknown output format "${o.output}" (expected table, json)`, 'bad-option');
     const { objects, notes } = await loadObjects(paths, o, { kinds: RBAC_KINDS });
-    for (const n of notes) if (n.level === 'error') process.stderr.write(`gatehouse: error: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
+    for (const n of notes) if (n.level === 'error' || o.cluster) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
     const answers = whoCan(objects, verb, resource, { namespace: o.namespace, name: o.name });
     if (o.output === 'json') {
       process.stdout.write(`${JSON.stringify({ verb, resource, namespace: o.namespace, subjects: answers }, null, 2)}\n`);

@@ -17,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 const podman = process.env.GATEHOUSE_PODMAN_SOCKET ?? '/run/podman/podman.sock';
 const IMAGE = 'localhost/gatehouse-ep-busybox:1';
 const COPY_MB = Number(process.env.GATEHOUSE_BENCH_PROXY_MB ?? 1024);
-const SMALL_N = Number(process.env.GATEHOUSE_BENCH_PROXY_N ?? 400);
+// 2,000 samples a side: a p99 then rests on 20 samples, not 4 (400 swung by ±1 ms run to run).
+const SMALL_N = Number(process.env.GATEHOUSE_BENCH_PROXY_N ?? 2000);
 const CREATE_N = Number(process.env.GATEHOUSE_BENCH_PROXY_CREATE_N ?? 60);
 
 const agents = new Map<string, http.Agent>();

@@ -2,7 +2,7 @@
  * Secrets in image files and environment variables. Only the kind and the location are
  * ever reported, never the secret itself.
  */
-import { wholeContent, type FileVisitor } from '../image/files.js';
+import { collectContent, type FileVisitor } from '../image/files.js';
 import { hygieneRules, type SecretRule } from './rules.js';
 
 export interface SecretHit {
@@ -58,14 +58,7 @@ export function secretsVisitor(maxSize = 512 * 1024): FileVisitor<SecretHit[]> {
     name: 'hygiene-secrets',
     wants: (path, entry) => secretScanWants(path, entry.size, maxSize),
     visit: async ({ content }) => {
-      // Plain data/end events instead of an async iterator per file: less overhead on
-      // images with tens of thousands of small files (not yet measured by bench:scan).
-      const buf = wholeContent(content) ?? await new Promise<Buffer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        content.on('data', (c: Buffer) => chunks.push(c));
-        content.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-        content.once('error', reject);
-      });
+      const buf = await collectContent(content);
       // Binary files (a NUL in the first 8 KiB) are not searched: keys live in text.
       if (buf.subarray(0, 8192).includes(0)) return undefined;
       const hits = findSecrets(buf.toString('latin1'));

@@ -59,6 +59,26 @@ export function wholeContent(stream: Readable): Buffer | undefined {
   return wholeContents.get(stream);
 }
 
+/**
+ * All of a content stream's bytes (at most `max`; more is dropped), taken at once when the
+ * walker already holds them. Plain data/end events rather than an async iterator: cheaper on
+ * images with tens of thousands of small files.
+ */
+export function collectContent(stream: Readable, max = Infinity): Promise<Buffer> {
+  const whole = wholeContent(stream);
+  if (whole) return Promise.resolve(whole);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    stream.on('data', (c: Buffer) => {
+      total += c.length;
+      if (total <= max) chunks.push(c);
+    });
+    stream.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}
+
 export interface VisitResult<R = unknown> {
   path: string;
   layer: number;

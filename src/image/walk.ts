@@ -3,12 +3,13 @@
  * analyzers ask for to them as streams. Nothing is extracted to disk; memory holds the
  * metadata tree and whatever the visitors keep.
  */
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, type Header } from 'tar-stream';
 import { UserError, describeError } from '../util/errors.js';
+import { Meter } from '../util/meter.js';
 import { DigestingStream } from './digest.js';
-import { bufferedContent, type FileEntry, type FileType, type FileVisitor, type VisitResult } from './files.js';
+import { bufferedContent, collectContent, type FileEntry, type FileType, type FileVisitor, type VisitResult } from './files.js';
 import { AutoDecompress } from './layers/decompress.js';
 import { withLimits, type WalkLimits } from './limits.js';
 import type { LayerInfo, OpenedImage, ProgressReporter } from './source.js';
@@ -49,21 +50,6 @@ const TYPES: Record<string, FileType | undefined> = {
   'block-device': 'block',
   fifo: 'fifo',
 };
-
-/** Counts bytes through a stream, enforcing a running total across layers. */
-class Meter extends Transform {
-  constructor(private readonly onBytes: (n: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    try {
-      this.onBytes(chunk.length);
-      cb(null, chunk);
-    } catch (e) {
-      cb(e as Error);
-    }
-  }
-}
 
 export async function walkImage(image: OpenedImage, opts: WalkOptions = {}): Promise<ImageWalk> {
   const limits = withLimits({ ...image.limits, ...withoutUndefined(opts.limits) });
@@ -242,7 +228,7 @@ async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: R
   // break the tar stream or starve the others.
   const seq = ++st.seq;
   const small = entry.size <= BUFFERED_FILE_BYTES;
-  const branches: Readable[] = small ? (await readSmall(content, entry.size).then((b) => visitors.map(() => bufferedContent(b)))) : fanOut(content, visitors.length);
+  const branches: Readable[] = small ? (await collectContent(content, entry.size).then((b) => visitors.map(() => bufferedContent(b)))) : fanOut(content, visitors.length);
   const visits = Promise.all(
     visitors.map(async (v, i) => {
       const stream = branches[i]!;
@@ -267,20 +253,6 @@ async function runVisitors(visitors: FileVisitor[], entry: FileEntry, content: R
   st.inFlight.add(visits);
   void visits.finally(() => st.inFlight.delete(visits));
   if (st.inFlight.size >= MAX_DETACHED_VISITS) await Promise.race(st.inFlight);
-}
-
-/** The whole of a small entry (the tar header's size bounds it). */
-function readSmall(content: Readable, size: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    content.on('data', (c: Buffer) => {
-      total += c.length;
-      if (total <= size) chunks.push(c);
-    });
-    content.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-    content.once('error', reject);
-  });
 }
 
 /**

@@ -90,7 +90,7 @@ export async function loadClusterObjects(opts: ClusterSourceOptions = {}): Promi
         continue;
       }
       if (status === 401) throw new UserError(`${server}: unauthorized (check the kubeconfig's credentials)`, 'cluster');
-      throw new UserError(`cannot list ${kind} from ${server}: ${describeError(causeOf(e))}`, 'cluster');
+      throw new UserError(`cannot list ${kind} from ${server}: ${describeError(e)}`, 'cluster');
     }
     for (const item of items) {
       if (!opts.keepOwned && CHECKED_THROUGH_OWNER.has(kind) && item.metadata?.ownerReferences?.some((o) => o.controller)) {
@@ -212,14 +212,9 @@ function statusOf(e: unknown): number | undefined {
   return e instanceof HttpStatusError ? e.code : undefined;
 }
 
-function causeOf(e: unknown): unknown {
-  return (e as { cause?: unknown }).cause ?? e;
-}
-
-
-/** A live object as the policy engine's input; it has no file, so positions are empty. */
+/** A live object as the policy engine's input (parsed JSON of our own); it has no file, so positions are empty. */
 function liveObject(item: KubernetesObject & { apiVersion: string; kind: string }, where: string): ManifestObject {
-  const raw = JSON.parse(JSON.stringify(item)) as Record<string, any>;
+  const raw = item as Record<string, any>;
   if (raw.metadata) delete raw.metadata.managedFields;
   const meta = raw.metadata ?? {};
   const nowhere = { file: '', line: 0, column: 0 };

@@ -46,15 +46,15 @@ export function scanInventory(db: VulnDb, inventory: Inventory, target: string, 
     .filter((f) => !opts.ignoreUnfixed || typeof f.data?.fixedVersion === 'string')
     .sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || String(a.data?.package).localeCompare(String(b.data?.package)) || a.id.localeCompare(b.id));
   // Only the age: the counts of status() scan the whole database.
-  const status = { updatedAt: db.updatedAt() };
+  const updatedAt = db.updatedAt();
   const warnings = inventory.warnings.map((w) => `${w.analyzer}${w.path ? ` ${w.path}` : ''}: ${w.message}`);
   const maxAge = opts.maxDbAgeDays ?? 7;
-  const stale = !status.updatedAt || now - Date.parse(status.updatedAt) > maxAge * 86_400_000;
-  if (stale) warnings.push(`the vulnerability database ${status.updatedAt ? `was last updated ${status.updatedAt}` : 'has never been updated'}, more than ${maxAge} days ago (run \`gatehouse db update\`)`);
+  const stale = !updatedAt || now - Date.parse(updatedAt) > maxAge * 86_400_000;
+  if (stale) warnings.push(`the vulnerability database ${updatedAt ? `was last updated ${updatedAt}` : 'has never been updated'}, more than ${maxAge} days ago (run \`gatehouse db update\`)`);
   for (const e of sup.expired) warnings.push(`ignore entry ${e.id}${e.package ? ` (${e.package})` : ''} expired on ${e.expires}: no longer suppressed`);
   const suppressed = sup.suppressed.map((x) => ({ id: x.finding.id, package: String(x.finding.data?.package ?? ''), by: x.by }));
   const report: ScanReport = { target, packages: inventory.packages.length, findings, matched: all.length, suppressed, expiredIgnores: sup.expired, warnings, db: { path: db.path, stale } };
   if (inventory.os) report.os = inventory.os;
-  if (status.updatedAt) report.db.updatedAt = status.updatedAt;
+  if (updatedAt) report.db.updatedAt = updatedAt;
   return report;
 }

@@ -9,11 +9,12 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { UserError, describeError } from '../util/errors.js';
+import { Meter } from '../util/meter.js';
 import { VulnDb } from './db.js';
 import { importPath, type ImportStats } from './feeds/index.js';
 
@@ -36,17 +37,6 @@ export interface UpdateOptions {
   onBytes?: (url: string, received: number, total: number | undefined) => void;
 }
 
-/** Passes chunks through, reporting the running byte count. */
-function countingStream(start: number, report: (n: number) => void): Transform {
-  let n = start;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      n += chunk.length;
-      report(n);
-      done(null, chunk);
-    },
-  });
-}
 
 /** The whole feed's size: Content-Range's total on a resumed answer, else Content-Length. */
 function fullSize(res: Response, resumedFrom: number): number | undefined {
@@ -144,8 +134,9 @@ export async function updateDb(dbPath: string, opts: UpdateOptions = {}): Promis
         const body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
         const sink = createWriteStream(partial, { flags: resumed ? 'a' : 'w' });
         if (onBytes) {
-          onBytes(url, from, total);
-          await pipeline(body, countingStream(from, (n) => onBytes(url, n, total)), sink);
+          let received = from;
+          onBytes(url, received, total);
+          await pipeline(body, new Meter((n) => onBytes(url, (received += n), total)), sink);
         } else await pipeline(body, sink);
       } catch (e) {
         throw new UserError(`download of ${url} interrupted after ${existsSync(partial) ? statSync(partial).size : 0} bytes (the next update resumes it): ${describeError((e as { cause?: unknown }).cause ?? e)}`, 'download');

@@ -1,15 +1,15 @@
 /** `gatehouse netpol …`: network segmentation analysis and least-privilege policy generation. */
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { addClusterOptions, type ClusterCliOptions } from '../cluster-options.js';
+import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
 import { UserError } from '../../util/errors.js';
 import {
   analyzeConnectivity,
   formatConnlist,
   generatePolicies,
   inferIntentFromEnv,
-  loadCluster,
-  loadLiveCluster,
+  LIVE_NETPOL_SOURCE,
+  modelOf,
   parseFocusConn,
   parseIntentFile,
   policiesToYaml,
@@ -30,10 +30,7 @@ function exitCodeOption(v: string): number {
 }
 
 async function load(paths: string[], live: ClusterCliOptions = {}): Promise<LoadedCluster> {
-  if (!live.cluster && (live.kubeconfig || live.context)) throw new UserError('--kubeconfig and --context apply to --cluster only', 'usage');
-  if (live.cluster && paths.length) throw new UserError('--cluster reads the objects from the cluster: give no paths with it', 'usage');
-  if (!live.cluster && !paths.length) throw new UserError('give manifest files or directories (or - for stdin), or --cluster', 'usage');
-  const loaded = live.cluster ? await loadLiveCluster({ kubeconfig: live.kubeconfig, context: live.context }) : await loadCluster(paths);
+  const loaded = modelOf(await loadObjects(paths, live, LIVE_NETPOL_SOURCE));
   for (const n of loaded.notes) {
     process.stderr.write(`gatehouse: ${n.level === 'error' ? 'warning' : 'note'}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
   }

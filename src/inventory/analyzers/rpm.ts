@@ -69,10 +69,14 @@ function sqliteBlobs(bytes: Buffer): Buffer[] {
   copy[19] = 1;
   const db = new Database(copy, { readonly: true });
   try {
-    return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
+    return headerBlobs(db);
   } finally {
     db.close();
   }
+}
+
+function headerBlobs(db: Database.Database): Buffer[] {
+  return (db.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
 }
 
 /**
@@ -81,15 +85,14 @@ function sqliteBlobs(bytes: Buffer): Buffer[] {
  * temporary directory, removed afterwards. Undefined (the db file alone counts) when SQLite
  * cannot use them.
  */
-function packagesWithWal(db: Buffer, wal: Buffer, path: string): ReturnType<typeof packagesFromHeaders>['packages'] | undefined {
+function packagesWithWal(db: Buffer, wal: Buffer, path: string): Package[] | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-rpmdb-'));
   try {
     writeFileSync(join(dir, SQLITE), db);
     writeFileSync(join(dir, WAL), wal);
     const conn = new Database(join(dir, SQLITE), { fileMustExist: true });
     try {
-      const blobs = (conn.prepare('SELECT blob FROM Packages ORDER BY hnum').all() as Array<{ blob: Buffer }>).map((r) => r.blob);
-      return packagesFromHeaders(blobs, path).packages;
+      return packagesFromHeaders(headerBlobs(conn), path).packages;
     } finally {
       conn.close();
     }

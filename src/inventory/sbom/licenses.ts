@@ -6,9 +6,8 @@ import { parse as parseYaml } from 'yaml';
 
 const require = createRequire(import.meta.url);
 /** SPDX licence ids (current and deprecated), from spdx-license-ids (spdx-expression-parse's list). */
-const SPDX_IDS: string[] = [...(require('spdx-license-ids') as string[]), ...(require('spdx-license-ids/deprecated.json') as string[])];
-const BY_LOWER = new Map(SPDX_IDS.map((id) => [id.toLowerCase(), id]));
 const DEPRECATED = new Set(require('spdx-license-ids/deprecated.json') as string[]);
+const BY_LOWER = new Map([...(require('spdx-license-ids') as string[]), ...DEPRECATED].map((id) => [id.toLowerCase(), id]));
 const ALIASES = parseYaml(readFileSync(new URL('./license-aliases.yaml', import.meta.url), 'utf8')) as Record<string, string>;
 const GNU = /^(AGPL|LGPL|GPL|GFDL)-(\d+(?:\.\d+)?)(\+)?$/i;
 

@@ -1,7 +1,6 @@
 /** Library entry points for network segmentation: load manifests, analyze, format. */
-import type { LoadNote } from '../manifests.js';
-import { loadManifests } from '../manifests.js';
-import { loadClusterObjects, type ClusterSourceOptions } from '../cluster.js';
+import { loadManifests, type LoadNote, type LoadResult } from '../manifests.js';
+import type { ClusterSourceOptions } from '../cluster.js';
 import { buildModel, type ClusterModel } from './model.js';
 import { analyzeConnectivity, type Connection, type FocusOptions } from './analyze.js';
 import { formatConnlist, type ConnlistFormat } from './connlist.js';
@@ -19,7 +18,11 @@ export interface LoadedCluster {
 }
 
 export async function loadCluster(paths: string[]): Promise<LoadedCluster> {
-  const { objects, notes } = await loadManifests(paths);
+  return modelOf(await loadManifests(paths));
+}
+
+/** The connectivity model of loaded objects (manifests or a live cluster). */
+export function modelOf({ objects, notes }: LoadResult): LoadedCluster {
   // Kinds outside Kubernetes proper (NADs, UDNs, Routes, VMs…) are netpol's own business.
   return { model: buildModel(objects), notes: notes.filter((n) => !n.message.startsWith('unknown kind ')) };
 }
@@ -38,10 +41,8 @@ export const LIVE_NETPOL_RESOURCES = [
   { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy' },
 ] as const;
 
-export async function loadLiveCluster(opts: Pick<ClusterSourceOptions, 'kubeconfig' | 'context'>): Promise<LoadedCluster> {
-  const { objects, notes } = await loadClusterObjects({ ...opts, resources: LIVE_NETPOL_RESOURCES, keepOwned: true });
-  return { model: buildModel(objects), notes };
-}
+/** How to list a live cluster for connectivity (see LIVE_NETPOL_RESOURCES). */
+export const LIVE_NETPOL_SOURCE: Omit<ClusterSourceOptions, 'kubeconfig' | 'context'> = { resources: LIVE_NETPOL_RESOURCES, keepOwned: true };
 
 export async function connlistFromPaths(paths: string[], format: ConnlistFormat, focus: FocusOptions = {}): Promise<string> {
   const { model } = await loadCluster(paths);

@@ -4,10 +4,14 @@
  * not) so a missing piece is one clear error, not a bpftrace stack of messages.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import type { OpenBounds } from '../runtime/rules/path-bounds.js';
 import { UserError } from '../util/errors.js';
+import { probeWithOpenFilter } from './open-filter.js';
 
 export const DEFAULT_PROBE = fileURLToPath(new URL('./probes/gatehouse.bt', import.meta.url));
 export const TRACEFS = '/sys/kernel/tracing';
@@ -16,6 +20,16 @@ export interface BpftraceOptions {
   bpftrace?: string;
   script?: string;
   tracefs?: string;
+  /** Opens that may leave the kernel (default: DEFAULT_OPEN_BOUNDS); see open-filter.ts. */
+  openBounds?: OpenBounds;
+}
+
+/** Writes the probe with its generated open filter to a private temporary file. */
+function renderProbe(template: string, bounds: OpenBounds | undefined): { path: string; dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-probe-'));
+  const path = join(dir, 'gatehouse.bt');
+  writeFileSync(path, probeWithOpenFilter(readFileSync(template, 'utf8'), bounds), { mode: 0o600 });
+  return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Throws a UserError naming what is missing to run the probe. */
@@ -49,7 +63,8 @@ export interface BpftraceRun {
 
 export function startBpftrace(opts: BpftraceOptions = {}): BpftraceRun {
   const bin = checkPrerequisites(opts);
-  const child = spawn(bin, ['-B', 'line', '-f', 'json', opts.script ?? DEFAULT_PROBE], {
+  const probe = renderProbe(opts.script ?? DEFAULT_PROBE, opts.openBounds);
+  const child = spawn(bin, ['-B', 'line', '-f', 'json', probe.path], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // 1024 pages (4 MiB) of perf ring per CPU absorb bursts while the reader catches up
     env: { BPFTRACE_PERF_RB_PAGES: '1024', ...process.env, BPFTRACE_STRLEN: '200' },
@@ -61,7 +76,10 @@ export function startBpftrace(opts: BpftraceOptions = {}): BpftraceRun {
     tail.push(l);
     if (tail.length > 20) tail.shift();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => {
+    probe.dispose();
+    resolve(code);
+  }));
   child.on('error', () => undefined);
   return {
     child,

@@ -5,6 +5,13 @@
  * record) is counted, not silently forgotten.
  */
 
+/**
+ * bpftrace 0.17's JSON output writes a byte ≥ 0x80 as its sign-extended value, "\uffffffc3"
+ * for 0xc3 (not valid JSON for what it means). Matched only where the backslash is not
+ * itself escaped, so a file named with that text stays as it is.
+ */
+const BPFTRACE_HIGH_BYTE = /(?<!\\)((?:\\\\)*)\\uffffff([0-9a-f]{2})/g;
+
 /** Numeric head fields, in record order after the tag. */
 export interface RawHead {
   tid: number;
@@ -102,12 +109,15 @@ export class RecordAssembler {
   push(line: string): RawRecord[] {
     if (!line) return [];
     let msg: { type?: string; data?: unknown };
+    const highBytes = line.includes('\\uffffff');
     try {
-      msg = JSON.parse(line) as { type?: string; data?: unknown };
+      msg = JSON.parse(highBytes ? line.replace(BPFTRACE_HIGH_BYTE, '$1\\u00$2') : line) as { type?: string; data?: unknown };
     } catch {
       this.malformed++;
       return [];
     }
+    // each byte ≥ 0x80 came back as one latin1 character: rebuild the UTF-8 text
+    if (highBytes && typeof msg.data === 'string') msg.data = Buffer.from(msg.data, 'latin1').toString('utf8');
     if (msg.type === 'lost_events') {
       const n = Number((msg.data as { events?: number } | undefined)?.events ?? 0);
       return [{ t: 'lost', count: n }];

@@ -42,6 +42,14 @@ export class ReorderBuffer {
     return this.held.length - this.head;
   }
 
+  /** When (ns, the records' clock) the oldest held record may leave; undefined when empty. */
+  nextReleaseNs(): bigint | undefined {
+    if (this.size === 0) return undefined;
+    let oldest = this.held[this.head]!.ts;
+    if (!this.sorted) for (let i = this.head; i < this.held.length; i++) oldest = Math.min(oldest, this.held[i]!.ts);
+    return BigInt(Math.ceil(oldest)) + this.windowNs;
+  }
+
   push(r: RawRecord): void {
     const ts = Number(recordTime(r));
     if (ts < this.lastTs) this.sorted = false;

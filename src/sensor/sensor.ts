@@ -94,7 +94,6 @@ export class Sensor {
     }
     let onReady!: () => void;
     const ready = new Promise<void>((resolve) => (onReady = resolve));
-    this.reorderTimer = setInterval(() => this.reorder.flush(process.hrtime.bigint()), 10);
     void this.read(run, onReady);
     const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
     let timer: NodeJS.Timeout | undefined;
@@ -105,13 +104,29 @@ export class Sensor {
     ]);
     clearTimeout(timer);
     if (outcome !== 'ready') {
-      clearInterval(this.reorderTimer);
+      clearTimeout(this.reorderTimer);
       run.child.kill('SIGKILL');
       const why = run.stderrTail() || (outcome === 'timeout' ? `no ready signal within ${timeoutMs} ms` : 'exited');
       throw new UserError(`bpftrace could not start the Gatehouse probe: ${why}`, 'bpftrace-failed');
     }
     this.sweepTimer = setInterval(() => this.table.sweep(), 1000);
     this.sweepTimer.unref();
+  }
+
+  /**
+   * Wakes up when the oldest held record may leave the reorder buffer: one wake-up per
+   * batch of records, none when idle (a fixed 10 ms tick woke five times per record).
+   */
+  private armReorder(): void {
+    if (this.reorderTimer || this.stopped) return;
+    const next = this.reorder.nextReleaseNs();
+    if (next === undefined) return;
+    const waitMs = Math.max(1, Math.ceil(Number(next - process.hrtime.bigint()) / 1e6));
+    this.reorderTimer = setTimeout(() => {
+      this.reorderTimer = undefined;
+      this.reorder.flush(process.hrtime.bigint());
+      this.armReorder();
+    }, waitMs);
   }
 
   private async read(run: BpftraceRun, onReady: () => void): Promise<void> {
@@ -132,7 +147,10 @@ export class Sensor {
           this.counters.records++;
           // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
           if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
-          else this.reorder.push(rec);
+          else {
+            this.reorder.push(rec);
+            this.armReorder();
+          }
         }
       }
     } finally {
@@ -248,7 +266,7 @@ export class Sensor {
     clearInterval(this.sweepTimer);
     const run = this.run;
     // the reader flushes what is held once bpftrace's output ends
-    const stopReorder = () => clearInterval(this.reorderTimer);
+    const stopReorder = () => clearTimeout(this.reorderTimer);
     if (run && run.child.exitCode === null) {
       run.child.kill('SIGINT');
       const t = setTimeout(() => run.child.kill('SIGKILL'), 5000);

@@ -62,7 +62,7 @@ describe('sensor on real containers', { skip, timeout: 600_000 }, () => {
   let exitCode: number | null = null;
 
   before(async () => {
-    const child = spawn(process.execPath, [BIN, 'sensor', '--rules', RULES, '--output', alertsFile, '--events', eventsFile], {
+    const child = spawn(process.execPath, [BIN, 'sensor', '--rules', RULES, '--opens', 'rules', '--output', alertsFile, '--events', eventsFile], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1' },
     });

@@ -45,6 +45,16 @@ describe('record assembly', () => {
     assert.deepEqual(rec.strings, [`/tmp/a${US}b\tc`]);
   });
 
+  it("decodes bpftrace 0.17's sign-extended high bytes back to UTF-8, and only those", () => {
+    const a = new RecordAssembler();
+    a.push(head(9, 'open', 1));
+    // what bpftrace -f json prints for /tmp/é-ü and a literal backslash-u text after it
+    const raw = '{"type": "printf", "data": "S\\u001f9\\u001f/tmp/\\uffffffc3\\uffffffa9-\\uffffffc3\\uffffffbc \\\\uffffffc3\\n"}';
+    const [rec] = a.push(raw);
+    assert.ok(rec && rec.t === 'event');
+    assert.deepEqual(rec.strings, ['/tmp/é-ü \\uffffffc3']);
+  });
+
   it('counts a head whose parts never came, and parts without a head', () => {
     const a = new RecordAssembler();
     a.push(head(1, 'open', 1));

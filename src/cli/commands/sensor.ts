@@ -3,7 +3,8 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { loadRuleSet, parsePriority, sinkFor } from '../../runtime/rules/index.js';
-import { runSensor } from '../../runtime/sources/sensor.js';
+import { runSensor, sensorOpenBounds } from '../../runtime/sources/sensor.js';
+import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
 
 interface SensorCliOptions {
@@ -15,6 +16,7 @@ interface SensorCliOptions {
   queue: string;
   bpftrace?: string;
   probe?: string;
+  opens?: 'rules' | 'default' | 'all';
   exitCode: string;
 }
 
@@ -32,6 +34,10 @@ export function registerSensorCommands(program: Command): Command {
     .option('--queue <n>', 'events buffered between probe and rules before drops are counted', '65536')
     .option('--bpftrace <path>', 'bpftrace binary', 'bpftrace')
     .option('--probe <file>', 'probe script (default: the Gatehouse probe)')
+    .addOption(
+      new Option('--opens <which>', 'opens that leave the kernel: those the rules can match (rules; with --events also the default set), the default set (reads below /etc, /root, /home, secrets; all writes), or all')
+        .choices(['rules', 'default', 'all']),
+    )
     .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('1'))
     .action(async (o: SensorCliOptions) => {
       if (!o.rules?.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
@@ -45,6 +51,7 @@ export function registerSensorCommands(program: Command): Command {
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
 
       const ruleSet = o.rules?.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
+      if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs --rules FILE…');
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
       if (o.events) eventsOut = o.events === '-' ? process.stdout : createWriteStream(o.events, { flags: 'w' });
       const writeEvent = eventsOut ? (ev: RuntimeEvent) => eventsOut!.write(`${JSON.stringify(ev, jsonReplacer)}\n`) : undefined;
@@ -63,6 +70,7 @@ export function registerSensorCommands(program: Command): Command {
           queueCapacity: queue,
           bpftrace: o.bpftrace,
           script: o.probe,
+          openBounds: o.opens === 'all' ? ALL_OPENS : o.opens === 'default' ? DEFAULT_OPEN_BOUNDS : o.opens === 'rules' ? sensorOpenBounds(ruleSet, false) : undefined,
           signal: ac.signal,
           onReady: () => {
             process.stderr.write('gatehouse: sensor ready\n');

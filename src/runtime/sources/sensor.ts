@@ -11,6 +11,8 @@ import { Engine } from '../rules/engine.js';
 import type { RuleSet } from '../rules/ruleset.js';
 import { dropAlert } from '../../sensor/drop-alert.js';
 import { Sensor, type SensorOptions, type SensorStats } from '../../sensor/sensor.js';
+import { DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
+import { openPathBounds, unionBounds, type OpenBounds } from '../rules/path-bounds.js';
 
 export interface SensorRunOptions extends SensorOptions {
   ruleSet?: RuleSet;
@@ -44,8 +46,18 @@ export function withContainer(a: Alert, ev: RuntimeEvent): Alert {
   return { ...a, output: a.output + suffix, output_fields: fields };
 }
 
+/**
+ * Which opens leave the kernel: those the rules can match; when every event is wanted too
+ * (onEvent), also the default set (reads below /etc, /root, /home and secrets, all writes).
+ */
+export function sensorOpenBounds(ruleSet: RuleSet | undefined, everyEvent: boolean): OpenBounds {
+  if (!ruleSet) return DEFAULT_OPEN_BOUNDS;
+  const bounds = openPathBounds(ruleSet.rules);
+  return everyEvent ? unionBounds(DEFAULT_OPEN_BOUNDS, bounds) : bounds;
+}
+
 export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult> {
-  const sensor = await Sensor.start(opts);
+  const sensor = await Sensor.start({ ...opts, openBounds: opts.openBounds ?? sensorOpenBounds(opts.ruleSet, !!opts.onEvent) });
   const engine = opts.ruleSet ? new Engine(opts.ruleSet) : undefined;
   const sinks = opts.sinks ?? [];
   let alerts = 0;

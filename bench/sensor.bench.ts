@@ -19,9 +19,9 @@ import { sensorOpenBounds } from '../src/runtime/sources/sensor.js';
 const RULES = fileURLToPath(new URL('../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = 3;
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const TICKS = 100; // USER_HZ
-const SENSITIVE_EVERY = 100;
+const SENSITIVE_EVERY = Number(process.env.BENCH_SENSITIVE_EVERY ?? 100);
 
 function procCpuSeconds(pid: number): number {
   try {

@@ -1,5 +1,5 @@
 /**
- * Runs bpftrace with the Gatehouse probe script and yields its output lines. Checks the
+ * Runs bpftrace with the Gatehouse probe script; its output is the child's stdout. Checks the
  * preconditions first (root, bpftrace installed, tracefs mounted — mounting it when it is
  * not) so a missing piece is one clear error, not a bpftrace stack of messages.
  */
@@ -55,7 +55,6 @@ export function checkPrerequisites(opts: BpftraceOptions = {}): string {
 
 export interface BpftraceRun {
   child: ChildProcess;
-  lines: AsyncIterable<string>;
   /** The last stderr lines, for an error message when bpftrace fails. */
   stderrTail(): string;
   exited: Promise<number | null>;
@@ -83,7 +82,6 @@ export function startBpftrace(opts: BpftraceOptions = {}): BpftraceRun {
   child.on('error', () => undefined);
   return {
     child,
-    lines: createInterface({ input: child.stdout!, crlfDelay: Infinity }),
     stderrTail: () => tail.filter((l) => l.trim()).join(' | '),
     exited,
   };

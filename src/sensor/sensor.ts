@@ -17,6 +17,8 @@ import { ReorderBuffer } from './reorder.js';
 
 /** How long records wait to be put in order across CPUs. */
 const REORDER_WINDOW_NS = 50_000_000n;
+/** Longest wait between bpftrace writing a line and the sensor parsing it. */
+const DRAIN_MS = 20;
 
 export interface SensorOptions extends BpftraceOptions {
   /** Records buffered between the probe and the pipeline (default 65536). */
@@ -63,7 +65,9 @@ export class Sensor {
   private reported = { lost: 0, dropped: 0, incomplete: 0 };
   private incompleteAtReady = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
-  private reorderTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private pendingChunks: string[] = [];
+  private onReady: (() => void) | undefined;
   private readonly reorder: ReorderBuffer;
 
   private constructor(private readonly opts: SensorOptions) {
@@ -92,9 +96,8 @@ export class Sensor {
       this.selfPids.add(run.child.pid);
       this.assembler.ignoreTids.add(run.child.pid);
     }
-    let onReady!: () => void;
-    const ready = new Promise<void>((resolve) => (onReady = resolve));
-    void this.read(run, onReady);
+    const ready = new Promise<void>((resolve) => (this.onReady = resolve));
+    void this.read(run);
     const timeoutMs = this.opts.readyTimeoutMs ?? 300_000;
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
@@ -104,7 +107,6 @@ export class Sensor {
     ]);
     clearTimeout(timer);
     if (outcome !== 'ready') {
-      clearTimeout(this.reorderTimer);
       run.child.kill('SIGKILL');
       const why = run.stderrTail() || (outcome === 'timeout' ? `no ready signal within ${timeoutMs} ms` : 'exited');
       throw new UserError(`bpftrace could not start the Gatehouse probe: ${why}`, 'bpftrace-failed');
@@ -114,50 +116,83 @@ export class Sensor {
   }
 
   /**
-   * Wakes up when the oldest held record may leave the reorder buffer: one wake-up per
-   * batch of records, none when idle (a fixed 10 ms tick woke five times per record).
+   * One timer drives the reader: it parses what bpftrace wrote since the last tick (at most
+   * DRAIN_MS ago) and releases the records old enough to leave the reorder buffer, then
+   * sleeps until there is output again or the next held record is due. Parsing in batches
+   * rather than per line keeps the per-event cost low when events are sparse (each wake-up
+   * of a cold pipeline costs far more than the record it handles); records wait in the
+   * reorder window anyway.
    */
-  private armReorder(): void {
-    if (this.reorderTimer || this.stopped) return;
-    const next = this.reorder.nextReleaseNs();
-    if (next === undefined) return;
-    const waitMs = Math.max(1, Math.ceil(Number(next - process.hrtime.bigint()) / 1e6));
-    this.reorderTimer = setTimeout(() => {
-      this.reorderTimer = undefined;
+  private armTick(): void {
+    if (this.tickTimer || this.readerDone) return;
+    let waitMs: number;
+    if (this.pendingChunks.length) waitMs = DRAIN_MS;
+    else {
+      const next = this.reorder.nextReleaseNs();
+      if (next === undefined) return;
+      waitMs = Math.max(1, Math.ceil(Number(next - process.hrtime.bigint()) / 1e6));
+    }
+    this.tickTimer = setTimeout(() => {
+      this.tickTimer = undefined;
+      this.drain();
       this.reorder.flush(process.hrtime.bigint());
-      this.armReorder();
+      this.armTick();
     }, waitMs);
   }
 
-  private async read(run: BpftraceRun, onReady: () => void): Promise<void> {
-    try {
-      for await (const line of run.lines) {
-        for (const rec of this.assembler.push(line)) {
-          if (rec.t === 'ready') {
-            // records cut in half while probes were still attaching are expected, not drops
-            this.assembler.resetPending();
-            this.incompleteAtReady = this.assembler.incomplete;
-            onReady();
-            continue;
-          }
-          if (rec.t === 'lost') {
-            this.counters.lost += rec.count;
-            continue;
-          }
-          this.counters.records++;
-          // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
-          if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
-          else {
-            this.reorder.push(rec);
-            this.armReorder();
-          }
-        }
-      }
-    } finally {
-      this.reorder.flush(process.hrtime.bigint(), true);
-      this.readerDone = true;
-      this.queue.wake();
+  /** Parses the complete lines bpftrace has written so far. */
+  private drain(): void {
+    if (!this.pendingChunks.length) return;
+    const text = this.pendingChunks.join('');
+    this.pendingChunks = [];
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+      this.handleLine(text.slice(start, nl));
+      start = nl + 1;
     }
+    if (start < text.length) this.pendingChunks.push(text.slice(start));
+  }
+
+  private handleLine(line: string): void {
+    for (const rec of this.assembler.push(line)) {
+      if (rec.t === 'ready') {
+        // records cut in half while probes were still attaching are expected, not drops
+        this.assembler.resetPending();
+        this.incompleteAtReady = this.assembler.incomplete;
+        this.onReady?.();
+        continue;
+      }
+      if (rec.t === 'lost') {
+        this.counters.lost += rec.count;
+        continue;
+      }
+      this.counters.records++;
+      // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
+      if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
+      else this.reorder.push(rec);
+    }
+  }
+
+  private read(run: BpftraceRun): Promise<void> {
+    return new Promise((resolve) => {
+      const out = run.child.stdout!;
+      out.setEncoding('utf8');
+      out.on('data', (chunk: string) => {
+        this.pendingChunks.push(chunk);
+        this.armTick();
+      });
+      out.once('close', () => {
+        clearTimeout(this.tickTimer);
+        this.tickTimer = undefined;
+        this.drain();
+        if (this.pendingChunks.length) this.handleLine(this.pendingChunks.join(''));
+        this.pendingChunks = [];
+        this.reorder.flush(process.hrtime.bigint(), true);
+        this.readerDone = true;
+        this.queue.wake();
+        resolve();
+      });
+    });
   }
 
   /** The event stream; ends when the sensor stops. */
@@ -266,14 +301,12 @@ export class Sensor {
     clearInterval(this.sweepTimer);
     const run = this.run;
     // the reader flushes what is held once bpftrace's output ends
-    const stopReorder = () => clearTimeout(this.reorderTimer);
     if (run && run.child.exitCode === null) {
       run.child.kill('SIGINT');
       const t = setTimeout(() => run.child.kill('SIGKILL'), 5000);
       await run.exited;
       clearTimeout(t);
     }
-    stopReorder();
     this.queue.wake();
     await this.containers.close();
   }

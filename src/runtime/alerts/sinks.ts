@@ -16,11 +16,23 @@ export interface AlertSink {
   readonly failed: number;
 }
 
+/**
+ * Alerts come in bursts (the sensor hands over a batch of events at once): writes of one
+ * tick are corked into one write call instead of one per alert.
+ */
+function writeCorked(out: Writable, text: string): void {
+  if (!out.writableCorked) {
+    out.cork();
+    process.nextTick(() => out.uncork());
+  }
+  out.write(text);
+}
+
 export class StreamSink implements AlertSink {
   failed = 0;
   constructor(private readonly out: Writable) {}
   write(alert: Alert): void {
-    this.out.write(`${JSON.stringify(alert)}\n`);
+    writeCorked(this.out, `${JSON.stringify(alert)}\n`);
   }
   async close(): Promise<void> {}
 }
@@ -40,7 +52,7 @@ export class FileSink implements AlertSink {
       this.failed++;
       return;
     }
-    this.stream.write(`${JSON.stringify(alert)}\n`);
+    writeCorked(this.stream, `${JSON.stringify(alert)}\n`);
   }
   close(): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -15,7 +15,7 @@
  * runtime/rules/path-bounds.ts, which the tests hold this code to.
  */
 import {
-  MAX_FILTERED_PATH, OPEN_ACCESSES, SUFFIX_WINDOW, type OpenAccess, type OpenBounds, type PathAtoms,
+  MAX_FILTERED_PATH, OPEN_ACCESSES, type OpenAccess, type OpenBounds, type PathAtoms,
 } from '../runtime/rules/path-bounds.js';
 
 const FNV_OFFSET = 0xcbf29ce484222325n;
@@ -31,7 +31,10 @@ export function fnv1a64(s: string | Buffer): bigint {
 
 /** Distinct prefix lengths the probe captures (each costs a stack slot and a lookup). */
 const MAX_PREFIX_LENGTHS = 16;
-/** Substrings looked up, and how many distinct lengths and last bytes they may have (each adds work per byte and verifier states). */
+/**
+ * Substrings looked up, and how many distinct lengths and end bytes they may have: each
+ * adds work per byte and states for the verifier.
+ */
 const MAX_SUBSTRINGS = 256;
 const MAX_SUBSTRING_LENGTHS = 4;
 const MAX_SUBSTRING_LAST_BYTES = 8;
@@ -256,4 +259,3 @@ export function probeWithOpenFilter(template: string, bounds: OpenBounds = DEFAU
     '\nEND { clear(@open_filter); }\n';
 }
 
-export { SUFFIX_WINDOW };

@@ -67,6 +67,8 @@ export class Sensor {
   private sweepTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private pendingChunks: string[] = [];
+  /** The start of a line whose end bpftrace has not written yet. */
+  private partial = '';
   private onReady: (() => void) | undefined;
   private readonly reorder: ReorderBuffer;
 
@@ -143,14 +145,14 @@ export class Sensor {
   /** Parses the complete lines bpftrace has written so far. */
   private drain(): void {
     if (!this.pendingChunks.length) return;
-    const text = this.pendingChunks.join('');
+    const text = this.partial + this.pendingChunks.join('');
     this.pendingChunks = [];
     let start = 0;
     for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
       this.handleLine(text.slice(start, nl));
       start = nl + 1;
     }
-    if (start < text.length) this.pendingChunks.push(text.slice(start));
+    this.partial = text.slice(start);
   }
 
   private handleLine(line: string): void {
@@ -185,8 +187,8 @@ export class Sensor {
         clearTimeout(this.tickTimer);
         this.tickTimer = undefined;
         this.drain();
-        if (this.pendingChunks.length) this.handleLine(this.pendingChunks.join(''));
-        this.pendingChunks = [];
+        if (this.partial) this.handleLine(this.partial);
+        this.partial = '';
         this.reorder.flush(process.hrtime.bigint(), true);
         this.readerDone = true;
         this.queue.wake();

@@ -205,3 +205,39 @@ describe('reorder buffer', () => {
     assert.deepEqual(out, [1, 2, 3, 4, 5]);
   });
 });
+
+describe('the reader, fed by a stand-in for bpftrace', () => {
+  it('joins lines split across writes, in time order, and ends with the output', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { Sensor } = await import('../../src/sensor/sensor.js');
+    const dir = mkdtempSync(join(tmpdir(), 'gh-fake-bpftrace-'));
+    const open = (tid: number, ts: number, path: string) =>
+      line(['H', tid, tid, 1, 0, 0, 0, 0, 4294967295, 4026531841, 1, 0, 0, 7, 7, ts, 'open', 3, 0, 0, 4294967196, 2, 0, 1, 'cat'].join(US)) + '\n' + line(`S${US}${tid}${US}${path}`) + '\n';
+    const second = open(902, 200, '/etc/second');
+    // the ready line, one record split in the middle of a line over two writes, and an
+    // older record from another CPU arriving after a newer one
+    const script = `#!/bin/sh
+printf '%s\\n' '${line(`R${US}1`)}'
+printf '%s' '${second.slice(0, 40)}'
+sleep 0.2
+printf '%s' '${second.slice(40)}'
+printf '%s' '${open(901, 100, '/etc/first')}'
+sleep 0.2
+`;
+    const fake = join(dir, 'bpftrace');
+    writeFileSync(fake, script, { mode: 0o755 });
+    try {
+      const s = await Sensor.start({ bpftrace: fake });
+      const names: unknown[] = [];
+      for await (const ev of s.events()) names.push(ev['fd.name']);
+      assert.deepEqual(names, ['/etc/first', '/etc/second']);
+      assert.equal(s.stats().incomplete, 0);
+      assert.equal(s.stats().malformed, 0);
+      await s.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

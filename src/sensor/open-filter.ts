@@ -1,6 +1,6 @@
 /**
  * The in-kernel open filter: bpftrace code, generated from path bounds, that decides at
- * syscall exit whether an open record leaves the kernel. One pass over the path (read as
+ * syscall entry whether an open is recorded at all. One pass over the path (read as
  * aligned words, so no read crosses into an unmapped page) computes FNV-1a hashes of the
  * whole path, of its directory and of its last component, the hash of each prefix length
  * a bound needs, a window of the last 16 bytes (suffixes, substrings) and whether the path
@@ -163,15 +163,12 @@ function initCode(p: FilterPlan): string[] {
   return lines;
 }
 
-/**
- * Statements that set $emit for the pending open of this thread (path pointer in @op[tid],
- * flags in @of[tid]).
- */
+/** Statements that set $emit for an open, from its path pointer $path and flags $flags. */
 function filterCode(p: FilterPlan): string[] {
   const lines: string[] = [];
   const key = (kind: number, acc: string, x: string, y: string, z = '(uint64)0') => `@open_filter[${kind}, ${acc}, ${x}, ${y}, ${z}]`;
   const add = (s: string) => lines.push(s);
-  add('$p = (uint64)@op[tid];');
+  add('$p = $path;');
   add('$a = $p & ~(uint64)7;');
   // bytes i..i+7 of the path as one word, from two aligned reads: a read that fails lies
   // beyond the path's end (never inside it), so it cannot hide a byte
@@ -214,7 +211,7 @@ function filterCode(p: FilterPlan): string[] {
   add('}');
   // not plainly canonical, no end found, or too long: always emitted
   add('if ($done == 0 || $i == 0 || $first != 0x2f || ($prev == 0x2f && $i > 1)) { $sus = 1; }');
-  add('$acc = @of[tid] & 3;');
+  add('$acc = $flags & 3;');
   add('if ($acc == 3) { $acc = 2; }');
   const looks = [
     key(KIND.all, '$acc', '(uint64)0', '(uint64)0'),
@@ -253,9 +250,10 @@ export function probeWithOpenFilter(template: string, bounds: OpenBounds = DEFAU
   if (!template.includes(OPEN_FILTER_MARKER)) return template;
   const p = plan(bounds);
   const indent = (lines: string[], by: string) => lines.map((l, i) => (i ? by : '') + l).join('\n');
+  const filter = indent(filterCode(p), '  ');
   return template
     .replace(OPEN_FILTER_INIT_MARKER, () => indent(initCode(p), '  '))
-    .replace(OPEN_FILTER_MARKER, () => indent(filterCode(p), '  ')) +
+    .replaceAll(OPEN_FILTER_MARKER, () => filter) +
     '\nEND { clear(@open_filter); }\n';
 }
 

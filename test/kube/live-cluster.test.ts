@@ -129,7 +129,28 @@ metadata: { name: back, labels: { tier: back } }
 apiVersion: v1
 kind: Pod
 metadata: { name: web, namespace: front, labels: { app: web } }
-spec: { containers: [{ name: web, image: nginx, ports: [{ containerPort: 8080, name: http }] }] }
+spec:
+  containers:
+    - name: web
+      image: nginx
+      ports: [{ containerPort: 8080, name: http }]
+      env: [{ name: DB_URL, value: "postgres://db.back.svc.cluster.local:5432/shop" }]
+      envFrom: [{ configMapRef: { name: web-config } }]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: web-config, namespace: front }
+data: { CACHE_HOST: cache.back, CACHE_PORT: "6379" }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: db, namespace: back }
+spec: { selector: { app: db }, ports: [{ port: 5432 }] }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: cache, namespace: back }
+spec: { selector: { app: cache }, ports: [{ port: 6379, targetPort: redis }] }
 ---
 apiVersion: v1
 kind: Pod
@@ -273,6 +294,23 @@ describe('live cluster (real kube-apiserver)', { skip: missing(kubeBinariesPrese
     assert.match(live.stdout, /front\/web\[Pod\] => back\/db\[Pod\] : TCP 5432/);
     // Admin network policies are alpha APIs this apiserver does not serve: noted, not fatal.
     assert.match(live.stderr, /AdminNetworkPolicy: not served by this cluster/);
+  });
+
+  test('netpol generate --cluster writes the policies netpol generate writes for the manifests (intent from env and a ConfigMap)', async () => {
+    const fromFile = await runCli(['netpol', 'generate', netpolManifest]);
+    const live = await runCli(['netpol', 'generate', '--cluster', '--kubeconfig', cluster.kubeconfig]);
+    assert.equal(fromFile.code, 0, fromFile.stderr);
+    assert.equal(live.code, 0, live.stderr);
+    // The cluster also holds the shop namespace; its policies are not in the file's.
+    const policies = (t: string) => parseAllDocuments(t).map((d) => d.toJS() as { metadata: { namespace: string; name: string } })
+      .filter((p) => p.metadata.namespace !== 'shop')
+      .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+    const fileDocs = policies(fromFile.stdout);
+    assert.ok(fileDocs.length >= 4, fromFile.stdout);
+    assert.deepEqual(policies(live.stdout), fileDocs);
+    // the intents were found: web may reach db on 5432 (env) and cache on 6379 (ConfigMap)
+    assert.match(fromFile.stdout, /5432/);
+    assert.match(fromFile.stdout, /6379/);
   });
 
   test('bad kubeconfig, unknown context, no rights, unreachable server: one clear line each', async () => {

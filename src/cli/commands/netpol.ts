@@ -81,35 +81,35 @@ export function registerNetpolCommands(program: Command): Command {
     },
   );
 
-  netpol
+  const generate = netpol
     .command('generate')
-    .description('least-privilege NetworkPolicies (YAML on stdout) from declared intent')
-    .argument('<paths...>', 'manifest files or directories with the workloads ("-" for stdin)')
+    .description('least-privilege NetworkPolicies (YAML on stdout) from declared intent, for manifests or a live cluster (--cluster)')
+    .argument('[paths...]', 'manifest files or directories with the workloads ("-" for stdin)')
     .option('--intent <file>', 'explicit connectivity list: `connections: [{from, to, ports}]`')
-    .option('--no-env', 'do not infer intent from service references in env and ConfigMaps')
-    .action(async (paths: string[], o: { intent?: string; env: boolean }) => {
-      const { model } = await load(paths);
-      const intents: IntentConnection[] = [];
-      if (o.intent) {
-        let text: string;
-        try {
-          text = await readFile(o.intent, 'utf8');
-        } catch (e) {
-          throw new UserError(`cannot read intent file ${o.intent}: ${(e as Error).message.split('\n')[0]}`);
-        }
-        intents.push(...parseIntentFile(text, o.intent, model));
+    .option('--no-env', 'do not infer intent from service references in env and ConfigMaps');
+  addClusterOptions(generate).action(async (paths: string[], o: ClusterCliOptions & { intent?: string; env: boolean }) => {
+    const { model } = await load(paths, o);
+    const intents: IntentConnection[] = [];
+    if (o.intent) {
+      let text: string;
+      try {
+        text = await readFile(o.intent, 'utf8');
+      } catch (e) {
+        throw new UserError(`cannot read intent file ${o.intent}: ${(e as Error).message.split('\n')[0]}`);
       }
-      if (o.env) intents.push(...inferIntentFromEnv(model));
-      if (intents.length === 0) process.stderr.write('gatehouse: note: no intent found: only default-deny policies are generated\n');
-      const { policies, notes } = generatePolicies(model, intents);
-      for (const n of notes) process.stderr.write(`gatehouse: warning: ${n}\n`);
-      const mismatches = verifyGenerated(model, intents, policies);
-      for (const m of mismatches.slice(0, 20)) {
-        process.stderr.write(`gatehouse: warning: generated policies allow ${m.allowed} for ${m.src} => ${m.dst}, intent is ${m.intended}\n`);
-      }
-      process.stdout.write(policiesToYaml(policies));
-      if (mismatches.length > 0) process.exitCode = 1;
-    });
+      intents.push(...parseIntentFile(text, o.intent, model));
+    }
+    if (o.env) intents.push(...inferIntentFromEnv(model));
+    if (intents.length === 0) process.stderr.write('gatehouse: note: no intent found: only default-deny policies are generated\n');
+    const { policies, notes } = generatePolicies(model, intents);
+    for (const n of notes) process.stderr.write(`gatehouse: warning: ${n}\n`);
+    const mismatches = verifyGenerated(model, intents, policies);
+    for (const m of mismatches.slice(0, 20)) {
+      process.stderr.write(`gatehouse: warning: generated policies allow ${m.allowed} for ${m.src} => ${m.dst}, intent is ${m.intended}\n`);
+    }
+    process.stdout.write(policiesToYaml(policies));
+    if (mismatches.length > 0) process.exitCode = 1;
+  });
 
   return netpol;
 }

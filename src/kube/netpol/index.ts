@@ -30,12 +30,13 @@ export function modelOf({ objects, notes }: LoadResult): LoadedCluster {
 /**
  * What connectivity depends on in a live cluster, as np-guard reads it there: the pods
  * themselves (grouped into workloads by their controller), namespaces, the policies, and
- * services (for `generate`). Admin policies are alpha APIs; a cluster without them notes so.
+ * services and ConfigMaps (for `generate`'s intent from env). Admin policies are alpha APIs; a cluster without them notes so.
  */
 export const LIVE_NETPOL_RESOURCES = [
   { apiVersion: 'v1', kind: 'Namespace' },
   { apiVersion: 'v1', kind: 'Pod' },
   { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ConfigMap' },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
   { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'AdminNetworkPolicy' },
   { apiVersion: 'policy.networking.k8s.io/v1alpha1', kind: 'BaselineAdminNetworkPolicy' },

@@ -313,6 +313,33 @@ describe('live cluster (real kube-apiserver)', { skip: missing(kubeBinariesPrese
     assert.match(fromFile.stdout, /6379/);
   });
 
+  test('a kubeconfig exec credential plugin supplies the token; a failing plugin is one clear line', async () => {
+    const withExec = (name: string, script: string): string => {
+      const plugin = join(work, `${name}.sh`);
+      writeFileSync(plugin, script, { mode: 0o755 });
+      const file = join(work, `kubeconfig-${name}`);
+      writeFileSync(file, JSON.stringify({
+        apiVersion: 'v1', kind: 'Config', 'current-context': 'test',
+        clusters: [{ name: 'c', cluster: { server: cluster.server, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'u', user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never' } } }],
+        contexts: [{ name: 'test', context: { cluster: 'c', user: 'u' } }],
+      }));
+      return file;
+    };
+    const good = withExec('cred', `#!/bin/sh\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' '${cluster.adminToken}'\n`);
+    const viaExec = await json(['k8s', 'check', '--cluster', '--kubeconfig', good, '-n', 'shop', '-o', 'json']);
+    const viaToken = await json(['k8s', 'check', '--cluster', '--kubeconfig', cluster.kubeconfig, '-n', 'shop', '-o', 'json']);
+    assert.ok(viaToken.findings.length > 5);
+    assert.deepEqual(viaExec.findings.map(key).sort(), viaToken.findings.map(key).sort());
+    const bad = withExec('cred-fail', '#!/bin/sh\necho "login required" >&2\nexit 1\n');
+    const r = await runCli(['k8s', 'check', '--cluster', '--kubeconfig', bad, '-n', 'shop']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    // the plugin's own words reach the user
+    assert.match(r.stderr, /^gatehouse: cannot list \w+ from https:\/\/127\.0\.0\.1:\d+: login required$/m);
+    assert.doesNotMatch(r.stderr, /at .*\.(ts|js):\d+/, 'no stack trace');
+  });
+
   test('bad kubeconfig, unknown context, no rights, unreachable server: one clear line each', async () => {
     const noFile = await runCli(['k8s', 'check', '--cluster', '--kubeconfig', join(work, 'missing')]);
     assert.equal(noFile.code, 2);

@@ -10,7 +10,8 @@
  * Prints their share of one core against the 5% goal, the drop counters (goal 0), and the
  * alerts for the sensitive reads (all expected). In-kernel BPF time is charged to the
  * traced processes: the load generator's CPU is printed with and without the probe.
- * Needs root and bpftrace.
+ * Needs root and bpftrace. BENCH_NODE_FLAGS passes flags to the sensor's node (for example
+ * `--cpu-prof --cpu-prof-dir DIR`); BENCH_DEBUG shows the sensor's stdout.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';

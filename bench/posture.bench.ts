@@ -13,6 +13,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { checkObjects } from '../src/kube/check.js';
+import { subjects } from '../src/subjects/index.js';
 import { parseManifests } from '../src/kube/manifests.js';
 
 const FLOOR = 10_000;
@@ -51,14 +52,14 @@ function generate(total: number): string {
 const text = generate(TOTAL);
 if (process.env.POSTURE_DUMP) (await import('node:fs')).writeFileSync(process.env.POSTURE_DUMP, text);
 // Warm-up on a slice, so JIT and the policy pack load are not measured.
-await checkObjects(parseManifests(text.slice(0, 200_000), 'warmup.yaml').objects, []);
+await checkObjects(parseManifests(text.slice(0, 200_000), 'warmup.yaml').objects, [], { subjects: subjects() });
 
 const c0 = process.cpuUsage();
 const t0 = performance.now();
 const { objects, notes } = parseManifests(text, 'cluster-dump.yaml');
 const t1 = performance.now();
 const c1 = process.cpuUsage(c0);
-const result = await checkObjects(objects, notes);
+const result = await checkObjects(objects, notes, { subjects: subjects() });
 const t2 = performance.now();
 const c2 = process.cpuUsage(c0);
 const cpu = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
@@ -87,7 +88,7 @@ if (existsSync(checkov)) {
   writeFileSync(file, slice);
   const ours0 = process.cpuUsage();
   const sliceObjects = parseManifests(slice, file);
-  await checkObjects(sliceObjects.objects, sliceObjects.notes);
+  await checkObjects(sliceObjects.objects, sliceObjects.notes, { subjects: subjects() });
   const oursCpu = cpu(process.cpuUsage(ours0));
   // `times` prints the children's user and system CPU, which is what we compare.
   const run = spawnSync('bash', ['-c', `"$0" -f "$1" --framework kubernetes --quiet --compact -o json --skip-download >/dev/null 2>&1; times`, checkov, file], {

@@ -17,7 +17,7 @@ export function parseSeverity(text: string): Severity {
   throw new Error(`unknown severity "${text}" (expected one of ${SEVERITIES.join(', ')})`);
 }
 
-export type FindingKind = 'vulnerability' | 'misconfiguration' | 'secret' | 'hygiene' | 'policy' | 'runtime';
+export type FindingKind = 'vulnerability' | 'misconfiguration' | 'secret' | 'hygiene' | 'policy' | 'runtime' | 'anomaly' | 'drift';
 
 /** Where a finding lives. Engines fill the part that applies to them. */
 export interface ResourceRef {
@@ -37,6 +37,11 @@ export interface PolicyRef {
 export interface Finding {
   /** Stable identifier of what was found: a CVE/GHSA id, a policy id, a rule name. */
   id: string;
+  /**
+   * Stable identity of this finding (id + resource + location; see fingerprint.ts). Set by
+   * the engine that makes the finding; formatters fill a missing one.
+   */
+  fingerprint?: string;
   kind: FindingKind;
   severity: Severity;
   title: string;

@@ -1,22 +1,25 @@
 /**
- * `k8s check` as a library: load manifests, load the policy pack (+ user policies and
- * exceptions), evaluate, apply exceptions. The CLI only parses flags and prints.
+ * `k8s check` as a library: load the deploy pack (+ user policies and exceptions), evaluate
+ * the objects through the one policy engine, apply exceptions. The CLI only parses flags
+ * and prints.
  */
 import type { Finding } from '../findings/finding.js';
-import { applyExceptions } from '../policy/exceptions.js';
-import { evaluatePolicies } from '../policy/evaluator.js';
-import { loadPolicies } from '../policy/loader.js';
+import { evaluate } from '../policy/evaluate.js';
+import { compilePolicySet } from '../policy/evaluate.js';
+import { loadPacks, resolvePackInput, type PackSource } from '../policy/pack.js';
+import type { SubjectRegistry } from '../policy/subject.js';
 import type { Policy, PolicyException } from '../policy/types.js';
-import { registerKubeFields } from './fields/index.js';
 import type { LoadNote, ManifestObject } from './manifests.js';
 import { PSS_LATEST_MINOR, type PssPolicy } from './pss/evaluate.js';
 
 export interface CheckOptions {
-  /** User policy/exception files or directories. */
+  /** Subjects known to the process (src/subjects). */
+  subjects: SubjectRegistry;
+  /** User policy/exception files, directories or built-in pack names. */
   policyPaths?: string[];
   /** Run only the Pod Security Standards checks of this level/version (plus user policies). */
   pss?: PssPolicy;
-  /** Skip the default pack entirely. */
+  /** Skip the built-in deploy pack. */
   noDefaults?: boolean;
   /** Cluster name for policy scopes (live mode). */
   cluster?: string;
@@ -33,9 +36,10 @@ export interface CheckResult {
 }
 
 export async function selectPolicies(opts: CheckOptions): Promise<{ policies: Policy[]; exceptions: PolicyException[] }> {
-  registerKubeFields();
-  const userPaths = opts.policyPaths ?? [];
-  const { policies, exceptions, userIds } = await loadPolicies(userPaths, { noDefaults: opts.noDefaults });
+  const sources: PackSource[] = (opts.policyPaths ?? []).map(resolvePackInput);
+  if (!opts.noDefaults) sources.unshift(resolvePackInput('deploy'));
+  const { policies: all, exceptions, userIds } = await loadPacks(sources, opts.subjects);
+  const policies = all.filter((p) => p.subject === 'workload');
   // Without --pss, only the baseline PSS policies run: the restricted ones overlap with the
   // least-privilege policies, which report per container.
   let selected = policies.filter((p) => p.category !== 'pss-restricted');
@@ -46,18 +50,15 @@ export async function selectPolicies(opts: CheckOptions): Promise<{ policies: Po
   return { policies: selected, exceptions };
 }
 
-export async function checkObjects(objects: readonly ManifestObject[], notes: LoadNote[], opts: CheckOptions = {}): Promise<CheckResult> {
+export async function checkObjects(objects: readonly ManifestObject[], notes: LoadNote[], opts: CheckOptions): Promise<CheckResult> {
   const { policies, exceptions } = await selectPolicies(opts);
   const pss = opts.pss ?? { level: 'baseline', minor: PSS_LATEST_MINOR };
-  const raw = evaluatePolicies(objects, policies, {
-    settings: { pss },
-    cluster: opts.cluster,
-  });
-  const outcome = applyExceptions(raw, exceptions, opts.now);
+  const set = compilePolicySet(policies, opts.subjects, { exceptions });
+  const verdict = evaluate({ kind: 'workload', value: { objects, settings: { pss }, cluster: opts.cluster } }, set, { stage: 'deploy', now: opts.now });
   return {
-    findings: outcome.remaining,
-    excepted: outcome.excepted,
-    expiredExceptions: outcome.expired,
+    findings: verdict.violations,
+    excepted: verdict.excepted,
+    expiredExceptions: verdict.expiredExceptions,
     notes,
     objectsChecked: objects.length,
     policiesRun: policies.filter((p) => p.enabled).length,

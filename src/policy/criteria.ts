@@ -1,9 +1,13 @@
 /**
- * Evaluates criteria over registered fields. A condition holds when some extracted value
- * satisfies it; negative operators (notEquals, notIn, notMatches) and `absent` also hold
- * when the field has no value at all (an unset readOnlyRootFilesystem is "not true").
+ * Criteria over registered fields, compiled once into closures. A condition holds when some
+ * extracted value satisfies it; negative operators (notEquals, notIn, notMatches) and
+ * `absent` also hold when the field has no value at all (an unset readOnlyRootFilesystem is
+ * "not true"). A field that does not apply to the subject (extract → undefined) makes every
+ * condition over it false. This is the only evaluator: every stage has these semantics.
  */
-import { getField, type EvalContext, type FieldHit } from './fields.js';
+import { posix } from 'node:path';
+import { compileRegex } from '../util/regex.js';
+import type { FieldDef, FieldHit, FieldRegistry } from './fields.js';
 import type { Criterion, Operator } from './types.js';
 
 export interface CriterionMatch {
@@ -12,42 +16,31 @@ export interface CriterionMatch {
   hits: FieldHit[];
 }
 
-const regexCache = new Map<string, RegExp>();
-const regex = (src: string): RegExp => {
-  let r = regexCache.get(src);
-  if (!r) regexCache.set(src, (r = new RegExp(src)));
-  return r;
-};
+export type CompiledCriterion<C> = (ctx: C) => CriterionMatch;
 
 const eq = (a: unknown, b: unknown): boolean => a === b || (a !== null && b !== null && typeof a !== 'object' && String(a) === String(b));
 
-function test(op: Operator, actual: unknown, expected: unknown): boolean {
-  switch (op) {
-    case 'exists': return true;
-    case 'absent': return false;
-    case 'equals': return eq(actual, expected);
-    case 'notEquals': return !eq(actual, expected);
-    case 'in': return Array.isArray(expected) && expected.some((e) => eq(actual, e));
-    case 'notIn': return !(Array.isArray(expected) && expected.some((e) => eq(actual, e)));
-    case 'matches': return regex(String(expected)).test(String(actual));
-    case 'notMatches': return !regex(String(expected)).test(String(actual));
-    case 'gt': return Number(actual) > Number(expected);
-    case 'gte': return Number(actual) >= Number(expected);
-    case 'lt': return Number(actual) < Number(expected);
-    case 'lte': return Number(actual) <= Number(expected);
-  }
+/** `path` is `dir` or beneath it (both normalized; `/` covers everything absolute). */
+export function isUnder(path: string, dir: string): boolean {
+  const p = posix.normalize(path);
+  const d = posix.normalize(dir).replace(/\/$/, '') || '/';
+  return d === '/' || p === d || p.startsWith(`${d}/`);
 }
 
-/** The operator with its expected value bound (regexes compiled once). */
-function predicateFor(op: Operator, expected: unknown): (actual: unknown) => boolean {
+/** The operator with its expected value bound (regexes compiled once, on RE2). */
+export function predicateFor(op: Operator, expected: unknown): (actual: unknown) => boolean {
   switch (op) {
+    case 'exists': return () => true;
+    case 'absent': return () => false;
+    case 'equals': return (a) => eq(a, expected);
+    case 'notEquals': return (a) => !eq(a, expected);
     case 'matches': {
-      const re = regex(String(expected));
-      return (a) => re.test(String(a));
+      const re = compileRegex(String(expected), { full: false });
+      return (a) => re(String(a));
     }
     case 'notMatches': {
-      const re = regex(String(expected));
-      return (a) => !re.test(String(a));
+      const re = compileRegex(String(expected), { full: false });
+      return (a) => !re(String(a));
     }
     case 'in':
     case 'notIn': {
@@ -58,55 +51,25 @@ function predicateFor(op: Operator, expected: unknown): (actual: unknown) => boo
       const inSet = (a: unknown) => (a === null ? hasNull : typeof a !== 'object' && set.has(String(a)));
       return op === 'in' ? inSet : (a) => !inSet(a);
     }
-    default:
-      return (a) => test(op, a, expected);
+    case 'under': {
+      const dirs = (Array.isArray(expected) ? expected : [expected]).map(String);
+      return (a) => dirs.some((d) => isUnder(String(a), d));
+    }
+    case 'gt': { const n = Number(expected); return (a) => Number(a) > n; }
+    case 'gte': { const n = Number(expected); return (a) => Number(a) >= n; }
+    case 'lt': { const n = Number(expected); return (a) => Number(a) < n; }
+    case 'lte': { const n = Number(expected); return (a) => Number(a) <= n; }
   }
 }
 
 const HOLDS_WHEN_EMPTY = new Set<Operator>(['absent', 'notEquals', 'notIn', 'notMatches']);
+const NO_MATCH: CriterionMatch = Object.freeze({ holds: false, hits: [] }) as CriterionMatch;
+const EMPTY_MATCH: CriterionMatch = Object.freeze({ holds: true, hits: [] }) as CriterionMatch;
 
-export function evaluateCriterion(c: Criterion, ctx: EvalContext): CriterionMatch {
+/** Resolves fields and operators once; the evaluator calls the result per node. */
+export function compileCriterion<C>(c: Criterion, fields: FieldRegistry<C>): CompiledCriterion<C> {
   if ('all' in c) {
-    const hits: FieldHit[] = [];
-    for (const sub of c.all) {
-      const m = evaluateCriterion(sub, ctx);
-      if (!m.holds) return { holds: false, hits: [] };
-      hits.push(...m.hits);
-    }
-    return { holds: true, hits };
-  }
-  if ('any' in c) {
-    const hits: FieldHit[] = [];
-    let holds = false;
-    for (const sub of c.any) {
-      const m = evaluateCriterion(sub, ctx);
-      if (m.holds) {
-        holds = true;
-        hits.push(...m.hits);
-      }
-    }
-    return { holds, hits };
-  }
-  if ('not' in c) return { holds: !evaluateCriterion(c.not, ctx).holds, hits: [] };
-  const field = getField(c.field);
-  if (!field) throw new Error(`unregistered field ${c.field}`); // the loader validates, so this is a bug
-  const values = field.extract(ctx);
-  if (values === undefined) return { holds: false, hits: [] };
-  if (values.length === 0) return { holds: HOLDS_WHEN_EMPTY.has(c.op), hits: [] };
-  if (c.op === 'absent') return { holds: false, hits: [] };
-  const hits = values.filter((h) => test(c.op, h.value, c.value));
-  return { holds: hits.length > 0, hits };
-}
-
-export type CompiledCriterion = (ctx: EvalContext) => CriterionMatch;
-
-const NO_MATCH: CriterionMatch = { holds: false, hits: [] };
-const EMPTY_MATCH: CriterionMatch = { holds: true, hits: [] };
-
-/** Resolves fields and operators once; the evaluator calls the result per object. */
-export function compileCriterion(c: Criterion): CompiledCriterion {
-  if ('all' in c) {
-    const subs = c.all.map(compileCriterion);
+    const subs = c.all.map((s) => compileCriterion(s, fields));
     return (ctx) => {
       let hits: FieldHit[] | undefined;
       for (const sub of subs) {
@@ -118,7 +81,7 @@ export function compileCriterion(c: Criterion): CompiledCriterion {
     };
   }
   if ('any' in c) {
-    const subs = c.any.map(compileCriterion);
+    const subs = c.any.map((s) => compileCriterion(s, fields));
     return (ctx) => {
       let hits: FieldHit[] | undefined;
       let holds = false;
@@ -133,11 +96,11 @@ export function compileCriterion(c: Criterion): CompiledCriterion {
     };
   }
   if ('not' in c) {
-    const sub = compileCriterion(c.not);
+    const sub = compileCriterion(c.not, fields);
     return (ctx) => (sub(ctx).holds ? NO_MATCH : EMPTY_MATCH);
   }
-  const field = getField(c.field);
-  if (!field) throw new Error(`unregistered field ${c.field}`);
+  const field: FieldDef<C> | undefined = fields.get(c.field);
+  if (!field) throw new Error(`unregistered field ${c.field}`); // the pack loader validates, so this is a bug
   const { op, value } = c;
   const whenEmpty = HOLDS_WHEN_EMPTY.has(op) ? EMPTY_MATCH : NO_MATCH;
   const predicate = predicateFor(op, value);

@@ -1,10 +1,11 @@
 /**
- * Exceptions agreed between development and security: a policy id plus a scope, with an
- * owner, a reason and an expiry. Expired exceptions no longer suppress anything and are
- * reported, so they get renewed or the finding gets fixed.
+ * The one suppression model. Exceptions agreed between development and security (a policy
+ * id plus a scope, with an owner, a reason and an expiry), `.trivyignore` lines and VEX
+ * statements all load into `PolicyException`. Expired exceptions no longer suppress
+ * anything and are reported, so they get renewed or the finding gets fixed.
  */
 import type { Finding } from '../findings/finding.js';
-import { matchesGlob } from './match.js';
+import { matchesGlob } from '../util/glob.js';
 import type { PolicyException } from './types.js';
 
 export interface ExceptionOutcome {
@@ -16,14 +17,22 @@ export interface ExceptionOutcome {
   expired: PolicyException[];
 }
 
+/** Expiry in ms since the epoch; a bare date means "through the end of that day" (UTC). */
 export function expiryTime(e: PolicyException): number {
-  // A bare date means "through the end of that day" (UTC).
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(e.expires) ? Date.parse(`${e.expires}T23:59:59.999Z`) : Date.parse(e.expires);
-  return t;
+  if (e.expires === undefined) return Infinity;
+  return /^\d{4}-\d{2}-\d{2}$/.test(e.expires) ? Date.parse(`${e.expires}T23:59:59.999Z`) : Date.parse(e.expires);
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The package a finding is about: its name, source name or purl (any may match). */
+function packagesOf(f: Finding): string[] {
+  const d = f.data ?? {};
+  return [d.package, d.pkgName, d.sourcePackage, d.purl].map(str).filter((x): x is string => !!x);
 }
 
 export function exceptionMatches(e: PolicyException, f: Finding): boolean {
-  if (!matchesGlob(f.policy?.id ?? f.id, e.policy)) return false;
+  if (!matchesGlob(f.policy?.id ?? f.id, e.policy) && !matchesGlob(f.id, e.policy)) return false;
   const k8s = f.resource.k8s;
   if (e.namespace !== undefined && !matchesGlob(k8s?.namespace ?? 'default', e.namespace)) return false;
   if (e.workload !== undefined) {
@@ -31,17 +40,27 @@ export function exceptionMatches(e: PolicyException, f: Finding): boolean {
     const target = e.workload.includes('/') ? `${k8s.kind}/${k8s.name}` : k8s.name;
     if (!matchesGlob(target, e.workload)) return false;
   }
-  if (e.container !== undefined && !(k8s?.container !== undefined && matchesGlob(k8s.container, e.container))) return false;
+  if (e.container !== undefined) {
+    const name = k8s?.container ?? f.resource.container?.name;
+    if (name === undefined || !matchesGlob(name, e.container)) return false;
+  }
   if (e.image !== undefined) {
-    const image = typeof f.data?.image === 'string' ? f.data.image : f.resource.image?.ref;
-    if (!image || !matchesGlob(image, e.image)) return false;
+    const candidates = [str(f.data?.image), f.resource.image?.ref, f.resource.image?.digest, f.resource.container?.image].filter((x): x is string => !!x);
+    if (!candidates.some((i) => matchesGlob(i, e.image!))) return false;
+  }
+  if (e.package !== undefined && !packagesOf(f).some((p) => p === e.package || matchesGlob(p, e.package!))) return false;
+  if (e.path !== undefined) {
+    const path = f.resource.image?.path ?? f.resource.file?.path;
+    if (path === undefined || !matchesGlob(path.replace(/^\//, ''), e.path.replace(/^\//, ''))) return false;
   }
   return true;
 }
 
 export function applyExceptions(findings: readonly Finding[], exceptions: readonly PolicyException[], now = new Date()): ExceptionOutcome {
-  const active = exceptions.filter((e) => expiryTime(e) >= now.getTime());
-  const expired = exceptions.filter((e) => expiryTime(e) < now.getTime());
+  if (exceptions.length === 0) return { remaining: [...findings], excepted: [], expired: [] };
+  const t = now.getTime();
+  const active = exceptions.filter((e) => expiryTime(e) >= t);
+  const expired = exceptions.filter((e) => expiryTime(e) < t);
   const remaining: Finding[] = [];
   const excepted: ExceptionOutcome['excepted'] = [];
   for (const f of findings) {

@@ -1,5 +1,9 @@
-/** Label selectors (Kubernetes semantics) and simple globs (`*`, `?`) used by scopes and exceptions. */
-import type { LabelSelector } from './types.js';
+/** Label selectors (Kubernetes semantics) and the scope test shared by every subject. */
+import { matchesAnyGlob, matchesGlob } from '../util/glob.js';
+import type { ScopeFacts } from './subject.js';
+import type { LabelSelector, PolicyScope } from './types.js';
+
+export { matchesAnyGlob, matchesGlob } from '../util/glob.js';
 
 export function matchesSelector(labels: Record<string, string>, sel: LabelSelector | undefined): boolean {
   if (!sel) return true;
@@ -20,23 +24,22 @@ export function matchesSelector(labels: Record<string, string>, sel: LabelSelect
   return true;
 }
 
-const globCache = new Map<string, RegExp>();
+/** `container.*` covers every container action; `*` every action. */
+export function matchesAction(action: string, patterns: readonly string[]): boolean {
+  return patterns.some((a) => a === '*' || a === action || (a.endsWith('.*') && action.startsWith(a.slice(0, -1))));
+}
 
-export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (!re) {
-    const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    globCache.set(glob, re);
+/** Whether a node is inside a policy's scope. Keys a node has no fact for exclude it. */
+export function inScope(scope: PolicyScope, facts: ScopeFacts): boolean {
+  if (scope.clusters?.length && !(facts.cluster !== undefined && matchesAnyGlob(facts.cluster, scope.clusters))) return false;
+  if (scope.namespaces?.length || scope.excludeNamespaces?.length) {
+    const ns = facts.namespace ?? 'default';
+    if (scope.namespaces?.length && !matchesAnyGlob(ns, scope.namespaces)) return false;
+    if (scope.excludeNamespaces?.some((g) => matchesGlob(ns, g))) return false;
   }
-  return re;
-}
-
-export function matchesGlob(value: string, glob: string): boolean {
-  return globToRegExp(glob).test(value);
-}
-
-export function matchesAnyGlob(value: string, globs: readonly string[] | undefined): boolean {
-  if (!globs || globs.length === 0) return true;
-  return globs.some((g) => matchesGlob(value, g));
+  if (scope.kinds?.length && !(facts.kind !== undefined && scope.kinds.includes(facts.kind))) return false;
+  if (scope.labelSelector && !matchesSelector(facts.labels ?? {}, scope.labelSelector)) return false;
+  if (scope.images?.length && !(facts.images ?? []).some((i) => matchesAnyGlob(i, scope.images))) return false;
+  if (scope.actions?.length && !(facts.action !== undefined && matchesAction(facts.action, scope.actions))) return false;
+  return true;
 }

@@ -19,7 +19,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import picomatch from 'picomatch';
+import { globMatcher } from '../util/glob.js';
 import { parse as parseYaml } from 'yaml';
 import { UserError, describeError } from '../util/errors.js';
 import { loadPublicKey, parsePublicKey } from './keys.js';
@@ -130,7 +130,7 @@ export async function parseTrustPolicy(doc: unknown, source: string, baseDir: st
       keys: ruleKeys as string[],
       threshold: threshold as number,
       annotations: annotations as Record<string, string>,
-      matcher: picomatch(globs, { dot: true, nocase: false }),
+      matcher: globMatcher(globs),
     };
   });
   return { keys, rules, default: dflt as 'reject' | 'exempt' };

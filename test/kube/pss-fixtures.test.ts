@@ -3,6 +3,7 @@
  * admitted and every fail file rejected, at its level and policy version.
  */
 import { test } from 'node:test';
+import { subjects } from '../../src/subjects/index.js';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ test('the PSS policies in the pack give the same verdicts through the manifest l
         if (!existsSync(dir)) continue;
         const { objects, notes } = await loadManifests([dir]);
         assert.deepEqual(notes, []);
-        const r = await checkObjects(objects, notes, { pss: { level, minor: Number(version.slice(3)) } });
+        const r = await checkObjects(objects, notes, { subjects: subjects(), pss: { level, minor: Number(version.slice(3)) } });
         const flagged = new Set(r.findings.map((f) => f.resource.k8s!.file));
         for (const o of objects) {
           if (flagged.has(o.source.file) !== (expect === 'fail')) mismatches.push(`${o.source.file.slice(testdata.length + 1)}`);

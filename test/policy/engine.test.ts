@@ -1,5 +1,6 @@
 /** Policy engine: user packs, overrides by id, scopes, criteria operators, exceptions, bad policy files. */
 import { test } from 'node:test';
+import { subjects } from '../../src/subjects/index.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,14 +45,14 @@ test('user policies run with scopes over namespaces, labels and images', async (
     criteria: { field: object.kind, op: equals, value: Pod }
   - id: dockerhub-images
     severity: LOW
-    scope: { images: ["docker.io/*"] }
+    scope: { images: ["docker.io/**"] }
     criteria: { field: container.image.tag, op: in, value: [latest, ""] }
   - id: excluded-dev
     severity: LOW
     scope: { excludeNamespaces: [dev] }
     criteria: { field: container.name, op: matches, value: "^ma" }
 `);
-  const r = await checkObjects(objects(), [], { policyPaths: [p], noDefaults: true });
+  const r = await checkObjects(objects(), [], { subjects: subjects(), policyPaths: [p], noDefaults: true });
   assert.deepEqual(ids(r, 'prod-only'), ['api']);
   assert.deepEqual(ids(r, 'frontend-only'), ['web']);
   assert.deepEqual(ids(r, 'dockerhub-images'), ['web']);
@@ -78,7 +79,7 @@ test('criteria operators: not/any/all, numeric comparisons, absent vs not applic
 `);
   const deploy = (name: string, replicas: number) => `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: ${name} }\nspec:\n  replicas: ${replicas}\n  template: { spec: { containers: [] } }\n`;
   const objs = parseManifests([deploy('one', 1), deploy('two', 2), deploy('five', 5), pod('p', 'x', 'i:1')].join('---\n'), 'd.yaml').objects;
-  const r = await checkObjects(objs, [], { policyPaths: [p], noDefaults: true });
+  const r = await checkObjects(objs, [], { subjects: subjects(), policyPaths: [p], noDefaults: true });
   assert.deepEqual(ids(r, 'numeric'), ['two']);
   assert.deepEqual(ids(r, 'negated'), ['one', 'p', 'two']);
   assert.deepEqual(ids(r, 'absent-on-pod-only'), []);
@@ -91,10 +92,10 @@ test('user files override default policies by id and can disable them', async ()
   - id: pss-privileged
     enabled: false
 `);
-  const base = await checkObjects(objects(), []);
+  const base = await checkObjects(objects(), [], { subjects: subjects() });
   assert.equal(base.findings.find((f) => f.id === 'privileged-container')!.severity, 'CRITICAL');
   assert.ok(base.findings.some((f) => f.id === 'pss-privileged'));
-  const r = await checkObjects(objects(), [], { policyPaths: [p] });
+  const r = await checkObjects(objects(), [], { subjects: subjects(), policyPaths: [p] });
   assert.equal(r.findings.find((f) => f.id === 'privileged-container')!.severity, 'LOW');
   assert.ok(!r.findings.some((f) => f.id === 'pss-privileged'));
 });
@@ -108,7 +109,7 @@ test('exceptions suppress matching findings until they expire; expired ones are 
     reason: needs raw device access until the driver ships
     expires: 2099-01-01
   - policy: "latest-*"
-    image: "docker.io/*"
+    image: "docker.io/**"
     owner: team-web
     reason: dev only
     expires: 2020-01-01
@@ -119,14 +120,14 @@ test('exceptions suppress matching findings until they expire; expired ones are 
     namespace: prod
     expires: 2099-01-01
 `);
-  const r = await checkObjects(objects(), [], { policyPaths: [e], now: new Date('2030-06-01T00:00:00Z') });
+  const r = await checkObjects(objects(), [], { subjects: subjects(), policyPaths: [e], now: new Date('2030-06-01T00:00:00Z') });
   assert.deepEqual(ids(r, 'privileged-container'), ['web']);
   assert.deepEqual(r.excepted.map((x) => `${x.finding.id} ${x.finding.resource.k8s!.name} ${x.exception.owner}`), ['privileged-container api team-api']);
   assert.deepEqual(r.expiredExceptions.map((x) => x.owner), ['team-web']);
   const latest = r.findings.find((f) => f.id === 'latest-tag')!;
   assert.deepEqual(latest.data!.expiredException, { owner: 'team-web', reason: 'dev only', expires: '2020-01-01' });
   // The same exception file after 2099 no longer suppresses anything.
-  const later = await checkObjects(objects(), [], { policyPaths: [e], now: new Date('2099-01-02T00:00:00Z') });
+  const later = await checkObjects(objects(), [], { subjects: subjects(), policyPaths: [e], now: new Date('2099-01-02T00:00:00Z') });
   assert.deepEqual(ids(later, 'privileged-container'), ['api', 'web']);
   assert.equal(later.expiredExceptions.length, 3);
 });
@@ -142,11 +143,11 @@ test('bad policy and exception files fail with file:line and a clear reason', as
     [pack(`  - id: x\n    severity: LOW\n    stages: [ship]\n    criteria: { field: object.kind, op: exists }\n`), /:6: policy x: unknown stage "ship"/],
     [pack(`  - id: x\n    severity: LOW\n    criterion: {}\n`), /:6: unknown policy key "criterion"/],
     [exceptions(`  - policy: x\n    owner: me\n    reason: because\n`), /:4: exception for x: expires must be a date/],
-    [file(`apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`), /:1: expected apiVersion gatehouse\.dev\/v1 kind PolicyPack/],
+    [file(`apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`), /:2: expected apiVersion gatehouse\.dev\/v1 kind PolicyPack/],
     [file(`apiVersion: gatehouse.dev/v1\nkind: PolicyPack\npolicies: [ {id: x\n`), /invalid YAML/],
   ];
   for (const [path, re] of cases) {
-    await assert.rejects(checkObjects(objects(), [], { policyPaths: [path], noDefaults: true }), (e: unknown) => {
+    await assert.rejects(checkObjects(objects(), [], { subjects: subjects(), policyPaths: [path], noDefaults: true }), (e: unknown) => {
       assert.ok(e instanceof UserError, `expected UserError, got ${e}`);
       assert.match(e.message, re);
       assert.ok(!e.message.includes('\n'));

@@ -3,6 +3,7 @@
  * and each mutation (one misconfiguration) yields that policy's finding.
  */
 import { test } from 'node:test';
+import { subjects } from '../../src/subjects/index.js';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,7 @@ const ctr = (docs: Doc[]) => pod(docs).containers[0];
 async function run(docs: Doc[], pss?: string) {
   const text = docs.map((d) => stringify(d)).join('---\n');
   const { objects, notes } = parseManifests(text, 'mutated.yaml');
-  return checkObjects(objects, notes, { pss: pss ? parsePssPolicy(pss) : undefined });
+  return checkObjects(objects, notes, { subjects: subjects(), pss: pss ? parsePssPolicy(pss) : undefined });
 }
 
 const apiserverPod = (args: string[]): Doc => ({
@@ -136,7 +137,7 @@ test('good kube-apiserver and encryption configuration pass', async () => {
 });
 
 test('every enabled default policy has at least one mutation that fires it', async () => {
-  const { policies } = await selectPolicies({});
+  const { policies } = await selectPolicies({ subjects: subjects() });
   const covered = new Set(MUTATIONS.map(([id]) => id));
   const uncoveredPss = policies.filter((p) => !covered.has(p.id) && !p.id.startsWith('pss-'));
   assert.deepEqual(uncoveredPss.map((p) => p.id), []);

@@ -1,6 +1,7 @@
 /** `gatehouse k8s …`: Kubernetes posture checks over manifests (files, dirs, stdin). */
 import type { Command } from 'commander';
 import { checkObjects } from '../../kube/check.js';
+import { subjects } from '../../subjects/index.js';
 import { parsePssPolicy } from '../../kube/pss/evaluate.js';
 import { formatNames, getFormatter } from '../../report/index.js';
 import { gate } from '../../report/gate.js';
@@ -30,7 +31,7 @@ export function registerK8sCommands(program: Command): void {
       const pss = o.pss ? parsePssPolicy(o.pss) : undefined;
       if (o.namespace && !o.cluster) throw new UserError('--namespace applies to --cluster only', 'usage');
       const { objects, notes, cluster } = await loadObjects(paths, o, { namespace: o.namespace });
-      const result = await checkObjects(objects, notes, { pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults, cluster });
+      const result = await checkObjects(objects, notes, { subjects: subjects(), pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults, cluster });
       const { shown, code } = gate(result.findings, o.severity, o.exitCode);
       for (const n of notes) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
       for (const e of result.expiredExceptions) {

@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSeverity, type Finding, type Severity } from '../../findings/finding.js';
-import { defaultPackDir } from '../../policy/loader.js';
+import { defaultPackDir } from '../../policy/builtin.js';
 import type { Mappings } from '../../policy/types.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { loadManifests } from '../manifests.js';

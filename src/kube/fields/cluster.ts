@@ -1,7 +1,8 @@
 /** Fields relating objects to each other and cluster configuration (one entry per field). */
-import { hit, present, type EvalContext, type FieldDef } from '../../policy/fields.js';
+import { hit, present } from '../../policy/fields.js';
+import type { EvalContext, FieldDef } from './context.js';
 import { matchesSelector } from '../../policy/match.js';
-import { nsOf } from '../../policy/object-index.js';
+import { nsOf } from '../object-index.js';
 import { isIanaSvcName } from './container.js';
 
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);

@@ -1,5 +1,6 @@
 /** Fields evaluated per container (init, regular and ephemeral). One entry per field. */
-import { hit, present, type FieldDef, type FieldHit, type EvalContext } from '../../policy/fields.js';
+import { hit, present, type FieldHit } from '../../policy/fields.js';
+import type { EvalContext, FieldDef } from './context.js';
 import type { FieldPath } from '../manifests.js';
 import { parseImageRef } from '../images.js';
 

@@ -1,16 +1,15 @@
-/** Registers every Kubernetes field with the policy field registry (one line per group). */
-import { registerFields } from '../../policy/fields.js';
+/** The workload field set: every Kubernetes field group, one line each. */
+import { FieldRegistry } from '../../policy/fields.js';
 import { clusterFields } from './cluster.js';
 import { containerFields } from './container.js';
+import type { EvalContext } from './context.js';
 import { pssFields } from './pss.js';
 import { workloadFields } from './workload.js';
 
-let registered = false;
-export function registerKubeFields(): void {
-  if (registered) return;
-  registered = true;
-  registerFields(workloadFields);
-  registerFields(containerFields);
-  registerFields(clusterFields);
-  registerFields(pssFields);
+export function workloadFieldRegistry(): FieldRegistry<EvalContext> {
+  return new FieldRegistry<EvalContext>()
+    .register(workloadFields)
+    .register(containerFields)
+    .register(clusterFields)
+    .register(pssFields);
 }

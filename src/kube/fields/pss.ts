@@ -2,7 +2,8 @@
  * One field per Pod Security Standards check (`pss.<checkId>`), evaluated at the level and
  * version in the settings. Each default-pack PSS policy is a criterion over one of these.
  */
-import { hit, type FieldDef } from '../../policy/fields.js';
+import { hit } from '../../policy/fields.js';
+import type { FieldDef } from './context.js';
 import { PSS_CHECKS } from '../pss/checks.js';
 import { checksFor } from '../pss/evaluate.js';
 

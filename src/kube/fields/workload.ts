@@ -1,7 +1,8 @@
 /** Fields over an object and its pod template (one entry per field). */
-import { hit, present, type EvalContext, type FieldDef, type FieldHit } from '../../policy/fields.js';
+import { hit, present, type FieldHit } from '../../policy/fields.js';
+import type { EvalContext, FieldDef } from './context.js';
 import { matchesSelector } from '../../policy/match.js';
-import { nsOf } from '../../policy/object-index.js';
+import { nsOf } from '../object-index.js';
 import type { FieldPath } from '../manifests.js';
 import { getIn } from '../workloads.js';
 

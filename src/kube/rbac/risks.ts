@@ -5,7 +5,7 @@
  */
 import { parseSeverity, type Severity } from '../../findings/finding.js';
 import { loadManifests } from '../manifests.js';
-import { defaultPackDir } from '../../policy/loader.js';
+import { defaultPackDir } from '../../policy/builtin.js';
 import { UserError } from '../../util/errors.js';
 import { join } from 'node:path';
 import type { Mappings } from '../../policy/types.js';

@@ -10,7 +10,7 @@ import { ConditionError } from './errors.js';
 import type { FieldDef, FieldRegistry, FieldType } from './fields.js';
 import { compileGlob } from './glob.js';
 import { compileNet, ipEquals, parseIp } from './ip.js';
-import { compileRegex } from './regex.js';
+import { compileRegex } from '../../util/regex.js';
 
 type Scalar = string | number | boolean | bigint;
 export type Extractor = (c: EvalContext) => FieldValue | undefined;

@@ -2,8 +2,8 @@
  * A cluster-wide view of the loaded objects, for checks that relate objects to each other
  * (services without pods, missing service accounts, namespaces without quotas).
  */
-import type { ManifestObject } from '../kube/manifests.js';
-import { podTemplateOf } from '../kube/workloads.js';
+import type { ManifestObject } from './manifests.js';
+import { podTemplateOf } from './workloads.js';
 
 export interface ObjectIndex {
   all: readonly ManifestObject[];

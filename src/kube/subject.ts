@@ -1,0 +1,88 @@
+/**
+ * The `workload` subject: Kubernetes objects (manifests or a live cluster). Each object is
+ * a root node; containers of its pod template are the `container` element level. Findings
+ * point at the file and line of the offending field when the object came from a file.
+ */
+import type { ResourceRef } from '../findings/finding.js';
+import type { FieldPath } from '../policy/fields.js';
+import type { SubjectAdapter, SubjectNode } from '../policy/subject.js';
+import type { EvalContext, EvalSettings } from './fields/context.js';
+import { workloadFieldRegistry } from './fields/index.js';
+import type { ManifestObject } from './manifests.js';
+import { buildIndex, type ObjectIndex } from './object-index.js';
+import { PSS_LATEST_MINOR } from './pss/evaluate.js';
+import { containersOf, podTemplateOf } from './workloads.js';
+
+export interface WorkloadSubject {
+  objects: readonly ManifestObject[];
+  /** Cross-object index (built from `objects` when absent). */
+  index?: ObjectIndex;
+  settings?: EvalSettings;
+  /** Cluster name for scope.clusters (live mode); manifests have none. */
+  cluster?: string;
+}
+
+function resourceOf(object: ManifestObject, path: FieldPath, container?: string): ResourceRef {
+  const pos = object.positionOf(path);
+  const k8s = { kind: object.kind, namespace: object.namespace, name: object.name, container };
+  // Objects read from a live cluster have no file: the finding names the object only.
+  return pos.file
+    ? { k8s: { ...k8s, file: pos.file, line: pos.line }, file: { path: pos.file, line: pos.line, column: pos.column } }
+    : { k8s };
+}
+
+const where = (o: ManifestObject) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+
+export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> {
+  return {
+    kind: 'workload',
+    description: 'a Kubernetes object (manifest or live) with its pod template and containers',
+    defaultStage: 'deploy',
+    findingKind: 'misconfiguration',
+    fields: workloadFieldRegistry(),
+    rootTarget: 'object',
+    targetDocs: { object: 'the whole object', container: 'each init, regular and ephemeral container' },
+    scopeKeys: ['clusters', 'namespaces', 'excludeNamespaces', 'kinds', 'labelSelector', 'images'],
+    *roots(subject) {
+      const index = subject.index ?? buildIndex(subject.objects);
+      const settings = subject.settings ?? { pss: { level: 'baseline', minor: PSS_LATEST_MINOR } };
+      for (const object of subject.objects) {
+        const pod = podTemplateOf(object);
+        const containers = pod ? containersOf(pod) : [];
+        const node: SubjectNode<EvalContext> & { containers: typeof containers } = {
+          ctx: { object, pod, index, settings },
+          scope: {
+            cluster: subject.cluster,
+            namespace: object.namespace ?? 'default',
+            kind: object.kind,
+            labels: object.labels,
+            images: containers.map((c) => String(c.container.image ?? '')),
+          },
+          label: where(object),
+          identity: `${object.kind}/${object.namespace ?? ''}/${object.name}`,
+          resource: (path) => resourceOf(object, path ?? []),
+          containers,
+        };
+        yield node;
+      }
+    },
+    elements: {
+      container: (root) => {
+        const { object, pod, index, settings } = root.ctx;
+        const containers = (root as SubjectNode<EvalContext> & { containers?: ReturnType<typeof containersOf> }).containers ?? [];
+        return containers.map((container): SubjectNode<EvalContext> => {
+          const name = String(container.container.name ?? '');
+          const image = String(container.container.image ?? '');
+          return {
+            ctx: { object, pod, container, index, settings },
+            scope: { ...root.scope, images: [image] },
+            label: `${where(object)} container "${name}"`,
+            identity: `${object.kind}/${object.namespace ?? ''}/${object.name}/${name}`,
+            resource: (path) => resourceOf(object, path ?? container.path, name),
+            data: { image },
+          };
+        });
+      },
+    },
+  };
+}

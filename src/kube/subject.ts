@@ -8,7 +8,8 @@ import type { FieldPath } from '../policy/fields.js';
 import type { SubjectAdapter, SubjectNode } from '../policy/subject.js';
 import type { EvalContext, EvalSettings } from './fields/context.js';
 import { workloadFieldRegistry } from './fields/index.js';
-import type { ManifestObject } from './manifests.js';
+import { UserError } from '../util/errors.js';
+import { loadManifests, parseManifests, type ManifestObject } from './manifests.js';
 import { buildIndex, type ObjectIndex } from './object-index.js';
 import { PSS_LATEST_MINOR } from './pss/evaluate.js';
 import { containersOf, podTemplateOf } from './workloads.js';
@@ -65,6 +66,22 @@ export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> 
         };
         yield node;
       }
+    },
+    // Plain data (a policy test's inline input): one object or a list of them.
+    fromData(data, file) {
+      const list = Array.isArray(data) ? data : [data];
+      const { objects, notes } = parseManifests(list.map((o) => JSON.stringify(o)).join('\n---\n'), file);
+      const err = notes.find((n) => n.level === 'error');
+      if (err) throw new UserError(`${file}: ${err.message}`, 'bad-input');
+      if (objects.length === 0) throw new UserError(`${file}: no Kubernetes object (a mapping with apiVersion, kind and metadata.name)`, 'bad-input');
+      return { objects };
+    },
+    // Files keep their positions, so findings point at the offending line.
+    async fromFile(file) {
+      const { objects, notes } = await loadManifests([file]);
+      const err = notes.find((n) => n.level === 'error');
+      if (err) throw new UserError(`${err.file}${err.line ? `:${err.line}` : ''}: ${err.message}`, 'bad-input');
+      return { objects };
     },
     elements: {
       container: (root) => {

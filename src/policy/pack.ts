@@ -68,6 +68,8 @@ export function resolvePackInput(input: string): PackSource {
 export async function readPacks(sources: readonly PackSource[], subjects: SubjectRegistry): Promise<LoadedPacks> {
   const out: LoadedPacks = { policies: [], exceptions: [], userIds: new Set(), diagnostics: [] };
   const byId = new Map<string, { policy: Policy; builtin: boolean }>();
+  // Every id seen, parsed or not, so a duplicate is reported even beside a broken policy.
+  const seen = new Map<string, { file: string; line: number; builtin: boolean }>();
   const ordered = [...sources.filter((s) => s.builtin), ...sources.filter((s) => !s.builtin)];
   for (const source of ordered) {
     const files = await expandYamlPaths(source.input);
@@ -81,7 +83,7 @@ export async function readPacks(sources: readonly PackSource[], subjects: Subjec
         out.diagnostics.push(m ? { file: m[1]!, line: Number(m[2]), message: m[3]! } : { file, line: 1, message: e.message });
         continue;
       }
-      for (const doc of docs) readDocument(doc, !!source.builtin, subjects, byId, out);
+      for (const doc of docs) readDocument(doc, !!source.builtin, subjects, byId, seen, out);
     }
   }
   out.policies = [...byId.values()].map((x) => x.policy);
@@ -117,6 +119,7 @@ function readDocument(
   builtin: boolean,
   subjects: SubjectRegistry,
   byId: Map<string, { policy: Policy; builtin: boolean }>,
+  seen: Map<string, { file: string; line: number; builtin: boolean }>,
   out: LoadedPacks,
 ): void {
   const c: Ctx = { doc, out };
@@ -155,13 +158,15 @@ function readDocument(
       const id = entry.id;
       if (typeof id !== 'string' || !id.trim()) return report(c, [...path, 'id'], 'id must be a non-empty string');
       const prior = byId.get(id);
+      const first = seen.get(id);
       if (!builtin) out.userIds.add(id);
       let raw: Record<string, any> = entry;
-      if (prior && (prior.builtin && !builtin)) raw = { ...policyToRaw(prior.policy), ...entry };
-      else if (prior) {
-        const where = prior.policy.origin ? ` (first defined at ${prior.policy.origin.file}:${prior.policy.origin.line})` : '';
-        return report(c, [...path, 'id'], `duplicate policy id "${id}"${where}`);
+      if (first && first.builtin && !builtin) {
+        if (prior) raw = { ...policyToRaw(prior.policy), ...entry };
+      } else if (first) {
+        return report(c, [...path, 'id'], `duplicate policy id "${id}" (first defined at ${first.file}:${first.line})`);
       }
+      seen.set(id, { file: doc.file, line: doc.positionOf(path).line, builtin });
       const before = out.diagnostics.length;
       const policy = parsePolicy(c, path, raw, String(packSubject), subjects);
       if (policy && out.diagnostics.length === before) byId.set(id, { policy, builtin });

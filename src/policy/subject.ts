@@ -56,6 +56,8 @@ export interface SubjectAdapter<S = unknown, C = unknown> {
   roots(subject: S): Iterable<SubjectNode<C>>;
   /** Checks a subject value given as plain data (policy test/eval files); throws a UserError. */
   fromData?(data: unknown, file: string): S | Promise<S>;
+  /** Reads a subject value from a file when the format needs more than plain data (positions). */
+  fromFile?(file: string): Promise<S>;
 }
 
 /** The subjects known to one process: an instance, injected where packs are loaded. */

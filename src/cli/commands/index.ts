@@ -14,6 +14,7 @@ import { registerDbCommands } from './db.js';
 import { registerFsCommands, registerImageScanCommand } from './scan.js';
 import { registerRuntimeCommands } from './runtime.js';
 import { registerSensorCommands } from './sensor.js';
+import { registerPolicyCommands } from './policy.js';
 
 /** Every command group, one line each. */
 export function registerCommands(program: Command): void {
@@ -34,4 +35,5 @@ export function registerCommands(program: Command): void {
   registerFsCommands(program);
   registerRuntimeCommands(program);
   registerSensorCommands(program);
+  registerPolicyCommands(program);
 }

@@ -4,8 +4,8 @@
  * container's name and labels. Field names are the policy vocabulary documented in
  * docs/notes/engine-proxy.md.
  */
-import { posix } from 'node:path';
 import { parseRegistryReference } from '../image/reference.js';
+import { normalizeHostPath } from '../util/host-paths.js';
 import type { Endpoint } from './endpoints.js';
 import type { Caller } from './identity.js';
 import { asString, asStrings, isObject, member, memberPath, type Json } from './json-body.js';
@@ -197,11 +197,6 @@ function mountVolumeDevices(hc: Json | undefined): string[] {
     if (device?.startsWith('/')) out.push(normalizeHostPath(device));
   }
   return out;
-}
-
-function normalizeHostPath(p: string): string {
-  const n = posix.normalize(p);
-  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
 
 function devices(hc: Json | undefined): string[] {

@@ -5,6 +5,8 @@
  */
 import { SubjectRegistry } from '../policy/subject.js';
 import { workloadSubject } from '../kube/subject.js';
+import { runtimeSubject } from '../runtime/subject.js';
+import { engineRequestSubject } from '../engine-proxy/subject.js';
 
 let shared: SubjectRegistry | undefined;
 
@@ -12,6 +14,8 @@ let shared: SubjectRegistry | undefined;
 export function createSubjects(): SubjectRegistry {
   return new SubjectRegistry([
     workloadSubject(),
+    runtimeSubject(),
+    engineRequestSubject(),
   ]);
 }
 

@@ -3,6 +3,7 @@ import { hit, present, type FieldHit } from '../../policy/fields.js';
 import type { EvalContext, FieldDef } from './context.js';
 import type { FieldPath } from '../manifests.js';
 import { parseImageRef } from '../images.js';
+import { isRuntimeSocketMount } from '../../util/host-paths.js';
 
 const c = (ctx: EvalContext) => ctx.container!.container;
 const cp = (ctx: EvalContext, ...rest: (string | number)[]): FieldPath => [...ctx.container!.path, ...rest];
@@ -16,12 +17,6 @@ const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
 
 /** Env var names that suggest a credential (kube-linter's env-var-secret uses a similar pattern). */
 const SECRET_NAME = /(secret|passw(or)?d|passwd|token|api[_-]?key|private[_-]?key|credential|access[_-]?key)/i;
-
-const RUNTIME_SOCKETS = [
-  '/var/run/docker.sock', '/run/docker.sock', '/var/run/containerd/containerd.sock', '/run/containerd/containerd.sock',
-  '/var/run/crio/crio.sock', '/run/crio/crio.sock', '/var/run/cri-dockerd.sock', '/run/podman/podman.sock',
-  '/var/run/podman/podman.sock', '/var/run', '/run', '/var/run/containerd', '/run/containerd',
-];
 
 function hostPathMounts(ctx: EvalContext): { mountIndex: number; path: string; readOnly: boolean }[] {
   const vols = new Map<string, string>();
@@ -170,7 +165,7 @@ export const containerFields: FieldDef[] = [
   },
   {
     name: 'container.hostMounts.runtimeSocket', target: 'container', type: 'string', description: 'container runtime sockets (docker, containerd, CRI-O, podman) mounted from the host',
-    extract: (ctx) => hostPathMounts(ctx).filter((m) => RUNTIME_SOCKETS.includes(m.path.replace(/\/+$/, '') || '/')).map((m) => hit(m.path, cp(ctx, 'volumeMounts', m.mountIndex), `mounts container runtime socket ${m.path}`)),
+    extract: (ctx) => hostPathMounts(ctx).filter((m) => isRuntimeSocketMount(m.path)).map((m) => hit(m.path, cp(ctx, 'volumeMounts', m.mountIndex), `mounts container runtime socket ${m.path}`)),
   },
 ];
 

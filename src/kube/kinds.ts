@@ -1,7 +1,10 @@
 /**
- * Built-in Kubernetes kinds by API group. Anything else (CRDs, typos) is kept by the
- * loader but flagged unknown, so only generic checks apply to it.
+ * Built-in Kubernetes kinds by API group, plus the workload kinds whose pod templates are
+ * checked (workload-kinds.ts: OpenShift's DeploymentConfig). Anything else (CRDs, typos) is
+ * kept by the loader but flagged unknown, so only generic checks apply to it.
  */
+import { WORKLOAD_KINDS } from './workload-kinds.js';
+
 const BUILTIN: Record<string, readonly string[]> = {
   '': [
     'Pod', 'Service', 'ConfigMap', 'Secret', 'Namespace', 'ServiceAccount', 'PersistentVolume',
@@ -36,6 +39,13 @@ const BUILTIN: Record<string, readonly string[]> = {
 };
 
 const KNOWN = new Map<string, Set<string>>(Object.entries(BUILTIN).map(([g, ks]) => [g, new Set(ks)]));
+for (const w of WORKLOAD_KINDS) {
+  if (w.spec !== 'pod') continue;
+  for (const g of w.groups) {
+    if (!KNOWN.has(g)) KNOWN.set(g, new Set());
+    KNOWN.get(g)!.add(w.kind);
+  }
+}
 
 export function apiGroupOf(apiVersion: string): string {
   const slash = apiVersion.indexOf('/');

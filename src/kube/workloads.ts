@@ -1,8 +1,10 @@
 /**
- * Where the pod template lives in each workload kind, so checks written once for a pod
- * spec apply to Pods, Deployments, CronJobs, … and report the right field position.
+ * The pod template of a workload object (where it lives per kind: workload-kinds.ts), so
+ * checks written once for a pod spec apply to Pods, Deployments, CronJobs, … and report the
+ * right field position.
  */
 import type { FieldPath, ManifestObject } from './manifests.js';
+import { workloadKindOf } from './workload-kinds.js';
 
 export interface PodTemplateRef {
   /** The pod spec (never null when returned). */
@@ -14,19 +16,6 @@ export interface PodTemplateRef {
   metadataPath: FieldPath;
 }
 
-const TEMPLATE_PATHS: Record<string, FieldPath> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  ReplicationController: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-  PodTemplate: ['template'],
-};
-
-export const WORKLOAD_KINDS = new Set(['Pod', ...Object.keys(TEMPLATE_PATHS)]);
-
 export function getIn(value: unknown, path: FieldPath): any {
   let v: any = value;
   for (const k of path) {
@@ -37,8 +26,10 @@ export function getIn(value: unknown, path: FieldPath): any {
 }
 
 export function podTemplateOf(obj: ManifestObject): PodTemplateRef | undefined {
-  const base: FieldPath | undefined = obj.kind === 'Pod' ? [] : TEMPLATE_PATHS[obj.kind];
-  if (!base || !obj.known) return undefined;
+  const kind = workloadKindOf(obj.kind);
+  // `known`: the API group serves the kind (a CRD called Deployment has no pod template).
+  if (!kind || kind.spec !== 'pod' || !obj.known) return undefined;
+  const base: FieldPath = kind.template;
   const spec = getIn(obj.raw, [...base, 'spec']);
   if (!spec || typeof spec !== 'object') return undefined;
   const metadata = getIn(obj.raw, [...base, 'metadata']);

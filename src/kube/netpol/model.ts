@@ -3,8 +3,10 @@
  * namespaces, NetworkPolicies, AdminNetworkPolicies and the BaselineAdminNetworkPolicy,
  * compiled from manifest objects into matchers.
  */
-import jsYaml from 'js-yaml';
+import { parse as parseYaml } from 'yaml';
 import type { ManifestObject } from '../manifests.js';
+import { workloadKindOf } from '../workload-kinds.js';
+import { getIn } from '../workloads.js';
 
 /** What connectivity needs of a loaded object (manifests or a live cluster give more). */
 export type NetpolObject = Pick<ManifestObject, 'kind' | 'name' | 'namespace' | 'labels' | 'raw'> & { source: { file: string; line: number } };
@@ -161,27 +163,7 @@ export interface IngressRouteModel {
   backends: { service: string; port?: number | string }[];
 }
 
-const WORKLOAD_TEMPLATE: Record<string, string[]> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  ReplicationController: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-  DeploymentConfig: ['spec', 'template'],
-  VirtualMachine: ['spec', 'template'],
-};
-
 export const NS_NAME_LABEL = 'kubernetes.io/metadata.name';
-
-function get(v: any, path: string[]): any {
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = v[k];
-  }
-  return v;
-}
 
 function labelsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -242,8 +224,8 @@ export function buildModel(objects: NetpolObject[]): ClusterModel {
       // virt-launcher Pods belong to their VirtualMachineInstance, i.e. to the VirtualMachine.
       const kind = owner?.kind === 'VirtualMachineInstance' ? 'VirtualMachine' : owner?.kind ? String(owner.kind) : 'Pod';
       addWorkload(model, seenWorkloads, ns, name, kind, o.labels, containerPorts(o.raw.spec), o.source, o.raw.spec, labelsOf(o.raw.metadata?.annotations));
-    } else if (WORKLOAD_TEMPLATE[o.kind]) {
-      const tpl = get(o.raw, WORKLOAD_TEMPLATE[o.kind]!);
+    } else if (workloadKindOf(o.kind)?.runsPods) {
+      const tpl = getIn(o.raw, workloadKindOf(o.kind)!.template);
       addWorkload(model, seenWorkloads, ns, o.name, o.kind, labelsOf(tpl?.metadata?.labels), containerPorts(tpl?.spec), o.source, tpl?.spec, labelsOf(tpl?.metadata?.annotations));
     } else if (o.kind === 'NetworkPolicy') {
       model.netpols.push(compileNetworkPolicy(o.raw, ns, o.name, where(o)));
@@ -569,7 +551,7 @@ function cloudInitAddresses(spec: any): number[] {
     if (typeof data !== 'string') continue;
     let doc: any;
     try {
-      doc = jsYaml.load(data);
+      doc = parseYaml(data);
     } catch {
       continue;
     }

@@ -5,8 +5,10 @@
  */
 import { SubjectRegistry } from '../policy/subject.js';
 import { workloadSubject } from '../kube/subject.js';
+import { admissionSubject } from '../admission/subject.js';
 import { runtimeSubject } from '../runtime/subject.js';
 import { engineRequestSubject } from '../engine-proxy/subject.js';
+import { imageSubject } from '../vuln/image-subject.js';
 
 let shared: SubjectRegistry | undefined;
 
@@ -14,8 +16,10 @@ let shared: SubjectRegistry | undefined;
 export function createSubjects(): SubjectRegistry {
   return new SubjectRegistry([
     workloadSubject(),
+    admissionSubject(),
     runtimeSubject(),
     engineRequestSubject(),
+    imageSubject(),
   ]);
 }
 

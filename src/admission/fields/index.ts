@@ -1,0 +1,13 @@
+/** The admission field set: request, object and exec groups, one line each. */
+import { FieldRegistry } from '../../policy/fields.js';
+import type { AdmissionContext } from './context.js';
+import { execFields } from './exec.js';
+import { objectFields } from './object.js';
+import { requestFields } from './request.js';
+
+export function admissionFieldRegistry(): FieldRegistry<AdmissionContext> {
+  return new FieldRegistry<AdmissionContext>()
+    .register(requestFields)
+    .register(objectFields)
+    .register(execFields);
+}

@@ -1,19 +1,13 @@
 /**
  * The `gatehouse` command: a thin shell over the engine libraries. Each command group lives
- * in src/cli/commands/<group>.ts and is registered in src/cli/commands/index.ts.
+ * in src/cli/commands/<group>.ts and is registered in src/cli/commands/index.ts; the program
+ * itself is built in program.ts.
  */
-import { Command, CommanderError } from 'commander';
-import { registerCommands } from './commands/index.js';
+import { CommanderError } from 'commander';
+import { buildProgram } from './program.js';
 import { reportFatal } from './fail.js';
-import { GATEHOUSE_VERSION } from '../version.js';
 
-const program = new Command('gatehouse')
-  .description('Gatehouse: security for containers and Kubernetes, from build to runtime')
-  .version(GATEHOUSE_VERSION)
-  .showHelpAfterError()
-  .exitOverride();
-
-registerCommands(program);
+const program = buildProgram();
 
 try {
   await program.parseAsync(process.argv);

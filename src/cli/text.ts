@@ -1,4 +1,5 @@
 /** Small helpers for human-readable CLI output. */
+import { renderGrid } from '../report/grid.js';
 
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -26,9 +27,7 @@ export function modeString(type: string, mode: number): string {
   );
 }
 
-/** A plain aligned table. */
+/** A plain aligned table (the one renderer in src/report/grid.ts). */
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
-  return [line(headers), ...rows.map(line)].join('\n');
+  return renderGrid(headers, rows);
 }

@@ -1,11 +1,14 @@
 /**
  * SARIF 2.1.0: one result per finding, located at the file + line of the offending field;
- * one rule per distinct finding id. Written by hand: the format is plain JSON and the
- * available npm typings would only add weight.
+ * one rule per distinct finding id; each result carries the finding's fingerprint as
+ * partialFingerprints["gatehouse/v1"] so code-scanning UIs track it across runs. Written
+ * by hand: the format is plain JSON and the available npm typings would only add weight.
  */
 import type { Finding, Severity } from '../findings/finding.js';
 import { locationOf, subjectOf } from './location.js';
 import type { Formatter } from './types.js';
+import { GATEHOUSE_VERSION } from '../version.js';
+import { withFingerprint } from '../findings/fingerprint.js';
 
 const LEVEL: Record<Severity, 'error' | 'warning' | 'note'> = {
   CRITICAL: 'error', HIGH: 'error', MEDIUM: 'warning', LOW: 'note', UNKNOWN: 'note',
@@ -27,7 +30,7 @@ export const sarifFormatter: Formatter = {
             driver: {
               name: 'Gatehouse',
               informationUri: 'https://github.com/gatehouse',
-              version: '0.1.0',
+              version: GATEHOUSE_VERSION,
               rules: [...rules.values()].map(({ f }) => ({
                 id: f.id,
                 name: f.policy?.name ?? f.title,
@@ -38,7 +41,8 @@ export const sarifFormatter: Formatter = {
               })),
             },
           },
-          results: findings.map((f) => {
+          results: findings.map((finding) => {
+            const f = withFingerprint(finding);
             const loc = locationOf(f);
             return {
               ruleId: f.id,
@@ -54,6 +58,7 @@ export const sarifFormatter: Formatter = {
                   ...(f.resource.k8s ? { logicalLocations: [{ name: subjectOf(f), kind: 'resource' }] } : {}),
                 },
               ],
+              partialFingerprints: { 'gatehouse/v1': f.fingerprint },
               properties: { severity: f.severity, ...(f.data?.field ? { field: f.data.field } : {}) },
             };
           }),

@@ -1,5 +1,6 @@
 /** Plain-text table for terminals: one row per finding, sorted by severity. */
 import { severityRank } from '../findings/finding.js';
+import { renderGrid } from './grid.js';
 import { locationOf, subjectOf } from './location.js';
 import type { Formatter } from './types.js';
 
@@ -12,10 +13,7 @@ export const tableFormatter: Formatter = {
       const loc = locationOf(f);
       return [f.severity, f.id, subjectOf(f), loc.file ? `${loc.file}${loc.line ? `:${loc.line}` : ''}` : '', f.title];
     });
-    const header = ['SEVERITY', 'ID', 'RESOURCE', 'LOCATION', 'TITLE'];
-    const widths = header.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[i]!.length))));
-    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-    const out = [line(header), ...rows.map(line)];
+    const out = [renderGrid(['SEVERITY', 'ID', 'RESOURCE', 'LOCATION', 'TITLE'], rows, { maxWidth: 60 })];
     const counts = new Map<string, number>();
     for (const f of findings) counts.set(f.severity, (counts.get(f.severity) ?? 0) + 1);
     const summary = [...counts.entries()].sort((a, b) => severityRank(b[0] as any) - severityRank(a[0] as any)).map(([s, n]) => `${s}: ${n}`).join(', ');

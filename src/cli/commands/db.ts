@@ -4,6 +4,7 @@ import { VulnDb, defaultDbPath, type DbStatus } from '../../vuln/db.js';
 import { importPath } from '../../vuln/feeds/index.js';
 import { updateDb } from '../../vuln/update.js';
 import { updateProgress } from '../download-progress.js';
+import { formatOption, outputOption, writeOutput } from '../report-options.js';
 
 const dbOption = () => new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db');
 
@@ -50,12 +51,13 @@ export function registerDbCommands(program: Command): void {
   db.command('status')
     .description('sources, counts and age of the database')
     .addOption(dbOption())
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
-    .action((o: { db: string; format: string }) => {
+    .addOption(formatOption(['table', 'json']))
+    .addOption(outputOption('status'))
+    .action(async (o: { db: string; format: string; output?: string }) => {
       const store = VulnDb.open(o.db, { readonly: true });
       try {
         const s = store.status();
-        process.stdout.write(o.format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+        await writeOutput(o.format === 'json' ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s), o);
       } finally {
         store.close();
       }

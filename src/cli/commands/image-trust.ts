@@ -12,6 +12,7 @@ import { signImage } from '../../trust/sign.js';
 import { failureReason, verifyImageSignatures, type SignatureEvidence } from '../../trust/verify.js';
 import { UserError } from '../../util/errors.js';
 import { envOrPrompt } from './key.js';
+import { formatOption, outputOption, writeOutput } from '../report-options.js';
 
 interface RegistryCliOptions {
   insecure?: boolean;
@@ -52,21 +53,23 @@ export function registerImageTrustCommands(image: Command): void {
       .requiredOption('--key <file>', 'private key (cosign encrypted or PKCS#8 PEM); passphrase from GATEHOUSE_PASSWORD/COSIGN_PASSWORD')
       .option('-a, --annotations <key=value>', 'annotation to put in the signed payload (repeatable)', collectAnnotation)
       .option('--bundle', 'also store a sigstore bundle (DSSE in-toto statement) as an OCI referrer, as cosign v3 does')
-      .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text')),
-  ).action(async (refText: string, o: RegistryCliOptions & { key: string; annotations?: Record<string, string>; bundle?: boolean; output: string }) => {
+      .addOption(formatOption(['table', 'json']))
+      .addOption(outputOption('result')),
+  ).action(async (refText: string, o: RegistryCliOptions & { key: string; annotations?: Record<string, string>; bundle?: boolean; format: string; output?: string }) => {
     const ref = registryReference(refText);
     const key = await loadPrivateKey(o.key, envOrPrompt(o.key));
     const store = storeFor(ref.registry, o);
     try {
       const target = await resolveTarget(store, ref);
       const result = await signImage(store, target, key, o.annotations, { bundle: o.bundle });
-      if (o.output === 'json') process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      if (o.format === 'json') await writeOutput(`${JSON.stringify(result, null, 2)}\n`, o);
       else {
-        process.stdout.write(`Signed ${result.dockerReference}@${result.digest} (${result.signatureCount} signature(s) in ${result.signatureTag})\n`);
+        let text = `Signed ${result.dockerReference}@${result.digest} (${result.signatureCount} signature(s) in ${result.signatureTag})\n`;
         if (result.bundle) {
           const where = result.bundle.indexedBy === 'referrers-api' ? "the registry's referrers API" : `referrers tag ${result.bundle.tag}`;
-          process.stdout.write(`Bundle stored as referrer ${result.bundle.manifestDigest} (${where})\n`);
+          text += `Bundle stored as referrer ${result.bundle.manifestDigest} (${where})\n`;
         }
+        await writeOutput(text, o);
       }
     } finally {
       await store.close();
@@ -81,11 +84,12 @@ export function registerImageTrustCommands(image: Command): void {
       .option('--key <file>', 'trusted public key PEM (repeatable; any one suffices)', collectList)
       .option('--policy <file>', 'trust policy YAML (rules: require k-of-n keys / reject / exempt)')
       .option('-a, --annotations <key=value>', 'annotation every accepted signature must carry (repeatable)', collectAnnotation)
-      .addOption(new Option('--output <format>', 'output format').choices(['text', 'json']).default('text')),
+      .addOption(formatOption(['table', 'json']))
+      .addOption(outputOption('result')),
   ).action(
     async (
       refText: string,
-      o: RegistryCliOptions & { key?: string[]; policy?: string; annotations?: Record<string, string>; output: string },
+      o: RegistryCliOptions & { key?: string[]; policy?: string; annotations?: Record<string, string>; format: string; output?: string },
     ) => {
       if (!o.key?.length && !o.policy) throw new UserError('image verify needs --key PUB or --policy FILE', 'usage');
       if (o.key?.length && o.policy) throw new UserError('give either --key or --policy, not both (the policy names its keys)', 'usage');
@@ -103,7 +107,7 @@ export function registerImageTrustCommands(image: Command): void {
           const ok = evidence.verified.length > 0;
           decision = { allowed: ok, action: 'require', reason: ok ? `${evidence.verified.length} valid signature(s)` : failureReason(evidence), satisfiedKeys: [...new Set(evidence.verified.flatMap((v) => v.keys))] };
         }
-        report(o.output, refText, evidence, decision);
+        await report(o, refText, evidence, decision);
         if (!decision.allowed) process.exitCode = 1;
       } finally {
         await store.close();
@@ -112,14 +116,16 @@ export function registerImageTrustCommands(image: Command): void {
   );
 }
 
-function report(format: string, refText: string, evidence: SignatureEvidence | undefined, decision: TrustDecision): void {
-  if (format === 'json') {
-    process.stdout.write(
+async function report(o: { format: string; output?: string }, refText: string, evidence: SignatureEvidence | undefined, decision: TrustDecision): Promise<void> {
+  if (o.format === 'json') {
+    await writeOutput(
       `${JSON.stringify({ reference: refText, digest: evidence?.digest, allowed: decision.allowed, decision, verified: evidence?.verified ?? [], rejected: evidence?.rejected ?? [] }, null, 2)}\n`,
+      o,
     );
   } else if (decision.allowed) {
-    process.stdout.write(`Verified OK: ${evidence?.reference ?? refText}: ${decision.reason}\n`);
-    for (const v of evidence?.verified ?? []) process.stdout.write(`  ${v.source} [${v.format}] (key ${v.keys.join(', ')})\n`);
+    let text = `Verified OK: ${evidence?.reference ?? refText}: ${decision.reason}\n`;
+    for (const v of evidence?.verified ?? []) text += `  ${v.source} [${v.format}] (key ${v.keys.join(', ')})\n`;
+    await writeOutput(text, o);
   }
   if (!decision.allowed) process.stderr.write(`gatehouse: verification failed: ${decision.reason}\n`);
 }

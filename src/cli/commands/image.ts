@@ -1,10 +1,11 @@
 /** `gatehouse image …`: read images from registries, OCI layouts, archives and engines. */
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { inspectImage, listingRow, openImage, walkImage, type InspectReport, type ListingRow } from '../../image/index.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
 import { formatBytes, modeString, table } from '../text.js';
+import { formatOption as reportFormatOption, outputOption, writeOutput } from '../report-options.js';
 
-const formatOption = () => new Option('--format <format>', 'output format').choices(['table', 'json']).default('table');
+const formatOption = () => reportFormatOption(['table', 'json']);
 
 export function registerImageCommands(program: Command): Command {
   const image = program.command('image').description('read, inspect and list container images');
@@ -14,14 +15,15 @@ export function registerImageCommands(program: Command): Command {
       .command('inspect')
       .description('digest, platform, config, layers, OS and size of an image')
       .argument('<ref>', 'image: REGISTRY/REPO[:TAG|@DIGEST], oci:PATH[:TAG], docker-archive:FILE, docker-daemon:NAME')
-      .addOption(formatOption()),
-  ).action(async (ref: string, o: ImageCliOptions & { format: string }) => {
+      .addOption(formatOption())
+      .addOption(outputOption()),
+  ).action(async (ref: string, o: ImageCliOptions & { format: string; output?: string }) => {
     const img = await openImage(ref, openOptions(o));
     const progress = progressFor(img);
     try {
       const report = await inspectImage(img, { progress: progress.reporter });
       progress.stop();
-      process.stdout.write(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderInspect(report));
+      await writeOutput(o.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : renderInspect(report), o);
     } finally {
       progress.stop();
       await img.close();
@@ -33,8 +35,9 @@ export function registerImageCommands(program: Command): Command {
       .command('ls')
       .description('the squashed filesystem of an image, one entry per path')
       .argument('<ref>', 'image reference (see `image inspect`)')
-      .addOption(formatOption()),
-  ).action(async (ref: string, o: ImageCliOptions & { format: string }) => {
+      .addOption(formatOption())
+      .addOption(outputOption()),
+  ).action(async (ref: string, o: ImageCliOptions & { format: string; output?: string }) => {
     const img = await openImage(ref, openOptions(o));
     const progress = progressFor(img);
     try {
@@ -42,7 +45,7 @@ export function registerImageCommands(program: Command): Command {
       progress.stop();
       const rows = [...walk.files.entries()].map(listingRow);
       for (const w of walk.warnings) process.stderr.write(`gatehouse: warning: ${w}\n`);
-      process.stdout.write(o.format === 'json' ? `${JSON.stringify(rows, null, 1)}\n` : renderListing(rows));
+      await writeOutput(o.format === 'json' ? `${JSON.stringify(rows, null, 1)}\n` : renderListing(rows), o);
     } finally {
       progress.stop();
       await img.close();

@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { checkObjects } from '../../kube/check.js';
 import { subjects } from '../../subjects/index.js';
 import { parsePssPolicy } from '../../kube/pss/evaluate.js';
-import { formatNames, getFormatter } from '../../report/index.js';
-import { gate } from '../../report/gate.js';
+import { addReportOptions, writeReport, type ReportCliOptions } from '../report-options.js';
 import { EXIT_ERROR } from '../fail.js';
 import { UserError } from '../../util/errors.js';
 import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
@@ -21,24 +20,20 @@ export function registerK8sCommands(program: Command): void {
     .option('--policy <path>', 'extra policy/exception YAML (file or dir); overrides defaults by id (repeatable)', collect, [])
     .option('--exceptions <path>', 'exception YAML (file or dir) (repeatable)', collect, [])
     .option('--no-defaults', 'do not load the default policy pack')
-    .option('-o, --output <format>', `output format: ${formatNames().join(', ')}`, 'table')
-    .option('--severity <levels>', 'report findings at or above this severity (or a comma list)')
-    .option('--exit-code <n>', 'exit code when findings remain', '1')
     .option('-n, --namespace <ns>', 'with --cluster: only this namespace (and cluster-scoped objects)');
-  addClusterOptions(check).action(
-    async (paths: string[], o: ClusterCliOptions & { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; output: string; severity?: string; exitCode: string; namespace?: string }) => {
-      const formatter = getFormatter(o.output);
+  addClusterOptions(addReportOptions(check)).action(
+    async (paths: string[], o: ClusterCliOptions & ReportCliOptions & { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; namespace?: string }) => {
       const pss = o.pss ? parsePssPolicy(o.pss) : undefined;
       if (o.namespace && !o.cluster) throw new UserError('--namespace applies to --cluster only', 'usage');
       const { objects, notes, cluster } = await loadObjects(paths, o, { namespace: o.namespace });
       const result = await checkObjects(objects, notes, { subjects: subjects(), pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults, cluster });
-      const { shown, code } = gate(result.findings, o.severity, o.exitCode);
       for (const n of notes) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
       for (const e of result.expiredExceptions) {
         process.stderr.write(`gatehouse: note: exception for ${e.policy} (owner ${e.owner}) expired on ${e.expires}${e.origin ? ` (${e.origin.file}:${e.origin.line})` : ''}\n`);
       }
-      process.stdout.write(
-        formatter.format(shown, {
+      const { code } = await writeReport(
+        result.findings,
+        {
           command: 'k8s check',
           notes: [
             `${result.objectsChecked} object(s)${cluster ? ` from cluster ${cluster}` : ''}, ${result.policiesRun} polic(ies)${pss ? `, Pod Security ${pss.level} v1.${pss.minor}` : ''}`,
@@ -50,7 +45,8 @@ export function registerK8sCommands(program: Command): void {
             expiredExceptions: result.expiredExceptions,
             notes,
           },
-        }),
+        },
+        o,
       );
       const loadErrors = notes.some((n) => n.level === 'error');
       process.exitCode = loadErrors ? EXIT_ERROR : code;

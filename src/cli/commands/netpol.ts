@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
 import { UserError } from '../../util/errors.js';
+import { addReportOptions, writeOutput, writeReport, type ReportCliOptions } from '../report-options.js';
 import {
   analyzeConnectivity,
   formatConnlist,
@@ -16,18 +17,11 @@ import {
   unprotectedFindings,
   unprotectedWorkloads,
   verifyGenerated,
-  type ConnlistFormat,
   type IntentConnection,
   type LoadedCluster,
 } from '../../kube/netpol/index.js';
 
 const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
-
-function exitCodeOption(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new UserError(`--exit-code must be an integer 0-255, got ${v}`);
-  return n;
-}
 
 async function load(paths: string[], live: ClusterCliOptions = {}): Promise<LoadedCluster> {
   const loaded = modelOf(await loadObjects(paths, live, LIVE_NETPOL_SOURCE));
@@ -44,30 +38,26 @@ export function registerNetpolCommands(program: Command): Command {
     .command('analyze')
     .description('allowed connections between workloads and IP ranges (np-guard connlist format), from manifests or a live cluster (--cluster)')
     .argument('[paths...]', 'manifest files or directories ("-" for stdin)')
-    .addOption(new Option('--output <format>', 'output format').choices(['txt', 'json']).default('txt'))
     .option('--focus-workload <names>', 'only connections of these workloads (NAME or NS/NAME, comma-separated)')
     .option('--focus-workload-peer <names>', 'with --focus-workload: only connections with these peers')
     .addOption(new Option('--focus-direction <dir>', 'with --focus-workload: only its ingress or egress').choices(['ingress', 'egress']))
     .option('--focus-conn <proto-port>', 'only pairs that allow this port, e.g. tcp-80 (pairs printed without connections)')
-    .option('--unprotected', 'list workloads without ingress or egress isolation instead (exit 1 when any)')
-    .option('--exit-code <n>', 'exit code with --unprotected when unprotected workloads exist', '1');
+    .option('--unprotected', 'report workloads without ingress or egress isolation as findings instead (sarif and junit apply here)');
+  addReportOptions(analyze, { exitCode: 'with --unprotected when unprotected workloads remain' });
   addClusterOptions(analyze).action(
-    async (paths: string[], o: ClusterCliOptions & { output: ConnlistFormat; focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; focusConn?: string; unprotected?: boolean; exitCode: string }) => {
-      const exitCode = exitCodeOption(o.exitCode);
+    async (paths: string[], o: ClusterCliOptions & ReportCliOptions & { focusWorkload?: string; focusWorkloadPeer?: string; focusDirection?: 'ingress' | 'egress'; focusConn?: string; unprotected?: boolean }) => {
+      if (!o.unprotected && o.format !== 'table' && o.format !== 'json') {
+        throw new UserError(`--format ${o.format} applies to --unprotected findings; connections print as table or json`, 'usage');
+      }
+      if (!o.unprotected && o.severity !== undefined) throw new UserError('--severity applies to --unprotected findings only', 'usage');
       if ((o.focusWorkloadPeer || o.focusDirection) && !o.focusWorkload) {
         throw new UserError('--focus-workload-peer and --focus-direction need --focus-workload');
       }
       const { model } = await load(paths, o);
       if (o.unprotected) {
         const found = unprotectedWorkloads(model);
-        if (o.output === 'json') process.stdout.write(`${JSON.stringify(unprotectedFindings(found), null, 2)}\n`);
-        else {
-          for (const u of found) {
-            const dirs = [u.ingress ? 'ingress' : '', u.egress ? 'egress' : ''].filter(Boolean).join(',');
-            process.stdout.write(`${u.workload.id} : no ${dirs} isolation\n`);
-          }
-        }
-        if (found.length > 0) process.exitCode = exitCode;
+        const { code } = await writeReport(unprotectedFindings(found), { command: 'netpol analyze --unprotected', notes: [`${model.workloads.filter((w) => !w.synthetic).length} workload(s) checked`] }, o);
+        process.exitCode = code;
         return;
       }
       const conn = o.focusConn !== undefined ? parseFocusConn(o.focusConn) : undefined;
@@ -77,7 +67,7 @@ export function registerNetpolCommands(program: Command): Command {
         const missing = focus.workloads.filter((n) => !known.has(n) && n !== 'ingress-controller');
         if (missing.length === focus.workloads.length) throw new UserError(`workload ${missing.join(', ')} does not exist in the input resources`);
       }
-      process.stdout.write(formatConnlist(analyzeConnectivity(model, focus), o.output, model, conn ? `${conn.protocol} ${conn.port}` : undefined));
+      await writeOutput(formatConnlist(analyzeConnectivity(model, focus), o.format === 'json' ? 'json' : 'txt', model, conn ? `${conn.protocol} ${conn.port}` : undefined), o);
     },
   );
 

@@ -1,5 +1,5 @@
 /** `gatehouse registry …`: registry hygiene (age, size, signatures of every tag). */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { auditRegistry, auditState, parseAge, type AuditRow } from '../../trust/audit.js';
@@ -8,7 +8,9 @@ import { RegistryStore } from '../../trust/registry-write.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { formatBytes, table } from '../text.js';
 import { existsSync } from 'node:fs';
-import { SEVERITIES } from '../../findings/finding.js';
+import { SEVERITIES, type Finding, type Severity } from '../../findings/finding.js';
+import { formatNames, getFormatter, writeFileAtomic } from '../../report/index.js';
+import { exitCodeOption, formatOption, outputOption, writeOutput } from '../report-options.js';
 import { VulnDb, defaultDbPath } from '../../vuln/db.js';
 import { countImageVulnerabilities } from '../../vuln/count.js';
 
@@ -16,11 +18,12 @@ interface AuditCliOptions {
   repo?: string;
   maxAge: string;
   format: string;
+  output?: string;
   policy?: string;
   state?: string;
   concurrency: string;
   pageSize: string;
-  exitCode: string;
+  exitCode: number;
   insecure?: boolean;
   authfile?: string;
   db?: string;
@@ -35,12 +38,13 @@ export function registerRegistryCommands(program: Command): Command {
     .argument('<registry>', 'registry host[:port]')
     .option('--repo <glob>', 'only repositories matching this glob (e.g. "team/**")')
     .option('--max-age <age>', 'images older than this are stale (d, w, m, y)', '180d')
-    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
+    .addOption(formatOption([...new Set(['table', 'json', 'csv', ...formatNames()])], 'output format (sarif, junit: one finding per flag)'))
+    .addOption(outputOption())
     .option('--policy <file>', 'trust policy YAML: report whether each tag is verified under it')
     .option('--state <file>', 'tag→digest file from the previous audit (read, then rewritten) to flag tags that moved')
     .option('--concurrency <n>', 'tags examined at once', '4')
     .addOption(new Option('--page-size <n>', 'catalog/tag list page size').default('1000').hideHelp())
-    .option('--exit-code <n>', 'exit code when any tag is flagged', '0')
+    .addOption(exitCodeOption('when any tag is flagged'))
     .option('--db <path>', `vulnerability database for the counts per tag (default ${defaultDbPath()}; counts are left out when there is none)`)
     .option('--no-vulns', 'do not scan images for vulnerability counts')
     .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
@@ -83,9 +87,10 @@ export function registerRegistryCommands(program: Command): Command {
         await store.close();
         db?.close();
       }
-      if (o.state) await writeFile(o.state, `${JSON.stringify(auditState(rows), null, 1)}\n`);
-      process.stdout.write(render(rows, o.format));
-      if (rows.some((r) => r.flags.length > 0)) process.exitCode = Number(o.exitCode) || 0;
+      if (o.state) await writeFileAtomic(o.state, `${JSON.stringify(auditState(rows), null, 1)}\n`);
+      const text = o.format === 'table' || o.format === 'json' || o.format === 'csv' ? render(rows, o.format) : getFormatter(o.format).format(auditFindings(host, rows), { command: 'registry audit' });
+      await writeOutput(text, o);
+      if (rows.some((r) => r.flags.length > 0)) process.exitCode = o.exitCode;
     });
   return registry;
 }
@@ -111,6 +116,38 @@ async function readState(path: string): Promise<Record<string, string> | undefin
   } catch {
     throw new UserError(`${path}: not an audit state file (expected a JSON object of repository:tag → digest)`, 'bad-state');
   }
+}
+
+const FLAG_FINDING: Record<string, { severity: Severity; title: string }> = {
+  stale: { severity: 'MEDIUM', title: 'image is older than --max-age' },
+  unsigned: { severity: 'MEDIUM', title: 'image has no signature' },
+  unverified: { severity: 'HIGH', title: 'image is not verified under the trust policy' },
+  moved: { severity: 'LOW', title: 'tag points to another digest than at the previous audit' },
+  error: { severity: 'UNKNOWN', title: 'tag could not be audited' },
+};
+
+/** One Finding per flag of every tag, for the Finding formats (sarif, junit). */
+function auditFindings(host: string, rows: AuditRow[]): Finding[] {
+  return rows.flatMap((r) =>
+    r.flags.map((flag): Finding => {
+      const ref = `${host}/${r.repository}:${r.tag}`;
+      const d = FLAG_FINDING[flag] ?? { severity: 'UNKNOWN' as Severity, title: flag };
+      const detail =
+        flag === 'stale' ? `${ref} was created ${r.created ?? '?'} (${r.ageDays ?? '?'} days ago)`
+        : flag === 'moved' ? `${ref} moved from ${r.previousDigest ?? '?'} to ${r.digest ?? '?'}`
+        : flag === 'error' ? `${ref}: ${r.error ?? 'unknown error'}`
+        : ref;
+      return {
+        id: `registry-${flag}`,
+        kind: 'hygiene',
+        severity: d.severity,
+        title: d.title,
+        detail,
+        resource: { image: { ref, digest: r.digest } },
+        data: { repository: r.repository, tag: r.tag, flag },
+      };
+    }),
+  );
 }
 
 const COLUMNS = ['repository', 'tag', 'digest', 'created', 'ageDays', 'size', 'signed', 'verified', 'flags', 'error'] as const;

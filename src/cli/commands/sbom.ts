@@ -3,12 +3,11 @@
  * (CycloneDX 1.6 JSON, SPDX 2.3 JSON), Gatehouse JSON or a table. Warnings about files that
  * could not be read go to stderr; the SBOM still lists everything else.
  */
-import { writeFile } from 'node:fs/promises';
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { openImage } from '../../image/index.js';
 import { inventoryDirectory, inventoryImage, sbomFormats, type Inventory, type SbomTarget } from '../../inventory/index.js';
-import { UserError, describeError } from '../../util/errors.js';
 import { reportFatal } from '../fail.js';
+import { formatOption, outputOption, writeOutput } from '../report-options.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
 import { GATEHOUSE_VERSION } from '../../version.js';
 
@@ -21,8 +20,8 @@ interface SbomCliOptions {
 
 function addSbomOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--format <format>', 'output format').choices(Object.keys(sbomFormats)).default('table'))
-    .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
+    .addOption(formatOption(Object.keys(sbomFormats), 'output format (cyclonedx: CycloneDX 1.6 JSON, spdx: SPDX 2.3 JSON)'))
+    .addOption(outputOption('SBOM'))
     .option('--analyzers <names>', 'comma-separated analyzers to run (default: all)');
 }
 
@@ -78,14 +77,8 @@ async function emit(target: SbomTarget, inventory: Inventory, o: SbomCliOptions)
     process.stdout.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code !== 'EPIPE') reportFatal(e);
     });
-    process.stdout.write(text);
-    return;
   }
-  try {
-    await writeFile(o.output, text);
-  } catch (e) {
-    throw new UserError(`cannot write ${o.output}: ${describeError(e)}`, 'io');
-  }
+  await writeOutput(text, o);
 }
 
 function splitList(s: string | undefined): string[] | undefined {

@@ -1,0 +1,14 @@
+/** The `gatehouse` commander program, built without parsing: main.ts runs it, tests walk it. */
+import { Command } from 'commander';
+import { registerCommands } from './commands/index.js';
+import { GATEHOUSE_VERSION } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('gatehouse')
+    .description('Gatehouse: security for containers and Kubernetes, from build to runtime')
+    .version(GATEHOUSE_VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  registerCommands(program);
+  return program;
+}

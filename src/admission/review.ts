@@ -168,7 +168,7 @@ function checkDepth(text: string, max: number): void {
 /** V8's JSON message without the input excerpt it embeds (which may hold newlines), plus line:column. */
 function jsonError(e: unknown, text: string): string {
   const raw = e instanceof Error ? e.message : String(e);
-  let msg = raw.replace(/, ".*" is not valid JSON$/s, '').replace(/ in JSON at position \d+.*$/s, '');
+  let msg = raw.replace(/, ".*" is not valid JSON$/s, '').replace(/ at position \d+.*$/s, '');
   // eslint-disable-next-line no-control-regex -- control characters are what this escapes
   msg = msg.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (msg.length > 120) msg = `${msg.slice(0, 120)}…`;

@@ -58,25 +58,16 @@ export function imageHygiene(image: OpenedImage, walk: ImageWalk, opts: HygieneO
     }
   }
   if (!scanners.includes('hygiene')) return out;
-  const user = (cfg.User ?? '').split(':')[0] ?? '';
-  if (user === '' || user === '0' || user === 'root') {
+  const facts = hygieneFacts(image, walk, opts);
+  if (facts.runsAsRoot) {
     out.push(finding(image, {
       id: 'GH-HYG-ROOT', kind: 'hygiene', severity: 'MEDIUM',
-      title: user ? `image runs as ${user}` : 'image runs as root (no USER set)',
+      title: facts.user ? `image runs as ${facts.user.split(':')[0]}` : 'image runs as root (no USER set)',
       remediation: 'Add a USER instruction with a non-root uid.',
       references: ['https://csrc.nist.gov/publications/detail/sp/800-190/final'],
     }));
   }
-  const rules = hygieneRules();
-  for (const [category, names] of Object.entries(rules.tools)) {
-    const found: string[] = [];
-    for (const dir of rules.binDirs) {
-      for (const name of names) {
-        const path = `${dir}/${name}`;
-        const e = walk.files.get(path);
-        if (e && (e.type === 'file' || e.type === 'hardlink' || e.type === 'symlink')) found.push(path);
-      }
-    }
+  for (const [category, found] of [['package-manager', facts.packageManagers], ['attacker-tool', facts.attackerTools]] as const) {
     if (found.length) {
       const severity: Severity = category === 'attacker-tool' ? 'MEDIUM' : 'LOW';
       out.push(finding(image, {
@@ -101,19 +92,69 @@ export function imageHygiene(image: OpenedImage, walk: ImageWalk, opts: HygieneO
     }
   }
   const threshold = opts.wasteBytes ?? 1024 * 1024;
-  const surviving = new Map<number, number>();
-  for (const e of walk.files.entries()) if (e.type === 'file') surviving.set(e.layer, (surviving.get(e.layer) ?? 0) + e.size);
-  for (const l of walk.layers) {
-    const wasted = l.fileBytes - (surviving.get(l.index) ?? 0);
+  for (const [index, wasted] of wastePerLayer(walk)) {
     if (wasted >= threshold) {
       out.push(finding(image, {
-        id: 'GH-HYG-WASTE', kind: 'hygiene', severity: 'LOW', layer: l.index,
-        title: `layer ${l.index} adds ${wasted} bytes of files that later layers delete or replace`,
-        detail: image.layers[l.index]?.createdBy,
+        id: 'GH-HYG-WASTE', kind: 'hygiene', severity: 'LOW', layer: index,
+        title: `layer ${index} adds ${wasted} bytes of files that later layers delete or replace`,
+        detail: image.layers[index]?.createdBy,
         remediation: 'Delete temporary files in the same RUN step that creates them (or use a multi-stage build).',
         data: { wastedBytes: wasted },
       }));
     }
   }
   return out;
+}
+
+/** The hygiene facts of an image (the `image` policy subject reads these). */
+export interface HygieneFacts {
+  /** The config's USER ("" when unset). */
+  user: string;
+  runsAsRoot: boolean;
+  packageManagers: string[];
+  attackerTools: string[];
+  /** Bytes of files that later layers delete or replace, over all layers. */
+  wastedBytes: number;
+  /** Regular files with the setuid or setgid bit. */
+  setuidFiles: string[];
+}
+
+/** USER "" (unset), "0", "root", "0:…", "root:…" → root. */
+export function isRootUser(user: string): boolean {
+  const u = user.split(':')[0] ?? '';
+  return u === '' || u === '0' || u === 'root';
+}
+
+/** Bytes each layer adds in files that do not survive into the final filesystem. */
+function wastePerLayer(walk: ImageWalk): [number, number][] {
+  const surviving = new Map<number, number>();
+  for (const e of walk.files.entries()) if (e.type === 'file') surviving.set(e.layer, (surviving.get(e.layer) ?? 0) + e.size);
+  return walk.layers.map((l) => [l.index, l.fileBytes - (surviving.get(l.index) ?? 0)]);
+}
+
+export function hygieneFacts(image: OpenedImage, walk: ImageWalk, _opts: HygieneOptions = {}): HygieneFacts {
+  const user = image.config.config?.User ?? '';
+  const rules = hygieneRules();
+  const tools: Record<string, string[]> = {};
+  for (const [category, names] of Object.entries(rules.tools)) {
+    const found: string[] = [];
+    for (const dir of rules.binDirs) {
+      for (const name of names) {
+        const path = `${dir}/${name}`;
+        const e = walk.files.get(path);
+        if (e && (e.type === 'file' || e.type === 'hardlink' || e.type === 'symlink')) found.push(path);
+      }
+    }
+    tools[category] = found;
+  }
+  const setuidFiles: string[] = [];
+  for (const e of walk.files.entries()) if (e.type === 'file' && (e.mode & 0o6000) !== 0) setuidFiles.push(e.path);
+  return {
+    user,
+    runsAsRoot: isRootUser(user),
+    packageManagers: tools['package-manager'] ?? [],
+    attackerTools: tools['attacker-tool'] ?? [],
+    wastedBytes: wastePerLayer(walk).reduce((n, [, w]) => n + Math.max(0, w), 0),
+    setuidFiles,
+  };
 }

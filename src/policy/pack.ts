@@ -15,7 +15,7 @@
  */
 import { parseSeverity, type Severity } from '../findings/finding.js';
 import { UserError, describeError } from '../util/errors.js';
-import { expandYamlPaths, readPositionedYaml, type FieldPath, type PositionedDocument } from '../util/positioned-yaml.js';
+import { expandYamlPaths, parsePositionedYaml, readPositionedYaml, type FieldPath, type PositionedDocument } from '../util/positioned-yaml.js';
 import { compileRegex } from '../util/regex.js';
 import { builtinPackPath } from './builtin.js';
 import { fieldsOf } from './criteria.js';
@@ -79,8 +79,7 @@ export async function readPacks(sources: readonly PackSource[], subjects: Subjec
         docs = await readPositionedYaml(file);
       } catch (e) {
         if (!(e instanceof UserError)) throw e;
-        const m = /^(.*?):(\d+): (.*)$/.exec(e.message);
-        out.diagnostics.push(m ? { file: m[1]!, line: Number(m[2]), message: m[3]! } : { file, line: 1, message: e.message });
+        out.diagnostics.push(diagnosticOf(e, file));
         continue;
       }
       for (const doc of docs) readDocument(doc, !!source.builtin, subjects, byId, seen, out);
@@ -88,6 +87,28 @@ export async function readPacks(sources: readonly PackSource[], subjects: Subjec
   }
   out.policies = [...byId.values()].map((x) => x.policy);
   return out;
+}
+
+/** Checks one pack given as text (a converted file, an API body): every problem, as readPacks. */
+export function readPackText(text: string, file: string, subjects: SubjectRegistry): LoadedPacks {
+  const out: LoadedPacks = { policies: [], exceptions: [], userIds: new Set(), diagnostics: [] };
+  const byId = new Map<string, { policy: Policy; builtin: boolean }>();
+  const seen = new Map<string, { file: string; line: number; builtin: boolean }>();
+  let docs: PositionedDocument[] = [];
+  try {
+    docs = parsePositionedYaml(text, file);
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    out.diagnostics.push(diagnosticOf(e, file));
+  }
+  for (const doc of docs) readDocument(doc, false, subjects, byId, seen, out);
+  out.policies = [...byId.values()].map((x) => x.policy);
+  return out;
+}
+
+function diagnosticOf(e: UserError, file: string): Diagnostic {
+  const m = /^(.*?):(\d+): (.*)$/.exec(e.message);
+  return m ? { file: m[1]!, line: Number(m[2]), message: m[3]! } : { file, line: 1, message: e.message };
 }
 
 /** Reads packs and throws the first problem (with a count of the rest) as one UserError line. */

@@ -9,13 +9,15 @@ import { getFormatter } from '../../report/index.js';
 import { compilePolicySet, evaluate } from '../../policy/evaluate.js';
 import { fieldRows } from '../../policy/fields-doc.js';
 import { BUILTIN_PACKS, builtinPackPath } from '../../policy/builtin.js';
-import { describeDiagnostic, loadPacks, readPacks, resolvePackInput } from '../../policy/pack.js';
+import { describeDiagnostic, loadPacks, readPackText, readPacks, resolvePackInput } from '../../policy/pack.js';
 import { runPolicyTests, subjectFromFile } from '../../policy/testing.js';
 import { STAGES, type Stage } from '../../policy/types.js';
 import { expandYamlPaths } from '../../util/positioned-yaml.js';
 import { UserError } from '../../util/errors.js';
 import { subjects } from '../../subjects/index.js';
 import { EXIT_ERROR } from '../fail.js';
+import { convertLegacyPolicy } from '../../engine-proxy/legacy-policy.js';
+import { writeFileAtomic } from '../../report/write.js';
 import { renderGrid } from '../../report/grid.js';
 
 const renderTable = (headers: string[], rows: string[][]) => `${renderGrid(headers, rows)}\n`;
@@ -115,6 +117,31 @@ export function registerPolicyCommands(program: Command): void {
         extra: { decision: verdict.decision, enforcement: verdict.enforcement, excepted: verdict.excepted.map((x) => ({ id: x.finding.id, fingerprint: x.finding.fingerprint, exception: x.exception })) },
       }));
       if (verdict.decision === 'deny' && exitCode) process.exitCode = exitCode;
+    });
+
+  policy
+    .command('convert')
+    .description('convert an engine-proxy rule file of the old format (kind: EngineProxyPolicy) into a PolicyPack')
+    .argument('<file>', 'old engine-proxy policy (YAML)')
+    .option('-o, --output <file>', 'write the pack to this file (default: stdout)')
+    .action(async (file: string, o: { output?: string }) => {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (e) {
+        throw new UserError(`cannot read ${file}: ${(e as Error).message}`, 'bad-path');
+      }
+      const converted = convertLegacyPolicy(text, file);
+      // The result must load: a field the old engine silently ignored is an error now.
+      const { diagnostics } = readPackText(converted.packYaml, file, subjects());
+      if (diagnostics.length) {
+        for (const d of diagnostics) process.stderr.write(`gatehouse: error: ${describeDiagnostic({ ...d, line: converted.sourceLineOf(d.line) })}\n`);
+        process.exitCode = EXIT_ERROR;
+        return;
+      }
+      if (o.output) await writeFileAtomic(o.output, converted.packYaml);
+      else process.stdout.write(converted.packYaml);
+      process.stderr.write(`gatehouse: converted ${converted.rules} rule(s) of ${file} into a PolicyPack${o.output ? ` (${o.output})` : ''}\n`);
     });
 
   policy

@@ -25,14 +25,35 @@ export function expiryTime(e: PolicyException): number {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
-/** The package a finding is about: its name, source name or purl (any may match). */
+/** The package a finding is about: its name, source or matched name, or purl (any may match). */
 function packagesOf(f: Finding): string[] {
   const d = f.data ?? {};
-  return [d.package, d.pkgName, d.sourcePackage, d.purl].map(str).filter((x): x is string => !!x);
+  return [d.package, d.pkgName, d.sourcePackage, d.matchedName, d.purl].map(str).filter((x): x is string => !!x);
+}
+
+/** The ids a finding answers to: policy id, finding id, and a vulnerability's aliases. */
+function idsOf(f: Finding): string[] {
+  const aliases = Array.isArray(f.data?.aliases) ? (f.data.aliases as unknown[]).map(str).filter((x): x is string => !!x) : [];
+  return [f.policy?.id ?? f.id, f.id, ...aliases];
+}
+
+/** "pkg:deb/debian/openssl@3.0.9?arch=amd64" → lower-cased type/namespace/name, and the version. */
+function purlParts(purl: string): { base: string; version?: string } {
+  const noQual = purl.split(/[?#]/)[0]!;
+  const at = noQual.lastIndexOf('@');
+  return at > 0 ? { base: noQual.slice(0, at).toLowerCase(), version: decodeURIComponent(noQual.slice(at + 1)) } : { base: noQual.toLowerCase() };
+}
+
+/** A purl pattern without a version covers every version; qualifiers are ignored. */
+export function purlMatches(pattern: string, purl: string | undefined): boolean {
+  if (!purl) return false;
+  const p = purlParts(pattern);
+  const q = purlParts(purl);
+  return p.base === q.base && (p.version === undefined || p.version === q.version);
 }
 
 export function exceptionMatches(e: PolicyException, f: Finding): boolean {
-  if (!matchesGlob(f.policy?.id ?? f.id, e.policy) && !matchesGlob(f.id, e.policy)) return false;
+  if (!idsOf(f).some((id) => matchesGlob(id, e.policy))) return false;
   const k8s = f.resource.k8s;
   if (e.namespace !== undefined && !matchesGlob(k8s?.namespace ?? 'default', e.namespace)) return false;
   if (e.workload !== undefined) {
@@ -49,6 +70,7 @@ export function exceptionMatches(e: PolicyException, f: Finding): boolean {
     if (!candidates.some((i) => matchesGlob(i, e.image!))) return false;
   }
   if (e.package !== undefined && !packagesOf(f).some((p) => p === e.package || matchesGlob(p, e.package!))) return false;
+  if (e.purls?.length && !e.purls.some((p) => purlMatches(p, str(f.data?.purl)))) return false;
   if (e.path !== undefined) {
     const path = f.resource.image?.path ?? f.resource.file?.path;
     if (path === undefined || !matchesGlob(path.replace(/^\//, ''), e.path.replace(/^\//, ''))) return false;

@@ -117,6 +117,11 @@ export interface PolicyException {
   container?: string;
   /** Package name (or purl) of a vulnerability finding. */
   package?: string;
+  /**
+   * Package URLs (version and qualifiers optional: `pkg:deb/debian/openssl` covers every
+   * version); the finding's purl must match one. Ignore-file `purls` and VEX products.
+   */
+  purls?: string[];
   /** File path glob of a secret or file finding. */
   path?: string;
   owner: string;

@@ -6,7 +6,8 @@ import { SEVERITIES, severityRank, type Finding, type Severity } from '../findin
 import type { Inventory } from '../inventory/inventory.js';
 import type { VulnDb } from './db.js';
 import { matchPackages } from './match.js';
-import { applySuppressions, type IgnoreEntry, type VexStatement } from './suppress.js';
+import type { PolicyException } from '../policy/types.js';
+import { applySuppressions } from './suppress.js';
 
 export interface ScanOptions {
   /** Keep only these severities (default: all). */
@@ -15,9 +16,9 @@ export interface ScanOptions {
   ignoreUnfixed?: boolean;
   /** Warn when the DB was last updated longer ago than this (days). */
   maxDbAgeDays?: number;
-  /** Ignore-file entries and VEX statements (see suppress.ts). */
-  ignore?: IgnoreEntry[];
-  vex?: VexStatement[];
+  /** Ignore-file entries and VEX statements, as policy exceptions (see suppress.ts). */
+  ignore?: PolicyException[];
+  vex?: PolicyException[];
   now?: Date;
 }
 
@@ -31,12 +32,21 @@ export interface ScanReport {
   /** Findings suppressed by the ignore file or VEX, with the reason. */
   suppressed: { id: string; package: string; by: string }[];
   /** Ignore entries past their expiry: they no longer suppress anything. */
-  expiredIgnores: IgnoreEntry[];
+  expiredIgnores: PolicyException[];
   warnings: string[];
   db: { path: string; updatedAt?: string; stale: boolean };
 }
 
 export function scanInventory(db: VulnDb, inventory: Inventory, target: string, opts: ScanOptions = {}): ScanReport {
+  return scanInventoryDetailed(db, inventory, target, opts).report;
+}
+
+/**
+ * The report, plus the vulnerabilities left after the ignore file and VEX but before the
+ * display filters (--severity, --ignore-unfixed): what policies see, since a display
+ * filter must not weaken a policy.
+ */
+export function scanInventoryDetailed(db: VulnDb, inventory: Inventory, target: string, opts: ScanOptions = {}): { report: ScanReport; vulnerabilities: Finding[] } {
   const all = matchPackages(db, inventory.packages, inventory.os);
   const now = (opts.now ?? new Date()).getTime();
   const sup = applySuppressions(all, opts.ignore, opts.vex, new Date(now));
@@ -51,10 +61,10 @@ export function scanInventory(db: VulnDb, inventory: Inventory, target: string, 
   const maxAge = opts.maxDbAgeDays ?? 7;
   const stale = !updatedAt || now - Date.parse(updatedAt) > maxAge * 86_400_000;
   if (stale) warnings.push(`the vulnerability database ${updatedAt ? `was last updated ${updatedAt}` : 'has never been updated'}, more than ${maxAge} days ago (run \`gatehouse db update\`)`);
-  for (const e of sup.expired) warnings.push(`ignore entry ${e.id}${e.package ? ` (${e.package})` : ''} expired on ${e.expires}: no longer suppressed`);
+  for (const e of sup.expired) warnings.push(`ignore entry ${e.policy}${e.package ? ` (${e.package})` : ''} expired on ${e.expires}: no longer suppressed`);
   const suppressed = sup.suppressed.map((x) => ({ id: x.finding.id, package: String(x.finding.data?.package ?? ''), by: x.by }));
   const report: ScanReport = { target, packages: inventory.packages.length, findings, matched: all.length, suppressed, expiredIgnores: sup.expired, warnings, db: { path: db.path, stale } };
   if (inventory.os) report.os = inventory.os;
   if (updatedAt) report.db.updatedAt = updatedAt;
-  return report;
+  return { report, vulnerabilities: sup.kept };
 }

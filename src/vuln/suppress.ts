@@ -1,31 +1,20 @@
 /**
- * Suppressing findings the user has judged: an ignore file (Trivy's `.trivyignore` lines
- * "ID [exp:YYYY-MM-DD]", or YAML `vulnerabilities: [{id, package?, purls?, expires?|expired_at?,
- * reason?|statement?}]`) and OpenVEX documents (`not_affected` / `fixed` statements).
- * Expired ignore entries stop suppressing and are reported.
+ * Suppressing findings the user has judged, in the one suppression model: an ignore file
+ * (Trivy's `.trivyignore` lines "ID [exp:YYYY-MM-DD]", or YAML `vulnerabilities: [{id,
+ * package?, purls?, expires?|expired_at?, reason?|statement?, owner?}]`) and OpenVEX
+ * documents (`not_affected` / `fixed` statements) load into `PolicyException`s, and
+ * src/policy/exceptions.ts applies them, like any policy exception. Expired ignore entries
+ * stop suppressing and are reported.
  */
 import { readFileSync } from 'node:fs';
-import jsYaml from 'js-yaml';
+import { parse as parseYaml } from 'yaml';
 import type { Finding } from '../findings/finding.js';
+import { applyExceptions } from '../policy/exceptions.js';
+import type { PolicyException } from '../policy/types.js';
 import { UserError, describeError } from '../util/errors.js';
 
-export interface IgnoreEntry {
-  id: string;
-  /** Package (binary or source) name the entry is limited to. */
-  package?: string;
-  /** Package URLs the entry is limited to (version and qualifiers optional). */
-  purls?: string[];
-  /** ISO date; after it the entry no longer suppresses. */
-  expires?: string;
-  reason?: string;
-}
-
-export interface VexStatement {
-  vulnerability: string;
-  products: string[];
-  status: string;
-  justification?: string;
-}
+/** An ignore-file entry or VEX statement, as a policy exception (`policy` is the finding id). */
+export type IgnoreEntry = PolicyException;
 
 function readText(path: string, what: string): string {
   try {
@@ -42,47 +31,70 @@ function checkDate(v: unknown, where: string): string | undefined {
   return s;
 }
 
-export function loadIgnoreFile(path: string): IgnoreEntry[] {
+/** The reason an ignore-file entry gets when it gives none. */
+const listedIn = (path: string): string => `listed in ${path}`;
+
+function ignoreException(path: string, line: number, id: string, fields: Partial<PolicyException> = {}): PolicyException {
+  const e: PolicyException = { policy: id, owner: `ignorefile ${path}`, reason: listedIn(path), source: 'ignorefile', origin: { file: path, line } };
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v;
+  return e;
+}
+
+const YAML_ENTRY_KEYS = ['id', 'package', 'purls', 'expires', 'expired_at', 'reason', 'statement', 'owner'];
+
+export function loadIgnoreFile(path: string): PolicyException[] {
   const text = readText(path, 'ignore file');
   if (/\.ya?ml$/i.test(path)) {
     let doc: any;
     try {
-      doc = jsYaml.load(text, { schema: jsYaml.JSON_SCHEMA });
+      doc = parseYaml(text);
     } catch (e) {
-      throw new UserError(`${path}: cannot parse: ${describeError(e)}`, 'bad-input');
+      throw new UserError(`${path}: cannot parse: ${describeError(e).split('\n')[0]}`, 'bad-input');
     }
     const list = doc?.vulnerabilities ?? doc?.ignore;
     if (!Array.isArray(list)) throw new UserError(`${path}: expected a "vulnerabilities" list`, 'bad-input');
     return list.map((e: any, i: number) => {
       const where = `${path}: entry ${i + 1}`;
       if (typeof e?.id !== 'string' || !e.id) throw new UserError(`${where}: missing "id"`, 'bad-input');
-      const entry: IgnoreEntry = { id: e.id };
-      if (e.package) entry.package = String(e.package);
-      if (Array.isArray(e.purls)) entry.purls = e.purls.map(String);
-      const expires = checkDate(e.expires ?? e.expired_at, where);
-      if (expires) entry.expires = expires;
-      if (e.reason ?? e.statement) entry.reason = String(e.reason ?? e.statement);
-      return entry;
+      const unknown = Object.keys(e).find((k) => !YAML_ENTRY_KEYS.includes(k));
+      if (unknown) throw new UserError(`${where}: unknown key "${unknown}" (expected ${YAML_ENTRY_KEYS.join(', ')})`, 'bad-input');
+      if (e.purls !== undefined && (!Array.isArray(e.purls) || e.purls.some((p: unknown) => typeof p !== 'string'))) throw new UserError(`${where}: "purls" must be a list of package URLs`, 'bad-input');
+      const reason = e.reason ?? e.statement;
+      return ignoreException(path, i + 1, e.id, {
+        package: e.package ? String(e.package) : undefined,
+        purls: Array.isArray(e.purls) && e.purls.length ? e.purls.map(String) : undefined,
+        expires: checkDate(e.expires ?? e.expired_at, where),
+        reason: reason ? String(reason) : undefined,
+        owner: e.owner ? String(e.owner) : undefined,
+      });
     });
   }
-  const out: IgnoreEntry[] = [];
+  const out: PolicyException[] = [];
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) return;
     const [id, ...rest] = line.split(/\s+/);
-    const entry: IgnoreEntry = { id: id! };
+    let expires: string | undefined;
     for (const r of rest) {
       const exp = /^exp:(.+)$/.exec(r);
       if (!exp) throw new UserError(`${path}:${i + 1}: unexpected "${r}" (expected "ID [exp:YYYY-MM-DD]")`, 'bad-input');
-      entry.expires = checkDate(exp[1], `${path}:${i + 1}`);
+      expires = checkDate(exp[1], `${path}:${i + 1}`);
     }
-    out.push(entry);
+    out.push(ignoreException(path, i + 1, id!, { expires }));
   });
   return out;
 }
 
-/** Reads an OpenVEX document (v0.0.x and v0.2.x spellings). */
-export function loadOpenVex(path: string): VexStatement[] {
+/** A product that is the scanned artifact itself (image, digest), not one package in it. */
+const productCoversAll = (p: string): boolean => !p.startsWith('pkg:') || /^pkg:(oci|docker)\//i.test(p);
+
+/**
+ * Reads an OpenVEX document (v0.0.x and v0.2.x spellings): each `not_affected` or `fixed`
+ * statement is an exception for its vulnerability, limited to the named packages (a
+ * product with subcomponents means those packages inside it; a product that is the image
+ * itself covers every package). Other statuses suppress nothing.
+ */
+export function loadOpenVex(path: string): PolicyException[] {
   let doc: any;
   try {
     doc = JSON.parse(readText(path, 'VEX document'));
@@ -91,9 +103,12 @@ export function loadOpenVex(path: string): VexStatement[] {
     throw new UserError(`${path}: cannot parse: ${describeError(e)}`, 'bad-input');
   }
   if (!Array.isArray(doc?.statements)) throw new UserError(`${path}: not an OpenVEX document (no "statements")`, 'bad-input');
-  return doc.statements.map((s: any, i: number) => {
+  const owner = typeof doc.author === 'string' && doc.author ? doc.author : `vex ${path}`;
+  const out: PolicyException[] = [];
+  doc.statements.forEach((s: any, i: number) => {
     const vulnerability = typeof s?.vulnerability === 'string' ? s.vulnerability : s?.vulnerability?.name;
     if (typeof vulnerability !== 'string' || typeof s?.status !== 'string') throw new UserError(`${path}: statement ${i + 1} needs "vulnerability" and "status"`, 'bad-input');
+    if (s.status !== 'not_affected' && s.status !== 'fixed') return;
     const products: string[] = [];
     for (const p of Array.isArray(s.products) ? s.products : []) {
       if (typeof p === 'string') products.push(p);
@@ -103,57 +118,39 @@ export function loadOpenVex(path: string): VexStatement[] {
         products.push(...(subs.length ? subs : [p['@id'] as string]));
       }
     }
-    const st: VexStatement = { vulnerability, products, status: s.status };
-    if (s.justification) st.justification = String(s.justification);
-    return st;
+    const e: PolicyException = {
+      policy: vulnerability,
+      owner,
+      reason: `VEX ${s.status}${s.justification ? ` (${String(s.justification)})` : ''}`,
+      source: 'vex',
+      origin: { file: path, line: i + 1 },
+    };
+    if (products.length && !products.some(productCoversAll)) e.purls = products;
+    out.push(e);
   });
+  return out;
 }
 
-/** "pkg:deb/debian/openssl@3.0.9?arch=amd64" → type/namespace/name and version. */
-function purlParts(purl: string): { base: string; version?: string } {
-  const noQual = purl.split(/[?#]/)[0]!;
-  const at = noQual.lastIndexOf('@');
-  return at > 0 ? { base: noQual.slice(0, at).toLowerCase(), version: decodeURIComponent(noQual.slice(at + 1)) } : { base: noQual.toLowerCase() };
+/** How a suppression reads in reports: "ignore file[: reason]" or "VEX status (justification)". */
+export function suppressedBy(e: PolicyException): string {
+  if (e.source === 'vex') return e.reason;
+  if (e.source === 'ignorefile') return e.reason === listedIn(e.origin?.file ?? '') ? 'ignore file' : `ignore file: ${e.reason}`;
+  return `exception by ${e.owner}: ${e.reason}`;
 }
-
-function purlMatches(pattern: string, purl: string | undefined): boolean {
-  if (!purl) return false;
-  const p = purlParts(pattern);
-  const q = purlParts(purl);
-  return p.base === q.base && (p.version === undefined || p.version === q.version);
-}
-
-/** A product that is the scanned artifact itself (image, digest), not one package in it. */
-const productCoversAll = (p: string): boolean => !p.startsWith('pkg:') || /^pkg:(oci|docker)\//i.test(p);
-
-const idsOf = (f: Finding): string[] => [f.id, ...((f.data?.aliases as string[] | undefined) ?? [])];
 
 export interface Suppression {
   kept: Finding[];
-  suppressed: { finding: Finding; by: string }[];
-  expired: IgnoreEntry[];
+  suppressed: { finding: Finding; by: string; exception: PolicyException }[];
+  /** Exceptions past their expiry: they no longer suppress anything. */
+  expired: PolicyException[];
 }
 
-export function applySuppressions(findings: Finding[], ignore: IgnoreEntry[] = [], vex: VexStatement[] = [], now = new Date()): Suppression {
-  const today = now.toISOString().slice(0, 10);
-  const expired = ignore.filter((e) => e.expires !== undefined && e.expires.slice(0, 10) < today);
-  const active = ignore.filter((e) => !expired.includes(e));
-  const out: Suppression = { kept: [], suppressed: [], expired };
-  for (const f of findings) {
-    const ids = idsOf(f);
-    const purl = f.data?.purl as string | undefined;
-    const names = [f.data?.package, f.data?.matchedName].filter(Boolean);
-    const entry = active.find((e) => ids.includes(e.id) && (!e.package || names.includes(e.package)) && (!e.purls?.length || e.purls.some((p) => purlMatches(p, purl))));
-    if (entry) {
-      out.suppressed.push({ finding: f, by: `ignore file${entry.reason ? `: ${entry.reason}` : ''}` });
-      continue;
-    }
-    const st = vex.find((s) => (s.status === 'not_affected' || s.status === 'fixed') && ids.includes(s.vulnerability) && (s.products.length === 0 || s.products.some((p) => productCoversAll(p) || purlMatches(p, purl))));
-    if (st) {
-      out.suppressed.push({ finding: f, by: `VEX ${st.status}${st.justification ? ` (${st.justification})` : ''}` });
-      continue;
-    }
-    out.kept.push(f);
-  }
-  return out;
+/** Ignore-file entries first, then VEX statements: the first that covers a finding suppresses it. */
+export function applySuppressions(findings: Finding[], ignore: PolicyException[] = [], vex: PolicyException[] = [], now = new Date()): Suppression {
+  const outcome = applyExceptions(findings, [...ignore, ...vex], now);
+  return {
+    kept: outcome.remaining,
+    suppressed: outcome.excepted.map(({ finding, exception }) => ({ finding, by: suppressedBy(exception), exception })),
+    expired: outcome.expired,
+  };
 }

@@ -32,7 +32,7 @@ describe('ignore files', () => {
     const entries = loadIgnoreFile(file('.trivyignore', '# accepted risks\nCVE-2020-28483  # by alias\nPYSEC-2021-66 exp:2025-01-01\nCVE-2023-0001 exp:2026-01-01\n'));
     const r = applySuppressions(findings, entries, [], now);
     assert.deepEqual(kept(r), ['PYSEC-2021-66/jinja2']);
-    assert.deepEqual(r.expired.map((e) => e.id), ['PYSEC-2021-66']);
+    assert.deepEqual(r.expired.map((e) => e.policy), ['PYSEC-2021-66']);
     assert.deepEqual(r.suppressed.map((s) => s.finding.id), ['CVE-2023-0001', 'CVE-2023-0001', 'GO-2021-0052']);
   });
 

@@ -50,8 +50,8 @@ test('no USER in the final stage is reported at its FROM line, even if a build s
   assert.ok(!hits.some((f) => f.id === 'dockerfile-pkg-no-cleanup'));
 });
 
-test('dockerfile CLI: exit 1 with findings, SARIF lines, exit 2 on a missing file', async () => {
-  const r = await runCli(['dockerfile', 'check', fixture('bad.Dockerfile'), '-o', 'sarif', '--severity', 'HIGH']);
+test('dockerfile CLI: exit 1 with findings and --exit-code 1, SARIF lines, exit 2 on a missing file', async () => {
+  const r = await runCli(['dockerfile', 'check', fixture('bad.Dockerfile'), '--format', 'sarif', '--severity', 'HIGH,CRITICAL', '--exit-code', '1']);
   assert.equal(r.code, 1, r.stderr);
   assertValidSarif(JSON.parse(r.stdout));
   const results = JSON.parse(r.stdout).runs[0].results;

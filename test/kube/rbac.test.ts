@@ -112,14 +112,20 @@ test('who-can honours namespaces, subresources, API groups and resourceNames', (
   assert.deepEqual(subjects('delete', 'pods', { namespace: 'shop' }), ['Group system:anonymous']);
 });
 
-test('rbac CLI: analyze gates with exit 1, who-can prints paths', async () => {
-  const a = await runCli(['rbac', 'analyze', '-', '-o', 'json', '--severity', 'CRITICAL'], { input: MANIFESTS });
+test('rbac CLI: analyze gates with --exit-code 1, who-can prints paths', async () => {
+  const a = await runCli(['rbac', 'analyze', '-', '--format', 'json', '--severity', 'CRITICAL', '--exit-code', '1'], { input: MANIFESTS });
   assert.equal(a.code, 1, a.stderr);
   const ids = new Set(JSON.parse(a.stdout).findings.map((f: { id: string }) => f.id));
   assert.ok(ids.has('rbac-anonymous-binding') && ids.has('rbac-cluster-admin-binding') && ids.has('rbac-bind-escalate'));
   const w = await runCli(['rbac', 'who-can', 'create', 'pods/exec', '-', '-n', 'shop'], { input: MANIFESTS });
   assert.equal(w.code, 0, w.stderr);
   assert.match(w.stdout, /User alice\s+shop\s+User alice → RoleBinding shop\/debug-binding → ClusterRole debugger → rules\[0\]/);
-  const none = await runCli(['rbac', 'analyze', '-'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n' });
+  const wj = await runCli(['rbac', 'who-can', 'create', 'pods/exec', '-', '-n', 'shop', '--format', 'json'], { input: MANIFESTS });
+  assert.ok(JSON.parse(wj.stdout).subjects.some((s: { subject: string }) => s.subject === 'User alice'), wj.stdout);
+  const none = await runCli(['rbac', 'analyze', '-', '--exit-code', '1'], { input: 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n' });
   assert.equal(none.code, 0);
+  // Findings alone do not fail the command unless --exit-code asks.
+  const dflt = await runCli(['rbac', 'analyze', '-', '--severity', 'CRITICAL'], { input: MANIFESTS });
+  assert.equal(dflt.code, 0, dflt.stderr);
+  assert.match(dflt.stdout, /rbac-cluster-admin-binding/);
 });

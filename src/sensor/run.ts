@@ -2,17 +2,21 @@
  * The live event source: runs the eBPF sensor and feeds its events into the rule engine
  * in-process. Alerts carry the container of their event (as Falco's append_output adds
  * container fields); every second (and at the end) new drops become an alert through the
- * same sinks, so losses show up wherever alerts go.
+ * same sinks, so losses show up wherever alerts go. With runtime policies, every alert
+ * (drop reports included) carries its verdict before it reaches a sink.
+ *
+ * It lives in sensor/ (which may import runtime/, never the other way round): the rule
+ * engine does not know where its events come from.
  */
-import type { RuntimeEvent } from '../event.js';
-import type { Alert } from '../alerts/alert.js';
-import type { AlertSink } from '../alerts/sinks.js';
-import { Engine } from '../rules/engine.js';
-import type { RuleSet } from '../rules/ruleset.js';
-import { dropAlert } from '../../sensor/drop-alert.js';
-import { Sensor, type SensorOptions, type SensorStats } from '../../sensor/sensor.js';
-import { DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
-import { openPathBounds, unionBounds, type OpenBounds } from '../rules/path-bounds.js';
+import type { RuntimeEvent } from '../runtime/event.js';
+import type { Alert } from '../runtime/alerts/alert.js';
+import type { AlertSink } from '../runtime/alerts/sinks.js';
+import { Engine } from '../runtime/rules/engine.js';
+import type { RuleSet } from '../runtime/rules/ruleset.js';
+import { openPathBounds, unionBounds, type OpenBounds } from '../runtime/rules/path-bounds.js';
+import { dropAlert } from './drop-alert.js';
+import { DEFAULT_OPEN_BOUNDS } from './open-filter.js';
+import { Sensor, type SensorOptions, type SensorStats } from './sensor.js';
 
 export interface SensorRunOptions extends SensorOptions {
   ruleSet?: RuleSet;
@@ -20,6 +24,8 @@ export interface SensorRunOptions extends SensorOptions {
   /** Every event, e.g. to write them as JSONL for a later `runtime replay`. */
   onEvent?: (ev: RuntimeEvent) => void;
   onAlert?: (a: Alert) => void;
+  /** Adds the policy verdict to an alert (src/runtime/alerts/verdict.ts) before any sink sees it. */
+  annotate?: (a: Alert, ev: RuntimeEvent | undefined) => Alert;
   onReady?: (sensor: Sensor) => void;
   /** Stops the sensor when aborted. */
   signal?: AbortSignal;
@@ -62,7 +68,8 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   const sinks = opts.sinks ?? [];
   let alerts = 0;
   let drops = 0;
-  const emit = (a: Alert) => {
+  const emit = (raw: Alert, ev: RuntimeEvent | undefined) => {
+    const a = opts.annotate ? opts.annotate(raw, ev) : raw;
     for (const s of sinks) s.write(a);
     opts.onAlert?.(a);
   };
@@ -70,7 +77,7 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
     const r = sensor.takeDropReport();
     if (r) {
       drops += r.total;
-      emit(dropAlert(r));
+      emit(dropAlert(r), undefined);
     }
   };
   const timer = setInterval(report, opts.dropCheckMs ?? 1000);
@@ -84,7 +91,7 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
       if (!engine) continue;
       for (const a of engine.push(ev)) {
         alerts++;
-        emit(withContainer(a, ev));
+        emit(withContainer(a, ev), ev);
       }
     }
   } finally {

@@ -1,13 +1,22 @@
-/** `gatehouse runtime …`: Falco-compatible rules — check rule files, replay recorded events. */
+/**
+ * `gatehouse runtime …`: Falco-compatible rules — check rule files, replay recorded events,
+ * and with --policy evaluate every alert against runtime policies (the verdict rides on
+ * the alert as its `gatehouse` key).
+ */
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { describeDiagnostic, Engine, fieldRegistry, loadRuleFiles, parsePriority, RuleSet, sinkFor, type RuleDiagnostic } from '../../runtime/rules/index.js';
+import { AlertJudge } from '../../runtime/alerts/verdict.js';
+import { describeDiagnostic, Engine, fieldRegistry, loadRuleFiles, parsePriority, RuleSet, type RuleDiagnostic } from '../../runtime/rules/index.js';
 import { readEventFile, type ReplayFormat } from '../../runtime/replay/index.js';
+import { AlertReport, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
 
 interface ReplayOptions {
   rules: string[];
   inputFormat: string;
-  output: string;
+  format: string;
+  output?: string;
+  webhook?: string;
+  policy: string[];
   minPriority?: string;
   ruleMatching: 'first' | 'all';
   tags?: string[];
@@ -25,12 +34,8 @@ interface FileReport {
   warnings: RuleDiagnostic[];
 }
 
-function exitCodeOption(): Option {
-  return new Option('--exit-code <n>', 'exit code when something is found').default('1').argParser((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0 || n > 255) throw new UserError(`--exit-code must be 0..255, got '${v}'`);
-    return String(n);
-  });
+function exitCodeOption(what: string): Option {
+  return new Option('--exit-code <n>', `exit code when ${what}`).default('0').argParser((v) => String(checkExitCode(v)));
 }
 
 export function registerRuntimeCommands(program: Command): Command {
@@ -41,8 +46,8 @@ export function registerRuntimeCommands(program: Command): Command {
     .command('check')
     .description('load rule files (as `falco -V`): counts of rules, macros and lists, errors and warnings')
     .argument('<files...>', 'rules files, loaded in order (later files may append/override)')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .addOption(exitCodeOption())
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
+    .addOption(exitCodeOption('a rules file has errors'))
     .action((files: string[], o: { format: string; exitCode: string }) => {
       const loaded = loadRuleFiles(files, { throwOnError: false });
       const reports: FileReport[] = files.map((f) => ({
@@ -83,7 +88,7 @@ export function registerRuntimeCommands(program: Command): Command {
   rules
     .command('fields')
     .description('the fields conditions and outputs may use')
-    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'))
     .action((o: { format: string }) => {
       const defs = fieldRegistry.all().map((d) => ({
         name: d.prefix ? `${d.name}.*` : d.arg ? `${d.name}[${d.arg === 'optional' ? '…]?' : '…]'}` : d.name,
@@ -97,20 +102,27 @@ export function registerRuntimeCommands(program: Command): Command {
 
   runtime
     .command('replay')
-    .description('replay recorded events through rules: JSON lines in the Gatehouse model, `sysdig -j` output, or a .scap capture (via sysdig)')
+    .description('replay recorded events through rules: JSON lines in the Gatehouse model, `sysdig -j` output, or a .scap capture (via sysdig); with --policy, every alert carries its policy verdict')
     .argument('<file>', "events file ('-' for stdin)")
     .requiredOption('--rules <files...>', 'rules files')
     .addOption(new Option('--input-format <format>', 'events format').choices(['auto', 'gatehouse', 'sysdig']).default('auto'))
-    .option('--output <dest>', "alerts destination: '-' (stdout), a file, or an http(s):// webhook", '-')
+    .option('--policy <pack>', 'runtime policy pack: file, directory or built-in name (runtime); repeatable', collect, [])
+    .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations").choices(alertFormats()).default('json'))
+    .option('--output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
+    .option('--webhook <url>', 'also POST every alert as JSON to this http(s) URL (as Falco http_output)')
     .option('--min-priority <priority>', 'only rules at least this severe (Falco priority names)')
     .addOption(new Option('--rule-matching <mode>', "Falco's rule_matching: first matching rule per event, or all").choices(['first', 'all']).default('first'))
     .option('--tags <tags...>', 'only rules with one of these tags')
     .option('--disable-tags <tags...>', 'drop rules with any of these tags')
     .option('--disable-rules <substrings...>', 'drop rules whose name contains one of these')
-    .addOption(exitCodeOption())
+    .addOption(exitCodeOption('a rule alerted'))
     .action(async (file: string, o: ReplayOptions) => {
       const min = o.minPriority === undefined ? undefined : parsePriority(o.minPriority);
       if (o.minPriority !== undefined && !min) throw new UserError(`unknown priority '${o.minPriority}'`);
+      const sinks = alertSinks(o);
+      const report = o.format === 'json' ? undefined : new AlertReport('runtime replay', o.format, o.output);
+      // Policies are loaded and compiled before any event is read: a bad pack is exit 2 here.
+      const policies = await loadRuntimePolicies(o.policy);
       const set = new RuleSet(loadRuleFiles(o.rules), {
         ruleMatching: o.ruleMatching,
         ...(min ? { minPriority: min } : {}),
@@ -118,13 +130,29 @@ export function registerRuntimeCommands(program: Command): Command {
         ...(o.disableTags ? { disableTags: o.disableTags } : {}),
         ...(o.disableRules ? { disableRules: o.disableRules } : {}),
       });
-      const sink = sinkFor(o.output);
-      const engine = new Engine(set, [sink]);
+      const judge = policies ? new AlertJudge(policies) : undefined;
+      const engine = new Engine(set, sinks, {
+        ...(judge || report ? {
+          annotate: (a, ev) => {
+            if (!judge) {
+              report!.add(a);
+              return a;
+            }
+            const j = judge.judge(a, ev);
+            report?.add(j.alert, j.violations);
+            return j.alert;
+          },
+        } : {}),
+      });
       for await (const ev of readEventFile(file, o.inputFormat as ReplayFormat)) engine.push(ev);
       await engine.close();
       const s = engine.stats;
-      process.stderr.write(`gatehouse: ${s.events} events, ${s.alerts} alerts${sink.failed ? `, ${sink.failed} alerts not delivered` : ''}\n`);
-      if (sink.failed) throw new UserError(`${sink.failed} alerts could not be delivered to ${o.output}`);
+      const failed = sinks.reduce((n, k) => n + k.failed, 0);
+      const verdicts = judge ? `; policy verdicts: ${judge.counts.deny} deny, ${judge.counts.warn} warn, ${judge.counts.allow} allow` : '';
+      const summary = `${s.events} events, ${s.alerts} alerts${verdicts}`;
+      report?.write([summary]);
+      process.stderr.write(`gatehouse: ${summary}${failed ? `, ${failed} alerts not delivered` : ''}\n`);
+      if (failed) throw new UserError(`${failed} alerts could not be delivered to ${o.webhook ?? o.output}`);
       if (s.alerts > 0) process.exitCode = Number(o.exitCode);
     });
 

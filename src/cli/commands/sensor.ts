@@ -1,15 +1,25 @@
-/** `gatehouse sensor`: the eBPF sensor (bpftrace), its events fed to Falco rules in-process. */
+/**
+ * `gatehouse sensor`: the eBPF sensor (bpftrace), its events fed to Falco rules in-process;
+ * with --policy every alert carries its runtime policy verdict (`gatehouse` key).
+ */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { loadRuleSet, parsePriority, sinkFor } from '../../runtime/rules/index.js';
-import { runSensor, sensorOpenBounds } from '../../runtime/sources/sensor.js';
+import { AlertJudge } from '../../runtime/alerts/verdict.js';
+import type { Alert } from '../../runtime/alerts/alert.js';
+import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
+import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
 import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
+import { AlertReport, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
 
 interface SensorCliOptions {
   rules?: string[];
-  output: string;
+  format: string;
+  output?: string;
+  webhook?: string;
+  policy: string[];
+  cluster?: string;
   events?: string;
   duration?: string;
   priority?: string;
@@ -27,7 +37,11 @@ export function registerSensorCommands(program: Command): Command {
     .command('sensor')
     .description('run the eBPF sensor (root, bpftrace): container activity as Falco-style events and alerts')
     .option('-r, --rules <files...>', 'Falco rules files to evaluate in-process')
-    .option('-o, --output <target>', 'where alerts go: - (stdout), a file, or an http(s) webhook', '-')
+    .option('--policy <pack>', 'runtime policy pack: file, directory or built-in name (runtime); repeatable', collect, [])
+    .option('--cluster <name>', 'cluster name for the scope.clusters of runtime policies')
+    .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations when the sensor stops").choices(alertFormats()).default('json'))
+    .option('-o, --output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
+    .option('--webhook <url>', 'also POST every alert as JSON to this http(s) URL (as Falco http_output)')
     .option('--events <target>', 'also write every event as JSONL (- for stdout, or a file) for `runtime replay`')
     .option('--duration <seconds>', 'stop after this many seconds (default: until SIGINT/SIGTERM)')
     .option('--priority <level>', 'only rules at least this severe')
@@ -38,18 +52,34 @@ export function registerSensorCommands(program: Command): Command {
       new Option('--opens <which>', 'opens that leave the kernel: those the rules can match (rules; with --events also the default set), the default set (reads below /etc, /root, /home, secrets; all writes), or all')
         .choices(['rules', 'default', 'all']),
     )
-    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('1'))
+    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('0'))
     .action(async (o: SensorCliOptions) => {
       if (!o.rules?.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
       if (duration !== undefined && !(duration > 0)) throw new UserError(`--duration must be a positive number of seconds, got '${o.duration}'`);
-      const exitCode = Number(o.exitCode);
-      if (!Number.isInteger(exitCode) || exitCode < 0 || exitCode > 255) throw new UserError(`--exit-code must be 0..255, got '${o.exitCode}'`);
+      const exitCode = checkExitCode(o.exitCode);
       const minPriority = o.priority ? parsePriority(o.priority) : undefined;
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
 
+      if (o.policy.length && !o.rules?.length) throw new UserError('--policy judges alerts: give --rules FILE… too');
+      const sinks = o.rules?.length ? alertSinks(o) : [];
+      const report = o.format === 'json' || !o.rules?.length ? undefined : new AlertReport('sensor', o.format, o.output);
+      // Policies are loaded and compiled before the probe starts: a bad pack is exit 2 here.
+      const policies = await loadRuntimePolicies(o.policy);
+      const judge = policies ? new AlertJudge(policies, o.cluster ? { cluster: o.cluster } : {}) : undefined;
+      const annotate = judge || report
+        ? (a: Alert, ev: RuntimeEvent | undefined): Alert => {
+          if (!judge) {
+            report!.add(a);
+            return a;
+          }
+          const j = judge.judge(a, ev);
+          report?.add(j.alert, j.violations);
+          return j.alert;
+        }
+        : undefined;
       const ruleSet = o.rules?.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
       if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs --rules FILE…');
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
@@ -65,7 +95,8 @@ export function registerSensorCommands(program: Command): Command {
       try {
         const res = await runSensor({
           ruleSet,
-          sinks: ruleSet ? [sinkFor(o.output)] : [],
+          sinks,
+          ...(annotate ? { annotate } : {}),
           onEvent: writeEvent,
           queueCapacity: queue,
           bpftrace: o.bpftrace,
@@ -78,9 +109,12 @@ export function registerSensorCommands(program: Command): Command {
           },
         });
         const s = res.stats;
-        process.stderr.write(
-          `gatehouse: sensor stopped: ${s.events} events, ${res.alerts} alerts, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})\n`,
-        );
+        const verdicts = judge ? `; policy verdicts: ${judge.counts.deny} deny, ${judge.counts.warn} warn, ${judge.counts.allow} allow` : '';
+        const summary = `${s.events} events, ${res.alerts} alerts, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
+        report?.write([summary]);
+        process.stderr.write(`gatehouse: sensor stopped: ${summary}\n`);
+        const failed = sinks.reduce((n, k) => n + k.failed, 0);
+        if (failed) throw new UserError(`${failed} alerts could not be delivered to ${o.webhook ?? o.output}`);
         if (res.alerts > 0) process.exitCode = exitCode;
       } finally {
         clearTimeout(timer);

@@ -6,8 +6,10 @@
 import { hostname as osHostname } from 'node:os';
 import type { FieldValue, RuntimeEvent } from '../event.js';
 import type { Finding } from '../../findings/finding.js';
+import { withFingerprint } from '../../findings/fingerprint.js';
 import { readField, type FieldRegistry } from '../rules/fields.js';
 import { prioritySeverity, type Priority } from '../rules/priority.js';
+import type { AlertVerdict } from './verdict.js';
 
 export interface Alert {
   time: string;
@@ -18,6 +20,8 @@ export interface Alert {
   output: string;
   output_fields: Record<string, string | number | boolean | null>;
   tags: string[];
+  /** The policy verdict, when runtime policies were given (src/runtime/alerts/verdict.ts). */
+  gatehouse?: AlertVerdict;
 }
 
 const FIELD_REF = /%([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+)(\[[^\]]*\])?/g;
@@ -99,10 +103,10 @@ export function makeAlert(
   };
 }
 
-/** The shared Finding shape for an alert (kind runtime). */
+/** The shared Finding shape for an alert (kind runtime, fingerprinted by rule and container or host). */
 export function alertToFinding(a: Alert): Finding {
   const cid = a.output_fields['container.id'];
-  return {
+  return withFingerprint({
     id: a.rule,
     kind: 'runtime',
     severity: prioritySeverity(a.priority),
@@ -111,6 +115,6 @@ export function alertToFinding(a: Alert): Finding {
     resource: cid && cid !== 'host'
       ? { container: { id: String(cid), ...(a.output_fields['container.name'] ? { name: String(a.output_fields['container.name']) } : {}), ...(a.output_fields['container.image.repository'] ? { image: String(a.output_fields['container.image.repository']) } : {}) } }
       : { host: a.hostname },
-    data: { priority: a.priority, source: a.source, time: a.time, output_fields: a.output_fields, tags: a.tags },
-  };
+    data: { rule: a.rule, priority: a.priority, source: a.source, time: a.time, output_fields: a.output_fields, tags: a.tags, ...(a.gatehouse ? { gatehouse: a.gatehouse } : {}) },
+  });
 }

@@ -295,46 +295,6 @@ export class Compiler {
 
   private lastParts: CheckParts | undefined;
 
-  /** The closure-tree compiler (used for sub-trees inside generated code and as reference). */
-  compileClosure(e: Expr): Predicate {
-    switch (e.kind) {
-      case 'const': {
-        const v = e.value;
-        return () => v;
-      }
-      case 'macro':
-        throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
-      case 'not': {
-        const f = this.compileClosure(e.child);
-        return (c) => !f(c);
-      }
-      case 'and': {
-        const fs = e.children.map((x) => this.compileClosure(x));
-        if (fs.length === 2) {
-          const [a, b] = fs as [Predicate, Predicate];
-          return (c) => a(c) && b(c);
-        }
-        return (c) => {
-          for (let i = 0; i < fs.length; i++) if (!fs[i]!(c)) return false;
-          return true;
-        };
-      }
-      case 'or': {
-        const fs = e.children.map((x) => this.compileClosure(x));
-        if (fs.length === 2) {
-          const [a, b] = fs as [Predicate, Predicate];
-          return (c) => a(c) || b(c);
-        }
-        return (c) => {
-          for (let i = 0; i < fs.length; i++) if (fs[i]!(c)) return true;
-          return false;
-        };
-      }
-      case 'check':
-        return this.check(e);
-    }
-  }
-
   private check(e: Extract<Expr, { kind: 'check' }>): Predicate {
     const { get, type } = this.extractor(e.field);
     const key = e.field.kind === 'field' && !this.resolve(e.field).derive ? (e.field.arg === undefined ? e.field.name : `${e.field.name}[${e.field.arg}]`) : undefined;

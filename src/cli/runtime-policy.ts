@@ -1,0 +1,66 @@
+/**
+ * Shared by `runtime replay` and `sensor`: --policy packs for runtime alerts, loaded and
+ * compiled once before any event is read (a pack with an unknown field is an error, exit
+ * 2), and the alert output options (--format, --output FILE, --webhook URL).
+ */
+import { writeFileSync } from 'node:fs';
+import type { Finding } from '../findings/finding.js';
+import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
+import { loadPacks, resolvePackInput } from '../policy/pack.js';
+import { formatNames, getFormatter } from '../report/index.js';
+import { alertToFinding, sinkFor, WebhookSink, type Alert, type AlertSink } from '../runtime/rules/index.js';
+import { subjects } from '../subjects/index.js';
+import { UserError } from '../util/errors.js';
+
+export const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/** Compiles the runtime policies of the given packs, or undefined without --policy. */
+export async function loadRuntimePolicies(inputs: readonly string[] | undefined): Promise<PolicySet | undefined> {
+  if (!inputs?.length) return undefined;
+  const registry = subjects();
+  const loaded = await loadPacks(inputs.map(resolvePackInput), registry);
+  const runtime = loaded.policies.filter((p) => p.subject === 'runtime' && p.enabled);
+  if (runtime.length === 0) throw new UserError(`--policy ${inputs.join(' ')}: no enabled policy about runtime alerts (subject: runtime)`, 'bad-policy');
+  return compilePolicySet(runtime, registry, { exceptions: loaded.exceptions });
+}
+
+/** `json` is Falco's JSON alert lines; the other report formats render alerts as Findings. */
+export function alertFormats(): string[] {
+  return ['json', ...formatNames().filter((f) => f !== 'json')];
+}
+
+export function checkExitCode(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 255) throw new UserError(`--exit-code must be 0..255, got '${v}'`, 'usage');
+  return n;
+}
+
+/** Where alert lines go: --output FILE or stdout, plus --webhook URL. */
+export function alertSinks(o: { format: string; output?: string; webhook?: string }): AlertSink[] {
+  if (o.output && /^https?:\/\//.test(o.output)) throw new UserError(`--output is a file; send alerts to a URL with --webhook ${o.output}`, 'usage');
+  const sinks: AlertSink[] = [];
+  if (o.webhook) sinks.push(new WebhookSink(o.webhook));
+  if (o.format === 'json' && (o.output || !o.webhook)) sinks.push(sinkFor(o.output ?? '-'));
+  return sinks;
+}
+
+/**
+ * Collects alerts (and the policy violations they caused) as Findings for a report format;
+ * the report is written by `write()` at the end of the run.
+ */
+export class AlertReport {
+  private readonly findings: Finding[] = [];
+  constructor(private readonly command: string, private readonly format: string, private readonly output: string | undefined) {
+    getFormatter(format);
+  }
+
+  add(alert: Alert, violations: readonly Finding[] = []): void {
+    this.findings.push(alertToFinding(alert), ...violations);
+  }
+
+  write(notes: string[]): void {
+    const text = getFormatter(this.format).format(this.findings, { command: this.command, notes });
+    if (this.output && this.output !== '-') writeFileSync(this.output, text);
+    else process.stdout.write(text);
+  }
+}

@@ -1,12 +1,14 @@
 /**
  * The audit trail: one JSON line per decision, appended to a file (never truncated), and
- * for denials and would-denials an alert POSTed to a webhook.
+ * for denials and would-denials a report POSTed to a webhook. Decisions become Findings
+ * here, at the edge: each violated policy is one Finding (kind `policy`, with its
+ * fingerprint) carrying the host, the caller and the request.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { Alert } from '../runtime/alerts/alert.js';
+import type { Finding } from '../findings/finding.js';
+import { fingerprintOf } from '../findings/fingerprint.js';
 import type { Caller } from './identity.js';
-import type { Decision } from './decide.js';
 
 export interface AuditRecord {
   time: string;
@@ -16,11 +18,15 @@ export interface AuditRecord {
   action: string;
   container?: string;
   image?: string;
-  decision: 'allow' | 'deny' | 'audit' | 'error';
+  /** warn: only inform policies were violated (or --audit-only): let through, logged as would-deny. */
+  decision: 'allow' | 'deny' | 'warn' | 'error';
   policy: string;
+  /** Ids of the violated policies. */
   rules: string[];
   message: string;
   status?: number;
+  /** The violations as Findings (deny and warn only). */
+  findings?: Finding[];
 }
 
 export interface AuditSink {
@@ -58,48 +64,54 @@ export class JsonlAuditLog implements AuditSink {
   }
 }
 
+/** What the alert webhook receives for a denial or would-denial. */
+export interface DecisionReport {
+  source: 'engine-proxy';
+  hostname: string;
+  time: string;
+  decision: 'deny' | 'warn';
+  action: string;
+  caller: Caller;
+  message: string;
+  findings: Finding[];
+}
+
 /**
- * A denial (or audit-mode would-denial) as an alert in the runtime engine's shape
- * (Falco JSON, src/runtime/alerts/alert.ts), so one webhook receiver handles both.
- * Field names follow Falco's where one exists (user.uid, proc.pid, container.*).
+ * The violations of one request as edge Findings: the host the proxy runs on, and in data
+ * the caller, the decision and the request line. The fingerprint covers the policy, the
+ * host and the request identity (action, container, image), not the caller or the time.
  */
-export function decisionAlert(rec: AuditRecord, d: Decision, host = hostname()): Alert {
-  const first = d.hits.find((h) => h.mode === 'enforce') ?? d.hits[0];
-  const priority = rec.decision === 'deny' ? 'Error' : 'Warning';
-  const time = `${rec.time.slice(0, 23)}000000Z`;
-  const who = rec.caller.cn ? `cn=${rec.caller.cn}` : `user=${rec.caller.user ?? '?'} uid=${rec.caller.uid ?? '?'} pid=${rec.caller.pid ?? '?'}`;
-  const what = [`action=${rec.action}`, rec.container ? `container=${rec.container}` : '', rec.image ? `image=${rec.image}` : ''].filter(Boolean).join(' ');
+export function edgeFindings(violations: readonly Finding[], rec: Pick<AuditRecord, 'caller' | 'method' | 'path' | 'decision'>, host = hostname()): Finding[] {
+  return violations.map((v) => {
+    const f: Finding = {
+      ...v,
+      resource: { ...v.resource, host },
+      data: { ...v.data, decision: rec.decision, caller: rec.caller, method: rec.method, path: rec.path },
+    };
+    f.fingerprint = fingerprintOf(f);
+    return f;
+  });
+}
+
+export function decisionReport(rec: AuditRecord, host = hostname()): DecisionReport {
   return {
-    time,
-    rule: first?.title ?? rec.message,
-    priority,
     source: 'engine-proxy',
     hostname: host,
-    output: `${time.slice(11, 29)}: ${priority} ${rec.message} (${who} ${what})`,
-    output_fields: {
-      'user.uid': rec.caller.uid ?? null,
-      'user.name': rec.caller.user ?? null,
-      'proc.pid': rec.caller.pid ?? null,
-      'tls.client.cn': rec.caller.cn ?? null,
-      'container.name': rec.container ?? null,
-      'container.image': rec.image ?? null,
-      'engine.action': rec.action,
-      'engine.method': rec.method,
-      'engine.path': rec.path,
-      'engine.decision': rec.decision,
-      'engine.policy': rec.policy,
-      'engine.rules': rec.rules.join(','),
-    },
-    tags: ['engine-proxy', ...(first ? [first.id, first.mode] : [])],
+    time: rec.time,
+    decision: rec.decision === 'deny' ? 'deny' : 'warn',
+    action: rec.action,
+    caller: rec.caller,
+    message: rec.message,
+    findings: rec.findings ?? [],
   };
 }
 
 /** Fire-and-forget alert delivery with a short timeout; failures are reported, not thrown. */
-export function postAlert(url: string, alert: Alert, onError: (e: Error) => void): void {
+export function postAlert(url: string, report: DecisionReport, onError: (e: Error) => void): void {
   fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(alert),
+    body: JSON.stringify(report),
     signal: AbortSignal.timeout(5000),
   }).then(
     (r) => {

@@ -1,148 +1,122 @@
 /**
- * Engine-proxy policies: YAML data. A policy is a list of rules; each rule names the
- * actions it applies to (see endpoints.ts), conditions over facts (facts.ts) that describe
- * a violation, and a mode: `enforce` denies, `audit` only logs "would deny".
+ * What the engine proxy decides with: policy packs about the `engine-request` subject
+ * (`--policy` files, directories or built-in names; `engine` by default), compiled once per
+ * load into a PolicySet that src/policy/evaluate.ts evaluates. The proxy has no decision
+ * code of its own.
  *
- * Conditions use the same shape and operator names as the shared policy engine
- * (src/policy/types.ts `Criterion`: {field, op, value} / all / any / not) so the two can be
- * unified once that engine evaluates non-Kubernetes objects; `under` (path at or beneath)
- * is added here for host paths.
+ * Old rule files (`kind: EngineProxyPolicy`, or a bare `rules:` mapping) are still read,
+ * converted by legacy-policy.ts, with a deprecation warning. A pack with any problem (an
+ * unknown field, a type error, a duplicate id, …) does not load: the error names file:line.
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fieldsOf } from '../policy/criteria.js';
+import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
+import { matchesAction } from '../policy/match.js';
+import { describeDiagnostic, readPacks, resolvePackInput, type Diagnostic, type PackSource } from '../policy/pack.js';
+import type { SubjectRegistry } from '../policy/subject.js';
+import type { Policy } from '../policy/types.js';
 import { UserError, describeError } from '../util/errors.js';
+import { expandYamlPaths, parsePositionedYaml } from '../util/positioned-yaml.js';
+import { convertLegacyPolicy, isLegacyPolicy } from './legacy-policy.js';
 
-export type Mode = 'enforce' | 'audit';
-export type Op = 'exists' | 'absent' | 'equals' | 'notEquals' | 'in' | 'notIn' | 'matches' | 'notMatches' | 'under';
-export const OPS: readonly Op[] = ['exists', 'absent', 'equals', 'notEquals', 'in', 'notIn', 'matches', 'notMatches', 'under'];
+/** The built-in pack the proxy uses when no --policy is given. */
+export const DEFAULT_ENGINE_PACK = 'engine';
 
-export type Condition =
-  | { field: string; op: Op; value?: unknown }
-  | { all: Condition[] }
-  | { any: Condition[] }
-  | { not: Condition };
-
-export interface Rule {
-  id: string;
-  title: string;
-  /** Action names or globs (`container.*`, `*`). */
-  actions: string[];
-  mode: Mode;
-  /** The rule is violated when this holds. */
-  when: Condition;
-  severity?: string;
-}
-
-export interface EnginePolicy {
+export interface EnginePolicies {
+  /** How messages name the policy: the packs' metadata names, joined with "+". */
   name: string;
-  /** Default mode for rules that do not set one; `audit` turns the whole policy into audit-only. */
-  mode: Mode;
-  rules: Rule[];
-  /** Where the policy came from (file path or "built-in"). */
-  source: string;
+  /** What was asked for (--policy values), for reloads and the start-up line. */
+  inputs: readonly string[];
+  policies: readonly Policy[];
+  set: PolicySet;
+  /** Whether a policy in scope for this action reads target.* facts (an engine round trip). */
+  readsTarget(action: string): boolean;
 }
 
-const DEFAULT_POLICY_URL = new URL('./default-policy.yaml', import.meta.url);
-
-export function loadDefaultPolicy(): EnginePolicy {
-  return parsePolicy(readFileSync(DEFAULT_POLICY_URL, 'utf8'), 'built-in default policy');
+export interface LoadOptions {
+  /** Called with one line per deprecated (old-format) file read. */
+  warn?: (message: string) => void;
 }
 
-export function loadPolicyFile(path: string): EnginePolicy {
-  let text: string;
+/** Loads and compiles engine-request packs; throws one UserError line (file:line) on any problem. */
+export async function loadEnginePolicies(inputs: readonly string[], subjects: SubjectRegistry, opts: LoadOptions = {}): Promise<EnginePolicies> {
+  const asked = inputs.length ? [...inputs] : [DEFAULT_ENGINE_PACK];
+  const sources: PackSource[] = [];
+  const names: string[] = [];
+  const converted = new Map<string, { file: string; sourceLineOf: (line: number) => number }>();
+  let scratch: string | undefined;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`cannot read policy ${path}: ${describeError(e)}`, 'bad-policy');
+    for (const input of asked) {
+      const source = resolvePackInput(input);
+      if (source.builtin) {
+        sources.push(source);
+        names.push(input);
+        continue;
+      }
+      for (const file of await expandYamlPaths(source.input)) {
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (e) {
+          throw new UserError(`cannot read policy ${file}: ${describeError(e)}`, 'bad-policy');
+        }
+        const docs = parsePositionedYaml(text, file);
+        if (docs.length === 1 && isLegacyPolicy(docs[0]!.value)) {
+          opts.warn?.(`${file}: the EngineProxyPolicy rule format is deprecated; convert it with: gatehouse policy convert ${file}`);
+          const c = convertLegacyPolicy(text, file);
+          scratch ??= await mkdtemp(join(tmpdir(), 'gatehouse-ep-policy-'));
+          const packFile = join(scratch, `${converted.size}-${basename(file)}`);
+          await writeFile(packFile, c.packYaml);
+          converted.set(packFile, { file, sourceLineOf: c.sourceLineOf });
+          sources.push({ input: packFile });
+          names.push(c.name);
+          continue;
+        }
+        sources.push({ input: file });
+        const meta = docs.map((d) => (d.value as { metadata?: { name?: unknown } } | null)?.metadata?.name).find((n) => typeof n === 'string');
+        names.push(typeof meta === 'string' ? meta : basename(file).replace(/\.(ya?ml|json)$/i, ''));
+      }
+    }
+    const loaded = await readPacks(sources, subjects);
+    const back = (d: Diagnostic): Diagnostic => {
+      const c = converted.get(d.file);
+      return c ? { ...d, file: c.file, line: c.sourceLineOf(d.line) } : d;
+    };
+    const [first, ...rest] = loaded.diagnostics.map(back);
+    if (first) throw new UserError(`${describeDiagnostic(first)}${rest.length ? ` (and ${rest.length} more problem(s); run gatehouse policy check)` : ''}`, 'bad-policy');
+    for (const p of loaded.policies) {
+      const c = p.origin && converted.get(p.origin.file);
+      if (c && p.origin) p.origin = { file: c.file, line: c.sourceLineOf(p.origin.line) };
+      if (p.subject !== 'engine-request') {
+        const where = p.origin ? `${p.origin.file}:${p.origin.line}: ` : '';
+        throw new UserError(`${where}policy ${p.id} is about subject ${p.subject}; engine-proxy evaluates engine-request policies only`, 'bad-policy');
+      }
+    }
+    for (const e of loaded.exceptions) {
+      const c = e.origin && converted.get(e.origin.file);
+      if (c && e.origin) e.origin = { file: c.file, line: c.sourceLineOf(e.origin.line) };
+    }
+    const set = compilePolicySet(loaded.policies, subjects, { exceptions: loaded.exceptions });
+    return { name: [...new Set(names)].join('+'), inputs: asked, policies: loaded.policies, set, readsTarget: targetReader(loaded.policies) };
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
-  return parsePolicy(text, path);
 }
 
-export function parsePolicy(text: string, source: string): EnginePolicy {
-  let doc: unknown;
-  try {
-    doc = parseYaml(text, { uniqueKeys: true });
-  } catch (e) {
-    throw new UserError(`${source}: invalid YAML: ${describeError(e)}`, 'bad-policy');
-  }
-  const bad = (msg: string): never => {
-    throw new UserError(`${source}: ${msg}`, 'bad-policy');
+/** target.ref is in the request path; the other target.* facts need the engine. */
+const needsLookup = (field: string) => field.startsWith('target.') && field !== 'target.ref';
+
+function targetReader(policies: readonly Policy[]): (action: string) => boolean {
+  const readers = policies.filter((p) => p.enabled && fieldsOf(p.criteria).some(needsLookup));
+  const cache = new Map<string, boolean>();
+  return (action) => {
+    let v = cache.get(action);
+    if (v === undefined) {
+      v = readers.some((p) => !p.scope.actions?.length || matchesAction(action, p.scope.actions));
+      cache.set(action, v);
+    }
+    return v;
   };
-  if (!isRecord(doc)) bad('expected a mapping with "rules"');
-  const d = doc as Record<string, unknown>;
-  checkKeys(d, ['apiVersion', 'kind', 'name', 'mode', 'rules'], 'policy', bad);
-  if (d.kind !== undefined && d.kind !== 'EngineProxyPolicy') bad(`kind must be EngineProxyPolicy, got ${JSON.stringify(d.kind)}`);
-  const mode = parseMode(d.mode ?? 'enforce', 'policy mode', bad);
-  if (!Array.isArray(d.rules)) bad('"rules" must be a list');
-  const ids = new Set<string>();
-  const rules = (d.rules as unknown[]).map((r, i) => {
-    const where = `rules[${i}]`;
-    if (!isRecord(r)) bad(`${where}: expected a mapping`);
-    const rr = r as Record<string, unknown>;
-    checkKeys(rr, ['id', 'title', 'actions', 'mode', 'when', 'severity'], where, bad);
-    if (typeof rr.id !== 'string' || !rr.id) bad(`${where}: "id" must be a non-empty string`);
-    const id = rr.id as string;
-    if (ids.has(id)) bad(`${where}: duplicate rule id "${id}"`);
-    ids.add(id);
-    const actions = typeof rr.actions === 'string' ? [rr.actions] : rr.actions;
-    if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => typeof a === 'string' && a)) {
-      bad(`${where} (${id}): "actions" must be a non-empty list of action names`);
-    }
-    if (rr.when === undefined) bad(`${where} (${id}): "when" is required`);
-    return {
-      id,
-      title: typeof rr.title === 'string' ? rr.title : id,
-      actions: actions as string[],
-      mode: parseMode(rr.mode ?? mode, `${where} (${id}) mode`, bad),
-      when: parseCondition(rr.when, `${where} (${id}).when`, bad),
-      severity: typeof rr.severity === 'string' ? rr.severity : undefined,
-    } satisfies Rule;
-  });
-  return { name: typeof d.name === 'string' ? d.name : source, mode, rules, source };
-}
-
-function parseMode(v: unknown, where: string, bad: (m: string) => never): Mode {
-  if (v === 'enforce' || v === 'audit') return v;
-  return bad(`${where} must be "enforce" or "audit", got ${JSON.stringify(v)}`);
-}
-
-function parseCondition(v: unknown, where: string, bad: (m: string) => never): Condition {
-  if (Array.isArray(v)) return { all: v.map((c, i) => parseCondition(c, `${where}[${i}]`, bad)) };
-  if (!isRecord(v)) return bad(`${where}: expected a condition mapping or a list of them`);
-  const c = v as Record<string, unknown>;
-  if ('all' in c || 'any' in c) {
-    const key = 'all' in c ? 'all' : 'any';
-    checkKeys(c, [key], where, bad);
-    const list = c[key];
-    if (!Array.isArray(list) || list.length === 0) bad(`${where}.${key}: expected a non-empty list`);
-    const parsed = (list as unknown[]).map((x, i) => parseCondition(x, `${where}.${key}[${i}]`, bad));
-    return key === 'all' ? { all: parsed } : { any: parsed };
-  }
-  if ('not' in c) {
-    checkKeys(c, ['not'], where, bad);
-    return { not: parseCondition(c.not, `${where}.not`, bad) };
-  }
-  checkKeys(c, ['field', 'op', 'value'], where, bad);
-  if (typeof c.field !== 'string' || !c.field) bad(`${where}: "field" must be a non-empty string`);
-  if (!OPS.includes(c.op as Op)) bad(`${where}: "op" must be one of ${OPS.join(', ')}, got ${JSON.stringify(c.op)}`);
-  const op = c.op as Op;
-  if (op === 'exists' || op === 'absent') return { field: c.field as string, op };
-  if (c.value === undefined) bad(`${where}: op ${op} needs a "value"`);
-  if ((op === 'in' || op === 'notIn' || op === 'under') && !Array.isArray(c.value)) bad(`${where}: op ${op} needs a list "value"`);
-  if (op === 'matches' || op === 'notMatches') {
-    try {
-      new RegExp(String(c.value));
-    } catch (e) {
-      bad(`${where}: invalid regular expression: ${describeError(e)}`);
-    }
-  }
-  return { field: c.field as string, op, value: c.value };
-}
-
-function checkKeys(o: Record<string, unknown>, allowed: string[], where: string, bad: (m: string) => never): void {
-  for (const k of Object.keys(o)) if (!allowed.includes(k)) bad(`${where}: unknown key "${k}" (allowed: ${allowed.join(', ')})`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

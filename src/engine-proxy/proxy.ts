@@ -11,18 +11,20 @@ import { existsSync, mkdirSync, chmodSync, unlinkSync, statSync } from 'node:fs'
 import http from 'node:http';
 import https from 'node:https';
 import { connect as netConnect, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { UserError, describeError } from '../util/errors.js';
 import { formatAddress, type Address } from './address.js';
-import { decisionAlert, postAlert, type AuditRecord, type AuditSink } from './audit.js';
-import { decide, ruleApplies, type Decision } from './decide.js';
+import type { Finding } from '../findings/finding.js';
+import { enforcementOf, evaluate } from '../policy/evaluate.js';
+import { decisionReport, edgeFindings, postAlert, type AuditRecord, type AuditSink } from './audit.js';
 import { BODY_ACTIONS, CONTAINER_TARGET_ACTIONS, classify, type Endpoint } from './endpoints.js';
 import { baseFacts, createFacts, execFacts, imageEndpointFacts, targetFacts, updateFacts, volumeFacts, type Facts, type TargetContainer } from './facts.js';
 import { peerCredentialsAvailable, tlsPeer, unixPeer, type Caller } from './identity.js';
 import { findAmbiguousKey, memberPath, member, asString, isObject, type Json } from './json-body.js';
-import { loadPolicyFile, type Condition, type EnginePolicy } from './policy.js';
+import type { EnginePolicies } from './policy.js';
 import { spliceHijack } from './hijack.js';
 import { connectRelayedTo, enlargeSendBuffer } from './pooled-pipe.js';
 import { getJson, rawConnect, upstreamRequestOptions } from './upstream.js';
@@ -41,9 +43,12 @@ export type LogFn = (level: 'info' | 'warn' | 'error', msg: string, data?: Recor
 export interface EngineProxyOptions {
   listen: Address;
   upstream: Address;
-  policy: EnginePolicy;
-  /** File the policy came from; reloadPolicy() re-reads it. */
-  policyFile?: string;
+  /** The compiled engine-request packs (policy.ts loadEnginePolicies). */
+  policy: EnginePolicies;
+  /** Loads the packs again (SIGHUP); without it reloadPolicy() keeps the current set. */
+  loadPolicy?: () => Promise<EnginePolicies>;
+  /** Every enforcement becomes inform: violations are let through and logged as would-deny. */
+  informOnly?: boolean;
   /** Required for tcp:// listen: server cert/key and the CA client certificates must chain to. */
   tls?: { cert: Buffer; key: Buffer; ca: Buffer };
   audit?: AuditSink;
@@ -68,6 +73,16 @@ const RAW_STREAM_ACTIONS: ReadonlySet<string> = new Set(['container.archive.get'
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length']);
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 408: 'Request Timeout', 413: 'Payload Too Large', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway' };
 
+/** What the proxy does with one request, from the policy engine's verdict. */
+export interface ProxyDecision {
+  /** allow; deny: a violated policy blocks (403); warn: only inform policies (or --audit-only), let through. */
+  verdict: 'allow' | 'deny' | 'warn';
+  /** Every violated policy, one Finding each. */
+  violations: Finding[];
+  /** One line for the client and the log, naming the policies. */
+  message: string;
+}
+
 class HttpFailure extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -79,32 +94,46 @@ export class EngineProxy {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   private readonly callers = new WeakMap<object, Caller>();
   private readonly hijacked = new Set<Duplex>();
-  private current: EnginePolicy;
+  private current: EnginePolicies;
   private readonly log: LogFn;
+  private readonly host = hostname();
 
   constructor(private readonly opts: EngineProxyOptions) {
     this.current = opts.policy;
     this.log = opts.log ?? (() => {});
   }
 
-  get policy(): EnginePolicy {
+  get policy(): EnginePolicies {
     return this.current;
   }
 
-  /** Re-reads the policy file; on error keeps the running policy and logs why. */
-  reloadPolicy(): boolean {
-    if (!this.opts.policyFile) {
-      this.log('info', 'no policy file to reload (built-in policy in use)');
+  /** Loads the packs again; on any problem keeps the running set and logs why. */
+  async reloadPolicy(): Promise<boolean> {
+    if (!this.opts.loadPolicy) {
+      this.log('info', 'no policy loader to reload with');
       return false;
     }
     try {
-      this.current = loadPolicyFile(this.opts.policyFile);
-      this.log('info', `policy reloaded from ${this.opts.policyFile}`, { rules: this.current.rules.length });
+      this.current = await this.opts.loadPolicy();
+      this.log('info', `policy reloaded from ${this.current.inputs.join(', ')}`, { policies: this.current.policies.length });
       return true;
     } catch (e) {
       this.log('error', `policy reload failed, keeping the previous policy: ${describeError(e)}`);
       return false;
     }
+  }
+
+  /** The one decision: the compiled set evaluated over this request's facts (src/policy/evaluate.ts). */
+  decide(facts: Facts): ProxyDecision {
+    const policy = this.current;
+    const v = evaluate({ kind: 'engine-request', value: facts }, policy.set, { stage: 'runtime', informOnly: this.opts.informOnly });
+    // A deny names the policies that block; a warn names every violated one.
+    const shown = v.decision === 'deny' ? v.violations.filter((f) => enforcementOf(f).some((e) => v.enforcement.includes(e))) : v.violations;
+    const message =
+      v.decision === 'allow'
+        ? 'allowed'
+        : `${v.decision === 'deny' ? 'denied' : 'would deny (audit mode)'} by gatehouse policy "${policy.name}": ${shown.map((f) => `${f.id} ${f.title}`).join('; ')}`;
+    return { verdict: v.decision, violations: v.violations, message };
   }
 
   async start(): Promise<void> {
@@ -158,7 +187,7 @@ export class EngineProxy {
     if (o.listen.kind === 'unix' && !peerCredentialsAvailable()) {
       this.log('warn', 'unix peer credentials unavailable (sockopt addon not built: npm rebuild sockopt); callers are unknown and caller rules fail closed');
     }
-    this.log('info', `engine-proxy listening on ${formatAddress(o.listen)}, upstream ${formatAddress(o.upstream)}, policy "${this.current.name}" (${this.current.source})`);
+    this.log('info', `engine-proxy listening on ${formatAddress(o.listen)}, upstream ${formatAddress(o.upstream)}, policy "${this.current.name}" (${this.current.inputs.join(', ')}, ${this.current.policies.length} policies)${this.opts.informOnly ? ', audit only' : ''}`);
   }
 
   /** Bound TCP port (tcp listen with port 0). */
@@ -210,7 +239,7 @@ export class EngineProxy {
       if (ambiguous) return this.refuse(req, res, caller, 400, `gatehouse engine-proxy: ambiguous JSON body: key ${ambiguous} repeats another key up to letter case`, ep);
     }
     const facts = await this.factsFor(ep, method, caller, json);
-    const decision = decide(this.current, facts);
+    const decision = this.decide(facts);
     this.record(req, caller, ep, facts, decision);
     if (decision.verdict === 'deny') {
       if (body === undefined && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0)) {
@@ -277,7 +306,7 @@ export class EngineProxy {
       const status = e instanceof HttpFailure ? e.status : 500;
       return writeRaw(socket, status, `gatehouse engine-proxy: ${describeError(e)}; request denied (fail closed)`);
     }
-    const decision = decide(this.current, facts);
+    const decision = this.decide(facts);
     this.record(req, caller, ep, facts, decision);
     if (decision.verdict === 'deny') return writeRaw(socket, 403, decision.message);
 
@@ -331,7 +360,7 @@ export class EngineProxy {
         if (ep.action.startsWith('image.')) facts = { ...facts, ...imageEndpointFacts(ep) };
     }
     const targetRef = ep.action === 'container.commit' ? ep.query.get('container') : ep.target;
-    if (targetRef && (CONTAINER_TARGET_ACTIONS.has(ep.action) || ep.action === 'container.commit') && this.needsTarget(ep.action)) {
+    if (targetRef && (CONTAINER_TARGET_ACTIONS.has(ep.action) || ep.action === 'container.commit') && this.current.readsTarget(ep.action)) {
       const target = await this.inspectContainer(targetRef);
       if (target) facts = { ...facts, ...targetFacts(target) };
     }
@@ -341,11 +370,6 @@ export class EngineProxy {
       if (v.detail) facts['image.trust'] = v.detail;
     }
     return facts;
-  }
-
-  /** Only rules that read target.* fields cost an engine round trip. */
-  private needsTarget(action: string): boolean {
-    return this.current.rules.some((r) => ruleApplies(r, action) && readsTarget(r.when));
   }
 
   private async inspectContainer(ref: string): Promise<TargetContainer | undefined> {
@@ -366,7 +390,7 @@ export class EngineProxy {
     };
   }
 
-  private record(req: http.IncomingMessage, caller: Caller, ep: Endpoint, facts: Facts, d: Decision): void {
+  private record(req: http.IncomingMessage, caller: Caller, ep: Endpoint, facts: Facts, d: ProxyDecision): void {
     const rec: AuditRecord = {
       time: new Date().toISOString(),
       caller,
@@ -377,13 +401,14 @@ export class EngineProxy {
       image: strOf(facts['image.ref']),
       decision: d.verdict,
       policy: this.current.name,
-      rules: d.hits.map((h) => h.id),
+      rules: d.violations.map((f) => f.id),
       message: d.message,
     };
+    if (d.verdict !== 'allow') rec.findings = edgeFindings(d.violations, rec, this.host);
     this.opts.audit?.write(rec);
     if (d.verdict !== 'allow') {
       this.log(d.verdict === 'deny' ? 'warn' : 'info', d.message, { action: ep.action, caller });
-      if (this.opts.alertWebhook) postAlert(this.opts.alertWebhook, decisionAlert(rec, d), (e) => this.log('warn', `alert webhook: ${describeError(e)}`));
+      if (this.opts.alertWebhook) postAlert(this.opts.alertWebhook, decisionReport(rec, this.host), (e) => this.log('warn', `alert webhook: ${describeError(e)}`));
     }
   }
 
@@ -460,13 +485,6 @@ export class EngineProxy {
     if (body !== undefined) upReq.end(body);
     else req.pipe(upReq);
   }
-}
-
-function readsTarget(c: Condition): boolean {
-  if ('all' in c) return c.all.some(readsTarget);
-  if ('any' in c) return c.any.some(readsTarget);
-  if ('not' in c) return readsTarget(c.not);
-  return c.field.startsWith('target.');
 }
 
 function strOf(v: unknown): string | undefined {

@@ -1,6 +1,7 @@
 /**
- * `gatehouse engine-proxy` as a process: refuses to start on a bad policy, reloads on
- * SIGHUP (keeping the old policy when the new one is invalid), audit-only mode.
+ * `gatehouse engine-proxy` as a process: refuses to start on a bad pack (an unknown field
+ * is an error, not a silent allow), reads old rule files with a deprecation warning,
+ * reloads on SIGHUP (keeping the old set when the new one is invalid), audit-only mode.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -55,15 +56,37 @@ function startCli(args: string[]): Proc {
   };
 }
 
-const DENY_INFO = `kind: EngineProxyPolicy
-name: no-info
-rules:
+const DENY_INFO = `apiVersion: gatehouse.dev/v1
+kind: PolicyPack
+metadata: { name: no-info }
+subject: engine-request
+policies:
   - id: T-INFO
-    title: system info is off limits
-    actions: [system.info]
+    name: system info is off limits
+    severity: MEDIUM
+    scope: { actions: [system.info] }
+    criteria: { field: action, op: exists }
+    enforcement: [block]
+`;
+/** The old rule format (deprecated, still read). */
+const DENY_VERSION = `kind: EngineProxyPolicy
+name: no-version
+rules:
+  - id: T-VERSION
+    title: version is off limits
+    actions: [system.version]
     when: { field: action, op: exists }
 `;
-const DENY_VERSION = DENY_INFO.replace('no-info', 'no-version').replace('T-INFO', 'T-VERSION').replace('system.info', 'system.version');
+const PRIVILEGED_LEGACY = `kind: EngineProxyPolicy
+name: typo
+rules:
+  - id: T-PRIV
+    title: privileged containers
+    actions: [container.create]
+    when:
+      - { field: container.privilegd, op: equals, value: true }
+`;
+const PRIVILEGED_PACK = DENY_INFO.replace('field: action, op: exists', 'field: container.privilegd, op: equals, value: true');
 
 describe('gatehouse engine-proxy command', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gh-ep-cli-'));
@@ -74,20 +97,26 @@ describe('gatehouse engine-proxy command', () => {
 
   test('refuses to start with an invalid policy, with a one-line error', async () => {
     // The policy checks themselves are unit-tested (policy.test.ts); here: the process refuses.
-    const cases: [string, RegExp][] = [
-      ['rules:\n  - id: X\n    actions: [container.create]\n    when: { field: a, op: bogus, value: 1 }\n', /"op" must be one of/],
+    const cases: [string, RegExp, number][] = [
+      // A misspelt field used to load and then allow a privileged create (fail-open).
+      [PRIVILEGED_PACK, /:10: policy T-INFO: unknown field "container\.privilegd" for subject engine-request \(did you mean "container\.privileged"\?\)/, 0],
+      [PRIVILEGED_LEGACY, /:8: policy T-PRIV: unknown field "container\.privilegd" for subject engine-request \(did you mean "container\.privileged"\?\)/, 1],
+      ['rules:\n  - id: X\n    actions: [container.create]\n    when: { field: action, op: bogus, value: 1 }\n', /:4: policy X: unknown op "bogus"/, 1],
+      [DENY_INFO.replace('enforcement: [block]', 'enforcement: [deny]'), /:11: policy T-INFO: unknown enforcement "deny"/, 0],
     ];
     // Each start pays tsx's start-up; run them side by side.
     await Promise.all(
-      cases.map(async ([text, re], i) => {
+      cases.map(async ([text, re, warnings], i) => {
         const file = join(dir, `bad${i}.yaml`);
         writeFileSync(file, text);
         const sock = join(dir, `bad${i}.sock`);
         const r = await runCli(['engine-proxy', '--listen', `unix://${sock}`, '--upstream', `unix://${podmanSocket}`, '--policy', file], { timeoutMs: 60_000 });
         assert.equal(r.code, 2, r.stderr);
-        assert.match(r.stderr, re);
-        assert.ok(r.stderr.includes(file));
-        assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+        const lines = r.stderr.trim().split('\n');
+        assert.equal(lines.length, 1 + warnings, r.stderr);
+        if (warnings) assert.match(lines[0]!, /EngineProxyPolicy rule format is deprecated; convert it with: gatehouse policy convert /);
+        assert.match(lines.at(-1)!, re);
+        assert.ok(lines.at(-1)!.includes(`${file}:`), r.stderr);
         assert.ok(!existsSync(sock), 'no socket was created');
       }),
     );
@@ -117,6 +146,7 @@ describe('gatehouse engine-proxy command', () => {
     writeFileSync(policy, DENY_VERSION);
     p.child.kill('SIGHUP');
     await p.waitFor(/policy reloaded/);
+    assert.match(p.stderr(), /EngineProxyPolicy rule format is deprecated/);
     assert.equal((await get(sock, '/v1.41/info')).status, 200);
     assert.equal((await get(sock, '/v1.41/version')).status, 403);
 

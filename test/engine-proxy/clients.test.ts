@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
-import { TEST_IMAGE, docker, podmanUp, run, startProxy, testImagePresent, type RunningProxy } from './helpers.js';
-import { loadDefaultPolicy } from '../../src/engine-proxy/policy.js';
+import { TEST_IMAGE, docker, podmanUp, run, startProxy, testImagePresent, type RunningProxy, defaultPolicies } from './helpers.js';
 
 const direct = `unix://${podmanSocket}`;
 const PYTHON = '/usr/bin/python3';
@@ -47,7 +46,7 @@ describe('docker-compose through engine-proxy', { skip: missing(up && imageOk &&
     return run('docker-compose', ['-f', file, '-p', project, ...args], { env: { DOCKER_HOST: p.host, COMPOSE_INTERACTIVE_NO_CLI: '1' }, timeoutMs: 120_000 });
   };
   before(async () => {
-    p = await startProxy(loadDefaultPolicy());
+    p = await startProxy(await defaultPolicies());
   });
   after(async () => {
     for (const entry of projects) {
@@ -97,7 +96,7 @@ async function sdk(host: string, program: string): Promise<Record<string, unknow
 describe('Docker SDK for Python through engine-proxy', { skip: missing(up && imageOk && sdkOk, `podman API, ${TEST_IMAGE} and python3-docker (.ci/setup.d/70-engine-proxy.sh)`) }, () => {
   let p: RunningProxy;
   before(async () => {
-    p = await startProxy(loadDefaultPolicy());
+    p = await startProxy(await defaultPolicies());
   });
   after(async () => {
     await docker(direct, ['rm', '-f', `gh-ep-sdk-${suffix}`]);

@@ -17,19 +17,25 @@ const direct = `unix://${podmanSocket}`;
 const up = podmanUp();
 const imageOk = up && (await testImagePresent());
 
-const POLICY = policyWith(`
+const POLICY = await policyWith(`
   - id: T-REGISTRY
-    title: images must come from an approved registry
-    actions: [container.create, image.pull]
-    when: { field: image.registry, op: notIn, value: [localhost, 127.0.0.1:5000] }
+    name: images must come from an approved registry
+    severity: HIGH
+    scope: { actions: [container.create, image.pull] }
+    criteria: { field: image.registry, op: notIn, value: [localhost, 127.0.0.1:5000] }
+    enforcement: [block]
   - id: T-PROTECTED
-    title: protected containers cannot be exec'd into, killed, stopped or removed
-    actions: [exec.create, container.kill, container.stop, container.remove]
-    when: { field: target.labels, op: in, value: [gatehouse.protected=true] }
+    name: protected containers cannot be exec'd into, killed, stopped or removed
+    severity: HIGH
+    scope: { actions: [exec.create, container.kill, container.stop, container.remove] }
+    criteria: { field: target.labels, op: in, value: [gatehouse.protected=true] }
+    enforcement: [block]
   - id: T-PUSH
-    title: images are pushed to the team registry only
-    actions: [image.push]
-    when: { field: image.registry, op: notIn, value: [127.0.0.1:5000] }
+    name: images are pushed to the team registry only
+    severity: HIGH
+    scope: { actions: [image.push] }
+    criteria: { field: image.registry, op: notIn, value: [127.0.0.1:5000] }
+    enforcement: [block]
 `);
 
 const suffix = `${process.pid}-${Date.now() % 100000}`;
@@ -87,7 +93,7 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
       const n = name('deny');
       const r = await docker(p.host, ['run', '--name', n, ...ULIMITS, ...flags, TEST_IMAGE, 'true']);
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, new RegExp(`Error response from daemon: denied by gatehouse policy "test": .*${rule}`));
+      assert.match(r.stderr, new RegExp(`Error response from daemon: denied by gatehouse policy "engine\\+test": .*${rule}`));
       const inspect = await docker(direct, ['container', 'inspect', n]);
       assert.notEqual(inspect.code, 0, 'no container was created');
     });
@@ -96,7 +102,7 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
   test('a local volume bound to the host root is denied (EP014)', async () => {
     const r = await docker(p.host, ['volume', 'create', '--opt', 'type=none', '--opt', 'device=/', '--opt', 'o=bind', `gh-ep-hostroot-${suffix}`]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /denied by gatehouse policy "test": EP014/);
+    assert.match(r.stderr, /denied by gatehouse policy "engine\+test": EP014/);
     const ok = await docker(p.host, ['volume', 'create', `gh-ep-plain-${suffix}`]);
     assert.equal(ok.code, 0, ok.stderr);
     await docker(direct, ['volume', 'rm', `gh-ep-plain-${suffix}`]);
@@ -105,7 +111,7 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
   test('images from unapproved registries: run and pull are denied, approved pull works', async () => {
     const r = await docker(p.host, ['run', '--name', name('evil'), 'evil.example.com/tools/shell:1', 'true']);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /denied by gatehouse policy "test": T-REGISTRY images must come from an approved registry/);
+    assert.match(r.stderr, /denied by gatehouse policy "engine\+test": T-REGISTRY images must come from an approved registry/);
     const pull = await docker(p.host, ['pull', 'evil.example.com/tools/shell:1']);
     assert.notEqual(pull.code, 0);
     assert.match(pull.stderr, /T-REGISTRY/);
@@ -122,7 +128,7 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
     }
     const denied = await docker(p.host, ['exec', prot, 'cat', '/data/greeting.txt']);
     assert.notEqual(denied.code, 0);
-    assert.match(denied.stderr, /denied by gatehouse policy "test": T-PROTECTED/);
+    assert.match(denied.stderr, /denied by gatehouse policy "engine\+test": T-PROTECTED/);
     for (const cmd of [['stop', '-t', '1', prot], ['kill', prot], ['rm', '-f', prot]]) {
       const r = await docker(p.host, cmd);
       assert.notEqual(r.code, 0, cmd.join(' '));
@@ -230,7 +236,14 @@ describe('docker CLI through engine-proxy', { skip: missing(up && imageOk, `podm
     assert.equal(caller.uid, process.getuid!());
     assert.ok(caller.pid > 0 && caller.pid !== process.pid, 'pid is the docker CLI, not the proxy');
     assert.ok(recs.some((r) => r.action === 'container.attach' && r.decision !== 'deny'));
-    assert.ok(recs.some((r) => r.decision === 'audit' && (r.rules as string[]).includes('EP009')), 'audit-mode rule logged as would-deny');
+    assert.ok(recs.some((r) => r.decision === 'warn' && (r.rules as string[]).includes('EP009')), 'inform policy logged as would-deny');
+    // Decisions are Findings at the edge: one per violated policy, with a stable fingerprint.
+    const f = (priv.findings as { id: string; kind: string; fingerprint: string; resource: { host?: string; container?: { image?: string } } }[]).find((x) => x.id === 'EP001');
+    assert.ok(f);
+    assert.equal(f.kind, 'policy');
+    assert.match(f.fingerprint, /^[0-9a-f]{32}$/);
+    assert.equal(f.resource.container?.image, TEST_IMAGE);
+    assert.ok(f.resource.host);
   });
 
   /** Starts a docker command through the proxy and resolves with its output once `until` matches. */

@@ -1,12 +1,13 @@
 /** Shared set-up for engine-proxy tests: an in-process proxy in front of podman's API. */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hasCommand, podmanSocket } from '../helpers/components.js';
 import { JsonlAuditLog } from '../../src/engine-proxy/audit.js';
 import { EngineProxy, type EngineProxyOptions } from '../../src/engine-proxy/proxy.js';
-import { loadDefaultPolicy, parsePolicy, type EnginePolicy } from '../../src/engine-proxy/policy.js';
+import { loadEnginePolicies, type EnginePolicies } from '../../src/engine-proxy/policy.js';
+import { subjects } from '../../src/subjects/index.js';
 
 export const TEST_IMAGE = 'localhost/gatehouse-ep-busybox:1';
 /** runc here cannot raise rlimits past the sandbox's hard limits; podman's defaults would. */
@@ -20,11 +21,31 @@ export function testImagePresent(): Promise<boolean> {
   return docker(`unix://${podmanSocket}`, ['image', 'inspect', TEST_IMAGE]).then((r) => r.code === 0);
 }
 
-/** Built-in policy plus extra rules (YAML list items under `rules:`). */
-export function policyWith(extraRulesYaml: string): EnginePolicy {
-  const base = loadDefaultPolicy();
-  const extra = parsePolicy(`name: test\nrules:\n${extraRulesYaml}`, 'test rules');
-  return { ...base, name: 'test', rules: [...base.rules, ...extra.rules] };
+/** The built-in engine pack, compiled. */
+export function defaultPolicies(): Promise<EnginePolicies> {
+  return loadEnginePolicies([], subjects());
+}
+
+/** A pack file (full YAML text) written to a scratch directory; returns its path. */
+export function writePack(text: string, name = 'pack.yaml'): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'gh-ep-pack-')), name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** A PolicyPack named `name` about engine-request holding these policies (YAML list items under `policies:`). */
+export function packText(name: string, policiesYaml: string): string {
+  return `apiVersion: gatehouse.dev/v1\nkind: PolicyPack\nmetadata: { name: ${name} }\nsubject: engine-request\npolicies:\n${policiesYaml}`;
+}
+
+/** Only the given policies (a pack named `name`). */
+export function policiesOnly(name: string, policiesYaml: string): Promise<EnginePolicies> {
+  return loadEnginePolicies([writePack(packText(name, policiesYaml))], subjects());
+}
+
+/** The built-in engine pack plus a pack `test` of extra policies (YAML list items under `policies:`). */
+export function policyWith(extraPoliciesYaml: string): Promise<EnginePolicies> {
+  return loadEnginePolicies(['engine', writePack(packText('test', extraPoliciesYaml))], subjects());
 }
 
 export interface RunningProxy {
@@ -37,7 +58,7 @@ export interface RunningProxy {
   close(): Promise<void>;
 }
 
-export async function startProxy(policy: EnginePolicy, extra: Partial<EngineProxyOptions> = {}): Promise<RunningProxy> {
+export async function startProxy(policy: EnginePolicies, extra: Partial<EngineProxyOptions> = {}): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-ep-'));
   const socket = join(dir, 'docker.sock');
   const auditPath = join(dir, 'audit.jsonl');

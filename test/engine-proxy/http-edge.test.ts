@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { missing, podmanSocket } from '../helpers/components.js';
-import { loadDefaultPolicy } from '../../src/engine-proxy/policy.js';
-import { TEST_IMAGE, docker, podmanUp, startProxy, testImagePresent, type RunningProxy } from './helpers.js';
+import { TEST_IMAGE, docker, podmanUp, startProxy, testImagePresent, type RunningProxy, defaultPolicies } from './helpers.js';
 
 const up = podmanUp();
 const imageOk = up && (await testImagePresent());
@@ -84,7 +83,7 @@ describe('engine-proxy HTTP edge cases', { skip: missing(up && imageOk, `podman 
   let p: RunningProxy;
   const made: string[] = [];
   before(async () => {
-    p = await startProxy(loadDefaultPolicy(), { headersTimeoutMs: 800, maxBodyBytes: 256 * 1024 });
+    p = await startProxy(await defaultPolicies(), { headersTimeoutMs: 800, maxBodyBytes: 256 * 1024 });
   });
   after(async () => {
     if (made.length) await docker(`unix://${podmanSocket}`, ['rm', '-f', ...made]);
@@ -211,7 +210,7 @@ describe('engine-proxy HTTP edge cases', { skip: missing(up && imageOk, `podman 
 describe('engine-proxy with the engine down', () => {
   let p: RunningProxy;
   before(async () => {
-    p = await startProxy(loadDefaultPolicy(), { upstream: { kind: 'unix', path: '/nonexistent/gatehouse/engine.sock' } });
+    p = await startProxy(await defaultPolicies(), { upstream: { kind: 'unix', path: '/nonexistent/gatehouse/engine.sock' } });
   });
   after(async () => p?.close());
 

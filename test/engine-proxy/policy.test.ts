@@ -1,45 +1,159 @@
-/** Policy parsing, endpoint classification, facts and decisions (no engine needed). */
+/**
+ * Engine-request packs and the proxy's decisions through the one policy engine: loading
+ * (new packs and old rule files, every problem with file:line), endpoint classification,
+ * facts, the built-in engine pack, and the fail-open defects of the old evaluator.
+ */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { decide } from '../../src/engine-proxy/decide.js';
 import { classify } from '../../src/engine-proxy/endpoints.js';
-import { createFacts, imageEndpointFacts, volumeFacts } from '../../src/engine-proxy/facts.js';
+import { createFacts, imageEndpointFacts, volumeFacts, type Facts } from '../../src/engine-proxy/facts.js';
 import { findAmbiguousKey } from '../../src/engine-proxy/json-body.js';
-import { loadDefaultPolicy, parsePolicy } from '../../src/engine-proxy/policy.js';
+import { convertLegacyPolicy } from '../../src/engine-proxy/legacy-policy.js';
+import { loadEnginePolicies, type EnginePolicies } from '../../src/engine-proxy/policy.js';
+import { EngineProxy, type ProxyDecision } from '../../src/engine-proxy/proxy.js';
+import { subjects } from '../../src/subjects/index.js';
 import { isUserError } from '../../src/util/errors.js';
+import { decide as legacyDecide } from './legacy/decide.js';
+import { parsePolicy as legacyParse } from './legacy/policy.js';
+import { packText, writePack } from './helpers.js';
 
-const policy = loadDefaultPolicy();
+const policies = await loadEnginePolicies([], subjects());
+/** The proxy's own decision path (no socket: decide() is what handle() calls). */
+const proxyFor = (set: EnginePolicies, informOnly = false) =>
+  new EngineProxy({ listen: { kind: 'unix', path: '/nonexistent/x.sock' }, upstream: { kind: 'unix', path: '/nonexistent/y.sock' }, policy: set, informOnly });
+const proxy = proxyFor(policies);
+const ids = (d: ProxyDecision) => d.violations.map((f) => f.id);
 const createDecision = (body: unknown) => {
   const c = classify('POST', '/v1.43/containers/create?name=x');
   assert.ok(c.ok);
-  return decide(policy, { action: 'container.create', ...createFacts(body as never, c.endpoint.query) });
+  return proxy.decide({ action: 'container.create', ...createFacts(body as never, c.endpoint.query) });
 };
 
-describe('engine-proxy policy files', () => {
+async function loadError(text: string, name = 'p.yaml'): Promise<string> {
+  const file = writePack(text, name);
+  const warnings: string[] = [];
+  try {
+    await loadEnginePolicies([file], subjects(), { warn: (m) => warnings.push(m) });
+  } catch (e) {
+    assert.ok(isUserError(e), String(e));
+    assert.ok(!e.message.includes('\n'), e.message);
+    assert.ok(e.message.startsWith(`${file}:`), e.message);
+    return e.message.slice(file.length);
+  }
+  assert.fail(`${text} loaded`);
+}
+
+describe('engine-proxy packs and old rule files', () => {
   const bad: [string, RegExp][] = [
-    ['rules: [', /invalid YAML/],
-    ['- just a list', /expected a mapping with "rules"/],
-    ['rules: {}', /"rules" must be a list/],
-    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: a, op: bogus, value: 1 }\n', /"op" must be one of exists, absent/],
-    ['rules:\n  - id: X\n    actions: [a]\n    mode: maybe\n    when: { field: a, op: exists }\n', /mode must be "enforce" or "audit"/],
-    ['rules:\n  - id: X\n    actions: [a]\n    wehn: { field: a, op: exists }\n', /unknown key "wehn"/],
-    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: a, op: exists }\n  - id: X\n    actions: [a]\n    when: { field: a, op: exists }\n', /duplicate rule id "X"/],
-    ['rules:\n  - id: X\n    actions: []\n    when: { field: a, op: exists }\n', /"actions" must be a non-empty list/],
-    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: a, op: in, value: b }\n', /op in needs a list "value"/],
-    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: a, op: matches, value: "(" }\n', /invalid regular expression/],
-    ['rules:\n  - id: X\n    actions: [a]\n', /"when" is required/],
-    ['kind: Other\nrules: []', /kind must be EngineProxyPolicy/],
-    ['rules:\n  - id: X\n    id: Y\n', /invalid YAML/],
+    ['rules: [', /^:1: invalid YAML/],
+    ['rules: {}', /^:1: "rules" must be a list/],
+    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: action, op: bogus, value: 1 }\n', /^:4: policy X: unknown op "bogus"/],
+    ['rules:\n  - id: X\n    actions: [a]\n    mode: maybe\n    when: { field: action, op: exists }\n', /^:4: rules\[0\] \(X\) mode must be "enforce" or "audit"/],
+    ['rules:\n  - id: X\n    actions: [a]\n    wehn: { field: action, op: exists }\n', /^:4: rules\[0\]: unknown key "wehn"/],
+    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: action, op: exists }\n  - id: X\n    actions: [a]\n    when: { field: action, op: exists }\n', /^:5: rules\[1\]: duplicate rule id "X"/],
+    ['rules:\n  - id: X\n    actions: []\n    when: { field: action, op: exists }\n', /^:3: rules\[0\] \(X\): "actions" must be a non-empty list/],
+    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: request.method, op: in, value: b }\n', /^:4: policy X: op in needs a list value/],
+    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: request.path, op: matches, value: "(" }\n', /^:4: policy X: invalid regular expression/],
+    ['rules:\n  - id: X\n    actions: [a]\n', /^:2: rules\[0\] \(X\): "when" is required/],
+    ['rules:\n  - id: X\n    id: Y\n', /^:3: invalid YAML/],
+    // Field checks now apply to old files too, with the old file's line.
+    ['rules:\n  - id: X\n    actions: [a]\n    when:\n      any:\n        - { field: action, op: exists }\n        - not: { field: container.capAd, op: in, value: [ALL] }\n', /^:7: policy X: unknown field "container\.capAd" for subject engine-request \(did you mean "container\.capAdd"\?\)/],
+    ['rules:\n  - id: X\n    actions: [a]\n    when: { field: caller.uid, op: equals, value: root }\n', /^:4: policy X: field caller\.uid is a number; value "root" is not a number/],
+    ['rules:\n  - id: X\n    severity: SEVERE\n    actions: [a]\n    when: { field: action, op: exists }\n', /^:3: policy X: unknown severity "SEVERE"/],
+    // New packs: the pack loader's checks, and subjects other than engine-request.
+    [packText('t', '  - id: X\n    severity: LOW\n    scope: { namespaces: [a] }\n    criteria: { field: action, op: exists }\n'), /^:8: policy X: scope key "namespaces" does not apply to subject engine-request/],
+    ['apiVersion: gatehouse.dev/v1\nkind: PolicyPack\npolicies:\n  - id: W\n    severity: LOW\n    criteria: { field: object.kind, op: exists }\n', /^:4: policy W is about subject workload; engine-proxy evaluates engine-request policies only/],
   ];
   for (const [text, re] of bad) {
-    test(`rejects ${JSON.stringify(text.slice(0, 50))}`, () => {
-      assert.throws(() => parsePolicy(text, 'p.yaml'), (e: unknown) => isUserError(e) && re.test(e.message) && e.message.startsWith('p.yaml: ') && !e.message.includes('\n'));
+    test(`rejects ${JSON.stringify(text.slice(0, 60))}`, async () => {
+      assert.match(await loadError(text), re);
     });
   }
 
-  test('the built-in policy parses and every rule has a title', () => {
-    assert.ok(policy.rules.length >= 10);
-    for (const r of policy.rules) assert.ok(r.title && r.title !== r.id);
+  test('an old rule file is converted with one deprecation warning, and decides as before', async () => {
+    const file = writePack('kind: EngineProxyPolicy\nname: old\nmode: audit\nrules:\n  - id: T1\n    title: no info\n    mode: enforce\n    actions: system.info\n    when: [{ field: action, op: exists }, { field: caller.user, op: notIn, value: [root] }]\n  - id: T2\n    title: note versions\n    actions: [system.version]\n    when: { field: action, op: exists }\n', 'old.yaml');
+    const warnings: string[] = [];
+    const set = await loadEnginePolicies([file], subjects(), { warn: (m) => warnings.push(m) });
+    assert.deepEqual(warnings, [`${file}: the EngineProxyPolicy rule format is deprecated; convert it with: gatehouse policy convert ${file}`]);
+    assert.equal(set.name, 'old');
+    const [t1, t2] = set.policies;
+    assert.deepEqual([t1!.id, t1!.name, t1!.enforcement, t1!.scope.actions, t1!.severity, t1!.origin], ['T1', 'no info', ['block'], ['system.info'], 'HIGH', { file, line: 5 }]);
+    assert.deepEqual([t2!.id, t2!.enforcement, t2!.severity], ['T2', ['inform'], 'MEDIUM']);
+    const p = proxyFor(set);
+    assert.equal(p.decide({ action: 'system.info', 'caller.user': 'bob' }).message, 'denied by gatehouse policy "old": T1 no info');
+    assert.equal(p.decide({ action: 'system.info', 'caller.user': 'root' }).verdict, 'allow');
+    assert.equal(p.decide({ action: 'system.version' }).message, 'would deny (audit mode) by gatehouse policy "old": T2 note versions');
+  });
+
+  test('convertLegacyPolicy: nested conditions keep their shape and lines', () => {
+    const text = 'name: n\nrules:\n  - id: A\n    actions: [x]\n    when:\n      all:\n        - { field: action, op: exists }\n        - not:\n            any:\n              - { field: request.method, op: equals, value: GET }\n              - not: { field: request.path, op: matches, value: "^/_ping" }\n';
+    const c = convertLegacyPolicy(text, 'n.yaml');
+    const pack = c.packYaml.split('\n');
+    const line = (needle: string) => pack.findIndex((l) => l.includes(needle)) + 1;
+    assert.equal(c.sourceLineOf(line('"GET"')), 10);
+    assert.equal(c.sourceLineOf(line('^/_ping')), 11);
+    assert.equal(c.sourceLineOf(line('id: "A"')), 3);
+    assert.equal(c.rules, 1);
+    assert.match(c.packYaml, /^apiVersion: gatehouse.dev\/v1$/m);
+  });
+
+  test('the built-in pack: every policy named, mapped to NIST SP 800-190, enforcing block or inform', () => {
+    assert.equal(policies.name, 'engine');
+    assert.ok(policies.policies.length >= 15);
+    for (const p of policies.policies) {
+      assert.equal(p.subject, 'engine-request');
+      assert.ok(p.name && p.name !== p.id, p.id);
+      assert.ok(p.mappings.nist?.length, `${p.id} has a NIST SP 800-190 mapping`);
+      assert.ok(p.scope.actions?.length, `${p.id} is scoped to actions`);
+      assert.equal(p.enforcement.length, 1);
+      assert.ok(['block', 'inform'].includes(p.enforcement[0]!), p.id);
+    }
+  });
+
+  test('the old default policy converted decides like the built-in pack (same ids, actions and enforcement)', async () => {
+    const file = writePack(readFileSync(new URL('./legacy/default-policy.yaml', import.meta.url), 'utf8'), 'old-default.yaml');
+    const old = await loadEnginePolicies([file], subjects());
+    const shape = (s: EnginePolicies) => s.policies.map((p) => `${p.id} ${p.enforcement.join()} ${p.scope.actions!.join()}`).sort();
+    assert.deepEqual(shape(old), shape(policies));
+  });
+});
+
+describe('the fail-open defects of the old evaluator are gone', () => {
+  const privileged: Facts = { action: 'container.create', 'container.privileged': true, 'image.ref': 'localhost/x:1', 'container.user': 'app', 'container.runsAsRoot': false };
+
+  test('a misspelt field no longer loads (it used to allow a privileged create)', async () => {
+    const oldText = 'name: typo\nrules:\n  - id: T-PRIV\n    title: privileged containers\n    actions: [container.create]\n    when: { field: container.privilegd, op: equals, value: true }\n';
+    // Before: the old reader accepted it, and the old evaluator let a privileged create through.
+    assert.equal(legacyDecide(legacyParse(oldText, 'old'), privileged).verdict, 'allow');
+    assert.match(await loadError(oldText), /^:6: policy T-PRIV: unknown field "container\.privilegd" for subject engine-request \(did you mean "container\.privileged"\?\)$/);
+    const pack = packText('typo', '  - id: T-PRIV\n    severity: HIGH\n    scope: { actions: [container.create] }\n    criteria: { field: container.privilegd, op: equals, value: true }\n    enforcement: [block]\n');
+    assert.match(await loadError(pack), /^:9: policy T-PRIV: unknown field "container\.privilegd" for subject engine-request \(did you mean "container\.privileged"\?\)$/);
+    // Spelt right, it denies.
+    const right = await loadEnginePolicies([writePack(pack.replace('privilegd', 'privileged'))], subjects());
+    assert.deepEqual(ids(proxyFor(right).decide(privileged)), ['T-PRIV']);
+  });
+
+  test('notEquals on a missing field holds now, as everywhere (the old evaluator said no)', async () => {
+    const text = 'name: cn\nrules:\n  - id: T-CN\n    title: only ci-admin may read system info\n    actions: [system.info]\n    when: { field: caller.cn, op: notEquals, value: ci-admin }\n';
+    const unix: Facts = { action: 'system.info', 'caller.transport': 'unix', 'caller.uid': 1000 };
+    // A unix caller has no certificate CN: before, such a caller passed a "CN must be ci-admin" rule.
+    assert.equal(legacyDecide(legacyParse(text, 'old'), unix).verdict, 'allow');
+    const set = await loadEnginePolicies([writePack(text)], subjects());
+    const p = proxyFor(set);
+    assert.deepEqual(ids(p.decide(unix)), ['T-CN']);
+    assert.equal(p.decide(unix).verdict, 'deny');
+    assert.equal(p.decide({ ...unix, 'caller.cn': 'ci-admin' }).verdict, 'allow');
+    assert.equal(p.decide({ ...unix, 'caller.cn': 'ci-deployer' }).verdict, 'deny');
+    // An empty string or list is "no value" too (exists does not hold, negatives do).
+    assert.equal(p.decide({ ...unix, 'caller.cn': '' }).verdict, 'deny');
+  });
+
+  test('--audit-only (informOnly) turns every deny into a warn, naming every violated policy', () => {
+    const d = proxyFor(policies, true).decide({ ...privileged, 'container.capAdd': ['SYS_ADMIN'] });
+    assert.equal(d.verdict, 'warn');
+    assert.deepEqual(ids(d).sort(), ['EP001', 'EP006']);
+    assert.match(d.message, /^would deny \(audit mode\) by gatehouse policy "engine": EP001 privileged containers are not allowed; EP006 /);
   });
 });
 
@@ -110,7 +224,7 @@ describe('container.create facts and the built-in policy', () => {
         const body = recaseKeys({ Image: 'localhost/x:1', User: 'app', HostConfig: { ...(hc as object), Memory: 1 } });
         const d = createDecision(body);
         assert.equal(d.verdict, 'deny', JSON.stringify(body));
-        assert.ok(d.hits.some((h) => h.id === rule), `${JSON.stringify(body)} → ${d.message}`);
+        assert.ok(ids(d).includes(rule), `${JSON.stringify(body)} → ${d.message}`);
         n++;
       }
     }
@@ -126,18 +240,18 @@ describe('container.create facts and the built-in policy', () => {
     ];
     for (const body of ok) assert.equal(createDecision(body).verdict, 'allow', JSON.stringify(body));
     const root = createDecision({ Image: 'busybox' });
-    assert.equal(root.verdict, 'audit');
-    assert.deepEqual(root.hits.map((h) => h.id).sort(), ['EP009', 'EP010']);
+    assert.equal(root.verdict, 'warn');
+    assert.deepEqual(ids(root).sort(), ['EP009', 'EP010']);
   });
 
   test('host paths smuggled in as local-driver volumes are denied', () => {
-    const vol = (body: unknown) => decide(policy, { action: 'volume.create', ...volumeFacts(body as never) });
-    assert.deepEqual(vol({ Name: 'hostroot', DriverOpts: { type: 'none', device: '/', o: 'bind' } }).hits.map((h) => h.id), ['EP014']);
+    const vol = (body: unknown) => proxy.decide({ action: 'volume.create', ...volumeFacts(body as never) });
+    assert.deepEqual(ids(vol({ Name: 'hostroot', DriverOpts: { type: 'none', device: '/', o: 'bind' } })), ['EP014']);
     assert.equal(vol({ Name: 'etc', DriverOpts: { type: 'none', Device: '/etc/', o: 'bind' } }).verdict, 'deny');
     assert.equal(vol({ Name: 'data', DriverOpts: { type: 'none', device: '/srv/data', o: 'bind' } }).verdict, 'allow');
     assert.equal(vol({ Name: 'plain' }).verdict, 'allow');
     const inline = createDecision({ Image: 'localhost/x:1', User: 'app', HostConfig: { Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', device: '/', o: 'bind' } } } }] } });
-    assert.deepEqual(inline.hits.map((h) => h.id), ['EP014']);
+    assert.deepEqual(ids(inline), ['EP014']);
   });
 
   test('image references: registry, tag and pull query', () => {

@@ -13,8 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
 import { JsonlAuditLog } from '../../src/engine-proxy/audit.js';
 import { EngineProxy } from '../../src/engine-proxy/proxy.js';
-import { parsePolicy } from '../../src/engine-proxy/policy.js';
-import { docker, podmanUp } from './helpers.js';
+import { docker, podmanUp, policiesOnly } from './helpers.js';
 
 const up = podmanUp() && hasCommand('openssl');
 
@@ -39,9 +38,9 @@ describe('engine-proxy over TLS with client certificates', { skip: missing(up, `
   before(async () => {
     makeCerts(dir);
     audit = new JsonlAuditLog(auditPath, () => {});
-    const policy = parsePolicy(
-      `name: tls\nrules:\n  - id: T-CN\n    title: only ci-admin may read system info\n    actions: [system.info]\n    when: { field: caller.cn, op: notEquals, value: ci-admin }\n`,
-      'tls test',
+    const policy = await policiesOnly(
+      'tls',
+      `  - id: T-CN\n    name: only ci-admin may read system info\n    severity: HIGH\n    scope: { actions: [system.info] }\n    criteria: { field: caller.cn, op: notEquals, value: ci-admin }\n    enforcement: [block]\n`,
     );
     proxy = new EngineProxy({
       listen: { kind: 'tcp', host: '127.0.0.1', port: 0 },

@@ -4,15 +4,16 @@ import type { Command } from 'commander';
 import { parseAddress } from '../../engine-proxy/address.js';
 import { JsonlAuditLog } from '../../engine-proxy/audit.js';
 import { EngineProxy } from '../../engine-proxy/proxy.js';
-import { loadDefaultPolicy, loadPolicyFile } from '../../engine-proxy/policy.js';
+import { loadEnginePolicies } from '../../engine-proxy/policy.js';
 import { trustPolicyVerifier } from '../../engine-proxy/trust-verifier.js';
+import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
 
 interface ProxyCliOptions {
   listen: string;
   upstream: string;
-  policy?: string;
+  policy: string[];
   audit?: string;
   alertWebhook?: string;
   tlsCert?: string;
@@ -21,6 +22,8 @@ interface ProxyCliOptions {
   auditOnly?: boolean;
   trustPolicy?: string;
 }
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 function readPem(path: string, what: string): Buffer {
   try {
@@ -36,19 +39,21 @@ export function registerEngineProxyCommands(program: Command): void {
     .description('authorize every Docker Engine API call against a policy before passing it to the engine (point DOCKER_HOST at --listen)')
     .option('--listen <addr>', 'where clients connect: unix:///path or tcp://host:port (TLS with client certs)', 'unix:///run/gatehouse/docker.sock')
     .option('--upstream <addr>', 'the engine API: unix:///path or tcp://host:port', 'unix:///var/run/docker.sock')
-    .option('--policy <file>', 'engine-proxy policy (YAML); reloaded on SIGHUP. Default: the built-in policy')
+    .option('--policy <pack>', 'policy pack about engine-request: a file, a directory or a built-in pack name (repeatable; default: engine); reloaded on SIGHUP. Old EngineProxyPolicy rule files are still read (deprecated)', collect, [])
     .option('--trust-policy <file>', 'trust policy (YAML, as `image verify --policy`): images it does not allow fail the image.signed check')
-    .option('--audit-only', 'log "would deny" instead of denying, for every rule')
+    .option('--audit-only', 'evaluate every policy as inform: log "would deny" instead of denying')
     .option('--audit <file>', 'append every decision to this JSONL audit log')
-    .option('--alert-webhook <url>', 'POST denials and would-denials as findings to this URL')
+    .option('--alert-webhook <url>', 'POST denials and would-denials to this URL (JSON with the violations as findings)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
     .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
     .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
     .action(async (o: ProxyCliOptions) => {
       const listen = parseAddress(o.listen, '--listen');
       const upstream = parseAddress(o.upstream, '--upstream');
-      const policy = o.policy ? loadPolicyFile(o.policy) : loadDefaultPolicy();
-      if (o.auditOnly) for (const r of policy.rules) r.mode = 'audit';
+      const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
+      const load = () => loadEnginePolicies(o.policy, subjects(), { warn });
+      // Every pack is checked before anything listens: a bad one exits 2 with file:line.
+      const policy = await load();
       let tls: { cert: Buffer; key: Buffer; ca: Buffer } | undefined;
       if (listen.kind === 'tcp') {
         if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UserError('tcp:// listen needs --tls-cert, --tls-key and --tls-ca', 'bad-option');
@@ -59,12 +64,9 @@ export function registerEngineProxyCommands(program: Command): void {
       };
       const audit = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
       const imageVerifier = o.trustPolicy ? trustPolicyVerifier(await loadTrustPolicy(o.trustPolicy)) : undefined;
-      const proxy = new EngineProxy({ listen, upstream, policy, policyFile: o.policy, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
+      const proxy = new EngineProxy({ listen, upstream, policy, loadPolicy: load, informOnly: o.auditOnly, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
       await proxy.start();
-      process.on('SIGHUP', () => {
-        proxy.reloadPolicy();
-        if (o.auditOnly) for (const r of proxy.policy.rules) r.mode = 'audit';
-      });
+      process.on('SIGHUP', () => void proxy.reloadPolicy());
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

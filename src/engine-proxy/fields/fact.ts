@@ -7,11 +7,12 @@ export type EngineFieldDef = FieldDef<Facts> & { target: 'request' };
 /**
  * The values of one fact: none when it is missing, an empty string or an empty list (the
  * old proxy evaluator treated those as absent, and so does `exists` here); one value per
- * element of a list fact.
+ * element of a list fact (an empty element, such as a device without PathOnHost, is still
+ * one: the list is not empty).
  */
 export function factHits(v: FactValue | undefined, name: string): FieldHit[] {
   if (v === undefined || v === '') return [];
-  if (Array.isArray(v)) return v.filter((x) => x !== '').map((x) => hit(x, [name]));
+  if (Array.isArray(v)) return v.map((x) => hit(x, [name]));
   return [hit(v, [name])];
 }
 

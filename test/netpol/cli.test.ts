@@ -51,12 +51,12 @@ function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'gatehouse-netpol-cli-'));
 }
 
-test('analyze prints np-guard connlist txt and json', { skip: skipRef }, async () => {
+test('analyze prints np-guard connlist as table (txt) and json', { skip: skipRef }, async () => {
   const dir = join(ref, 'tests', 'onlineboutique_workloads');
   const txt = await runCli(['netpol', 'analyze', dir]);
   assert.equal(txt.code, 0, txt.stderr);
   assert.equal(txt.stdout, expected('onlineboutique_workloads_connlist_output.txt').trimEnd() + '\n');
-  const json = await runCli(['netpol', 'analyze', join(ref, 'tests', 'anp_demo'), '--output', 'json']);
+  const json = await runCli(['netpol', 'analyze', join(ref, 'tests', 'anp_demo'), '--format', 'json']);
   assert.equal(json.code, 0, json.stderr);
   assert.deepEqual(JSON.parse(json.stdout), JSON.parse(expected('anp_demo_connlist_output.json')));
 });
@@ -76,22 +76,31 @@ test('analyze --focus-workload with peer and direction', { skip: skipRef }, asyn
   assert.match(missing.stderr, /workload nope does not exist/);
 });
 
-test('analyze --unprotected lists workloads without isolation and gates on them', async () => {
+test('analyze --unprotected reports workloads without isolation as findings and gates on them', async () => {
   const dir = tempDir();
   try {
     writeFileSync(join(dir, 'cluster.yaml'), CLUSTER);
     writeFileSync(join(dir, 'policy.yaml'), DB_POLICY);
-    const r = await runCli(['netpol', 'analyze', dir, '--unprotected']);
+    const r = await runCli(['netpol', 'analyze', dir, '--unprotected', '--exit-code', '1']);
     assert.equal(r.code, 1, r.stderr);
-    assert.equal(r.stdout, 'shop/db[StatefulSet] : no egress isolation\nshop/web[Deployment] : no ingress,egress isolation\n');
-    const j = await runCli(['netpol', 'analyze', dir, '--unprotected', '--output', 'json', '--exit-code', '0']);
+    assert.match(r.stdout, /^MEDIUM\s+netpol-unprotected-workload\s+Deployment\/shop\/web\s.*shop\/web\[Deployment\] has no ingress and egress isolation$/m);
+    assert.match(r.stdout, /^LOW\s+netpol-unprotected-workload\s+StatefulSet\/shop\/db\s.*shop\/db\[StatefulSet\] has no egress isolation$/m);
+    assert.match(r.stdout, /netpol analyze --unprotected: 2 finding\(s\)/);
+    const j = await runCli(['netpol', 'analyze', dir, '--unprotected', '--format', 'json']);
     assert.equal(j.code, 0, j.stderr);
-    const findings = JSON.parse(j.stdout);
+    const findings = JSON.parse(j.stdout).findings;
     assert.equal(findings.length, 2);
     assert.equal(findings[1].id, 'netpol-unprotected-workload');
     assert.equal(findings[1].resource.k8s.name, 'web');
     assert.match(findings[1].resource.k8s.file, /cluster\.yaml$/);
     assert.ok(findings[1].resource.k8s.line > 1);
+    // --severity picks exact levels; sarif goes through the shared formatter.
+    const medium = await runCli(['netpol', 'analyze', dir, '--unprotected', '--severity', 'MEDIUM', '--format', 'sarif', '--exit-code', '4']);
+    assert.equal(medium.code, 4, medium.stderr);
+    assert.deepEqual(JSON.parse(medium.stdout).runs[0].results.map((x: any) => x.locations[0].logicalLocations[0].name), ['Deployment/shop/web']);
+    const sarifConn = await runCli(['netpol', 'analyze', dir, '--format', 'sarif']);
+    assert.equal(sarifConn.code, 2);
+    assert.match(sarifConn.stderr, /^gatehouse: --format sarif applies to --unprotected findings/);
     // Named port resolved on the destination pod.
     const a = await runCli(['netpol', 'analyze', dir]);
     assert.match(a.stdout, /^shop\/web\[Deployment\] => shop\/db\[StatefulSet\] : TCP 5432$/m);

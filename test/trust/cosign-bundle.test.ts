@@ -51,7 +51,7 @@ describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, 
     const s2 = await cosign('v2', ['sign', '--new-bundle-format', '--signing-config', 'signing-config.json', '--trusted-root', 'trusted-root.json', '--key', 'gh.key', '--tlog-upload=false', '--allow-insecure-registry', digestRef], dir);
     assert.equal(s2.code, 0, s2.stderr);
 
-    const v = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '--output', 'json', img.ref]);
+    const v = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '--format', 'json', img.ref]);
     assert.equal(v.code, 0, v.stderr);
     const out = JSON.parse(v.stdout) as { verified: { format: string; annotations: Record<string, string> }[]; rejected: unknown[] };
     assert.deepEqual(out.verified.map((s) => s.format), ['sigstore-bundle', 'sigstore-bundle'], 'no legacy signature exists: both come from bundles');
@@ -59,7 +59,7 @@ describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, 
     assert.deepEqual(out.verified.map((s) => s.annotations.team ?? '-').sort(), ['-', 'blue']);
     assert.deepEqual(out.rejected, []);
 
-    const blue = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '-a', 'team=blue', '--output', 'json', img.ref]);
+    const blue = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '-a', 'team=blue', '--format', 'json', img.ref]);
     assert.equal(blue.code, 0, blue.stderr);
     assert.equal(JSON.parse(blue.stdout).verified.length, 1, 'the required annotation selects one bundle');
     const wrongKey = await runCli(['image', 'verify', '--key', join(dir, 'other.pub'), img.ref]);
@@ -69,7 +69,7 @@ describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, 
 
   test('gatehouse image sign --bundle → cosign v3 and v2 verify the bundle alone; the other key fails', async () => {
     const img = await pushTestImage(uniqueRepo('gatehouse-bundle'));
-    const s = await runCli(['image', 'sign', '--bundle', '--key', join(dir, 'gh.key'), '-a', 'build=7', '--output', 'json', img.ref], { env });
+    const s = await runCli(['image', 'sign', '--bundle', '--key', join(dir, 'gh.key'), '-a', 'build=7', '--format', 'json', img.ref], { env });
     assert.equal(s.code, 0, s.stderr);
     const signed = JSON.parse(s.stdout) as { bundle: { indexedBy: string; tag: string } };
     assert.equal(signed.bundle.indexedBy, 'referrers-tag', 'Distribution has no referrers API: the tag schema is used');
@@ -87,7 +87,7 @@ describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, 
     const wrongAnnotation = await cosign('v3', v3Verify('gh.pub', digestRef, ['-a', 'build=8']), dir);
     assert.notEqual(wrongAnnotation.code, 0);
 
-    const ours = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '--output', 'json', img.ref]);
+    const ours = await runCli(['image', 'verify', '--key', join(dir, 'gh.pub'), '--format', 'json', img.ref]);
     assert.equal(ours.code, 0, ours.stderr);
     assert.deepEqual(JSON.parse(ours.stdout).verified.map((x: { format: string }) => x.format), ['sigstore-bundle']);
   });
@@ -109,7 +109,7 @@ describe('sigstore bundles: cosign v3 / v2 interop', { skip: missing(available, 
       join(dir, 'policy.yaml'),
       `keys:\n  gh: ${join(dir, 'gh.pub')}\n  other: ${join(dir, 'other.pub')}\nrules:\n  - name: two-of-two\n    match: "${testRegistry}/${img.repository}"\n    action: require\n    keys: [gh, other]\n    threshold: 2\n`,
     );
-    const v = await runCli(['image', 'verify', '--policy', join(dir, 'policy.yaml'), '--output', 'json', img.ref]);
+    const v = await runCli(['image', 'verify', '--policy', join(dir, 'policy.yaml'), '--format', 'json', img.ref]);
     assert.equal(v.code, 0, v.stderr);
     const out = JSON.parse(v.stdout) as { verified: { format: string; keys: string[] }[] };
     const formats = out.verified.map((s) => `${s.keys.join()}:${s.format}`).sort();

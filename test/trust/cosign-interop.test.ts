@@ -54,7 +54,7 @@ describe('cosign v2 interop', { skip: missing(available, `needs the registry at 
       assert.equal(s.code, 0, s.stderr);
     }
     for (const pub of ['gh.pub', 'cs.pub']) {
-      const v = await runCli(['image', 'verify', '--key', join(dir, pub), '-a', 'team=blue', '--output', 'json', img.ref]);
+      const v = await runCli(['image', 'verify', '--key', join(dir, pub), '-a', 'team=blue', '--format', 'json', img.ref]);
       assert.equal(v.code, 0, v.stderr);
       const out = JSON.parse(v.stdout);
       assert.equal(out.verified.length, 1, `exactly one of the two signatures is by ${pub}`);

@@ -55,7 +55,7 @@ describe('registry without delete rights', { skip: missing(available, 'docker-re
       const s = await runCli(['image', 'sign', '--bundle', '--key', join(dir, 'k.key'), '-a', `n=${a}`, ref], { env: { GATEHOUSE_PASSWORD: 'pw' } });
       assert.equal(s.code, 0, s.stderr);
     }
-    const v = await runCli(['image', 'verify', '--key', join(dir, 'k.pub'), '--output', 'json', ref]);
+    const v = await runCli(['image', 'verify', '--key', join(dir, 'k.pub'), '--format', 'json', ref]);
     assert.equal(v.code, 0, v.stderr);
     const formats = (JSON.parse(v.stdout).verified as { format: string }[]).map((x) => x.format).sort();
     assert.deepEqual(formats, ['sigstore-bundle', 'sigstore-bundle', 'simple-signing', 'simple-signing']);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
+import { assertValidSarif } from '../helpers/sarif-schema.js';
 import { missing, testRegistry } from '../helpers/components.js';
 import { generateKeyPair } from '../../src/trust/keys.js';
 import { openImage } from '../../src/image/index.js';
@@ -59,6 +60,18 @@ describe('registry audit', { skip: missing(registryUp(), `no registry at ${testR
     assert.equal(lines[0], 'repository,tag,digest,created,ageDays,size,signed,verified,flags,error');
     assert.match(lines[1]!, new RegExp(`^${prefix}/fresh,v2,${moved.digest},.*,1,\\d+,false,,unsigned moved,$`));
     assert.match(lines[2]!, new RegExp(`^${prefix}/old,v1,${oldImg.digest},.*,false,,unsigned,$`));
+
+    // SARIF: one finding per flag, through the shared formatter, written to --output.
+    const sarifFile = join(dir, 'audit.sarif');
+    const s = await runCli(['registry', 'audit', testRegistry, '--repo', `${prefix}/**`, '--format', 'sarif', '--output', sarifFile, '--max-age', '2y', '--no-vulns']);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(s.stdout, '');
+    const sarif = JSON.parse(readFileSync(sarifFile, 'utf8'));
+    assertValidSarif(sarif);
+    const results = sarif.runs[0].results as Array<{ ruleId: string; message: { text: string }; partialFingerprints: Record<string, string> }>;
+    assert.deepEqual(results.map((x) => x.ruleId), ['registry-unsigned', 'registry-unsigned']);
+    assert.ok(results.some((x) => x.message.text.includes(`${prefix}/old:v1`)), JSON.stringify(results));
+    assert.notEqual(results[0]!.partialFingerprints['gatehouse/v1'], results[1]!.partialFingerprints['gatehouse/v1']);
   });
 
   test('vulnerability counts per tag from the scan engine; bundle-only signatures count as signed', async () => {

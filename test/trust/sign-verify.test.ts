@@ -50,7 +50,7 @@ describe('image sign / verify (Gatehouse both ends)', { skip: missing(registryUp
 
   test('sign then verify; signatures append; json lists them; annotations are required when asked', async () => {
     const img = await pushTestImage(uniqueRepo('roundtrip'));
-    const s1 = await sign(img.ref, '-a', 'env=prod', '--output', 'json');
+    const s1 = await sign(img.ref, '-a', 'env=prod', '--format', 'json');
     assert.equal(s1.code, 0, s1.stderr);
     assert.equal(JSON.parse(s1.stdout).digest, img.digest);
     const s2 = await sign(img.ref, '-a', 'env=dev');
@@ -58,7 +58,7 @@ describe('image sign / verify (Gatehouse both ends)', { skip: missing(registryUp
     const manifest = await readSignatureManifest(store, img.repository, img.digest);
     assert.equal(manifest?.layers.length, 2, 'second signature is appended, not replacing the first');
 
-    const v = await verify(img.ref, '--key', pubPath, '--output', 'json');
+    const v = await verify(img.ref, '--key', pubPath, '--format', 'json');
     assert.equal(v.code, 0, v.stderr);
     const out = JSON.parse(v.stdout);
     assert.equal(out.allowed, true);
@@ -192,7 +192,7 @@ rules:
     assert.match(r.stderr, /rule two-of-two requires signatures by 2 of \[one, two\], found 1 \(one\)/);
     const s2 = await runCli(['image', 'sign', '--key', key2, img.ref], { env: { GATEHOUSE_PASSWORD: 'p2' } });
     assert.equal(s2.code, 0, s2.stderr);
-    r = await verify(img.ref, '--policy', policy, '--output', 'json');
+    r = await verify(img.ref, '--policy', policy, '--format', 'json');
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).decision.satisfiedKeys, ['one', 'two']);
 

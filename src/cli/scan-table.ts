@@ -7,6 +7,17 @@
 import { SEVERITIES, type Finding, type Severity } from '../findings/finding.js';
 import type { ScanReport } from '../vuln/scan.js';
 
+/** The verdict of the policies a scan was gated on, as the json report and the table show it. */
+export interface PolicySummary {
+  decision: 'allow' | 'deny' | 'warn';
+  enforcement: string[];
+  /** Ids of the image policies evaluated (packs given with --policy). */
+  policies: string[];
+  violations: number;
+  excepted: { id: string; owner: string; reason: string }[];
+  expiredExceptions: { policy: string; owner: string; expires?: string }[];
+}
+
 const OS_PURL_TYPES = new Set(['deb', 'apk', 'rpm']);
 const ECOSYSTEM_LABEL: Record<string, string> = {
   npm: 'Node.js',
@@ -72,12 +83,13 @@ function grid(headers: string[], rows: string[][], colorColumn: number, color: b
   return [line(headers, true), ...rows.map((r) => line(r, false))].join('\n');
 }
 
-export function renderScanTable(r: ScanReport, color: boolean): string {
+export function renderScanTable(r: ScanReport & { policy?: PolicySummary }, color: boolean): string {
   const vulns = r.findings.filter((f) => f.kind === 'vulnerability');
-  const others = r.findings.filter((f) => f.kind !== 'vulnerability');
+  const others = r.findings.filter((f) => f.kind === 'secret' || f.kind === 'hygiene');
+  const violations = r.findings.filter((f) => f.kind === 'policy');
   const osName = r.os ? (r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()) : 'no OS detected';
   const lines = [
-    `${r.target} (${osName}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}`,
+    `${r.target} (${osName}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}${violations.length ? `, ${violations.length} policy violations` : ''}`,
   ];
   for (const s of sections(r, vulns)) {
     const rows = s.findings.map((f) => [
@@ -95,6 +107,13 @@ export function renderScanTable(r: ScanReport, color: boolean): string {
     const title = 'Secrets and image hygiene';
     const rows = others.map((f) => [f.kind.toUpperCase(), f.severity, f.id, f.title]);
     lines.push('', title, '='.repeat(title.length), totals(others), '', grid(['TYPE', 'SEVERITY', 'ID', 'FINDING'], rows, 1, color));
+  }
+  if (r.policy) {
+    const title = 'Policy violations';
+    const rows = violations.map((f) => [f.policy?.id ?? f.id, f.severity, f.policy?.enforcement ?? '', f.detail ?? f.title]);
+    if (rows.length) lines.push('', title, '='.repeat(title.length), totals(violations), '', grid(['POLICY', 'SEVERITY', 'ENFORCEMENT', 'VIOLATION'], rows, 1, color));
+    const d = r.policy;
+    lines.push('', `Decision: ${d.decision}${d.enforcement.length ? ` (${d.enforcement.join(', ')})` : ''}${d.policies.length ? ` — ${d.policies.length} image policies` : ''}${d.excepted.length ? `, ${d.excepted.length} excepted` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -113,7 +113,7 @@ describe('vulnerability scan of root filesystems', () => {
     assert.match(suppressed.stderr, /ignore entry CVE-2023-0003 expired on 2020-01-01: no longer suppressed/);
     const bad = await runCli(['fs', 'scan', debianRoot, '--db', dbPath, '--severity', 'SEVERE']);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /^gatehouse: --severity: unknown severity "SEVERE"/);
+    assert.match(bad.stderr, /^gatehouse: invalid --severity: unknown severity "SEVERE"/);
   });
 });
 

@@ -16,10 +16,13 @@ import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import { matchesAction } from '../policy/match.js';
 import { describeDiagnostic, readPacks, resolvePackInput, type Diagnostic, type PackSource } from '../policy/pack.js';
 import type { SubjectRegistry } from '../policy/subject.js';
-import type { Policy } from '../policy/types.js';
+import type { Enforcement, Policy } from '../policy/types.js';
 import { UserError, describeError } from '../util/errors.js';
 import { expandYamlPaths, parsePositionedYaml } from '../util/positioned-yaml.js';
 import { convertLegacyPolicy, isLegacyPolicy } from './legacy-policy.js';
+
+/** What a policy about an engine request can do: refuse it (403), or let it through and report it. */
+export const PROXY_ENFORCEMENTS: readonly Enforcement[] = ['block', 'inform'];
 
 /** The built-in pack the proxy uses when no --policy is given. */
 export const DEFAULT_ENGINE_PACK = 'engine';
@@ -89,10 +92,12 @@ export async function loadEnginePolicies(inputs: readonly string[], subjects: Su
     for (const p of loaded.policies) {
       const c = p.origin && converted.get(p.origin.file);
       if (c && p.origin) p.origin = { file: c.file, line: c.sourceLineOf(p.origin.line) };
+      const where = p.origin ? `${p.origin.file}:${p.origin.line}: ` : '';
       if (p.subject !== 'engine-request') {
-        const where = p.origin ? `${p.origin.file}:${p.origin.line}: ` : '';
         throw new UserError(`${where}policy ${p.id} is about subject ${p.subject}; engine-proxy evaluates engine-request policies only`, 'bad-policy');
       }
+      const other = p.enforcement.find((e) => !PROXY_ENFORCEMENTS.includes(e));
+      if (other) throw new UserError(`${where}policy ${p.id}: enforcement "${other}" does not apply to engine requests (use ${PROXY_ENFORCEMENTS.join(' or ')})`, 'bad-policy');
     }
     for (const e of loaded.exceptions) {
       const c = e.origin && converted.get(e.origin.file);

@@ -63,6 +63,7 @@ describe('engine-proxy packs and old rule files', () => {
     ['rules:\n  - id: X\n    severity: SEVERE\n    actions: [a]\n    when: { field: action, op: exists }\n', /^:3: policy X: unknown severity "SEVERE"/],
     // New packs: the pack loader's checks, and subjects other than engine-request.
     [packText('t', '  - id: X\n    severity: LOW\n    scope: { namespaces: [a] }\n    criteria: { field: action, op: exists }\n'), /^:8: policy X: scope key "namespaces" does not apply to subject engine-request/],
+    [packText('t', '  - id: K\n    severity: LOW\n    scope: { actions: [exec.create] }\n    criteria: { field: exec.privileged, op: equals, value: true }\n    enforcement: [kill]\n'), /^:6: policy K: enforcement "kill" does not apply to engine requests \(use block or inform\)/],
     ['apiVersion: gatehouse.dev/v1\nkind: PolicyPack\npolicies:\n  - id: W\n    severity: LOW\n    criteria: { field: object.kind, op: exists }\n', /^:4: policy W is about subject workload; engine-proxy evaluates engine-request policies only/],
   ];
   for (const [text, re] of bad) {

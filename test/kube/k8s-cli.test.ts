@@ -26,8 +26,9 @@ spec:
         privileged: true
 `);
 
-let badJsonRun: Promise<{ findings: Array<{ id: string; severity: string; fingerprint?: string }> }> | undefined;
-const badJson = () => (badJsonRun ??= runCli(['k8s', 'check', bad, '--format', 'json']).then((r) => JSON.parse(r.stdout)));
+type Report = { findings: Array<{ id: string; severity: string; fingerprint?: string }> };
+let badJsonRun: Promise<Report> | undefined;
+const badJson = (): Promise<Report> => (badJsonRun ??= runCli(['k8s', 'check', bad, '--format', 'json']).then((r) => JSON.parse(r.stdout)));
 
 test('clean manifests exit 0; violations exit 0 by default, --exit-code N when findings remain', async () => {
   const ok = await runCli(['k8s', 'check', clean, '--exit-code', '1']);

@@ -9,6 +9,7 @@ import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import { loadPacks, resolvePackInput } from '../policy/pack.js';
 import { formatNames, getFormatter } from '../report/index.js';
 import { alertToFinding, sinkFor, WebhookSink, type Alert, type AlertSink } from '../runtime/rules/index.js';
+import type { RuntimeEvent } from '../runtime/event.js';
 import { subjects } from '../subjects/index.js';
 import { UserError } from '../util/errors.js';
 
@@ -54,8 +55,8 @@ export class AlertReport {
     getFormatter(format);
   }
 
-  add(alert: Alert, violations: readonly Finding[] = []): void {
-    this.findings.push(alertToFinding(alert), ...violations);
+  add(alert: Alert, event: RuntimeEvent | undefined, violations: readonly Finding[] = []): void {
+    this.findings.push(alertToFinding(alert, event), ...violations);
   }
 
   write(notes: string[]): void {

@@ -45,6 +45,20 @@ export function alertContainer(alert: Alert, event?: RuntimeEvent): { id: string
   return { id, ...(name ? { name } : {}), ...(image ? { image } : {}) };
 }
 
+const podName = reader('k8s.pod.name');
+
+/**
+ * Where an alert happened: its container (with the pod when the source knows it, so
+ * exceptions by namespace and workload apply), else its host.
+ */
+export function alertResource(alert: Alert, event?: RuntimeEvent): ResourceRef {
+  const container = alertContainer(alert, event);
+  if (!container) return { host: alert.hostname };
+  const pod = podName(alert, event);
+  const ns = namespace(alert, event);
+  return pod ? { container, k8s: { kind: 'Pod', ...(ns ? { namespace: ns } : {}), name: pod, ...(container.name ? { container: container.name } : {}) } } : { container };
+}
+
 /** Image names a scope glob may match: the reference as reported, and repository:tag. */
 function imagesOf(alert: Alert, event: RuntimeEvent | undefined): string[] {
   const image = containerImage(alert, event);
@@ -68,7 +82,7 @@ export function runtimeSubject(): SubjectAdapter<RuntimeSubject, RuntimeContext>
       const { alert, event } = subject;
       const container = alertContainer(alert, event);
       const where = container ? `container ${container.name ?? container.id}${container.name ? ` (${container.id})` : ''}` : `host ${alert.hostname || '?'}`;
-      const resource: ResourceRef = container ? { container } : { host: alert.hostname };
+      const resource = alertResource(alert, event);
       const node: SubjectNode<RuntimeContext> = {
         ctx: { alert, ...(event ? { event } : {}), onHost: !container },
         scope: {

@@ -59,10 +59,11 @@ describe('runtime rules check', () => {
     assert.equal(together.perFile.get(STABLE)!.rules, 25);
   });
 
-  test('text output per file; errors give file, line, rule and token; exit 1', async () => {
+  test('table output per file; errors give file, line, rule and token; --exit-code 1 (default 0)', async () => {
     const bad = join(tmp, 'bad.yaml');
     writeFileSync(bad, '- rule: Broken\n  desc: x\n  condition: evt.type = open and fd.nam = /etc\n  output: x\n  priority: INFO\n');
-    const text = await runCli(['runtime', 'rules', 'check', STABLE, bad]);
+    assert.equal((await runCli(['runtime', 'rules', 'check', bad])).code, 0);
+    const text = await runCli(['runtime', 'rules', 'check', '--exit-code', '1', STABLE, bad]);
     assert.equal(text.code, 1);
     assert.match(text.stdout, /falco_rules\.yaml: 25 rules, 87 macros, 49 lists, 0 errors/);
     assert.match(text.stdout, /bad\.yaml: 1 rules, 0 macros, 0 lists, 1 errors/);
@@ -92,8 +93,8 @@ describe('runtime rules check', () => {
 });
 
 describe('runtime replay', () => {
-  test('JSONL events in the Gatehouse model: Falco JSON alerts on stdout, exit 1', async () => {
-    const r = await runCli(['runtime', 'replay', '-', '--rules', STABLE], { input: jsonl([shadowRead, benign]) });
+  test('JSONL events in the Gatehouse model: Falco JSON alerts on stdout, --exit-code 1', async () => {
+    const r = await runCli(['runtime', 'replay', '-', '--rules', STABLE, '--exit-code', '1'], { input: jsonl([shadowRead, benign]) });
     assert.equal(r.code, 1, r.stderr);
     const alerts = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(alerts.length, 1);
@@ -114,7 +115,7 @@ describe('runtime replay', () => {
     const events = join(tmp, 'events.jsonl');
     writeFileSync(events, jsonl([shadowRead, benign, { ...shadowRead, 'evt.num': 3, 'fd.name': '/etc/sudoers' }]));
     const out = join(tmp, 'alerts.json');
-    const f = await runCli(['runtime', 'replay', events, '--rules', STABLE, '--output', out, '--exit-code', '0']);
+    const f = await runCli(['runtime', 'replay', events, '--rules', STABLE, '--output', out]);
     assert.equal(f.code, 0, f.stderr);
     assert.equal(f.stdout, '');
     const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -132,8 +133,13 @@ describe('runtime replay', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     try {
-      const w = await runCli(['runtime', 'replay', events, '--rules', STABLE, '--output', `http://127.0.0.1:${port}/falco`]);
+      // --output is a file; URLs go to --webhook (alerts then go there only, unless --output is given too).
+      const u = await runCli(['runtime', 'replay', events, '--rules', STABLE, '--output', `http://127.0.0.1:${port}/falco`]);
+      assert.equal(u.code, 2);
+      assert.match(u.stderr, /^gatehouse: --output is a file; send alerts to a URL with --webhook http:/);
+      const w = await runCli(['runtime', 'replay', events, '--rules', STABLE, '--webhook', `http://127.0.0.1:${port}/falco`, '--exit-code', '1']);
       assert.equal(w.code, 1, w.stderr);
+      assert.equal(w.stdout, '');
       assert.equal(received.length, 2);
       const first = received[0] as { type: string; alert: { rule: string } };
       assert.equal(first.type, 'application/json');

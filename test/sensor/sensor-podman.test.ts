@@ -6,7 +6,7 @@
  * connect) carry the right container and process fields.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +61,13 @@ describe('sensor on real containers', { skip, timeout: 600_000 }, () => {
   let stderr = '';
   let exitCode: number | null = null;
 
+  // The built-in runtime pack (all inform) plus a user override that opts one policy into kill.
+  const override = join(dir, 'my-runtime.yaml');
+  writeFileSync(override, 'apiVersion: gatehouse.dev/v1\nkind: PolicyPack\nsubject: runtime\npolicies:\n  - id: runtime-shell-in-container\n    enforcement: [kill]\n');
+
   before(async () => {
-    const child = spawn(process.execPath, [BIN, 'sensor', '--rules', RULES, '--opens', 'rules', '--output', alertsFile, '--events', eventsFile], {
+    const args = ['sensor', '--rules', RULES, '--opens', 'rules', '--output', alertsFile, '--events', eventsFile, '--exit-code', '1', '--policy', 'runtime', '--policy', override];
+    const child = spawn(process.execPath, [BIN, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1' },
     });
@@ -104,6 +109,27 @@ describe('sensor on real containers', { skip, timeout: 600_000 }, () => {
     const reported = dropAlerts.reduce((n, a) => n + Number((a.output_fields as Json)['sensor.drops']), 0);
     assert.equal(reported, Number(m[3]), 'drops counted = drops reported');
     assert.equal(alerts.length - dropAlerts.length, Number(m[2]), 'every rule alert reached the output file');
+  });
+
+  it('every alert carries its runtime policy verdict (gatehouse key)', () => {
+    assert.ok(alerts.length > 0);
+    for (const a of alerts) {
+      const g = a.gatehouse as { decision: string; enforcement: string[]; policies: string[] } | undefined;
+      assert.ok(g && ['allow', 'warn', 'deny'].includes(g.decision), `verdict on ${String(a.rule)}`);
+    }
+    const of = (name: string, rule: string) => alerts.find((a) => a.rule === rule && (a.output_fields as Json)['container.id'] === ran.get(name)!.id.slice(0, 12))?.gatehouse as Json | undefined;
+    // Opted in by the override: a shell in a container is denied with kill.
+    assert.deepEqual(of('terminal-shell', 'Terminal shell in container'), { decision: 'deny', enforcement: ['kill'], policies: ['runtime-shell-in-container'] });
+    // Left at inform: reported (warn), no action.
+    const drift = of('drop-exec', 'Drop and execute new binary in container');
+    assert.equal(drift?.decision, 'warn');
+    assert.deepEqual(drift?.enforcement, []);
+    assert.ok((drift?.policies as string[]).includes('runtime-container-drift'));
+    assert.ok((of('release-agent', 'Detect release_agent File Container Escapes')?.policies as string[]).includes('runtime-privilege-escalation'));
+    assert.ok((of('read-shadow', 'Read sensitive file untrusted')?.policies as string[]).includes('runtime-sensitive-file-read'));
+    // No policy covers PTRACE alerts: allowed.
+    assert.deepEqual(of('ptrace-traceme', 'PTRACE anti-debug attempt'), { decision: 'allow', enforcement: [], policies: [] });
+    assert.match(stderr, /policy verdicts: [1-9]\d* deny, [1-9]\d* warn, [1-9]\d* allow/);
   });
 
   it('a benign container fires no rule', () => {

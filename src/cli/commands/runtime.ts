@@ -135,11 +135,11 @@ export function registerRuntimeCommands(program: Command): Command {
         ...(judge || report ? {
           annotate: (a, ev) => {
             if (!judge) {
-              report!.add(a);
+              report!.add(a, ev);
               return a;
             }
             const j = judge.judge(a, ev);
-            report?.add(j.alert, j.violations);
+            report?.add(j.alert, ev, j.violations);
             return j.alert;
           },
         } : {}),

@@ -72,11 +72,11 @@ export function registerSensorCommands(program: Command): Command {
       const annotate = judge || report
         ? (a: Alert, ev: RuntimeEvent | undefined): Alert => {
           if (!judge) {
-            report!.add(a);
+            report!.add(a, ev);
             return a;
           }
           const j = judge.judge(a, ev);
-          report?.add(j.alert, j.violations);
+          report?.add(j.alert, ev, j.violations);
           return j.alert;
         }
         : undefined;

@@ -10,6 +10,7 @@ import { withFingerprint } from '../../findings/fingerprint.js';
 import { readField, type FieldRegistry } from '../rules/fields.js';
 import { prioritySeverity, type Priority } from '../rules/priority.js';
 import type { AlertVerdict } from './verdict.js';
+import { alertResource } from '../subject.js';
 
 export interface Alert {
   time: string;
@@ -103,18 +104,18 @@ export function makeAlert(
   };
 }
 
-/** The shared Finding shape for an alert (kind runtime, fingerprinted by rule and container or host). */
-export function alertToFinding(a: Alert): Finding {
-  const cid = a.output_fields['container.id'];
+/**
+ * The shared Finding shape for an alert (kind runtime, fingerprinted by rule and container
+ * or host). The container comes from the output fields, else from the event that raised it.
+ */
+export function alertToFinding(a: Alert, event?: RuntimeEvent): Finding {
   return withFingerprint({
     id: a.rule,
     kind: 'runtime',
     severity: prioritySeverity(a.priority),
     title: a.rule,
     detail: a.output,
-    resource: cid && cid !== 'host'
-      ? { container: { id: String(cid), ...(a.output_fields['container.name'] ? { name: String(a.output_fields['container.name']) } : {}), ...(a.output_fields['container.image.repository'] ? { image: String(a.output_fields['container.image.repository']) } : {}) } }
-      : { host: a.hostname },
+    resource: alertResource(a, event),
     data: { rule: a.rule, priority: a.priority, source: a.source, time: a.time, output_fields: a.output_fields, tags: a.tags, ...(a.gatehouse ? { gatehouse: a.gatehouse } : {}) },
   });
 }

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { checkObjects } from '../../kube/check.js';
 import { subjects } from '../../subjects/index.js';
+import { BUILTIN_PACKS } from '../../policy/builtin.js';
 import { parsePssPolicy } from '../../kube/pss/evaluate.js';
 import { addReportOptions, writeReport, type ReportCliOptions } from '../report-options.js';
 import { EXIT_ERROR } from '../fail.js';
@@ -17,7 +18,7 @@ export function registerK8sCommands(program: Command): void {
     .description('check manifests (files, directories, or - for stdin) or a live cluster (--cluster) against the policy pack')
     .argument('[paths...]', 'manifest files or directories; - reads stdin (e.g. helm template … | gatehouse k8s check -)')
     .option('--pss <level>', 'run only Pod Security Standards checks: baseline|restricted[:v1.NN]')
-    .option('--policy <path>', 'extra policy/exception YAML (file or dir); overrides defaults by id (repeatable)', collect, [])
+    .option('--policy <pack>', `policy pack: a file, a directory or a built-in name (${BUILTIN_PACKS.join(', ')}); overrides defaults by id (repeatable)`, collect, [])
     .option('--exceptions <path>', 'exception YAML (file or dir) (repeatable)', collect, [])
     .option('--no-defaults', 'do not load the default policy pack')
     .option('-n, --namespace <ns>', 'with --cluster: only this namespace (and cluster-scoped objects)');

@@ -10,9 +10,9 @@ import tseslint from 'typescript-eslint';
  */
 const ENGINES = ['kube', 'vuln', 'image', 'inventory', 'runtime', 'sensor', 'engine-proxy', 'trust', 'hygiene', 'admission', 'respond'];
 /** Shells over the engines: the CLI, the composition root of subjects, the central server. */
-const SHELLS = ['cli', 'subjects', 'central'];
+export const SHELLS = ['cli', 'subjects', 'central'];
 const CORE_FORBIDS = [...ENGINES, ...SHELLS, 'report'];
-const FOLDER_GRAPH = {
+export const FOLDER_GRAPH = {
   // The policy engine, the Finding shape and utilities import no engine: engines register
   // their subjects with the policy engine, never the other way round.
   policy: CORE_FORBIDS,

@@ -4,8 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
+// @ts-expect-error: the ESLint config is plain JavaScript, with no type declarations
+import { FOLDER_GRAPH, SHELLS } from '../../eslint.config.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const eslint = new ESLint({ cwd: root });
@@ -49,4 +52,10 @@ test('the graph rows: what each folder may and may not import', async () => {
     if ((got.length > 0) !== forbidden) wrong.push(`${file} → ${spec}: expected ${forbidden ? 'an error' : 'no error'}, got ${JSON.stringify(got)}`);
   }
   assert.deepEqual(wrong, []);
+});
+
+test('every folder of src/ is a shell or has a row in the folder graph', () => {
+  const folders = readdirSync(`${root}/src`, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  const missing = folders.filter((f) => !(f in FOLDER_GRAPH) && !(SHELLS as string[]).includes(f));
+  assert.deepEqual(missing, [], 'add a row to FOLDER_GRAPH in eslint.config.js');
 });

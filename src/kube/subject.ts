@@ -13,6 +13,7 @@ import { loadManifests, parseManifests, type ManifestObject } from './manifests.
 import { buildIndex, type ObjectIndex } from './object-index.js';
 import { PSS_LATEST_MINOR } from './pss/evaluate.js';
 import { containersOf, podTemplateOf } from './workloads.js';
+import type { ImageFacts } from '../vuln/image-facts.js';
 
 export interface WorkloadSubject {
   objects: readonly ManifestObject[];
@@ -21,6 +22,8 @@ export interface WorkloadSubject {
   settings?: EvalSettings;
   /** Cluster name for scope.clusters (live mode); manifests have none. */
   cluster?: string;
+  /** The facts of an image by reference, when known (a scan, Central's inventory): image.* fields. */
+  imageFacts?: (image: string) => ImageFacts | undefined;
 }
 
 function resourceOf(object: ManifestObject, path: FieldPath, container?: string): ResourceRef {
@@ -51,7 +54,7 @@ export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> 
         const pod = podTemplateOf(object);
         const containers = pod ? containersOf(pod) : [];
         const node: SubjectNode<EvalContext> & { containers: typeof containers } = {
-          ctx: { object, pod, index, settings },
+          ctx: { object, pod, index, settings, imageFacts: subject.imageFacts },
           scope: {
             cluster: subject.cluster,
             namespace: object.namespace ?? 'default',
@@ -85,13 +88,13 @@ export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> 
     },
     elements: {
       container: (root) => {
-        const { object, pod, index, settings } = root.ctx;
+        const { object, pod, index, settings, imageFacts } = root.ctx;
         const containers = (root as SubjectNode<EvalContext> & { containers?: ReturnType<typeof containersOf> }).containers ?? [];
         return containers.map((container): SubjectNode<EvalContext> => {
           const name = String(container.container.name ?? '');
           const image = String(container.container.image ?? '');
           return {
-            ctx: { object, pod, container, index, settings },
+            ctx: { object, pod, container, index, settings, imageFacts },
             scope: { ...root.scope, images: [image] },
             label: `${where(object)} container "${name}"`,
             identity: `${object.kind}/${object.namespace ?? ''}/${object.name}/${name}`,

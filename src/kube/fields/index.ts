@@ -2,6 +2,7 @@
 import { FieldRegistry } from '../../policy/fields.js';
 import { clusterFields } from './cluster.js';
 import { containerFields } from './container.js';
+import { imageFactsFields } from './image-facts.js';
 import type { EvalContext } from './context.js';
 import { pssFields } from './pss.js';
 import { workloadFields } from './workload.js';
@@ -11,5 +12,6 @@ export function workloadFieldRegistry(): FieldRegistry<EvalContext> {
     .register(workloadFields)
     .register(containerFields)
     .register(clusterFields)
-    .register(pssFields);
+    .register(pssFields)
+    .register(imageFactsFields);
 }

@@ -33,15 +33,14 @@ function folderGraphConfigs() {
   const configs = [];
   for (const [folder, forbidden] of Object.entries(FOLDER_GRAPH)) {
     for (let depth = 1; depth <= MAX_DEPTH; depth++) {
+      const regex = `^(\\.\\./){${depth}}(${forbidden.map(escape).join('|')})(/|$)`;
+      const message = `src/${folder} must not import this folder (the folder graph in eslint.config.js; ../shared/ARCHITECTURE.md).`;
       configs.push({
         files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.ts`],
         rules: {
-          'no-restricted-imports': ['error', {
-            patterns: [{
-              regex: `^(\\.\\./){${depth}}(${forbidden.map(escape).join('|')})(/|$)`,
-              message: `src/${folder} must not import this folder (the folder graph in eslint.config.js; ../shared/ARCHITECTURE.md).`,
-            }],
-          }],
+          'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+          // import('…') too; esquery regexes cannot hold a slash, hence \x2F.
+          'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${regex.replaceAll('/', '\\x2F')}/]`, message }],
         },
       });
     }

@@ -16,12 +16,18 @@ const eslint = new ESLint({ cwd: root });
 /** The import specifiers the folder-graph rule reports in `code` placed at `file`. */
 async function restricted(file: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: `${root}/${file}` });
-  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => /'([^']+)'/.exec(m.message)?.[1] ?? m.message);
+  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => /'([^']+)'/.exec(m.message)?.[1] ?? m.message);
 }
 
 test('src/policy importing the Kubernetes engine is a lint error', async () => {
   const code = "import type { ManifestObject } from '../kube/manifests.js';\nexport type X = ManifestObject;\n";
   assert.deepEqual(await restricted('src/policy/graph-probe.ts', code), ['../kube/manifests.js']);
+});
+
+test('a dynamic import() is held to the same graph', async () => {
+  const code = "export const load = () => import('../cli/main.js');\nexport const ok = () => import('../findings/finding.js');\n";
+  assert.equal((await restricted('src/vuln/graph-probe.ts', code)).length, 1);
+  assert.deepEqual(await restricted('src/vuln/feeds/graph-probe.ts', code), [], 'src/vuln/cli would be the engine\'s own folder');
 });
 
 test('the graph rows: what each folder may and may not import', async () => {

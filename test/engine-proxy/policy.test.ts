@@ -99,6 +99,21 @@ describe('engine-proxy packs and old rule files', () => {
     assert.match(c.packYaml, /^apiVersion: gatehouse.dev\/v1$/m);
   });
 
+  test('exceptions (the one suppression model) apply to engine requests: owner, reason, expiry', async () => {
+    const exceptions = writePack(
+      'apiVersion: gatehouse.dev/v1\nkind: PolicyExceptions\nexceptions:\n  - { policy: EP001, image: "localhost/ci-runner:*", owner: ci-team, reason: builds need privileges, expires: 2999-12-31 }\n  - { policy: EP006, container: "legacy-*", owner: ops, reason: old agent, expires: 2001-01-01 }\n',
+      'exceptions.yaml',
+    );
+    const p = proxyFor(await loadEnginePolicies(['engine', exceptions], subjects()));
+    const create = (image: string, extra: Facts = {}): Facts => ({ action: 'container.create', 'image.ref': image, 'container.privileged': true, 'container.runsAsRoot': false, ...extra });
+    assert.equal(p.decide(create('localhost/ci-runner:7')).verdict, 'allow');
+    assert.deepEqual(ids(p.decide(create('localhost/other:7'))), ['EP001']);
+    // An expired exception no longer suppresses anything.
+    const expired = p.decide({ action: 'container.create', 'container.name': 'legacy-agent', 'container.capAdd': ['SYS_ADMIN'], 'container.runsAsRoot': false });
+    assert.equal(expired.verdict, 'deny');
+    assert.deepEqual(ids(expired), ['EP006']);
+  });
+
   test('the built-in pack: every policy named, mapped to NIST SP 800-190, enforcing block or inform', () => {
     assert.equal(policies.name, 'engine');
     assert.ok(policies.policies.length >= 15);

@@ -5,6 +5,7 @@
  * (NO_COLOR turns colour off, FORCE_COLOR on).
  */
 import { SEVERITIES, type Finding, type Severity } from '../findings/finding.js';
+import { renderGrid } from '../report/index.js';
 import type { ScanReport } from '../vuln/scan.js';
 
 /** The verdict of the policies a scan was gated on, as the json report and the table show it. */
@@ -70,23 +71,15 @@ function totals(findings: Finding[]): string {
   return `Total: ${findings.length} (${[...SEVERITIES].reverse().map((s) => `${s}: ${n(s)}`).join(', ')})`;
 }
 
-/** Columns padded on the plain text, then the severity cell coloured (escape codes have no width). */
+/** The one grid renderer, with the severity column coloured after padding (escape codes have no width). */
 function grid(headers: string[], rows: string[][], colorColumn: number, color: boolean): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[], isHeader: boolean) =>
-    cells
-      .map((c, i) => {
-        const padded = i === cells.length - 1 ? c : c.padEnd(widths[i]!);
-        return color && !isHeader && i === colorColumn ? `${COLOR[c as Severity] ?? ''}${padded}${RESET}` : padded;
-      })
-      .join('  ');
-  return [line(headers, true), ...rows.map((r) => line(r, false))].join('\n');
+  return renderGrid(headers, rows, { decorate: (padded, cell, _row, column) => (color && column === colorColumn && COLOR[cell as Severity] ? `${COLOR[cell as Severity]}${padded}${RESET}` : padded) });
 }
 
 export function renderScanTable(r: ScanReport & { policy?: PolicySummary }, color: boolean): string {
   const vulns = r.findings.filter((f) => f.kind === 'vulnerability');
   const others = r.findings.filter((f) => f.kind === 'secret' || f.kind === 'hygiene');
-  const violations = r.findings.filter((f) => f.kind === 'policy');
+  const violations = r.findings.filter((f) => f.kind === 'policy').sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
   const osName = r.os ? (r.os.prettyName ?? `${r.os.id} ${r.os.versionId ?? ''}`.trim()) : 'no OS detected';
   const lines = [
     `${r.target} (${osName}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}${violations.length ? `, ${violations.length} policy violations` : ''}`,

@@ -16,6 +16,7 @@
  * back to the line of the old file it came from, so a problem found in the pack (an unknown
  * field such as `container.privilegd`) is reported at the old file's line.
  */
+import { stringify } from 'yaml';
 import { parsePositionedYaml, type FieldPath, type PositionedDocument } from '../util/positioned-yaml.js';
 import { UserError } from '../util/errors.js';
 
@@ -46,8 +47,15 @@ export function isLegacyPolicy(doc: unknown): boolean {
 
 type Line = [text: string, from: FieldPath];
 
+/** A value as one line of YAML (flow style, quoted where needed); JSON when YAML would need more lines. */
+function flow(v: unknown): string {
+  const text = stringify(v, { collectionStyle: 'flow', lineWidth: 0, blockQuote: false }).replace(/\n$/, '');
+  return text.includes('\n') ? JSON.stringify(v) : text;
+}
+
 /**
- * Converts the text of an old-format rule file into a PolicyPack. Structural problems of
+ * Converts the text of an old-format rule file into a PolicyPack (one condition per line,
+ * in flow style). Structural problems of
  * the old format (unknown keys, a missing id, actions or when, a bad mode, duplicate ids)
  * are UserErrors naming `source:line`; everything about conditions is left to the pack
  * loader, which reports through sourceLineOf().
@@ -72,7 +80,7 @@ export function convertLegacyPolicy(text: string, source: string): ConvertedPoli
     ['apiVersion: gatehouse.dev/v1', []],
     ['kind: PolicyPack', []],
     ['metadata:', []],
-    [`  name: ${JSON.stringify(name)}`, ['name']],
+    [`  name: ${flow(name)}`, ['name']],
     ['subject: engine-request', []],
     ['policies:', ['rules']],
   ];
@@ -92,11 +100,11 @@ export function convertLegacyPolicy(text: string, source: string): ConvertedPoli
     if (r.when === undefined) bad(at, `rules[${i}] (${id}): "when" is required`);
     const ruleMode = parseMode(r.mode ?? mode, [...at, 'mode'], `rules[${i}] (${id}) mode`, bad);
     const title = typeof r.title === 'string' && r.title ? r.title : id;
-    lines.push([`  - id: ${JSON.stringify(id)}`, [...at, 'id']]);
-    lines.push([`    name: ${JSON.stringify(title)}`, [...at, 'title']]);
-    lines.push([`    description: ${JSON.stringify(title)}`, [...at, 'title']]);
-    lines.push([`    severity: ${JSON.stringify(r.severity ?? DEFAULT_SEVERITY[ruleMode])}`, r.severity === undefined ? at : [...at, 'severity']]);
-    lines.push([`    scope: { actions: ${JSON.stringify(actions)} }`, [...at, 'actions']]);
+    lines.push([`  - id: ${flow(id)}`, [...at, 'id']]);
+    lines.push([`    name: ${flow(title)}`, [...at, 'title']]);
+    lines.push([`    description: ${flow(title)}`, [...at, 'title']]);
+    lines.push([`    severity: ${flow(r.severity ?? DEFAULT_SEVERITY[ruleMode])}`, r.severity === undefined ? at : [...at, 'severity']]);
+    lines.push([`    scope: ${flow({ actions })}`, [...at, 'actions']]);
     lines.push([`    enforcement: [${ruleMode === 'enforce' ? 'block' : 'inform'}]`, r.mode === undefined ? at : [...at, 'mode']]);
     const when = Array.isArray(r.when) ? { all: r.when } : r.when;
     emitCriterion(when, 4, 'criteria: ', [...at, 'when'], Array.isArray(r.when), lines);
@@ -111,7 +119,7 @@ export function convertLegacyPolicy(text: string, source: string): ConvertedPoli
 }
 
 /**
- * One criterion as block YAML, one leaf condition per line (JSON flow mappings are YAML),
+ * One criterion as block YAML, one leaf condition per line (a flow mapping),
  * each line remembering the path of the old condition. `listWhen`: the old `when` was a
  * list, now under `all:`, so its elements' old paths have no `all` segment.
  */
@@ -121,7 +129,7 @@ function emitCriterion(c: unknown, col: number, lead: string, from: FieldPath, l
   const nested = (combinator === 'all' || combinator === 'any') && Array.isArray((c as Record<string, unknown>)[combinator]) && ((c as Record<string, unknown[]>)[combinator]!).length > 0;
   const negated = combinator === 'not';
   if (!nested && !negated) {
-    out.push([`${pad}${lead}${JSON.stringify(c)}`, from]);
+    out.push([`${pad}${lead}${flow(c)}`, from]);
     return;
   }
   if (lead.endsWith(': ')) {
@@ -133,7 +141,7 @@ function emitCriterion(c: unknown, col: number, lead: string, from: FieldPath, l
   const value = (c as Record<string, unknown>)[combinator!];
   if (negated) {
     const isLeaf = !isMap(value) || Object.keys(value).length !== 1 || !['all', 'any', 'not'].includes(Object.keys(value)[0]!);
-    if (isLeaf) out.push([`${pad}${lead}not: ${JSON.stringify(value)}`, [...from, 'not']]);
+    if (isLeaf) out.push([`${pad}${lead}not: ${flow(value)}`, [...from, 'not']]);
     else {
       out.push([`${pad}${lead}not:`, from]);
       emitCriterion(value, keyCol + 2, '', [...from, 'not'], false, out);

@@ -87,16 +87,22 @@ describe('engine-proxy packs and old rule files', () => {
     assert.equal(p.decide({ action: 'system.version' }).message, 'would deny (audit mode) by gatehouse policy "old": T2 note versions');
   });
 
-  test('convertLegacyPolicy: nested conditions keep their shape and lines', () => {
+  test('convertLegacyPolicy: nested conditions keep their shape and lines', async () => {
     const text = 'name: n\nrules:\n  - id: A\n    actions: [x]\n    when:\n      all:\n        - { field: action, op: exists }\n        - not:\n            any:\n              - { field: request.method, op: equals, value: GET }\n              - not: { field: request.path, op: matches, value: "^/_ping" }\n';
     const c = convertLegacyPolicy(text, 'n.yaml');
     const pack = c.packYaml.split('\n');
     const line = (needle: string) => pack.findIndex((l) => l.includes(needle)) + 1;
-    assert.equal(c.sourceLineOf(line('"GET"')), 10);
+    assert.equal(c.sourceLineOf(line('value: GET')), 10);
     assert.equal(c.sourceLineOf(line('^/_ping')), 11);
-    assert.equal(c.sourceLineOf(line('id: "A"')), 3);
+    assert.equal(c.sourceLineOf(line('id: A')), 3);
     assert.equal(c.rules, 1);
     assert.match(c.packYaml, /^apiVersion: gatehouse.dev\/v1$/m);
+    // The pack decides as the old rule: all(action exists, not(any(GET, not(path ~ ^/_ping)))).
+    const p = proxyFor(await loadEnginePolicies([writePack(c.packYaml)], subjects()));
+    assert.equal(p.decide({ action: 'x', 'request.method': 'POST', 'request.path': '/_ping' }).verdict, 'deny');
+    assert.equal(p.decide({ action: 'x', 'request.method': 'POST', 'request.path': '/info' }).verdict, 'allow');
+    assert.equal(p.decide({ action: 'x', 'request.method': 'GET', 'request.path': '/_ping' }).verdict, 'allow');
+    assert.equal(p.decide({ action: 'y', 'request.method': 'POST', 'request.path': '/_ping' }).verdict, 'allow');
   });
 
   test('exceptions (the one suppression model) apply to engine requests: owner, reason, expiry', async () => {

@@ -109,7 +109,7 @@ export function registerRuntimeCommands(program: Command): Command {
     .option('--policy <pack>', 'runtime policy pack: file, directory or built-in name (runtime); repeatable', collect, [])
     .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations").choices(alertFormats()).default('json'))
     .option('--output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
-    .option('--webhook <url>', 'also POST every alert as JSON to this http(s) URL (as Falco http_output)')
+    .option('--webhook <url>', 'POST every alert as JSON to this http(s) URL (as Falco http_output); with it, alerts go to stdout or a file only when --output is given')
     .option('--min-priority <priority>', 'only rules at least this severe (Falco priority names)')
     .addOption(new Option('--rule-matching <mode>', "Falco's rule_matching: first matching rule per event, or all").choices(['first', 'all']).default('first'))
     .option('--tags <tags...>', 'only rules with one of these tags')

@@ -41,7 +41,7 @@ export function registerSensorCommands(program: Command): Command {
     .option('--cluster <name>', 'cluster name for the scope.clusters of runtime policies')
     .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations when the sensor stops").choices(alertFormats()).default('json'))
     .option('-o, --output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
-    .option('--webhook <url>', 'also POST every alert as JSON to this http(s) URL (as Falco http_output)')
+    .option('--webhook <url>', 'POST every alert as JSON to this http(s) URL (as Falco http_output); with it, alerts go to stdout or a file only when --output is given')
     .option('--events <target>', 'also write every event as JSONL (- for stdout, or a file) for `runtime replay`')
     .option('--duration <seconds>', 'stop after this many seconds (default: until SIGINT/SIGTERM)')
     .option('--priority <level>', 'only rules at least this severe')

@@ -53,6 +53,9 @@ interface CompiledPolicy {
   criteria: CompiledCriterion<unknown>;
   /** The element target the policy reads, or undefined for the root. */
   target?: string;
+  /** Parts every violation of the policy shares, built once (findings are made per request). */
+  ref: NonNullable<Finding['policy']>;
+  enforcement: readonly Enforcement[];
 }
 
 export class PolicySet {
@@ -70,7 +73,8 @@ export class PolicySet {
       const target = fieldsOf(policy.criteria).map((f) => adapter.fields.get(f)?.target).find((t) => t !== undefined && t !== adapter.rootTarget);
       let list = this.bySubject.get(policy.subject);
       if (!list) this.bySubject.set(policy.subject, (list = []));
-      list.push({ policy, criteria: compileCriterion(policy.criteria, adapter.fields), target });
+      const ref = Object.freeze({ id: policy.id, name: policy.name, enforcement: policy.enforcement.join(',') });
+      list.push({ policy, criteria: compileCriterion(policy.criteria, adapter.fields), target, ref, enforcement: policy.enforcement });
     }
   }
 
@@ -106,7 +110,7 @@ export function findViolations(subject: Subject, set: PolicySet, stage: Stage | 
       if (cp.target === undefined) {
         if (!inScope(policy.scope, root.scope)) continue;
         const m = cp.criteria(root.ctx);
-        if (m.holds) findings.push(toFinding(adapter, policy, root, m.hits));
+        if (m.holds) findings.push(toFinding(adapter, cp, root, m.hits));
         continue;
       }
       elementCache ??= new Map();
@@ -119,7 +123,7 @@ export function findViolations(subject: Subject, set: PolicySet, stage: Stage | 
       for (const node of nodes) {
         if (!inScope(policy.scope, node.scope)) continue;
         const m = cp.criteria(node.ctx);
-        if (m.holds) findings.push(toFinding(adapter, policy, node, m.hits));
+        if (m.holds) findings.push(toFinding(adapter, cp, node, m.hits));
       }
     }
   }
@@ -145,7 +149,11 @@ export function decide(
   const effective = STAGE_ENFORCEMENTS[stage];
   const actions = new Set<Enforcement>();
   if (!opts.informOnly) {
-    for (const v of violations) for (const e of enforcementOf(v)) if (effective.includes(e)) actions.add(e);
+    for (const v of violations) {
+      const list = v.policy?.enforcement;
+      if (!list || list === 'inform') continue;
+      for (const e of enforcementOf(v)) if (effective.includes(e)) actions.add(e);
+    }
   }
   const enforcement = ORDER.filter((e) => actions.has(e));
   const decision: Decision = violations.length === 0 ? 'allow' : enforcement.length ? 'deny' : 'warn';
@@ -157,28 +165,35 @@ export function enforcementOf(f: Finding): Enforcement[] {
   return (f.policy?.enforcement ?? '').split(',').filter(Boolean) as Enforcement[];
 }
 
-function toFinding(adapter: SubjectAdapter<unknown, unknown>, policy: Policy, node: SubjectNode<unknown>, hits: FieldHit[]): Finding {
-  const path = hits.find((h) => h.path)?.path;
-  const notes = [...new Set(hits.map((h) => h.note).filter((n): n is string => !!n))];
+function toFinding(adapter: SubjectAdapter<unknown, unknown>, cp: CompiledPolicy, node: SubjectNode<unknown>, hits: FieldHit[]): Finding {
+  const { policy } = cp;
+  let path: FieldHit['path'];
+  let notes = '';
+  for (const h of hits) {
+    if (!path && h.path) path = h.path;
+    // Notes in order, each once (hits are few: a loop beats a Set here).
+    if (h.note && !notes.split('; ').includes(h.note)) notes = notes ? `${notes}; ${h.note}` : h.note;
+  }
+  const data: Record<string, unknown> = {
+    subject: adapter.kind,
+    subjectKey: node.identity ?? node.label,
+    stages: policy.stages,
+    category: policy.category,
+    mappings: policy.mappings,
+  };
+  if (path) data.field = path.join('.');
+  if (node.data) for (const k in node.data) data[k] = node.data[k];
   const finding: Finding = {
     id: policy.id,
     kind: adapter.findingKind,
     severity: policy.severity,
     title: policy.name,
-    detail: `${node.label}: ${notes.length ? notes.join('; ') : policy.description}`,
+    detail: `${node.label}: ${notes || policy.description}`,
     resource: node.resource(path),
-    policy: { id: policy.id, name: policy.name, enforcement: policy.enforcement.join(',') },
+    policy: cp.ref,
     remediation: policy.remediation,
     references: [],
-    data: {
-      ...(path ? { field: path.join('.') } : {}),
-      subject: adapter.kind,
-      subjectKey: node.identity ?? node.label,
-      stages: policy.stages,
-      category: policy.category,
-      mappings: policy.mappings,
-      ...node.data,
-    },
+    data,
   };
   finding.fingerprint = fingerprintOf(finding);
   return finding;

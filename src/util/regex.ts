@@ -13,6 +13,8 @@ export const MAX_REGEX_LENGTH = 4096;
  */
 export function compileRegex(pattern: string, opts: { full?: boolean } = { full: true }): (s: string) => boolean {
   if (pattern.length > MAX_REGEX_LENGTH) throw new Error(`regex longer than ${MAX_REGEX_LENGTH} characters`);
+  const literal = literalMatcher(pattern, opts.full ?? true);
+  if (literal) return literal;
   let re: RE2JS;
   try {
     re = RE2JS.compile(pattern);
@@ -21,4 +23,31 @@ export function compileRegex(pattern: string, opts: { full?: boolean } = { full:
   }
   if (opts.full ?? true) return (s: string) => re.matches(s);
   return (s: string) => re.matcher(s).find();
+}
+
+const META = /[\\.+*?()|[\]{}^$]/;
+
+/**
+ * Patterns that are plain text with optional anchors (`^/etc/`, `\.sh$`, `^bash$`) or an
+ * alternation of such (`curl|wget`) match with string operations: same answers as RE2,
+ * without running an automaton. Anything else goes to re2js.
+ */
+function literalMatcher(pattern: string, full: boolean): ((s: string) => boolean) | undefined {
+  const branches = pattern.split('|');
+  const tests: ((s: string) => boolean)[] = [];
+  for (const branch of branches) {
+    let body = branch;
+    const start = full || body.startsWith('^');
+    if (body.startsWith('^')) body = body.slice(1);
+    const end = full || (body.endsWith('$') && !body.endsWith('\\$'));
+    if (body.endsWith('$') && !body.endsWith('\\$')) body = body.slice(0, -1);
+    // Escaped punctuation is literal; any other escape or metacharacter needs the engine.
+    const text = body.replace(/\\([.\-/:@#%&=_~,;'"!<>` ])/g, '$1');
+    if (META.test(text) || (branches.length > 1 && (branch.includes('(') || branch.includes(')')))) return undefined;
+    if (start && end) tests.push((s) => s === text);
+    else if (start) tests.push((s) => s.startsWith(text));
+    else if (end) tests.push((s) => s.endsWith(text));
+    else tests.push((s) => s.includes(text));
+  }
+  return tests.length === 1 ? tests[0] : (s) => tests.some((t) => t(s));
 }

@@ -9,7 +9,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { cacheHas, missing } from '../helpers/components.js';
+import { cacheHas, missing, testRegistry } from '../helpers/components.js';
+import { pushTestImage, registryUp, uniqueRepo } from '../trust/fixtures.js';
+import { generateKeyPair } from '../../src/trust/keys.js';
 import { runCli } from '../helpers/cli.js';
 import { OCI_DIR } from '../fixtures/test-images.js';
 import { OciLayoutWriter } from '../fixtures/oci-builder.js';
@@ -143,6 +145,34 @@ describe('image scan --policy', () => {
     const excepted = await scan(ref, '--policy', pack, '--scanners', 'secret', '--ignorefile', ignore, '--format', 'json');
     assert.equal(excepted.code, 0, excepted.stderr);
     assert.deepEqual(JSON.parse(excepted.stdout).policy.excepted, [{ id: 'no-secrets', owner: 'security-team', reason: 'test key, revoked' }]);
+  });
+});
+
+describe('image scan --trust-policy: the signature facts through src/trust', { skip: missing(registryUp(), `no registry at ${testRegistry} (.ci/setup.d/30-registry.sh)`) }, () => {
+  test('a signed image satisfies "signed by a trusted key"; an unsigned one fails the build; a non-registry ref is a usage error', async () => {
+    const env = { GATEHOUSE_PASSWORD: 'test-pass' };
+    const pair = await generateKeyPair(env.GATEHOUSE_PASSWORD);
+    const key = put('trust/k.key', pair.privatePem);
+    put('trust/k.pub', pair.publicPem);
+    const signed = await pushTestImage(uniqueRepo('scan-signed'));
+    const unsigned = await pushTestImage(uniqueRepo('scan-unsigned'));
+    const s = await runCli(['image', 'sign', '--key', key, signed.ref], { env });
+    assert.equal(s.code, 0, s.stderr);
+    const trust = put('trust/policy.yaml', `keys:\n  release: k.pub\nrules:\n  - name: test-images\n    match: ["${testRegistry}/trust-test/**"]\n    action: require\n    keys: [release]\n`);
+    const run = (ref: string) => scan(ref, '--insecure', '--policy', 'build', '--trust-policy', trust, '--format', 'json');
+    const policyIds = (r: { stdout: string }) => JSON.parse(r.stdout).findings.filter((f: { kind: string }) => f.kind === 'policy');
+    // The pushed test images set no USER, so the root policy fails both; only the unsigned one misses the signature.
+    const ok = await run(signed.ref);
+    assert.equal(ok.code, 1, ok.stderr);
+    assert.deepEqual(policyIds(ok).map((f: { id: string }) => f.id), ['image-runs-as-root']);
+    const bad = await run(unsigned.ref);
+    assert.equal(bad.code, 1, bad.stderr);
+    const v = policyIds(bad);
+    assert.deepEqual(v.map((f: { id: string }) => f.id).sort(), ['image-not-signed-by-trusted-key', 'image-runs-as-root']);
+    assert.match(v.find((f: { id: string }) => f.id === 'image-not-signed-by-trusted-key').detail, /rule test-images requires signatures by 1 of \[release\], found 0/);
+    const local = await scan(nonRoot, '--trust-policy', trust);
+    assert.equal(local.code, 2);
+    assert.match(local.stderr, /^gatehouse: --trust-policy: "oci:.*" is not in a registry/);
   });
 });
 

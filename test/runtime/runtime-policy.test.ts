@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../helpers/cli.js';
+import { hasCommand, missing } from '../helpers/components.js';
 import { compilePolicySet, evaluate } from '../../src/policy/evaluate.js';
 import { loadPacks, resolvePackInput } from '../../src/policy/pack.js';
 import { createSubjects } from '../../src/subjects/index.js';
@@ -249,6 +250,35 @@ policies:
     const none = await runCli(['runtime', 'replay', EVENTS, '--rules', STABLE, '--policy', 'deploy']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /^gatehouse: --policy deploy: no enabled policy about runtime alerts \(subject: runtime\)\n$/);
+  });
+
+  test('a reference capture (.scap through sysdig): verdicts on its alerts', { skip: missing(hasCommand('sysdig'), 'sysdig (Debian package) is not installed') }, async () => {
+    const udp = join(tmp, 'udp.yaml');
+    writeFileSync(udp, `apiVersion: gatehouse.dev/v1
+kind: PolicyPack
+subject: runtime
+policies:
+  - id: label-unexpected-udp
+    severity: LOW
+    criteria:
+      all:
+        - { field: alert.rule, op: equals, value: Unexpected UDP Traffic }
+        - { field: alert.mitre, op: in, value: [TA0011] }
+        - { field: fd.sport, op: gte, value: 1 }
+    enforcement: [label]
+`);
+    const trace = `${REF}/traces/test_ipv6_client.scap`;
+    const rules = `${REF}/rules/falco-incubating_rules.yaml`;
+    const builtin = await runCli(['runtime', 'replay', trace, '--rules', rules, '--policy', 'runtime']);
+    assert.equal(builtin.code, 0, builtin.stderr);
+    const a = jsonLines(builtin.stdout);
+    assert.ok(a.length > 0 && a.every((x) => x.rule === 'Unexpected UDP Traffic'));
+    assert.ok(a.every((x) => x.gatehouse.decision === 'allow'), 'the built-in pack has no policy about UDP');
+    const mine = await runCli(['runtime', 'replay', trace, '--rules', rules, '--policy', 'runtime', '--policy', udp]);
+    assert.equal(mine.code, 0, mine.stderr);
+    const b = jsonLines(mine.stdout);
+    assert.equal(b.length, a.length);
+    assert.ok(b.every((x) => x.gatehouse.decision === 'deny' && x.gatehouse.enforcement.join() === 'label'), JSON.stringify(b.map((x) => x.gatehouse)));
   });
 
   test('flags: --output is a file, URLs go to --webhook; bad --exit-code and --format are one line', async () => {

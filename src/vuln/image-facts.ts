@@ -11,6 +11,7 @@ import { SEVERITIES } from '../findings/finding.js';
 import { closest } from '../policy/fields.js';
 import { UserError } from '../util/errors.js';
 import { isRootUser } from '../hygiene/index.js';
+import { parseReference } from '../image/index.js';
 import type { Inventory } from '../inventory/inventory.js';
 
 export interface ImageVulnerability {
@@ -241,6 +242,21 @@ export function imageFactsFromData(data: unknown, file: string, clock: () => Dat
     secrets: ((d.secrets as ImageSecret[] | undefined) ?? []).map((x) => ({ ...x, severity: x.severity ?? 'HIGH' })),
   };
   facts.vulnerabilities = facts.vulnerabilities.map((v) => ({ ...v, package: { ...v.package, version: v.package.version ?? '' } }));
+  // A registry reference names its registry, repository and tag (as `image scan` fills them).
+  if (typeof d.ref === 'string' && facts.registry === undefined && facts.repository === undefined) {
+    let parsed: ReturnType<typeof parseReference> | undefined;
+    try {
+      parsed = parseReference(d.ref);
+    } catch {
+      parsed = undefined; // not an image reference (a directory): no name parts
+    }
+    if (parsed?.transport === 'docker' && !d.ref.startsWith('/') && !d.ref.startsWith('.')) {
+      facts.registry = parsed.registry;
+      facts.repository = parsed.repository;
+      if (parsed.tag && facts.tag === undefined) facts.tag = parsed.tag;
+      if (parsed.digest && facts.digest === undefined) facts.digest = parsed.digest;
+    }
+  }
   if (h) {
     const user = h.user ?? '';
     facts.hygiene = {

@@ -243,5 +243,9 @@ describe('the image subject and the inline gate policy, without a scan', () => {
     assert.throws(() => imageFactsFromData({ vulnerabilities: [{ id: 'C', severity: 'SEVERE', package: { name: 'a' } }] }, 'f.yaml'), /f\.yaml\.vulnerabilities\[0\]\.severity: must be one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL/);
     assert.throws(() => imageFactsFromData({ secrets: [{ rule: 'k', value: 'hunter2' }] }, 'f.yaml'), /f\.yaml\.secrets\[0\]: unknown key "value"/);
     assert.throws(() => imageFactsFromData([1], 'f.yaml'), /f\.yaml: image facts must be a mapping/);
+    const named = imageFactsFromData({ ref: 'registry.example/team/app:1.2' }, 'f.yaml');
+    assert.deepEqual([named.registry, named.repository, named.tag], ['registry.example', 'team/app', '1.2']);
+    const dir = imageFactsFromData({ ref: './rootfs' }, 'f.yaml');
+    assert.deepEqual([dir.registry, dir.repository, dir.tag], [undefined, undefined, undefined]);
   });
 });

@@ -5,7 +5,7 @@
  * shorthand for an inline policy: src/vuln/gate-policy.ts) are evaluated by the one policy
  * engine, which alone decides: this command only renders the verdict and sets the exit code.
  */
-import { type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { severityRank, type Finding } from '../../findings/finding.js';
 import { writeCycloneDx } from '../../inventory/sbom/cyclonedx.js';
 import { compilePolicySet, evaluate, type Verdict } from '../../policy/evaluate.js';
@@ -51,11 +51,11 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function addScanOptions(cmd: Command): Command {
   return cmd
-    .option('--db <path>', 'vulnerability database file', defaultDbPath())
+    .addOption(new Option('--db <path>', 'vulnerability database file').default(defaultDbPath(), '~/.cache/gatehouse/db/vuln.db'))
     .addOption(formatOption(['table', 'json', 'sarif', 'cyclonedx'], 'output format (cyclonedx: the SBOM with its vulnerabilities)'))
     .addOption(outputOption())
     .addOption(severityOption())
-    .addOption(exitCodeOption('when the policy decision is deny (0 by default; with --policy and no --exit-code: 1)'))
+    .addOption(exitCodeOption('when the policy decision is deny; with --policy and no --exit-code, 1'))
     .option('--policy <pack>', 'policy pack to gate on: a file, a directory or a built-in pack name such as build (repeatable)', collect)
     .option('--ignore-unfixed', 'report only vulnerabilities that have a fixed version')
     .option('--ignorefile <file>', 'ids to ignore: .trivyignore lines "ID [exp:YYYY-MM-DD]" or YAML (vulnerabilities: [{id, package, purls, expires, reason, owner}])')

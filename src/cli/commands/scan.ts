@@ -122,6 +122,7 @@ async function runScan(command: string, target: string, p: Prepared, o: ScanCliO
     // The gate flags' own violations mirror the findings already shown; pack violations are new.
     violations = verdict.violations.filter((v) => v.data?.category !== GATE_CATEGORY);
     report.policy = summarize(verdict, p.policies.filter((x) => !(GATE_POLICY_IDS as readonly string[]).includes(x.id)));
+    if (o.policy?.length && report.policy.policies.length === 0) report.warnings.push(`--policy ${o.policy.join(', ')}: no enabled image policies in these packs; nothing was checked`);
     for (const e of report.policy.expiredExceptions) report.warnings.push(`exception for ${e.policy} (owner ${e.owner}) expired on ${e.expires}: no longer applies`);
     if (verdict.decision === 'deny' && p.denyCode !== 0) process.exitCode = p.denyCode;
   }

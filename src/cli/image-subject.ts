@@ -60,14 +60,11 @@ export interface ImageSubjectScan {
   inventory: Inventory;
 }
 
-function withDb<T>(db: VulnDb | string | undefined, fn: (db: VulnDb) => T): T {
-  if (db instanceof VulnDb) return fn(db);
+/** The DB to match against, opened before anything slow (a missing DB fails first); `close` only closes what it opened. */
+function openDb(db: VulnDb | string | undefined): { db: VulnDb; close(): void } {
+  if (db instanceof VulnDb) return { db, close() {} };
   const opened = VulnDb.open(db ?? defaultDbPath(), { readonly: true });
-  try {
-    return fn(opened);
-  } finally {
-    opened.close();
-  }
+  return { db: opened, close: () => opened.close() };
 }
 
 /** The registry reference signatures are looked up at (a one-line error for other transports). */
@@ -114,7 +111,14 @@ export async function scanImageSubject(ref: string, opts: ImageSubjectOptions = 
   // A trust policy that cannot be read, or a reference it cannot apply to, fails before the image is read.
   const trust = opts.trustPolicy ? await loadTrustPolicy(opts.trustPolicy) : undefined;
   if (trust) signedReference(ref);
-  const img = await openImage(ref, opts.open ?? {});
+  const vulnDb = openDb(opts.db);
+  let img: OpenedImage;
+  try {
+    img = await openImage(ref, opts.open ?? {});
+  } catch (e) {
+    vulnDb.close();
+    throw e;
+  }
   const progress = opts.progress?.(img) ?? { stop() {} };
   let inventory: Inventory;
   let extra: Finding[] = [];
@@ -128,11 +132,9 @@ export async function scanImageSubject(ref: string, opts: ImageSubjectOptions = 
       extra = imageHygiene(img, walk, hygieneOpts);
       if (scanners.includes('hygiene')) hygiene = hygieneFacts(img, walk, hygieneOpts);
     }
-    const scanned = withDb(opts.db, (db) =>
-      scanInventoryDetailed(db, scanners.includes('vuln') ? inventory : { ...inventory, packages: [] }, ref, {
-        severities: opts.severities, ignoreUnfixed: opts.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore: opts.ignore, vex: opts.vex, now,
-      }),
-    );
+    const scanned = scanInventoryDetailed(vulnDb.db, scanners.includes('vuln') ? inventory : { ...inventory, packages: [] }, ref, {
+      severities: opts.severities, ignoreUnfixed: opts.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore: opts.ignore, vex: opts.vex, now,
+    });
     report = scanned.report;
     facts = baseFacts(ref, now, report, scanned.vulnerabilities, inventory, extra);
     facts.digest = img.digest;
@@ -149,6 +151,7 @@ export async function scanImageSubject(ref: string, opts: ImageSubjectOptions = 
     }
   } finally {
     progress.stop();
+    vulnDb.close();
     await img.close();
   }
   if (trust) facts.signature = await signatureFacts(ref, trust, opts.open);
@@ -164,12 +167,17 @@ export async function loadImageSubject(ref: string, opts: ImageSubjectOptions = 
 export async function scanDirectorySubject(dir: string, opts: ImageSubjectOptions = {}): Promise<ImageSubjectScan> {
   const now = opts.now ?? new Date();
   const scanners = opts.scanners ?? SCANNERS;
-  const inventory = await inventoryDirectory(dir);
-  const scanned = withDb(opts.db, (db) =>
-    scanInventoryDetailed(db, scanners.includes('vuln') ? inventory : { ...inventory, packages: [] }, dir, {
+  const vulnDb = openDb(opts.db);
+  let scanned: ReturnType<typeof scanInventoryDetailed>;
+  let inventory: Inventory;
+  try {
+    inventory = await inventoryDirectory(dir);
+    scanned = scanInventoryDetailed(vulnDb.db, scanners.includes('vuln') ? inventory : { ...inventory, packages: [] }, dir, {
       severities: opts.severities, ignoreUnfixed: opts.ignoreUnfixed, maxDbAgeDays: opts.maxDbAgeDays, ignore: opts.ignore, vex: opts.vex, now,
-    }),
-  );
+    });
+  } finally {
+    vulnDb.close();
+  }
   const facts = baseFacts(dir, now, scanned.report, scanned.vulnerabilities, inventory, []);
   delete facts.checks;
   return { facts, report: scanned.report, extra: [], inventory };

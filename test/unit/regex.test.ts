@@ -19,7 +19,7 @@ test('literal, anchored and alternation patterns match exactly as RE2 (find and 
     try {
       re = RE2JS.compile(pattern);
     } catch {
-      assert.throws(() => compileRegex(pattern, { full: false }), undefined, `RE2 refuses ${pattern}, so must we`);
+      assert.throws(() => compileRegex(pattern, { full: false }), /invalid regex/, `RE2 refuses ${pattern}, so must we`);
       continue;
     }
     for (const full of [true, false]) {

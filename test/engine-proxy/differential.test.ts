@@ -16,6 +16,9 @@ import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { createFacts, execFacts, imageFacts, updateFacts, volumeFacts, type Facts } from '../../src/engine-proxy/facts.js';
 import { loadEnginePolicies } from '../../src/engine-proxy/policy.js';
+import { parseManifests } from '../../src/kube/manifests.js';
+import { compilePolicySet, evaluate } from '../../src/policy/evaluate.js';
+import { readPackText } from '../../src/policy/pack.js';
 import { EngineProxy } from '../../src/engine-proxy/proxy.js';
 import { subjects } from '../../src/subjects/index.js';
 import { RUNTIME_SOCKETS, RUNTIME_SOCKET_MOUNTS, SENSITIVE_HOST_PATHS, SENSITIVE_PARENT_DIRS, isRuntimeSocketMount, normalizeHostPath, sensitiveHostPath } from '../../src/util/host-paths.js';
@@ -235,6 +238,27 @@ describe('one host-path list (src/util/host-paths.ts) for the proxy and the work
     for (const p of ADDED) {
       assert.equal(legacyDecide(legacy, { action: 'container.create', 'container.bindSources': [p] }).verdict, 'allow');
       assert.equal(proxy.decide({ action: 'container.create', 'container.bindSources': [p] }).verdict, 'deny');
+    }
+  });
+
+  test('the workload field container.hostMounts.runtimeSocket reads the same list (a Pod mounting each path)', () => {
+    const pack = readPackText(
+      'apiVersion: gatehouse.dev/v1\nkind: PolicyPack\nsubject: workload\npolicies:\n  - { id: sock, severity: HIGH, criteria: { field: container.hostMounts.runtimeSocket, op: exists } }\n',
+      'sock.yaml',
+      subjects(),
+    );
+    assert.deepEqual(pack.diagnostics, []);
+    const set = compilePolicySet(pack.policies, subjects());
+    const podWith = (path: string) =>
+      parseManifests(
+        JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { volumes: [{ name: 'h', hostPath: { path } }], containers: [{ name: 'c', image: 'x', volumeMounts: [{ name: 'h', mountPath: '/h' }] }] } }),
+        'pod.json',
+      ).objects;
+    for (const p of [...RUNTIME_SOCKET_MOUNTS, ...ADDED]) {
+      assert.deepEqual(evaluate({ kind: 'workload', value: { objects: podWith(p) } }, set).violations.map((f) => f.id), ['sock'], p);
+    }
+    for (const p of ['/srv/data', '/var/run/app', '/run/user/1000']) {
+      assert.deepEqual(evaluate({ kind: 'workload', value: { objects: podWith(p) } }, set).violations, [], p);
     }
   });
 });

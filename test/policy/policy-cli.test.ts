@@ -11,6 +11,8 @@ import { renderFieldsMarkdown } from '../../src/policy/fields-doc.js';
 import { readPacks, resolvePackInput } from '../../src/policy/pack.js';
 import { BUILTIN_PACKS } from '../../src/policy/builtin.js';
 import { SUBJECT_KINDS } from '../../src/policy/types.js';
+import { cacheHas, missing } from '../helpers/components.js';
+import { OCI_DIR } from '../fixtures/test-images.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const casesDir = join(root, 'test/policy/cases');
@@ -137,6 +139,24 @@ test('policy eval prints the verdict of one subject file; --exit-code on deny', 
   const typo = await runCli(['policy', 'eval', '--subject', 'workloads', pod]);
   assert.equal(typo.code, 2);
   assert.match(typo.stderr, /unknown subject "workloads" \(did you mean "workload"\?\)/);
+});
+
+test('policy eval --subject image REF scans the image and evaluates the build pack', { skip: missing(cacheHas('oci', 'index.json'), 'test images not built (.ci/setup.d/40-test-images.sh)') }, async () => {
+  const osv = file(JSON.stringify({ id: 'GHSA-test-0000-0000', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'nothing-here' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }] }] }] }), 'json');
+  const db = join(tmp, 'vuln.db');
+  const imp = await runCli(['db', 'import', '--db', db, osv]);
+  assert.equal(imp.code, 0, imp.stderr);
+  // The debootstrap-built Debian image sets no USER: the build pack's root-user policy denies it.
+  const r = await runCli(['policy', 'eval', '--subject', 'image', '--policy', 'build', '--db', db, '--format', 'json', `oci:${OCI_DIR}:debian`]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.decision, 'deny');
+  assert.deepEqual(out.enforcement, ['fail-build']);
+  const root = out.findings.find((f: { data: { subject: string }; policy: { enforcement: string } }) => f.data.subject === 'image' && /root/i.test(JSON.stringify(f)) && f.policy.enforcement.includes('fail-build'));
+  assert.ok(root, `no root-user violation in ${r.stdout.slice(0, 2000)}`);
+  const bad = await runCli(['policy', 'eval', '--subject', 'image', '--db', db, 'oci:/nonexistent/layout:x']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
 });
 
 test('policy fields lists every subject; docs/policy-fields.md is up to date (npm run docs:fields)', async () => {

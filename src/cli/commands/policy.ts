@@ -19,18 +19,20 @@ import { EXIT_ERROR } from '../fail.js';
 import { convertLegacyPolicy } from '../../engine-proxy/legacy-policy.js';
 import { writeFileAtomic } from '../../report/write.js';
 import { renderGrid } from '../../report/grid.js';
+import { loadImageSubject } from '../image-subject.js';
+import { addImageOptions, openOptions, type ImageCliOptions } from '../image-options.js';
 
 const renderTable = (headers: string[], rows: string[][]) => `${renderGrid(headers, rows)}\n`;
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 const formatOption = (choices: string[]) => new Option('--format <format>', 'output format').choices(choices).default('table');
 
-/** Loader for subjects given as a reference rather than a file (`image` → scan the image). */
-export type SubjectRefLoader = (ref: string) => Promise<unknown>;
-const refLoaders = new Map<string, SubjectRefLoader>();
-export function registerSubjectRefLoader(kind: string, loader: SubjectRefLoader): void {
-  refLoaders.set(kind, loader);
-}
+type EvalOptions = ImageCliOptions & { subject: string; policy: string[]; stage?: Stage; format: string; exitCode: string; db?: string; trustPolicy?: string };
+
+/** Subjects that can be named by a reference instead of a file: an image is scanned as `image scan` does. */
+const refLoaders: Record<string, (ref: string, o: EvalOptions) => Promise<unknown>> = {
+  image: (ref, o) => loadImageSubject(ref, { db: o.db, trustPolicy: o.trustPolicy, open: openOptions(o) }),
+};
 
 export function registerPolicyCommands(program: Command): void {
   const policy = program.command('policy').description('the one policy model: fields, pack checks, tests, evaluation');
@@ -86,7 +88,7 @@ export function registerPolicyCommands(program: Command): void {
       if (failed.length) process.exitCode = 1;
     });
 
-  policy
+  const evalCmd = policy
     .command('eval')
     .description('evaluate one subject (a file, or an image reference for --subject image) and print the verdict')
     .requiredOption('--subject <kind>', `subject kind (${subjects().kinds().join(', ')})`)
@@ -95,7 +97,9 @@ export function registerPolicyCommands(program: Command): void {
     .addOption(new Option('--stage <stage>', 'stage asking (default: the subject\'s)').choices([...STAGES]))
     .addOption(formatOption(['table', 'json', 'sarif']))
     .option('--exit-code <n>', 'exit code when the decision is deny', '0')
-    .action(async (input: string, o: { subject: string; policy: string[]; stage?: Stage; format: string; exitCode: string }) => {
+    .option('--db <path>', 'vulnerability database, for an image reference (default: the one `db update` writes)')
+    .option('--trust-policy <file>', 'trust policy: fills the signature fields of an image reference');
+  addImageOptions(evalCmd).action(async (input: string, o: EvalOptions) => {
       const reg = subjects();
       const adapter = reg.get(o.subject);
       if (!adapter) throw new UserError(`unknown subject "${o.subject}"${reg.suggest(o.subject) ? ` (did you mean "${reg.suggest(o.subject)}"?)` : ''} (expected ${reg.kinds().join(', ')})`, 'usage');
@@ -104,10 +108,10 @@ export function registerPolicyCommands(program: Command): void {
       const packs = o.policy.length ? o.policy : [...BUILTIN_PACKS];
       const loaded = await loadPacks(packs.map(resolvePackInput), reg);
       const set = compilePolicySet(loaded.policies, reg, { exceptions: loaded.exceptions });
-      const refLoader = refLoaders.get(adapter.kind);
+      const refLoader = refLoaders[adapter.kind];
       const isFile = existsSync(input) && statSync(input).isFile();
       if (!isFile && !refLoader) throw new UserError(`cannot read ${input}: no such file`, 'bad-path');
-      const value = isFile ? await subjectFromFile(reg, adapter.kind, input) : await refLoader!(input);
+      const value = isFile ? await subjectFromFile(reg, adapter.kind, input) : await refLoader!(input, o);
       const verdict = evaluate({ kind: adapter.kind, value }, set, { stage: o.stage });
       const summary = `decision: ${verdict.decision}${verdict.enforcement.length ? ` (${verdict.enforcement.join(', ')})` : ''}`;
       const formatter = getFormatter(o.format);

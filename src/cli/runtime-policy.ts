@@ -12,6 +12,7 @@ import { alertToFinding, sinkFor, WebhookSink, type Alert, type AlertSink } from
 import type { RuntimeEvent } from '../runtime/event.js';
 import { subjects } from '../subjects/index.js';
 import { UserError } from '../util/errors.js';
+import type { AlertJudge } from '../runtime/alerts/verdict.js';
 
 export const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
@@ -64,4 +65,22 @@ export class AlertReport {
     if (this.output && this.output !== '-') writeFileSync(this.output, text);
     else process.stdout.write(text);
   }
+}
+
+/**
+ * The annotate hook both `runtime replay` and `sensor` give the rule engine: each alert
+ * gets its policy verdict (when packs were given) and is added to the report (non-JSON
+ * formats). Undefined when there is nothing to do, so the engine skips the hook.
+ */
+export function alertAnnotator(judge: AlertJudge | undefined, report: AlertReport | undefined): ((a: Alert, ev: RuntimeEvent | undefined) => Alert) | undefined {
+  if (!judge && !report) return undefined;
+  return (a, ev) => {
+    if (!judge) {
+      report!.add(a, ev);
+      return a;
+    }
+    const j = judge.judge(a, ev);
+    report?.add(j.alert, ev, j.violations);
+    return j.alert;
+  };
 }

@@ -10,7 +10,7 @@ import type { Finding, Severity } from '../findings/finding.js';
 import { SEVERITIES } from '../findings/finding.js';
 import { closest } from '../policy/fields.js';
 import { UserError } from '../util/errors.js';
-import { isRootUser } from '../hygiene/index.js';
+import { isRootUser, type HygieneFacts } from '../hygiene/index.js';
 import { parseReference } from '../image/index.js';
 import type { Inventory } from '../inventory/inventory.js';
 
@@ -64,19 +64,8 @@ export interface ImageCheck {
   layer?: number;
 }
 
-export interface ImageHygiene {
-  /** The config's USER ("" when unset). */
-  user: string;
-  runsAsRoot: boolean;
-  /** Paths of package managers (apt, apk, pip, …) in the usual bin directories. */
-  packageManagers: string[];
-  /** Paths of tools attackers use (curl, wget, nc, …). */
-  attackerTools: string[];
-  /** Bytes of files that later layers delete or replace. */
-  wastedBytes: number;
-  /** Regular files with the setuid or setgid bit. */
-  setuidFiles: string[];
-}
+/** The hygiene facts of the walk (src/hygiene), as the image subject reads them. */
+export type ImageHygiene = HygieneFacts;
 
 export interface ImageSignature {
   /** At least one signature verified with a key the trust policy names. */

@@ -8,7 +8,7 @@ import { UserError } from '../../util/errors.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { describeDiagnostic, Engine, fieldRegistry, loadRuleFiles, parsePriority, RuleSet, type RuleDiagnostic } from '../../runtime/rules/index.js';
 import { readEventFile, type ReplayFormat } from '../../runtime/replay/index.js';
-import { AlertReport, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
+import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
 
 interface ReplayOptions {
   rules: string[];
@@ -131,19 +131,8 @@ export function registerRuntimeCommands(program: Command): Command {
         ...(o.disableRules ? { disableRules: o.disableRules } : {}),
       });
       const judge = policies ? new AlertJudge(policies) : undefined;
-      const engine = new Engine(set, sinks, {
-        ...(judge || report ? {
-          annotate: (a, ev) => {
-            if (!judge) {
-              report!.add(a, ev);
-              return a;
-            }
-            const j = judge.judge(a, ev);
-            report?.add(j.alert, ev, j.violations);
-            return j.alert;
-          },
-        } : {}),
-      });
+      const annotate = alertAnnotator(judge, report);
+      const engine = new Engine(set, sinks, annotate ? { annotate } : {});
       for await (const ev of readEventFile(file, o.inputFormat as ReplayFormat)) engine.push(ev);
       await engine.close();
       const s = engine.stats;

@@ -6,12 +6,11 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
-import type { Alert } from '../../runtime/alerts/alert.js';
 import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
 import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
-import { AlertReport, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
+import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
 
 interface SensorCliOptions {
   rules?: string[];
@@ -69,17 +68,7 @@ export function registerSensorCommands(program: Command): Command {
       // Policies are loaded and compiled before the probe starts: a bad pack is exit 2 here.
       const policies = await loadRuntimePolicies(o.policy);
       const judge = policies ? new AlertJudge(policies, o.cluster ? { cluster: o.cluster } : {}) : undefined;
-      const annotate = judge || report
-        ? (a: Alert, ev: RuntimeEvent | undefined): Alert => {
-          if (!judge) {
-            report!.add(a, ev);
-            return a;
-          }
-          const j = judge.judge(a, ev);
-          report?.add(j.alert, ev, j.violations);
-          return j.alert;
-        }
-        : undefined;
+      const annotate = alertAnnotator(judge, report);
       const ruleSet = o.rules?.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
       if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs --rules FILE…');
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;

@@ -19,20 +19,22 @@ export interface WorkloadKind {
   spec: 'pod' | 'vmi';
   /** Whether the object runs pods (a PodTemplate only describes one). */
   runsPods: boolean;
+  /** Whether it keeps `spec.replicas` copies running (default 1). */
+  replicated?: boolean;
 }
 
 export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   { kind: 'Pod', groups: [''], template: [], spec: 'pod', runsPods: true },
-  { kind: 'Deployment', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true },
-  { kind: 'StatefulSet', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true },
+  { kind: 'Deployment', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true, replicated: true },
+  { kind: 'StatefulSet', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true, replicated: true },
   { kind: 'DaemonSet', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true },
-  { kind: 'ReplicaSet', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true },
-  { kind: 'ReplicationController', groups: [''], template: ['spec', 'template'], spec: 'pod', runsPods: true },
+  { kind: 'ReplicaSet', groups: ['apps'], template: ['spec', 'template'], spec: 'pod', runsPods: true, replicated: true },
+  { kind: 'ReplicationController', groups: [''], template: ['spec', 'template'], spec: 'pod', runsPods: true, replicated: true },
   { kind: 'Job', groups: ['batch'], template: ['spec', 'template'], spec: 'pod', runsPods: true },
   { kind: 'CronJob', groups: ['batch'], template: ['spec', 'jobTemplate', 'spec', 'template'], spec: 'pod', runsPods: true },
   { kind: 'PodTemplate', groups: [''], template: ['template'], spec: 'pod', runsPods: false },
   // OpenShift; OpenShift 3 also served it from the core group (`apiVersion: v1`).
-  { kind: 'DeploymentConfig', groups: ['apps.openshift.io', ''], template: ['spec', 'template'], spec: 'pod', runsPods: true },
+  { kind: 'DeploymentConfig', groups: ['apps.openshift.io', ''], template: ['spec', 'template'], spec: 'pod', runsPods: true, replicated: true },
   { kind: 'VirtualMachine', groups: ['kubevirt.io'], template: ['spec', 'template'], spec: 'vmi', runsPods: true },
 ];
 

@@ -5,6 +5,7 @@ import { matchesSelector } from '../../policy/match.js';
 import { nsOf } from '../object-index.js';
 import type { FieldPath } from '../manifests.js';
 import { getIn } from '../workloads.js';
+import { workloadKindOf } from '../workload-kinds.js';
 
 const sp = (ctx: EvalContext, ...rest: (string | number)[]): FieldPath => [...ctx.pod!.specPath, ...rest];
 const spec = (ctx: EvalContext): Record<string, any> | undefined => ctx.pod?.spec;
@@ -115,8 +116,8 @@ export const workloadFields: FieldDef[] = [
     },
   },
   {
-    name: 'workload.replicas', target: 'object', type: 'number', description: 'spec.replicas (default 1) of Deployments, StatefulSets, ReplicaSets, ReplicationControllers',
-    extract: (ctx) => (['Deployment', 'StatefulSet', 'ReplicaSet', 'ReplicationController'].includes(ctx.object.kind) ? [hit(replicasOf(ctx.object.raw), ['spec', 'replicas'], `replicas: ${replicasOf(ctx.object.raw)}`)] : undefined),
+    name: 'workload.replicas', target: 'object', type: 'number', description: 'spec.replicas (default 1) of replicated workloads (Deployments, StatefulSets, ReplicaSets, ReplicationControllers, DeploymentConfigs)',
+    extract: (ctx) => (workloadKindOf(ctx.object.kind)?.replicated ? [hit(replicasOf(ctx.object.raw), ['spec', 'replicas'], `replicas: ${replicasOf(ctx.object.raw)}`)] : undefined),
   },
   {
     name: 'workload.selectorMismatch', target: 'object', type: 'boolean', description: 'the workload selector does not match its own pod template labels',

@@ -14,9 +14,12 @@ interface Node {
   children?: Map<string, Node>;
 }
 
-/** Normalizes a tar member name to /a/b, rejecting names that leave the root. */
+/**
+ * Normalizes a tar member name to /a/b, rejecting names that leave the root. A leading `/`
+ * is read relative to the image root, as GNU tar, containerd and Trivy do (umoci insert
+ * names the root entry itself "/"); only `..` climbing above the root is refused.
+ */
 export function normalizeEntryPath(name: string, what: string): string {
-  if (name.startsWith('/')) throw new UserError(`${what}: entry "${name}" has an absolute path`, 'path-traversal');
   const out: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;

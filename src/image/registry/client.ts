@@ -25,7 +25,7 @@ export interface RetryOptions {
 }
 
 export interface RegistryClientOptions {
-  /** Plain HTTP instead of HTTPS (for local registries), like skopeo's --tls-verify=false. */
+  /** Plain HTTP instead of HTTPS, like skopeo's --tls-verify=false (default: only for loopback registries). */
   insecure?: boolean;
   authFile?: string;
   credentials?: Credentials;
@@ -60,6 +60,22 @@ export const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES].j
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 const RETRYABLE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 
+/**
+ * Loopback registries speak plain HTTP unless told otherwise, as the Docker engine assumes
+ * (and as `image sign` has always done).
+ */
+export function isLoopbackRegistry(registry: string): boolean {
+  const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** OpenSSL's answer when the other end does not speak TLS at all (a plain-HTTP registry). */
+function isPlainHttpAnswer(e: unknown): boolean {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const text = `${err?.code ?? ''} ${err?.message ?? ''} ${err?.cause?.code ?? ''} ${err?.cause?.message ?? ''}`;
+  return /WRONG_VERSION_NUMBER|wrong version number|packet length too long/i.test(text);
+}
+
 export class RegistryClient {
   readonly baseUrl: string;
   private readonly dispatcher: Dispatcher;
@@ -73,7 +89,7 @@ export class RegistryClient {
     private readonly opts: RegistryClientOptions = {},
   ) {
     const host = registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
-    this.baseUrl = `${opts.insecure ? 'http' : 'https'}://${host}`;
+    this.baseUrl = `${(opts.insecure ?? isLoopbackRegistry(registry)) ? 'http' : 'https'}://${host}`;
     this.dispatcher = new Agent({ connect: { timeout: 30_000 }, headersTimeout: 60_000, bodyTimeout: 300_000 }).compose(
       interceptors.redirect({ maxRedirections: 5 }),
     );
@@ -139,6 +155,9 @@ export class RegistryClient {
         if (!RETRYABLE_CODES.has(code) || attempt === attempts) break;
         await sleep(Math.min(base * 2 ** (attempt - 1), maxDelay));
       }
+    }
+    if (url.startsWith('https:') && isPlainHttpAnswer(lastError)) {
+      throw new UserError(`registry ${this.registry} speaks plain HTTP, not HTTPS: add --insecure to use it`, 'network');
     }
     throw new UserError(`registry ${this.registry}: ${method} ${url} failed: ${describeError(lastError)}`, 'network');
   }

@@ -47,7 +47,7 @@ metadata: { name: aggregate-escalator, labels: { agg: "yes" } }
 rules:
   - apiGroups: [rbac.authorization.k8s.io]
     resources: [clusterroles]
-    verbs: [escalate]
+    verbs: [escalate, update]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -90,7 +90,7 @@ test('analyze reports each risk per subject with the subject → binding → rol
     'User alice → RoleBinding shop/debug-binding → ClusterRole debugger → rules[0] get,list,create pods,pods/exec,pods/log',
   ]);
   assert.deepEqual(paths('rbac-create-workloads'), ['Group system:anonymous → ClusterRoleBinding anon → ClusterRole cluster-admin → rules[0] * *', 'ServiceAccount cd/argo → RoleBinding shop/deployer → Role shop/deployer → rules[0] create,update deployments']);
-  assert.deepEqual(paths('rbac-bind-escalate').filter((p) => String(p).includes('ops')), ['Group ops → ClusterRoleBinding ops → ClusterRole aggregated → rules[0] escalate clusterroles']);
+  assert.deepEqual(paths('rbac-bind-escalate').filter((p) => String(p).includes('ops')), ['Group ops → ClusterRoleBinding ops → ClusterRole aggregated → rules[0] escalate,update clusterroles']);
   assert.ok(paths('rbac-anonymous-binding').some((p) => String(p).startsWith('Group system:anonymous → ClusterRoleBinding anon')));
   assert.ok(paths('rbac-cluster-admin-binding').length === 1);
   // Named-secret get is still reported (with the names), list/watch would be too.

@@ -4,8 +4,8 @@
  */
 import type { Finding } from '../../findings/finding.js';
 import type { FieldPath } from '../manifests.js';
-import { buildRbacModel, ruleAllows, subjectLabel, type BindingDef, type PolicyRule, type RbacModel, type RoleDef, type Subject } from './model.js';
-import type { RbacRisk } from './risks.js';
+import { buildRbacModel, ruleAllows, subjectLabel, type BindingDef, type PolicyRule, type RbacModel, type RbacModelOptions, type RoleDef, type Subject } from './model.js';
+import type { GrantPattern, RbacRisk } from './risks.js';
 import type { ManifestObject } from '../manifests.js';
 
 export interface GrantPath {
@@ -37,18 +37,48 @@ function* grantPaths(model: RbacModel): Generator<GrantPath> {
   }
 }
 
-function riskMatchesRule(risk: RbacRisk, rule: PolicyRule): boolean {
-  if (risk.wildcard && (rule.verbs.includes('*') || rule.resources.includes('*') || rule.apiGroups.includes('*'))) return true;
-  for (const g of risk.grants ?? []) {
+/**
+ * Cluster-scoped resources of the risk catalog: a RoleBinding grants a role's rules only
+ * inside its namespace, so rules on these take effect only through a ClusterRoleBinding.
+ */
+const CLUSTER_SCOPED = new Set([
+  'nodes', 'namespaces', 'persistentvolumes', 'clusterroles', 'clusterrolebindings', 'certificatesigningrequests', 'signers',
+  'mutatingwebhookconfigurations', 'validatingwebhookconfigurations', 'users', 'groups', 'uids', 'userextras',
+]);
+
+/** Does the path's rule grant one of the pattern's verbs on one of its resources, where the binding gives it effect? */
+function grantMatches(g: GrantPattern, p: GrantPath): boolean {
+  for (const res of g.resources) {
+    if (p.scope !== '*' && CLUSTER_SCOPED.has(res.split('/')[0]!)) continue;
     for (const verb of g.verbs) {
-      for (const res of g.resources) {
-        const groups = g.apiGroups ?? [undefined];
-        if (groups.some((grp) => ruleAllows(rule, verb, res, grp))) return true;
-      }
+      if ((g.apiGroups ?? [undefined]).some((grp) => ruleAllows(p.rule, verb, res, grp))) return true;
     }
   }
   return false;
 }
+
+const hasWildcard = (rule: PolicyRule) => rule.verbs.includes('*') || rule.resources.includes('*') || rule.apiGroups.includes('*');
+
+/**
+ * The risk's match on path P of a subject whose paths are ALL: undefined when none; else the
+ * other paths that complete it (a grant's `with`, each held in P's namespace or cluster-wide).
+ */
+function riskMatch(risk: RbacRisk, p: GrantPath, all: readonly GrantPath[]): GrantPath[] | undefined {
+  if (risk.wildcard && hasWildcard(p.rule)) return [];
+  for (const g of risk.grants ?? []) {
+    if (!grantMatches(g, p)) continue;
+    const others: GrantPath[] = [];
+    for (const w of g.with ?? []) {
+      const q = all.find((x) => (x.scope === '*' || x.scope === p.scope) && grantMatches(w, x));
+      if (!q) break;
+      others.push(q);
+    }
+    if (others.length === (g.with ?? []).length) return others.filter((q) => q !== p);
+  }
+  return undefined;
+}
+
+const roleText = (r: RoleDef) => `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 
 /** Location of a path's rule (or the binding when the role is built in). */
 function locate(p: GrantPath): { file: string; line: number; column: number; object: ManifestObject; field: FieldPath } {
@@ -63,23 +93,25 @@ export interface RbacAnalysis {
   subjects: number;
 }
 
-export function analyzeRbac(objects: readonly ManifestObject[], risks: readonly RbacRisk[]): RbacAnalysis {
-  const model = buildRbacModel(objects);
+export function analyzeRbac(objects: readonly ManifestObject[], risks: readonly RbacRisk[], opts: RbacModelOptions = {}): RbacAnalysis {
+  const model = buildRbacModel(objects, opts);
   const findings: Finding[] = [];
   const subjects = new Set<string>();
   const seen = new Set<string>();
-  const emit = (risk: RbacRisk, p: GrantPath | undefined, binding: BindingDef, subject: Subject, subjectPath: FieldPath) => {
+  const emit = (risk: RbacRisk, p: GrantPath | undefined, binding: BindingDef, subject: Subject, subjectPath: FieldPath, also: GrantPath[] = []) => {
     const path = p ? pathText(p) : `${subjectLabel(subject)} → ${binding.kind} ${binding.namespace ? `${binding.namespace}/` : ''}${binding.name} → ${binding.roleRef.kind} ${binding.roleRef.name}`;
     const key = `${risk.id}|${path}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const loc = p && risk.grants ? locate(p) : { ...binding.object.positionOf(risk.subjects ? subjectPath : ['roleRef']), object: binding.object, field: risk.subjects ? subjectPath : ['roleRef'] };
+    const loc = p ? locate(p) : { ...binding.object.positionOf(risk.subjects ? subjectPath : ['roleRef']), object: binding.object, field: risk.subjects ? subjectPath : ['roleRef'] };
+    const withText = also.map((q) => pathText(q).slice(subjectLabel(subject).length + ' → '.length));
     findings.push({
       id: risk.id,
       kind: 'misconfiguration',
       severity: risk.severity,
-      title: `${risk.name}: ${subjectLabel(subject)}`,
-      detail: `${path}${p ? ` (in ${p.scope === '*' ? 'all namespaces' : `namespace ${p.scope}`})` : ''}`,
+      // The role and rule tell apart rows of one risk for one subject.
+      title: `${risk.name}: ${subjectLabel(subject)}${p ? ` (${roleText(p.role)} rules[${p.ruleIndex}])` : ''}`,
+      detail: `${path}${p ? ` (in ${p.scope === '*' ? 'all namespaces' : `namespace ${p.scope}`})` : ''}${withText.length ? `, with ${withText.join('; ')}` : ''}`,
       // Objects read from a live cluster have no file: the finding names the object only.
       resource: loc.file
         ? {
@@ -98,6 +130,7 @@ export function analyzeRbac(objects: readonly ManifestObject[], risks: readonly 
         scope: binding.kind === 'ClusterRoleBinding' ? '*' : binding.namespace,
         mappings: risk.mappings,
         field: loc.field.join('.'),
+        ...(withText.length ? { with: withText } : {}),
       },
     });
   };
@@ -110,9 +143,18 @@ export function analyzeRbac(objects: readonly ManifestObject[], risks: readonly 
       }
     }
   }
+  const bySubject = new Map<string, GrantPath[]>();
   for (const p of grantPaths(model)) {
-    for (const risk of risks) {
-      if ((risk.grants || risk.wildcard) && riskMatchesRule(risk, p.rule)) emit(risk, p, p.binding, p.subject, []);
+    const k = subjectLabel(p.subject);
+    bySubject.set(k, [...(bySubject.get(k) ?? []), p]);
+  }
+  for (const paths of bySubject.values()) {
+    for (const p of paths) {
+      for (const risk of risks) {
+        if (!risk.grants && !risk.wildcard) continue;
+        const also = riskMatch(risk, p, paths);
+        if (also) emit(risk, p, p.binding, p.subject, [], also);
+      }
     }
   }
   return { findings, notes: model.notes, subjects: subjects.size };

@@ -69,21 +69,60 @@ const BUILTIN_CLUSTER_ROLES: RoleDef[] = [
   },
 ];
 
-export function buildRbacModel(objects: readonly ManifestObject[]): RbacModel {
+export interface RbacModelOptions {
+  /** Namespace for namespaced objects without metadata.namespace (`kubectl apply -n NS`). */
+  namespace?: string;
+}
+
+const isRbac = (o: ManifestObject) => o.apiVersion.startsWith('rbac.authorization.k8s.io/');
+
+/**
+ * The namespace that Roles and RoleBindings without metadata.namespace land in. The API server
+ * puts such an object in the namespace of the request, i.e. kubectl's `-n` or the context's
+ * namespace, `default` when neither is set. A manifest alone does not say which; but when
+ * its own bindings name the ServiceAccounts of its unplaced RoleBindings with one explicit
+ * namespace (Argo CD's install.yaml: ClusterRoleBindings to `argocd/argocd-server`, applied
+ * with `kubectl apply -n argocd`), that is the namespace it is meant for, and it is said so.
+ */
+function applyNamespace(objects: readonly ManifestObject[], notes: string[]): string {
+  const unplaced = objects.filter((o) => isRbac(o) && (o.kind === 'Role' || o.kind === 'RoleBinding') && !o.namespace);
+  if (!unplaced.length) return 'default';
+  const names = new Set<string>();
+  for (const o of unplaced) {
+    if (o.kind !== 'RoleBinding' || !Array.isArray(o.raw.subjects)) continue;
+    for (const s of o.raw.subjects) if (s?.kind === 'ServiceAccount' && !s.namespace && typeof s.name === 'string') names.add(s.name);
+  }
+  const placed = new Set<string>();
+  for (const o of objects) {
+    if (!isRbac(o) || (o.kind !== 'RoleBinding' && o.kind !== 'ClusterRoleBinding') || !Array.isArray(o.raw.subjects)) continue;
+    for (const s of o.raw.subjects) if (s?.kind === 'ServiceAccount' && typeof s.namespace === 'string' && s.namespace && names.has(s.name)) placed.add(s.namespace);
+  }
+  const what = `${unplaced.length} Role/RoleBinding object(s) without metadata.namespace`;
+  if (placed.size === 1) {
+    const [ns] = [...placed] as [string];
+    notes.push(`${what}: read in namespace ${ns}, where the input's own bindings place their ServiceAccounts (as after \`kubectl apply -n ${ns}\`)`);
+    return ns;
+  }
+  notes.push(`${what}: read in namespace default, where kubectl applies them without -n`);
+  return 'default';
+}
+
+export function buildRbacModel(objects: readonly ManifestObject[], opts: RbacModelOptions = {}): RbacModel {
   const roles: RoleDef[] = [];
   const bindings: BindingDef[] = [];
   const notes: string[] = [];
+  const applyNs = opts.namespace ?? applyNamespace(objects, notes);
   for (const o of objects) {
-    if (!o.apiVersion.startsWith('rbac.authorization.k8s.io/')) continue;
+    if (!isRbac(o)) continue;
     if (o.kind === 'Role' || o.kind === 'ClusterRole') {
       const rules = (Array.isArray(o.raw.rules) ? o.raw.rules : []).map((r: unknown, i: number) => ({ rule: toRule(r), path: ['rules', i] as FieldPath, object: o }));
-      roles.push({ kind: o.kind, name: o.name, namespace: o.kind === 'Role' ? o.namespace ?? 'default' : undefined, rules, object: o, labels: o.labels });
+      roles.push({ kind: o.kind, name: o.name, namespace: o.kind === 'Role' ? o.namespace ?? applyNs : undefined, rules, object: o, labels: o.labels });
     } else if (o.kind === 'RoleBinding' || o.kind === 'ClusterRoleBinding') {
       const ref = o.raw.roleRef ?? {};
-      const ns = o.kind === 'RoleBinding' ? o.namespace ?? 'default' : undefined;
+      const ns = o.kind === 'RoleBinding' ? o.namespace ?? applyNs : undefined;
       const subjects = (Array.isArray(o.raw.subjects) ? o.raw.subjects : []).flatMap((s: any, i: number) => {
         if (!s || !['User', 'Group', 'ServiceAccount'].includes(s.kind)) return [];
-        const subject: Subject = { kind: s.kind, name: String(s.name ?? ''), namespace: s.kind === 'ServiceAccount' ? String(s.namespace ?? ns ?? 'default') : undefined };
+        const subject: Subject = { kind: s.kind, name: String(s.name ?? ''), namespace: s.kind === 'ServiceAccount' ? String(s.namespace ?? ns ?? applyNs) : undefined };
         return [{ subject, path: ['subjects', i] as FieldPath }];
       });
       bindings.push({ kind: o.kind, name: o.name, namespace: ns, roleRef: { kind: ref.kind === 'Role' ? 'Role' : 'ClusterRole', name: String(ref.name ?? '') }, subjects, object: o });

@@ -84,6 +84,14 @@ export function renderScanTable(r: ScanReport & { policy?: PolicySummary }, colo
   const lines = [
     `${r.target} (${osName}): ${r.packages} packages, ${vulns.length} vulnerabilities${r.matched !== vulns.length ? ` (${r.matched} before filters)` : ''}${r.suppressed.length ? `, ${r.suppressed.length} suppressed` : ''}${others.length ? `, ${others.length} secret/hygiene findings` : ''}${violations.length ? `, ${violations.length} policy violations` : ''}`,
   ];
+  // Which ecosystems the DB covered: "0 vulnerabilities" means nothing where it had no advisories.
+  if (r.coverage?.length) {
+    lines.push('', 'Vulnerability DB coverage:');
+    for (const c of r.coverage) {
+      const pkgs = `${c.packages} ${c.packages === 1 ? 'package' : 'packages'}`;
+      lines.push(`  ${c.ecosystem}: ${pkgs}, ${c.advisories ? `${c.advisories} advisories${c.updated ? `, updated ${c.updated}` : ''}` : 'no advisories (not checked)'}`);
+    }
+  }
   for (const s of sections(r, vulns)) {
     const rows = s.findings.map((f) => [
       String(f.data?.package ?? ''),

@@ -157,6 +157,21 @@ export class VulnDb {
     return set;
   }
 
+  /**
+   * How well the DB covers these ecosystem keys (one ecosystem of a scan, e.g. "Debian:12" and
+   * "Debian:bookworm"): distinct advisories (withdrawn ones included, as in status()), and when
+   * the newest source that contributed any of them was last updated.
+   */
+  coverage(keys: readonly string[]): { advisories: number; updatedAt?: string } {
+    if (keys.length === 0) return { advisories: 0 };
+    const row = this.db
+      .prepare<string[], { n: number; t: string | null }>(
+        `SELECT count(DISTINCT f.source || char(0) || f.id) AS n, max(s.updated_at) AS t FROM affected f LEFT JOIN sources s ON s.name = f.source WHERE f.ecosystem IN (${keys.map(() => '?').join(', ')})`,
+      )
+      .get(...keys);
+    return { advisories: row?.n ?? 0, ...(row?.t ? { updatedAt: row.t } : {}) };
+  }
+
   get(source: string, id: string): Advisory | undefined {
     const row = this.db.prepare<[string, string], { record: string }>('SELECT record FROM advisories WHERE source = ? AND id = ?').get(source, id);
     return row ? (JSON.parse(row.record) as Advisory) : undefined;

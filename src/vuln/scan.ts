@@ -1,11 +1,14 @@
 /**
  * A vulnerability scan of an inventory: match, then apply the user's filters
- * (severities, unfixed), and say whether the DB is older than allowed.
+ * (severities, unfixed), and say whether the DB is older than allowed and which ecosystems
+ * of the scanned packages it covers (a DB without the image's OS must not read as "0
+ * vulnerabilities": an ecosystem with no advisories at all is warned about).
  */
 import { SEVERITIES, severityRank, type Finding, type Severity } from '../findings/finding.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { VulnDb } from './db.js';
-import { matchPackages } from './match.js';
+import { ecosystemKeys, matchPackages } from './match.js';
+import { baseEcosystem } from './versions/index.js';
 import type { PolicyException } from '../policy/types.js';
 import { applySuppressions } from './suppress.js';
 
@@ -22,6 +25,18 @@ export interface ScanOptions {
   now?: Date;
 }
 
+/** One ecosystem of the scanned packages and what the DB holds for it. */
+export interface CoverageEntry {
+  /** "debian:12", "alpine:3.19" for OS packages (the image's OS and release); the OSV name (PyPI, Go, …) otherwise. */
+  ecosystem: string;
+  /** Scanned packages of this ecosystem. */
+  packages: number;
+  /** Advisories the DB holds under the keys these packages are matched by (0: not checked at all). */
+  advisories: number;
+  /** When the newest source that contributed them was last updated. */
+  updated?: string;
+}
+
 export interface ScanReport {
   target: string;
   os?: Inventory['os'];
@@ -35,6 +50,34 @@ export interface ScanReport {
   expiredIgnores: PolicyException[];
   warnings: string[];
   db: { path: string; updatedAt?: string; stale: boolean };
+  /** Per ecosystem of the scanned packages, what the DB covers; sorted by ecosystem. */
+  coverage: CoverageEntry[];
+}
+
+/** The ecosystem a package is reported under in the coverage: OS packages by distro and release. */
+function coverageLabel(pkg: Inventory['packages'][number], os: Inventory['os']): string {
+  if (pkg.ecosystem.includes(':')) return pkg.ecosystem;
+  const distro = baseEcosystem(pkg.ecosystem).toLowerCase();
+  if (os && os.id.toLowerCase() === distro && (os.versionId ?? os.codename)) return `${distro}:${os.versionId ?? os.codename}`;
+  return pkg.ecosystem;
+}
+
+/** Which ecosystems of the inventory the DB covers, with the number of advisories and their age. */
+export function scanCoverage(db: VulnDb, inventory: Pick<Inventory, 'packages' | 'os'>): CoverageEntry[] {
+  const groups = new Map<string, { packages: number; keys: Set<string> }>();
+  for (const pkg of inventory.packages) {
+    const label = coverageLabel(pkg, inventory.os);
+    let g = groups.get(label);
+    if (!g) groups.set(label, (g = { packages: 0, keys: new Set() }));
+    g.packages++;
+    for (const k of ecosystemKeys(pkg, inventory.os)) g.keys.add(k);
+  }
+  return [...groups]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([ecosystem, g]) => {
+      const c = db.coverage([...g.keys]);
+      return { ecosystem, packages: g.packages, advisories: c.advisories, ...(c.updatedAt ? { updated: c.updatedAt } : {}) };
+    });
 }
 
 export function scanInventory(db: VulnDb, inventory: Inventory, target: string, opts: ScanOptions = {}): ScanReport {
@@ -61,9 +104,11 @@ export function scanInventoryDetailed(db: VulnDb, inventory: Inventory, target: 
   const maxAge = opts.maxDbAgeDays ?? 7;
   const stale = !updatedAt || now - Date.parse(updatedAt) > maxAge * 86_400_000;
   if (stale) warnings.push(`the vulnerability database ${updatedAt ? `was last updated ${updatedAt}` : 'has never been updated'}, more than ${maxAge} days ago (run \`gatehouse db update\`)`);
+  const coverage = scanCoverage(db, inventory);
+  for (const c of coverage) if (c.advisories === 0) warnings.push(`the vulnerability DB has no advisories for ${c.ecosystem} (${c.packages} ${c.packages === 1 ? 'package' : 'packages'} not checked)`);
   for (const e of sup.expired) warnings.push(`ignore entry ${e.policy}${e.package ? ` (${e.package})` : ''} expired on ${e.expires}: no longer suppressed`);
   const suppressed = sup.suppressed.map((x) => ({ id: x.finding.id, package: String(x.finding.data?.package ?? ''), by: x.by }));
-  const report: ScanReport = { target, packages: inventory.packages.length, findings, matched: all.length, suppressed, expiredIgnores: sup.expired, warnings, db: { path: db.path, stale } };
+  const report: ScanReport = { target, packages: inventory.packages.length, findings, matched: all.length, suppressed, expiredIgnores: sup.expired, warnings, db: { path: db.path, stale }, coverage };
   if (inventory.os) report.os = inventory.os;
   if (updatedAt) report.db.updatedAt = updatedAt;
   return { report, vulnerabilities: sup.kept };

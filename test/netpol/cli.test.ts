@@ -166,3 +166,13 @@ test('generate: policies from an intent file allow exactly the intent when re-an
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('generate: prints what it assumed (DNS egress, ingress from anywhere to a LoadBalancer) as notes', async () => {
+  const boutique = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures', 'microservices-demo-kubernetes-manifests.yaml');
+  const g = await runCli(['netpol', 'generate', boutique]);
+  assert.equal(g.code, 0, g.stderr);
+  assert.match(g.stderr, /^gatehouse: note: allowed DNS egress \(UDP and TCP 53\) to kube-system\/k8s-app=kube-dns for 12 workload\(s\) in 1 namespace\(s\)/m);
+  assert.match(g.stderr, /^gatehouse: note: allowed ingress from anywhere \(0\.0\.0\.0\/0, ::\/0\) to default\/frontend\[Deployment\] on TCP 8080: it is behind LoadBalancer Service default\/frontend-external$/m);
+  assert.doesNotMatch(g.stderr, /warning/);
+  assert.match(g.stdout, /name: gatehouse-allow-dns-egress/);
+});

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
@@ -181,7 +181,10 @@ test('intent inferred from env and ConfigMaps reproduces the hand-written online
     const got = (await connlistFromPaths([manifests, join(dir, 'policies.yaml')], 'txt')).split('\n').filter(Boolean);
     const upstream = readFileSync(join(ref, 'test_outputs', 'connlist', 'onlineboutique_workloads_connlist_output.txt'), 'utf8').split('\n').filter(Boolean);
     // The upstream policies leave redis-cart open to everything; its env (REDIS_ADDR) says only cartservice needs it.
-    assert.deepEqual(got.filter((l) => !l.includes('redis-cart')), upstream.filter((l) => !l.includes('redis-cart')));
+    // They also shut the LoadBalancer Service frontend-external off from outside; generate keeps it reachable.
+    const external = '0.0.0.0-255.255.255.255[External] => default/frontend[Deployment] : TCP 8080';
+    assert.ok(got.includes(external));
+    assert.deepEqual(got.filter((l) => !l.includes('redis-cart') && l !== external), upstream.filter((l) => !l.includes('redis-cart')));
     assert.deepEqual(got.filter((l) => l.includes('redis-cart')), ['default/cartservice[Deployment] => default/redis-cart[Deployment] : TCP 6379']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -206,6 +209,79 @@ test('ConfigMap-referenced services (ADDR + PORT keys) become intent', async () 
     writeFileSync(join(dir, 'p.yaml'), policiesToYaml(policies));
     assert.equal(await connlistFromPaths([dir], 'txt'), 'front/web[Deployment] => back/api[Deployment] : TCP 8080\n');
     assert.ok(analyzeConnectivity(model).length > 1, 'without the generated policies everything is open');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+/** GoogleCloudPlatform/microservices-demo release/kubernetes-manifests.yaml (source and commit in its header). */
+const BOUTIQUE = join(fixtures, 'microservices-demo-kubernetes-manifests.yaml');
+/** kubernetes/kubernetes cluster/addons/dns/coredns/coredns.yaml.base: the cluster's kube-dns. */
+const COREDNS = join(fixtures, 'kubernetes-coredns-addon.yaml');
+const DNS_LINE = / => kube-system\/coredns\[Deployment\] : TCP 53,UDP 53$/;
+
+async function generateAndAnalyze(manifests: string, dir: string, analyzeWith: string[]) {
+  const { model } = await loadCluster([manifests]);
+  const intents = inferIntentFromEnv(model);
+  const result = generatePolicies(model, intents);
+  assert.deepEqual(verifyGenerated(model, intents, result.policies), [], 'self-check');
+  writeFileSync(join(dir, 'policies.yaml'), policiesToYaml(result.policies));
+  const lines = (await connlistFromPaths([manifests, ...analyzeWith, join(dir, 'policies.yaml')], 'txt')).split('\n').filter(Boolean);
+  return { model, intents, result, lines };
+}
+
+test('microservices-demo: the generated policies keep DNS to kube-dns and the LoadBalancer frontend reachable', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-netpol-msd-'));
+  try {
+    const { model, result, lines } = await generateAndAnalyze(BOUTIQUE, dir, [COREDNS]);
+    const apps = model.workloads.filter((w) => !w.synthetic).map((w) => w.id).sort();
+    assert.equal(apps.length, 12);
+    // Every workload of the app still resolves names through kube-dns, on UDP and TCP 53 only.
+    assert.deepEqual(lines.filter((l) => DNS_LINE.test(l)).map((l) => l.split(' => ')[0]).sort(), apps);
+    // kube-system is not in the generated input, so coredns stays open; of the app, the frontend-external LoadBalancer (port 80 -> targetPort 8080) is reachable from outside, and nothing else is.
+    assert.deepEqual(lines.filter((l) => l.includes('[External]') && !l.includes('kube-system/')), ['0.0.0.0-255.255.255.255[External] => default/frontend[Deployment] : TCP 8080']);
+    assert.ok(lines.includes('default/loadgenerator[Deployment] => default/frontend[Deployment] : TCP 8080'));
+    const yaml = policiesToYaml(result.policies);
+    assert.match(yaml, /cidr: ::\/0/);
+    assert.match(yaml, /k8s-app: kube-dns/);
+    assert.deepEqual(result.assumptions, [
+      'allowed DNS egress (UDP and TCP 53) to kube-system/k8s-app=kube-dns for 12 workload(s) in 1 namespace(s) (policy gatehouse-allow-dns-egress)',
+      'allowed ingress from anywhere (0.0.0.0/0, ::/0) to default/frontend[Deployment] on TCP 8080: it is behind LoadBalancer Service default/frontend-external',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('microservices-demo with kube-dns in the input: its namespace gets a default deny but DNS still answers everybody', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-netpol-msd-dns-'));
+  try {
+    const both = join(dir, 'both.yaml');
+    writeFileSync(both, `${readFileSync(BOUTIQUE, 'utf8')}\n---\n${readFileSync(COREDNS, 'utf8')}`);
+    const { model, result, lines } = await generateAndAnalyze(both, dir, []);
+    const apps = model.workloads.filter((w) => !w.synthetic && w.namespace === 'default').map((w) => w.id).sort();
+    assert.deepEqual(lines.filter((l) => DNS_LINE.test(l)).map((l) => l.split(' => ')[0]).sort(), apps);
+    assert.ok(!lines.some((l) => l.includes('kube-system/coredns[Deployment] : All') || l.startsWith('0.0.0.0-255.255.255.255[External] => kube-system')));
+    assert.ok(result.assumptions.some((a) => a.includes('allowed DNS ingress (UDP and TCP 53) from every namespace to kube-system/coredns[Deployment]')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('microservices-demo with frontend-external as a NodePort Service: the same external ingress; as ClusterIP: none', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-netpol-msd-np-'));
+  try {
+    const text = readFileSync(BOUTIQUE, 'utf8');
+    assert.equal(text.split('type: LoadBalancer').length, 2);
+    writeFileSync(join(dir, 'nodeport.yaml'), text.replace('type: LoadBalancer', 'type: NodePort'));
+    const np = await generateAndAnalyze(join(dir, 'nodeport.yaml'), dir, [COREDNS]);
+    assert.deepEqual(np.lines.filter((l) => l.includes('[External]') && !l.includes('kube-system/')), ['0.0.0.0-255.255.255.255[External] => default/frontend[Deployment] : TCP 8080']);
+    assert.match(np.result.assumptions[1] ?? '', /behind NodePort Service default\/frontend-external$/);
+    writeFileSync(join(dir, 'clusterip.yaml'), text.replace('type: LoadBalancer', 'type: ClusterIP'));
+    const cip = await generateAndAnalyze(join(dir, 'clusterip.yaml'), dir, [COREDNS]);
+    assert.deepEqual(cip.lines.filter((l) => l.includes('[External]') && !l.includes('kube-system/')), []);
+    assert.equal(cip.result.assumptions.length, 1);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

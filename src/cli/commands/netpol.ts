@@ -91,7 +91,8 @@ export function registerNetpolCommands(program: Command): Command {
     }
     if (o.env) intents.push(...inferIntentFromEnv(model));
     if (intents.length === 0) process.stderr.write('gatehouse: note: no intent found: only default-deny policies are generated\n');
-    const { policies, notes } = generatePolicies(model, intents);
+    const { policies, notes, assumptions } = generatePolicies(model, intents);
+    for (const n of assumptions) process.stderr.write(`gatehouse: note: ${n}\n`);
     for (const n of notes) process.stderr.write(`gatehouse: warning: ${n}\n`);
     const mismatches = verifyGenerated(model, intents, policies);
     for (const m of mismatches.slice(0, 20)) {

@@ -39,6 +39,7 @@ interface ScanCliOptions {
   maxImageAge: string;
   policy?: string[];
   trustPolicy?: string;
+  failOnUncovered?: boolean;
 }
 
 function parseScanners(text: string): Scanner[] {
@@ -62,6 +63,7 @@ function addScanOptions(cmd: Command): Command {
     .option('--vex <file>', 'OpenVEX document: not_affected / fixed statements suppress findings')
     .option('--offline', 'never download (scans only read the local database)')
     .option('--db-max-age <days>', 'warn when the database is older than this', '7')
+    .option('--fail-on-uncovered', 'fail when the database has no advisories for an ecosystem of the scanned packages (exit 1, or the --exit-code value; --exit-code 0 never fails)')
     .option('--scanners <list>', `what to look for, comma-separated (${SCANNERS.join(', ')}; secret and hygiene apply to images)`, SCANNERS.join(','));
 }
 
@@ -72,6 +74,8 @@ interface Prepared {
   subject: ImageSubjectOptions;
   /** The exit code for a deny: --exit-code when given, else 1 with --policy (0 without: nothing can deny). */
   denyCode: number;
+  /** With --fail-on-uncovered, the exit code when an ecosystem has no advisories: --exit-code when given, else 1. */
+  uncoveredCode: number;
 }
 
 /** Everything that can be wrong with the flags and packs, checked before any scanning. */
@@ -90,6 +94,7 @@ async function prepare(cmd: Command, o: ScanCliOptions): Promise<Prepared> {
     suppressions: { ignore: o.ignorefile ? loadIgnoreFile(o.ignorefile) : [], vex: o.vex ? loadOpenVex(o.vex) : [] },
     subject: { scanners, severities, ignoreUnfixed: o.ignoreUnfixed, maxDbAgeDays },
     denyCode: explicitExit ? o.exitCode : loaded ? 1 : 0,
+    uncoveredCode: o.failOnUncovered ? (explicitExit ? o.exitCode : 1) : 0,
   };
 }
 
@@ -126,6 +131,8 @@ async function runScan(command: string, target: string, p: Prepared, o: ScanCliO
     for (const e of report.policy.expiredExceptions) report.warnings.push(`exception for ${e.policy} (owner ${e.owner}) expired on ${e.expires}: no longer applies`);
     if (verdict.decision === 'deny' && p.denyCode !== 0) process.exitCode = p.denyCode;
   }
+  // A DB with nothing for an ecosystem checked none of its packages: "0 vulnerabilities" would be wrong.
+  if (p.uncoveredCode !== 0 && report.coverage.some((c) => c.advisories === 0)) process.exitCode = p.uncoveredCode;
   // Secrets and hygiene ride along the same walk; the same severity filter applies to them.
   const keep = p.subject.severities?.length ? new Set(p.subject.severities) : undefined;
   const extra = result.extra.filter((f) => !keep || keep.has(f.severity));

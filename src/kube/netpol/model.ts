@@ -152,6 +152,8 @@ export interface ServiceModel {
   name: string;
   /** undefined: a Service without selector (not analysed, as in np-guard). */
   selector?: Labels;
+  /** spec.type: ClusterIP (default), NodePort, LoadBalancer or ExternalName. */
+  type?: string;
   ports: { name?: string; port: number; targetPort?: number | string; protocol: Protocol }[];
 }
 
@@ -501,6 +503,7 @@ function serviceModel(raw: any, namespace: string, name: string): ServiceModel {
     namespace,
     name,
     selector: sel && typeof sel === 'object' ? labelsOf(sel) : undefined,
+    type: typeof raw?.spec?.type === 'string' ? raw.spec.type : undefined,
     ports: (Array.isArray(raw?.spec?.ports) ? raw.spec.ports : []).map((p: any) => ({
       name: typeof p?.name === 'string' ? p.name : undefined,
       port: Number(p?.port),

@@ -96,7 +96,8 @@ export function renderScanTable(r: ScanReport & { policy?: PolicySummary }, colo
     const rows = s.findings.map((f) => [
       String(f.data?.package ?? ''),
       String(f.data?.installedVersion ?? ''),
-      f.id,
+      // A GO-/GHSA- id with its CVE alias beside it, so a CVE-keyed search finds the row.
+      typeof f.data?.cve === 'string' ? `${f.id} (${f.data.cve})` : f.id,
       f.severity,
       String(f.data?.fixedVersion ?? String(f.data?.status ?? '').replace(/-/g, ' ')),
       f.resource.image?.path ?? '',

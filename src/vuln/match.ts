@@ -5,7 +5,7 @@
  * by ecosystem + normalized name. Ranges are evaluated per the OSV spec with the
  * ecosystem's version order.
  */
-import type { Finding } from '../findings/finding.js';
+import type { Finding, Severity } from '../findings/finding.js';
 import type { OsInfo, Package } from '../inventory/package.js';
 import type { VulnDb } from './db.js';
 import { advisorySeverity, type Advisory, type Affected, type AffectedRange, type FixStatus } from './model.js';
@@ -19,6 +19,20 @@ export interface MatchedVulnerability {
   version: string;
   fixedVersion?: string;
   status: FixStatus;
+  /**
+   * The severity of another record for the same vulnerability (the GHSA or NVD-derived
+   * record of a CVE alias), used when the matched advisory has none of its own — Go vulndb
+   * records never carry one.
+   */
+  aliasSeverity?: AliasSeverity;
+}
+
+export interface AliasSeverity {
+  rating: Severity;
+  source: string;
+  score?: number;
+  /** The id of the record the severity was taken from. */
+  from: string;
 }
 
 const DISTROS = new Set(['debian', 'ubuntu', 'alpine']);
@@ -118,6 +132,43 @@ function firstFix(scheme: VersionScheme, version: string, affected: Affected): {
   return {};
 }
 
+/** Whether an advisory (or the affected entry matched) carries a severity of its own. */
+function hasOwnSeverity(adv: Advisory, affected: Affected): boolean {
+  return adv.cvss.length > 0 || adv.vendorSeverity !== undefined || affected.vendorSeverity !== undefined;
+}
+
+const CVSS_ORDER = ['CVSS 4.0', 'CVSS 3.1', 'CVSS 3.0', 'CVSS 2.0'];
+
+/**
+ * The best severity among the other records the DB holds for an advisory's aliases (as
+ * Trivy takes a Go vulndb entry's severity from its CVE): CVSS before a text rating, the
+ * newest CVSS version first, then the highest score; ties go to the alias listed first.
+ */
+export function severityFromAliases(db: Pick<VulnDb, 'byAlias'>, adv: Advisory): AliasSeverity | undefined {
+  let best: AliasSeverity | undefined;
+  const rank = (s: AliasSeverity): number => {
+    const i = CVSS_ORDER.indexOf(s.source);
+    return i < 0 ? CVSS_ORDER.length : i;
+  };
+  for (const alias of adv.aliases) {
+    for (const other of db.byAlias(alias)) {
+      if (other.id === adv.id && other.source === adv.source) continue;
+      if (other.withdrawn) continue;
+      const sev = advisorySeverity(other);
+      if (sev.rating === 'UNKNOWN') continue;
+      const cand: AliasSeverity = { rating: sev.rating, source: sev.source, from: other.id, ...(sev.score !== undefined ? { score: sev.score } : {}) };
+      if (!best || rank(cand) < rank(best) || (rank(cand) === rank(best) && (cand.score ?? -1) > (best.score ?? -1))) best = cand;
+    }
+  }
+  return best;
+}
+
+/** The first CVE id of an advisory: its own id or an alias. */
+export function cveOf(adv: Pick<Advisory, 'id' | 'aliases'>): string | undefined {
+  if (adv.id.startsWith('CVE-')) return adv.id;
+  return adv.aliases.find((a) => a.startsWith('CVE-'));
+}
+
 /** Every (advisory, package) pair that affects an installed package. */
 export function matchVulnerabilities(db: VulnDb, packages: Package[], os?: OsInfo): MatchedVulnerability[] {
   const out: MatchedVulnerability[] = [];
@@ -129,6 +180,12 @@ export function matchVulnerabilities(db: VulnDb, packages: Package[], os?: OsInf
     let c = cache.get(k);
     if (!c) cache.set(k, (c = db.candidates(key, name)));
     return c;
+  };
+  const aliasCache = new Map<string, AliasSeverity | undefined>();
+  const aliasSeverity = (adv: Advisory): AliasSeverity | undefined => {
+    const k = `${adv.source}\0${adv.id}`;
+    if (!aliasCache.has(k)) aliasCache.set(k, severityFromAliases(db, adv));
+    return aliasCache.get(k);
   };
   for (const pkg of packages) {
     const scheme = findScheme(pkg.ecosystem);
@@ -151,6 +208,10 @@ export function matchVulnerabilities(db: VulnDb, packages: Package[], os?: OsInf
         const status: FixStatus = verdict.fixed ? 'fixed' : (affected.status && affected.status !== 'fixed' ? affected.status : 'no-fix-yet');
         const m: MatchedVulnerability = { advisory, affected, package: pkg, version, status };
         if (verdict.fixed) m.fixedVersion = verdict.fixed;
+        if (!hasOwnSeverity(advisory, affected) && advisory.aliases.length) {
+          const s = aliasSeverity(advisory);
+          if (s) m.aliasSeverity = s;
+        }
         out.push(m);
       }
     }
@@ -168,15 +229,22 @@ const STATUS_TEXT: Record<FixStatus, string> = {
 
 export function toFinding(m: MatchedVulnerability): Finding {
   const { advisory: adv, package: pkg } = m;
-  const sev = adv.cvss.length ? advisorySeverity(adv) : m.affected.vendorSeverity ? { rating: m.affected.vendorSeverity.rating, source: m.affected.vendorSeverity.source } : advisorySeverity(adv);
+  let sev: { rating: Severity; source: string } = adv.cvss.length ? advisorySeverity(adv) : m.affected.vendorSeverity ? { rating: m.affected.vendorSeverity.rating, source: m.affected.vendorSeverity.source } : advisorySeverity(adv);
+  if (sev.rating === 'UNKNOWN' && m.aliasSeverity) sev = { rating: m.aliasSeverity.rating, source: `${m.aliasSeverity.source} (${m.aliasSeverity.from})` };
+  // The id stays the advisory's own (GO-…, GHSA-…: what ignore files and VEX already name);
+  // the CVE alias is shown beside it, as Trivy shows the CVE of a Go vulndb entry.
+  const cve = cveOf(adv);
+  const shownId = cve && cve !== adv.id ? `${adv.id} (${cve})` : adv.id;
+  const references = adv.references.map((r) => r.url);
+  if (cve && !references.some((u) => u.endsWith(`/${cve}`))) references.push(`https://nvd.nist.gov/vuln/detail/${cve}`);
   const finding: Finding = {
     id: adv.id,
     kind: 'vulnerability',
     severity: sev.rating,
-    title: `${adv.id}: ${pkg.name} ${pkg.version}${adv.summary ? ` — ${adv.summary.split('\n')[0]}` : ''}`,
+    title: `${shownId}: ${pkg.name} ${pkg.version}${adv.summary ? ` — ${adv.summary.split('\n')[0]}` : ''}`,
     resource: { image: { path: pkg.location.path, ...(pkg.location.layer !== undefined ? { layer: pkg.location.layer } : {}), ...(pkg.location.layerDigest ? { layerDigest: pkg.location.layerDigest } : {}) } },
     remediation: m.fixedVersion ? `upgrade ${pkg.name} to ${m.fixedVersion}` : STATUS_TEXT[m.status],
-    references: adv.references.map((r) => r.url),
+    references,
     data: {
       package: pkg.name,
       ecosystem: pkg.ecosystem,
@@ -188,6 +256,7 @@ export function toFinding(m: MatchedVulnerability): Finding {
       fixedVersion: m.fixedVersion,
       status: m.status,
       aliases: adv.aliases,
+      ...(cve && cve !== adv.id ? { cve } : {}),
       severitySource: sev.source,
       cvss: adv.cvss,
       feed: adv.source,

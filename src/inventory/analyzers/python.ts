@@ -3,6 +3,7 @@
  * *.egg-info, with names normalized as PEP 503 does (what PyPI and OSV key on).
  */
 import type { Analyzer } from '../analyzer.js';
+import type { Package } from '../package.js';
 import { makePurl } from '../purl.js';
 import { readText } from '../streams.js';
 
@@ -33,7 +34,41 @@ export const pythonAnalyzer: Analyzer = {
       ],
     };
   },
+  finish: (results) => dedupeDistributions(results.flatMap((r) => r.result.packages ?? [])),
 };
+
+/** The directory a distribution's metadata lives in (site-packages), whatever its form. */
+function metadataRoot(path: string): string {
+  const m = /^(.*?)\/?[^/]+\.(?:dist-info|egg-info)(?:\/[^/]+)?$/.exec(path);
+  return m ? m[1]! : path;
+}
+
+/**
+ * One package per distribution: a site-packages directory can hold both a *.dist-info and
+ * a *.egg-info for the same name and version (Debian's python3-cryptography ships both);
+ * they describe one installed package, so the dist-info (what pip reads) is kept.
+ */
+export function dedupeDistributions(packages: Package[]): Package[] {
+  const byKey = new Map<string, Package>();
+  const out: Package[] = [];
+  const rank = (p: Package): number => (p.location.path.includes('.dist-info/') ? 0 : 1);
+  for (const p of packages) {
+    const key = `${p.name}\0${p.version}\0${metadataRoot(p.location.path)}`;
+    const kept = byKey.get(key);
+    if (!kept) {
+      byKey.set(key, p);
+      out.push(p);
+      continue;
+    }
+    const [winner, loser] = rank(p) < rank(kept) || (rank(p) === rank(kept) && p.location.path < kept.location.path) ? [p, kept] : [kept, p];
+    if (!winner.licenses?.length && loser.licenses?.length) winner.licenses = loser.licenses;
+    if (winner !== kept) {
+      out[out.indexOf(kept)] = winner;
+      byKey.set(key, winner);
+    }
+  }
+  return out;
+}
 
 export function normalizePythonName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');

@@ -1,7 +1,9 @@
-/** `gatehouse db …`: the local vulnerability database (import, update, status). */
+/** `gatehouse db …`: the local vulnerability database (import, update, status, export, push/pull). */
 import { Option, type Command } from 'commander';
 import { VulnDb, defaultDbPath, type DbStatus } from '../../vuln/db.js';
 import { importPath } from '../../vuln/feeds/index.js';
+import { dbFileKind, exportDb, importDbFile } from '../../vuln/db-archive.js';
+import { pullDb, pushDb } from '../../vuln/db-oci.js';
 import { updateDb } from '../../vuln/update.js';
 import { updateProgress } from '../download-progress.js';
 import { formatOption, outputOption, writeOutput } from '../report-options.js';
@@ -31,10 +33,15 @@ export function registerDbCommands(program: Command): void {
   const db = program.command('db').description('the local vulnerability database');
 
   db.command('import')
-    .description('import advisories from a local path: OSV JSON/YAML (file, directory, all.zip), Alpine secdb, Debian tracker JSON')
+    .description('import advisories from a local path (OSV JSON/YAML file, directory or all.zip, Alpine secdb, Debian tracker JSON), or replace the DB by a `db export` file (digest verified)')
     .argument('<path>', 'file or directory')
     .addOption(dbOption())
     .action(async (path: string, o: { db: string }) => {
+      if (dbFileKind(path) !== 'other') {
+        const meta = await importDbFile(path, o.db);
+        process.stdout.write(`replaced ${o.db} with ${path}${meta ? `: ${meta.advisories} advisories, ${meta.digest}, updated ${meta.updatedAt ?? 'never'}` : ''}\n`);
+        return;
+      }
       const store = VulnDb.open(o.db, { create: true });
       try {
         const tty = process.stderr.isTTY;
@@ -72,5 +79,34 @@ export function registerDbCommands(program: Command): void {
       const results = await updateDb(o.db, { feeds: o.feed, onFeed: progress.onFeed, onBytes: progress.onBytes }).finally(() => progress.stop());
       const updated = results.filter((r) => r.status === 'updated').length;
       process.stdout.write(`updated ${o.db}: ${updated} feeds imported, ${results.length - updated} not modified\n`);
+    });
+
+  db.command('export')
+    .description('write a consistent copy of the DB to a file, with its sha256 digest and feed freshness, for `db import` on another machine')
+    .argument('<file>', 'file to write')
+    .addOption(dbOption())
+    .action(async (file: string, o: { db: string }) => {
+      const meta = await exportDb(o.db, file);
+      process.stdout.write(`exported ${o.db} to ${file}: ${meta.advisories} advisories, ${meta.digest}\n`);
+    });
+
+  db.command('push')
+    .description('push the DB to a registry as an OCI artefact (application/vnd.gatehouse.vulndb.config.v1+json)')
+    .argument('<reference>', 'REGISTRY/REPO:TAG')
+    .addOption(dbOption())
+    .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
+    .action(async (ref: string, o: { db: string; insecure?: boolean }) => {
+      const r = await pushDb(o.db, ref, { insecure: o.insecure });
+      process.stdout.write(`pushed ${o.db} to ${ref}@${r.digest}: ${r.meta.advisories} advisories, ${r.meta.digest}\n`);
+    });
+
+  db.command('pull')
+    .description('replace the DB by an OCI artefact pushed with `db push` (layer and DB digests verified)')
+    .argument('<reference>', 'REGISTRY/REPO:TAG or REGISTRY/REPO@DIGEST')
+    .addOption(dbOption())
+    .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
+    .action(async (ref: string, o: { db: string; insecure?: boolean }) => {
+      const r = await pullDb(ref, o.db, { insecure: o.insecure });
+      process.stdout.write(`replaced ${o.db} with ${ref}@${r.digest}: ${r.meta.advisories} advisories, ${r.meta.digest}, updated ${r.meta.updatedAt ?? 'never'}\n`);
     });
 }

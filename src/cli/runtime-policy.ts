@@ -3,7 +3,7 @@
  * compiled once before any event is read (a pack with an unknown field is an error, exit
  * 2), and the alert output options (--format, --output FILE, --webhook URL).
  */
-import { writeFileSync } from 'node:fs';
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs';
 import type { Finding } from '../findings/finding.js';
 import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import { loadPacks, resolvePackInput } from '../policy/pack.js';
@@ -26,10 +26,64 @@ export async function loadRuntimePolicies(inputs: readonly string[] | undefined)
   return compilePolicySet(runtime, registry, { exceptions: loaded.exceptions });
 }
 
-/** `json` is Falco's JSON alert lines; the other report formats render alerts as Findings. */
+/**
+ * `falco` is Falco's text alert lines (the alert's `output`, as `falco` prints with
+ * json_output false), `json` is Falco's JSON alert lines; the other report formats render
+ * alerts as Findings.
+ */
 export function alertFormats(): string[] {
-  return ['json', ...formatNames().filter((f) => f !== 'json')];
+  return ['falco', 'json', ...formatNames().filter((f) => f !== 'json')];
 }
+
+/** Without --format: Falco's text lines on a terminal, JSON lines otherwise (pipes, files). */
+export function defaultAlertFormat(o: { format?: string; output?: string }): string {
+  if (o.format) return o.format;
+  return process.stdout.isTTY && (!o.output || o.output === '-') ? 'falco' : 'json';
+}
+
+/** Falco's text line is the alert's `output` (it already starts `TIME: Priority `), as `falco` prints it. */
+export function falcoTextLine(a: Alert): string {
+  return a.output;
+}
+
+/** `--rules` is repeatable (`-r A -r B`, as `falco -r`), never variadic: it must not eat the trace. */
+export function requireRules(rules: readonly string[]): string[] {
+  if (!rules.length) throw new UserError("required option '-r, --rules <file>' not specified (repeat it for more files: -r A -r B)", 'usage');
+  return [...rules];
+}
+
+/** Alerts as Falco's text lines, to stdout or appended to a file. */
+class FalcoTextSink implements AlertSink {
+  failed = 0;
+  private error: Error | undefined;
+  private readonly out: NodeJS.WritableStream | WriteStream;
+  constructor(private readonly target: string) {
+    if (target === '-') this.out = process.stdout;
+    else {
+      const w = createWriteStream(target, { flags: 'a' });
+      w.on('error', (e) => {
+        this.error = e;
+      });
+      this.out = w;
+    }
+  }
+  write(alert: Alert): void {
+    if (this.error) {
+      this.failed++;
+      return;
+    }
+    this.out.write(`${falcoTextLine(alert)}\n`);
+  }
+  close(): Promise<void> {
+    if (this.out === process.stdout) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      (this.out as WriteStream).end(() => (this.error ? reject(new UserError(`cannot write alerts to ${this.target}: ${this.error.message}`)) : resolve()));
+    });
+  }
+}
+
+/** Formats whose alerts stream line by line (the others are a report at the end). */
+export const streamedFormat = (format: string): boolean => format === 'json' || format === 'falco';
 
 export function checkExitCode(v: string): number {
   const n = Number(v);
@@ -43,6 +97,7 @@ export function alertSinks(o: { format: string; output?: string; webhook?: strin
   const sinks: AlertSink[] = [];
   if (o.webhook) sinks.push(new WebhookSink(o.webhook));
   if (o.format === 'json' && (o.output || !o.webhook)) sinks.push(sinkFor(o.output ?? '-'));
+  if (o.format === 'falco' && (o.output || !o.webhook)) sinks.push(new FalcoTextSink(o.output ?? '-'));
   return sinks;
 }
 

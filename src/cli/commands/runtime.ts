@@ -8,20 +8,22 @@ import { UserError } from '../../util/errors.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { describeDiagnostic, Engine, fieldRegistry, loadRuleFiles, parsePriority, RuleSet, type RuleDiagnostic } from '../../runtime/rules/index.js';
 import { readEventFile, type ReplayFormat } from '../../runtime/replay/index.js';
-import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
+import {
+  AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, requireRules, streamedFormat,
+} from '../runtime-policy.js';
 
 interface ReplayOptions {
   rules: string[];
   inputFormat: string;
-  format: string;
+  format?: string;
   output?: string;
   webhook?: string;
   policy: string[];
   minPriority?: string;
   ruleMatching: 'first' | 'all';
-  tags?: string[];
-  disableTags?: string[];
-  disableRules?: string[];
+  tags: string[];
+  disableTags: string[];
+  disableRules: string[];
   exitCode: string;
 }
 
@@ -104,31 +106,33 @@ export function registerRuntimeCommands(program: Command): Command {
     .command('replay')
     .description('replay recorded events through rules: JSON lines in the Gatehouse model, `sysdig -j` output, or a .scap capture (via sysdig); with --policy, every alert carries its policy verdict')
     .argument('<file>', "events file ('-' for stdin)")
-    .requiredOption('--rules <files...>', 'rules files')
+    .option('-r, --rules <file>', 'Falco rules file (as falco -r); repeatable, loaded in order: -r A -r B', collect, [])
     .addOption(new Option('--input-format <format>', 'events format').choices(['auto', 'gatehouse', 'sysdig']).default('auto'))
     .option('--policy <pack>', 'runtime policy pack: file, directory or built-in name (runtime); repeatable', collect, [])
-    .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations").choices(alertFormats()).default('json'))
+    .addOption(new Option('--format <format>', "falco: Falco's text alert lines, json: Falco's JSON alert lines (both streamed; default falco on a terminal, json otherwise); table, sarif, junit: a report of the alerts and policy violations").choices(alertFormats()))
     .option('--output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
     .option('--webhook <url>', 'POST every alert as JSON to this http(s) URL (as Falco http_output); with it, alerts go to stdout or a file only when --output is given')
     .option('--min-priority <priority>', 'only rules at least this severe (Falco priority names)')
     .addOption(new Option('--rule-matching <mode>', "Falco's rule_matching: first matching rule per event, or all").choices(['first', 'all']).default('first'))
-    .option('--tags <tags...>', 'only rules with one of these tags')
-    .option('--disable-tags <tags...>', 'drop rules with any of these tags')
-    .option('--disable-rules <substrings...>', 'drop rules whose name contains one of these')
+    .option('-t, --tags <tag>', 'only rules with this tag (as falco -t); repeatable', collect, [])
+    .option('-T, --disable-tags <tag>', 'drop rules with this tag (as falco -T); repeatable', collect, [])
+    .option('-D, --disable-rules <substring>', 'drop rules whose name contains this (as falco -D); repeatable', collect, [])
     .addOption(exitCodeOption('a rule alerted'))
     .action(async (file: string, o: ReplayOptions) => {
       const min = o.minPriority === undefined ? undefined : parsePriority(o.minPriority);
       if (o.minPriority !== undefined && !min) throw new UserError(`unknown priority '${o.minPriority}'`);
-      const sinks = alertSinks(o);
-      const report = o.format === 'json' ? undefined : new AlertReport('runtime replay', o.format, o.output);
+      const rules = requireRules(o.rules);
+      const format = defaultAlertFormat(o);
+      const sinks = alertSinks({ ...o, format });
+      const report = streamedFormat(format) ? undefined : new AlertReport('runtime replay', format, o.output);
       // Policies are loaded and compiled before any event is read: a bad pack is exit 2 here.
       const policies = await loadRuntimePolicies(o.policy);
-      const set = new RuleSet(loadRuleFiles(o.rules), {
+      const set = new RuleSet(loadRuleFiles(rules), {
         ruleMatching: o.ruleMatching,
         ...(min ? { minPriority: min } : {}),
-        ...(o.tags ? { runTags: o.tags } : {}),
-        ...(o.disableTags ? { disableTags: o.disableTags } : {}),
-        ...(o.disableRules ? { disableRules: o.disableRules } : {}),
+        ...(o.tags.length ? { runTags: o.tags } : {}),
+        ...(o.disableTags.length ? { disableTags: o.disableTags } : {}),
+        ...(o.disableRules.length ? { disableRules: o.disableRules } : {}),
       });
       const judge = policies ? new AlertJudge(policies) : undefined;
       const annotate = alertAnnotator(judge, report);

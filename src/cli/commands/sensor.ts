@@ -10,11 +10,11 @@ import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
 import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
-import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, loadRuntimePolicies } from '../runtime-policy.js';
+import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, streamedFormat } from '../runtime-policy.js';
 
 interface SensorCliOptions {
-  rules?: string[];
-  format: string;
+  rules: string[];
+  format?: string;
   output?: string;
   webhook?: string;
   policy: string[];
@@ -35,10 +35,10 @@ export function registerSensorCommands(program: Command): Command {
   return program
     .command('sensor')
     .description('run the eBPF sensor (root, bpftrace): container activity as Falco-style events and alerts')
-    .option('-r, --rules <files...>', 'Falco rules files to evaluate in-process')
+    .option('-r, --rules <file>', 'Falco rules file to evaluate in-process (as falco -r); repeatable, loaded in order: -r A -r B', collect, [])
     .option('--policy <pack>', 'runtime policy pack: file, directory or built-in name (runtime); repeatable', collect, [])
     .option('--cluster <name>', 'cluster name for the scope.clusters of runtime policies')
-    .addOption(new Option('--format <format>', "json: Falco's JSON alert lines (streamed); table, sarif, junit: a report of the alerts and policy violations when the sensor stops").choices(alertFormats()).default('json'))
+    .addOption(new Option('--format <format>', "falco: Falco's text alert lines, json: Falco's JSON alert lines (both streamed; default falco on a terminal, json otherwise); table, sarif, junit: a report of the alerts and policy violations when the sensor stops").choices(alertFormats()))
     .option('-o, --output <file>', "write alerts (json: appended as lines) or the report to this file instead of stdout ('-')")
     .option('--webhook <url>', 'POST every alert as JSON to this http(s) URL (as Falco http_output); with it, alerts go to stdout or a file only when --output is given')
     .option('--events <target>', 'also write every event as JSONL (- for stdout, or a file) for `runtime replay`')
@@ -53,7 +53,7 @@ export function registerSensorCommands(program: Command): Command {
     )
     .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('0'))
     .action(async (o: SensorCliOptions) => {
-      if (!o.rules?.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
+      if (!o.rules.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -62,15 +62,16 @@ export function registerSensorCommands(program: Command): Command {
       const minPriority = o.priority ? parsePriority(o.priority) : undefined;
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
 
-      if (o.policy.length && !o.rules?.length) throw new UserError('--policy judges alerts: give --rules FILE… too');
-      const sinks = o.rules?.length ? alertSinks(o) : [];
-      const report = o.format === 'json' || !o.rules?.length ? undefined : new AlertReport('sensor', o.format, o.output);
+      if (o.policy.length && !o.rules.length) throw new UserError('--policy judges alerts: give -r FILE too');
+      const format = defaultAlertFormat(o);
+      const sinks = o.rules.length ? alertSinks({ ...o, format }) : [];
+      const report = streamedFormat(format) || !o.rules.length ? undefined : new AlertReport('sensor', format, o.output);
       // Policies are loaded and compiled before the probe starts: a bad pack is exit 2 here.
       const policies = await loadRuntimePolicies(o.policy);
       const judge = policies ? new AlertJudge(policies, o.cluster ? { cluster: o.cluster } : {}) : undefined;
       const annotate = alertAnnotator(judge, report);
-      const ruleSet = o.rules?.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
-      if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs --rules FILE…');
+      const ruleSet = o.rules.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
+      if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs -r FILE');
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
       if (o.events) eventsOut = o.events === '-' ? process.stdout : createWriteStream(o.events, { flags: 'w' });
       const writeEvent = eventsOut ? (ev: RuntimeEvent) => eventsOut!.write(`${JSON.stringify(ev, jsonReplacer)}\n`) : undefined;

@@ -7,7 +7,10 @@
  *   parseManifests(text, file, opts)  one text (e.g. stdin already read)
  * Each result holds `objects` (every mapping with a `kind`, `List` items expanded) and
  * `notes` (problems with file + line; a broken document is noted and the rest still load).
- * Unknown kinds and CRDs are kept (`known: false`) and noted once per kind.
+ * Unknown kinds and CRDs are kept (`known: false`) and noted once per kind. A file met while
+ * walking a directory that holds no Kubernetes object at all (a Helm values.yaml, a GitHub
+ * workflow, a docker-compose.yml, package.json) is skipped with one `note`, not an error;
+ * YAML syntax errors stay errors (exit 2 in every command).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -76,15 +79,17 @@ export async function loadManifests(inputs: string[], opts: LoadOptions = {}): P
       continue;
     }
     let files: string[];
+    let walked: boolean;
     try {
-      files = await expandInput(input);
+      ({ files, walked } = await expandInput(input));
     } catch (e) {
       throw new UserError(`cannot read ${input}: ${describeError(e)}`, 'bad-input');
     }
     for (const file of files) {
       try {
         const text = await readStream(createReadStream(file), opts.maxFileBytes ?? DEFAULT_MAX_FILE, file);
-        merge(result, parseManifests(text, file, opts), unknownKinds);
+        const parsed = parseManifests(text, file, opts);
+        merge(result, walked ? skipNonKubernetes(parsed, file) : parsed, unknownKinds);
       } catch (e) {
         result.notes.push({ level: 'error', file, message: describeError(e) });
       }
@@ -106,9 +111,21 @@ function merge(into: LoadResult, from: LoadResult, unknownKinds: Set<string>): v
   }
 }
 
-async function expandInput(input: string): Promise<string[]> {
+/** Notes for documents that are YAML but no Kubernetes object (no kind, or not a mapping). */
+const NOT_AN_OBJECT = new Set(['object has no kind; skipped', 'document is not a mapping; skipped']);
+
+/**
+ * A file found in a directory with no Kubernetes object and nothing but "no kind" notes is
+ * some other YAML or JSON (values.yaml, .github/workflows, docker-compose.yml): one note.
+ */
+function skipNonKubernetes(parsed: LoadResult, file: string): LoadResult {
+  if (parsed.objects.length > 0 || parsed.notes.length === 0 || !parsed.notes.every((n) => NOT_AN_OBJECT.has(n.message))) return parsed;
+  return { objects: [], notes: [{ level: 'note', file, message: 'not a Kubernetes manifest (no apiVersion/kind); skipped' }] };
+}
+
+async function expandInput(input: string): Promise<{ files: string[]; walked: boolean }> {
   const st = await stat(input);
-  if (!st.isDirectory()) return [input];
+  if (!st.isDirectory()) return { files: [input], walked: false };
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -121,7 +138,7 @@ async function expandInput(input: string): Promise<string[]> {
     }
   };
   await walk(input);
-  return out;
+  return { files: out, walked: true };
 }
 
 function readStream(stream: NodeJS.ReadableStream, limit: number, name: string): Promise<string> {
@@ -218,7 +235,7 @@ export function lazyExact(text: string): (path: FieldPath) => { line: number; co
   return (path) => {
     if (!doc) {
       counter = new LineCounter();
-      doc = parseDocument(text, { lineCounter: counter, uniqueKeys: false, prettyErrors: false });
+      doc = parseDocument(text, { lineCounter: counter, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
     }
     for (let n = path.length; n >= 0; n--) {
       const node = nodeAt(doc, path.slice(0, n));
@@ -233,7 +250,8 @@ export function lazyExact(text: string): (path: FieldPath) => { line: number; co
 
 function parseExact(chunk: Chunk, file: string, opts: LoadOptions, result: LoadResult): void {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(chunk.text, { lineCounter, uniqueKeys: false, prettyErrors: false });
+  // logLevel 'error': the library's process warnings (mapAsMap for collection keys) never reach the user.
+  const doc = parseDocument(chunk.text, { lineCounter, uniqueKeys: false, prettyErrors: false, logLevel: 'error' });
   const lineOf = (offset: number): { line: number; column: number } => {
     const p = lineCounter.linePos(offset);
     return { line: p.line + chunk.firstLine, column: p.col };

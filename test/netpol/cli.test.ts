@@ -110,7 +110,7 @@ test('analyze --unprotected reports workloads without isolation as findings and 
   }
 });
 
-test('bad input: invalid selectors fail with file and line; broken YAML is skipped with a warning', async () => {
+test('bad input: invalid selectors, broken YAML and YAML bombs fail (exit 2, as k8s check) with file and line', async () => {
   const dir = tempDir();
   try {
     writeFileSync(join(dir, 'cluster.yaml'), CLUSTER);
@@ -123,17 +123,17 @@ test('bad input: invalid selectors fail with file and line; broken YAML is skipp
 
     writeFileSync(join(dir, 'bad.yaml'), 'kind: NetworkPolicy\nmetadata: {name: [unclosed\n');
     const s = await runCli(['netpol', 'analyze', dir]);
-    assert.equal(s.code, 0, s.stderr);
-    assert.match(s.stderr, /warning: .*bad\.yaml:\d+: invalid YAML/);
-    assert.match(s.stdout, /shop\/web\[Deployment\] => shop\/db\[StatefulSet\] : All Connections/);
+    assert.equal(s.code, 2, s.stderr);
+    assert.match(s.stderr, /^gatehouse: error: .*bad\.yaml:\d+: invalid YAML/);
+    assert.equal(s.stderr.trim().split('\n').length, 1);
+    assert.equal(s.stdout, '');
 
     const lol = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
     for (let i = 1; i < 9; i++) lol.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
     writeFileSync(join(dir, 'bad.yaml'), `kind: NetworkPolicy\nmetadata: {name: bomb, namespace: shop}\n${lol.join('\n')}\nspec: {podSelector: {matchExpressions: [{key: app, operator: In, values: *i}]}}\n`);
     const bomb = await runCli(['netpol', 'analyze', dir]);
-    assert.equal(bomb.code, 0, bomb.stderr);
+    assert.equal(bomb.code, 2, bomb.stderr);
     assert.match(bomb.stderr, /bad\.yaml:\d+: document skipped: too many alias expansions/);
-    assert.match(bomb.stdout, /shop\/web\[Deployment\] => shop\/db\[StatefulSet\] : All Connections/);
 
     const none = await runCli(['netpol', 'analyze', join(dir, 'missing')]);
     assert.equal(none.code, 2);

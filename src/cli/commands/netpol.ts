@@ -20,13 +20,20 @@ import {
   type IntentConnection,
   type LoadedCluster,
 } from '../../kube/netpol/index.js';
+import type { LoadNote } from '../../kube/manifests.js';
 
 const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
 
 async function load(paths: string[], live: ClusterCliOptions = {}): Promise<LoadedCluster> {
   const loaded = modelOf(await loadObjects(paths, live, LIVE_NETPOL_SOURCE));
-  for (const n of loaded.notes) {
-    process.stderr.write(`gatehouse: ${n.level === 'error' ? 'warning' : 'note'}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
+  const where = (n: LoadNote) => `${n.file}${n.line ? `:${n.line}` : ''}`;
+  for (const n of loaded.notes) if (n.level !== 'error') process.stderr.write(`gatehouse: note: ${where(n)}: ${n.message}\n`);
+  // As in `k8s check`: input that cannot be read (YAML syntax errors, YAML bombs) is exit 2,
+  // one file:line line per problem; other YAML met in a directory is only noted above.
+  const errors = loaded.notes.filter((n) => n.level === 'error');
+  if (errors.length) {
+    for (const n of errors.slice(1)) process.stderr.write(`gatehouse: error: ${where(n)}: ${n.message}\n`);
+    throw new UserError(`error: ${where(errors[0]!)}: ${errors[0]!.message}`, 'bad-input');
   }
   return loaded;
 }

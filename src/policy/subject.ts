@@ -7,6 +7,7 @@
  */
 import type { FindingKind, ResourceRef } from '../findings/finding.js';
 import type { FieldPath } from '../util/positioned-yaml.js';
+import { UserError } from '../util/errors.js';
 import { closest, type FieldRegistry } from './fields.js';
 import { SUBJECT_KINDS, type ScopeKey, type Stage, type SubjectKind } from './types.js';
 
@@ -76,6 +77,14 @@ export class SubjectRegistry {
 
   get(kind: string): SubjectAdapter<any, any> | undefined {
     return this.adapters.get(kind as SubjectKind);
+  }
+
+  /** The adapter of `kind`, or a one-line UserError with a did-you-mean. */
+  require(kind: string): SubjectAdapter<any, any> {
+    const adapter = this.get(kind);
+    if (adapter) return adapter;
+    const guess = this.suggest(kind);
+    throw new UserError(`unknown subject "${kind}"${guess ? ` (did you mean "${guess}"?)` : ''} (expected ${this.kinds().join(', ')})`, 'usage');
   }
 
   kinds(): SubjectKind[] {

@@ -46,8 +46,7 @@ const isMap = (v: unknown): v is Record<string, any> => typeof v === 'object' &&
 
 /** Reads a subject value from a file through its adapter (fromFile, else YAML/JSON → fromData). */
 export async function subjectFromFile(subjects: SubjectRegistry, kind: string, file: string): Promise<unknown> {
-  const adapter = subjects.get(kind);
-  if (!adapter) throw new UserError(`unknown subject "${kind}"${subjects.suggest(kind) ? ` (did you mean "${subjects.suggest(kind)}"?)` : ''} (expected ${subjects.kinds().join(', ')})`, 'usage');
+  const adapter = subjects.require(kind);
   if (adapter.fromFile) return adapter.fromFile(file);
   if (!adapter.fromData) throw new UserError(`subject ${kind} cannot be read from a file`, 'usage');
   const docs = await readPositionedYaml(file);

@@ -14,12 +14,6 @@ const MAX_DOCUMENT = 8 * 1024 * 1024;
 /** Stop following Link headers after this many pages: a looping registry must not hang us. */
 const MAX_PAGES = 10_000;
 
-/** Loopback registries speak plain HTTP by default, as the Docker engine assumes. */
-export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 export class RegistryStore {
   readonly client: RegistryClient;
 
@@ -27,7 +21,8 @@ export class RegistryStore {
     readonly registry: string,
     opts: RegistryClientOptions = {},
   ) {
-    this.client = new RegistryClient(registry, { ...opts, insecure: opts.insecure ?? isLoopbackRegistry(registry) });
+    // The client itself speaks plain HTTP to loopback registries unless told otherwise.
+    this.client = new RegistryClient(registry, opts);
   }
 
   close(): Promise<void> {

@@ -101,8 +101,7 @@ export function registerPolicyCommands(program: Command): void {
     .option('--trust-policy <file>', 'trust policy: fills the signature fields of an image reference');
   addImageOptions(evalCmd).action(async (input: string, o: EvalOptions) => {
       const reg = subjects();
-      const adapter = reg.get(o.subject);
-      if (!adapter) throw new UserError(`unknown subject "${o.subject}"${reg.suggest(o.subject) ? ` (did you mean "${reg.suggest(o.subject)}"?)` : ''} (expected ${reg.kinds().join(', ')})`, 'usage');
+      const adapter = reg.require(o.subject);
       const exitCode = Number(o.exitCode);
       if (!/^\d+$/.test(o.exitCode) || exitCode > 255) throw new UserError(`--exit-code must be 0-255, got "${o.exitCode}"`, 'usage');
       const packs = o.policy.length ? o.policy : [...BUILTIN_PACKS];

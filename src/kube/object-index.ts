@@ -20,25 +20,32 @@ export interface ObjectIndex {
 
 export const nsOf = (o: ManifestObject): string => o.namespace ?? 'default';
 
+/**
+ * Maps are built on first use: most policies read one object, and admission sends one
+ * object, so an evaluation that never asks a cross-object question pays nothing for them.
+ */
 export function buildIndex(objects: readonly ManifestObject[]): ObjectIndex {
-  const kinds = new Map<string, ManifestObject[]>();
-  const byKey = new Map<string, ManifestObject>();
-  for (const o of objects) {
-    let l = kinds.get(o.kind);
-    if (!l) kinds.set(o.kind, (l = []));
-    l.push(o);
-    byKey.set(`${o.kind}/${nsOf(o)}/${o.name}`, o);
-  }
+  let maps: { kinds: Map<string, ManifestObject[]>; byKey: Map<string, ManifestObject>; kindNs: Map<string, ManifestObject[]> } | undefined;
+  const index = () => {
+    if (maps) return maps;
+    const kinds = new Map<string, ManifestObject[]>();
+    const byKey = new Map<string, ManifestObject>();
+    const kindNs = new Map<string, ManifestObject[]>();
+    for (const o of objects) {
+      let l = kinds.get(o.kind);
+      if (!l) kinds.set(o.kind, (l = []));
+      l.push(o);
+      byKey.set(`${o.kind}/${nsOf(o)}/${o.name}`, o);
+      const key = `${o.kind}/${nsOf(o)}`;
+      let k = kindNs.get(key);
+      if (!k) kindNs.set(key, (k = []));
+      k.push(o);
+    }
+    return (maps = { kinds, byKey, kindNs });
+  };
   let templates: { object: ManifestObject; namespace: string; labels: Record<string, string> }[] | undefined;
   let nss: Set<string> | undefined;
   let templatesByNs: Map<string, { object: ManifestObject; namespace: string; labels: Record<string, string> }[]> | undefined;
-  const kindNs = new Map<string, ManifestObject[]>();
-  for (const o of objects) {
-    const key = `${o.kind}/${nsOf(o)}`;
-    let l = kindNs.get(key);
-    if (!l) kindNs.set(key, (l = []));
-    l.push(o);
-  }
   const podTemplates = () =>
     (templates ??= objects.flatMap((o) => {
       const t = podTemplateOf(o);
@@ -48,8 +55,11 @@ export function buildIndex(objects: readonly ManifestObject[]): ObjectIndex {
     }));
   return {
     all: objects,
-    byKind: (kind) => kinds.get(kind) ?? [],
-    find: (kind, namespace, name) => byKey.get(`${kind}/${namespace ?? 'default'}/${name}`) ?? (kind === 'Namespace' || kind.startsWith('Cluster') ? byKey.get(`${kind}/default/${name}`) : undefined),
+    byKind: (kind) => index().kinds.get(kind) ?? [],
+    find: (kind, namespace, name) => {
+      const { byKey } = index();
+      return byKey.get(`${kind}/${namespace ?? 'default'}/${name}`) ?? (kind === 'Namespace' || kind.startsWith('Cluster') ? byKey.get(`${kind}/default/${name}`) : undefined);
+    },
     podTemplates,
     podTemplatesIn: (ns) => {
       if (!templatesByNs) {
@@ -62,8 +72,8 @@ export function buildIndex(objects: readonly ManifestObject[]): ObjectIndex {
       }
       return templatesByNs.get(ns) ?? [];
     },
-    byKindIn: (kind, ns) => kindNs.get(`${kind}/${ns}`) ?? [],
+    byKindIn: (kind, ns) => index().kindNs.get(`${kind}/${ns}`) ?? [],
     namespaces: () => (nss ??= new Set(objects.filter((o) => o.kind !== 'Namespace' && o.namespace).map((o) => o.namespace!).concat(
-      (kinds.get('Namespace') ?? []).map((n) => n.name)))),
+      (index().kinds.get('Namespace') ?? []).map((n) => n.name)))),
   };
 }

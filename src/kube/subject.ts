@@ -35,19 +35,6 @@ function resourceOf(object: ManifestObject, path: FieldPath, container?: string)
     : { k8s };
 }
 
-/** An ObjectIndex that builds the real one when a cross-object field first asks. */
-function lazyIndex(get: () => ObjectIndex): ObjectIndex {
-  return {
-    get all() { return get().all; },
-    byKind: (kind) => get().byKind(kind),
-    find: (kind, namespace, name) => get().find(kind, namespace, name),
-    podTemplates: () => get().podTemplates(),
-    podTemplatesIn: (ns) => get().podTemplatesIn(ns),
-    byKindIn: (kind, ns) => get().byKindIn(kind, ns),
-    namespaces: () => get().namespaces(),
-  };
-}
-
 const where = (o: ManifestObject) => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
 
 export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> {
@@ -61,9 +48,7 @@ export function workloadSubject(): SubjectAdapter<WorkloadSubject, EvalContext> 
     targetDocs: { object: 'the whole object', container: 'each init, regular and ephemeral container' },
     scopeKeys: ['clusters', 'namespaces', 'excludeNamespaces', 'kinds', 'labelSelector', 'images'],
     *roots(subject) {
-      // Built on first use: most policies read one object, and admission sends one object.
-      let built: ObjectIndex | undefined = subject.index;
-      const index = built ?? lazyIndex(() => (built ??= buildIndex(subject.objects)));
+      const index = subject.index ?? buildIndex(subject.objects);
       const settings = subject.settings ?? { pss: { level: 'baseline', minor: PSS_LATEST_MINOR } };
       for (const object of subject.objects) {
         const pod = podTemplateOf(object);

@@ -1,0 +1,57 @@
+/**
+ * Bodies of Central's ingest routes (`POST /api/v1/ingest/...`). The CLI and the sensor
+ * send these; Central's routes validate them with JSON schemas built beside the routes.
+ */
+import type { Finding } from '../../findings/finding.js';
+
+/** `POST /api/v1/ingest/images`: what `image scan`, `image sbom` and `image verify` found about one image. */
+export interface ImageReport {
+  image: {
+    digest: string;
+    /** References it was seen under (e.g. registry/repo:tag). */
+    refs?: string[];
+    os?: { family: string; version?: string };
+    /** Image creation time (RFC 3339), from its config. */
+    created?: string;
+    layers?: { digest: string; size?: number; createdBy?: string }[];
+  };
+  /** CycloneDX 1.6 JSON of the image's components (stored; re-matched when the DB changes). */
+  sbom?: Record<string, unknown>;
+  /** Vulnerability, secret, hygiene and policy findings of this scan (replace the previous scan's). */
+  findings?: Finding[];
+  /** Signature status from `image verify`. */
+  signature?: { verified: boolean; signers?: string[]; message?: string; checkedAt?: string };
+  /** Vulnerability DB the findings were matched against. */
+  db?: { version?: string; updatedAt?: string };
+}
+
+/** `POST /api/v1/ingest/findings`: findings of `k8s check`, `registry audit` and others that are not about one image. */
+export interface FindingsReport {
+  /** What produced them: 'k8s-check', 'registry-audit', … */
+  source: string;
+  /** What they are about: a cluster name, a registry/repository, a directory of manifests. */
+  target: string;
+  findings: Finding[];
+}
+
+/** One event of a batch: an alert (sensor, runtime replay) or a decision (engine-proxy, admission). */
+export interface IngestEvent {
+  /** Idempotency key: Central stores an event with a key it has seen once only. */
+  id: string;
+  type: 'alert' | 'decision';
+  /** RFC 3339. */
+  time: string;
+  finding?: Finding;
+  data?: Record<string, unknown>;
+}
+
+/** `POST /api/v1/ingest/events`: a batch, stored in one transaction (all or nothing). */
+export interface EventBatch {
+  source: { kind: 'sensor' | 'runtime-replay' | 'engine-proxy' | 'admission'; cluster?: string; host?: string; node?: string };
+  events: IngestEvent[];
+}
+
+export interface IngestResult {
+  stored: number;
+  duplicates: number;
+}

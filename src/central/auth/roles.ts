@@ -1,0 +1,26 @@
+/** Roles of API tokens and what each may do. A route names the one permission it needs. */
+export const ROLES = ['admin', 'analyst', 'ci', 'sensor', 'admission'] as const;
+export type Role = (typeof ROLES)[number];
+
+export type Permission =
+  | 'read' // every GET of the inventory, findings, violations, alerts, policies
+  | 'admin' // tokens, clusters, hosts, policies and exceptions changes
+  | 'ingest:scans' // image scans, SBOMs, signature status, k8s check and registry audit findings
+  | 'ingest:events' // alerts and decisions
+  | 'ci:check'; // verdicts against Central's policies
+
+const GRANTS: Record<Role, readonly Permission[]> = {
+  admin: ['read', 'admin', 'ingest:scans', 'ingest:events', 'ci:check'],
+  analyst: ['read'],
+  ci: ['ingest:scans', 'ci:check'],
+  sensor: ['ingest:events'],
+  admission: ['ingest:events', 'ci:check'],
+};
+
+export function roleAllows(role: string, permission: Permission): boolean {
+  return (GRANTS as Record<string, readonly Permission[] | undefined>)[role]?.includes(permission) ?? false;
+}
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}

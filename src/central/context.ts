@@ -1,0 +1,15 @@
+/** What Central's routes and background jobs share: the store and the policy state. */
+import type { Kysely } from 'kysely';
+import type { Store } from './store/open.js';
+import type { Database } from './store/schema.js';
+
+export interface CentralContext {
+  store: Store;
+  db: Kysely<Database>;
+  /** Injected clock, so expiry is testable. */
+  now(): Date;
+}
+
+export function centralContext(store: Store, now: () => Date = () => new Date()): CentralContext {
+  return { store, db: store.db, now };
+}

@@ -1,0 +1,14 @@
+/**
+ * Versioned migrations, run in name order at every start (Kysely's Migrator records which
+ * ran). A schema change is one new file here and one line below.
+ */
+import type { Migration, MigrationProvider } from 'kysely';
+import * as initial from './0001-initial.js';
+
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};

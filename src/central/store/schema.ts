@@ -1,0 +1,186 @@
+/**
+ * Central's tables as Kysely sees them. One schema for SQLite and PostgreSQL: times are
+ * RFC 3339 text (sortable as text in both), JSON is text, ids are text, so every query is
+ * the same on both dialects.
+ */
+import type { Generated } from 'kysely';
+
+export interface TokensTable {
+  id: string;
+  name: string;
+  role: string;
+  /** SHA-256 of the token (hex). The token itself is never stored. */
+  hash: string;
+  created_at: string;
+  created_by: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+/** A cluster or a plain container host that Central watches. */
+export interface SourcesTable {
+  id: string;
+  kind: 'cluster' | 'host';
+  name: string;
+  /** Connection settings (kubeconfig, endpoint, TLS material), encrypted with the data key. */
+  config: string;
+  state: string;
+  message: string | null;
+  first_seen: string;
+  last_seen: string;
+}
+
+/** Every watched object (Kubernetes objects, host containers and images), deletions kept as deleted_at. */
+export interface ObjectsTable {
+  source_id: string;
+  kind: string;
+  uid: string;
+  namespace: string;
+  name: string;
+  resource_version: string | null;
+  body: string;
+  first_seen: string;
+  last_seen: string;
+  deleted_at: string | null;
+}
+
+/** A top-level workload (not owned by another workload) or a plain-host container, with its risk. */
+export interface DeploymentsTable {
+  id: string;
+  source_id: string;
+  namespace: string;
+  kind: string;
+  name: string;
+  labels: string;
+  /** JSON array of image references of its containers. */
+  images: string;
+  risk_score: number;
+  /** JSON: the explained risk (factors and contributions). */
+  risk: string;
+  first_seen: string;
+  last_seen: string;
+  deleted_at: string | null;
+}
+
+export interface ImagesTable {
+  digest: string;
+  /** JSON array of references the image was seen under. */
+  refs: string;
+  os: string | null;
+  created: string | null;
+  /** JSON array of layers. */
+  layers: string;
+  /** CycloneDX JSON, re-matched when the vulnerability DB changes. */
+  sbom: string | null;
+  /** JSON signature status. */
+  signature: string | null;
+  /** JSON counts of findings by kind and severity. */
+  summary: string;
+  db_version: string | null;
+  scanned_at: string | null;
+  first_seen: string;
+  last_seen: string;
+}
+
+export interface ImageFindingsTable {
+  image_digest: string;
+  fingerprint: string;
+  finding_id: string;
+  kind: string;
+  severity: string;
+  body: string;
+}
+
+/** Findings that are not about one image (k8s check, registry audit), per source and target. */
+export interface FindingsTable {
+  source: string;
+  target: string;
+  fingerprint: string;
+  finding_id: string;
+  kind: string;
+  severity: string;
+  body: string;
+  first_seen: string;
+  last_seen: string;
+}
+
+export type ViolationState = 'active' | 'resolved' | 'excepted';
+
+export interface ViolationsTable {
+  /** The violation's fingerprint: policy + subject + location. */
+  id: string;
+  policy_id: string;
+  stage: string;
+  /** deployment | image | finding-target | event */
+  subject_kind: string;
+  subject_key: string;
+  severity: string;
+  title: string;
+  body: string;
+  state: ViolationState;
+  exception_id: string | null;
+  first_seen: string;
+  last_seen: string;
+  resolved_at: string | null;
+}
+
+/** Alerts and decisions pushed by sensors, replay, the engine proxy and admission. */
+export interface EventsTable {
+  /** The sender's idempotency key. */
+  id: string;
+  type: 'alert' | 'decision';
+  source_kind: string;
+  cluster: string | null;
+  host: string | null;
+  time: string;
+  rule: string;
+  severity: string;
+  body: string;
+  received_at: string;
+}
+
+export interface PoliciesTable {
+  id: string;
+  /** Pack it came from ('build', 'deploy', … or 'api'). */
+  pack: string;
+  subject: string;
+  /** The policy as JSON (the pack format's shape). */
+  body: string;
+  enabled: number;
+  updated_at: string;
+}
+
+export interface ExceptionsTable {
+  id: string;
+  /** The PolicyException as JSON. */
+  body: string;
+  owner: string;
+  reason: string;
+  expires_at: string | null;
+  created_at: string;
+  created_by: string | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+/** Keeps migrations' own bookkeeping out of the query types. */
+export interface Database {
+  tokens: TokensTable;
+  sources: SourcesTable;
+  objects: ObjectsTable;
+  deployments: DeploymentsTable;
+  images: ImagesTable;
+  image_findings: ImageFindingsTable;
+  findings: FindingsTable;
+  violations: ViolationsTable;
+  events: EventsTable;
+  policies: PoliciesTable;
+  exceptions: ExceptionsTable;
+  meta: MetaTable;
+}
+
+export type { Generated };

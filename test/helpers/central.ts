@@ -1,0 +1,59 @@
+/**
+ * A real Central for tests: the fastify app over a real store (SQLite in a temp dir, or a
+ * fresh PostgreSQL database), listening on 127.0.0.1 port 0, with an admin token.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildCentral, type BuildCentralOptions } from '../../src/central/server.js';
+import { centralContext, type CentralContext } from '../../src/central/context.js';
+import { openStore, type Store } from '../../src/central/store/open.js';
+import { createToken } from '../../src/central/store/tokens.js';
+import type { Role } from '../../src/central/auth/roles.js';
+
+export interface TestCentral {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  ctx: CentralContext;
+  adminToken: string;
+  /** Creates a token of `role` directly in the store. */
+  token(role: Role, options?: { expiresAt?: string }): Promise<string>;
+  /** fetch with the admin token (or `token`) and JSON. */
+  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  db(): Store['db'];
+  close(): Promise<void>;
+}
+
+export async function startTestCentral(options: { database?: string; now?: () => Date; build?: BuildCentralOptions } = {}): Promise<TestCentral> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-central-'));
+  const store = await openStore({ dataDir: dir, database: options.database });
+  const ctx = centralContext(store, options.now);
+  const app = await buildCentral(ctx, { logger: false, ...options.build });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address() as { port: number };
+  const url = `http://127.0.0.1:${addr.port}`;
+  const { token: adminToken } = await createToken(store.db, { name: 'test-admin', role: 'admin' });
+  const api = async (method: string, path: string, body?: unknown, token = adminToken) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed as any };
+  };
+  return {
+    url, app, store, ctx, adminToken, api,
+    db: () => store.db,
+    token: async (role, o = {}) => (await createToken(store.db, { name: `test-${role}`, role, expiresAt: o.expiresAt })).token,
+    close: async () => {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,4 +1,5 @@
 /** What Central's routes and background jobs share: the store and the policy state. */
+import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import type { Store } from './store/open.js';
 import type { Database } from './store/schema.js';
@@ -8,8 +9,10 @@ export interface CentralContext {
   db: Kysely<Database>;
   /** Injected clock, so expiry is testable. */
   now(): Date;
+  /** Change notices for background work: 'image' (digest), 'objects' (source id), 'policies', 'exceptions', 'db'. */
+  events: EventEmitter;
 }
 
 export function centralContext(store: Store, now: () => Date = () => new Date()): CentralContext {
-  return { store, db: store.db, now };
+  return { store, db: store.db, now, events: new EventEmitter() };
 }

@@ -3,9 +3,13 @@ import type { ApiModule } from './module.js';
 import { healthApi } from './health.js';
 import { openapiApi } from './openapi.js';
 import { tokensApi } from './tokens.js';
+import { imagesApi } from './images.js';
+import { ingestImagesApi } from './ingest-images.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
   openapiApi,
   tokensApi,
+  imagesApi,
+  ingestImagesApi,
 ];

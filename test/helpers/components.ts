@@ -4,7 +4,7 @@
  * with CI=true it fails, because in CI a skip is a failure.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -44,4 +44,16 @@ export function cachedPath(...parts: string[]): string {
 
 export function cacheHas(...parts: string[]): boolean {
   return existsSync(cachedPath(...parts));
+}
+
+/**
+ * PostgreSQL 15 (.ci/setup.d/80-postgres.sh): the URL of a role that may create databases,
+ * from GATEHOUSE_TEST_POSTGRES_URL or the file the setup writes. test/helpers/postgres.ts
+ * checks that it answers and makes a database per test.
+ */
+export function postgresTestUrl(): string | undefined {
+  const fromEnv = process.env.GATEHOUSE_TEST_POSTGRES_URL;
+  if (fromEnv) return fromEnv;
+  const file = cachedPath('postgres-url');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }

@@ -5,6 +5,8 @@ import { openapiApi } from './openapi.js';
 import { tokensApi } from './tokens.js';
 import { imagesApi } from './images.js';
 import { ingestImagesApi } from './ingest-images.js';
+import { ingestEventsApi } from './ingest-events.js';
+import { alertsApi, decisionsApi } from './alerts.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -12,4 +14,7 @@ export const API_MODULES: ApiModule[] = [
   tokensApi,
   imagesApi,
   ingestImagesApi,
+  ingestEventsApi,
+  alertsApi,
+  decisionsApi,
 ];

@@ -1,0 +1,52 @@
+/** `POST /api/v1/ingest/events`: a batch of alerts or decisions, stored all or nothing, duplicates dropped by id. */
+import type { EventBatch } from '../client/ingest-types.js';
+import { storeEventBatch } from '../store/events.js';
+import { errorSchema } from './errors.js';
+import { INGEST_BODY_LIMIT } from './ingest-images.js';
+import { findingSchema } from './schemas/finding.js';
+import type { ApiModule } from './module.js';
+
+const batchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['source', 'events'],
+  properties: {
+    source: {
+      type: 'object', additionalProperties: false, required: ['kind'],
+      properties: {
+        kind: { type: 'string', enum: ['sensor', 'runtime-replay', 'engine-proxy', 'admission'] },
+        cluster: { type: 'string', maxLength: 253 }, host: { type: 'string', maxLength: 253 }, node: { type: 'string', maxLength: 253 },
+      },
+    },
+    events: {
+      type: 'array', maxItems: 10_000,
+      items: {
+        type: 'object', additionalProperties: false, required: ['id', 'type', 'time'],
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 200 },
+          type: { type: 'string', enum: ['alert', 'decision'] },
+          time: { type: 'string', format: 'date-time' },
+          finding: findingSchema,
+          data: { type: 'object' },
+        },
+      },
+    },
+  },
+} as const;
+
+export const ingestEventsApi: ApiModule = (app, ctx) => {
+  app.post<{ Body: EventBatch }>('/api/v1/ingest/events', {
+    bodyLimit: INGEST_BODY_LIMIT,
+    config: { permission: 'ingest:events' },
+    schema: {
+      summary: 'Push a batch of alerts or decisions (idempotent by event id)',
+      body: batchSchema,
+      response: { 200: { type: 'object', properties: { stored: { type: 'integer' }, duplicates: { type: 'integer' } }, required: ['stored', 'duplicates'] }, 400: errorSchema },
+    },
+  }, async (req) => {
+    const now = ctx.now().toISOString();
+    const result = await ctx.db.transaction().execute((trx) => storeEventBatch(trx, req.body, now));
+    if (result.stored) ctx.events.emit('events', req.body.source);
+    return result;
+  });
+};

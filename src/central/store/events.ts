@@ -1,0 +1,39 @@
+/**
+ * Alerts and decisions. Each event carries its sender's idempotency key as its id; a batch
+ * is stored in one transaction and keys already stored are dropped, so at-least-once
+ * delivery stores every event once.
+ */
+import type { Kysely, Transaction } from 'kysely';
+import { withFingerprint } from '../../findings/fingerprint.js';
+import type { EventBatch } from '../client/ingest-types.js';
+import { chunks, toJson } from './json.js';
+import type { Database, EventsTable } from './schema.js';
+
+export async function storeEventBatch(db: Transaction<Database> | Kysely<Database>, batch: EventBatch, now: string): Promise<{ stored: number; duplicates: number }> {
+  // Within one batch the first event of a key wins, as across batches.
+  const unique = new Map(batch.events.map((e) => [e.id, e]));
+  const ids = [...unique.keys()];
+  const known = new Set<string>();
+  for (const part of chunks(ids, 500)) {
+    for (const r of await db.selectFrom('events').select('id').where('id', 'in', part).execute()) known.add(r.id);
+  }
+  const rows: EventsTable[] = [];
+  for (const e of unique.values()) {
+    if (known.has(e.id)) continue;
+    const finding = e.finding ? withFingerprint(e.finding) : undefined;
+    rows.push({
+      id: e.id,
+      type: e.type,
+      source_kind: batch.source.kind,
+      cluster: batch.source.cluster ?? null,
+      host: batch.source.host ?? null,
+      time: new Date(e.time).toISOString(),
+      rule: finding?.policy?.id ?? finding?.id ?? String(e.data?.rule ?? e.data?.action ?? e.type),
+      severity: finding?.severity ?? 'UNKNOWN',
+      body: toJson({ finding, data: e.data, source: batch.source }),
+      received_at: now,
+    });
+  }
+  for (const part of chunks(rows, 300)) await db.insertInto('events').values(part).execute();
+  return { stored: rows.length, duplicates: batch.events.length - rows.length };
+}

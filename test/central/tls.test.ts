@@ -83,7 +83,9 @@ describe('ensureLocalTls', () => {
 
       // The names a local client dials are in the certificate; others are refused.
       assert.equal(await handshake(server.port, tls.ca, 'localhost'), 'ok');
-      assert.equal(await handshake(server.port, tls.ca, hostname().toLowerCase()), 'ok');
+      const machine = hostname().toLowerCase();
+      // A machine named with characters DNS does not allow cannot be in the certificate.
+      if (/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(machine)) assert.equal(await handshake(server.port, tls.ca, machine), 'ok');
       assert.equal(await handshake(server.port, tls.ca, 'elsewhere.example'), 'ERR_TLS_CERT_ALTNAME_INVALID');
       const leaf = new X509Certificate(tls.cert);
       assert.ok(leaf.checkIP('::1'), 'the IPv6 loopback address is a SAN');

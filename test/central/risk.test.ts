@@ -228,10 +228,10 @@ const ADDITIONS: { name: string; factor: string; detail: RegExp; apply(v: Variat
     apply: (v) => (v.objects.ingresses ??= []).push({ metadata: { name: `ing${v.objects.ingresses.length}`, namespace: 'default' }, spec: { defaultBackend: { service: { name: 'adservice', port: { number: 9555 } } } } }),
   },
   { name: 'no NetworkPolicy', factor: 'exposure', detail: /^no NetworkPolicy isolat/, apply: (v) => (v.objects.networkPolicies = []) },
-  { name: 'critical vuln', factor: 'vulnerabilities', detail: /critical/, apply: (v) => bump(image(v).vulns, 'critical') },
-  { name: 'low vuln', factor: 'vulnerabilities', detail: /low/, apply: (v) => bump(image(v).vulns, 'low') },
-  { name: 'fixable', factor: 'vulnerabilities', detail: /fixable/, apply: (v) => (bump(image(v).vulns, 'high'), bump(image(v).vulns, 'fixable')) },
-  { name: 'known exploited', factor: 'vulnerabilities', detail: /known exploited/, apply: (v) => (bump(image(v).vulns, 'critical'), bump(image(v).vulns, 'knownExploited')) },
+  { name: 'critical vuln', factor: 'vulnerabilities', detail: /critical/, apply: (v) => bump(vulns(v), 'critical') },
+  { name: 'low vuln', factor: 'vulnerabilities', detail: /low/, apply: (v) => bump(vulns(v), 'low') },
+  { name: 'fixable', factor: 'vulnerabilities', detail: /fixable/, apply: (v) => (bump(vulns(v), 'high'), bump(vulns(v), 'fixable')) },
+  { name: 'known exploited', factor: 'vulnerabilities', detail: /known exploited/, apply: (v) => (bump(vulns(v), 'critical'), bump(vulns(v), 'knownExploited')) },
   { name: 'alert', factor: 'runtime', detail: /high runtime alert/, apply: (v) => bump((v.input.runtime ??= {}).alerts ??= {}, 'high') },
   { name: 'incident', factor: 'runtime', detail: /open incident/, apply: (v) => (v.input.runtime = { ...v.input.runtime, incidents: (v.input.runtime?.incidents ?? 0) + 1 }) },
   { name: 'older image', factor: 'image', detail: /days old/, apply: (v) => (image(v).created = new Date(Date.parse(image(v).created ?? '2026-11-01T00:00:00Z') - 120 * 86_400_000).toISOString()) },
@@ -243,6 +243,7 @@ const ADDITIONS: { name: string; factor: string; detail: RegExp; apply(v: Variat
 const podSpec = (v: Variation): Json => (v.input.workload as Json).spec.template.spec;
 const container = (v: Variation): Json => podSpec(v).containers[0];
 const image = (v: Variation) => v.input.images![0]!;
+const vulns = (v: Variation) => (image(v).vulns ??= {}) as Record<string, number | undefined>;
 const bump = (o: Record<string, number | undefined>, k: string) => (o[k] = (o[k] ?? 0) + 1);
 function mountHost(v: Variation, path: string): void {
   const name = `host${podSpec(v).volumes?.length ?? 0}`;

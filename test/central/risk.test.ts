@@ -318,20 +318,22 @@ describe('plain-host containers (real podman socket)', { skip: missing(podmanRea
       return (await engine('GET', `/v1.41/containers/${r.json.Id}/json`)).json;
     };
     try {
-      const risky = await inspect('gh-risk-open', { Privileged: true, CapAdd: ['SYS_ADMIN'], Binds: ['/:/host:ro'], PortBindings: { '80/tcp': [{ HostPort: '18080' }] }, NetworkMode: 'bridge' });
+      // Podman reports no CapAdd for a privileged container (it has every capability), so capabilities get their own.
+      const risky = await inspect('gh-risk-open', { Privileged: true, Binds: ['/:/host:ro'], PortBindings: { '80/tcp': [{ HostPort: '18080' }] }, NetworkMode: 'bridge' });
+      const capable = await inspect('gh-risk-caps', { CapAdd: ['SYS_ADMIN', 'NET_ADMIN'], SecurityOpt: ['no-new-privileges'] });
       const locked = await inspect('gh-risk-locked', { SecurityOpt: ['no-new-privileges'], CapDrop: ['ALL'] }, '65534');
-      const r = scoreDeployment({ workload: risky });
-      const l = scoreDeployment({ workload: locked });
-      assertExplains(r);
-      assertExplains(l);
-      assert.ok(r.score > l.score);
-      hasDetail(r, 'privileges', /^privileged container 'gh-risk-open-\d+'$/);
-      hasDetail(r, 'privileges', /^capability SYS_ADMIN added/);
-      hasDetail(r, 'privileges', /^hostPath \/ mounted read-only .*sensitive/);
-      hasDetail(r, 'privileges', /runs as root \(user 0\)/);
-      hasDetail(r, 'exposure', /^port 18080 published on every host interface$/);
-      assert.deepEqual(factor(l, 'privileges').details, []);
-      assert.deepEqual(factor(l, 'exposure').details, []);
+      const [r, c, l] = [risky, capable, locked].map((workload) => scoreDeployment({ workload }));
+      for (const x of [r!, c!, l!]) assertExplains(x);
+      assert.ok(r!.score > l!.score && c!.score > l!.score);
+      hasDetail(r!, 'privileges', /^privileged container 'gh-risk-open-\d+'$/);
+      hasDetail(r!, 'privileges', /^hostPath \/ mounted read-only .*sensitive/);
+      hasDetail(r!, 'privileges', /runs as root \(user 0\)/);
+      hasDetail(r!, 'exposure', /^port 18080 published on every host interface$/);
+      hasDetail(c!, 'privileges', /^capability SYS_ADMIN added to container 'gh-risk-caps-\d+'$/);
+      hasDetail(c!, 'privileges', /^capability NET_ADMIN added/);
+      assert.ok(!factor(c!, 'privileges').details.some((d) => /escalation/.test(d)), 'no-new-privileges is read');
+      assert.deepEqual(factor(l!, 'privileges').details, []);
+      assert.deepEqual(factor(l!, 'exposure').details, []);
     } finally {
       for (const id of created) await engine('DELETE', `/v1.41/containers/${id}?force=true`);
     }

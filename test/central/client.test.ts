@@ -14,7 +14,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { CentralClient, CentralError, centralFromOptions } from '../../src/central/client/client.js';
 import type { EventBatch, IngestEvent } from '../../src/central/client/ingest-types.js';
 import { EventShipper, SPOOL_LOSS_FINDING } from '../../src/central/client/shipper.js';
-import { openSpool } from '../../src/central/client/spool.js';
+import { openSpool, type Spool } from '../../src/central/client/spool.js';
+import { startTestCentral } from '../helpers/central.js';
 import { hasCommand, requireComponent } from '../helpers/components.js';
 
 const TOKEN = 'gh-test-token-5f1e0c2a9b7d4e3f8a6c1b0d9e8f7a6b';
@@ -401,5 +402,78 @@ describe('EventShipper', () => {
     assert.equal(second.spool.stats().pendingEvents, 1, 'the unacknowledged event stays in the spool');
     await second.close();
     stalled.releaseStalled();
+  });
+});
+
+describe('EventShipper with the real Central (SQLite)', () => {
+  const shellAlert = (id: string, i: number): IngestEvent => ({
+    id,
+    type: 'alert',
+    time: new Date(Date.UTC(2026, 11, 7, 1, 0, i)).toISOString(),
+    finding: { id: 'Terminal shell in container', kind: 'runtime', severity: 'HIGH', title: 'A shell was spawned', resource: { container: { id: 'c1', name: 'web' } } },
+    data: { 'proc.cmdline': 'bash', i },
+  });
+
+  async function allIds(c: Awaited<ReturnType<typeof startTestCentral>>, kind: 'alerts' | 'decisions'): Promise<string[]> {
+    const out: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await c.api('GET', `/api/v1/${kind}?limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.equal(page.status, 200);
+      out.push(...page.body.items.map((x: { id: string }) => x.id));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    return out;
+  }
+
+  test('stores every event once, takes the spool-loss alert, and a second push stores nothing new', async () => {
+    const c = await startTestCentral();
+    const dir = tempDir();
+    try {
+      const token = await c.token('sensor');
+      const alerts = Array.from({ length: 120 }, (_, i) => shellAlert(`e2e-alert-${i}`, i));
+      const decisions = ids('e2e-decision', 30).map(event);
+      const lineBytes = Buffer.byteLength(`${JSON.stringify(alerts[0])}\n`);
+      // A spool that filled up while Central was away: 5 events lost before the shipper runs.
+      const spool = openSpool<IngestEvent>(dir, { maxBytes: lineBytes * 1000 });
+      const small = openSpool<IngestEvent>(join(dir, 'small'), { maxBytes: lineBytes * 3 });
+      assert.deepEqual(small.append(alerts.slice(0, 8)), { accepted: 3, dropped: 5 });
+      small.close();
+
+      const client = new CentralClient({ server: c.url, token });
+      const send = async (sp: Spool<IngestEvent>, events: IngestEvent[]) => {
+        const errors: string[] = [];
+        const shipper = new EventShipper({ client, spool: sp, source: { kind: 'sensor', cluster: 'prod', node: 'n1' }, batchSize: 64, flushIntervalMs: 10, onError: (m) => errors.push(m) });
+        for (const e of events) shipper.submit(e);
+        await waitFor('spool drained', () => sp.stats().pendingEvents === 0 && sp.stats().droppedTotal === sp.lossReported);
+        await shipper.close();
+        const stats = shipper.stats();
+        sp.close();
+        assert.deepEqual(errors, []);
+        return stats;
+      };
+      const first = await send(spool, [...alerts, ...decisions]);
+      assert.equal(first.sent, 150);
+      const stored = await allIds(c, 'alerts');
+      assert.deepEqual(new Set(stored), new Set(alerts.map((a) => a.id)));
+      assert.equal(stored.length, 120);
+      assert.deepEqual(new Set(await allIds(c, 'decisions')), new Set(decisions.map((d) => d.id)));
+
+      // The small spool: its 3 kept events are duplicates by now, its loss alert is new.
+      const smallStats = await send(openSpool<IngestEvent>(join(dir, 'small'), { maxBytes: lineBytes * 3 }), []);
+      assert.equal(smallStats.duplicates, 3);
+      const loss = (await c.api('GET', '/api/v1/alerts?limit=1000')).body.items.filter((a: { id: string }) => a.id.startsWith(`${SPOOL_LOSS_FINDING}:`));
+      assert.equal(loss.length, 1);
+      assert.equal(loss[0].severity, 'HIGH');
+      assert.deepEqual(loss[0].finding.data, { dropped: 5, droppedTotal: 5 });
+
+      // At least once: the same events again are all duplicates.
+      const again = await send(openSpool<IngestEvent>(join(dir, 'again'), { maxBytes: lineBytes * 1000 }), alerts.slice(0, 50));
+      assert.deepEqual({ sent: again.sent, duplicates: again.duplicates }, { sent: 0, duplicates: 50 });
+      assert.equal((await allIds(c, 'alerts')).length, 121);
+      await client.close();
+    } finally {
+      await c.close();
+    }
   });
 });

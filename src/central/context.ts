@@ -1,6 +1,7 @@
 /** What Central's routes and background jobs share: the store and the policy state. */
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
+import { CentralPolicies } from './policies.js';
 import type { Store } from './store/open.js';
 import type { Database } from './store/schema.js';
 
@@ -11,8 +12,11 @@ export interface CentralContext {
   now(): Date;
   /** Change notices for background work: 'image' (digest), 'objects' (source id), 'policies', 'exceptions', 'db'. */
   events: EventEmitter;
+  policies: CentralPolicies;
 }
 
-export function centralContext(store: Store, now: () => Date = () => new Date()): CentralContext {
-  return { store, db: store.db, now, events: new EventEmitter() };
+/** Builds the context: syncs the built-in policy packs into the store and compiles the current set. */
+export async function createCentralContext(store: Store, now: () => Date = () => new Date()): Promise<CentralContext> {
+  const policies = await new CentralPolicies(store.db).init(now());
+  return { store, db: store.db, now, events: new EventEmitter(), policies };
 }

@@ -1,10 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { startTestCentral } from '../helpers/central.js';
+import { startTestCentral, storeTest } from '../helpers/central.js';
 
-test('every endpoint but the probes needs a valid token with the right role', async () => {
-  const c = await startTestCentral();
+await storeTest('every endpoint but the probes needs a valid token with the right role', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     assert.equal((await c.api('GET', '/healthz', undefined, '')).status, 200);
     assert.equal((await c.api('GET', '/readyz', undefined, '')).status, 200);
@@ -44,8 +43,8 @@ test('every endpoint but the probes needs a valid token with the right role', as
   }
 });
 
-test('bad bodies get one clear 4xx line and store nothing', async () => {
-  const c = await startTestCentral();
+await storeTest('bad bodies get one clear 4xx line and store nothing', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     const before = (await c.api('GET', '/api/v1/tokens')).body.items.length;
     const unknown = await c.api('POST', '/api/v1/tokens', { name: 'x', role: 'ci', colour: 'red' });
@@ -67,8 +66,8 @@ test('bad bodies get one clear 4xx line and store nothing', async () => {
   }
 });
 
-test('failed logins are rate-limited per address', async () => {
-  const c = await startTestCentral({ build: { failedLoginLimit: { max: 3, windowMs: 60_000 } } });
+await storeTest('failed logins are rate-limited per address', async (dialect) => {
+  const c = await startTestCentral({ dialect, build: { failedLoginLimit: { max: 3, windowMs: 60_000 } } });
   try {
     for (let i = 0; i < 3; i++) assert.equal((await c.api('GET', '/api/v1/tokens', undefined, 'wrong')).status, 401);
     const limited = await c.api('GET', '/api/v1/tokens', undefined, 'wrong');
@@ -81,10 +80,10 @@ test('failed logins are rate-limited per address', async () => {
   }
 });
 
-test('no token value ever reaches the log', async () => {
+await storeTest('no token value ever reaches the log', async (dialect) => {
   const lines: string[] = [];
   const stream = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
-  const c = await startTestCentral({ build: { logger: { level: 'trace', stream } } });
+  const c = await startTestCentral({ dialect, build: { logger: { level: 'trace', stream } } });
   try {
     const created = await c.api('POST', '/api/v1/tokens', { name: 'sensor-1', role: 'sensor' });
     await c.api('GET', '/api/v1/tokens', undefined, created.body.token);
@@ -100,8 +99,8 @@ test('no token value ever reaches the log', async () => {
   }
 });
 
-test('the OpenAPI 3.1 document lists the routes with their schemas', async () => {
-  const c = await startTestCentral();
+await storeTest('the OpenAPI 3.1 document lists the routes with their schemas', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     const doc = await c.api('GET', '/api/v1/openapi.json');
     assert.equal(doc.status, 200);

@@ -1,6 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCentral } from '../helpers/central.js';
+import { startTestCentral, storeTest } from '../helpers/central.js';
 
 const alert = (id: string, severity = 'HIGH', time = '2026-12-07T01:00:00Z') => ({
   id, type: 'alert', time,
@@ -8,8 +7,8 @@ const alert = (id: string, severity = 'HIGH', time = '2026-12-07T01:00:00Z') => 
   data: { 'proc.cmdline': 'bash' },
 });
 
-test('event batches are stored once per id, all or nothing', async () => {
-  const c = await startTestCentral();
+await storeTest('event batches are stored once per id, all or nothing', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     const sensor = await c.token('sensor');
     const batch = { source: { kind: 'sensor', cluster: 'prod', node: 'n1' }, events: [alert('a1'), alert('a2', 'CRITICAL'), alert('a1')] };

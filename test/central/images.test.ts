@@ -1,6 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestCentral } from '../helpers/central.js';
+import { startTestCentral, storeTest } from '../helpers/central.js';
 
 const digest = 'sha256:' + 'a'.repeat(64);
 const vuln = (id: string, severity: string, fixed?: string) => ({
@@ -10,8 +9,8 @@ const vuln = (id: string, severity: string, fixed?: string) => ({
 });
 const sbom = { bomFormat: 'CycloneDX', specVersion: '1.6', components: [{ type: 'library', name: 'openssl', version: '3.0.1', purl: 'pkg:deb/debian/openssl@3.0.1' }] };
 
-test('pushing the same digest twice updates one image and replaces its findings', async () => {
-  const c = await startTestCentral();
+await storeTest('pushing the same digest twice updates one image and replaces its findings', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     const ci = await c.token('ci');
     const first = await c.api('POST', '/api/v1/ingest/images', { image: { digest, refs: ['reg/app:1'], os: { family: 'debian', version: '12' } }, sbom, findings: [vuln('CVE-2024-1', 'HIGH', '3.0.2'), vuln('CVE-2024-2', 'LOW')] }, ci);
@@ -36,8 +35,8 @@ test('pushing the same digest twice updates one image and replaces its findings'
   }
 });
 
-test('a rejected push stores nothing, and only ingest roles may push', async () => {
-  const c = await startTestCentral();
+await storeTest('a rejected push stores nothing, and only ingest roles may push', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     const bad = { ...vuln('CVE-1', 'HIGH'), colour: 'red' };
     const r = await c.api('POST', '/api/v1/ingest/images', { image: { digest }, findings: [vuln('CVE-0', 'LOW'), bad] });
@@ -55,8 +54,8 @@ test('a rejected push stores nothing, and only ingest roles may push', async () 
   }
 });
 
-test('image lists page with a cursor', async () => {
-  const c = await startTestCentral();
+await storeTest('image lists page with a cursor', async (dialect) => {
+  const c = await startTestCentral({ dialect });
   try {
     for (let i = 0; i < 7; i++) await c.api('POST', '/api/v1/ingest/images', { image: { digest: `sha256:${String(i).repeat(64)}` } });
     const seen: string[] = [];

@@ -7,10 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildCentral, type BuildCentralOptions } from '../../src/central/server.js';
-import { centralContext, type CentralContext } from '../../src/central/context.js';
+import { createCentralContext, type CentralContext } from '../../src/central/context.js';
 import { openStore, type Store } from '../../src/central/store/open.js';
 import { createToken } from '../../src/central/store/tokens.js';
 import type { Role } from '../../src/central/auth/roles.js';
+import { freshDatabase, postgresSkip } from './postgres.js';
+
+/** Central's tests run on both stores: the embedded SQLite and a real PostgreSQL 15. */
+export const DIALECTS = ['sqlite', 'postgres'] as const;
+export type Dialect = (typeof DIALECTS)[number];
+
+/** A skip reason for a dialect this machine lacks (never under CI=true: that fails instead). */
+export async function dialectSkip(dialect: Dialect): Promise<string | false> {
+  return dialect === 'postgres' ? postgresSkip() : false;
+}
 
 export interface TestCentral {
   url: string;
@@ -26,10 +36,11 @@ export interface TestCentral {
   close(): Promise<void>;
 }
 
-export async function startTestCentral(options: { database?: string; now?: () => Date; build?: BuildCentralOptions } = {}): Promise<TestCentral> {
+export async function startTestCentral(options: { dialect?: Dialect; database?: string; now?: () => Date; build?: BuildCentralOptions } = {}): Promise<TestCentral> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-central-'));
-  const store = await openStore({ dataDir: dir, database: options.database });
-  const ctx = centralContext(store, options.now);
+  const pgdb = options.dialect === 'postgres' ? await freshDatabase() : undefined;
+  const store = await openStore({ dataDir: dir, database: pgdb?.url ?? options.database });
+  const ctx = await createCentralContext(store, options.now);
   const app = await buildCentral(ctx, { logger: false, ...options.build });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };
@@ -53,7 +64,19 @@ export async function startTestCentral(options: { database?: string; now?: () =>
     close: async () => {
       await app.close();
       await store.close();
+      await pgdb?.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const SKIPS = new Map<Dialect, string | false>();
+
+/** Registers one test per store dialect: `storeTest(name, async (dialect) => …)`. */
+export async function storeTest(name: string, fn: (dialect: Dialect) => Promise<void>): Promise<void> {
+  const { test } = await import('node:test');
+  for (const d of DIALECTS) {
+    if (!SKIPS.has(d)) SKIPS.set(d, await dialectSkip(d));
+    test(`${name} [${d}]`, { skip: SKIPS.get(d) }, () => fn(d));
+  }
 }

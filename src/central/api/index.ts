@@ -7,6 +7,10 @@ import { imagesApi } from './images.js';
 import { ingestImagesApi } from './ingest-images.js';
 import { ingestEventsApi } from './ingest-events.js';
 import { alertsApi, decisionsApi } from './alerts.js';
+import { ingestFindingsApi } from './ingest-findings.js';
+import { policiesApi } from './policies.js';
+import { exceptionsApi } from './exceptions.js';
+import { violationsApi } from './violations.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -17,4 +21,8 @@ export const API_MODULES: ApiModule[] = [
   ingestEventsApi,
   alertsApi,
   decisionsApi,
+  ingestFindingsApi,
+  policiesApi,
+  exceptionsApi,
+  violationsApi,
 ];

@@ -15,6 +15,8 @@ import { registerFsCommands, registerImageScanCommand } from './scan.js';
 import { registerRuntimeCommands } from './runtime.js';
 import { registerSensorCommands } from './sensor.js';
 import { registerPolicyCommands } from './policy.js';
+import { registerServerCommands } from './server.js';
+import { registerTokenCommands } from './token.js';
 
 /** Every command group, one line each. */
 export function registerCommands(program: Command): void {
@@ -36,4 +38,6 @@ export function registerCommands(program: Command): void {
   registerRuntimeCommands(program);
   registerSensorCommands(program);
   registerPolicyCommands(program);
+  registerServerCommands(program);
+  registerTokenCommands(program);
 }

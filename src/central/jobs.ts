@@ -1,0 +1,17 @@
+/**
+ * Central's background jobs (inventory watches, re-matching after a DB update, …): each
+ * starts after the server listens and stops when its signal aborts. A new job is one
+ * function and one line in CENTRAL_JOBS.
+ */
+import type { CentralContext } from './context.js';
+
+export interface CentralJobTools {
+  /** Central's logger (pino, redacted); jobs never write to the console. */
+  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+}
+
+/** Runs until `signal` aborts, then resolves; a rejection is logged and does not stop Central. */
+export type CentralJob = (ctx: CentralContext, signal: AbortSignal, tools: CentralJobTools) => Promise<void>;
+
+/** The jobs every `gatehouse server` runs (a job's function name is its name in logs). */
+export const CENTRAL_JOBS: CentralJob[] = [];

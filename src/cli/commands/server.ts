@@ -1,0 +1,77 @@
+/** `gatehouse server`: runs Central (src/central/start.ts) until SIGINT or SIGTERM. */
+import { Option, type Command } from 'commander';
+import { discoverLocalSources, type LocalSources } from '../../central/discover.js';
+import { startCentral, type RunningCentral } from '../../central/start.js';
+import { DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT } from '../../central/tls.js';
+
+interface ServerCliOptions {
+  listen: string;
+  dataDir?: string;
+  database?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  insecureHttp?: boolean;
+  logLevel: string;
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('server')
+    .description('run Gatehouse Central: the API, the store and the live inventory (HTTPS; an admin token is printed at first start)')
+    .option('--listen <addr>', 'address to serve on: HOST:PORT, [IPV6]:PORT or :PORT (0.0.0.0:PORT for every interface)', `${DEFAULT_LISTEN_HOST}:${DEFAULT_LISTEN_PORT}`)
+    .option('--data-dir <dir>', 'where the embedded store and the TLS material live (default: $XDG_DATA_HOME/gatehouse or ~/.local/share/gatehouse)')
+    .option('--database <url>', 'postgres://USER:PASSWORD@HOST/DB to use PostgreSQL instead of the embedded SQLite store')
+    .option('--tls-cert <file>', 'your server certificate (PEM, leaf first) instead of the local CA')
+    .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
+    .option('--insecure-http', 'serve plain HTTP (loopback addresses only)')
+    .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .action(async (o: ServerCliOptions) => {
+      const central = await startCentral({
+        listen: o.listen,
+        dataDir: o.dataDir,
+        database: o.database,
+        tlsCert: o.tlsCert,
+        tlsKey: o.tlsKey,
+        insecureHttp: o.insecureHttp,
+        adminToken: process.env.GATEHOUSE_ADMIN_TOKEN || undefined,
+        logger: { level: o.logLevel },
+      });
+      process.stderr.write(banner(central, discoverLocalSources()));
+      await new Promise<void>((resolve) => {
+        // once: a second signal gets Node's default handling, which ends a stuck shutdown.
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      process.stderr.write('Central: stopping\n');
+      await central.close();
+    });
+}
+
+/** What an operator needs at start, for people (stderr); the admin token appears only when just made. */
+function banner(c: RunningCentral, sources: LocalSources): string {
+  const rows: Array<[string, string]> = [['API', `${c.url}/api/v1 (OpenAPI: ${c.url}/api/v1/openapi.json)`]];
+  if (c.tls?.source === 'local') {
+    rows.push(['TLS', `local CA ${c.tls.caFile}${c.tls.caCreated ? ' (made now)' : ''}`]);
+    rows.push(['CA fingerprint', `SHA256 ${c.tls.fingerprint}`]);
+  } else if (c.tls?.source === 'user') {
+    rows.push(['TLS', `your certificate, SHA256 ${c.tls.fingerprint}`]);
+  } else {
+    rows.push(['TLS', 'none: plain HTTP on loopback (--insecure-http)']);
+  }
+  rows.push(['store', c.storeLocation]);
+  if (c.adminToken) rows.push(['admin token', `${c.adminToken}  (shown only this once: keep it now)`]);
+  else if (c.adminTokenAdopted) rows.push(['admin token', 'GATEHOUSE_ADMIN_TOKEN (its hash is stored)']);
+  for (const socket of sources.engineSockets) rows.push(['container engine', socket]);
+  if (sources.kubeconfig) rows.push(['kubeconfig', `${sources.kubeconfig.file} (context ${sources.kubeconfig.context})`]);
+  if (!sources.engineSockets.length && !sources.kubeconfig) rows.push(['local sources', 'no container engine socket or kubeconfig found']);
+  const ca = c.tls?.caFile ? ` GATEHOUSE_CA=${c.tls.caFile}` : '';
+  rows.push(['clients', `GATEHOUSE_SERVER=${c.url}${ca} GATEHOUSE_TOKEN=…`]);
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  const lines = [
+    `Gatehouse Central is listening on ${c.url}`,
+    ...rows.map(([k, v]) => `  ${`${k}:`.padEnd(width)}${v}`),
+    ...sources.skipped.map((s) => `  note: ${s}`),
+    ...c.warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}

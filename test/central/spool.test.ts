@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -152,6 +152,13 @@ if (process.env.SPOOL_WRITER_DIR) {
       const spool = openSpool<Ev>(dir, { maxBytes: 1000 });
       assert.throws(() => openSpool<Ev>(dir, { maxBytes: 1000 }), { name: 'UserError', message: /is in use by process/ });
       spool.close();
+      openSpool<Ev>(dir, { maxBytes: 1000 }).close();
+      // A live process's lock holds; the same pid with another start time is a reused pid: a stale lock.
+      const parent = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+      const parentStart = parent.slice(parent.lastIndexOf(')') + 2).split(' ')[19];
+      writeFileSync(join(dir, 'lock'), `${process.ppid} ${parentStart}`);
+      assert.throws(() => openSpool<Ev>(dir, { maxBytes: 1000 }), { message: new RegExp(`is in use by process ${process.ppid}$`) });
+      writeFileSync(join(dir, 'lock'), `${process.ppid} 1`);
       openSpool<Ev>(dir, { maxBytes: 1000 }).close();
     });
 

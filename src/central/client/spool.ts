@@ -146,8 +146,14 @@ export class Spool<T = unknown> {
         size += chunks[i]!.length;
         i++;
       } while (i < chunks.length && size < this.segmentBytes);
-      writeAll(fd, Buffer.concat(group));
-      fsyncSync(fd);
+      try {
+        writeAll(fd, Buffer.concat(group));
+        fsyncSync(fd);
+      } catch (e) {
+        // A half-written group (disk full) must not glue itself to the next append's first line.
+        ftruncateSync(fd, last.size);
+        throw e;
+      }
       last.size = size;
     }
     this.pendingEvents += accepted;
@@ -336,25 +342,43 @@ function readState(dir: string): State {
   return s as State;
 }
 
-/** One process per spool: a second writer would interleave lines and acknowledgements. */
+/**
+ * One process per spool: a second writer would interleave lines and acknowledgements. The
+ * lock holds the owner's pid and its start time, so that a pid reused after a restart (small
+ * pids in containers are reused all the time) does not look like the owner.
+ */
 function takeLock(dir: string): void {
   const path = join(dir, 'lock');
+  const me = lockText(process.pid);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      writeFileSync(path, me, { flag: 'wx' });
       return;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new UserError(`cannot lock spool ${dir}: ${describeError(e)}`);
     }
-    const owner = Number(readFileSync(path, 'utf8').trim());
-    const ours = owner === process.pid && !openDirs.has(dir);
-    if (Number.isSafeInteger(owner) && owner > 0 && !ours && isAlive(owner)) {
+    const held = readFileSync(path, 'utf8').trim();
+    const owner = Number(held.split(' ')[0]);
+    const ours = held === me && !openDirs.has(dir);
+    if (!ours && Number.isSafeInteger(owner) && owner > 0 && held === lockText(owner) && isAlive(owner)) {
       throw new UserError(`spool ${dir} is in use by process ${owner}`);
     }
     // Left behind by a process that died (or by this one before a simulated crash).
     unlinkSync(path);
   }
   throw new UserError(`cannot lock spool ${dir}: another process is taking it`);
+}
+
+/** "PID STARTTIME": the start time (in clock ticks since boot, from /proc) tells a reused pid apart; empty where /proc is absent. */
+function lockText(pid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses); starttime is field 22.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return `${pid} ${fields[19] ?? ''}`.trim();
+  } catch {
+    return String(pid);
+  }
 }
 
 function releaseLock(dir: string): void {

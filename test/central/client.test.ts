@@ -4,10 +4,13 @@
  * per batch) and can be made to fail, refuse, stall or go away.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -474,6 +477,100 @@ describe('EventShipper with the real Central (SQLite)', () => {
       await client.close();
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe('kill -9 of Central during a sensor push', () => {
+  const gatehouse = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+
+  /** `gatehouse server` as a child process (HTTPS with its local CA); resolves with its URL once it listens. */
+  async function startServer(dataDir: string, listen: string, adminToken: string): Promise<{ child: ChildProcess; url: string }> {
+    const child = spawn(process.execPath, [gatehouse, 'server', '--listen', listen, '--data-dir', dataDir, '--log-level', 'silent'], {
+      env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: adminToken, KUBECONFIG: '/nonexistent', DOCKER_HOST: 'unix:///nonexistent' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const lines: string[] = [];
+    for await (const line of createInterface({ input: child.stderr! })) {
+      lines.push(line);
+      const m = /^Gatehouse Central is listening on (\S+)$/.exec(line);
+      if (m) {
+        child.stderr!.resume();
+        return { child, url: m[1]! };
+      }
+    }
+    throw new Error(`gatehouse server did not start:\n${lines.join('\n')}`);
+  }
+
+  test('every event Central acknowledged before the kill is there after the restart; the spool sends the rest once', { timeout: 120_000 }, async () => {
+    const dataDir = tempDir();
+    const adminToken = `ghc_${randomBytes(32).toString('base64url')}`;
+    let central = await startServer(dataDir, '127.0.0.1:0', adminToken);
+    const killAll = () => central.child.kill('SIGKILL');
+    try {
+      const env = { GATEHOUSE_SERVER: central.url, GATEHOUSE_CA: join(dataDir, 'tls', 'ca.crt') };
+      const admin = centralFromOptions({ token: adminToken }, env)!;
+      const { token } = await admin.post<{ token: string }>('/api/v1/tokens', { name: 'sensor-under-test', role: 'sensor' });
+      const sensor = centralFromOptions({ token, timeoutMs: 3000 }, env)!;
+      const acked = new Set<string>();
+      let inFlight = 0;
+      const recording = {
+        post: async <T>(path: string, body: unknown, opts?: { signal?: AbortSignal }): Promise<T> => {
+          inFlight++;
+          try {
+            const result = await sensor.post<T>(path, body, opts);
+            for (const e of (body as EventBatch).events) acked.add(e.id);
+            return result;
+          } finally {
+            inFlight--;
+          }
+        },
+      };
+      const spool = openSpool<IngestEvent>(join(dataDir, 'spool'), { maxBytes: 64 << 20 });
+      const errors: string[] = [];
+      const shipper = new EventShipper({ client: recording, spool, source: { kind: 'sensor', node: 'n1' }, batchSize: 20, flushIntervalMs: 5, initialBackoffMs: 50, maxBackoffMs: 300, onError: (m) => errors.push(m) });
+      const all = Array.from({ length: 1500 }, (_, i) => ({
+        id: `kill-${i}`,
+        type: 'alert' as const,
+        time: new Date(Date.UTC(2026, 11, 7, 2, 0, 0, i)).toISOString(),
+        finding: { id: 'Terminal shell in container', kind: 'runtime' as const, severity: 'HIGH' as const, title: 'A shell was spawned', resource: { container: { id: 'c1' } } },
+      }));
+      let ackedBeforeKill: string[] = [];
+      let killed = false;
+      for (let i = 0; i < all.length; i++) {
+        shipper.submit(all[i]!);
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 2));
+        // Kill while a batch is on its way, once a few hundred events are acknowledged.
+        if (!killed && acked.size >= 300 && inFlight > 0) {
+          ackedBeforeKill = [...acked];
+          central.child.kill('SIGKILL');
+          killed = true;
+        }
+      }
+      assert.ok(killed, `Central was killed during the push (acknowledged ${acked.size})`);
+      await new Promise<void>((resolve) => (central.child.exitCode !== null || central.child.signalCode !== null ? resolve() : central.child.once('exit', () => resolve())));
+      await waitFor('the shipper noticing Central is gone', () => errors.some((m) => m.startsWith('cannot reach Central')));
+      assert.ok(spool.stats().pendingEvents > 0, 'events wait in the spool');
+
+      central = await startServer(dataDir, new URL(central.url).host, adminToken);
+      await waitFor('the spool drained into the restarted Central', () => spool.stats().pendingEvents === 0 && acked.size === all.length, 60_000);
+      await shipper.close();
+      spool.close();
+
+      const stored: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: { id: string }[]; nextCursor: string | null } = await admin.get('/api/v1/alerts', { limit: 1000, cursor: cursor ?? undefined });
+        stored.push(...page.items.map((x) => x.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      const storedSet = new Set(stored);
+      assert.deepEqual(ackedBeforeKill.filter((id) => !storedSet.has(id)), [], 'no event acknowledged before the kill is missing');
+      assert.equal(stored.length, all.length, 'each event stored once');
+      assert.deepEqual(storedSet, new Set(all.map((e) => e.id)));
+      await Promise.all([admin.close(), sensor.close()]);
+    } finally {
+      killAll();
     }
   });
 });

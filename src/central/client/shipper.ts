@@ -17,7 +17,7 @@ export const INGEST_EVENTS_PATH = '/api/v1/ingest/events';
 export const SPOOL_LOSS_FINDING = 'gatehouse-spool-loss';
 
 export interface EventShipperOptions {
-  client: Pick<CentralClient, 'post' | 'server'>;
+  client: Pick<CentralClient, 'post'>;
   spool: Spool<IngestEvent>;
   source: EventBatch['source'];
   /** Events per request (default 500). */

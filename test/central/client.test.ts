@@ -35,6 +35,7 @@ class FakeCentral {
   readonly storedEvents = new Map<string, IngestEvent>();
   duplicates = 0;
   requests = 0;
+  readonly requestTimes: number[] = [];
   refuseId: string | undefined;
   port = 0;
   private stalled: (() => void)[] = [];
@@ -46,6 +47,7 @@ class FakeCentral {
     });
     this.app.post('/api/v1/ingest/events', async (req, reply) => {
       this.requests++;
+      this.requestTimes.push(performance.now());
       const batch = req.body as EventBatch;
       if (this.mode === 'unavailable') return reply.code(503).send({ error: 'Service Unavailable', message: 'store is down' });
       if (this.refuseId && batch.events.some((e) => e.id === this.refuseId)) {
@@ -302,6 +304,21 @@ describe('EventShipper', () => {
     assert.deepEqual(s.stored, [...first, ...second]);
     assert.equal(spool.stats().pendingEvents, 0);
     await close();
+  });
+
+  test('retries back off exponentially, with jitter, up to the cap', async () => {
+    const s = await fakeCentral();
+    s.mode = 'unavailable';
+    // setup(): initialBackoffMs 20, maxBackoffMs 100; each delay is drawn from [d/2, d].
+    const { shipper, close } = setup(s);
+    shipper.submit(event('backoff-1'));
+    await waitFor('12 attempts', () => s.requestTimes.length >= 12);
+    const gaps = s.requestTimes.slice(1).map((t, i) => t - s.requestTimes[i]!);
+    assert.ok(gaps.every((g) => g >= 9), `no retry sooner than half the first delay: ${gaps.map(Math.round).join(', ')}`);
+    assert.ok(gaps.slice(4).every((g) => g >= 45), `capped delays stay at least half the cap: ${gaps.map(Math.round).join(', ')}`);
+    assert.ok(gaps.slice(4).every((g) => g <= 100 + 250), `and about the cap at most: ${gaps.map(Math.round).join(', ')}`);
+    assert.ok(new Set(gaps.slice(4).map((g) => Math.round(g / 5))).size > 1, `jittered: ${gaps.map(Math.round).join(', ')}`);
+    await close(100);
   });
 
   test('a lost answer makes a retry whose duplicates Central drops: each event stored once, in order', async () => {

@@ -281,6 +281,23 @@ describe('gatehouse token', () => {
     }
   });
 
+  test('a client on the same machine trusts the local CA of the default data directory without GATEHOUSE_CA', async () => {
+    const xdg = newDir();
+    const server = await startServer([], { XDG_DATA_HOME: xdg });
+    try {
+      const env = { GATEHOUSE_SERVER: server.url, GATEHOUSE_TOKEN: server.token!, GATEHOUSE_CA: undefined };
+      const local = await runCli(['token', 'list'], { env: { ...env, XDG_DATA_HOME: xdg } });
+      assert.equal(local.code, 0, local.stderr);
+      // Elsewhere (another data directory, so no such CA) the certificate is not trusted.
+      const elsewhere = await runCli(['token', 'list'], { env: { ...env, XDG_DATA_HOME: newDir() } });
+      assert.equal(elsewhere.code, 2);
+      assert.match(elsewhere.stderr, /^gatehouse: cannot reach Central at .*(certificate|self[- ]signed)/i);
+      assert.equal(elsewhere.stderr.trim().split('\n').length, 1);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('usage errors are one line, exit 2, before any request', async () => {
     const env = { GATEHOUSE_SERVER: undefined, GATEHOUSE_TOKEN: undefined, GATEHOUSE_CA: undefined };
     const cases: Array<[string[], RegExp]> = [

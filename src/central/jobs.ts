@@ -4,6 +4,8 @@
  * function and one line in CENTRAL_JOBS.
  */
 import type { CentralContext } from './context.js';
+import { vulnDbWatchJob } from './images/db-watch.js';
+import { imagePolicyJob } from './images/image-policies.js';
 
 export interface CentralJobTools {
   /** Central's logger (pino, redacted); jobs never write to the console. */
@@ -14,4 +16,7 @@ export interface CentralJobTools {
 export type CentralJob = (ctx: CentralContext, signal: AbortSignal, tools: CentralJobTools) => Promise<void>;
 
 /** The jobs every `gatehouse server` runs (a job's function name is its name in logs). */
-export const CENTRAL_JOBS: CentralJob[] = [];
+export const CENTRAL_JOBS: CentralJob[] = [
+  imagePolicyJob,
+  vulnDbWatchJob,
+];

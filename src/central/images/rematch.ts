@@ -1,0 +1,133 @@
+/**
+ * Re-matching after a vulnerability DB change: every stored image with an SBOM is matched
+ * again from that SBOM against the current DB, with no pull. Its vulnerability findings are
+ * replaced (secrets, hygiene and other findings stay), its summary and db_version updated,
+ * and its build-stage policies evaluated again, one transaction per image. Images are read
+ * in pages of digests, so memory stays bounded by one page and one image.
+ */
+import type { Finding } from '../../findings/finding.js';
+import { withFingerprint } from '../../findings/fingerprint.js';
+import type { VulnDb } from '../../vuln/db.js';
+import { matchPackages } from '../../vuln/match.js';
+import type { CentralContext } from '../context.js';
+import { summarize } from '../store/images.js';
+import { chunks, fromJson, toJson } from '../store/json.js';
+import { reconcileImagePolicies } from './image-policies.js';
+import { packagesFromCycloneDx } from './sbom-packages.js';
+
+export interface RematchOptions {
+  /** The current vulnerability DB (opened read-only by the caller). */
+  db: VulnDb;
+  /** Its version (vulnDbVersion), stored as images.db_version. */
+  version: string;
+  /** Only images whose db_version differs from `version` (a resumed or repeated run skips the done ones). Default true. */
+  onlyStale?: boolean;
+  /** Digests per page (default 200). */
+  pageSize?: number;
+  signal?: AbortSignal;
+  /** After each image (progress, benchmarks). */
+  onImage?: (digest: string, changed: boolean) => void;
+}
+
+export interface RematchResult {
+  images: number;
+  /** Images whose vulnerability findings changed. */
+  changed: number;
+  /** Vulnerability findings over all re-matched images. */
+  vulnerabilities: number;
+  /** Stored SBOMs that could not be read (left as they were). */
+  failed: number;
+  ms: number;
+}
+
+type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'>;
+
+/**
+ * The engine's own lookup cache lives for one matchPackages call; across thousands of
+ * images the same packages' advisories would be read and parsed again for each image. This
+ * wraps the DB so candidates are remembered for the whole run (bounded: cleared when full).
+ */
+export function cachingDb(db: VulnDb, maxEntries = 50_000): VulnDb {
+  const cache = new Map<string, ReturnType<VulnDb['candidates']>>();
+  const candidates = (ecosystem: string, name: string) => {
+    const key = `${ecosystem}\0${name}`;
+    let hit = cache.get(key);
+    if (!hit) {
+      if (cache.size >= maxEntries) cache.clear();
+      cache.set(key, (hit = db.candidates(ecosystem, name)));
+    }
+    return hit;
+  };
+  return new Proxy(db, { get: (target, prop) => (prop === 'candidates' ? candidates : Reflect.get(target, prop, target)) });
+}
+
+/** Re-matches every stored image that has an SBOM (see the file comment). */
+export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise<RematchResult> {
+  const started = performance.now();
+  const db = cachingDb(opts.db);
+  const onlyStale = opts.onlyStale ?? true;
+  const result: RematchResult = { images: 0, changed: 0, vulnerabilities: 0, failed: 0, ms: 0 };
+  let after = '';
+  for (;;) {
+    let q = ctx.db.selectFrom('images').select('digest').where('sbom', 'is not', null).where('digest', '>', after);
+    if (onlyStale) q = q.where((eb) => eb.or([eb('db_version', 'is', null), eb('db_version', '!=', opts.version)]));
+    const page = await q.orderBy('digest').limit(opts.pageSize ?? 200).execute();
+    if (page.length === 0) break;
+    for (const { digest } of page) {
+      if (opts.signal?.aborted) break;
+      const r = await rematchImage(ctx, db, opts.version, digest);
+      if (!r) continue;
+      if (r === 'unreadable') {
+        result.failed++;
+        continue;
+      }
+      result.images++;
+      result.vulnerabilities += r.vulnerabilities;
+      if (r.changed) result.changed++;
+      opts.onImage?.(digest, r.changed);
+    }
+    if (opts.signal?.aborted) break;
+    after = page[page.length - 1]!.digest;
+  }
+  result.ms = Math.round(performance.now() - started);
+  return result;
+}
+
+/** One image, in one transaction. Undefined when it is gone or has no SBOM; 'unreadable' when its SBOM is not JSON (it is left as it was). */
+export async function rematchImage(ctx: RematchCtx, db: VulnDb, version: string, digest: string): Promise<{ changed: boolean; vulnerabilities: number } | 'unreadable' | undefined> {
+  return ctx.db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'sbom']).where('digest', '=', digest).executeTakeFirst();
+    if (!row?.sbom) return undefined;
+    let bom: unknown;
+    try {
+      bom = JSON.parse(row.sbom);
+    } catch {
+      return 'unreadable';
+    }
+    const { os, packages } = packagesFromCycloneDx(bom);
+    const now = ctx.now();
+    const vulns = matchPackages(db, packages, os).map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } }));
+    // One row per fingerprint, as replaceImageFindings keeps them.
+    const fresh = new Map(vulns.map((f) => [f.fingerprint, { f, body: toJson(f) }]));
+    const stored = await trx.selectFrom('image_findings').select(['fingerprint', 'kind', 'body']).where('image_digest', '=', digest).execute();
+    const kept: Finding[] = [];
+    const oldVulns = new Map<string, string>();
+    for (const r of stored) {
+      if (r.kind === 'vulnerability') oldVulns.set(r.fingerprint, r.body);
+      else kept.push(fromJson<Finding>(r.body, null as unknown as Finding));
+    }
+    const changed = oldVulns.size !== fresh.size || [...fresh].some(([fp, v]) => oldVulns.get(fp) !== v.body);
+    if (changed) {
+      await trx.deleteFrom('image_findings').where('image_digest', '=', digest).where('kind', '=', 'vulnerability').execute();
+      for (const part of chunks([...fresh.values()])) {
+        await trx.insertInto('image_findings').values(part.map(({ f, body }) => ({
+          image_digest: digest, fingerprint: f.fingerprint, finding_id: f.id, kind: f.kind, severity: f.severity, body,
+        }))).execute();
+      }
+    }
+    const all = [...kept, ...[...fresh.values()].map((v) => v.f)];
+    await trx.updateTable('images').set({ ...(changed ? { summary: toJson(summarize(all)) } : {}), db_version: version }).where('digest', '=', digest).execute();
+    await reconcileImagePolicies(trx, ctx.policies, row, packages, all, now);
+    return { changed, vulnerabilities: fresh.size };
+  });
+}

@@ -9,6 +9,8 @@ import { trustPolicyVerifier } from '../../engine-proxy/trust-verifier.js';
 import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { ShippedDecisionSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost } from '../central-push.js';
 
 interface ProxyCliOptions {
   listen: string;
@@ -21,6 +23,7 @@ interface ProxyCliOptions {
   tlsCa?: string;
   auditOnly?: boolean;
   trustPolicy?: string;
+  spoolDir?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -34,7 +37,7 @@ function readPem(path: string, what: string): Buffer {
 }
 
 export function registerEngineProxyCommands(program: Command): void {
-  program
+  const cmd = program
     .command('engine-proxy')
     .description('authorize every Docker Engine API call against a policy before passing it to the engine (point DOCKER_HOST at --listen)')
     .option('--listen <addr>', 'where clients connect: unix:///path or tcp://host:port (TLS with client certs)', 'unix:///run/gatehouse/docker.sock')
@@ -46,8 +49,9 @@ export function registerEngineProxyCommands(program: Command): void {
     .option('--alert-webhook <url>', 'POST denials and would-denials to this URL (JSON with the violations as findings)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
     .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
-    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
-    .action(async (o: ProxyCliOptions) => {
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to');
+  addSpoolOption(addCentralOptions(cmd)).action(async (o: ProxyCliOptions & CentralCliOptions) => {
+      const central = centralClientFrom(o);
       const listen = parseAddress(o.listen, '--listen');
       const upstream = parseAddress(o.upstream, '--upstream');
       const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
@@ -62,17 +66,24 @@ export function registerEngineProxyCommands(program: Command): void {
       const log = (level: string, msg: string, data?: Record<string, unknown>) => {
         process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
       };
-      const audit = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
+      const auditLog = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
+      // Every decision also goes to Central, through a disk spool that outlives an outage.
       const imageVerifier = o.trustPolicy ? trustPolicyVerifier(await loadTrustPolicy(o.trustPolicy)) : undefined;
-      const proxy = new EngineProxy({ listen, upstream, policy, loadPolicy: load, informOnly: o.auditOnly, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
-      await proxy.start();
-      process.on('SIGHUP', () => void proxy.reloadPolicy());
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      await proxy.close();
-      await audit?.close();
+      const shipping = central ? eventShipperFor(central, { kind: 'engine-proxy', host: reportingHost() }, o.spoolDir ?? defaultSpoolDir('engine-proxy'), { log: (level, msg) => log(level, msg) }) : undefined;
+      const audit = shipping ? new ShippedDecisionSink(shipping.shipper, auditLog) : auditLog;
+      try {
+        const proxy = new EngineProxy({ listen, upstream, policy, loadPolicy: load, informOnly: o.auditOnly, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
+        await proxy.start();
+        process.on('SIGHUP', () => void proxy.reloadPolicy());
+        await new Promise<void>((resolve) => {
+          const stop = () => resolve();
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        await proxy.close();
+        await audit?.close();
+      } finally {
+        await shipping?.close();
+      }
     });
 }

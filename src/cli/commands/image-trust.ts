@@ -13,6 +13,8 @@ import { failureReason, verifyImageSignatures, type SignatureEvidence } from '..
 import { UserError } from '../../util/errors.js';
 import { envOrPrompt } from './key.js';
 import { formatOption, outputOption, writeOutput } from '../report-options.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { pushImageReport } from '../central-push.js';
 
 interface RegistryCliOptions {
   insecure?: boolean;
@@ -76,23 +78,24 @@ export function registerImageTrustCommands(image: Command): void {
     }
   });
 
-  addRegistryOptions(
+  addCentralOptions(addRegistryOptions(
     image
       .command('verify')
-      .description('check an image has a valid signature by the given key(s), or satisfies a trust policy')
+      .description('check an image has a valid signature by the given key(s), or satisfies a trust policy; with --server, the status is pushed to Central')
       .argument('<ref>', 'image in a registry: REGISTRY/REPO[:TAG|@DIGEST]')
       .option('--key <file>', 'trusted public key PEM (repeatable; any one suffices)', collectList)
       .option('--policy <file>', 'trust policy YAML (rules: require k-of-n keys / reject / exempt)')
       .option('-a, --annotations <key=value>', 'annotation every accepted signature must carry (repeatable)', collectAnnotation)
       .addOption(formatOption(['table', 'json']))
       .addOption(outputOption('result')),
-  ).action(
+  )).action(
     async (
       refText: string,
-      o: RegistryCliOptions & { key?: string[]; policy?: string; annotations?: Record<string, string>; format: string; output?: string },
+      o: RegistryCliOptions & CentralCliOptions & { key?: string[]; policy?: string; annotations?: Record<string, string>; format: string; output?: string },
     ) => {
       if (!o.key?.length && !o.policy) throw new UserError('image verify needs --key PUB or --policy FILE', 'usage');
       if (o.key?.length && o.policy) throw new UserError('give either --key or --policy, not both (the policy names its keys)', 'usage');
+      const central = centralClientFrom(o);
       const ref = registryReference(refText);
       const store = storeFor(ref.registry, o);
       try {
@@ -109,6 +112,12 @@ export function registerImageTrustCommands(image: Command): void {
         }
         await report(o, refText, evidence, decision);
         if (!decision.allowed) process.exitCode = 1;
+        if (central) {
+          // An exempt or rejected image has no evidence: its digest is still what the status is about.
+          const digest = evidence?.digest ?? (await resolveTarget(store, ref)).digest;
+          const signers = [...new Set((evidence?.verified ?? []).flatMap((v) => v.keys))];
+          await pushImageReport(central, { digest, refs: [refText], signature: { verified: decision.allowed && signers.length > 0, signers, message: decision.reason, checkedAt: new Date().toISOString() } });
+        }
       } finally {
         await store.close();
       }

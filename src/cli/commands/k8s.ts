@@ -8,6 +8,8 @@ import { addReportOptions, writeReport, type ReportCliOptions } from '../report-
 import { EXIT_ERROR } from '../fail.js';
 import { UserError } from '../../util/errors.js';
 import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { pushFindings } from '../central-push.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -22,9 +24,10 @@ export function registerK8sCommands(program: Command): void {
     .option('--exceptions <path>', 'exception YAML (file or dir) (repeatable)', collect, [])
     .option('--no-defaults', 'do not load the default policy pack')
     .option('-n, --namespace <ns>', 'with --cluster: only this namespace (and cluster-scoped objects)');
-  addClusterOptions(addReportOptions(check)).action(
-    async (paths: string[], o: ClusterCliOptions & ReportCliOptions & { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; namespace?: string }) => {
+  addCentralOptions(addClusterOptions(addReportOptions(check))).action(
+    async (paths: string[], o: ClusterCliOptions & ReportCliOptions & CentralCliOptions & { pss?: string; policy: string[]; exceptions: string[]; defaults: boolean; namespace?: string }) => {
       const pss = o.pss ? parsePssPolicy(o.pss) : undefined;
+      const central = centralClientFrom(o);
       if (o.namespace && !o.cluster) throw new UserError('--namespace applies to --cluster only', 'usage');
       const { objects, notes, cluster } = await loadObjects(paths, o, { namespace: o.namespace });
       const result = await checkObjects(objects, notes, { subjects: subjects(), pss, policyPaths: [...o.policy, ...o.exceptions], noDefaults: !o.defaults, cluster });
@@ -51,6 +54,10 @@ export function registerK8sCommands(program: Command): void {
       );
       const loadErrors = notes.some((n) => n.level === 'error');
       process.exitCode = loadErrors ? EXIT_ERROR : code;
+      // The report replaces the previous one of the same target: a cluster, or the paths as given.
+      // A partial load would resolve violations of the objects it missed: nothing is pushed then.
+      if (central && loadErrors) process.stderr.write('gatehouse: not pushed to Central: some manifests could not be loaded\n');
+      else if (central) await pushFindings(central, 'k8s-check', cluster ?? paths.map((p) => (p === '-' ? 'stdin' : p)).join(' '), result.findings);
     },
   );
 }

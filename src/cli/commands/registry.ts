@@ -13,6 +13,8 @@ import { formatNames, getFormatter, writeFileAtomic } from '../../report/index.j
 import { exitCodeOption, formatOption, outputOption, writeOutput } from '../report-options.js';
 import { VulnDb, defaultDbPath } from '../../vuln/db.js';
 import { countImageVulnerabilities } from '../../vuln/count.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { pushFindingReports } from '../central-push.js';
 
 interface AuditCliOptions {
   repo?: string;
@@ -32,7 +34,7 @@ interface AuditCliOptions {
 
 export function registerRegistryCommands(program: Command): Command {
   const registry = program.command('registry').description('registry hygiene');
-  registry
+  const audit = registry
     .command('audit')
     .description('every tag of a registry: digest, created, age, size, signed/verified; flags stale, unsigned and moved tags')
     .argument('<registry>', 'registry host[:port]')
@@ -48,8 +50,9 @@ export function registerRegistryCommands(program: Command): Command {
     .option('--db <path>', `vulnerability database for the counts per tag (default ${defaultDbPath()}; counts are left out when there is none)`)
     .option('--no-vulns', 'do not scan images for vulnerability counts')
     .option('--insecure', 'use plain HTTP for the registry (loopback registries always use it)')
-    .option('--authfile <file>', 'registry credentials file')
-    .action(async (host: string, o: AuditCliOptions) => {
+    .option('--authfile <file>', 'registry credentials file');
+  addCentralOptions(audit).action(async (host: string, o: AuditCliOptions & CentralCliOptions) => {
+      const central = centralClientFrom(o);
       let maxAgeDays: number;
       try {
         maxAgeDays = parseAge(o.maxAge);
@@ -91,6 +94,14 @@ export function registerRegistryCommands(program: Command): Command {
       const text = o.format === 'table' || o.format === 'json' || o.format === 'csv' ? render(rows, o.format) : getFormatter(o.format).format(auditFindings(host, rows), { command: 'registry audit' });
       await writeOutput(text, o);
       if (rows.some((r) => r.flags.length > 0)) process.exitCode = o.exitCode;
+      if (central) {
+        // One report per repository audited: a repository whose flags are gone is cleared in Central.
+        const findings = auditFindings(host, rows);
+        const repos = [...new Set(rows.map((r) => r.repository))].sort();
+        await pushFindingReports(central, repos.map((repo) => ({
+          source: 'registry-audit', target: `${host}/${repo}`, findings: findings.filter((f) => f.data?.repository === repo),
+        })));
+      }
     });
   return registry;
 }

@@ -11,6 +11,8 @@ import { readEventFile, type ReplayFormat } from '../../runtime/replay/index.js'
 import {
   AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, requireRules, streamedFormat,
 } from '../runtime-policy.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { ReplayAlertCollector, pushEvents } from '../central-push.js';
 
 interface ReplayOptions {
   rules: string[];
@@ -102,7 +104,7 @@ export function registerRuntimeCommands(program: Command): Command {
       else for (const d of defs) process.stdout.write(`${d.name.padEnd(36)} ${d.type.padEnd(7)} ${d.desc}${d.unsupplied ? ` (not supplied yet: ${d.unsupplied})` : ''}\n`);
     });
 
-  runtime
+  const replay = runtime
     .command('replay')
     .description('replay recorded events through rules: JSON lines in the Gatehouse model, `sysdig -j` output, or a .scap capture (via sysdig); with --policy, every alert carries its policy verdict')
     .argument('<file>', "events file ('-' for stdin)")
@@ -117,8 +119,10 @@ export function registerRuntimeCommands(program: Command): Command {
     .option('-t, --tags <tag>', 'only rules with this tag (as falco -t); repeatable', collect, [])
     .option('-T, --disable-tags <tag>', 'drop rules with this tag (as falco -T); repeatable', collect, [])
     .option('-D, --disable-rules <substring>', 'drop rules whose name contains this (as falco -D); repeatable', collect, [])
-    .addOption(exitCodeOption('a rule alerted'))
-    .action(async (file: string, o: ReplayOptions) => {
+    .addOption(exitCodeOption('a rule alerted'));
+  addCentralOptions(replay).action(async (file: string, o: ReplayOptions & CentralCliOptions) => {
+      const central = centralClientFrom(o);
+      const forCentral = central ? new ReplayAlertCollector() : undefined;
       const min = o.minPriority === undefined ? undefined : parsePriority(o.minPriority);
       if (o.minPriority !== undefined && !min) throw new UserError(`unknown priority '${o.minPriority}'`);
       const rules = requireRules(o.rules);
@@ -136,7 +140,7 @@ export function registerRuntimeCommands(program: Command): Command {
       });
       const judge = policies ? new AlertJudge(policies) : undefined;
       const annotate = alertAnnotator(judge, report);
-      const engine = new Engine(set, sinks, annotate ? { annotate } : {});
+      const engine = new Engine(set, forCentral ? [...sinks, forCentral] : sinks, annotate ? { annotate } : {});
       for await (const ev of readEventFile(file, o.inputFormat as ReplayFormat)) engine.push(ev);
       await engine.close();
       const s = engine.stats;
@@ -147,6 +151,8 @@ export function registerRuntimeCommands(program: Command): Command {
       process.stderr.write(`gatehouse: ${summary}${failed ? `, ${failed} alerts not delivered` : ''}\n`);
       if (failed) throw new UserError(`${failed} alerts could not be delivered to ${o.webhook ?? o.output}`);
       if (s.alerts > 0) process.exitCode = Number(o.exitCode);
+      // Stable ids: replaying the same trace again stores nothing twice.
+      if (central && forCentral) await pushEvents(central, { kind: 'runtime-replay' }, forCentral.events);
     });
 
   return runtime;

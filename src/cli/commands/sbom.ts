@@ -10,6 +10,8 @@ import { reportFatal } from '../fail.js';
 import { formatOption, outputOption, writeOutput } from '../report-options.js';
 import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from '../image-options.js';
 import { GATEHOUSE_VERSION } from '../../version.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { cycloneDxSbom, pushImageReport } from '../central-push.js';
 
 
 interface SbomCliOptions {
@@ -47,21 +49,29 @@ export function registerSbomCommands(program: Command): void {
 
 /** Adds `image sbom REF` to the `image` command group. */
 export function registerImageSbomCommand(imageCommand: Command): void {
-  addSbomOptions(
+  addCentralOptions(addSbomOptions(
     addImageOptions(
       imageCommand
         .command('sbom')
-        .description('list the packages in an image, as an SBOM (CycloneDX, SPDX), JSON or a table')
+        .description('list the packages in an image, as an SBOM (CycloneDX, SPDX), JSON or a table; with --server, pushed to Central')
         .argument('<ref>', 'image reference (see `image inspect`)'),
     ),
-  ).action(async (ref: string, o: SbomCliOptions & ImageCliOptions) => {
+  )).action(async (ref: string, o: SbomCliOptions & ImageCliOptions & CentralCliOptions) => {
     const only = splitList(o.analyzers);
+    const central = centralClientFrom(o);
     const img = await openImage(ref, openOptions(o));
     const progress = progressFor(img);
     try {
       const inv = await inventoryImage(img, { only, progress: progress.reporter });
       progress.stop();
       await emit({ kind: 'image', name: ref, digest: img.digest }, inv, o);
+      if (central) {
+        await pushImageReport(central, {
+          digest: img.digest, refs: [ref], os: inv.os, created: img.config.created,
+          layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, createdBy: l.createdBy })),
+          sbom: cycloneDxSbom(ref, img.digest, inv),
+        });
+      }
     } finally {
       progress.stop();
       await img.close();

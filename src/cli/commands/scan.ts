@@ -23,6 +23,8 @@ import { addImageOptions, openOptions, progressFor, type ImageCliOptions } from 
 import { SCANNERS, scanDirectorySubject, scanImageSubject, type ImageSubjectOptions, type ImageSubjectScan, type Scanner } from '../image-subject.js';
 import { exitCodeOption, formatOption, outputOption, severityOption } from '../report-options.js';
 import { renderScanTable, useColor, type PolicySummary } from '../scan-table.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { cycloneDxSbom, pushImageReport } from '../central-push.js';
 
 interface ScanCliOptions {
   db: string;
@@ -110,7 +112,7 @@ function summarize(verdict: Verdict, policies: Policy[]): PolicySummary {
   };
 }
 
-async function runScan(command: string, target: string, p: Prepared, o: ScanCliOptions, scan: (opts: ImageSubjectOptions) => Promise<ImageSubjectScan>): Promise<void> {
+async function runScan(command: string, target: string, p: Prepared, o: ScanCliOptions, scan: (opts: ImageSubjectOptions) => Promise<ImageSubjectScan>): Promise<ImageSubjectScan> {
   const now = new Date();
   const db = VulnDb.open(o.db, { readonly: true });
   let result: ImageSubjectScan;
@@ -147,6 +149,7 @@ async function runScan(command: string, target: string, p: Prepared, o: ScanCliO
   } else if (o.format === 'json') text = `${JSON.stringify(report, null, 2)}\n`;
   else text = renderScanTable(report, !o.output && useColor(process.stdout));
   await writeReportText(text, o.output);
+  return result;
 }
 
 export function registerFsCommands(program: Command): void {
@@ -160,15 +163,23 @@ export function registerFsCommands(program: Command): void {
 }
 
 export function registerImageScanCommand(image: Command): void {
-  const cmd = addScanOptions(addImageOptions(image.command('scan').description('vulnerabilities, secrets and hygiene of an image, gated by --policy packs').argument('<ref>', 'image reference (see `image inspect`)')))
+  const cmd = addCentralOptions(addScanOptions(addImageOptions(image.command('scan').description('vulnerabilities, secrets and hygiene of an image, gated by --policy packs; with --server, pushed to Central').argument('<ref>', 'image reference (see `image inspect`)'))))
     .option('--max-image-age <days>', 'report images older than this (hygiene)', '180')
     .option('--trust-policy <file>', 'trust policy (as image verify --policy): verify signatures to fill the image.signed / image.signature.* fields');
-  cmd.action(async (ref: string, o: ScanCliOptions & ImageCliOptions) => {
+  cmd.action(async (ref: string, o: ScanCliOptions & ImageCliOptions & CentralCliOptions) => {
     const maxImageAgeDays = Number(o.maxImageAge);
     if (!(maxImageAgeDays >= 0)) throw new UserError(`--max-image-age must be a number of days, got "${o.maxImageAge}"`, 'usage');
+    const central = centralClientFrom(o);
     const p = await prepare(cmd, o);
-    await runScan('image scan', ref, p, o, (opts) =>
+    const { facts, report, inventory } = await runScan('image scan', ref, p, o, (opts) =>
       scanImageSubject(ref, { ...opts, maxImageAgeDays, trustPolicy: o.trustPolicy, open: openOptions(o), progress: progressFor }),
     );
+    if (central && facts.digest) {
+      await pushImageReport(central, {
+        digest: facts.digest, refs: [ref], os: inventory.os, created: facts.created, layers: facts.layers,
+        sbom: cycloneDxSbom(ref, facts.digest, inventory), findings: report.findings, db: { updatedAt: report.db.updatedAt },
+        ...(facts.signature ? { signature: { verified: facts.signature.signed && facts.signature.trusted, signers: facts.signature.signers, message: facts.signature.reason } } : {}),
+      });
+    }
   });
 }

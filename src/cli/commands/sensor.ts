@@ -10,6 +10,8 @@ import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
 import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
 import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, streamedFormat } from '../runtime-policy.js';
 
 interface SensorCliOptions {
@@ -27,12 +29,13 @@ interface SensorCliOptions {
   probe?: string;
   opens?: 'rules' | 'default' | 'all';
   exitCode: string;
+  spoolDir?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
 
 export function registerSensorCommands(program: Command): Command {
-  return program
+  const sensor = program
     .command('sensor')
     .description('run the eBPF sensor (root, bpftrace): container activity as Falco-style events and alerts')
     .option('-r, --rules <file>', 'Falco rules file to evaluate in-process (as falco -r); repeatable, loaded in order: -r A -r B', collect, [])
@@ -51,9 +54,11 @@ export function registerSensorCommands(program: Command): Command {
       new Option('--opens <which>', 'opens that leave the kernel: those the rules can match (rules; with --events also the default set), the default set (reads below /etc, /root, /home, secrets; all writes), or all')
         .choices(['rules', 'default', 'all']),
     )
-    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('0'))
-    .action(async (o: SensorCliOptions) => {
+    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('0'));
+  return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
       if (!o.rules.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
+      const central = centralClientFrom(o);
+      if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -75,6 +80,12 @@ export function registerSensorCommands(program: Command): Command {
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
       if (o.events) eventsOut = o.events === '-' ? process.stdout : createWriteStream(o.events, { flags: 'w' });
       const writeEvent = eventsOut ? (ev: RuntimeEvent) => eventsOut!.write(`${JSON.stringify(ev, jsonReplacer)}\n`) : undefined;
+      // Alerts go through a disk spool: those raised while Central is down are sent when it is back.
+      let shipping: ShipperHandle | undefined;
+      if (central) {
+        shipping = eventShipperFor(central, { kind: 'sensor', host: reportingHost(), ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'));
+        sinks.push(new ShippedAlertSink(shipping.shipper));
+      }
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();
@@ -111,6 +122,7 @@ export function registerSensorCommands(program: Command): Command {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (eventsOut && eventsOut !== process.stdout) await new Promise<void>((r) => (eventsOut as WriteStream).end(() => r()));
+        await shipping?.close();
       }
     });
 }

@@ -27,6 +27,15 @@ export interface TestCluster {
   tokens: Record<string, string>;
   dir: string;
   stop(): Promise<void>;
+  /** Stops kube-apiserver only (kine and its data stay); clients see connections refused. */
+  stopApiserver(): Promise<void>;
+  /** Starts kube-apiserver again on the same port over the same kine store, and waits until it is ready. */
+  startApiserver(): Promise<void>;
+  /**
+   * A second kube-apiserver on another port over the same kine store (changes made through it
+   * happen while the first one is down or unseen); returns its URL and how to stop it.
+   */
+  sideApiserver(): Promise<{ server: string; stop(): Promise<void> }>;
 }
 
 async function freePort(): Promise<number> {
@@ -61,27 +70,26 @@ export async function startCluster(users: { name: string; groups?: string[] }[] 
     stdio: ['ignore', log('kine'), log('kine')],
   });
   procs.push(kine);
-  const api = spawn(
-    cachedPath('bin', 'kube-apiserver'),
-    [
-      `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${join(dir, 'certs')}`,
-      `--token-auth-file=${join(dir, 'tokens.csv')}`,
-      '--authorization-mode=RBAC',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--allow-privileged=true',
-      // No controller manager creates default service accounts, so that admission would refuse pods.
-      '--disable-admission-plugins=ServiceAccount',
-      '--enable-priority-and-fairness=false',
-      '--profiling=false',
-    ],
-    { cwd: dir, stdio: ['ignore', log('apiserver'), log('apiserver')] },
-  );
+  const apiArgs = (port: number, certDir: string) => [
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${port}`,
+    `--cert-dir=${certDir}`,
+    `--token-auth-file=${join(dir, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    `--service-account-key-file=${join(dir, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--allow-privileged=true',
+    // No controller manager creates default service accounts, so that admission would refuse pods.
+    '--disable-admission-plugins=ServiceAccount',
+    '--enable-priority-and-fairness=false',
+    '--profiling=false',
+  ];
+  const spawnApiserver = (port: number, certDir: string, logName: string) =>
+    spawn(cachedPath('bin', 'kube-apiserver'), apiArgs(port, certDir), { cwd: dir, stdio: ['ignore', log(logName), log(logName)] });
+  let api = spawnApiserver(apiPort, join(dir, 'certs'), 'apiserver');
   procs.push(api);
   const server = `https://127.0.0.1:${apiPort}`;
   const kubeconfigFor = (user: string): string => {
@@ -101,40 +109,60 @@ export async function startCluster(users: { name: string; groups?: string[] }[] 
     );
     return file;
   };
+  const stopProcess = async (p: ChildProcess) => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    p.kill('SIGTERM');
+    await new Promise((r) => {
+      const t = setTimeout(() => (p.kill('SIGKILL'), r(undefined)), 5000);
+      p.once('exit', () => (clearTimeout(t), r(undefined)));
+    });
+  };
   const stop = async () => {
-    for (const p of procs.reverse()) {
-      if (p.exitCode === null) {
-        p.kill('SIGTERM');
-        await new Promise((r) => {
-          const t = setTimeout(() => (p.kill('SIGKILL'), r(undefined)), 5000);
-          p.once('exit', () => (clearTimeout(t), r(undefined)));
-        });
-      }
-    }
+    for (const p of procs.reverse()) await stopProcess(p);
     rmSync(dir, { recursive: true, force: true });
   };
   // Ready when /readyz answers ok (the apiserver also waits for its RBAC bootstrap roles).
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    if (api.exitCode !== null || kine.exitCode !== null) {
-      const tail = (f: string) => readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n');
-      const msg = `kube-apiserver or kine exited:\n${tail('apiserver.log')}\n${tail('kine.log')}`;
-      await stop();
-      throw new Error(msg);
+  const waitReady = async (proc: ChildProcess, url: string, logName: string) => {
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      if (proc.exitCode !== null || kine.exitCode !== null) {
+        const tail = (f: string) => readFileSync(join(dir, f), 'utf8').split('\n').slice(-15).join('\n');
+        throw new Error(`kube-apiserver or kine exited:\n${tail(`${logName}.log`)}\n${tail('kine.log')}`);
+      }
+      try {
+        const res = await undiciFetch(`${url}/readyz`, { headers: { authorization: 'Bearer admin-token-0000' }, dispatcher: insecureAgent() });
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error('kube-apiserver did not become ready within 180 s');
+      await new Promise((r) => setTimeout(r, 500));
     }
-    try {
-      const res = await undiciFetch(`${server}/readyz`, { headers: { authorization: 'Bearer admin-token-0000' }, dispatcher: insecureAgent() });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error('kube-apiserver did not become ready within 180 s');
-    }
-    await new Promise((r) => setTimeout(r, 500));
+  };
+  try {
+    await waitReady(api, server, 'apiserver');
+  } catch (e) {
+    await stop();
+    throw e;
   }
-  return { server, adminToken: 'admin-token-0000', kubeconfig: kubeconfigFor('admin'), kubeconfigFor, tokens, dir, stop };
+  const stopApiserver = () => stopProcess(api);
+  const startApiserver = async () => {
+    if (api.exitCode === null && api.signalCode === null) throw new Error('kube-apiserver is still running');
+    api = spawnApiserver(apiPort, join(dir, 'certs'), 'apiserver');
+    procs.push(api);
+    await waitReady(api, server, 'apiserver');
+  };
+  let sides = 0;
+  const sideApiserver = async () => {
+    const port = await freePort();
+    const name = `apiserver-side-${++sides}`;
+    const proc = spawnApiserver(port, join(dir, `certs-${name}`), name);
+    procs.push(proc);
+    const url = `https://127.0.0.1:${port}`;
+    await waitReady(proc, url, name);
+    return { server: url, stop: () => stopProcess(proc) };
+  };
+  return { server, adminToken: 'admin-token-0000', kubeconfig: kubeconfigFor('admin'), kubeconfigFor, tokens, dir, stop, stopApiserver, startApiserver, sideApiserver };
 }
 
 let agent: Agent | undefined;

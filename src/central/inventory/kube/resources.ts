@@ -1,0 +1,37 @@
+/** Where each watched kind lives in the Kubernetes API (all are GA kinds with fixed paths). */
+import type { ClusterKind } from '../types.js';
+
+export interface KindResource {
+  apiVersion: string;
+  plural: string;
+  namespaced: boolean;
+}
+
+const core = (plural: string, namespaced = true): KindResource => ({ apiVersion: 'v1', plural, namespaced });
+const apps = (plural: string): KindResource => ({ apiVersion: 'apps/v1', plural, namespaced: true });
+const rbac = (plural: string, namespaced: boolean): KindResource => ({ apiVersion: 'rbac.authorization.k8s.io/v1', plural, namespaced });
+
+export const KIND_RESOURCES: Record<ClusterKind, KindResource> = {
+  Namespace: core('namespaces', false),
+  Deployment: apps('deployments'),
+  StatefulSet: apps('statefulsets'),
+  DaemonSet: apps('daemonsets'),
+  ReplicaSet: apps('replicasets'),
+  Job: { apiVersion: 'batch/v1', plural: 'jobs', namespaced: true },
+  CronJob: { apiVersion: 'batch/v1', plural: 'cronjobs', namespaced: true },
+  Pod: core('pods'),
+  Service: core('services'),
+  ServiceAccount: core('serviceaccounts'),
+  Node: core('nodes', false),
+  Ingress: { apiVersion: 'networking.k8s.io/v1', plural: 'ingresses', namespaced: true },
+  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', plural: 'networkpolicies', namespaced: true },
+  Role: rbac('roles', true),
+  ClusterRole: rbac('clusterroles', false),
+  RoleBinding: rbac('rolebindings', true),
+  ClusterRoleBinding: rbac('clusterrolebindings', false),
+};
+
+/** The all-namespaces collection path, e.g. /apis/apps/v1/deployments. */
+export function collectionPath(r: KindResource): string {
+  return `${r.apiVersion.includes('/') ? '/apis' : '/api'}/${r.apiVersion}/${r.plural}`;
+}

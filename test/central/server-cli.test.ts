@@ -46,8 +46,8 @@ function startServer(args: string[], env: Record<string, string | undefined> = {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`no banner within 60 s; stderr:\n${stderr}`));
-    }, 60_000);
+      reject(new Error(`no banner within 120 s; stderr:\n${stderr}`));
+    }, 120_000);
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (!/^\s+clients:.*\n/m.test(stderr)) return;
@@ -163,6 +163,19 @@ describe('gatehouse server', () => {
       assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /\bat .*\.ts:\d+/, 'no stack trace');
       assert.ok(!existsSync(dataDir), `${args.join(' ')}: nothing created in the data directory`);
+    }
+  });
+
+  test('a port already in use exits 2 with one line', async () => {
+    const first = await startServer(['--data-dir', newDir()]);
+    try {
+      const port = new URL(first.url).port;
+      const r = await runCli(['server', '--listen', `127.0.0.1:${port}`, '--data-dir', newDir()], { timeoutMs: 60_000 });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`^gatehouse: cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+    } finally {
+      await first.stop();
     }
   });
 

@@ -11,6 +11,7 @@ import { ingestFindingsApi } from './ingest-findings.js';
 import { policiesApi } from './policies.js';
 import { exceptionsApi } from './exceptions.js';
 import { violationsApi } from './violations.js';
+import { ciApi } from './ci.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -25,4 +26,5 @@ export const API_MODULES: ApiModule[] = [
   policiesApi,
   exceptionsApi,
   violationsApi,
+  ciApi,
 ];

@@ -17,6 +17,7 @@ import { registerSensorCommands } from './sensor.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerServerCommands } from './server.js';
 import { registerTokenCommands } from './token.js';
+import { registerCiCommands } from './ci.js';
 
 /** Every command group, one line each. */
 export function registerCommands(program: Command): void {
@@ -40,4 +41,5 @@ export function registerCommands(program: Command): void {
   registerPolicyCommands(program);
   registerServerCommands(program);
   registerTokenCommands(program);
+  registerCiCommands(program);
 }

@@ -1,0 +1,118 @@
+/**
+ * The host watcher against the real podman socket: the first poll lists the host's images
+ * and containers (inspect JSON); with polls far apart, container create/start/stop/rm and
+ * image tag/commit/rmi done with the podman CLI reach the sink through the event stream
+ * alone. An unreachable engine is a status, not a crash; a malformed endpoint is one line.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { watchHost, type HostEvent } from '../../src/central/inventory/host-watch.js';
+import { isUserError } from '../../src/util/errors.js';
+import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
+import { MemorySink, waitFor } from './inventory-sink.js';
+
+const IMAGE = 'localhost/gatehouse-ep-busybox:1';
+const RUN_FLAGS = ['--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096'];
+const suffix = randomBytes(4).toString('hex');
+const NAME = `gh-inv-${suffix}`;
+const TAG = `localhost/gh-inv-${suffix}:tagged`;
+const COMMITTED = `localhost/gh-inv-commit-${suffix}:1`;
+
+function podman(...args: string[]): string {
+  const r = spawnSync('podman', args, { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
+const podmanPresent = existsSync(podmanSocket) && hasCommand('podman') && spawnSync('podman', ['image', 'exists', IMAGE]).status === 0;
+
+describe('host inventory watch (real podman socket)', { skip: missing(podmanPresent, `podman, its socket ${podmanSocket} and the image ${IMAGE} (bash .ci/setup)`) }, () => {
+  after(() => {
+    spawnSync('podman', ['rm', '-f', '-t', '0', NAME]);
+    spawnSync('podman', ['rmi', '-f', TAG, COMMITTED]);
+  });
+
+  test('lists containers and images, then follows container and image changes through the event stream', async () => {
+    const sink = new MemorySink();
+    const events: HostEvent[] = [];
+    const stop = new AbortController();
+    // Polls an hour apart: every change below must arrive through the event stream.
+    const watch = watchHost({ sourceId: 'h1', endpoint: `unix://${podmanSocket}`, sink, signal: stop.signal, pollIntervalMs: 3_600_000, onHostEvent: (e) => events.push(e) });
+    const container = () => [...sink.objects.values()].find((o) => o.kind === 'Container' && o.name === NAME);
+    const image = (ref: string) => [...sink.objects.values()].find((o) => o.kind === 'Image' && (o.body.RepoTags as string[]).includes(ref));
+    const dump = () => JSON.stringify({ container: container()?.body.State, events: events.slice(-6) });
+    try {
+      await watch.synced;
+      assert.equal(events.filter((e) => e.type === 'polled').length, 1);
+      assert.ok(events.some((e) => e.type === 'events-connected'));
+      assert.equal(sink.lastStatus?.up, true, JSON.stringify(sink.statuses));
+      const busybox = image(IMAGE);
+      assert.ok(busybox, 'the local image is listed');
+      assert.equal(busybox.uid, podman('image', 'inspect', '--format', '{{.Id}}', IMAGE).replace(/^(sha256:)?/, 'sha256:'));
+      assert.ok(busybox.body.RootFS, 'an image body is its inspect JSON');
+      assert.equal(container(), undefined);
+
+      const id = podman('create', ...RUN_FLAGS, '--name', NAME, '--label', 'team=payments', '--cap-add', 'NET_ADMIN', '-v', '/tmp:/host-tmp:ro', IMAGE, 'sleep', '300');
+      await waitFor('the created container', () => container() !== undefined, 15_000, dump);
+      const created = container()!;
+      assert.equal(created.uid, id);
+      assert.equal((created.body.Config as any).Image, IMAGE);
+      assert.equal((created.body.Config as any).Labels.team, 'payments');
+      assert.ok(((created.body.HostConfig as any).CapAdd as string[]).some((c) => /NET_ADMIN/.test(c)), JSON.stringify((created.body.HostConfig as any).CapAdd));
+      assert.ok((created.body.Mounts as any[]).some((m) => m.Source === '/tmp' && m.Destination === '/host-tmp'));
+      assert.equal((created.body.State as any).Running, false);
+
+      podman('start', NAME);
+      await waitFor('the running state', () => (container()?.body.State as any)?.Running === true, 15_000, dump);
+      const runningVersion = container()!.resourceVersion;
+      podman('stop', '-t', '0', NAME);
+      await waitFor('the stopped state', () => (container()?.body.State as any)?.Running === false && (container()?.body.State as any)?.Status === 'exited', 15_000, dump);
+      assert.notEqual(container()!.resourceVersion, runningVersion, 'a state change changes the state hash');
+
+      podman('tag', IMAGE, TAG);
+      await waitFor('the new tag', () => image(TAG)?.uid === busybox.uid, 15_000, dump);
+      podman('rmi', TAG);
+      await waitFor('the tag removed, the image kept', () => image(TAG) === undefined && image(IMAGE) !== undefined, 15_000, dump);
+      podman('commit', NAME, COMMITTED);
+      await waitFor('the committed image', () => image(COMMITTED) !== undefined, 15_000, dump);
+      const committedId = image(COMMITTED)!.uid;
+      assert.notEqual(committedId, busybox.uid);
+      podman('rmi', COMMITTED);
+      await waitFor('the committed image removed', () => !sink.objects.has(`h1\u0000Image\u0000${committedId}`), 15_000, dump);
+
+      podman('rm', NAME);
+      await waitFor('the removed container', () => container() === undefined, 15_000, dump);
+      assert.ok(!events.some((e) => e.type === 'error'), JSON.stringify(events.filter((e) => e.type === 'error')));
+      assert.equal(events.filter((e) => e.type === 'polled').length, 1, `no poll ran: the events did it all: ${JSON.stringify(events.filter((e) => e.type !== 'changed'))}`);
+    } finally {
+      stop.abort();
+      await watch.done;
+    }
+  });
+});
+
+test('an unreachable engine is reported through status, and stopping still ends the watch', async () => {
+  const sink = new MemorySink();
+  const stop = new AbortController();
+  const watch = watchHost({ sourceId: 'h2', endpoint: 'unix:///nonexistent/gatehouse-engine.sock', sink, signal: stop.signal, pollIntervalMs: 200, maxBackoffMs: 200 });
+  await waitFor('a down status', () => sink.lastStatus?.up === false);
+  assert.match(sink.lastStatus!.message ?? '', /ENOENT|connect/);
+  assert.equal(sink.objects.size, 0);
+  stop.abort();
+  await watch.done;
+  await watch.synced;
+});
+
+test('a malformed endpoint is a one-line user error', () => {
+  const stop = new AbortController();
+  const sink = new MemorySink();
+  for (const endpoint of ['http://127.0.0.1:2375', 'unix://relative.sock', 'tcp://host']) {
+    assert.throws(
+      () => watchHost({ sourceId: 'h3', endpoint, sink, signal: stop.signal }),
+      (e: unknown) => isUserError(e) && !e.message.includes('\n') && e.message.includes(endpoint),
+    );
+  }
+  assert.throws(() => watchHost({ sourceId: 'h3', endpoint: `unix://${podmanSocket}`, tls: {}, sink, signal: stop.signal }), (e: unknown) => isUserError(e) && /tcp:\/\/ endpoints only/.test(e.message));
+});

@@ -6,10 +6,12 @@
  *     wait in the spool and arrive when it starts; Central is killed with SIGKILL while
  *     decisions stream in, restarted on the same data directory and port, and in the end
  *     every decision of the proxy's audit log is stored exactly once.
+ * And `gatehouse sensor --server` (root, bpftrace, a podman container reading /etc/shadow):
+ * its alerts reach Central while it runs, and at its stop Central holds its alert lines.
  * (The EventShipper's own kill -9 test, which tracks each acknowledged batch, is in client.test.ts.)
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -19,7 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { missing, podmanSocket } from '../helpers/components.js';
+import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
@@ -231,6 +233,59 @@ describe('engine-proxy --server with Central down, then killed with SIGKILL', { 
       await exited(central);
     } finally {
       await proxy.stop();
+    }
+  });
+});
+
+const SENSOR_IMAGE = 'localhost/gatehouse-sensor-test:1';
+const FALCO_RULES = fileURLToPath(new URL('../../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
+const sensorSkip = () =>
+  missing(process.getuid?.() === 0, 'the sensor needs root') ||
+  missing(hasCommand('bpftrace'), 'bpftrace not installed (.ci/setup.d/65-bpftrace.sh)') ||
+  missing(hasCommand('podman') && spawnSync('podman', ['image', 'exists', SENSOR_IMAGE]).status === 0, `podman image ${SENSOR_IMAGE} missing (.ci/setup.d/65-bpftrace.sh)`) ||
+  missing(existsSync(FALCO_RULES), `Falco rules missing at ${FALCO_RULES}`);
+
+describe('sensor --server', { skip: sensorSkip(), timeout: 600_000 }, () => {
+  let central: TestCentral;
+  before(async () => {
+    central = await startTestCentral();
+  });
+  after(() => central?.close());
+
+  test('alerts reach Central while the sensor runs; at its stop Central holds every alert line it wrote', { timeout: 600_000 }, async () => {
+    const dir = mkdtempSync(join(work, 'sensor-'));
+    const alertsFile = join(dir, 'alerts.jsonl');
+    const token = await central.token('sensor');
+    const child = spawn(process.execPath, [bin, 'sensor', '--rules', FALCO_RULES, '--opens', 'rules', '--format', 'json', '--output', alertsFile, '--cluster', 'push-test', '--server', central.url, '--spool-dir', join(dir, 'spool')], {
+      env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_TOKEN: token, GATEHOUSE_SERVER: undefined, GATEHOUSE_CA: undefined },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(child);
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    const closed = new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    const cname = `gh-push-sensor-${randomBytes(4).toString('hex')}`;
+    try {
+      await waitFor('the sensor ready', () => {
+        if (child.exitCode !== null) throw new Error(`sensor exited: ${err}`);
+        return err.includes('sensor ready');
+      }, 300_000);
+      const ran = spawnSync('podman', ['run', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096', '--name', cname, SENSOR_IMAGE, 'sh', '-c', '/bin/cat /etc/shadow >/dev/null; cd /etc && /bin/sleep 0.5; /bin/true'], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(ran.status, 0, ran.stderr);
+      const id = spawnSync('podman', ['inspect', '--format', '{{.Id}}', cname], { encoding: 'utf8' }).stdout.trim().slice(0, 12);
+      const alerts = async () => (await central.api('GET', '/api/v1/alerts?source=sensor&limit=1000')).body.items as { id: string; rule: string; cluster: string; finding: { detail: string; resource: { container?: { id: string } } } }[];
+      await waitFor('the shadow read alerted in Central', async () => (await alerts()).some((a) => a.rule === 'Read sensitive file untrusted' && a.finding.resource.container?.id === id), 60_000);
+      child.kill('SIGINT');
+      assert.equal(await closed, 0, err);
+      const written = readFileSync(alertsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { output: string });
+      const stored = await alerts();
+      assert.equal(stored.length, written.length, 'every alert line is in Central, once');
+      assert.deepEqual(stored.map((a) => a.finding.detail).sort(), written.map((a) => a.output).sort());
+      assert.ok(stored.every((a) => a.cluster === 'push-test'));
+      assert.doesNotMatch(err, /ghc_/, 'the token is never logged');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      spawnSync('podman', ['rm', '-f', cname], { stdio: 'ignore' });
     }
   });
 });

@@ -8,7 +8,8 @@
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { VulnDb } from '../../vuln/db.js';
-import { matchPackages } from '../../vuln/match.js';
+import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../../vuln/match.js';
+import type { OsInfo, Package } from '../../inventory/package.js';
 import type { CentralContext } from '../context.js';
 import { summarize } from '../store/images.js';
 import { chunks, fromJson, toJson } from '../store/json.js';
@@ -43,28 +44,59 @@ export interface RematchResult {
 type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'>;
 
 /**
- * The engine's own lookup cache lives for one matchPackages call; across thousands of
- * images the same packages' advisories would be read and parsed again for each image. This
- * wraps the DB so candidates are remembered for the whole run (bounded: cleared when full).
+ * The matcher for a whole run. The engine's caches live for one matchPackages call, but a
+ * fleet's images share most of their packages: across thousands of images the same
+ * package would be looked up, parsed and version-compared again for every image. This
+ * keeps, for the run, each DB lookup and each package's matches (keyed by everything
+ * matchVulnerabilities reads: ecosystem, name, version, source package and OS release),
+ * and gives the same findings as matchPackages(db, packages, os). Bounded: cleared when full.
  */
-export function cachingDb(db: VulnDb, maxEntries = 50_000): VulnDb {
-  const cache = new Map<string, ReturnType<VulnDb['candidates']>>();
-  const candidates = (ecosystem: string, name: string) => {
-    const key = `${ecosystem}\0${name}`;
-    let hit = cache.get(key);
-    if (!hit) {
-      if (cache.size >= maxEntries) cache.clear();
-      cache.set(key, (hit = db.candidates(ecosystem, name)));
+export class FleetMatcher {
+  private readonly lookups = new Map<string, ReturnType<VulnDb['candidates']>>();
+  private readonly matches = new Map<string, MatchedVulnerability[]>();
+  private readonly db: VulnDb;
+
+  constructor(db: VulnDb, private readonly maxEntries = 100_000) {
+    const candidates = (ecosystem: string, name: string) => {
+      const key = `${ecosystem}\0${name}`;
+      let hit = this.lookups.get(key);
+      if (!hit) {
+        if (this.lookups.size >= this.maxEntries) this.lookups.clear();
+        this.lookups.set(key, (hit = db.candidates(ecosystem, name)));
+      }
+      return hit;
+    };
+    // matchVulnerabilities takes the VulnDb class: a proxy routes its lookups through the cache.
+    this.db = new Proxy(db, { get: (target, prop) => (prop === 'candidates' ? candidates : Reflect.get(target, prop, target)) });
+  }
+
+  match(packages: readonly Package[], os: OsInfo | undefined): Finding[] {
+    const out: Finding[] = [];
+    const seen = new Set<string>();
+    const release = `${os?.versionId ?? ''}\0${os?.codename ?? ''}`;
+    for (const pkg of packages) {
+      const key = `${pkg.ecosystem}\0${pkg.name}\0${pkg.version}\0${pkg.source?.name ?? ''}\0${pkg.source?.version ?? ''}\0${release}`;
+      let found = this.matches.get(key);
+      if (!found) {
+        if (this.matches.size >= this.maxEntries) this.matches.clear();
+        this.matches.set(key, (found = matchVulnerabilities(this.db, [pkg], os)));
+      }
+      for (const m of found) {
+        // The same de-duplication as matchVulnerabilities over the whole list.
+        const dedupe = `${m.advisory.id}\0${pkg.name}\0${pkg.version}\0${pkg.location.path}`;
+        if (seen.has(dedupe)) continue;
+        seen.add(dedupe);
+        out.push(toFinding(m.package === pkg ? m : { ...m, package: pkg }));
+      }
     }
-    return hit;
-  };
-  return new Proxy(db, { get: (target, prop) => (prop === 'candidates' ? candidates : Reflect.get(target, prop, target)) });
+    return out;
+  }
 }
 
 /** Re-matches every stored image that has an SBOM (see the file comment). */
 export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise<RematchResult> {
   const started = performance.now();
-  const db = cachingDb(opts.db);
+  const matcher = new FleetMatcher(opts.db);
   const onlyStale = opts.onlyStale ?? true;
   const result: RematchResult = { images: 0, changed: 0, vulnerabilities: 0, failed: 0, ms: 0 };
   let after = '';
@@ -75,7 +107,7 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     if (page.length === 0) break;
     for (const { digest } of page) {
       if (opts.signal?.aborted) break;
-      const r = await rematchImage(ctx, db, opts.version, digest);
+      const r = await rematchImage(ctx, matcher, opts.version, digest);
       if (!r) continue;
       if (r === 'unreadable') {
         result.failed++;
@@ -94,7 +126,7 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
 }
 
 /** One image, in one transaction. Undefined when it is gone or has no SBOM; 'unreadable' when its SBOM is not JSON (it is left as it was). */
-export async function rematchImage(ctx: RematchCtx, db: VulnDb, version: string, digest: string): Promise<{ changed: boolean; vulnerabilities: number } | 'unreadable' | undefined> {
+export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string): Promise<{ changed: boolean; vulnerabilities: number } | 'unreadable' | undefined> {
   return ctx.db.transaction().execute(async (trx) => {
     const row = await trx.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'sbom']).where('digest', '=', digest).executeTakeFirst();
     if (!row?.sbom) return undefined;
@@ -106,7 +138,7 @@ export async function rematchImage(ctx: RematchCtx, db: VulnDb, version: string,
     }
     const { os, packages } = packagesFromCycloneDx(bom);
     const now = ctx.now();
-    const vulns = matchPackages(db, packages, os).map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } }));
+    const vulns = matcher.match(packages, os).map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } }));
     // One row per fingerprint, as replaceImageFindings keeps them.
     const fresh = new Map(vulns.map((f) => [f.fingerprint, { f, body: toJson(f) }]));
     const stored = await trx.selectFrom('image_findings').select(['fingerprint', 'kind', 'body']).where('image_digest', '=', digest).execute();

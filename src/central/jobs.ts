@@ -4,6 +4,8 @@
  * function and one line in CENTRAL_JOBS.
  */
 import type { CentralContext } from './context.js';
+import { liveInventoryJob } from './live/job.js';
+import { exceptionExpiryJob } from './jobs/exception-expiry.js';
 import { vulnDbWatchJob } from './images/db-watch.js';
 import { imagePolicyJob } from './images/image-policies.js';
 
@@ -17,6 +19,8 @@ export type CentralJob = (ctx: CentralContext, signal: AbortSignal, tools: Centr
 
 /** The jobs every `gatehouse server` runs (a job's function name is its name in logs). */
 export const CENTRAL_JOBS: CentralJob[] = [
+  liveInventoryJob,
+  exceptionExpiryJob(),
   imagePolicyJob,
   vulnDbWatchJob,
 ];

@@ -2,13 +2,16 @@
  * The host watcher against the real podman socket: the first poll lists the host's images
  * and containers (inspect JSON); with polls far apart, container create/start/stop/rm and
  * image tag/commit/rmi done with the podman CLI reach the sink through the event stream
- * alone. An unreachable engine is a status, not a crash; a malformed endpoint is one line.
+ * alone. Over tcp:// (podman's API service on a loopback port), the service is stopped,
+ * containers change while it is away, and after it restarts a poll catches up. An unreachable engine is a status, not a crash; a malformed endpoint is one line.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { request } from 'undici';
 import { watchHost, type HostEvent } from '../../src/central/inventory/host-watch.js';
 import { isUserError } from '../../src/util/errors.js';
 import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
@@ -20,6 +23,8 @@ const suffix = randomBytes(4).toString('hex');
 const NAME = `gh-inv-${suffix}`;
 const TAG = `localhost/gh-inv-${suffix}:tagged`;
 const COMMITTED = `localhost/gh-inv-commit-${suffix}:1`;
+const GONE_WHILE_AWAY = `gh-inv-gone-${suffix}`;
+const BORN_WHILE_AWAY = `gh-inv-born-${suffix}`;
 
 function podman(...args: string[]): string {
   const r = spawnSync('podman', args, { encoding: 'utf8' });
@@ -30,8 +35,9 @@ const podmanPresent = existsSync(podmanSocket) && hasCommand('podman') && spawnS
 
 describe('host inventory watch (real podman socket)', { skip: missing(podmanPresent, `podman, its socket ${podmanSocket} and the image ${IMAGE} (bash .ci/setup)`) }, () => {
   after(() => {
-    spawnSync('podman', ['rm', '-f', '-t', '0', NAME]);
-    spawnSync('podman', ['rmi', '-f', TAG, COMMITTED]);
+    // One name a call: with a missing name among several, podman rm -f removes none of them.
+    for (const name of [NAME, GONE_WHILE_AWAY, BORN_WHILE_AWAY]) spawnSync('podman', ['rm', '-f', '-t', '0', name]);
+    for (const ref of [TAG, COMMITTED]) spawnSync('podman', ['rmi', '-f', ref]);
   });
 
   test('lists containers and images, then follows container and image changes through the event stream', async () => {
@@ -91,7 +97,79 @@ describe('host inventory watch (real podman socket)', { skip: missing(podmanPres
       await watch.done;
     }
   });
+
+  test('a tcp:// engine that restarts: the watcher reconnects, and a poll catches up on what happened meanwhile', async () => {
+    const port = await freePort();
+    let service = await startService(port);
+    const sink = new MemorySink();
+    const events: HostEvent[] = [];
+    const stop = new AbortController();
+    const watch = watchHost({ sourceId: 'h4', endpoint: `tcp://127.0.0.1:${port}`, sink, signal: stop.signal, pollIntervalMs: 3_600_000, maxBackoffMs: 500, onHostEvent: (e) => events.push(e) });
+    const names = () => [...sink.objects.values()].filter((o) => o.kind === 'Container').map((o) => o.name);
+    const dump = () => JSON.stringify({ names: names(), events: events.filter((e) => e.type !== 'changed').slice(-5) });
+    try {
+      await watch.synced;
+      podman('create', ...RUN_FLAGS, '--name', GONE_WHILE_AWAY, IMAGE, 'true');
+      await waitFor('the created container (event over tcp)', () => names().includes(GONE_WHILE_AWAY), 15_000, dump);
+
+      await stopService(service);
+      await waitFor('a down status', () => sink.lastStatus?.up === false, 15_000, dump);
+      // Changes the watcher cannot hear about.
+      podman('rm', GONE_WHILE_AWAY);
+      podman('create', ...RUN_FLAGS, '--name', BORN_WHILE_AWAY, IMAGE, 'true');
+      service = await startService(port);
+      await waitFor('the removal made while the engine was away', () => !names().includes(GONE_WHILE_AWAY), 20_000, dump);
+      await waitFor('the creation made while the engine was away', () => names().includes(BORN_WHILE_AWAY), 20_000, dump);
+      await waitFor('status up again', () => sink.lastStatus?.up === true, 15_000, dump);
+      assert.equal(events.filter((e) => e.type === 'polled').length, 2, 'the reconnect polled once more');
+    } finally {
+      stop.abort();
+      await watch.done;
+      await stopService(service);
+    }
+  });
 });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** podman's API service on a loopback TCP port (plain HTTP), ready when /_ping answers. */
+async function startService(port: number): Promise<ChildProcess> {
+  const proc = spawn('podman', ['system', 'service', '--time=0', `tcp://127.0.0.1:${port}`], { stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`podman system service exited with ${proc.exitCode}`);
+    try {
+      const res = await request(`http://127.0.0.1:${port}/_ping`);
+      await res.body.dump();
+      if (res.statusCode === 200) return proc;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error('podman system service did not answer within 30 s');
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopService(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
 
 test('an unreachable engine is reported through status, and stopping still ends the watch', async () => {
   const sink = new MemorySink();

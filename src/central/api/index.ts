@@ -12,6 +12,8 @@ import { policiesApi } from './policies.js';
 import { exceptionsApi } from './exceptions.js';
 import { violationsApi } from './violations.js';
 import { ciApi } from './ci.js';
+import { deploymentsApi } from './deployments.js';
+import { clustersApi, hostsApi } from './sources.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -27,4 +29,7 @@ export const API_MODULES: ApiModule[] = [
   exceptionsApi,
   violationsApi,
   ciApi,
+  deploymentsApi,
+  clustersApi,
+  hostsApi,
 ];

@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { CentralPolicies } from './policies.js';
 import type { Store } from './store/open.js';
 import type { Database } from './store/schema.js';
+import { loadSecretBox, type SecretBox } from './secret-box.js';
 
 export interface CentralContext {
   store: Store;
@@ -13,10 +14,12 @@ export interface CentralContext {
   /** Change notices for background work: 'image' (digest), 'objects' (source id), 'policies', 'exceptions', 'db'. */
   events: EventEmitter;
   policies: CentralPolicies;
+  /** Seals source credentials (kubeconfigs, engine TLS keys) in the store. */
+  secrets: SecretBox;
 }
 
 /** Builds the context: syncs the built-in policy packs into the store and compiles the current set. */
-export async function createCentralContext(store: Store, now: () => Date = () => new Date()): Promise<CentralContext> {
+export async function createCentralContext(store: Store, now: () => Date = () => new Date(), options: { dataDir?: string } = {}): Promise<CentralContext> {
   const policies = await new CentralPolicies(store.db).init(now());
-  return { store, db: store.db, now, events: new EventEmitter(), policies };
+  return { store, db: store.db, now, events: new EventEmitter(), policies, secrets: loadSecretBox(options.dataDir) };
 }

@@ -95,7 +95,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
   try {
     const warnings: string[] = [];
     const admin = await ensureAdminToken(store, options.adminToken, warnings);
-    const ctx = await createCentralContext(store);
+    const ctx = await createCentralContext(store, undefined, { dataDir });
     app = await buildCentral(ctx, { logger: options.logger, https });
     try {
       await app.listen({ host: listen.host, port: listen.port });

@@ -213,7 +213,7 @@ function statusOf(e: unknown): number | undefined {
 }
 
 /** A live object as the policy engine's input (parsed JSON of our own); it has no file, so positions are empty. */
-function liveObject(item: KubernetesObject & { apiVersion: string; kind: string }, where: string): ManifestObject {
+export function liveObject(item: KubernetesObject & { apiVersion: string; kind: string }, where: string): ManifestObject {
   const raw = item as Record<string, any>;
   if (raw.metadata) delete raw.metadata.managedFields;
   const meta = raw.metadata ?? {};

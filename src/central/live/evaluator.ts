@@ -1,0 +1,271 @@
+/**
+ * Continuous evaluation of the live inventory. Every object change marks the deployments
+ * it can affect; a debounced pass then, for each marked deployment, runs the deploy-stage
+ * policies through the one policy engine (violations go through their lifecycle) and
+ * scores its risk. Each source's objects (pods aside) are kept in memory and updated per
+ * change, so one change costs one object's read, not a reload of the cluster.
+ */
+import type { Kysely } from 'kysely';
+import { liveObject } from '../../kube/cluster.js';
+import type { ManifestObject } from '../../kube/manifests.js';
+import { buildIndex, type ObjectIndex } from '../../kube/object-index.js';
+import { loadRbacRisks, type RbacRisk } from '../../kube/rbac/risks.js';
+import { findViolations } from '../../policy/evaluate.js';
+import { describeError } from '../../util/errors.js';
+import type { CentralPolicies } from '../policies.js';
+import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster } from '../risk/index.js';
+import { fromJson, toJson } from '../store/json.js';
+import type { Database } from '../store/schema.js';
+import { reconcileViolations, resolveSubject } from '../store/violations.js';
+import { deploymentId, imagesOf, isDeployment, labelsOf } from './deployments.js';
+import type { ChangeListener } from './sink.js';
+import { ImageCatalog } from './image-catalog.js';
+
+/** Kinds whose change can alter other deployments' risk or violations (exposure, rights, isolation). */
+const NAMESPACE_CONTEXT = new Set(['Service', 'Ingress', 'NetworkPolicy', 'Role', 'RoleBinding', 'ServiceAccount']);
+const CLUSTER_CONTEXT = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy']);
+
+interface SourceState {
+  loaded: boolean;
+  name: string;
+  /** kind/namespace/name → object. */
+  objects: Map<string, ManifestObject>;
+  index?: ObjectIndex;
+  prepared?: PreparedCluster;
+  /** Marks: deployment keys, namespaces whose deployments all need a pass, or everything. */
+  keys: Set<string>;
+  namespaces: Set<string>;
+  all: boolean;
+  /** Objects to re-read before the pass. */
+  reread: Set<string>;
+  /** The object index must be rebuilt (any object changed). */
+  indexStale: boolean;
+  /** The risk context must be prepared again (a Service, policy, binding… changed). */
+  contextChanged: boolean;
+}
+
+const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
+
+export interface EvaluatorOptions {
+  debounceMs?: number;
+  onError?: (message: string) => void;
+}
+
+export class LiveEvaluator implements ChangeListener {
+  private readonly sources = new Map<string, SourceState>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private rbacRisks: RbacRisk[] | undefined;
+  private readonly images: ImageCatalog;
+  /** Passes completed (tests wait on it). */
+  passes = 0;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly policies: CentralPolicies,
+    private readonly now: () => Date,
+    private readonly options: EvaluatorOptions = {},
+  ) {
+    this.images = new ImageCatalog(db);
+  }
+
+  changed(sourceId: string, kind: string, namespace: string, name: string): void {
+    const s = this.state(sourceId);
+    s.reread.add(keyOf(kind, namespace, name));
+    if (NAMESPACE_CONTEXT.has(kind)) {
+      s.namespaces.add(namespace);
+      s.contextChanged = true;
+    } else if (CLUSTER_CONTEXT.has(kind)) {
+      s.all = true;
+      s.contextChanged = true;
+    } else {
+      s.keys.add(keyOf(kind, namespace, name));
+    }
+    this.schedule();
+  }
+
+  /** Everything is evaluated again (policies, exceptions or images changed). */
+  invalidateAll(what: 'policies' | 'images'): void {
+    if (what === 'images') this.images.invalidate();
+    for (const s of this.sources.values()) s.all = true;
+    this.schedule();
+  }
+
+  /** Resolves when every marked change has been evaluated. */
+  async settle(): Promise<void> {
+    while (this.timer || this.running) {
+      if (this.timer) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        this.startPass();
+      }
+      await this.running;
+    }
+  }
+
+  /** Runs a pass after the one in flight; `running` is cleared when the last one ends. */
+  private startPass(): void {
+    const prev = this.running ?? Promise.resolve();
+    const next: Promise<void> = prev.then(() => this.pass()).finally(() => {
+      if (this.running === next) this.running = undefined;
+    });
+    this.running = next;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private state(sourceId: string): SourceState {
+    let s = this.sources.get(sourceId);
+    if (!s) this.sources.set(sourceId, (s = { loaded: false, name: sourceId, objects: new Map(), keys: new Set(), namespaces: new Set(), all: true, reread: new Set(), indexStale: true, contextChanged: true }));
+    return s;
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.startPass();
+    }, this.options.debounceMs ?? 200);
+    this.timer.unref();
+  }
+
+  private async pass(): Promise<void> {
+    for (const [sourceId, s] of this.sources) {
+      try {
+        await this.passSource(sourceId, s);
+      } catch (e) {
+        this.options.onError?.(`evaluation of source ${s.name}: ${describeError(e)}`);
+      }
+    }
+    this.passes++;
+  }
+
+  private async passSource(sourceId: string, s: SourceState): Promise<void> {
+    if (!s.loaded) await this.load(sourceId, s);
+    else await this.reread(sourceId, s);
+    if (s.indexStale || !s.index) {
+      s.index = buildIndex([...s.objects.values()]);
+      s.indexStale = false;
+    }
+    if (s.contextChanged) {
+      s.prepared = undefined;
+      s.contextChanged = false;
+    }
+    const marked = { keys: s.keys, namespaces: s.namespaces, all: s.all };
+    s.keys = new Set();
+    s.namespaces = new Set();
+    s.all = false;
+    const now = this.now();
+    const at = now.toISOString();
+    const existing = new Map((await this.db.selectFrom('deployments').select(['id', 'risk_score', 'risk', 'images', 'labels', 'deleted_at'])
+      .where('source_id', '=', sourceId).execute()).map((r) => [r.id, r]));
+    const seen = new Set<string>();
+    for (const [key, object] of s.objects) {
+      const meta = { kind: object.kind, namespace: object.namespace ?? '', name: object.name, body: object.raw };
+      if (!isDeployment(meta)) continue;
+      const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
+      seen.add(id);
+      if (!(marked.all || marked.keys.has(key) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at)) continue;
+      await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now);
+    }
+    // Deployments whose object is gone: kept with deleted_at, their violations resolved.
+    for (const [id, row] of existing) {
+      if (seen.has(id) || row.deleted_at) continue;
+      await this.db.transaction().execute(async (trx) => {
+        await trx.updateTable('deployments').set({ deleted_at: at, last_seen: at }).where('id', '=', id).execute();
+        await resolveSubject(trx, 'deployment', id, now);
+      });
+    }
+  }
+
+  private async evaluateDeployment(
+    sourceId: string, s: SourceState, id: string, object: ManifestObject,
+    meta: { kind: string; namespace: string; name: string; body: Record<string, any> },
+    old: { risk_score: number; risk: string; images: string; labels: string; deleted_at: string | null } | undefined, now: Date,
+  ): Promise<void> {
+    const at = now.toISOString();
+    const images = imagesOf(meta);
+    const findings = meta.kind === 'Container' ? [] : findViolations({ kind: 'workload', value: { objects: [object], index: s.index, cluster: s.name } }, this.policies.set, 'deploy');
+    const imageInputs: ImageRiskInput[] = [];
+    for (const ref of images) {
+      const img = await this.images.lookup(ref);
+      if (img) imageInputs.push(img);
+    }
+    const risk = scoreDeployment({ workload: meta.body, images: imageInputs, cluster: await this.cluster(s), now });
+    const row = {
+      id, source_id: sourceId, namespace: meta.namespace, kind: meta.kind, name: meta.name,
+      labels: toJson(labelsOf(meta)), images: toJson(images), risk_score: Math.round(risk.score * 1000) / 1000, risk: toJson(risk),
+      last_seen: at, deleted_at: null,
+    };
+    await this.db.transaction().execute(async (trx) => {
+      if (old) await trx.updateTable('deployments').set(row).where('id', '=', id).execute();
+      else await trx.insertInto('deployments').values({ ...row, first_seen: at }).execute();
+      await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: id, stage: 'deploy', findings }, this.policies.exceptions, now);
+    });
+  }
+
+  private async cluster(s: SourceState): Promise<PreparedCluster> {
+    if (s.prepared) return s.prepared;
+    this.rbacRisks ??= await loadRbacRisks();
+    const of = (kind: string) => [...s.objects.values()].filter((o) => o.kind === kind).map((o) => o.raw);
+    try {
+      s.prepared = prepareCluster({
+        services: of('Service'), ingresses: of('Ingress'), networkPolicies: of('NetworkPolicy'), roles: of('Role'), clusterRoles: of('ClusterRole'),
+        roleBindings: of('RoleBinding'), clusterRoleBindings: of('ClusterRoleBinding'), serviceAccounts: of('ServiceAccount'), namespaces: of('Namespace'),
+      }, { rbacRisks: this.rbacRisks });
+    } catch (e) {
+      this.options.onError?.(`risk context of source ${s.name}: ${describeError(e)}`);
+      s.prepared = prepareCluster({}, { rbacRisks: [] });
+    }
+    return s.prepared;
+  }
+
+  private async load(sourceId: string, s: SourceState): Promise<void> {
+    const src = await this.db.selectFrom('sources').select('name').where('id', '=', sourceId).executeTakeFirst();
+    s.name = src?.name ?? sourceId;
+    s.objects.clear();
+    const rows = await this.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', sourceId).where('deleted_at', 'is', null).where('kind', '!=', 'Pod').execute();
+    for (const r of rows) s.objects.set(keyOf(r.kind, r.namespace, r.name), asManifest(r.body, s.name));
+    s.reread.clear();
+    s.loaded = true;
+    s.all = true;
+    s.indexStale = true;
+    s.contextChanged = true;
+  }
+
+  private async reread(sourceId: string, s: SourceState): Promise<void> {
+    const keys = [...s.reread];
+    s.reread.clear();
+    for (const key of keys) {
+      const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
+      if (kind === 'Pod' && !s.objects.has(key)) {
+        // Pods are deployments only when nothing owns them; others stay out of memory.
+        const row = await this.liveRow(sourceId, kind, namespace, name);
+        if (row && isDeployment({ kind, namespace, name, body: fromJson(row.body, {}) })) s.objects.set(key, asManifest(row.body, s.name));
+        continue;
+      }
+      const row = await this.liveRow(sourceId, kind, namespace, name);
+      if (row) s.objects.set(key, asManifest(row.body, s.name));
+      else s.objects.delete(key);
+      if (NAMESPACE_CONTEXT.has(kind) || CLUSTER_CONTEXT.has(kind)) s.contextChanged = true;
+    }
+    if (keys.length) s.indexStale = true;
+  }
+
+  private liveRow(sourceId: string, kind: string, namespace: string, name: string) {
+    return this.db.selectFrom('objects').select('body').where('source_id', '=', sourceId).where('kind', '=', kind)
+      .where('namespace', '=', namespace).where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
+  }
+}
+
+function asManifest(body: string, where: string): ManifestObject {
+  const raw = fromJson<Record<string, any>>(body, {});
+  if (raw.kind === undefined && raw.Config !== undefined) {
+    // A plain-host container: only kind/name matter to the evaluator.
+    return { apiVersion: 'v1', kind: 'Container', name: String(raw.Name ?? '').replace(/^\//, ''), namespace: '', labels: raw.Config?.Labels ?? {}, annotations: {}, raw, source: { file: where, line: 0, column: 0 }, known: false, positionOf: () => ({ file: '', line: 0, column: 0 }) };
+  }
+  return liveObject(raw as never, where);
+}

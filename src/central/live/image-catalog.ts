@@ -1,0 +1,62 @@
+/**
+ * What Central knows about images, for deployments that reference them: looked up by
+ * digest (`…@sha256:…`) or by canonical reference (`nginx:1.25` = docker.io/library/nginx:1.25).
+ * Loaded once and reloaded after an image push.
+ */
+import type { Kysely } from 'kysely';
+import { formatReference, parseRegistryReference } from '../../image/reference.js';
+import type { ImageRiskInput } from '../risk/index.js';
+import { fromJson } from '../store/json.js';
+import type { Database } from '../store/schema.js';
+import type { ImageSummary } from '../store/images.js';
+
+/** Canonical form of a registry reference; the text itself when it does not parse. */
+export function canonicalRef(ref: string): string {
+  try {
+    return formatReference(parseRegistryReference(ref));
+  } catch {
+    return ref;
+  }
+}
+
+export class ImageCatalog {
+  private byDigest: Map<string, ImageRiskInput> | undefined;
+  private byRef = new Map<string, ImageRiskInput>();
+
+  constructor(private readonly db: Kysely<Database>) {}
+
+  invalidate(): void {
+    this.byDigest = undefined;
+  }
+
+  async lookup(ref: string): Promise<ImageRiskInput | undefined> {
+    if (!this.byDigest) await this.load();
+    const at = ref.indexOf('@');
+    if (at >= 0) {
+      const hit = this.byDigest!.get(ref.slice(at + 1));
+      if (hit) return { ...hit, name: ref };
+    }
+    const hit = this.byRef.get(canonicalRef(ref));
+    return hit ? { ...hit, name: ref } : undefined;
+  }
+
+  private async load(): Promise<void> {
+    const rows = await this.db.selectFrom('images').select(['digest', 'refs', 'created', 'signature', 'summary']).execute();
+    this.byDigest = new Map();
+    this.byRef = new Map();
+    for (const r of rows) {
+      const summary = fromJson<ImageSummary>(r.summary, { counts: {}, fixable: 0, knownExploited: 0 });
+      const vuln = summary.counts.vulnerability ?? {};
+      const signature = fromJson<{ verified?: boolean } | null>(r.signature, null);
+      const input: ImageRiskInput = {
+        digest: r.digest,
+        ...(r.created ? { created: r.created } : {}),
+        ...(signature ? { signed: signature.verified === true } : {}),
+        secrets: Object.values(summary.counts.secret ?? {}).reduce((a, b) => a + b, 0),
+        vulns: { critical: vuln.CRITICAL ?? 0, high: vuln.HIGH ?? 0, medium: vuln.MEDIUM ?? 0, low: vuln.LOW ?? 0, fixable: summary.fixable, knownExploited: summary.knownExploited },
+      };
+      this.byDigest.set(r.digest, input);
+      for (const ref of fromJson<string[]>(r.refs, [])) this.byRef.set(canonicalRef(ref), input);
+    }
+  }
+}

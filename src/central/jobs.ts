@@ -8,6 +8,7 @@ import { liveInventoryJob } from './live/job.js';
 import { exceptionExpiryJob } from './jobs/exception-expiry.js';
 import { vulnDbWatchJob } from './images/db-watch.js';
 import { imagePolicyJob } from './images/image-policies.js';
+import { inUseScanJob } from './images/scan-in-use.js';
 
 export interface CentralJobTools {
   /** Central's logger (pino, redacted); jobs never write to the console. */
@@ -23,4 +24,5 @@ export const CENTRAL_JOBS: CentralJob[] = [
   exceptionExpiryJob(),
   imagePolicyJob,
   vulnDbWatchJob,
+  inUseScanJob,
 ];

@@ -164,7 +164,9 @@ export class LiveEvaluator implements ChangeListener {
       .where('source_id', '=', sourceId).execute()).map((r) => [r.id, r]));
     const seen = new Set<string>();
     for (const [key, object] of s.objects) {
-      const meta = { kind: object.kind, namespace: object.namespace ?? '', name: object.name, body: object.raw };
+      // The stored row's kind/namespace/name (the key), not the body's: host containers' inspect names differ in form.
+      const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
+      const meta = { kind, namespace, name, body: object.raw };
       if (!isDeployment(meta)) continue;
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
@@ -202,7 +204,7 @@ export class LiveEvaluator implements ChangeListener {
     };
     await this.db.transaction().execute(async (trx) => {
       if (old) await trx.updateTable('deployments').set(row).where('id', '=', id).execute();
-      else await trx.insertInto('deployments').values({ ...row, first_seen: at }).execute();
+      else await trx.insertInto('deployments').values({ ...row, first_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
       await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: id, stage: 'deploy', findings }, this.policies.exceptions, now);
     });
   }

@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { openVulnDb } from './db-version.js';
 import { rematchAll, type RematchResult } from './rematch.js';
-import type { CentralContext } from '../context.js';
 import { chunks, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 
@@ -50,7 +49,7 @@ export async function seedStoredSboms(db: Kysely<Database>, sbom: Record<string,
 }
 
 /** Re-matches every stored image against the DB at `dbPath`, timed; `perSecond` is images per second. */
-export async function measureRematch(ctx: Pick<CentralContext, 'db' | 'policies' | 'now'>, dbPath: string): Promise<RematchResult & { perSecond: number }> {
+export async function measureRematch(ctx: Parameters<typeof rematchAll>[0], dbPath: string): Promise<RematchResult & { perSecond: number }> {
   const { db, version } = openVulnDb(dbPath);
   try {
     const r = await rematchAll(ctx, { db, version });

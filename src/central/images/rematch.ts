@@ -25,6 +25,11 @@ export interface RematchOptions {
   onlyStale?: boolean;
   /** Digests per page (default 200). */
   pageSize?: number;
+  /**
+   * Images in flight at once (default: 4 on PostgreSQL, where each query is a round trip and
+   * the pool has connections to spare; 1 on SQLite, whose one connection runs one at a time).
+   */
+  concurrency?: number;
   signal?: AbortSignal;
   /** After each image (progress, benchmarks). */
   onImage?: (digest: string, changed: boolean) => void;
@@ -41,7 +46,7 @@ export interface RematchResult {
   ms: number;
 }
 
-type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'>;
+type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'> & { store?: Pick<CentralContext['store'], 'dialect'> };
 
 /**
  * The matcher for a whole run. The engine's caches live for one matchPackages call, but a
@@ -98,6 +103,7 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   const started = performance.now();
   const matcher = new FleetMatcher(opts.db);
   const onlyStale = opts.onlyStale ?? true;
+  const concurrency = Math.max(1, opts.concurrency ?? (ctx.store?.dialect === 'postgres' ? 4 : 1));
   const result: RematchResult = { images: 0, changed: 0, vulnerabilities: 0, failed: 0, ms: 0 };
   let after = '';
   for (;;) {
@@ -105,19 +111,22 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     if (onlyStale) q = q.where((eb) => eb.or([eb('db_version', 'is', null), eb('db_version', '!=', opts.version)]));
     const page = await q.orderBy('digest').limit(opts.pageSize ?? 200).execute();
     if (page.length === 0) break;
-    for (const { digest } of page) {
-      if (opts.signal?.aborted) break;
-      const r = await rematchImage(ctx, matcher, opts.version, digest);
-      if (!r) continue;
-      if (r === 'unreadable') {
-        result.failed++;
-        continue;
+    const queue = page.map((r) => r.digest);
+    const worker = async () => {
+      for (let digest = queue.shift(); digest !== undefined && !opts.signal?.aborted; digest = queue.shift()) {
+        const r = await rematchImage(ctx, matcher, opts.version, digest);
+        if (!r) continue;
+        if (r === 'unreadable') {
+          result.failed++;
+          continue;
+        }
+        result.images++;
+        result.vulnerabilities += r.vulnerabilities;
+        if (r.changed) result.changed++;
+        opts.onImage?.(digest, r.changed);
       }
-      result.images++;
-      result.vulnerabilities += r.vulnerabilities;
-      if (r.changed) result.changed++;
-      opts.onImage?.(digest, r.changed);
-    }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
     if (opts.signal?.aborted) break;
     after = page[page.length - 1]!.digest;
   }

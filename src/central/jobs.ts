@@ -9,6 +9,7 @@ import { exceptionExpiryJob } from './jobs/exception-expiry.js';
 import { vulnDbWatchJob } from './images/db-watch.js';
 import { imagePolicyJob } from './images/image-policies.js';
 import { inUseScanJob } from './images/scan-in-use.js';
+import { registryHygieneJob } from './jobs/registry-hygiene.js';
 
 export interface CentralJobTools {
   /** Central's logger (pino, redacted); jobs never write to the console. */
@@ -25,4 +26,5 @@ export const CENTRAL_JOBS: CentralJob[] = [
   imagePolicyJob,
   vulnDbWatchJob,
   inUseScanJob,
+  registryHygieneJob(),
 ];

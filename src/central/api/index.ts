@@ -12,6 +12,7 @@ import { policiesApi } from './policies.js';
 import { exceptionsApi } from './exceptions.js';
 import { violationsApi } from './violations.js';
 import { ciApi } from './ci.js';
+import { registryWatchesApi } from './registry-watches.js';
 import { deploymentsApi } from './deployments.js';
 import { clustersApi, hostsApi } from './sources.js';
 
@@ -29,6 +30,7 @@ export const API_MODULES: ApiModule[] = [
   exceptionsApi,
   violationsApi,
   ciApi,
+  registryWatchesApi,
   deploymentsApi,
   clustersApi,
   hostsApi,

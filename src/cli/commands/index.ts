@@ -18,6 +18,7 @@ import { registerPolicyCommands } from './policy.js';
 import { registerServerCommands } from './server.js';
 import { registerTokenCommands } from './token.js';
 import { registerCiCommands } from './ci.js';
+import { registerRegistryWatchCommands } from './registry-watch.js';
 
 /** Every command group, one line each. */
 export function registerCommands(program: Command): void {
@@ -42,4 +43,5 @@ export function registerCommands(program: Command): void {
   registerServerCommands(program);
   registerTokenCommands(program);
   registerCiCommands(program);
+  registerRegistryWatchCommands(program);
 }

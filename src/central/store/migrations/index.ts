@@ -4,9 +4,11 @@
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
+import * as registryWatches from './0002-registry-watches.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
+  '0002-registry-watches': registryWatches,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,97 @@
+/**
+ * Registry repositories Central audits for hygiene (the registry-hygiene job), and the
+ * replacement of one target's findings, as the findings ingest stores them: the new report
+ * replaces the old one of the same source and target, first-seen times kept.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import type { Finding } from '../../findings/finding.js';
+import { withFingerprint } from '../../findings/fingerprint.js';
+import { chunks, toJson } from './json.js';
+import type { Database } from './schema.js';
+
+/** The table of migration 0002 (kept beside its queries, so Central's shared schema file stays the lead's). */
+export interface RegistryWatchesTable {
+  id: string;
+  registry: string;
+  /** A repository path, or a glob over repository paths (team/**), inside the registry. */
+  repository: string;
+  created_at: string;
+  created_by: string | null;
+  last_run_at: string | null;
+  last_error: string | null;
+  tags: number | null;
+}
+
+type WatchDb = Kysely<Database & { registry_watches: RegistryWatchesTable }>;
+type Db = Kysely<Database> | Transaction<Database>;
+
+export interface RegistryWatch {
+  id: string;
+  registry: string;
+  repository: string;
+  /** registry/repository: the target its findings are stored under. */
+  target: string;
+  createdAt: string;
+  createdBy: string | null;
+  lastRunAt: string | null;
+  lastError: string | null;
+  tags: number | null;
+}
+
+const watches = (db: Kysely<Database>): WatchDb => db.withTables<{ registry_watches: RegistryWatchesTable }>();
+
+function toWatch(r: RegistryWatchesTable): RegistryWatch {
+  return {
+    id: r.id, registry: r.registry, repository: r.repository, target: `${r.registry}/${r.repository}`,
+    createdAt: r.created_at, createdBy: r.created_by, lastRunAt: r.last_run_at, lastError: r.last_error, tags: r.tags === null ? null : Number(r.tags),
+  };
+}
+
+/** Adds a watch; the same registry and repository again returns the existing one (created: false). */
+export async function addWatch(db: Kysely<Database>, w: { registry: string; repository: string }, by: string | null, now: string): Promise<{ watch: RegistryWatch; created: boolean }> {
+  const existing = await watches(db).selectFrom('registry_watches').selectAll().where('registry', '=', w.registry).where('repository', '=', w.repository).executeTakeFirst();
+  if (existing) return { watch: toWatch(existing), created: false };
+  const row: RegistryWatchesTable = { id: `rw-${randomBytes(6).toString('hex')}`, registry: w.registry, repository: w.repository, created_at: now, created_by: by, last_run_at: null, last_error: null, tags: null };
+  await watches(db).insertInto('registry_watches').values(row).execute();
+  return { watch: toWatch(row), created: true };
+}
+
+export async function listWatches(db: Kysely<Database>): Promise<RegistryWatch[]> {
+  return (await watches(db).selectFrom('registry_watches').selectAll().orderBy('registry').orderBy('repository').execute()).map(toWatch);
+}
+
+/** Removes a watch and the findings it stored; its open violations resolve (nothing watches them any more). */
+export async function removeWatch(db: Kysely<Database>, id: string, now: string): Promise<boolean> {
+  return db.transaction().execute(async (trx) => {
+    const w = await trx.withTables<{ registry_watches: RegistryWatchesTable }>().selectFrom('registry_watches').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!w) return false;
+    await trx.withTables<{ registry_watches: RegistryWatchesTable }>().deleteFrom('registry_watches').where('id', '=', id).execute();
+    const target = `${w.registry}/${w.repository}`;
+    await trx.deleteFrom('findings').where('source', '=', REGISTRY_AUDIT_SOURCE).where('target', '=', target).execute();
+    await trx.updateTable('violations').set({ state: 'resolved', resolved_at: now, exception_id: null })
+      .where('subject_kind', '=', REGISTRY_AUDIT_SOURCE).where('subject_key', '=', target).where('state', '!=', 'resolved').execute();
+    return true;
+  });
+}
+
+export async function recordWatchRun(db: Kysely<Database>, id: string, run: { at: string; error: string | null; tags: number | null }): Promise<void> {
+  await watches(db).updateTable('registry_watches').set({ last_run_at: run.at, last_error: run.error, tags: run.tags }).where('id', '=', id).execute();
+}
+
+/** The findings source of `registry audit` pushes and of the hygiene job alike. */
+export const REGISTRY_AUDIT_SOURCE = 'registry-audit';
+
+/** Replaces the findings of one source and target (one report), keeping each one's first-seen time. */
+export async function replaceFindings(trx: Db, source: string, target: string, list: Finding[], at: string): Promise<Finding[]> {
+  const findings = [...new Map(list.map((f) => withFingerprint(f)).map((f) => [f.fingerprint, f])).values()];
+  const firstSeen = new Map((await trx.selectFrom('findings').select(['fingerprint', 'first_seen']).where('source', '=', source).where('target', '=', target).execute()).map((r) => [r.fingerprint, r.first_seen]));
+  await trx.deleteFrom('findings').where('source', '=', source).where('target', '=', target).execute();
+  for (const part of chunks(findings, 300)) {
+    await trx.insertInto('findings').values(part.map((f) => ({
+      source, target, fingerprint: f.fingerprint!, finding_id: f.id, kind: f.kind, severity: f.severity, body: toJson(f),
+      first_seen: firstSeen.get(f.fingerprint!) ?? at, last_seen: at,
+    }))).execute();
+  }
+  return findings;
+}

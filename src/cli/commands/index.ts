@@ -17,6 +17,7 @@ import { registerSensorCommands } from './sensor.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerServerCommands } from './server.js';
 import { registerTokenCommands } from './token.js';
+import { registerSourceCommands } from './sources.js';
 import { registerCiCommands } from './ci.js';
 import { registerRegistryWatchCommands } from './registry-watch.js';
 
@@ -42,6 +43,7 @@ export function registerCommands(program: Command): void {
   registerPolicyCommands(program);
   registerServerCommands(program);
   registerTokenCommands(program);
+  registerSourceCommands(program);
   registerCiCommands(program);
   registerRegistryWatchCommands(program);
 }

@@ -1,6 +1,7 @@
 /** `gatehouse server`: runs Central (src/central/start.ts) until SIGINT or SIGTERM. */
 import { Option, type Command } from 'commander';
 import { discoverLocalSources, type LocalSources } from '../../central/discover.js';
+import { adoptLocalSources } from '../../central/live/local-sources.js';
 import { startCentral, type RunningCentral } from '../../central/start.js';
 import { DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT } from '../../central/tls.js';
 
@@ -11,6 +12,8 @@ interface ServerCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   insecureHttp?: boolean;
+  /** commander: --no-local-sources sets it false. */
+  localSources?: boolean;
   logLevel: string;
 }
 
@@ -24,6 +27,7 @@ export function registerServerCommands(program: Command): void {
     .option('--tls-cert <file>', 'your server certificate (PEM, leaf first) instead of the local CA')
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--insecure-http', 'serve plain HTTP (loopback addresses only)')
+    .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
     .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: ServerCliOptions) => {
       const central = await startCentral({
@@ -36,7 +40,12 @@ export function registerServerCommands(program: Command): void {
         adminToken: process.env.GATEHOUSE_ADMIN_TOKEN || undefined,
         logger: { level: o.logLevel },
       });
-      process.stderr.write(banner(central, discoverLocalSources()));
+      const local = discoverLocalSources();
+      const { adopted, notes } = o.localSources === false ? { adopted: [], notes: [] } : await adoptLocalSources(central.context, local);
+      process.stderr.write(banner(central, local));
+      for (const a of adopted) process.stderr.write(`  watching ${a.kind} "${a.name}": ${a.from}\n`);
+      for (const n of notes) process.stderr.write(`  note: ${n}\n`);
+      if (!adopted.length) process.stderr.write('  sources: gatehouse cluster add / host add (or GET /api/v1/clusters, /hosts) show and change what Central watches\n');
       await new Promise<void>((resolve) => {
         // once: a second signal gets Node's default handling, which ends a stuck shutdown.
         process.once('SIGINT', resolve);

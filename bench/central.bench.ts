@@ -1,0 +1,238 @@
+/**
+ * `npm run bench:central [-- --quick] [-- --store sqlite|postgres]`: Central at the size the
+ * issue names (15,000 deployments, 45,000 pods) on SQLite and PostgreSQL side by side.
+ * The anchor: Red Hat ACS sizes Central for under 25,000 deployments at 2 cores / 8 GiB plus
+ * 12–24 cores / 32 GiB for its PostgreSQL; Gatehouse aims to hold 15,000 on one 2-core machine.
+ *
+ * Per store: a setup process (bench/central/seed.ts) seeds N stored SBOMs, times their
+ * re-match, and feeds the cluster through StoreInventorySink into a LiveEvaluator (timed);
+ * then `gatehouse server` runs as its own process (its RSS alone, from /proc) and is
+ * measured over HTTP on loopback with the admin token. The floor, measured in the same run:
+ * Central's unauthenticated health route (one loopback round trip through fastify, no store).
+ * --quick: a tenth of the size, for a smoke run.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes, createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { ImageReport } from '../src/central/client/ingest-types.js';
+import { buildImageFixture, type ImageFixture } from './central/fixtures.js';
+import type { SeedResult } from './central/seed.js';
+import { cachedPath, cacheHas } from '../test/helpers/components.js';
+import { freshDatabase, postgresAvailable, type FreshDatabase } from '../test/helpers/postgres.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : undefined;
+const DEPLOYMENTS = quick ? 1_500 : 15_000;
+const INGEST_SCANS = quick ? 100 : 600;
+const LIST_REQUESTS = quick ? 100 : 300;
+const DETAIL_REQUESTS = quick ? 200 : 500;
+const root = join(import.meta.dirname, '..');
+
+const GOALS = { listP99: 50, detailP99: 20, ingestPerSec: 200, rematchSec: 60, rssMb: 500 };
+
+interface StoreFigures {
+  store: string;
+  seed: SeedResult;
+  floor: { p50: number; p99: number };
+  firstPage: { p50: number; p99: number };
+  deepPage: { p50: number; p99: number; depth: number };
+  detail: { p50: number; p99: number };
+  ingest: { perSecond: number; scans: number; seconds: number };
+  startMs: number;
+  rssPeakMb: number;
+  rssEndMb: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const summary = (xs: number[]) => ({ p50: pct(xs, 50), p99: pct(xs, 99) });
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+/** VmHWM (peak) and VmRSS of a process, in MB. */
+function memoryOf(pid: number): { peak: number; now: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+}
+
+async function timed(n: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+function ingestReport(fx: ImageFixture, store: string, k: number): ImageReport {
+  const digest = `sha256:${createHash('sha256').update(`bench-central-ingest-${store}-${k}`).digest('hex')}`;
+  return {
+    image: { digest, refs: [`registry.example/ingest/app-${k}:1.${k % 9}`], os: { family: 'debian', version: '12' }, created: '2026-11-20T08:00:00Z', layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 30_000_000, createdBy: 'debootstrap' }] },
+    sbom: { ...fx.sbom, serialNumber: `urn:uuid:00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}` },
+    findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
+    db: { version: fx.dbVersion },
+  };
+}
+
+async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: string, sbomFile: string): Promise<StoreFigures | string> {
+  let pg: FreshDatabase | undefined;
+  if (store === 'postgres') {
+    if (!(await postgresAvailable())) return 'PostgreSQL not reachable (run .ci/setup.d/80-postgres.sh, or set GATEHOUSE_TEST_POSTGRES_URL)';
+    pg = await freshDatabase();
+  }
+  const dataDir = join(work, store);
+  mkdirSync(dataDir, { recursive: true });
+  let central: ChildProcess | undefined;
+  try {
+    process.stdout.write(`[${store}] seeding ${DEPLOYMENTS} SBOMs and ${DEPLOYMENTS} deployments…\n`);
+    const seedRun = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'central', 'seed.ts'), JSON.stringify({ dataDir, database: pg?.url, deployments: DEPLOYMENTS, sbomFile, dbPath: fx.dbPath })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (seedRun.status !== 0) throw new Error(`seed process failed: ${seedRun.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    const seed = JSON.parse(seedRun.stdout.trim().split('\n').pop()!) as SeedResult;
+
+    const token = randomBytes(32).toString('hex');
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const t0 = performance.now();
+    central = spawn(process.execPath, [join(root, 'bin', 'gatehouse.mjs'), 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
+      env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: token, GATEHOUSE_DB: fx.dbPath }, stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    central.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    const headers = { authorization: `Bearer ${token}` };
+    const get = async (path: string) => {
+      const r = await fetch(`${url}${path}`, { headers });
+      const body = await r.text();
+      if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${body.slice(0, 200)}`);
+      return JSON.parse(body) as any;
+    };
+    for (;;) {
+      if (central.exitCode !== null) throw new Error(`Central exited: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      try {
+        await get('/api/v1/deployments?limit=1');
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const startMs = performance.now() - t0;
+    const pid = central.pid!;
+    let peak = 0;
+    const sampler = setInterval(() => { peak = Math.max(peak, memoryOf(pid).peak); }, 500);
+
+    const floor = await timed(LIST_REQUESTS, async () => { await (await fetch(`${url}/healthz`)).arrayBuffer(); });
+    const firstPage = await timed(LIST_REQUESTS, async () => { await get('/api/v1/deployments?sort=risk&limit=50'); });
+    // A deep page: the cursor after 100 pages (or the last one there is).
+    let cursor: string | null = null;
+    let depth = 0;
+    const ids: string[] = [];
+    for (let p = 0; p < Math.min(100, Math.ceil(DEPLOYMENTS / 50) - 1); p++) {
+      const page = await get(`/api/v1/deployments?sort=risk&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      for (const it of page.items as { id: string }[]) ids.push(it.id);
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor as string;
+      depth = p + 1;
+    }
+    const deepPage = await timed(LIST_REQUESTS, async () => { await get(`/api/v1/deployments?sort=risk&limit=50&cursor=${encodeURIComponent(cursor!)}`); });
+    let seedRandom = 7;
+    const rnd = () => (seedRandom = (Math.imul(seedRandom, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const detail = await timed(DETAIL_REQUESTS, async () => { await get(`/api/v1/deployments/${ids[Math.floor(rnd() * ids.length)]}`); });
+
+    // Ingest: distinct digests, four requests in flight.
+    const bodies = Array.from({ length: INGEST_SCANS }, (_, k) => JSON.stringify(ingestReport(fx, store, k)));
+    let next = 0;
+    const ti = performance.now();
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (next < bodies.length) {
+        const body = bodies[next++]!;
+        const r = await fetch(`${url}/api/v1/ingest/images`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
+        const text = await r.text();
+        if (r.status !== 200) throw new Error(`ingest: ${r.status} ${text.slice(0, 300)}`);
+      }
+    }));
+    const ingestSecs = (performance.now() - ti) / 1000;
+    clearInterval(sampler);
+    const mem = memoryOf(pid);
+    return {
+      store, seed, floor: summary(floor), firstPage: summary(firstPage), deepPage: { ...summary(deepPage), depth }, detail: summary(detail),
+      ingest: { perSecond: INGEST_SCANS / ingestSecs, scans: INGEST_SCANS, seconds: ingestSecs }, startMs, rssPeakMb: Math.max(peak, mem.peak), rssEndMb: mem.now,
+    };
+  } finally {
+    if (central && central.exitCode === null) {
+      const exited = new Promise((r) => central!.once('exit', r));
+      central.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (central.exitCode === null) central.kill('SIGKILL');
+    }
+    await pg?.drop();
+  }
+}
+
+function table(results: (StoreFigures | { store: string; skipped: string })[]): void {
+  const ms = (x: number) => `${x.toFixed(1)} ms`;
+  const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+  const rows: [string, string, (f: StoreFigures) => string][] = [
+    ['initial evaluation (seed process)', 'informative', (f) => `${(f.seed.evalMs / 1000).toFixed(1)} s for ${f.seed.deployments} (${Math.round(f.seed.deployments / (f.seed.evalMs / 1000))}/s), ${f.seed.violations} violations`],
+    ['sink write of all objects', 'informative', (f) => `${(f.seed.sinkMs / 1000).toFixed(1)} s for ${f.seed.objects} objects`],
+    ['Central start to first answer', 'informative', (f) => `${(f.startMs / 1000).toFixed(1)} s`],
+    ['floor: GET /healthz p50/p99', 'floor', (f) => `${ms(f.floor.p50)} / ${ms(f.floor.p99)}`],
+    ['risk list, first page p50/p99', `p99 <= ${GOALS.listP99} ms`, (f) => `${ms(f.firstPage.p50)} / ${ms(f.firstPage.p99)} ${verdict(f.firstPage.p99 <= GOALS.listP99)}`],
+    ['risk list, deep page p50/p99', `p99 <= ${GOALS.listP99} ms`, (f) => `${ms(f.deepPage.p50)} / ${ms(f.deepPage.p99)} (page ${f.deepPage.depth + 1}) ${verdict(f.deepPage.p99 <= GOALS.listP99)}`],
+    ['deployment detail p50/p99', `p99 <= ${GOALS.detailP99} ms`, (f) => `${ms(f.detail.p50)} / ${ms(f.detail.p99)} ${verdict(f.detail.p99 <= GOALS.detailP99)}`],
+    ['ingest, 500-package scans, 4 in flight', `>= ${GOALS.ingestPerSec}/s`, (f) => `${f.ingest.perSecond.toFixed(0)}/s (${f.ingest.scans} in ${f.ingest.seconds.toFixed(1)} s) ${verdict(f.ingest.perSecond >= GOALS.ingestPerSec)}`],
+    ['re-match of stored SBOMs', `15,000 in <= ${GOALS.rematchSec} s`, (f) => {
+      const projected = (15_000 / Math.max(f.seed.rematch.perSecond, 1));
+      return `${(f.seed.rematch.ms / 1000).toFixed(1)} s for ${f.seed.rematch.images} (${f.seed.rematch.perSecond}/s${f.seed.rematch.images < 15_000 ? `, 15,000 in ~${projected.toFixed(0)} s` : ''}) ${verdict(projected <= GOALS.rematchSec)}`;
+    }],
+    ["Central's RSS peak (VmHWM) / at end", `<= ${GOALS.rssMb} MB`, (f) => `${f.rssPeakMb.toFixed(0)} / ${f.rssEndMb.toFixed(0)} MB ${verdict(f.rssPeakMb <= GOALS.rssMb)}`],
+  ];
+  const header = ['measure', 'goal', ...results.map((r) => r.store)];
+  const body = rows.map(([name, goal, cell]) => [name, goal, ...results.map((r) => ('skipped' in r ? `skipped: ${r.skipped}` : cell(r)))]);
+  const widths = header.map((_, c) => Math.max(...[header, ...body].map((row) => row[c]!.length)));
+  for (const row of [header, widths.map((w) => '-'.repeat(w)), ...body]) console.log(row.map((cell, c) => cell.padEnd(widths[c]!)).join(' | '));
+}
+
+if (!cacheHas('oci', 'index.json')) {
+  console.log('bench:central skipped: test images not built (bash .ci/setup.d/40-test-images.sh)');
+} else {
+  const work = mkdtempSync(join(tmpdir(), 'gatehouse-bench-central-'));
+  try {
+    const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
+    const sbomFile = join(work, 'sbom.json');
+    writeFileSync(sbomFile, JSON.stringify(fx.sbom));
+    console.log(`bench:central${quick ? ' --quick' : ''}: ${DEPLOYMENTS} deployments, ${DEPLOYMENTS * 3} pods; images of ${fx.packages} packages with ${fx.findings.length} vulnerability findings; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Central from ${process.env.GATEHOUSE_FROM_SOURCE || !cacheHasDist() ? 'source (tsx)' : 'dist/'}`);
+    const results: (StoreFigures | { store: string; skipped: string })[] = [];
+    for (const store of ['sqlite', 'postgres'] as const) {
+      if (only && only !== store) continue;
+      const r = await runStore(store, fx, work, sbomFile);
+      results.push(typeof r === 'string' ? { store, skipped: r } : r);
+    }
+    table(results);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function cacheHasDist(): boolean {
+  try {
+    readFileSync(join(root, 'dist', 'cli', 'main.js'));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The image side of bench:central, built once per run from real parts: the debootstrap-built
+ * Debian test image read by the real image reader and inventory, grown to 500 packages with
+ * PyPI packages named after real PyPA advisories (as an application image's pip layer would
+ * be), a vulnerability DB made by the real feed importer (those PyPA advisories plus a Debian
+ * tracker over the image's own source packages), and the real CycloneDX writer and matcher.
+ */
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openImage } from '../../src/image/index.js';
+import { inventoryImage, sbomFormats, type Inventory } from '../../src/inventory/index.js';
+import type { Package } from '../../src/inventory/package.js';
+import type { Finding } from '../../src/findings/finding.js';
+import { VulnDb } from '../../src/vuln/db.js';
+import { importPath } from '../../src/vuln/feeds/index.js';
+import { scanInventoryDetailed } from '../../src/vuln/scan.js';
+import { vulnDbVersion } from '../../src/central/images/db-version.js';
+
+export const PACKAGES_PER_IMAGE = 500;
+
+export interface ImageFixture {
+  sbom: Record<string, unknown>;
+  findings: Finding[];
+  dbPath: string;
+  dbVersion: string;
+  packages: number;
+}
+
+export async function buildImageFixture(ociDir: string, pypaDir: string, work: string): Promise<ImageFixture> {
+  const img = await openImage(`oci:${ociDir}:debian`);
+  let base: Inventory;
+  try {
+    base = await inventoryImage(img);
+  } finally {
+    await img.close();
+  }
+  // Application packages: real PyPI names with advisories, at versions past most of them.
+  const names = readdirSync(pypaDir).filter((n) => !n.startsWith('.')).sort();
+  const extra: Package[] = [];
+  for (let k = 0; base.packages.length + extra.length < PACKAGES_PER_IMAGE; k++) {
+    const name = names[k % names.length]!;
+    const version = k % 40 === 0 ? '1.0.0' : `${20 + (k % 5)}.${k % 10}.0`;
+    extra.push({ ecosystem: 'PyPI', name, version, purl: `pkg:pypi/${name}@${version}`, location: { path: `/usr/lib/python3/dist-packages/${name}-${version}.dist-info/METADATA` }, analyzer: 'python-dist' } as Package);
+  }
+  const inventory: Inventory = { ...base, packages: [...base.packages, ...extra] };
+
+  // A Debian tracker over the image's source packages: some fixed after the installed
+  // version (fixable), some open, some fixed long ago (never a finding).
+  const codename = inventory.os?.codename ?? 'bookworm';
+  const sources = new Map<string, string>();
+  for (const p of base.packages) if (p.ecosystem === 'Debian') sources.set(p.source?.name ?? p.name, p.source?.version ?? p.version);
+  const tracker: Record<string, Record<string, unknown>> = {};
+  const urgency = ['low', 'medium', 'high', 'unimportant'];
+  [...sources.keys()].sort().forEach((src, i) => {
+    const installed = sources.get(src)!;
+    const rel = (r: Record<string, unknown>) => ({ releases: { [codename]: r } });
+    const entries: Record<string, unknown> = { [`CVE-2020-${10000 + i}`]: rel({ status: 'resolved', fixed_version: '0.0.1-1', urgency: 'high' }) };
+    if (i % 2 === 0) entries[`CVE-2024-${20000 + i}`] = rel({ status: 'resolved', fixed_version: `${installed}+deb12u1`, urgency: urgency[i % 4] });
+    if (i % 3 === 0) entries[`CVE-2025-${30000 + i}`] = rel({ status: 'open', urgency: urgency[(i + 1) % 4] });
+    tracker[src] = entries;
+  });
+  const trackerFile = join(work, 'debian-tracker.json');
+  writeFileSync(trackerFile, JSON.stringify(tracker));
+  const dbPath = join(work, 'vuln.db');
+  const db = VulnDb.open(dbPath, { create: true });
+  try {
+    for (const name of new Set(extra.map((p) => p.name))) await importPath(db, join(pypaDir, name));
+    await importPath(db, trackerFile);
+    const findings = scanInventoryDetailed(db, inventory, 'bench').vulnerabilities;
+    const sbom = JSON.parse(sbomFormats.cyclonedx!({ target: { kind: 'image', name: 'registry.example/bench/app:1.0', digest: 'sha256:0' }, inventory, toolVersion: 'bench' })) as Record<string, unknown>;
+    return { sbom, findings, dbPath, dbVersion: vulnDbVersion(db), packages: inventory.packages.length };
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * bench:central's setup process: opens the store Central will serve (migrations run), seeds
+ * N stored SBOMs and times their re-match (the images helper's bench hook), then feeds the
+ * cluster through the real path — StoreInventorySink.replaceKind per kind, as a watcher's
+ * first list does, into a LiveEvaluator — and times the evaluation of every deployment.
+ * Prints one JSON line of figures. A separate process, so Central's RSS is its own.
+ *
+ *   node --import tsx bench/central/seed.ts '{"dataDir":…,"database":…,"deployments":N,"sbomFile":…,"dbPath":…}'
+ */
+import { readFileSync } from 'node:fs';
+import { createCentralContext } from '../../src/central/context.js';
+import { measureRematch, seedStoredSboms } from '../../src/central/images/bench-hook.js';
+import { LiveEvaluator } from '../../src/central/live/evaluator.js';
+import { StoreInventorySink } from '../../src/central/live/sink.js';
+import { openStore } from '../../src/central/store/open.js';
+import { createSource } from '../../src/central/store/sources.js';
+import { clusterObjects } from './inventory.js';
+
+export interface SeedArgs { dataDir: string; database?: string; deployments: number; sbomFile: string; dbPath: string }
+export interface SeedResult {
+  rematch: { images: number; ms: number; vulnerabilities: number; perSecond: number };
+  objects: number; sinkMs: number; evalMs: number; deployments: number; violations: number;
+}
+
+const args = JSON.parse(process.argv[2] ?? '{}') as SeedArgs;
+const store = await openStore({ dataDir: args.dataDir, database: args.database });
+try {
+  const ctx = await createCentralContext(store, undefined, { dataDir: args.dataDir });
+  const sbom = JSON.parse(readFileSync(args.sbomFile, 'utf8')) as Record<string, unknown>;
+  await seedStoredSboms(ctx.db, sbom, args.deployments);
+  const r = await measureRematch(ctx, args.dbPath);
+
+  // A cluster nobody listens for: Central's watcher of it fails and retries, touching nothing stored.
+  const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: bench}}]\n';
+  const source = await createSource(ctx.db, { kind: 'cluster', name: 'bench-prod', sealedConfig: ctx.secrets.seal(JSON.stringify({ kubeconfig })) }, new Date().toISOString());
+  if (!source) throw new Error('source bench-prod exists: the store is not fresh');
+  const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000, onError: (m) => console.error(m) });
+  const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
+  const byKind = clusterObjects(source.id, args.deployments, args.deployments);
+  let objects = 0;
+  const t0 = performance.now();
+  for (const [kind, list] of byKind) {
+    await sink.replaceKind(source.id, kind, list);
+    objects += list.length;
+  }
+  const sinkMs = performance.now() - t0;
+  const t1 = performance.now();
+  await evaluator.settle();
+  const evalMs = performance.now() - t1;
+  const deployments = Number((await ctx.db.selectFrom('deployments').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const violations = Number((await ctx.db.selectFrom('violations').select((eb) => eb.fn.countAll<number>().as('n')).where('state', '=', 'active').executeTakeFirstOrThrow()).n);
+  const result: SeedResult = { rematch: { images: r.images, ms: r.ms, vulnerabilities: r.vulnerabilities, perSecond: r.perSecond }, objects, sinkMs, evalMs, deployments, violations };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  await store.close();
+}

@@ -172,10 +172,16 @@ await storeTest('a DB change re-matches a stored SBOM without a pull; secrets st
     assert.equal(first?.images, 0, 'the pushed findings were matched with this DB version already');
     assert.equal(await watcher.check(), undefined, 'an unchanged file is not opened again');
 
+    // A stored SBOM that is not JSON (a damaged row) is left as it was; the others go on.
+    const damaged = `sha256:${'d'.repeat(64)}`;
+    await c.db().insertInto('images').values({ digest: damaged, refs: '[]', os: null, created: null, layers: '[]', sbom: '{not json', signature: null, summary: '{}', db_version: null, scanned_at: null, first_seen: '2026-01-01T00:00:00.000Z', last_seen: '2026-01-01T00:00:00.000Z' }).execute();
     swapIn(fx.newDb, dbPath);
     const run = await watcher.check();
     assert.equal(run?.images, 1);
     assert.equal(run?.changed, 1);
+    assert.equal(run?.failed, 1);
+    assert.equal((await watcher.check())?.failed, 1, 'an image left stale is taken again at the next look');
+    await c.db().deleteFrom('images').where('digest', '=', damaged).execute();
     const detail = (await c.api('GET', `/api/v1/images/${fx.digest}`)).body;
     assert.deepEqual([...new Set(detail.vulnerabilities.map((v: { id: string }) => v.id))].sort(), fx.expectedIds);
     assert.deepEqual(vulnKeys(detail), fx.directScan, 're-matching the SBOM finds what scanning the image finds');

@@ -49,9 +49,10 @@ export class VulnDbWatcher {
     try {
       const result = await rematchAll(this.ctx, { db, version, signal });
       if (signal?.aborted) return result; // not finished: the next start resumes (only stale images are matched)
-      this.stamp = stamp;
+      // Images left stale (a failed transaction, an unreadable SBOM) are taken again at the next look.
+      this.stamp = result.failed > 0 ? undefined : stamp;
       if (result.images > 0 || version !== this.version) {
-        this.log.info({ dbVersion: version, images: result.images, changed: result.changed, failed: result.failed, ms: result.ms }, 'images re-matched against the vulnerability DB');
+        this.log.info({ dbVersion: version, images: result.images, changed: result.changed, failed: result.failed, ms: result.ms, ...(result.lastError ? { lastError: result.lastError } : {}) }, 'images re-matched against the vulnerability DB');
       }
       this.version = version;
       if (result.changed > 0) this.ctx.events.emit('images', { reason: 'rematch', dbVersion: version, images: result.images, changed: result.changed } satisfies ImagesChanged);

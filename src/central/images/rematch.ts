@@ -10,6 +10,7 @@ import { withFingerprint } from '../../findings/fingerprint.js';
 import type { VulnDb } from '../../vuln/db.js';
 import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../../vuln/match.js';
 import type { OsInfo, Package } from '../../inventory/package.js';
+import { describeError } from '../../util/errors.js';
 import type { CentralContext } from '../context.js';
 import { summarize } from '../store/images.js';
 import { chunks, fromJson, toJson } from '../store/json.js';
@@ -41,8 +42,10 @@ export interface RematchResult {
   changed: number;
   /** Vulnerability findings over all re-matched images. */
   vulnerabilities: number;
-  /** Stored SBOMs that could not be read (left as they were). */
+  /** Images left as they were: an SBOM that could not be read, or a transaction that failed. */
   failed: number;
+  /** The last failed transaction's error, if any. */
+  lastError?: string;
   ms: number;
 }
 
@@ -114,7 +117,16 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     const queue = page.map((r) => r.digest);
     const worker = async () => {
       for (let digest = queue.shift(); digest !== undefined && !opts.signal?.aborted; digest = queue.shift()) {
-        const r = await rematchImage(ctx, matcher, opts.version, digest);
+        let r: Awaited<ReturnType<typeof rematchImage>>;
+        try {
+          r = await rematchImage(ctx, matcher, opts.version, digest);
+        } catch (e) {
+          // One image's transaction failed (a concurrent push wrote the same rows): it stays
+          // stale and the next run takes it again; the others go on.
+          result.failed++;
+          result.lastError = describeError(e);
+          continue;
+        }
         if (!r) continue;
         if (r === 'unreadable') {
           result.failed++;

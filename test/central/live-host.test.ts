@@ -59,6 +59,17 @@ describe('live inventory of a plain host (real podman socket)', { skip: missing(
       const hosts = await c.api('GET', '/api/v1/hosts');
       assert.equal(hosts.body.items[0].state, 'up');
 
+      // An alert from this host's sensor lands on the container's deployment and raises its runtime risk.
+      const sensor = await c.token('sensor');
+      const alert = { id: `a-${NAME}`, type: 'alert', time: new Date().toISOString(), finding: { id: 'Terminal shell in container', kind: 'runtime', severity: 'CRITICAL', title: 'Terminal shell in container', resource: { container: { id: 'x', name: NAME } } } };
+      assert.equal((await c.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', host: 'lab' }, events: [alert] }, sensor)).status, 200);
+      const alerted = await until('runtime risk', async () => {
+        await live.evaluator.settle();
+        const d = await c.api('GET', `/api/v1/deployments/${mine.id}`);
+        return d.body.alerts.length === 1 && d.body.riskScore > mine.riskScore && d.body;
+      });
+      assert.match(alerted.riskFactors.find((f: { name: string }) => f.name === 'runtime').details.join('\n'), /critical/i);
+
       podman('rm', '-f', '-t', '0', NAME);
       await until('the deployment marked deleted', async () => {
         await live.evaluator.settle();

@@ -88,10 +88,8 @@ export const deploymentsApi: ApiModule = (app, ctx) => {
     const refs = item.images as string[];
     const digests = refs.map((r) => r.split('@')[1]).filter((d): d is string => !!d);
     const images = digests.length ? await ctx.db.selectFrom('images').select(['digest', 'refs', 'summary', 'signature']).where('digest', 'in', digests).execute() : [];
-    const alerts = row.source_kind === 'cluster' && row.namespace
-      ? await ctx.db.selectFrom('events').select(['id', 'time', 'rule', 'severity']).where('type', '=', 'alert').where('cluster', '=', row.source_name ?? '')
-        .where('body', 'like', `%"namespace":${JSON.stringify(row.namespace)}%`).orderBy('time', 'desc').limit(100).execute()
-      : [];
+    const alerts = await ctx.db.selectFrom('events').select(['id', 'time', 'rule', 'severity']).where('type', '=', 'alert').where('deployment_id', '=', row.id)
+      .orderBy('time', 'desc').limit(100).execute();
     return {
       ...item,
       violations: violations.map(violationItem),

@@ -45,8 +45,9 @@ export const ingestEventsApi: ApiModule = (app, ctx) => {
     },
   }, async (req) => {
     const now = ctx.now().toISOString();
-    const result = await ctx.db.transaction().execute((trx) => storeEventBatch(trx, req.body, now));
+    const { deployments, ...result } = await ctx.db.transaction().execute((trx) => storeEventBatch(trx, req.body, now));
     if (result.stored) ctx.events.emit('events', req.body.source);
+    if (deployments.length) ctx.events.emit('alerts', deployments);
     return result;
   });
 };

@@ -13,7 +13,7 @@ import { loadRbacRisks, type RbacRisk } from '../../kube/rbac/risks.js';
 import { findViolations } from '../../policy/evaluate.js';
 import { describeError } from '../../util/errors.js';
 import type { CentralPolicies } from '../policies.js';
-import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster } from '../risk/index.js';
+import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster, type SeverityCounts } from '../risk/index.js';
 import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import { reconcileViolations, resolveSubject } from '../store/violations.js';
@@ -44,6 +44,9 @@ interface SourceState {
   contextChanged: boolean;
 }
 
+/** Runtime risk counts the alerts of the last day. */
+const ALERT_WINDOW_MS = 24 * 3_600_000;
+
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
 
 export interface EvaluatorOptions {
@@ -57,6 +60,8 @@ export class LiveEvaluator implements ChangeListener {
   private running: Promise<void> | undefined;
   private rbacRisks: RbacRisk[] | undefined;
   private readonly images: ImageCatalog;
+  /** Deployment ids with new alerts since the last pass. */
+  private alerted = new Set<string>();
   /** Passes completed (tests wait on it). */
   passes = 0;
 
@@ -81,6 +86,12 @@ export class LiveEvaluator implements ChangeListener {
     } else {
       s.keys.add(keyOf(kind, namespace, name));
     }
+    this.schedule();
+  }
+
+  /** Deployments (by id) whose alerts changed: their runtime risk is scored again. */
+  alertsChanged(deploymentIds: readonly string[]): void {
+    for (const id of deploymentIds) this.alerted.add(id);
     this.schedule();
   }
 
@@ -133,9 +144,11 @@ export class LiveEvaluator implements ChangeListener {
   }
 
   private async pass(): Promise<void> {
+    const alerted = this.alerted;
+    this.alerted = new Set();
     for (const [sourceId, s] of this.sources) {
       try {
-        await this.passSource(sourceId, s);
+        await this.passSource(sourceId, s, alerted);
       } catch (e) {
         this.options.onError?.(`evaluation of source ${s.name}: ${describeError(e)}`);
       }
@@ -143,7 +156,7 @@ export class LiveEvaluator implements ChangeListener {
     this.passes++;
   }
 
-  private async passSource(sourceId: string, s: SourceState): Promise<void> {
+  private async passSource(sourceId: string, s: SourceState, alerted: ReadonlySet<string>): Promise<void> {
     if (!s.loaded) await this.load(sourceId, s);
     else await this.reread(sourceId, s);
     if (s.indexStale || !s.index) {
@@ -154,7 +167,7 @@ export class LiveEvaluator implements ChangeListener {
       s.prepared = undefined;
       s.contextChanged = false;
     }
-    const marked = { keys: s.keys, namespaces: s.namespaces, all: s.all };
+    const marked = { keys: s.keys, namespaces: s.namespaces, all: s.all, alerted };
     s.keys = new Set();
     s.namespaces = new Set();
     s.all = false;
@@ -162,6 +175,7 @@ export class LiveEvaluator implements ChangeListener {
     const at = now.toISOString();
     const existing = new Map((await this.db.selectFrom('deployments').select(['id', 'risk_score', 'risk', 'images', 'labels', 'deleted_at'])
       .where('source_id', '=', sourceId).execute()).map((r) => [r.id, r]));
+    const alerts = await this.alertCounts(sourceId, now);
     const seen = new Set<string>();
     for (const [key, object] of s.objects) {
       // The stored row's kind/namespace/name (the key), not the body's: host containers' inspect names differ in form.
@@ -170,8 +184,8 @@ export class LiveEvaluator implements ChangeListener {
       if (!isDeployment(meta)) continue;
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
-      if (!(marked.all || marked.keys.has(key) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at)) continue;
-      await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now);
+      if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at)) continue;
+      await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id));
     }
     // Deployments whose object is gone: kept with deleted_at, their violations resolved.
     for (const [id, row] of existing) {
@@ -187,6 +201,7 @@ export class LiveEvaluator implements ChangeListener {
     sourceId: string, s: SourceState, id: string, object: ManifestObject,
     meta: { kind: string; namespace: string; name: string; body: Record<string, any> },
     old: { risk_score: number; risk: string; images: string; labels: string; deleted_at: string | null } | undefined, now: Date,
+    alerts: SeverityCounts | undefined,
   ): Promise<void> {
     const at = now.toISOString();
     const images = imagesOf(meta);
@@ -196,7 +211,7 @@ export class LiveEvaluator implements ChangeListener {
       const img = await this.images.lookup(ref);
       if (img) imageInputs.push(img);
     }
-    const risk = scoreDeployment({ workload: meta.body, images: imageInputs, cluster: await this.cluster(s), now });
+    const risk = scoreDeployment({ workload: meta.body, images: imageInputs, cluster: await this.cluster(s), runtime: alerts ? { alerts } : {}, now });
     const row = {
       id, source_id: sourceId, namespace: meta.namespace, kind: meta.kind, name: meta.name,
       labels: toJson(labelsOf(meta)), images: toJson(images), risk_score: Math.round(risk.score * 1000) / 1000, risk: toJson(risk),
@@ -207,6 +222,24 @@ export class LiveEvaluator implements ChangeListener {
       else await trx.insertInto('deployments').values({ ...row, first_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
       await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: id, stage: 'deploy', findings }, this.policies.exceptions, now);
     });
+  }
+
+  /** Alerts of the last day per deployment of a source, by severity (one grouped query per pass). */
+  private async alertCounts(sourceId: string, now: Date): Promise<Map<string, SeverityCounts>> {
+    const since = new Date(now.getTime() - ALERT_WINDOW_MS).toISOString();
+    const rows = await this.db.selectFrom('events').select(['deployment_id', 'severity', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('type', '=', 'alert').where('time', '>=', since)
+      .where('deployment_id', 'in', (eb) => eb.selectFrom('deployments').select('id').where('source_id', '=', sourceId))
+      .groupBy(['deployment_id', 'severity']).execute();
+    const out = new Map<string, SeverityCounts>();
+    for (const r of rows) {
+      if (!r.deployment_id) continue;
+      let c = out.get(r.deployment_id);
+      if (!c) out.set(r.deployment_id, (c = { critical: 0, high: 0, medium: 0, low: 0 }));
+      const key = r.severity.toLowerCase() as keyof SeverityCounts;
+      if (key in c) c[key] += Number(r.n);
+    }
+    return out;
   }
 
   private async cluster(s: SourceState): Promise<PreparedCluster> {

@@ -55,11 +55,13 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
   const onSources = () => void sync().catch((e) => log.warn({ message: describeError(e) }, 'source sync failed'));
   const onPolicies = () => evaluator.invalidateAll('policies');
   const onImage = () => evaluator.invalidateAll('images');
+  const onAlerts = (ids: string[]) => evaluator.alertsChanged(ids);
   ctx.events.on('sources', onSources);
   ctx.events.on('policies', onPolicies);
   ctx.events.on('exceptions', onPolicies);
   ctx.events.on('image', onImage);
   ctx.events.on('images', onImage);
+  ctx.events.on('alerts', onAlerts);
 
   return {
     evaluator, sink, sync,
@@ -69,6 +71,7 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
       ctx.events.off('exceptions', onPolicies);
       ctx.events.off('image', onImage);
       ctx.events.off('images', onImage);
+      ctx.events.off('alerts', onAlerts);
       for (const w of watchers.values()) w.controller.abort();
       await Promise.all([...watchers.values()].map((w) => w.done.catch(() => undefined)));
       watchers.clear();

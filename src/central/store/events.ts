@@ -7,9 +7,10 @@ import type { Kysely, Transaction } from 'kysely';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { chunks, toJson } from './json.js';
+import { AlertOwners } from '../live/alert-owner.js';
 import type { Database, EventsTable } from './schema.js';
 
-export async function storeEventBatch(db: Transaction<Database> | Kysely<Database>, batch: EventBatch, now: string): Promise<{ stored: number; duplicates: number }> {
+export async function storeEventBatch(db: Transaction<Database> | Kysely<Database>, batch: EventBatch, now: string): Promise<{ stored: number; duplicates: number; deployments: string[] }> {
   // Within one batch the first event of a key wins, as across batches.
   const unique = new Map(batch.events.map((e) => [e.id, e]));
   const ids = [...unique.keys()];
@@ -18,9 +19,11 @@ export async function storeEventBatch(db: Transaction<Database> | Kysely<Databas
     for (const r of await db.selectFrom('events').select('id').where('id', 'in', part).execute()) known.add(r.id);
   }
   const rows: EventsTable[] = [];
+  const owners = new AlertOwners(db);
   for (const e of unique.values()) {
     if (known.has(e.id)) continue;
     const finding = e.finding ? withFingerprint(e.finding) : undefined;
+    const deployment = e.type === 'alert' ? await owners.deploymentOf(batch.source, finding) : undefined;
     rows.push({
       id: e.id,
       type: e.type,
@@ -32,8 +35,10 @@ export async function storeEventBatch(db: Transaction<Database> | Kysely<Databas
       severity: finding?.severity ?? 'UNKNOWN',
       body: toJson({ finding, data: e.data, source: batch.source }),
       received_at: now,
+      deployment_id: deployment ?? null,
     });
   }
   for (const part of chunks(rows, 300)) await db.insertInto('events').values(part).execute();
-  return { stored: rows.length, duplicates: batch.events.length - rows.length };
+  const deployments = [...new Set(rows.map((r) => r.deployment_id).filter((d): d is string => d !== null))];
+  return { stored: rows.length, duplicates: batch.events.length - rows.length, deployments };
 }

@@ -138,6 +138,8 @@ export interface EventsTable {
   severity: string;
   body: string;
   received_at: string;
+  /** The deployment the alert was raised in, when Central could tell (migration 0003). */
+  deployment_id: string | null;
 }
 
 export interface PoliciesTable {

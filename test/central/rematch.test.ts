@@ -240,6 +240,18 @@ test('the watch job re-matches on its own when the DB file changes, and at once 
     swapIn(fx.oldDb, dbPath);
     c.ctx.events.emit('db');
     await waitFor('the notice to re-match', async () => (await version()) === fx.oldVersion);
+
+    // An SBOM pushed alone (`image sbom`: no findings, no DB version) is matched at once.
+    swapIn(fx.newDb, dbPath);
+    c.ctx.events.emit('db');
+    await waitFor('the new DB to be matched', async () => (await version()) === fx.newVersion);
+    const sbomOnly = `sha256:${'e'.repeat(64)}`;
+    assert.equal((await c.api('POST', '/api/v1/ingest/images', { image: { digest: sbomOnly, refs: [UNREACHABLE_REF.replace(':bookworm', ':sbom-only')] }, sbom: fx.sbom }, await c.token('ci'))).status, 200);
+    const matched = await waitFor('the pushed SBOM to be matched', async () => {
+      const d = (await c.api('GET', `/api/v1/images/${sbomOnly}`)).body;
+      return d.dbVersion === fx.newVersion && d;
+    });
+    assert.deepEqual(vulnKeys(matched), fx.directScan);
     stop2.abort();
     await slow;
   } finally {

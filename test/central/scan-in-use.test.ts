@@ -6,18 +6,19 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, test } from 'node:test';
 import { startTestCentral, storeTest, type TestCentral } from '../helpers/central.js';
 import { hasCommand, missing, podmanSocket, testRegistry } from '../helpers/components.js';
+import { createObjects, kubeBinariesPresent, startCluster } from '../helpers/kube-cluster.js';
 import { VulnDb } from '../../src/vuln/db.js';
 import { importPath } from '../../src/vuln/feeds/index.js';
 import { deploymentId } from '../../src/central/live/deployments.js';
 import { inUseScanJobWith, scanImagesInUse, unscannedImagesInUse } from '../../src/central/images/scan-in-use.js';
-import type { CentralContext } from '../../src/central/context.js';
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-in-use-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -152,12 +153,9 @@ test("a plain host's container image is read from the host's engine, not a regis
   const c = await startTestCentral();
   try {
     // The host's connection settings, sealed as the sources API seals them.
-    const ctx = c.ctx as CentralContext & { secrets?: { seal(s: string): string; open(s: string): string } };
-    const secrets = ctx.secrets ?? { seal: (s: string) => s, open: (s: string) => s };
-    const hostCtx = { ...ctx, secrets } as CentralContext;
-    await addSource(c, 'host-a', 'host', secrets.seal(JSON.stringify({ endpoint: `unix://${podmanSocket}` })));
+    await addSource(c, 'host-a', 'host', c.ctx.secrets.seal(JSON.stringify({ endpoint: `unix://${podmanSocket}` })));
     await addDeployment(c, 'host-a', 'Container', 'app', [local]);
-    const r = await scanImagesInUse(hostCtx, { dbPath: join(work, 'no-db-here.db') });
+    const r = await scanImagesInUse(c.ctx, { dbPath: join(work, 'no-db-here.db') });
     assert.deepEqual(r.failed, []);
     const id = spawnSync('podman', ['image', 'inspect', '--format', '{{.Id}}', local], { encoding: 'utf8' }).stdout.trim();
     assert.deepEqual(r.scanned, [{ ref: local, digest: `sha256:${id.replace(/^sha256:/, '')}` }], 'an engine image is known by its image id');
@@ -169,5 +167,72 @@ test("a plain host's container image is read from the host's engine, not a regis
   } finally {
     await c.close();
     spawnSync('podman', ['rmi', local]);
+  }
+});
+
+/** A registry that wants Basic credentials: a proxy to the local registry that refuses requests without them. */
+async function authenticatingRegistry(user: string, password: string): Promise<{ host: string; authorized: () => number; close(): Promise<void> }> {
+  const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+  let authorized = 0;
+  const server = createServer((req, res) => {
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="gatehouse-test"', 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+      return;
+    }
+    authorized++;
+    const { authorization: _a, host: _h, ...headers } = req.headers;
+    const upstream = httpRequest({ host: testRegistry.split(':')[0], port: Number(testRegistry.split(':')[1]), method: req.method, path: req.url, headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { host: `127.0.0.1:${port}`, authorized: () => authorized, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+test("a cluster's private image is pulled with the workload's pull secret (its service account's), read through the cluster's kubeconfig", { skip: registrySkip || missing(kubeBinariesPresent(), 'kube-apiserver/kine (.ci/setup.d/66-kube.sh)') }, async () => {
+  const registry = await authenticatingRegistry('puller', 'correct horse');
+  const cluster = await startCluster();
+  const c = await startTestCentral();
+  try {
+    const dockerConfig = (host: string, user: string, pass: string) => b64(JSON.stringify({ auths: { [host]: { auth: b64(`${user}:${pass}`) } } }));
+    const objects = [
+      // Named first by the pod spec, but for another registry: skipped, as the kubelet would.
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'elsewhere', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': dockerConfig('registry.example', 'x', 'y') } },
+      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'pull', namespace: 'default' }, type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': dockerConfig(registry.host, 'puller', 'correct horse') } },
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'puller', namespace: 'default' }, imagePullSecrets: [{ name: 'pull' }] },
+    ];
+    await createObjects(cluster, objects);
+    const privateImage = `${registry.host}/gatehouse-test/layers:v1`;
+    const publicOnly = `${registry.host}/gatehouse-test/debian:bookworm`;
+    const deployment = (name: string, image: string, spec: Record<string, unknown>) => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: 'default', uid: `uid-${name}` },
+      spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { ...spec, containers: [{ name: 'c', image }] } } },
+    });
+    // What the watcher stores: the workloads and the service account (Secrets are not watched).
+    await addSource(c, 'cluster-p', 'cluster', c.ctx.secrets.seal(JSON.stringify({ kubeconfig: readFileSync(cluster.kubeconfig, 'utf8') })));
+    for (const o of [deployment('private', privateImage, { serviceAccountName: 'puller', imagePullSecrets: [{ name: 'elsewhere' }] }), deployment('nosecret', publicOnly, {}), objects[2]!]) {
+      await c.db().insertInto('objects').values({ source_id: 'cluster-p', kind: o.kind, uid: `uid-${o.metadata.name}`, namespace: 'default', name: o.metadata.name, resource_version: '1', body: JSON.stringify(o), first_seen: now, last_seen: now, deleted_at: null }).execute();
+    }
+    await addDeployment(c, 'cluster-p', 'Deployment', 'private', [privateImage]);
+    await addDeployment(c, 'cluster-p', 'Deployment', 'nosecret', [publicOnly]);
+
+    const r = await scanImagesInUse(c.ctx, { dbPath: join(work, 'no-db-here.db') });
+    assert.deepEqual(r.scanned, [{ ref: privateImage, digest: registryDigest(LAYERS) }]);
+    assert.deepEqual(r.failed.map((f) => f.ref), [publicOnly], 'a workload without a pull secret for the registry cannot pull it');
+    assert.match(r.failed[0]!.error, /requires authentication/);
+    assert.ok(registry.authorized() > 0);
+    const stored = JSON.stringify(await c.db().selectFrom('images').selectAll().execute());
+    assert.doesNotMatch(stored, /correct horse|cHVsbGVyOmNvcnJlY3QgaG9yc2U/, 'the credentials are not stored');
+  } finally {
+    await c.close();
+    await cluster.stop();
+    await registry.close();
   }
 });

@@ -8,12 +8,12 @@
  * - a plain-host container's image is read from that host's engine (docker-daemon
  *   transport over the host's socket, from the host's sealed connection settings), so no
  *   registry credentials are needed;
- * - a cluster's images are pulled from their registry with Central's own registry
- *   credentials ($REGISTRY_AUTH_FILE, podman's auth.json, ~/.docker/config.json).
- *   The cluster's imagePullSecrets are not used yet: Central does not watch Secrets.
+ * - a cluster's images are pulled from their registry with the workload's pull secrets
+ *   (pod spec, then service account; read on demand, pull-secrets.ts), else with Central's
+ *   own registry credentials ($REGISTRY_AUTH_FILE, podman's auth.json, ~/.docker/config.json).
  * A failed scan is retried later with a growing delay (1 min, doubling, at most 1 h).
  */
-import type { OpenImageOptions } from '../../image/index.js';
+import { parseReference, type OpenImageOptions } from '../../image/index.js';
 import { describeError } from '../../util/errors.js';
 import { defaultDbPath } from '../../vuln/db.js';
 import type { CentralContext } from '../context.js';
@@ -23,6 +23,7 @@ import { upsertImageReport } from '../store/images.js';
 import { fromJson } from '../store/json.js';
 import { dbFileStamp, openVulnDb } from './db-version.js';
 import { evaluateStoredImage } from './image-policies.js';
+import { clusterPullCredentials } from './pull-secrets.js';
 import { scanImageForCentral } from './scan-image.js';
 
 /** One image reference some live deployment runs, with where it runs. */
@@ -30,8 +31,10 @@ export interface ImageInUse {
   ref: string;
   sourceId: string;
   sourceKind: string;
-  /** The deployment's kind ('Container' on plain hosts). */
+  /** The deployment that runs it (the first one found): its kind ('Container' on plain hosts), namespace and name. */
   kind: string;
+  namespace: string;
+  name: string;
 }
 
 /** How to open an image of a source: the transport reference and options. */
@@ -53,20 +56,25 @@ export interface InUseScanOptions {
   access?: (image: ImageInUse, ctx: CentralContext) => Promise<ImageAccess>;
 }
 
-interface SealedSecrets { open(sealed: string): string }
-
 /**
  * The default: a host's engine endpoint from its sealed settings (docker-daemon transport
- * over unix:// or plain tcp://); anything else from its registry.
+ * over unix:// or plain tcp://); a cluster's image from its registry with the workload's
+ * pull secrets when one names that registry.
  */
 export async function accessFor(image: ImageInUse, ctx: CentralContext, base: OpenImageOptions = {}): Promise<ImageAccess> {
   if (image.sourceKind === 'host' && image.kind === 'Container') {
-    const secrets = (ctx as Partial<{ secrets: SealedSecrets }>).secrets;
     const row = await ctx.db.selectFrom('sources').select('config').where('id', '=', image.sourceId).executeTakeFirst();
-    if (secrets && row) {
-      const config = JSON.parse(secrets.open(row.config)) as { endpoint?: string; tls?: unknown };
+    if (row) {
+      const config = JSON.parse(ctx.secrets.open(row.config)) as { endpoint?: string; tls?: unknown };
       // src/image speaks to engines over unix:// and plain tcp:// only; a TLS endpoint falls back to the registry.
       if (config.endpoint && !config.tls) return { ref: `docker-daemon:${image.ref}`, open: { ...base, dockerHost: config.endpoint } };
+    }
+  }
+  if (image.sourceKind === 'cluster') {
+    const parsed = parseReference(image.ref);
+    if (parsed.transport === 'docker') {
+      const credentials = await clusterPullCredentials(ctx, image, parsed.registry);
+      if (credentials) return { ref: image.ref, open: { ...base, registry: { ...base.registry, credentials } } };
     }
   }
   return { ref: image.ref, open: base };
@@ -101,14 +109,14 @@ export async function unscannedImagesInUse(ctx: CentralContext): Promise<ImageIn
   let after = '';
   for (;;) {
     const rows = await ctx.db.selectFrom('deployments').leftJoin('sources', 'sources.id', 'deployments.source_id')
-      .select(['deployments.id as id', 'deployments.source_id as sourceId', 'deployments.kind as kind', 'deployments.images as images', 'sources.kind as sourceKind'])
+      .select(['deployments.id as id', 'deployments.source_id as sourceId', 'deployments.kind as kind', 'deployments.namespace as namespace', 'deployments.name as name', 'deployments.images as images', 'sources.kind as sourceKind'])
       .where('deployments.deleted_at', 'is', null).where('deployments.id', '>', after).orderBy('deployments.id').limit(2000).execute();
     if (rows.length === 0) break;
     for (const r of rows) {
       for (const ref of fromJson<string[]>(r.images, [])) {
         if (!ref || isKnown(ref, known)) continue;
         const key = canonicalRef(ref);
-        if (!wanted.has(key)) wanted.set(key, { ref, sourceId: r.sourceId, sourceKind: r.sourceKind ?? 'cluster', kind: r.kind });
+        if (!wanted.has(key)) wanted.set(key, { ref, sourceId: r.sourceId, sourceKind: r.sourceKind ?? 'cluster', kind: r.kind, namespace: r.namespace, name: r.name });
       }
     }
     after = rows[rows.length - 1]!.id;

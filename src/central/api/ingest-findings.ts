@@ -4,8 +4,7 @@
  * target; policy findings among them go through the violation lifecycle.
  */
 import type { FindingsReport } from '../client/ingest-types.js';
-import { withFingerprint } from '../../findings/fingerprint.js';
-import { chunks, toJson } from '../store/json.js';
+import { replaceFindings } from '../store/findings.js';
 import { reconcileViolations } from '../store/violations.js';
 import { errorSchema } from './errors.js';
 import { INGEST_BODY_LIMIT } from './ingest-images.js';
@@ -36,19 +35,12 @@ export const ingestFindingsApi: ApiModule = (app, ctx) => {
     const now = ctx.now();
     const at = now.toISOString();
     const { source, target } = req.body;
-    const findings = [...new Map(req.body.findings.map((f) => withFingerprint(f)).map((f) => [f.fingerprint, f])).values()];
-    const policyFindings = findings.filter((f) => f.policy);
-    await ctx.db.transaction().execute(async (trx) => {
-      const firstSeen = new Map((await trx.selectFrom('findings').select(['fingerprint', 'first_seen']).where('source', '=', source).where('target', '=', target).execute()).map((r) => [r.fingerprint, r.first_seen]));
-      await trx.deleteFrom('findings').where('source', '=', source).where('target', '=', target).execute();
-      for (const part of chunks(findings, 300)) {
-        await trx.insertInto('findings').values(part.map((f) => ({
-          source, target, fingerprint: f.fingerprint, finding_id: f.id, kind: f.kind, severity: f.severity, body: toJson(f),
-          first_seen: firstSeen.get(f.fingerprint) ?? at, last_seen: at,
-        }))).execute();
-      }
+    const { stored, violations } = await ctx.db.transaction().execute(async (trx) => {
+      const findings = await replaceFindings(trx, source, target, req.body.findings, at);
+      const policyFindings = findings.filter((f) => f.policy);
       await reconcileViolations(trx, { subjectKind: source, subjectKey: target, stage: source === 'registry-audit' ? 'build' : 'deploy', findings: policyFindings }, ctx.policies.exceptions, now);
+      return { stored: findings.length, violations: policyFindings.length };
     });
-    return { stored: findings.length, violations: policyFindings.length };
+    return { stored, violations };
   });
 };

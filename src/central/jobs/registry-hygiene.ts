@@ -20,7 +20,8 @@ import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
 import { chunks, fromJson } from '../store/json.js';
 import type { ImageSummary } from '../store/images.js';
-import { REGISTRY_AUDIT_SOURCE, listWatches, recordWatchRun, replaceFindings, type RegistryWatch } from '../store/registry-watches.js';
+import { REGISTRY_AUDIT_SOURCE, listWatches, recordWatchRun, type RegistryWatch } from '../store/registry-watches.js';
+import { replaceFindings } from '../store/findings.js';
 import { reconcileViolations } from '../store/violations.js';
 
 /** Six months, as `registry audit --max-age` counts them by default. */

@@ -1,13 +1,8 @@
 /**
- * Registry repositories Central audits for hygiene (the registry-hygiene job), and the
- * replacement of one target's findings, as the findings ingest stores them: the new report
- * replaces the old one of the same source and target, first-seen times kept.
+ * Registry repositories Central audits for hygiene (the registry-hygiene job).
  */
 import { randomBytes } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
-import type { Finding } from '../../findings/finding.js';
-import { withFingerprint } from '../../findings/fingerprint.js';
-import { chunks, toJson } from './json.js';
+import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 
 /** The table of migration 0002 (kept beside its queries, so Central's shared schema file stays the lead's). */
@@ -24,7 +19,6 @@ export interface RegistryWatchesTable {
 }
 
 type WatchDb = Kysely<Database & { registry_watches: RegistryWatchesTable }>;
-type Db = Kysely<Database> | Transaction<Database>;
 
 export interface RegistryWatch {
   id: string;
@@ -82,16 +76,3 @@ export async function recordWatchRun(db: Kysely<Database>, id: string, run: { at
 /** The findings source of `registry audit` pushes and of the hygiene job alike. */
 export const REGISTRY_AUDIT_SOURCE = 'registry-audit';
 
-/** Replaces the findings of one source and target (one report), keeping each one's first-seen time. */
-export async function replaceFindings(trx: Db, source: string, target: string, list: Finding[], at: string): Promise<Finding[]> {
-  const findings = [...new Map(list.map((f) => withFingerprint(f)).map((f) => [f.fingerprint, f])).values()];
-  const firstSeen = new Map((await trx.selectFrom('findings').select(['fingerprint', 'first_seen']).where('source', '=', source).where('target', '=', target).execute()).map((r) => [r.fingerprint, r.first_seen]));
-  await trx.deleteFrom('findings').where('source', '=', source).where('target', '=', target).execute();
-  for (const part of chunks(findings, 300)) {
-    await trx.insertInto('findings').values(part.map((f) => ({
-      source, target, fingerprint: f.fingerprint!, finding_id: f.id, kind: f.kind, severity: f.severity, body: toJson(f),
-      first_seen: firstSeen.get(f.fingerprint!) ?? at, last_seen: at,
-    }))).execute();
-  }
-  return findings;
-}

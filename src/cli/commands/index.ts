@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAdmissionCommands } from './admission.js';
 import { registerDockerfileCommands } from './dockerfile.js';
 import { registerEngineProxyCommands } from './engine-proxy.js';
 import { registerImageCommands } from './image.js';
@@ -46,4 +47,5 @@ export function registerCommands(program: Command): void {
   registerSourceCommands(program);
   registerCiCommands(program);
   registerRegistryWatchCommands(program);
+  registerAdmissionCommands(program);
 }

@@ -58,6 +58,10 @@ await storeTest('bad bodies get one clear 4xx line and store nothing', async (di
     assert.match(badRole.body.message, /role/);
     const huge = await c.api('POST', '/api/v1/tokens', { name: 'x'.repeat(2 * 1024 * 1024), role: 'ci' });
     assert.equal(huge.status, 413);
+    const query = await c.api('GET', '/api/v1/tokens?colour=red');
+    assert.equal(query.status, 400);
+    assert.equal(query.body.message, 'querystring: unknown field "colour"');
+    assert.equal((await c.api('GET', '/api/v1/images?limit=0')).status, 400);
     const past = await c.api('POST', '/api/v1/tokens', { name: 'x', role: 'ci', expires: '2001-01-01T00:00:00Z' });
     assert.equal(past.status, 400);
     assert.equal((await c.api('GET', '/api/v1/tokens')).body.items.length, before);

@@ -9,6 +9,7 @@ import { createException, deleteException } from '../store/exceptions.js';
 import { refreshExceptionStates } from '../store/violations.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
+import { NO_QUERY } from './paging.js';
 
 const globField = { type: 'string', minLength: 1, maxLength: 500 } as const;
 
@@ -28,7 +29,7 @@ export const exceptionBodySchema = {
 export const exceptionsApi: ApiModule = (app, ctx) => {
   app.get('/api/v1/exceptions', {
     config: { permission: 'read' },
-    schema: { summary: 'List exceptions (expired ones included, marked)' },
+    schema: { querystring: NO_QUERY, summary: 'List exceptions (expired ones included, marked)' },
   }, async () => {
     const now = ctx.now().toISOString();
     const rows = await ctx.db.selectFrom('exceptions').select(['id', 'expires_at']).execute();

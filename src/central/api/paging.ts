@@ -4,6 +4,9 @@
  */
 import { ApiError } from './errors.js';
 
+/** For routes that take no query parameters: any parameter is an error, never ignored. */
+export const NO_QUERY = { type: 'object', additionalProperties: false, properties: {} } as const;
+
 export const pageQuerySchema = {
   limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   cursor: { type: 'string', maxLength: 1000 },

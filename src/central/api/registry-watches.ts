@@ -7,6 +7,7 @@
 import { addWatch, listWatches, removeWatch } from '../store/registry-watches.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
+import { NO_QUERY } from './paging.js';
 
 const watchSchema = {
   type: 'object',
@@ -38,7 +39,7 @@ export function parseWatchTarget(text: string): { registry: string; repository: 
 export const registryWatchesApi: ApiModule = (app, ctx) => {
   app.get('/api/v1/registry-watches', {
     config: { permission: 'read' },
-    schema: { summary: 'List the watched registry repositories and their last hygiene audit', response: { 200: { type: 'object', properties: { items: { type: 'array', items: watchSchema } }, required: ['items'] } } },
+    schema: { querystring: NO_QUERY, summary: 'List the watched registry repositories and their last hygiene audit', response: { 200: { type: 'object', properties: { items: { type: 'array', items: watchSchema } }, required: ['items'] } } },
   }, async () => ({ items: await listWatches(ctx.db) }));
 
   app.post<{ Body: { repository: string } }>('/api/v1/registry-watches', {

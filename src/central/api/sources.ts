@@ -9,6 +9,7 @@ import { describeError } from '../../util/errors.js';
 import { createSource, deleteSource, listSources, sourceInfo, type SourceKind } from '../store/sources.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
+import { NO_QUERY } from './paging.js';
 
 export interface ClusterConfig {
   kubeconfig?: string;
@@ -62,7 +63,7 @@ function sourceRoutes(kind: SourceKind, plural: 'clusters' | 'hosts'): ApiModule
   return (app, ctx) => {
     app.get(`/api/v1/${plural}`, {
       config: { permission: 'read' },
-      schema: { summary: `List ${plural} Central watches` },
+      schema: { querystring: NO_QUERY, summary: `List ${plural} Central watches` },
     }, async () => {
       const rows = await listSources(ctx.db, kind);
       const counts = new Map((await ctx.db.selectFrom('deployments').select(['source_id', (eb) => eb.fn.countAll<number>().as('n')]).where('deleted_at', 'is', null).groupBy('source_id').execute()).map((r) => [r.source_id, Number(r.n)]));

@@ -3,6 +3,7 @@ import { ROLES, type Role } from '../auth/roles.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
+import { NO_QUERY } from './paging.js';
 
 export const tokenInfoSchema = {
   type: 'object',
@@ -43,7 +44,7 @@ export const tokensApi: ApiModule = (app, ctx) => {
 
   app.get('/api/v1/tokens', {
     config: { permission: 'admin' },
-    schema: { summary: 'List API tokens (never their values)', response: { 200: { type: 'object', properties: { items: { type: 'array', items: tokenInfoSchema } }, required: ['items'] } } },
+    schema: { querystring: NO_QUERY, summary: 'List API tokens (never their values)', response: { 200: { type: 'object', properties: { items: { type: 'array', items: tokenInfoSchema } }, required: ['items'] } } },
   }, async () => ({ items: await listTokens(ctx.db) }));
 
   app.delete<{ Params: { id: string } }>('/api/v1/tokens/:id', {

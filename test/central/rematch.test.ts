@@ -46,6 +46,9 @@ interface Fixture {
   expectedIds: string[];
   /** What a direct scan of the image's inventory with the new DB reports: id|package|version. */
   directScan: string[];
+  /** A later DB: one advisory withdrawn from the tracker, the open ones fixed, one new; and its direct scan. */
+  laterDb: string;
+  laterScan: string[];
 }
 
 let fx: Fixture;
@@ -68,6 +71,7 @@ before(async () => {
   const rel = (r: Record<string, unknown>) => ({ releases: { [codename]: r } });
   const oldTracker: Record<string, Record<string, unknown>> = {};
   const newTracker: Record<string, Record<string, unknown>> = {};
+  const laterTracker: Record<string, Record<string, unknown>> = {};
   const expectedIds: string[] = [];
   picked.forEach((src, i) => {
     const installed = sources.get(src)!;
@@ -79,6 +83,12 @@ before(async () => {
       [`CVE-2099-${i}002`]: rel({ status: 'open', urgency: 'low' }),
     };
     expectedIds.push(`CVE-2099-${i}001`, `CVE-2099-${i}002`);
+    laterTracker[src] = {
+      ...oldTracker[src],
+      ...(i === 0 ? {} : { [`CVE-2099-${i}001`]: newTracker[src]![`CVE-2099-${i}001`] }),
+      [`CVE-2099-${i}002`]: rel({ status: 'resolved', fixed_version: `${installed}+gh2`, urgency: 'medium' }),
+      ...(i === 1 ? { [`CVE-2099-${i}003`]: rel({ status: 'open', urgency: 'high' }) } : {}),
+    };
   });
   const build = async (name: string, tracker: Record<string, unknown>) => {
     const path = join(work, `${name}.db`);
@@ -94,14 +104,19 @@ before(async () => {
   };
   const oldDb = await build('old', oldTracker);
   const newDb = await build('new', newTracker);
-  const db = VulnDb.open(newDb.path, { readonly: true });
-  let directScan: string[];
-  try {
-    directScan = scanInventoryDetailed(db, inventory, 'direct').vulnerabilities.map((f) => `${f.id}|${String(f.data?.package)}|${String(f.data?.installedVersion)}`).sort();
-  } finally {
-    db.close();
-  }
-  fx = { digest, inventory, sbom, oldDb: oldDb.path, newDb: newDb.path, oldVersion: oldDb.version, newVersion: newDb.version, expectedIds: expectedIds.sort(), directScan };
+  const laterDb = await build('later', laterTracker);
+  const scan = (path: string) => {
+    const db = VulnDb.open(path, { readonly: true });
+    try {
+      return scanInventoryDetailed(db, inventory, 'direct').vulnerabilities.map((f) => `${f.id}|${String(f.data?.package)}|${String(f.data?.installedVersion)}|${String(f.data?.fixedVersion)}|${f.severity}`).sort();
+    } finally {
+      db.close();
+    }
+  };
+  fx = {
+    digest, inventory, sbom, oldDb: oldDb.path, newDb: newDb.path, oldVersion: oldDb.version, newVersion: newDb.version, expectedIds: expectedIds.sort(),
+    directScan: scan(newDb.path), laterDb: laterDb.path, laterScan: scan(laterDb.path),
+  };
 });
 
 const silent = { info() {}, warn() {}, error() {} };
@@ -135,8 +150,8 @@ async function pushScan(c: TestCentral, withSecret: boolean) {
   assert.equal(r.status, 200, JSON.stringify(r.body));
 }
 
-const vulnKeys = (body: { vulnerabilities: { id: string; data: { package: string; installedVersion: string } }[] }) =>
-  body.vulnerabilities.map((v) => `${v.id}|${v.data.package}|${v.data.installedVersion}`).sort();
+const vulnKeys = (body: { vulnerabilities: { id: string; severity: string; data: { package: string; installedVersion: string; fixedVersion?: string } }[] }) =>
+  body.vulnerabilities.map((v) => `${v.id}|${v.data.package}|${v.data.installedVersion}|${String(v.data.fixedVersion)}|${v.severity}`).sort();
 
 test('the SBOM read back gives the matcher the inventory it was written from', { skip }, () => {
   const back = packagesFromCycloneDx(fx.sbom);
@@ -199,6 +214,17 @@ await storeTest('a DB change re-matches a stored SBOM without a pull; secrets st
     // The same version again (a forced look): nothing is stale, nothing is written.
     assert.equal((await watcher.check(undefined, true))?.images, 0);
 
+    // A later DB changes some findings, drops one advisory and adds one: only those rows change.
+    const before = new Map((await c.db().selectFrom('image_findings').select(['fingerprint', 'body']).where('image_digest', '=', fx.digest).execute()).map((r) => [r.fingerprint, r.body]));
+    swapIn(fx.laterDb, dbPath);
+    assert.equal((await watcher.check())?.changed, 1);
+    const later = (await c.api('GET', `/api/v1/images/${fx.digest}`)).body;
+    assert.deepEqual(vulnKeys(later), fx.laterScan, 'the stored findings are what a scan with the later DB finds');
+    const after_ = await c.db().selectFrom('image_findings').select(['fingerprint', 'body']).where('image_digest', '=', fx.digest).execute();
+    assert.ok(after_.some((r) => before.get(r.fingerprint) === r.body), 'findings the later DB did not change are kept as they were');
+    assert.ok(after_.some((r) => before.has(r.fingerprint) && before.get(r.fingerprint) !== r.body), 'changed findings are updated');
+    assert.ok(after_.some((r) => !before.has(r.fingerprint)) && [...before.keys()].some((fp) => !after_.some((r) => r.fingerprint === fp)), 'new ones added, withdrawn ones gone');
+
     // Back to the old DB: the vulnerabilities go, their violations resolve.
     swapIn(fx.oldDb, dbPath);
     assert.equal((await watcher.check())?.changed, 1);
@@ -206,7 +232,10 @@ await storeTest('a DB change re-matches a stored SBOM without a pull; secrets st
     assert.equal(back.vulnerabilities.length, 0);
     assert.equal(back.dbVersion, fx.oldVersion);
     assert.equal(await violations('no-fixable-vulns'), 0);
-    assert.equal(await violations('no-fixable-vulns', 'resolved'), fixable);
+    // Every violation ever opened (the new DB's fixable ones, then the later DB's) is resolved.
+    const laterFixable = later.vulnerabilities.filter((v: { data: { fixedVersion?: string } }) => v.data.fixedVersion).length;
+    assert.ok(laterFixable > fixable);
+    assert.ok(await violations('no-fixable-vulns', 'resolved') >= laterFixable);
 
     // A new push without the secret: its violation resolves after the push.
     await pushScan(c, false);

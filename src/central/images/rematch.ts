@@ -169,13 +169,21 @@ export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, versi
       if (r.kind === 'vulnerability') oldVulns.set(r.fingerprint, r.body);
       else kept.push(fromJson<Finding>(r.body, null as unknown as Finding));
     }
-    const changed = oldVulns.size !== fresh.size || [...fresh].some(([fp, v]) => oldVulns.get(fp) !== v.body);
-    if (changed) {
+    // Only what changed is written: after a daily DB update most images differ in a few findings.
+    const gone = [...oldVulns.keys()].filter((fp) => !fresh.has(fp));
+    const added = [...fresh].filter(([fp]) => !oldVulns.has(fp)).map(([, v]) => v);
+    const modified = [...fresh].filter(([fp, v]) => oldVulns.has(fp) && oldVulns.get(fp) !== v.body).map(([, v]) => v);
+    const changed = gone.length + added.length + modified.length > 0;
+    const toRow = (v: { f: Finding & { fingerprint: string }; body: string }) => ({ image_digest: digest, fingerprint: v.f.fingerprint, finding_id: v.f.id, kind: v.f.kind, severity: v.f.severity, body: v.body });
+    if (modified.length > fresh.size / 2) {
+      // Most rows differ (an advisory feed rewrote its records): replacing them all is cheaper.
       await trx.deleteFrom('image_findings').where('image_digest', '=', digest).where('kind', '=', 'vulnerability').execute();
-      for (const part of chunks([...fresh.values()])) {
-        await trx.insertInto('image_findings').values(part.map(({ f, body }) => ({
-          image_digest: digest, fingerprint: f.fingerprint, finding_id: f.id, kind: f.kind, severity: f.severity, body,
-        }))).execute();
+      for (const part of chunks([...fresh.values()])) await trx.insertInto('image_findings').values(part.map(toRow)).execute();
+    } else if (changed) {
+      for (const part of chunks(gone, 500)) await trx.deleteFrom('image_findings').where('image_digest', '=', digest).where('fingerprint', 'in', part).execute();
+      for (const part of chunks(added)) await trx.insertInto('image_findings').values(part.map(toRow)).execute();
+      for (const v of modified) {
+        await trx.updateTable('image_findings').set({ finding_id: v.f.id, severity: v.f.severity, body: v.body }).where('image_digest', '=', digest).where('fingerprint', '=', v.f.fingerprint).execute();
       }
     }
     const all = [...kept, ...[...fresh.values()].map((v) => v.f)];

@@ -146,6 +146,18 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   return result;
 }
 
+/**
+ * Whether a stored finding says what a fresh one says. The advisory's `modified` time is
+ * left out: feeds without per-record times (the Debian tracker) stamp every record with the
+ * import time, and rewriting every finding of every image for a timestamp alone would cost
+ * a daily update as much as the first match. (In JSON text a quote inside a string is
+ * escaped, so the pattern only finds the key itself.)
+ */
+function sameFinding(stored: string, fresh: string): boolean {
+  return stored === fresh || stored.replace(MODIFIED, '') === fresh.replace(MODIFIED, '');
+}
+const MODIFIED = /,?"modified":"[^"]*"/;
+
 /** One image, in one transaction. Undefined when it is gone or has no SBOM; 'unreadable' when its SBOM is not JSON (it is left as it was). */
 export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string): Promise<{ changed: boolean; vulnerabilities: number } | 'unreadable' | undefined> {
   return ctx.db.transaction().execute(async (trx) => {
@@ -172,7 +184,7 @@ export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, versi
     // Only what changed is written: after a daily DB update most images differ in a few findings.
     const gone = [...oldVulns.keys()].filter((fp) => !fresh.has(fp));
     const added = [...fresh].filter(([fp]) => !oldVulns.has(fp)).map(([, v]) => v);
-    const modified = [...fresh].filter(([fp, v]) => oldVulns.has(fp) && oldVulns.get(fp) !== v.body).map(([, v]) => v);
+    const modified = [...fresh].filter(([fp, v]) => oldVulns.has(fp) && !sameFinding(oldVulns.get(fp)!, v.body)).map(([, v]) => v);
     const changed = gone.length + added.length + modified.length > 0;
     const toRow = (v: { f: Finding & { fingerprint: string }; body: string }) => ({ image_digest: digest, fingerprint: v.f.fingerprint, finding_id: v.f.id, kind: v.f.kind, severity: v.f.severity, body: v.body });
     if (modified.length > fresh.size / 2) {

@@ -64,7 +64,8 @@ export async function buildImageFixture(ociDir: string, pypaDir: string, work: s
   const dbPath = join(work, 'vuln.db');
   const db = VulnDb.open(dbPath, { create: true });
   try {
-    for (const name of new Set(extra.map((p) => p.name))) await importPath(db, join(pypaDir, name));
+    // A third of the application packages have advisories in the DB (about 100 findings per image, as the issue sizes them).
+    for (const name of [...new Set(extra.map((p) => p.name))].filter((_, k) => k % 3 === 0)) await importPath(db, join(pypaDir, name));
     await importPath(db, trackerFile);
     const findings = scanInventoryDetailed(db, inventory, 'bench').vulnerabilities;
     const sbom = JSON.parse(sbomFormats.cyclonedx!({ target: { kind: 'image', name: 'registry.example/bench/app:1.0', digest: 'sha256:0' }, inventory, toolVersion: 'bench' })) as Record<string, unknown>;

@@ -94,9 +94,17 @@ export function reviewAdmission(review: AdmissionReview, opts: ReviewerOptions, 
   const now = opts.now?.();
   const evalOpts = { stage: 'deploy' as const, ...(now ? { now } : {}) };
   const admission = evaluate({ kind: 'admission', value: admissionSubjectOf(review, opts.cluster) }, opts.set, evalOpts);
-  const { object } = workloadObjectOf(request);
-  const posture = object ? evaluate({ kind: 'workload', value: { objects: [object], cluster: opts.cluster } }, opts.set, evalOpts) : undefined;
-  const violations = [...admission.violations, ...(posture?.violations ?? [])];
+  // Posture is the object's: a status or scale write does not change what runs (ephemeral containers do).
+  const { object, oldObject } = request.subResource === '' || request.subResource === 'ephemeralcontainers' ? workloadObjectOf(request) : {};
+  const postureOf = (o: NonNullable<typeof object>) => evaluate({ kind: 'workload', value: { objects: [o], cluster: opts.cluster } }, opts.set, evalOpts).violations;
+  let posture = object ? postureOf(object) : [];
+  // On UPDATE, what the stored object already violated does not block the change (as Kyverno
+  // does): the object exists either way, and denying would only stop fixes and scaling.
+  if (request.operation === 'UPDATE' && oldObject && posture.some((f) => f.policy?.enforcement !== 'inform')) {
+    const before = new Set(postureOf(oldObject).map(policyIdOf));
+    posture = posture.map((f) => (f.policy && before.has(policyIdOf(f)) ? { ...f, policy: { ...f.policy, enforcement: 'inform' } } : f));
+  }
+  const violations = [...admission.violations, ...posture];
   const verdict = decide(violations, 'deploy');
   const denials = extras.denials ?? [];
   const warnings = extras.warnings ?? [];

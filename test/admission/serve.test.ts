@@ -191,6 +191,21 @@ describe('default policies', () => {
     assert.equal(empty.allowed, false);
   });
 
+  test('UPDATE: a violation the stored object already had warns, a new one denies; status writes are not posture', async () => {
+    const old = privileged('web');
+    const relabelled = { ...old, metadata: { ...old.metadata, labels: { tier: 'front' } } };
+    const same = (await post(s.url, review(relabelled, { operation: 'UPDATE', oldObject: old }))).json.response;
+    assert.equal(same.allowed, true, JSON.stringify(same));
+    assert.ok(same.warnings.some((w: string) => w.startsWith('pss-privileged:')), same.warnings.join('\n'));
+    const fresh = (await post(s.url, review(privileged('web'), { operation: 'UPDATE', oldObject: pod('web') }))).json.response;
+    assert.equal(fresh.allowed, false, 'privileged added by the update');
+    const status = (await post(s.url, review(privileged('web'), { operation: 'UPDATE', subResource: 'status', oldObject: pod('web') }))).json.response;
+    assert.equal(status.allowed, true, 'pods/status');
+    const debug = (await post(s.url, review(pod('web', { ephemeralContainers: [{ name: 'dbg', image: 'busybox', securityContext: { privileged: true } }] }), { operation: 'UPDATE', subResource: 'ephemeralcontainers', oldObject: pod('web') }))).json.response;
+    assert.equal(debug.allowed, false, 'a privileged ephemeral container');
+    assert.match(debug.status.message, /spec\.ephemeralContainers\[0\]/);
+  });
+
   test('bad input: one error shape, and the server keeps answering', async () => {
     const notJson = await post(s.url, '{"apiVersion": ');
     assert.equal(notJson.status, 400);

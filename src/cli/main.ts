@@ -7,7 +7,7 @@ import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 import { reportFatal } from './fail.js';
 
-const program = buildProgram();
+const program = await buildProgram(process.argv);
 
 try {
   await program.parseAsync(process.argv);

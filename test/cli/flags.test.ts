@@ -72,7 +72,7 @@ function walk(cmd: Command, path: string[] = []): Array<{ path: string; cmd: Com
   return [...here, ...cmd.commands.flatMap((c) => walk(c, [...path, c.name()]))];
 }
 
-const commands = walk(buildProgram());
+const commands = walk(await buildProgram());
 
 test('the walk sees the whole program', () => {
   const names = new Set(commands.map((c) => c.path));

@@ -18,6 +18,7 @@ import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { registerAdmissionInstall } from './admission-install.js';
 import { addSpoolOption, contractFinding, defaultSpoolDir, eventShipperFor } from '../central-push.js';
 
 interface ServeCliOptions {
@@ -158,5 +159,6 @@ export function registerAdmissionCommands(program: Command): Command {
       await shipping?.close();
     }
   });
+  registerAdmissionInstall(admission);
   return admission;
 }

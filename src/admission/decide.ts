@@ -160,7 +160,9 @@ export function objectPath(field: string): string {
 function denialPart(f: Finding): string {
   const k8s = f.resource?.k8s;
   const what = k8s ? `${k8s.kind} ${k8s.namespace ? `${k8s.namespace}/` : ''}${k8s.name}${k8s.container ? ` container ${k8s.container}` : ''}` : '';
-  const field = typeof f.data?.field === 'string' ? objectPath(f.data.field) : '';
+  // Only a path inside the object helps the user fix it (not request.userInfo…).
+  const raw = typeof f.data?.field === 'string' ? f.data.field : '';
+  const field = raw && (!raw.startsWith('request.') || /^request\.(object|oldObject)\./.test(raw)) ? objectPath(raw) : '';
   const where = [what, field && `at ${field}`].filter(Boolean).join(' ');
   return `${policyIdOf(f)} (${oneLine(f.title)})${where ? `: ${where}` : ''}${f.remediation ? ` — fix: ${oneLine(f.remediation)}` : ''}`;
 }

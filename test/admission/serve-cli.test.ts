@@ -1,7 +1,7 @@
 /**
  * `gatehouse admission serve` as a user runs it: bad flags and files are one line and exit 2
  * before anything listens; with --tls-cert/--tls-key it serves HTTPS with that certificate,
- * logs one ready line (no token in it) and stops cleanly on SIGTERM.
+ * logs one ready line, re-reads its packs on SIGHUP and stops cleanly on SIGTERM.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -39,7 +39,7 @@ test('bad flags and files: one line, exit 2', async () => {
   }
 });
 
-test('--tls-cert/--tls-key: HTTPS with that certificate, one ready line, clean stop on SIGTERM', async () => {
+test('--tls-cert/--tls-key: HTTPS with that certificate, one ready line, reload on SIGHUP, clean stop on SIGTERM', async () => {
   const tls = await ensureLocalTls(join(dir, 'own'));
   const cert = join(dir, 'serving.crt');
   const key = join(dir, 'serving.key');
@@ -66,6 +66,12 @@ test('--tls-cert/--tls-key: HTTPS with that certificate, one ready line, clean s
   const res = await fetch(`${ready.url}/healthz`, { dispatcher: agent });
   assert.equal(res.status, 200);
   await agent.close();
+  child.kill('SIGHUP');
+  const reloadBy = Date.now() + 30_000;
+  while (!err.includes('"policies reloaded"')) {
+    assert.ok(Date.now() < reloadBy, `no reload line: ${err}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const code = await new Promise<number | null>((resolve) => {
     child.once('exit', (c) => resolve(c));
     child.kill('SIGTERM');

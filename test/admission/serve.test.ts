@@ -153,7 +153,7 @@ describe('default policies', () => {
     for (const sub of ['exec', 'attach', 'portforward']) {
       const res = (await post(s.url, execReview('kube-system', ['system:authenticated'], sub))).json.response;
       assert.equal(res.allowed, false, sub);
-      assert.match(res.status.message, /exec-protected-namespace/);
+      assert.match(res.status.message, /^denied by Gatehouse policy exec-protected-namespace \(Exec, attach or port-forward into a protected namespace\): Pod kube-system\/coredns-1 — fix: Debug through logs/);
     }
     assert.equal((await post(s.url, execReview('kube-system', ['gatehouse:break-glass']))).json.response.allowed, true);
     assert.equal((await post(s.url, execReview('app', ['system:authenticated']))).json.response.allowed, true);

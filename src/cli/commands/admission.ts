@@ -144,6 +144,16 @@ export function registerAdmissionCommands(program: Command): Command {
         log,
       });
       const url = await server.start();
+      // SIGHUP re-reads the packs; a bad one keeps the policies in force.
+      process.on('SIGHUP', () => {
+        loadAdmissionPolicies(o.policy, subjects()).then(
+          (l) => {
+            server.setPolicies(l.policies, l.exceptions);
+            log('info', 'policies reloaded', { policies: l.policies.length });
+          },
+          (e: unknown) => log('error', `policy reload: ${describeError(e)} (the previous policies stay in force)`),
+        );
+      });
       log('info', 'admission webhook listening', {
         url, policies: loaded.policies.length, sources: loaded.sources, budgetMs, failClosed: !!o.failClosed, dryRunOnly: !!o.dryRunOnly,
         ...(caFile ? { caFile } : {}), ...(gate ? { trustPolicy: o.trustPolicy } : {}), ...(central ? { central: true } : {}),

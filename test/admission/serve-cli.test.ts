@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,4 +78,66 @@ test('--tls-cert/--tls-key: HTTPS with that certificate, one ready line, reload 
     child.kill('SIGTERM');
   });
   assert.equal(code, 0, err);
+});
+
+test('--trust-policy: images the trust policy rejects are denied, exempt ones admitted, unverifiable ones follow the failure policy', async () => {
+  const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const policy = join(dir, 'trust.yaml');
+  writeFileSync(policy, `keys:
+  release: { pem: ${JSON.stringify(publicKey.export({ type: 'spki', format: 'pem' }).toString())} }
+rules:
+  - name: blocked
+    match: "blocked.example/**"
+    action: reject
+  - name: signed
+    # Nothing listens on port 9: the verdict is an error, left to the failure policy.
+    match: "127.0.0.1:9/**"
+    action: require
+    keys: [release]
+default: exempt
+`);
+  const child = spawn(process.execPath, [bin, 'admission', 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'trust-tls'), '--trust-policy', policy, '--budget', '3s'], {
+    env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_SERVER: undefined },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  try {
+    const deadline = Date.now() + 60_000;
+    let ready: { url: string; caFile: string; trustPolicy?: string } | undefined;
+    while (!ready) {
+      assert.equal(child.exitCode, null, err);
+      assert.ok(Date.now() < deadline, `no ready line: ${err}`);
+      const line = err.split('\n').find((l) => l.includes('"admission webhook listening"'));
+      if (line) ready = JSON.parse(line);
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ready.trustPolicy, policy);
+    const agent = new Agent({ connect: { ca: readFileSync(ready.caFile, 'utf8') } });
+    const ask = async (image: string, path = '/validate') => {
+      const body = {
+        apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
+        request: {
+          uid: `u-${image}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'app', name: 'p', operation: 'CREATE',
+          userInfo: { username: 'alice', groups: [] }, object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'app' }, spec: { containers: [{ name: 'c', image }] } },
+        },
+      };
+      const res = await fetch(ready!.url + path, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return ((await res.json()) as { response: { allowed: boolean; status?: { message: string }; warnings?: string[]; patch?: string } }).response;
+    };
+    const blocked = await ask('blocked.example/app:1');
+    assert.equal(blocked.allowed, false);
+    assert.match(blocked.status!.message, /image-trust: image blocked\.example\/app:1 \(container c\) is not trusted/);
+    const exempt = await ask('docker.io/library/busybox:1');
+    assert.equal(exempt.allowed, true);
+    const unreachable = await ask('127.0.0.1:9/app:1');
+    assert.equal(unreachable.allowed, true, 'fail-open');
+    assert.ok(unreachable.warnings?.some((w) => /image-trust: image 127\.0\.0\.1:9\/app:1 \(container c\) could not be verified.*admitted unverified \(fail-open\)/.test(w)), JSON.stringify(unreachable.warnings));
+    const mutate = await ask('docker.io/library/busybox:1', '/mutate');
+    assert.equal(mutate.allowed, true);
+    assert.equal(mutate.patch, undefined, 'nothing verified, nothing pinned');
+    await agent.close();
+  } finally {
+    child.kill('SIGTERM');
+  }
 });

@@ -24,7 +24,7 @@ type Obj = Record<string, any>;
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-admission-install-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the install command as the CLI does (the `admission` group around it is the server's file). */
+/** Runs the install command in process, on a bare `admission` group, writing to a file. */
 async function install(args: string[]): Promise<{ yaml: string; objects: Obj[] }> {
   const program = new Command('gatehouse').exitOverride();
   registerAdmissionInstall(program.command('admission'));
@@ -108,6 +108,15 @@ describe('admission install manifests', () => {
     ] as const) {
       await assert.rejects(install([...args]), (e) => isUserError(e) && pattern.test(e.message) && !e.message.includes('\n'), args.join(' '));
     }
+  });
+
+  test('the real command prints the manifests, and bad input is one line on stderr with exit 2', async () => {
+    const ok = await runCli(['admission', 'install', '--namespace', 'gh-sys', '--fail-closed']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(webhooks(parseAllDocuments(ok.stdout).map((d) => d.toJS() as Obj)).map((h) => h.failurePolicy), ['Fail', 'Fail', 'Fail']);
+    const bad = await runCli(['admission', 'install', '--namespace', 'gh-sys', '--timeout-seconds', 'soon']);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.trim(), 'gatehouse: --timeout-seconds must be a whole number, not "soon"');
   });
 
   test("Gatehouse's own k8s check passes it at Pod Security restricted, and the default pack finds nothing with a pinned image", async () => {

@@ -49,7 +49,7 @@ function folderGraphConfigs() {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '**/*.mjs', '**/*.cjs'] },
+  { ignores: ['dist/**', 'web/dist/**', 'node_modules/**', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -15,6 +15,7 @@ import { ciApi } from './ci.js';
 import { registryWatchesApi } from './registry-watches.js';
 import { deploymentsApi } from './deployments.js';
 import { clustersApi, hostsApi } from './sources.js';
+import { streamApi } from './stream.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -34,4 +35,5 @@ export const API_MODULES: ApiModule[] = [
   deploymentsApi,
   clustersApi,
   hostsApi,
+  streamApi,
 ];

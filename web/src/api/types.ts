@@ -1,0 +1,51 @@
+/** The shapes the console reads from Central's API (src/central/api/*.ts). */
+export type Severity = 'UNKNOWN' | 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
+export const SEVERITIES: Severity[] = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'];
+export const STAGES = ['build', 'deploy', 'runtime'] as const;
+
+/** One factor of a deployment's risk: its multiplier (≥ 1) and its share of the overall score (0…1). */
+export interface RiskFactor { name: string; score: number; contribution: number; details: string[] }
+
+export interface Deployment {
+  id: string; cluster: string | null; host: string | null; namespace: string | null; kind: string; name: string;
+  labels: Record<string, string>; images: string[]; riskScore: number; riskFactors: RiskFactor[];
+  firstSeen: string; lastSeen: string; deletedAt: string | null;
+}
+
+export interface Violation {
+  id: string; policyId: string; stage: string; subjectKind: string; subject: string; severity: Severity; title: string;
+  state: 'active' | 'resolved' | 'excepted'; exceptionId: string | null; firstSeen: string; lastSeen: string; resolvedAt: string | null;
+  finding: Finding | null;
+}
+
+export interface DeploymentDetail extends Omit<Deployment, 'images'> {
+  violations: Violation[];
+  images: { ref: string; digest: string | null; summary: ImageSummary | null; signature: Signature | null }[];
+  alerts: { id: string; time: string; rule: string; severity: Severity }[];
+}
+
+export interface ImageSummary { counts: Partial<Record<Severity, number>>; fixable: number; knownExploited: number }
+export interface Signature { verified?: boolean; signers?: string[]; message?: string; [k: string]: unknown }
+
+export interface Image {
+  digest: string; refs: string[]; os: { family: string; version?: string } | null; created: string | null;
+  summary: ImageSummary; signature: Signature | null; dbVersion: string | null; scannedAt: string | null; firstSeen: string; lastSeen: string;
+}
+
+export interface Finding {
+  id: string; fingerprint?: string; kind: string; severity: Severity; title: string; detail?: string;
+  resource: { image?: { ref?: string; digest?: string; layer?: number; layerDigest?: string; path?: string }; k8s?: { kind: string; namespace?: string; name: string; container?: string } };
+  policy?: { id: string; name?: string };
+  remediation?: string; references?: string[]; data?: Record<string, unknown>;
+}
+
+export interface ImageDetail extends Image {
+  layers: { digest?: string; diffId?: string; size?: number; createdBy?: string; [k: string]: unknown }[];
+  components: { name: string; version?: string; purl?: string; type?: string; layer?: string }[];
+  vulnerabilities: Finding[];
+  findings: Finding[];
+  violations: { id: string; policyId: string; state: string; severity: Severity; title: string }[];
+}
+
+export interface Source { id: string; name: string; kind: 'cluster' | 'host'; state: string; message: string | null; firstSeen: string; lastSeen: string; deployments: number }
+export interface TokenInfo { id: string; name: string; role: string; createdAt: string; createdBy: string | null; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }

@@ -1,0 +1,67 @@
+/** `/deployments/:id`: one workload — its risk explained, images, violations and runtime alerts. */
+import { Link, useParams } from 'react-router';
+import { useApi, useLiveChanges } from '../api/hooks';
+import type { DeploymentDetail as Detail } from '../api/types';
+import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
+import { FactorTable } from '../components/RiskFactors';
+
+export function DeploymentDetail() {
+  const { id = '' } = useParams();
+  const { data: d, error, reload } = useApi<Detail>(`/api/v1/deployments/${encodeURIComponent(id)}`);
+  useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies'], reload);
+  if (!d) return <><h1>Deployment</h1><ErrorNote error={error} />{!error && <Loading what="the deployment" />}</>;
+  const labels = Object.entries(d.labels);
+  return (
+    <>
+      <p className="crumbs"><Link to="/deployments">Deployments</Link> /</p>
+      <h1>{d.kind}/{d.name}</h1>
+      <ErrorNote error={error} />
+      <dl className="facts">
+        <div><dt>Namespace</dt><dd>{d.namespace ?? '—'}</dd></div>
+        <div><dt>{d.cluster ? 'Cluster' : 'Host'}</dt><dd>{d.cluster ?? d.host ?? '—'}</dd></div>
+        <div><dt>Risk score</dt><dd className="score">{d.riskScore.toFixed(2)}</dd></div>
+        <div><dt>First seen</dt><dd><When iso={d.firstSeen} /></dd></div>
+        <div><dt>Last seen</dt><dd><When iso={d.lastSeen} /></dd></div>
+        {d.deletedAt && <div><dt>Deleted</dt><dd><When iso={d.deletedAt} /></dd></div>}
+      </dl>
+      {labels.length > 0 && <p className="labels">{labels.map(([k, v]) => <code key={k}>{k}={v}</code>)}</p>}
+      <div className="grid">
+        <Section title="Risk factors"><FactorTable factors={d.riskFactors} /></Section>
+        <Section title="Images">
+          {d.images.length === 0 ? <p className="muted">No image.</p> : (
+            <table className="compact">
+              <thead><tr><th scope="col">Image</th><th scope="col">Critical</th><th scope="col">High</th><th scope="col">Fixable</th><th scope="col">Signature</th></tr></thead>
+              <tbody>
+                {d.images.map((i) => (
+                  <tr key={i.ref}>
+                    <td>{i.digest ? <Link to={`/images/${i.digest}`}>{i.ref.split('@')[0]}@{shortDigest(i.digest)}</Link> : <>{i.ref} <span className="muted">(not scanned)</span></>}</td>
+                    <td>{i.summary?.counts.CRITICAL ?? '—'}</td>
+                    <td>{i.summary?.counts.HIGH ?? '—'}</td>
+                    <td>{i.summary?.fixable ?? '—'}</td>
+                    <td>{i.signature ? (i.signature.verified ? 'verified' : 'not verified') : '—'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </Section>
+        <Section title="Violations">
+          {d.violations.length === 0 ? <p className="muted">No open violation.</p> : (
+            <table className="compact">
+              <thead><tr><th scope="col">Severity</th><th scope="col">Policy</th><th scope="col">Violation</th><th scope="col">State</th></tr></thead>
+              <tbody>{d.violations.map((v) => <tr key={v.id}><td><SeverityBadge severity={v.severity} /></td><td>{v.policyId}</td><td>{v.title}</td><td><StateBadge state={v.state} /></td></tr>)}</tbody>
+            </table>
+          )}
+        </Section>
+        <Section title="Runtime alerts">
+          {d.alerts.length === 0 ? <p className="muted">No alert.</p> : (
+            <table className="compact">
+              <thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Rule</th></tr></thead>
+              <tbody>{d.alerts.map((a) => <tr key={a.id}><td><When iso={a.time} /></td><td><SeverityBadge severity={a.severity} /></td><td>{a.rule}</td></tr>)}</tbody>
+            </table>
+          )}
+        </Section>
+      </div>
+    </>
+  );
+}

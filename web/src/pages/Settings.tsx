@@ -1,0 +1,95 @@
+/** `/settings`: the clusters and hosts Central watches, and API tokens (admins only). */
+import { useState, type FormEvent } from 'react';
+import { api, ApiError } from '../api/client';
+import { useApi, useLiveChanges } from '../api/hooks';
+import type { Source, TokenInfo } from '../api/types';
+import { ErrorNote, Loading, Section, StateBadge, When } from '../components/bits';
+
+const ROLES = ['admin', 'analyst', 'ci', 'sensor', 'admission'];
+
+function Sources({ kind }: { kind: 'clusters' | 'hosts' }) {
+  const { data, error, reload } = useApi<{ items: Source[] }>(`/api/v1/${kind}`);
+  useLiveChanges(['sources'], reload);
+  if (!data) return error ? <ErrorNote error={error} /> : <Loading what={kind} />;
+  if (data.items.length === 0) return <p className="muted">None yet{kind === 'clusters' ? ': add one with POST /api/v1/clusters (a kubeconfig).' : '.'}</p>;
+  return (
+    <table className="compact">
+      <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Deployments</th><th scope="col">Last seen</th><th scope="col">Message</th></tr></thead>
+      <tbody>{data.items.map((s) => <tr key={s.id}><td>{s.name}</td><td><StateBadge state={s.state} /></td><td>{s.deployments}</td><td><When iso={s.lastSeen} /></td><td>{s.message ?? ''}</td></tr>)}</tbody>
+    </table>
+  );
+}
+
+function Tokens() {
+  const { data, error, reload } = useApi<{ items: TokenInfo[] }>('/api/v1/tokens');
+  const [name, setName] = useState('');
+  const [role, setRole] = useState('analyst');
+  const [expires, setExpires] = useState('');
+  const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  const [formError, setFormError] = useState<string | null>(null);
+  if (error?.status === 403) return <p className="muted">Only admins see and manage API tokens.</p>;
+  if (!data) return error ? <ErrorNote error={error} /> : <Loading what="tokens" />;
+
+  const create = async (e: FormEvent) => {
+    e.preventDefault();
+    try {
+      const body = { name: name.trim(), role, ...(expires ? { expires: new Date(`${expires}T23:59:59Z`).toISOString() } : {}) };
+      const res = await api<{ token: string; name: string }>('POST', '/api/v1/tokens', body);
+      setCreated({ name: res.name, token: res.token });
+      setName('');
+      setFormError(null);
+      reload();
+    } catch (err) {
+      setFormError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  const revoke = async (t: TokenInfo) => {
+    if (!window.confirm(`Revoke the token "${t.name}"? Whatever uses it stops working.`)) return;
+    try { await api('DELETE', `/api/v1/tokens/${encodeURIComponent(t.id)}`); reload(); } catch (err) { setFormError(err instanceof ApiError ? err.message : String(err)); }
+  };
+
+  return (
+    <>
+      <table className="compact">
+        <thead><tr><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Expires</th><th scope="col">Last used</th><th scope="col">State</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+        <tbody>
+          {data.items.map((t) => (
+            <tr key={t.id}>
+              <td>{t.name}</td><td>{t.role}</td><td><When iso={t.createdAt} /></td><td><When iso={t.expiresAt} /></td><td><When iso={t.lastUsedAt} /></td>
+              <td>{t.revokedAt ? <StateBadge state="revoked" /> : t.expiresAt && t.expiresAt < new Date().toISOString() ? <StateBadge state="expired" /> : <StateBadge state="valid" />}</td>
+              <td>{!t.revokedAt && <button type="button" className="small secondary" onClick={() => void revoke(t)} aria-label={`Revoke token ${t.name}`}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="filters" onSubmit={create} aria-label="Create an API token">
+        <label><span>Name</span><input required maxLength={200} value={name} onChange={(e) => setName(e.target.value)} /></label>
+        <label><span>Role</span><select value={role} onChange={(e) => setRole(e.target.value)}>{ROLES.map((r) => <option key={r}>{r}</option>)}</select></label>
+        <label><span>Expires (optional)</span><input type="date" value={expires} onChange={(e) => setExpires(e.target.value)} /></label>
+        <button type="submit">Create token</button>
+      </form>
+      {formError && <p className="error" role="alert">{formError}</p>}
+      {created && (
+        <div className="notice" role="status">
+          <p>Token <strong>{created.name}</strong> — copy it now, it is not shown again:</p>
+          <code className="secret-once">{created.token}</code>
+          <button type="button" className="small secondary" onClick={() => setCreated(null)}>Done</button>
+        </div>
+      )}
+    </>
+  );
+}
+
+export function Settings() {
+  return (
+    <>
+      <h1>Settings</h1>
+      <div className="grid">
+        <Section title="Clusters"><Sources kind="clusters" /></Section>
+        <Section title="Hosts"><Sources kind="hosts" /></Section>
+      </div>
+      <Section title="API tokens"><Tokens /></Section>
+      <Section title="Vulnerability DB"><p className="muted">Update status is not exposed by the API yet.</p></Section>
+    </>
+  );
+}

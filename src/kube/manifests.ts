@@ -11,6 +11,9 @@
  * walking a directory that holds no Kubernetes object at all (a Helm values.yaml, a GitHub
  * workflow, a docker-compose.yml, package.json) is skipped with one `note`, not an error;
  * YAML syntax errors stay errors (exit 2 in every command).
+ * A Helm chart directory (Chart.yaml), given or met while walking, is rendered with
+ * `helm template` (values from `render`) and a kustomization directory given as an input is
+ * built with kustomize, before they are read (src/kube/render/).
  */
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
@@ -19,6 +22,8 @@ import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type
 import { loadLocated } from './fast-positions.js';
 import { UserError, describeError } from '../util/errors.js';
 import { isKnownKind } from './kinds.js';
+import { isChartDir, kustomizationFile } from './render/detect.js';
+import type { RenderOptions } from './render/index.js';
 
 export type FieldPath = readonly (string | number)[];
 
@@ -64,6 +69,8 @@ export interface LoadOptions {
   maxFileBytes?: number;
   /** Read for '-' (default process.stdin). */
   stdin?: NodeJS.ReadableStream;
+  /** Values for Helm chart directories (`--values F`, `--set K=V`, Helm's meaning). */
+  render?: RenderOptions;
 }
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
@@ -72,6 +79,7 @@ const DEFAULT_MAX_FILE = 64 * 1024 * 1024;
 export async function loadManifests(inputs: string[], opts: LoadOptions = {}): Promise<LoadResult> {
   const result: LoadResult = { objects: [], notes: [] };
   const unknownKinds = new Set<string>();
+  let charts = 0;
   for (const input of inputs) {
     if (input === '-') {
       const text = await readStream(opts.stdin ?? process.stdin, opts.maxFileBytes ?? DEFAULT_MAX_FILE, '<stdin>');
@@ -80,10 +88,19 @@ export async function loadManifests(inputs: string[], opts: LoadOptions = {}): P
     }
     let files: string[];
     let walked: boolean;
+    let renderDirs: string[];
     try {
-      ({ files, walked } = await expandInput(input));
+      ({ files, walked, renderDirs } = await expandInput(input));
     } catch (e) {
       throw new UserError(`cannot read ${input}: ${describeError(e)}`, 'bad-input');
+    }
+    for (const dir of renderDirs) {
+      // Loaded on demand: most runs render nothing.
+      const { renderDirectory } = await import('./render/index.js');
+      const rendered = await renderDirectory(dir, dir === input, opts.render);
+      if (!rendered) continue;
+      if (rendered.kind === 'helm') charts++;
+      merge(result, rendered, unknownKinds);
     }
     for (const file of files) {
       try {
@@ -94,6 +111,9 @@ export async function loadManifests(inputs: string[], opts: LoadOptions = {}): P
         result.notes.push({ level: 'error', file, message: describeError(e) });
       }
     }
+  }
+  if (charts === 0 && (opts.render?.values?.length || opts.render?.set?.length)) {
+    throw new UserError('--values and --set apply to Helm chart directories (with a Chart.yaml); none among the inputs', 'usage');
   }
   return result;
 }
@@ -123,22 +143,25 @@ function skipNonKubernetes(parsed: LoadResult, file: string): LoadResult {
   return { objects: [], notes: [{ level: 'note', file, message: 'not a Kubernetes manifest (no apiVersion/kind); skipped' }] };
 }
 
-async function expandInput(input: string): Promise<{ files: string[]; walked: boolean }> {
+async function expandInput(input: string): Promise<{ files: string[]; walked: boolean; renderDirs: string[] }> {
   const st = await stat(input);
-  if (!st.isDirectory()) return { files: [input], walked: false };
+  if (!st.isDirectory()) return { files: [input], walked: false, renderDirs: [] };
+  if (isChartDir(input) || kustomizationFile(input)) return { files: [], walked: true, renderDirs: [input] };
   const out: string[] = [];
+  const renderDirs: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = join(dir, e.name);
-      if (e.isDirectory()) await walk(p);
+      if (e.isDirectory() && isChartDir(p)) renderDirs.push(p);
+      else if (e.isDirectory()) await walk(p);
       else if (e.isFile() && MANIFEST_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
     }
   };
   await walk(input);
-  return { files: out, walked: true };
+  return { files: out, walked: true, renderDirs };
 }
 
 function readStream(stream: NodeJS.ReadableStream, limit: number, name: string): Promise<string> {

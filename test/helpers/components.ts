@@ -57,3 +57,14 @@ export function postgresTestUrl(): string | undefined {
   const file = cachedPath('postgres-url');
   return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
 }
+
+/**
+ * helm or kustomize (.ci/setup.d/67-helm-kustomize.sh builds both into the test cache): the
+ * binary on PATH or in the cache, or undefined.
+ */
+export function renderTool(name: 'helm' | 'kustomize'): string | undefined {
+  const cached = cachedPath('bin', name);
+  if (existsSync(cached)) return cached;
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return found.status === 0 ? found.stdout.trim() || undefined : undefined;
+}

@@ -40,7 +40,10 @@ try {
   const vulnDb = openVulnDb(args.dbPath);
   let r;
   try {
-    r = await rematchAll(ctx, { db: vulnDb.db, version: vulnDb.version, signal: AbortSignal.timeout(args.rematchBudgetMs) });
+    // Checked per image, not by a timer: on SQLite the run never yields to the event loop, so a timer would not fire.
+    const stop = new AbortController();
+    const deadline = performance.now() + args.rematchBudgetMs;
+    r = await rematchAll(ctx, { db: vulnDb.db, version: vulnDb.version, signal: stop.signal, onImage: () => { if (performance.now() > deadline) stop.abort(); } });
   } finally {
     vulnDb.db.close();
   }

@@ -6,11 +6,13 @@ import type { Migration, MigrationProvider } from 'kysely';
 import * as initial from './0001-initial.js';
 import * as registryWatches from './0002-registry-watches.js';
 import * as eventDeployments from './0003-event-deployments.js';
+import * as deploymentsByRiskDesc from './0004-deployments-by-risk-desc.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-registry-watches': registryWatches,
   '0003-event-deployments': eventDeployments,
+  '0004-deployments-by-risk-desc': deploymentsByRiskDesc,
 };
 
 export const migrationProvider: MigrationProvider = {

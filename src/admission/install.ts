@@ -32,6 +32,8 @@ export interface InstallOptions {
   timeoutSeconds?: number;
   image?: string;
   replicas?: number;
+  /** A trust policy (YAML, keys inline as PEM) the webhook enforces: put in a ConfigMap and passed as --trust-policy. */
+  trustPolicyYaml?: string;
   tls: InstallTls;
 }
 
@@ -43,6 +45,7 @@ export const WEBHOOK_PORT = 8443;
 export const VALIDATE_PATH = '/validate';
 export const MUTATE_PATH = '/mutate';
 const TLS_DIR = '/etc/gatehouse/tls';
+const TRUST_DIR = '/etc/gatehouse/trust';
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 type KubeObject = Record<string, unknown>;
@@ -75,6 +78,7 @@ export function checkInstallOptions(o: Omit<InstallOptions, 'tls'>): void {
     // The API server only calls webhooks over https, and rejects user info, queries and fragments.
     if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash) throw new UserError(`--url "${o.url}" must be https://HOST[:PORT][/PATH] with no user, query or fragment`, 'usage');
   }
+  if (o.url !== undefined && o.trustPolicyYaml !== undefined) throw new UserError('--trust-policy configures the in-cluster Deployment; with --url, give it to the serve command you run', 'usage');
   const t = o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
   if (!Number.isInteger(t) || t < 1 || t > 30) throw new UserError(`--timeout-seconds must be an integer from 1 to 30 (the API server's limits), not ${String(o.timeoutSeconds)}`, 'usage');
   if (o.replicas !== undefined && (!Number.isInteger(o.replicas) || o.replicas < 1)) throw new UserError('--replicas must be a positive integer', 'usage');
@@ -118,7 +122,27 @@ export function installYaml(o: InstallOptions): string {
 function workloadObjects(o: InstallOptions, service: string, secretName: string, labels: Record<string, string>, meta: (name: string) => KubeObject): KubeObject[] {
   const selector = { 'app.kubernetes.io/name': labels['app.kubernetes.io/name']! };
   const replicas = o.replicas ?? 2;
+  const timeoutMs = (o.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS) * 1000;
+  // The webhook answers within its budget, which must end before the API server gives up.
+  const args = ['admission', 'serve', '--listen', `0.0.0.0:${WEBHOOK_PORT}`, '--tls-cert', `${TLS_DIR}/tls.crt`, '--tls-key', `${TLS_DIR}/tls.key`, '--budget', `${Math.min(2000, timeoutMs - 500)}ms`];
+  if (o.failClosed) args.push('--fail-closed');
+  const mounts: KubeObject[] = [
+    { name: 'tls', mountPath: TLS_DIR, readOnly: true },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  const volumes: KubeObject[] = [
+    { name: 'tls', secret: { secretName, defaultMode: 0o440 } },
+    { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+  ];
+  const trust: KubeObject[] = [];
+  if (o.trustPolicyYaml !== undefined) {
+    trust.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${service}-trust`), data: { 'policy.yaml': o.trustPolicyYaml } });
+    args.push('--trust-policy', `${TRUST_DIR}/policy.yaml`);
+    mounts.push({ name: 'trust', mountPath: TRUST_DIR, readOnly: true });
+    volumes.push({ name: 'trust', configMap: { name: `${service}-trust` } });
+  }
   return [
+    ...trust,
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(service), automountServiceAccountToken: false },
     // The namespace holds the webhook only: a quota and defaults keep anything else in it small.
     { apiVersion: 'v1', kind: 'ResourceQuota', metadata: meta(service), spec: { hard: { pods: String(replicas * 2 + 2), 'limits.cpu': `${replicas * 2 + 2}`, 'limits.memory': `${(replicas * 2 + 2) * 512}Mi` } } },
@@ -159,7 +183,7 @@ function workloadObjects(o: InstallOptions, service: string, secretName: string,
                 name: 'webhook',
                 image: o.image ?? DEFAULT_IMAGE,
                 imagePullPolicy: 'IfNotPresent',
-                args: ['admission', 'serve', '--listen', `0.0.0.0:${WEBHOOK_PORT}`, '--tls-cert', `${TLS_DIR}/tls.crt`, '--tls-key', `${TLS_DIR}/tls.key`],
+                args,
                 ports: [{ name: 'https', containerPort: WEBHOOK_PORT, protocol: 'TCP' }],
                 securityContext: {
                   allowPrivilegeEscalation: false,
@@ -172,16 +196,10 @@ function workloadObjects(o: InstallOptions, service: string, secretName: string,
                 resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
                 readinessProbe: { tcpSocket: { port: 'https' }, periodSeconds: 5 },
                 livenessProbe: { tcpSocket: { port: 'https' }, periodSeconds: 10, failureThreshold: 6 },
-                volumeMounts: [
-                  { name: 'tls', mountPath: TLS_DIR, readOnly: true },
-                  { name: 'tmp', mountPath: '/tmp' },
-                ],
+                volumeMounts: mounts,
               },
             ],
-            volumes: [
-              { name: 'tls', secret: { secretName, defaultMode: 0o440 } },
-              { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-            ],
+            volumes,
           },
         },
       },

@@ -7,14 +7,16 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { registerAdmissionInstall } from '../../src/cli/commands/admission-install.js';
 import { isUserError } from '../../src/util/errors.js';
+import { parseTrustPolicy } from '../../src/trust/policy.js';
+import { publicKeyPem } from '../../src/trust/keys.js';
 import { runCli } from '../helpers/cli.js';
 import { missing } from '../helpers/components.js';
 import { createObjects, kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
@@ -87,6 +89,28 @@ describe('admission install manifests', () => {
     assert.equal(cert.checkIP('10.1.2.3'), '10.1.2.3');
   });
 
+  test('--trust-policy goes into a ConfigMap with its keys inline, and serve is given it, the budget and --fail-closed', async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pubPem = pair.publicKey.export({ format: 'pem', type: 'spki' }) as string;
+    writeFileSync(join(dir, 'release.pub'), pubPem);
+    const policyFile = join(dir, 'trust.yaml');
+    writeFileSync(policyFile, 'keys:\n  release: release.pub\nrules:\n  - match: ["registry.example/prod/**"]\n    action: require\n    keys: [release]\ndefault: reject\n');
+    const { objects } = await install(['--namespace', 'gh-sys', '--trust-policy', policyFile, '--fail-closed', '--timeout-seconds', '2']);
+    const cm = byKind(objects, 'ConfigMap')[0]!;
+    const inPod = await parseTrustPolicy(parse(cm.data['policy.yaml']), 'configmap', '/nonexistent');
+    assert.equal(publicKeyPem(inPod.keys.get('release')!.key), publicKeyPem(pair.publicKey), 'the key travels inline, not as a path');
+    assert.equal(inPod.rules[0]!.action, 'require');
+    const pod = byKind(objects, 'Deployment')[0]!.spec.template.spec;
+    const args: string[] = pod.containers[0].args;
+    assert.equal(args[args.indexOf('--trust-policy') + 1], `${pod.containers[0].volumeMounts.find((m: Obj) => m.name === 'trust').mountPath}/policy.yaml`);
+    assert.equal(args[args.indexOf('--budget') + 1], '1500ms', 'the budget ends before the 2 s timeout');
+    assert.ok(args.includes('--fail-closed'));
+    assert.equal(pod.volumes.find((v: Obj) => v.name === 'trust').configMap.name, cm.metadata.name);
+    await assert.rejects(install(['--namespace', 'gh-sys', '--trust-policy', policyFile, '--url', 'https://x.example/']), /with --url, give it to the serve command/);
+    writeFileSync(join(dir, 'bad-trust.yaml'), 'rules: [{ match: x, action: maybe }]\n');
+    await assert.rejects(install(['--namespace', 'gh-sys', '--trust-policy', join(dir, 'bad-trust.yaml')]), /"action" must be require, reject or exempt/);
+  });
+
   test('--also-trust keeps the old CA in caBundle for a rotation without a gap', async () => {
     const first = await install(['--namespace', 'gh-sys']);
     const oldCa = decode(byKind(first.objects, 'Secret')[0]!.data['ca.crt']);
@@ -121,7 +145,9 @@ describe('admission install manifests', () => {
 
   test("Gatehouse's own k8s check passes it at Pod Security restricted, and the default pack finds nothing with a pinned image", async () => {
     const image = `ghcr.io/gatehouse-dev/gatehouse@sha256:${'a'.repeat(64)}`;
-    const { yaml, objects } = await install(['--namespace', 'gh-sys', '--image', image]);
+    const policyFile = join(dir, 'pss-trust.yaml');
+    writeFileSync(policyFile, 'rules: [{ match: "**", action: exempt }]\n');
+    const { yaml, objects } = await install(['--namespace', 'gh-sys', '--image', image, '--trust-policy', policyFile]);
     const pod = byKind(objects, 'Deployment')[0]!.spec.template.spec;
     assert.equal(pod.containers[0].securityContext.runAsNonRoot, true, 'the check has a restricted pod to look at');
     const file = join(dir, 'checked.yaml');
@@ -154,7 +180,10 @@ describe('admission install on the real kube-apiserver', { skip: missing(kubeBin
   });
 
   test('every object is accepted; then, fail-closed with no webhook running, admission is denied outside the excluded namespaces', async () => {
-    const { objects } = await install(['--namespace', 'gatehouse-system', '--fail-closed', '--timeout-seconds', '3']);
+    const policyFile = join(dir, 'cluster-trust.yaml');
+    writeFileSync(policyFile, 'rules: [{ match: "**", action: exempt }]\n');
+    const { objects } = await install(['--namespace', 'gatehouse-system', '--fail-closed', '--timeout-seconds', '3', '--trust-policy', policyFile]);
+    assert.ok(byKind(objects, 'ConfigMap').length === 1 && byKind(objects, 'Deployment').length === 1);
     await createObjects(cluster, objects);
     await createObjects(cluster, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } }]);
     // The API server's webhook configuration cache fills asynchronously: wait until it applies.

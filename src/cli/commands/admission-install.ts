@@ -7,8 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
+import { parse as parseYaml, stringify } from 'yaml';
 import { checkInstallOptions, DEFAULT_IMAGE, DEFAULT_SERVICE, DEFAULT_TIMEOUT_SECONDS, installYaml, serviceDnsNames, type InstallOptions } from '../../admission/install.js';
 import { issueServerCert, makeLocalCa } from '../../central/tls/issue.js';
+import { publicKeyPem } from '../../trust/keys.js';
+import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { outputOption, writeOutput } from '../report-options.js';
 
@@ -21,6 +24,7 @@ interface InstallCliOptions {
   image: string;
   replicas: string;
   alsoTrust: string[];
+  trustPolicy?: string;
   output?: string;
 }
 
@@ -40,6 +44,7 @@ export function registerAdmissionInstall(admission: Command): void {
     .option('--timeout-seconds <n>', "the API server's wait for an answer, 1-30", String(DEFAULT_TIMEOUT_SECONDS))
     .option('--image <image>', 'the Gatehouse image the Deployment runs', DEFAULT_IMAGE)
     .option('--replicas <n>', 'webhook replicas', '2')
+    .option('--trust-policy <file>', 'trust policy the webhook enforces (as `image verify --policy`); put in a ConfigMap with its keys inline')
     .option('--also-trust <ca.pem>', 'keep trusting this CA in caBundle too, for a rotation without a gap (repeatable)', collect, [])
     .addOption(outputOption('manifests'))
     .action(async (o: InstallCliOptions) => {
@@ -51,6 +56,7 @@ export function registerAdmissionInstall(admission: Command): void {
         timeoutSeconds: parseInteger(o.timeoutSeconds, '--timeout-seconds'),
         image: o.image,
         replicas: parseInteger(o.replicas, '--replicas'),
+        trustPolicyYaml: o.trustPolicy === undefined ? undefined : await inlineTrustPolicy(o.trustPolicy),
       };
       checkInstallOptions(options);
       const names = o.url !== undefined ? urlNames(o.url) : { dns: serviceDnsNames(o.namespace, o.service ?? DEFAULT_SERVICE), ips: [] };
@@ -61,6 +67,18 @@ export function registerAdmissionInstall(admission: Command): void {
       const caPem = [ca.certPem, ...extra].map((p) => p.trim()).join('\n') + '\n';
       await writeOutput(installYaml({ ...options, tls: { caPem, certPem: server.certPem, keyPem: server.keyPem } }), o);
     });
+}
+
+/**
+ * The trust policy as the pod will read it: validated (and its keys loaded) as `image
+ * verify --policy` does, then written back with every key inline as PEM, since key files
+ * next to the policy are not in the pod.
+ */
+async function inlineTrustPolicy(path: string): Promise<string> {
+  const policy = await loadTrustPolicy(path);
+  const doc = parseYaml(await readFile(path, 'utf8')) as Record<string, unknown>;
+  doc.keys = Object.fromEntries([...policy.keys].map(([name, k]) => [name, { pem: publicKeyPem(k.key) }]));
+  return stringify(doc, { lineWidth: 0 });
 }
 
 function parseInteger(text: string, flag: string): number {

@@ -25,6 +25,7 @@ export function ensureConsoleBuilt(): void {
 }
 
 export async function launchBrowser(): Promise<Browser> {
+  console.log(`# console screenshots: ${SHOTS_DIR}`);
   // --no-sandbox: CI runs as root, where chromium's sandbox refuses to start.
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }

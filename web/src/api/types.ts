@@ -24,7 +24,11 @@ export interface DeploymentDetail extends Omit<Deployment, 'images'> {
   alerts: { id: string; time: string; rule: string; severity: Severity }[];
 }
 
-export interface ImageSummary { counts: Partial<Record<Severity, number>>; fixable: number; knownExploited: number }
+/** Findings counted by kind (vulnerability, secret, hygiene, …), then by severity. */
+export interface ImageSummary { counts: Record<string, Partial<Record<Severity, number>> | undefined>; fixable: number; knownExploited: number }
+
+/** How many vulnerabilities of `severity` an image has. */
+export const vulnCount = (s: ImageSummary | null | undefined, severity: Severity): number => s?.counts.vulnerability?.[severity] ?? 0;
 export interface Signature { verified?: boolean; signers?: string[]; message?: string; [k: string]: unknown }
 
 export interface Image {

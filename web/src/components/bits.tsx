@@ -11,10 +11,10 @@ export function StateBadge({ state }: { state: string }) {
   return <span className={`badge state-${state}`} data-state={state}>{state}</span>;
 }
 
-export function When({ iso }: { iso: string | null | undefined }) {
+export function When({ iso, short }: { iso: string | null | undefined; short?: boolean }) {
   if (!iso) return <span className="muted">—</span>;
   const d = new Date(iso);
-  return <time dateTime={iso} title={d.toISOString()}>{d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
+  return <time dateTime={iso} title={d.toISOString()}>{d.toLocaleString(undefined, { dateStyle: short ? 'short' : 'medium', timeStyle: 'short' })}</time>;
 }
 
 /** "3 days", "5 months": how long ago `iso` was. */

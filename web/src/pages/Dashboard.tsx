@@ -7,8 +7,8 @@ import { Link } from 'react-router';
 import { api, ApiError, type Page } from '../api/client';
 import { collect } from '../api/collect';
 import { useLiveChanges } from '../api/hooks';
-import { SEVERITIES, STAGES, type Deployment, type Image, type Source, type Violation } from '../api/types';
-import { ErrorNote, Loading, Section, SeverityBadge, shortDigest, When, age } from '../components/bits';
+import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type Source, type Violation } from '../api/types';
+import { ErrorNote, Loading, Section, SeverityBadge, shortDigest, age } from '../components/bits';
 
 interface Summary {
   violations: Violation[]; violationsComplete: boolean;
@@ -86,7 +86,7 @@ function DashboardBody({ data }: { data: Summary }) {
           <div><dt><Link to="/settings">Clusters</Link></dt><dd data-testid="clusters">{data.clusters.length}</dd></div>
           <div><dt><Link to="/settings">Hosts</Link></dt><dd data-testid="hosts">{data.hosts.length}</dd></div>
           <div><dt><Link to="/images">Images scanned</Link></dt><dd data-testid="images-scanned">{scanned.length}{data.imagesComplete ? '' : '+'}</dd></div>
-          <div><dt>Vulnerability DB</dt><dd className="small">{dbVersions.length ? dbVersions[dbVersions.length - 1] : 'no scan yet'}</dd></div>
+          <div><dt>Vulnerability DB</dt><dd className="small">{dbVersions.length ? dbVersions[dbVersions.length - 1] : scanned.length ? 'not reported' : 'no scan yet'}</dd></div>
         </dl>
         <p className="hint">DB age and sensors up: not exposed by the API yet; the DB shown is the newest one images were matched with.</p>
       </Section>
@@ -111,9 +111,9 @@ function DashboardBody({ data }: { data: Summary }) {
               {recent.map((i) => (
                 <tr key={i.digest}>
                   <td><Link to={`/images/${i.digest}`}>{i.refs[0] ?? shortDigest(i.digest)}</Link></td>
-                  <td>{i.summary.counts.CRITICAL ?? 0}</td>
-                  <td>{i.summary.counts.HIGH ?? 0}</td>
-                  <td><When iso={i.scannedAt} /> <span className="muted">({age(i.scannedAt)})</span></td>
+                  <td>{vulnCount(i.summary, 'CRITICAL')}</td>
+                  <td>{vulnCount(i.summary, 'HIGH')}</td>
+                  <td><time dateTime={i.scannedAt ?? ''} title={i.scannedAt ?? ''}>{age(i.scannedAt)}</time></td>
                 </tr>
               ))}
             </tbody>

@@ -1,7 +1,7 @@
 /** `/deployments/:id`: one workload — its risk explained, images, violations and runtime alerts. */
 import { Link, useParams } from 'react-router';
 import { useApi, useLiveChanges } from '../api/hooks';
-import type { DeploymentDetail as Detail } from '../api/types';
+import { vulnCount, type DeploymentDetail as Detail } from '../api/types';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
 import { FactorTable } from '../components/RiskFactors';
 
@@ -17,7 +17,7 @@ export function DeploymentDetail() {
       <h1>{d.kind}/{d.name}</h1>
       <ErrorNote error={error} />
       <dl className="facts">
-        <div><dt>Namespace</dt><dd>{d.namespace ?? '—'}</dd></div>
+        <div><dt>Namespace</dt><dd>{d.namespace || '—'}</dd></div>
         <div><dt>{d.cluster ? 'Cluster' : 'Host'}</dt><dd>{d.cluster ?? d.host ?? '—'}</dd></div>
         <div><dt>Risk score</dt><dd className="score">{d.riskScore.toFixed(2)}</dd></div>
         <div><dt>First seen</dt><dd><When iso={d.firstSeen} /></dd></div>
@@ -25,8 +25,8 @@ export function DeploymentDetail() {
         {d.deletedAt && <div><dt>Deleted</dt><dd><When iso={d.deletedAt} /></dd></div>}
       </dl>
       {labels.length > 0 && <p className="labels">{labels.map(([k, v]) => <code key={k}>{k}={v}</code>)}</p>}
+      <Section title="Risk factors"><FactorTable factors={d.riskFactors} /></Section>
       <div className="grid">
-        <Section title="Risk factors"><FactorTable factors={d.riskFactors} /></Section>
         <Section title="Images">
           {d.images.length === 0 ? <p className="muted">No image.</p> : (
             <table className="compact">
@@ -35,8 +35,8 @@ export function DeploymentDetail() {
                 {d.images.map((i) => (
                   <tr key={i.ref}>
                     <td>{i.digest ? <Link to={`/images/${i.digest}`}>{i.ref.split('@')[0]}@{shortDigest(i.digest)}</Link> : <>{i.ref} <span className="muted">(not scanned)</span></>}</td>
-                    <td>{i.summary?.counts.CRITICAL ?? '—'}</td>
-                    <td>{i.summary?.counts.HIGH ?? '—'}</td>
+                    <td>{i.summary ? vulnCount(i.summary, 'CRITICAL') : '—'}</td>
+                    <td>{i.summary ? vulnCount(i.summary, 'HIGH') : '—'}</td>
                     <td>{i.summary?.fixable ?? '—'}</td>
                     <td>{i.signature ? (i.signature.verified ? 'verified' : 'not verified') : '—'}</td>
                   </tr>

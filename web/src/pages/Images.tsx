@@ -4,7 +4,7 @@ import { Link } from 'react-router';
 import { createColumnHelper } from '@tanstack/react-table';
 import { query } from '../api/client';
 import { useLiveChanges } from '../api/hooks';
-import type { Image } from '../api/types';
+import { vulnCount, type Image } from '../api/types';
 import { Filters, useFilters } from '../components/Filters';
 import { PagedTable } from '../components/PagedTable';
 import { age, shortDigest, When } from '../components/bits';
@@ -18,8 +18,8 @@ export function Images() {
   const columns = useMemo(() => [
     col.accessor('refs', { header: 'Image', size: 320, cell: (c) => <Link to={`/images/${c.row.original.digest}`}>{c.getValue()[0] ?? shortDigest(c.row.original.digest)}</Link> }),
     col.accessor('digest', { header: 'Digest', size: 130, cell: (c) => <code>{shortDigest(c.getValue())}</code> }),
-    col.display({ id: 'critical', header: 'Critical', size: 70, cell: (c) => c.row.original.summary.counts.CRITICAL ?? 0 }),
-    col.display({ id: 'high', header: 'High', size: 70, cell: (c) => c.row.original.summary.counts.HIGH ?? 0 }),
+    col.display({ id: 'critical', header: 'Critical', size: 70, cell: (c) => vulnCount(c.row.original.summary, 'CRITICAL') }),
+    col.display({ id: 'high', header: 'High', size: 70, cell: (c) => vulnCount(c.row.original.summary, 'HIGH') }),
     col.display({ id: 'fixable', header: 'Fixable', size: 70, cell: (c) => c.row.original.summary.fixable }),
     col.accessor('signature', { header: 'Signature', size: 110, cell: (c) => (c.getValue() ? (c.getValue()!.verified ? 'verified' : 'not verified') : 'unknown') }),
     col.accessor('created', { header: 'Age', size: 90, cell: (c) => age(c.getValue()) }),

@@ -34,11 +34,11 @@ export function Violations() {
     col.accessor('stage', { header: 'Stage', size: 90 }),
     col.display({ id: 'subject', header: 'Subject', size: 200, cell: (c) => subjectLink(c.row.original) }),
     col.accessor('state', { header: 'State', size: 100, cell: (c) => <StateBadge state={c.getValue()} /> }),
-    col.accessor('lastSeen', { header: 'Last seen', size: 170, cell: (c) => <When iso={c.getValue()} /> }),
+    col.accessor('lastSeen', { header: 'Last seen', size: 130, cell: (c) => <When iso={c.getValue()} short /> }),
     col.display({
-      id: 'actions', header: () => <span className="sr-only">Actions</span>, size: 130,
+      id: 'actions', header: () => <span className="sr-only">Actions</span>, size: 80,
       cell: (c) => c.row.original.state === 'active'
-        ? <button type="button" className="small" onClick={() => setExcepting(c.row.original)} aria-label={`Create exception: ${c.row.original.title}`}>Create exception</button>
+        ? <button type="button" className="small" onClick={() => setExcepting(c.row.original)} aria-label={`Except: ${c.row.original.title}`}>Except</button>
         : null,
     }),
   ], []);

@@ -8,6 +8,7 @@
 import type { Finding, Severity } from '../findings/finding.js';
 import type { OsInfo, Package } from '../inventory/package.js';
 import type { VulnDb } from './db.js';
+import { distroIdentity, osDistroOf } from './feeds/distros/index.js';
 import { advisorySeverity, type Advisory, type Affected, type AffectedRange, type FixStatus } from './model.js';
 import { baseEcosystem, findScheme, type Order, type VersionScheme } from './versions/index.js';
 
@@ -42,6 +43,8 @@ const DEBIAN_CODENAMES: Record<string, string> = { '8': 'jessie', '9': 'stretch'
 
 /** Ecosystem keys the feeds use for this package (with release suffixes for distros). */
 export function ecosystemKeys(pkg: Package, os?: OsInfo): string[] {
+  const registered = osDistroOf(pkg, os);
+  if (registered && os) return registered.keys(os);
   const base = baseEcosystem(pkg.ecosystem);
   const distro = base.toLowerCase();
   if (!DISTROS.has(distro)) return [pkg.ecosystem];
@@ -66,7 +69,9 @@ export function ecosystemKeys(pkg: Package, os?: OsInfo): string[] {
 }
 
 /** The name and version the feeds use: Debian/Ubuntu key on the source package. */
-function lookupIdentity(pkg: Package): { name: string; version: string } {
+function lookupIdentity(pkg: Package, os?: OsInfo): { name: string; version: string } {
+  const registered = osDistroOf(pkg, os);
+  if (registered) return distroIdentity(registered, pkg);
   const distro = baseEcosystem(pkg.ecosystem).toLowerCase();
   if (distro === 'debian' || distro === 'ubuntu') return { name: pkg.source?.name ?? pkg.name, version: pkg.source?.version ?? pkg.version };
   if (distro === 'alpine') return { name: pkg.source?.name ?? pkg.name, version: pkg.version };
@@ -188,9 +193,9 @@ export function matchVulnerabilities(db: VulnDb, packages: Package[], os?: OsInf
     return aliasCache.get(k);
   };
   for (const pkg of packages) {
-    const scheme = findScheme(pkg.ecosystem);
+    const scheme = findScheme(osDistroOf(pkg, os)?.scheme ?? pkg.ecosystem);
     if (!scheme) continue; // an ecosystem we have no version order for cannot be matched
-    const { name, version } = lookupIdentity(pkg);
+    const { name, version } = lookupIdentity(pkg, os);
     try {
       scheme.validate(version);
     } catch {

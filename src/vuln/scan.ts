@@ -7,6 +7,7 @@
 import { SEVERITIES, severityRank, type Finding, type Severity } from '../findings/finding.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { VulnDb } from './db.js';
+import { distroCoverageLabel, osDistroOf } from './feeds/distros/index.js';
 import { ecosystemKeys, matchPackages } from './match.js';
 import { baseEcosystem } from './versions/index.js';
 import type { PolicyException } from '../policy/types.js';
@@ -56,6 +57,8 @@ export interface ScanReport {
 
 /** The ecosystem a package is reported under in the coverage: OS packages by distro and release. */
 function coverageLabel(pkg: Inventory['packages'][number], os: Inventory['os']): string {
+  const registered = osDistroOf(pkg, os);
+  if (registered && os) return distroCoverageLabel(registered, os);
   if (pkg.ecosystem.includes(':')) return pkg.ecosystem;
   const distro = baseEcosystem(pkg.ecosystem).toLowerCase();
   if (os && os.id.toLowerCase() === distro && (os.versionId ?? os.codename)) return `${distro}:${os.versionId ?? os.codename}`;

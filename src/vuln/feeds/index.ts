@@ -1,6 +1,8 @@
 /**
  * Imports a local path into the DB, whatever it holds: a directory (walked), an OSV
- * JSON/YAML file, an OSV all.zip, an Alpine secdb JSON/YAML, or a Debian tracker JSON.
+ * JSON/YAML file, an OSV all.zip, an Alpine secdb JSON/YAML, a Debian tracker JSON, a Wolfi or
+ * Chainguard security.json, Photon CVE data, or a yum updateinfo.xml[.gz] (Amazon Linux,
+ * Rocky Linux, Bottlerocket).
  * The format is recognized from the content; one importer per feed sits beside this file.
  */
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
@@ -13,6 +15,9 @@ import { isSecdb, secdbAdvisories } from './alpine-secdb.js';
 import { TrackerCollector, isDebianTracker, looksLikeTrackerStart, trackerAdvisories } from './debian-tracker.js';
 import { objectMembers } from './json-object-stream.js';
 import { OSV_SOURCE, isOsvRecord, osvAdvisories, readZipEntries } from './osv.js';
+import { isPhotonCveData, photonAdvisories } from './photon-cve.js';
+import { readUpdateinfo, updateinfoAdvisories } from './updateinfo.js';
+import { isWolfiSecdb, wolfiSecdbAdvisories } from './wolfi-secdb.js';
 import { emptyStats, type ImportOptions, type ImportStats } from './types.js';
 
 export { emptyStats, type ImportStats, type ImportOptions } from './types.js';
@@ -22,6 +27,8 @@ const MAX_PROBLEMS = 20;
 /** Recognizes one parsed document and normalizes its advisories. */
 export function advisoriesOf(doc: unknown, where: string, feedDate: string): { source: string; advisories: Advisory[] } {
   if (isSecdb(doc)) return secdbAdvisories(doc, where, feedDate);
+  if (isWolfiSecdb(doc)) return wolfiSecdbAdvisories(doc, where, feedDate);
+  if (isPhotonCveData(doc)) return photonAdvisories(doc, where, feedDate);
   if (Array.isArray(doc) || isOsvRecord(doc)) return { source: OSV_SOURCE, advisories: osvAdvisories(doc, where) };
   if (isDebianTracker(doc)) return trackerAdvisories(doc, where, feedDate);
   throw new UserError(`${where}: not an OSV record, Alpine secdb or Debian tracker document`, 'bad-feed');
@@ -54,7 +61,7 @@ function walk(dir: string, out: string[]): string[] {
     const p = join(dir, name);
     const st = statSync(p);
     if (st.isDirectory()) walk(p, out);
-    else if (/\.(json|ya?ml|zip)$/i.test(name)) out.push(p);
+    else if (/\.(json|ya?ml|zip|xml|xml\.gz)$/i.test(name)) out.push(p);
   }
   return out;
 }
@@ -72,7 +79,7 @@ export async function importPath(db: VulnDb, path: string, opts: ImportOptions =
   }
   const stats = emptyStats();
   const files = st.isDirectory() ? walk(path, []) : [path];
-  if (st.isDirectory() && files.length === 0) throw new UserError(`${path}: no .json, .yaml or .zip feed files found`, 'bad-feed');
+  if (st.isDirectory() && files.length === 0) throw new UserError(`${path}: no .json, .yaml, .zip or .xml feed files found`, 'bad-feed');
   const single = !st.isDirectory();
   let done = 0;
   const BATCH = 500;
@@ -102,6 +109,18 @@ export async function importPath(db: VulnDb, path: string, opts: ImportOptions =
         if (batch.length >= BATCH) flush();
       });
       flush();
+      continue;
+    }
+    const updateinfo = /\.zip$/i.test(file) ? undefined : readUpdateinfo(file, head(file));
+    if (updateinfo !== undefined) {
+      flush();
+      try {
+        const { source, advisories } = updateinfoAdvisories(updateinfo, file, date);
+        db.transaction(() => store(db, stats, source, advisories));
+      } catch (e) {
+        if (single) throw e;
+        problem(stats, e);
+      }
       continue;
     }
     if (/\.json$/i.test(file) && looksLikeTrackerStart(head(file))) {

@@ -74,7 +74,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
   if (Boolean(options.tlsCert) !== Boolean(options.tlsKey)) throw new UserError('--tls-cert and --tls-key go together', 'usage');
   if (options.insecureHttp && options.tlsCert) throw new UserError('--insecure-http serves plain HTTP: give no --tls-cert/--tls-key with it', 'usage');
   if (options.adminToken !== undefined && !looksLikeToken(options.adminToken)) {
-    throw new UserError('GATEHOUSE_ADMIN_TOKEN must be a random token of at least 47 characters of A-Z a-z 0-9 _ - . ~ + / = (e.g. `openssl rand -hex 32`)', 'usage');
+    throw new UserError('GATEHOUSE_ADMIN_TOKEN must be a random token of at least 32 characters of A-Z a-z 0-9 _ - . ~ + / = (e.g. `openssl rand -hex 32`)', 'usage');
   }
   const dataDir = options.dataDir ?? defaultDataDir();
 

@@ -153,7 +153,7 @@ describe('gatehouse server', () => {
       [['--insecure-http', '--listen', '0.0.0.0:0'], {}, /--insecure-http is allowed only on a loopback address/],
       [['--listen', '127.0.0.1:99999'], {}, /out of range/],
       [['--tls-cert', '/nonexistent.pem'], {}, /--tls-cert and --tls-key go together/],
-      [[], { GATEHOUSE_ADMIN_TOKEN: 'short' }, /GATEHOUSE_ADMIN_TOKEN must be a random token of at least 47 characters/],
+      [[], { GATEHOUSE_ADMIN_TOKEN: 'short' }, /GATEHOUSE_ADMIN_TOKEN must be a random token of at least 32 characters/],
     ];
     for (const [args, env, message] of cases) {
       const dataDir = newDir();

@@ -14,9 +14,15 @@ export function hashToken(value: string): string {
   return createHash('sha256').update(value, 'utf8').digest('hex');
 }
 
-/** Cheap shape check before any lookup (a malformed header never reaches the store). */
+/**
+ * Cheap shape check before any lookup (a malformed header never reaches the store). At
+ * least 32 characters: Central's own tokens have 47, and an adopted GATEHOUSE_ADMIN_TOKEN
+ * such as `openssl rand -base64 32` (44) or `-hex 16` (32) carries 128 bits or more.
+ */
+export const MIN_TOKEN_LENGTH = 32;
+
 export function looksLikeToken(value: string): boolean {
-  return value.length >= PREFIX.length + 43 && value.length <= 200 && /^[A-Za-z0-9_\-.~+/=]+$/.test(value);
+  return value.length >= MIN_TOKEN_LENGTH && value.length <= 200 && /^[A-Za-z0-9_\-.~+/=]+$/.test(value);
 }
 
 export function sameHash(a: string, b: string): boolean {

@@ -224,6 +224,8 @@ async function main(): Promise<void> {
       }
       await runLoad(pool, t.path, reviews, RATE, WARMUP);
     }
+    // Per-round p99s show whether a bad tail is the webhook's or a burst from elsewhere.
+    const roundP99 = new Map<string, number[]>(running.map(({ t }) => [t.name, []]));
     const merged = new Map<string, LoadResult>(running.map(({ t }) => [t.name, { sent: 0, errors: 0, latenciesMs: [], achievedRps: 0 }]));
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < running.length; k++) {
@@ -235,6 +237,7 @@ async function main(): Promise<void> {
         m.firstError ??= r.firstError;
         m.latenciesMs.push(...r.latenciesMs);
         m.achievedRps += r.achievedRps / rounds;
+        roundP99.get(t.name)!.push(percentile(r.latenciesMs, 99));
       }
     }
     for (const { proc } of running) proc.kill('SIGTERM');
@@ -242,6 +245,7 @@ async function main(): Promise<void> {
     for (const { name, r } of results) {
       const s = stats(r);
       console.log(`${name.padEnd(44)} p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  max ${s.max.toFixed(1)} ms  ${r.achievedRps.toFixed(0)} req/s  errors ${r.errors}/${r.sent}${r.firstError ? ` (first: ${r.firstError})` : ''}`);
+      console.log(`${''.padEnd(44)} p99 by round: ${roundP99.get(name)!.map((x) => x.toFixed(1)).join(' ')} ms; median round ${percentile(roundP99.get(name)!, 50).toFixed(2)} ms`);
     }
     console.log(`load average (1 min) before/after: ${loadBefore.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
 

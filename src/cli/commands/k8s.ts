@@ -18,7 +18,7 @@ export function registerK8sCommands(program: Command): void {
   const check = k8s
     .command('check')
     .description('check manifests (files, directories, or - for stdin) or a live cluster (--cluster) against the policy pack')
-    .argument('[paths...]', 'manifest files or directories; - reads stdin (e.g. helm template … | gatehouse k8s check -)')
+    .argument('[paths...]', 'manifest files or directories (a Helm chart or kustomization directory is rendered first); - reads stdin')
     .option('--pss <level>', 'run only Pod Security Standards checks: baseline|restricted[:v1.NN]')
     .option('--policy <pack>', `policy pack: a file, a directory or a built-in name (${BUILTIN_PACKS.join(', ')}); overrides defaults by id (repeatable)`, collect, [])
     .option('--exceptions <path>', 'exception YAML (file or dir) (repeatable)', collect, [])

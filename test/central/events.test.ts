@@ -34,3 +34,28 @@ await storeTest('event batches are stored once per id, all or nothing', async (d
     await c.close();
   }
 });
+
+await storeTest('a break-glass use opens a violation that stays active until reviewed', async (dialect) => {
+  const c = await startTestCentral({ dialect });
+  try {
+    const admission = await c.token('admission');
+    const use = {
+      id: 'bg-1', type: 'alert', time: '2026-12-07T03:00:00Z',
+      finding: { id: 'break-glass', kind: 'policy', severity: 'HIGH', title: 'break-glass annotation let Pod prod/web through', resource: { k8s: { kind: 'Pod', namespace: 'prod', name: 'web' } }, policy: { id: 'break-glass' } },
+      data: { needsReview: true, breakGlass: { ticket: 'INC-42' } },
+    };
+    assert.equal((await c.api('POST', '/api/v1/ingest/events', { source: { kind: 'admission', cluster: 'prod' }, events: [use, { ...use, id: 'other', data: {} }] }, admission)).status, 200);
+    await c.api('POST', '/api/v1/ingest/events', { source: { kind: 'admission', cluster: 'prod' }, events: [use] }, admission);
+    const open = (await c.api('GET', '/api/v1/violations?state=active')).body.items;
+    assert.equal(open.length, 1, 'one violation per use, none for events without needsReview, none for a re-sent use');
+    assert.equal(open[0].policyId, 'break-glass');
+    assert.equal((await c.api('PATCH', `/api/v1/violations/${open[0].id}`, { state: 'resolved' }, await c.token('analyst'))).status, 403);
+    const reviewed = await c.api('PATCH', `/api/v1/violations/${open[0].id}`, { state: 'resolved' });
+    assert.equal(reviewed.status, 200);
+    assert.equal(reviewed.body.state, 'resolved');
+    assert.equal((await c.api('PATCH', '/api/v1/violations/nope', { state: 'resolved' })).status, 404);
+    assert.equal((await c.api('PATCH', `/api/v1/violations/${open[0].id}`, { state: 'active' })).status, 400);
+  } finally {
+    await c.close();
+  }
+});

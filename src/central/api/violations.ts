@@ -58,4 +58,20 @@ export const violationsApi: ApiModule = (app, ctx) => {
     if (!row) throw new ApiError(404, 'not-found', `no violation ${req.params.id}`);
     return violationItem(row);
   });
+
+  app.patch<{ Params: { id: string }; Body: { state: 'resolved' } }>('/api/v1/violations/:id', {
+    config: { permission: 'admin' },
+    schema: {
+      summary: 'Resolve a violation by hand (a reviewed break-glass use); evaluations re-open it if it still holds',
+      params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+      body: { type: 'object', additionalProperties: false, required: ['state'], properties: { state: { type: 'string', enum: ['resolved'] } } },
+      response: { 404: errorSchema },
+    },
+  }, async (req) => {
+    const at = ctx.now().toISOString();
+    const r = await ctx.db.updateTable('violations').set({ state: 'resolved', resolved_at: at, exception_id: null }).where('id', '=', req.params.id).executeTakeFirst();
+    if (Number(r.numUpdatedRows) === 0) throw new ApiError(404, 'not-found', `no violation ${req.params.id}`);
+    const row = await ctx.db.selectFrom('violations').selectAll().where('id', '=', req.params.id).executeTakeFirstOrThrow();
+    return violationItem(row);
+  });
 };

@@ -4,6 +4,7 @@
  * delivery stores every event once.
  */
 import type { Kysely, Transaction } from 'kysely';
+import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { chunks, toJson } from './json.js';
@@ -39,6 +40,23 @@ export async function storeEventBatch(db: Transaction<Database> | Kysely<Databas
     });
   }
   for (const part of chunks(rows, 300)) await db.insertInto('events').values(part).execute();
+  await openReviewViolations(db, rows, now);
   const deployments = [...new Set(rows.map((r) => r.deployment_id).filter((d): d is string => d !== null))];
   return { stored: rows.length, duplicates: batch.events.length - rows.length, deployments };
+}
+
+/**
+ * An event that says it needs review (a break-glass use at admission) opens a violation of
+ * its own, active until someone resolves it: every use is reviewed once.
+ */
+async function openReviewViolations(db: Transaction<Database> | Kysely<Database>, rows: readonly EventsTable[], now: string): Promise<void> {
+  for (const r of rows) {
+    const body = JSON.parse(r.body) as { finding?: Finding; data?: { needsReview?: unknown } };
+    if (body.data?.needsReview !== true || !body.finding) continue;
+    await db.insertInto('violations').values({
+      id: `review-${r.id}`.slice(0, 200), policy_id: body.finding.policy?.id ?? body.finding.id, stage: r.source_kind === 'admission' ? 'deploy' : 'runtime',
+      subject_kind: 'event', subject_key: r.id, severity: body.finding.severity, title: body.finding.title, body: r.body,
+      state: 'active', exception_id: null, first_seen: now, last_seen: now, resolved_at: null,
+    }).execute();
+  }
 }

@@ -59,7 +59,12 @@ describe('Helm chart directories are rendered with helm template', { skip: missi
     assert.equal(relative(CHART, deployment.source.file), 'templates/deployment.yaml');
     // A field is placed at its key in the template, or the closest parent key there.
     const sc = deployment.positionOf(['spec', 'template', 'spec', 'containers', 0, 'securityContext', 'runAsNonRoot']);
-    assert.match(readFileSync(sc.file, 'utf8').split('\n')[sc.line - 1]!, /^\s*securityContext:/);
+    const template = readFileSync(sc.file, 'utf8').split('\n');
+    assert.match(template[sc.line - 1]!, /^\s*securityContext:/);
+    // …the container's, not the pod's securityContext a few lines above it.
+    assert.ok(sc.line > template.findIndex((l) => /^\s*containers:/.test(l)) + 1, `line ${sc.line}`);
+    const image = deployment.positionOf(['spec', 'template', 'spec', 'containers', 0, 'image']);
+    assert.match(template[image.line - 1]!, /^\s*image:/);
   });
 
   test('k8s check on the chart reports findings at template files', async () => {

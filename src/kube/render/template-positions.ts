@@ -4,10 +4,10 @@
  * (includes, `toYaml | nindent`, conditionals), so the place is found by searching the
  * template: the object at its `kind: K` line (the one whose part of the file names it, else
  * the n-th object of that template at the n-th such line; a `range` loop that yields many
- * objects from one line shares it), and a field
- * at the first line inside that object's part of the template that holds the field's key,
- * or its closest parent key found there (`securityContext:` for
- * `…securityContext.privileged` when the template inserts `toYaml .Values.securityContext`).
+ * objects from one line shares it), and a field by following its path down the template's
+ * indentation to the deepest part the template spells out (`securityContext:` of the
+ * container for `…containers[0].securityContext.privileged` when the template inserts
+ * `toYaml .Values.securityContext`).
  * Nothing found: line 1 of the template.
  */
 import type { FieldPath, SourcePosition } from '../manifests.js';
@@ -43,7 +43,7 @@ export class TemplateLocator {
     const [start, end] = at >= 0 ? this.region(at) : [0, this.lines.length];
     return {
       source,
-      positionOf: (path) => this.fieldLine(path, objectLine, start, end) ?? source,
+      positionOf: (path) => this.fieldLine(path, start, end) ?? source,
     };
   }
 
@@ -81,17 +81,47 @@ export class TemplateLocator {
     return [start, end];
   }
 
-  private fieldLine(path: FieldPath, objectLine: number, start: number, end: number): SourcePosition | undefined {
-    for (let n = path.length; n > 0; n--) {
-      const key = path[n - 1];
-      if (typeof key !== 'string') continue;
-      const re = new RegExp(`^(\\s*(?:-\\s+)?)["']?${escape(key)}["']?\\s*:`);
-      for (const [from, to] of [[objectLine, end], [start, objectLine]] as const) {
-        for (let i = from; i < to; i++) {
-          const m = re.exec(this.lines[i]!);
-          if (m) return { file: this.file, line: i + 1, column: m[1]!.length + 1 };
-        }
+  /**
+   * Follows the path down the template: each key is looked for inside the block of the last
+   * part found (lines indented deeper, template directives ignored), an index as the n-th
+   * `-` item of that block; a part the template does not spell out (inserted by `toYaml`, an
+   * `include`, a `range`) is passed over.
+   */
+  private fieldLine(path: FieldPath, start: number, end: number): SourcePosition | undefined {
+    let found: { line: number; indent: number; item?: boolean } | undefined;
+    for (const key of path) {
+      const from = found ? found.line + (found.item ? 0 : 1) : start;
+      const parentIndent = found?.indent ?? -1;
+      const next = typeof key === 'number' ? this.itemLine(key, from, end, parentIndent) : this.keyLine(key, from, end, parentIndent, !!found);
+      if (next) found = next;
+    }
+    return found ? { file: this.file, line: found.line + 1, column: found.indent + 1 } : undefined;
+  }
+
+  private keyLine(key: string, from: number, end: number, parentIndent: number, inBlock: boolean): { line: number; indent: number } | undefined {
+    const re = new RegExp(`^(\\s*(?:-\\s+)?)["']?${escape(key)}["']?\\s*:`);
+    for (let i = from; i < end; i++) {
+      const line = this.lines[i]!;
+      const m = re.exec(line);
+      if (m && m[1]!.length > parentIndent) return { line: i, indent: m[1]!.length };
+      if (inBlock && i > from && endsBlock(line, parentIndent)) return undefined;
+    }
+    return undefined;
+  }
+
+  /** The n-th `- ` item under the parent (a compact sequence may sit at the parent's indent). */
+  private itemLine(n: number, from: number, end: number, parentIndent: number): { line: number; indent: number; item: true } | undefined {
+    let itemIndent = -1;
+    let count = -1;
+    for (let i = from; i < end; i++) {
+      const line = this.lines[i]!;
+      const m = /^(\s*)-(\s|$)/.exec(line);
+      if (m && m[1]!.length >= parentIndent && (itemIndent < 0 || m[1]!.length === itemIndent)) {
+        itemIndent = m[1]!.length;
+        if (++count === n) return { line: i, indent: itemIndent, item: true };
+        continue;
       }
+      if (endsBlock(line, parentIndent)) return undefined;
     }
     return undefined;
   }
@@ -99,3 +129,10 @@ export class TemplateLocator {
 
 const escape = (s: string): string => s.replace(/[^\w]/g, '\\$&');
 const kindPattern = (kind: string): RegExp => new RegExp(`^\\s*kind:\\s*["']?${escape(kind)}["']?\\s*(#.*)?$`);
+
+/** A line of YAML (not a blank, comment or template directive) at or left of the indent. */
+function endsBlock(line: string, indent: number): boolean {
+  const text = line.trim();
+  if (!text || text.startsWith('#') || text.startsWith('{{')) return false;
+  return line.length - line.trimStart().length <= indent;
+}

@@ -169,6 +169,34 @@ const CASES: Case[] = [
     coverage: 'photon:3.0',
   },
   {
+    distro: 'Azure Linux 3.0 (OVAL, source package)',
+    feeds: ['azurelinux'],
+    analyzer: 'rpm',
+    ecosystem: 'azurelinux',
+    os: { id: 'azurelinux', versionId: '3.0.20240601' },
+    otherRelease: { id: 'mariner', versionId: '2.0.20240609' },
+    pkg: { name: 'golang-bin', source: 'golang' },
+    below: '1.20.6-1.azl3',
+    fixed: '1.20.7-1.azl3',
+    above: '1.21.11-1.azl3',
+    expect: ['CVE-2023-29409'],
+    coverage: 'azurelinux:3.0.20240601',
+  },
+  {
+    distro: 'CBL-Mariner 2.0 (OVAL, one CVE over two packages)',
+    feeds: ['azurelinux'],
+    analyzer: 'rpm',
+    ecosystem: 'mariner',
+    os: { id: 'mariner', versionId: '2.0.20240609' },
+    otherRelease: { id: 'azurelinux', versionId: '3.0.20240601' },
+    pkg: { name: 'openssl-libs', source: 'openssl' },
+    below: '1.1.1k-27.cm2',
+    fixed: '1.1.1k-28.cm2',
+    above: '1.1.1k-29.cm2',
+    expect: ['CVE-2023-5678'],
+    coverage: 'azurelinux:2.0.20240609',
+  },
+  {
     distro: 'Wolfi (security.json, apk origin)',
     feeds: ['wolfi'],
     analyzer: 'apk',
@@ -252,6 +280,19 @@ describe('OS feeds: what the importers read and leave out', () => {
       const os = { id: 'photon', versionId: '3.0' };
       assert.deepEqual(idsFor(db, installed('rpm', 'photon', { name: 'curl', version: '7.61.1-1.ph3' }), os), []);
       assert.deepEqual(idsFor(db, installed('rpm', 'photon', { name: 'binutils', version: '2.31.1-2.ph3' }), os), ['CVE-2017-16826']);
+    } finally {
+      db.close();
+    }
+  });
+
+  test('Azure OVAL "less than or equal" is the last affected version, reported with no fix', async () => {
+    const db = await dbOf('azurelinux');
+    try {
+      const os = { id: 'mariner', versionId: '2.0.20240609' };
+      const at = (version: string): Package => installed('rpm', 'mariner', { name: 'wireshark-cli', source: 'wireshark', version });
+      const found = matchVulnerabilities(db, [at('3.4.4-2.cm1')], os);
+      assert.deepEqual(found.map((m) => [m.advisory.id, m.status, m.fixedVersion]), [['CVE-2021-39924', 'no-fix-yet', undefined]]);
+      assert.deepEqual(idsFor(db, at('3.4.4-3.cm1'), os), []);
     } finally {
       db.close();
     }

@@ -1,8 +1,8 @@
 /**
  * Imports a local path into the DB, whatever it holds: a directory (walked), an OSV
  * JSON/YAML file, an OSV all.zip, an Alpine secdb JSON/YAML, a Debian tracker JSON, a Wolfi or
- * Chainguard security.json, Photon CVE data, or a yum updateinfo.xml[.gz] (Amazon Linux,
- * Rocky Linux, Bottlerocket).
+ * Chainguard security.json, Photon CVE data, a yum updateinfo.xml[.gz] (Amazon Linux,
+ * Rocky Linux, Bottlerocket) or an Azure Linux OVAL XML.
  * The format is recognized from the content; one importer per feed sits beside this file.
  */
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
@@ -16,8 +16,8 @@ import { TrackerCollector, isDebianTracker, looksLikeTrackerStart, trackerAdviso
 import { objectMembers } from './json-object-stream.js';
 import { OSV_SOURCE, isOsvRecord, osvAdvisories, readZipEntries } from './osv.js';
 import { isPhotonCveData, photonAdvisories } from './photon-cve.js';
-import { readUpdateinfo, updateinfoAdvisories } from './updateinfo.js';
 import { isWolfiSecdb, wolfiSecdbAdvisories } from './wolfi-secdb.js';
+import { readXmlFeed, xmlAdvisories } from './xml-feeds.js';
 import { emptyStats, type ImportOptions, type ImportStats } from './types.js';
 
 export { emptyStats, type ImportStats, type ImportOptions } from './types.js';
@@ -111,11 +111,11 @@ export async function importPath(db: VulnDb, path: string, opts: ImportOptions =
       flush();
       continue;
     }
-    const updateinfo = /\.zip$/i.test(file) ? undefined : readUpdateinfo(file, head(file));
-    if (updateinfo !== undefined) {
+    const xml = /\.zip$/i.test(file) ? undefined : readXmlFeed(file, head(file));
+    if (xml !== undefined) {
       flush();
       try {
-        const { source, advisories } = updateinfoAdvisories(updateinfo, file, date);
+        const { source, advisories } = xmlAdvisories(xml, file, date);
         db.transaction(() => store(db, stats, source, advisories));
       } catch (e) {
         if (single) throw e;

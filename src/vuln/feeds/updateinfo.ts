@@ -4,8 +4,6 @@
  * CVEs as references, the fixed binary packages with epoch, version and release. Only
  * security updates are vulnerabilities; bug-fix and enhancement updates are skipped.
  */
-import { readFileSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { XMLParser } from 'fast-xml-parser';
 import { UserError, describeError } from '../../util/errors.js';
 import type { Advisory, Affected } from '../model.js';
@@ -112,16 +110,3 @@ export function updateinfoAdvisories(text: string, where: string, feedDate: stri
   return { source, advisories };
 }
 
-/** The text of an updateinfo file, gunzipped when it is gzip ("updateinfo.xml.gz"); undefined when it is not one. */
-export function readUpdateinfo(file: string, head: string): string | undefined {
-  const gzip = head.charCodeAt(0) === 0x1f;
-  if (!gzip && !head.trimStart().startsWith('<')) return undefined;
-  let text: string;
-  try {
-    const bytes = readFileSync(file);
-    text = (gzip ? gunzipSync(bytes) : bytes).toString('utf8');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read: ${describeError(e)}`, 'bad-feed');
-  }
-  return looksLikeUpdateinfo(text) ? text : undefined;
-}

@@ -4,6 +4,7 @@
  */
 import type { OsInfo, Package } from '../../../inventory/package.js';
 import { almaLinux } from './almalinux.js';
+import { azureLinux } from './azurelinux.js';
 import { amazonLinux } from './amazon.js';
 import { bottlerocket } from './bottlerocket.js';
 import { chainguard } from './chainguard.js';
@@ -14,7 +15,7 @@ import { wolfi } from './wolfi.js';
 
 export type { OsDistro } from './types.js';
 
-export const OS_DISTROS: readonly OsDistro[] = [almaLinux, rockyLinux, amazonLinux, bottlerocket, photon, wolfi, chainguard];
+export const OS_DISTROS: readonly OsDistro[] = [almaLinux, rockyLinux, amazonLinux, bottlerocket, photon, wolfi, chainguard, azureLinux];
 
 /** Analyzers of the OS package databases, by the version scheme of what they find. */
 const OS_ANALYZERS: Record<string, OsDistro['scheme']> = { rpm: 'rpm', apk: 'apk', dpkg: 'dpkg' };
@@ -34,7 +35,11 @@ export function osDistroOf(pkg: Package, os: OsInfo | undefined): OsDistro | und
  * apk feeds name the origin package.
  */
 export function distroIdentity(distro: OsDistro, pkg: Package): { name: string; version: string } {
-  if (distro.scheme === 'rpm') return { name: pkg.name, version: pkg.epoch ? `${pkg.epoch}:${pkg.version}` : pkg.version };
+  if (distro.scheme === 'rpm') {
+    const name = distro.sourcePackages ? (pkg.source?.name ?? pkg.name) : pkg.name;
+    const version = distro.sourcePackages ? (pkg.source?.version ?? pkg.version) : pkg.version;
+    return { name, version: pkg.epoch ? `${pkg.epoch}:${version}` : version };
+  }
   if (distro.scheme === 'apk') return { name: pkg.source?.name ?? pkg.name, version: pkg.version };
   return { name: pkg.source?.name ?? pkg.name, version: pkg.source?.version ?? pkg.version };
 }

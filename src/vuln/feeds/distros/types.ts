@@ -8,6 +8,8 @@ export interface OsDistro {
   osIds: readonly string[];
   /** The version order of its packages (a scheme name of src/vuln/versions). */
   scheme: 'rpm' | 'apk' | 'dpkg';
+  /** Its RPM advisories name source packages (Azure Linux OVAL), not binary ones. */
+  sourcePackages?: boolean;
   /** The ecosystem keys its advisories are stored under for this installed release ([] when unknown). */
   keys(os: OsInfo): string[];
 }

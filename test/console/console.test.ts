@@ -224,6 +224,43 @@ describe('web console', { skip: chromiumSkip() }, () => {
     await shot(page, 'violations-excepted');
   });
 
+  test('the console works by keyboard: sign in, skip to content, move between pages, open and close a dialog', async () => {
+    const p = await context.newPage();
+    const active = () => p.evaluate<string>("(document.activeElement?.id || '') + '|' + (document.activeElement?.textContent ?? '').trim().slice(0, 40)");
+    const tabTo = async (text: string) => {
+      for (let i = 0; i < 40; i++) {
+        await p.keyboard.press('Tab');
+        if ((await active()).split('|')[1] === text) return;
+      }
+      assert.fail(`Tab never reached "${text}"`);
+    };
+    try {
+      await p.goto(`${central.url}/login`);
+      assert.equal((await active()).split('|')[0], 'token', 'the token field has focus');
+      await p.keyboard.type(central.adminToken);
+      await p.keyboard.press('Enter');
+      await p.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+      await p.keyboard.press('Tab');
+      assert.equal((await active()).split('|')[1], 'Skip to content');
+      await p.keyboard.press('Enter');
+      assert.equal((await active()).split('|')[0], 'main');
+      await p.keyboard.press('Shift+Tab');
+      await tabTo('Violations');
+      await p.keyboard.press('Enter');
+      await p.getByRole('heading', { name: 'Violations', level: 1 }).waitFor();
+      await p.getByRole('button', { name: /^Except:/ }).first().waitFor();
+      await tabTo('Except');
+      await p.keyboard.press('Enter');
+      const dialog = p.getByRole('dialog', { name: 'Create an exception' });
+      await dialog.waitFor();
+      assert.equal((await active()).split('|')[0], 'exc-owner', 'focus moves into the dialog');
+      await p.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+    } finally {
+      await p.close();
+    }
+  });
+
   test('axe-core finds no serious or critical violation on any page, in light and dark', async () => {
     const image = (await central.api('GET', '/api/v1/images')).body.items[0]?.digest as string | undefined;
     const deployment = (await central.api('GET', '/api/v1/deployments')).body.items[0]?.id as string | undefined;

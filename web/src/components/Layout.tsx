@@ -1,5 +1,5 @@
 /** The frame of every signed-in page: skip link, navigation, the unreachable banner, sign-out. */
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { NavLink, Outlet, useLocation, useNavigate } from 'react-router';
 import { api, connection } from '../api/client';
 import { closeLiveChanges } from '../api/hooks';
@@ -33,8 +33,14 @@ export function Layout() {
     return () => clearInterval(timer);
   }, [reachable]);
 
-  // Moving to another page puts focus on its content, as a full page load would for screen readers.
-  useEffect(() => { mainRef?.focus(); }, [location.pathname, mainRef]);
+  // Moving to another page puts focus on its content (screen readers announce it); the
+  // first page after sign-in keeps focus at the top, so Tab reaches the skip link first.
+  const shownPath = useRef(location.pathname);
+  useEffect(() => {
+    if (shownPath.current === location.pathname) return;
+    shownPath.current = location.pathname;
+    mainRef?.focus();
+  }, [location.pathname, mainRef]);
 
   const signOut = () => {
     closeLiveChanges();

@@ -1,13 +1,14 @@
 /**
  * The XML feeds, plain or gzipped, whatever their file name (`db update` names a download
- * after its URL): yum updateinfo (Amazon Linux, Rocky Linux, Bottlerocket) and Azure Linux
- * OVAL. Recognized by the root element.
+ * after its URL): yum updateinfo (Amazon Linux, Rocky Linux, Bottlerocket), Azure Linux
+ * OVAL and SUSE CVRF. Recognized by the root element.
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { UserError, describeError } from '../../util/errors.js';
 import type { Advisory } from '../model.js';
 import { azureOvalAdvisories, looksLikeOval } from './azure-oval.js';
+import { cvrfAdvisories, looksLikeCvrf } from './suse-cvrf.js';
 import { looksLikeUpdateinfo, updateinfoAdvisories } from './updateinfo.js';
 
 /** The text of an XML feed file, gunzipped when it is gzip; undefined when it is not XML. */
@@ -27,5 +28,6 @@ export function readXmlFeed(file: string, head: string): string | undefined {
 export function xmlAdvisories(text: string, where: string, feedDate: string): { source: string; advisories: Advisory[] } {
   if (looksLikeUpdateinfo(text)) return updateinfoAdvisories(text, where, feedDate);
   if (looksLikeOval(text)) return azureOvalAdvisories(text, where, feedDate);
-  throw new UserError(`${where}: XML that is neither a yum updateinfo nor an Azure Linux OVAL document`, 'bad-feed');
+  if (looksLikeCvrf(text)) return cvrfAdvisories(text, where, feedDate);
+  throw new UserError(`${where}: XML that is not a yum updateinfo, an Azure Linux OVAL or a SUSE CVRF document`, 'bad-feed');
 }

@@ -326,6 +326,17 @@ describe('OS feeds: what the importers read and leave out', () => {
     }
   });
 
+  test('coverage names a new distribution with no advisories in the DB, so the scan warns about it', async () => {
+    const db = await dbOf('wolfi');
+    try {
+      const os = { id: 'amzn', versionId: '2023' };
+      const coverage = scanCoverage(db, { packages: [installed('rpm', 'amzn', { name: 'rsyslog', version: '8.2204.0-3.amzn2023.0.1' })], os });
+      assert.deepEqual(coverage.map((c) => [c.ecosystem, c.packages, c.advisories]), [['amazon:2023', 1, 0]]);
+    } finally {
+      db.close();
+    }
+  });
+
   test('Wolfi advisories do not apply to Chainguard images, nor Chainguard’s to Wolfi', async () => {
     const db = await dbOf('chainguard');
     try {

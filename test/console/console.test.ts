@@ -224,6 +224,37 @@ describe('web console', { skip: chromiumSkip() }, () => {
     await shot(page, 'violations-excepted');
   });
 
+  test('/settings: an admin adds and removes a host, and creates a token shown once that works until revoked', async () => {
+    await navLink(page, 'Settings').click();
+    const hosts = page.getByRole('region', { name: 'Hosts' });
+    await hosts.getByText('Add a host').click();
+    await hosts.getByLabel('Name').fill('lab-ui');
+    await hosts.getByLabel('Engine endpoint').fill('http://not-an-engine');
+    await hosts.getByRole('button', { name: 'Add host' }).click();
+    assert.match(await hosts.getByRole('alert').innerText(), /endpoint/);
+    await hosts.getByLabel('Engine endpoint').fill('unix:///run/podman/podman.sock');
+    await hosts.getByRole('button', { name: 'Add host' }).click();
+    await hosts.getByRole('row').filter({ hasText: 'lab-ui' }).waitFor();
+    assert.deepEqual((await central.api('GET', '/api/v1/hosts')).body.items.map((h: { name: string }) => h.name), ['lab-ui']);
+    page.once('dialog', (d) => void d.accept());
+    await hosts.getByRole('button', { name: 'Remove host lab-ui' }).click();
+    await hosts.getByRole('row').filter({ hasText: 'lab-ui' }).waitFor({ state: 'detached' });
+    assert.deepEqual((await central.api('GET', '/api/v1/hosts')).body.items, []);
+
+    const tokens = page.getByRole('region', { name: 'API tokens' });
+    await tokens.getByLabel('Name').fill('ui-analyst');
+    await tokens.getByRole('button', { name: 'Create token' }).click();
+    const value = await tokens.locator('.secret-once').innerText();
+    assert.equal((await central.api('GET', '/api/v1/images', undefined, value)).status, 200, 'the shown token works');
+    await shot(page, 'settings-token-created');
+    await tokens.getByRole('button', { name: 'Done' }).click();
+    assert.equal(await tokens.locator('.secret-once').count(), 0, 'the value is gone from the page');
+    page.once('dialog', (d) => void d.accept());
+    await tokens.getByRole('button', { name: 'Revoke token ui-analyst' }).click();
+    await tokens.getByRole('row').filter({ hasText: 'ui-analyst' }).locator('[data-state="revoked"]').waitFor();
+    assert.equal((await central.api('GET', '/api/v1/images', undefined, value)).status, 401, 'revoked');
+  });
+
   test('the console works by keyboard: sign in, skip to content, move between pages, open and close a dialog', async () => {
     const p = await context.newPage();
     const active = () => p.evaluate<string>("(document.activeElement?.id || '') + '|' + (document.activeElement?.textContent ?? '').trim().slice(0, 40)");

@@ -1,4 +1,4 @@
-/** `/settings`: the clusters and hosts Central watches, and API tokens (admins only). */
+/** `/settings`: the clusters and hosts Central watches (admins add and remove them), and API tokens (admins only). */
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
@@ -7,16 +7,70 @@ import { ErrorNote, Loading, Section, StateBadge, When } from '../components/bit
 
 const ROLES = ['admin', 'analyst', 'ci', 'sensor', 'admission'];
 
+/** Clusters or hosts: the list, and for admins an add form and a remove button per row. */
 function Sources({ kind }: { kind: 'clusters' | 'hosts' }) {
   const { data, error, reload } = useApi<{ items: Source[] }>(`/api/v1/${kind}`);
+  const [formError, setFormError] = useState<string | null>(null);
+  const [draft, setDraft] = useState({ name: '', endpoint: '', kubeconfig: '', context: '' });
   useLiveChanges(['sources'], reload);
   if (!data) return error ? <ErrorNote error={error} /> : <Loading what={kind} />;
-  if (data.items.length === 0) return <p className="muted">None yet{kind === 'clusters' ? ': add one with POST /api/v1/clusters (a kubeconfig).' : '.'}</p>;
+  const noun = kind === 'clusters' ? 'cluster' : 'host';
+
+  const add = async (e: FormEvent) => {
+    e.preventDefault();
+    const body = kind === 'hosts'
+      ? { name: draft.name.trim(), endpoint: draft.endpoint.trim() }
+      : { name: draft.name.trim(), kubeconfig: draft.kubeconfig, ...(draft.context.trim() ? { context: draft.context.trim() } : {}) };
+    try {
+      await api('POST', `/api/v1/${kind}`, body);
+      setDraft({ name: '', endpoint: '', kubeconfig: '', context: '' });
+      setFormError(null);
+      reload();
+    } catch (err) {
+      setFormError(err instanceof ApiError ? err.message : String(err));
+    }
+  };
+  const remove = async (src: Source) => {
+    if (!window.confirm(`Stop watching the ${noun} "${src.name}" and forget what was seen on it?`)) return;
+    try { await api('DELETE', `/api/v1/${kind}/${encodeURIComponent(src.id)}`); reload(); } catch (err) { setFormError(err instanceof ApiError ? err.message : String(err)); }
+  };
+
   return (
-    <table className="compact">
-      <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Deployments</th><th scope="col">Last seen</th><th scope="col">Message</th></tr></thead>
-      <tbody>{data.items.map((s) => <tr key={s.id}><td>{s.name}</td><td><StateBadge state={s.state} /></td><td>{s.deployments}</td><td><When iso={s.lastSeen} /></td><td>{s.message ?? ''}</td></tr>)}</tbody>
-    </table>
+    <>
+      {data.items.length === 0 ? <p className="muted">None yet.</p> : (
+        <table className="compact">
+          <thead><tr><th scope="col">Name</th><th scope="col">State</th><th scope="col">Deployments</th><th scope="col">Last seen</th><th scope="col">Message</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
+          <tbody>{data.items.map((s) => (
+            <tr key={s.id}>
+              <td>{s.name}</td><td><StateBadge state={s.state} /></td><td>{s.deployments}</td><td><When iso={s.lastSeen} short /></td><td>{s.message ?? ''}</td>
+              <td><button type="button" className="small secondary" onClick={() => void remove(s)} aria-label={`Remove ${noun} ${s.name}`}>Remove</button></td>
+            </tr>
+          ))}</tbody>
+        </table>
+      )}
+      <details className="add-source">
+        <summary>Add a {noun}</summary>
+        <form className="stack" onSubmit={add} aria-label={`Add a ${noun}`}>
+          <label htmlFor={`${kind}-name`}>Name</label>
+          <input id={`${kind}-name`} required value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
+          {kind === 'hosts' ? (
+            <>
+              <label htmlFor="hosts-endpoint">Engine endpoint</label>
+              <input id="hosts-endpoint" required placeholder="unix:///run/podman/podman.sock" value={draft.endpoint} onChange={(e) => setDraft({ ...draft, endpoint: e.target.value })} />
+            </>
+          ) : (
+            <>
+              <label htmlFor="clusters-kubeconfig">Kubeconfig (its content; sealed in Central's store, never shown again)</label>
+              <textarea id="clusters-kubeconfig" required rows={6} spellCheck={false} value={draft.kubeconfig} onChange={(e) => setDraft({ ...draft, kubeconfig: e.target.value })} />
+              <label htmlFor="clusters-context">Context (optional)</label>
+              <input id="clusters-context" value={draft.context} onChange={(e) => setDraft({ ...draft, context: e.target.value })} />
+            </>
+          )}
+          <div className="actions"><button type="submit">Add {noun}</button></div>
+        </form>
+      </details>
+      {formError && <p className="error" role="alert">{formError}</p>}
+    </>
   );
 }
 

@@ -97,7 +97,16 @@ export async function loadManifests(inputs: string[], opts: LoadOptions = {}): P
     for (const dir of renderDirs) {
       // Loaded on demand: most runs render nothing.
       const { renderDirectory } = await import('./render/index.js');
-      const rendered = await renderDirectory(dir, dir === input, opts.render);
+      let rendered: Awaited<ReturnType<typeof renderDirectory>>;
+      try {
+        rendered = await renderDirectory(dir, dir === input, opts.render);
+      } catch (e) {
+        // A chart met while walking is one input among many: its failure is a note (exit 2),
+        // the rest still load; a chart given by name fails the command with one line.
+        if (dir === input) throw e;
+        result.notes.push({ level: 'error', file: dir, message: describeError(e).replace(`${dir}: `, '') });
+        continue;
+      }
       if (!rendered) continue;
       if (rendered.kind === 'helm') charts++;
       merge(result, rendered, unknownKinds);

@@ -8,7 +8,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -170,6 +170,14 @@ describe('missing tools and misplaced flags', () => {
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /needs helm on PATH/);
+    // A chart met while walking a directory: an error line for it (exit 2), the rest still read.
+    const repo = join(tmp, 'repo');
+    cpSync(CHART, join(repo, 'chart'), { recursive: true });
+    cpSync(join(KUSTOMIZATION, '../../base/deployment.yaml'), join(repo, 'deployment.yaml'));
+    const walked = await runCli(['k8s', 'check', repo, '--format', 'json'], { env: { PATH: empty } });
+    assert.equal(walked.code, 2);
+    assert.match(walked.stderr, /^gatehouse: error: .*repo\/chart: Helm chart needs helm on PATH/m);
+    assert.ok(findingsOf(walked.stdout).some((f) => f.resource.k8s?.file === join(repo, 'deployment.yaml')), walked.stdout);
     const k = await runCli(['k8s', 'check', KUSTOMIZATION], { env: { PATH: empty } });
     assert.equal(k.code, 2);
     assert.match(k.stderr.trim(), /^[^\n]*needs kustomize or kubectl on PATH[^\n]*$/);

@@ -122,9 +122,11 @@ describe('web console', { skip: chromiumSkip() }, () => {
   test('an expired token sends the user back to /login with a message', async () => {
     const p = await context.newPage();
     try {
-      const short = await central.token('analyst', { expiresAt: new Date(Date.now() + 2500).toISOString() });
+      // Long enough to sign in on a busy machine, then waited out.
+      const expiresAt = Date.now() + 6000;
+      const short = await central.token('analyst', { expiresAt: new Date(expiresAt).toISOString() });
       await signIn(p, central.url, short);
-      await new Promise((r) => setTimeout(r, 3000));
+      await new Promise((r) => setTimeout(r, Math.max(0, expiresAt - Date.now()) + 300));
       await navLink(p, 'Images').click();
       await p.waitForURL(/\/login$/);
       assert.match(await p.getByRole('status').first().innerText(), /Your session ended: invalid API token \(token expired\)/);

@@ -52,6 +52,8 @@ export const streamApi: ApiModule = (app, ctx) => {
   app.get<{ Querystring: { ticket: string } }>('/api/v1/stream', {
     // Authenticated by the ticket below, not by a bearer token (EventSource sends no headers).
     config: { public: true },
+    // Request lines are logged at info with their URL: keep even the spent ticket out of them.
+    logLevel: 'warn',
     schema: {
       summary: 'Server-Sent Events: `change` notices {topic, subject?} (open with a ticket)',
       querystring: { type: 'object', additionalProperties: false, required: ['ticket'], properties: { ticket: { type: 'string', maxLength: 100 } } },

@@ -6,7 +6,8 @@
  * detection decide the distribution, the coverage names it.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -66,5 +67,22 @@ describe('gatehouse fs scan with the OS feeds', () => {
     assert.deepEqual(report.findings.map((f) => f.id), ['CVE-2024-22365']);
     assert.equal(report.findings[0]!.data.fixedVersion, '1.4.0-11ubuntu2.4');
     assert.deepEqual(report.coverage.map((c) => [c.ecosystem, c.packages]), [['ubuntu:22.04', 2]]);
+  });
+});
+
+describe('gatehouse db import of a damaged OS feed', () => {
+  test('a cut-off updateinfo.xml.gz is refused in one line and imports nothing', async () => {
+    const whole = gunzipSync(readFileSync(join(fixtures, 'bottlerocket', 'updateinfo.xml.gz'))).toString('utf8');
+    const cut = join(work, 'updateinfo.xml.gz');
+    // Cut inside the second <update>: the first is complete, the document is not.
+    writeFileSync(cut, gzipSync(whole.slice(0, whole.indexOf('<update ', whole.indexOf('</update>')) + 200)));
+    const db = join(work, 'damaged.db');
+    const r = await runCli(['db', 'import', cut, '--db', db]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^gatehouse: .*updateinfo\.xml\.gz: not well-formed XML \(line \d+: .+\)\n$/);
+    const status = await runCli(['db', 'status', '--db', db, '--format', 'json']);
+    // Either no DB was left behind, or it holds nothing of the half feed.
+    if (status.code === 0) assert.equal((JSON.parse(status.stdout) as { advisories: number }).advisories, 0);
+    else assert.match(status.stderr, /no vulnerability database/);
   });
 });

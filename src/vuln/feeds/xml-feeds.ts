@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
+import { XMLValidator } from 'fast-xml-parser';
 import { UserError, describeError } from '../../util/errors.js';
 import type { Advisory } from '../model.js';
 import { azureOvalAdvisories, looksLikeOval } from './azure-oval.js';
@@ -26,6 +27,9 @@ export function readXmlFeed(file: string, head: string): string | undefined {
 }
 
 export function xmlAdvisories(text: string, where: string, feedDate: string): { source: string; advisories: Advisory[] } {
+  // The parser accepts mismatched and missing end tags; a cut-off download must not import half a feed.
+  const valid = XMLValidator.validate(text);
+  if (valid !== true) throw new UserError(`${where}: not well-formed XML (line ${valid.err.line}: ${valid.err.msg})`, 'bad-feed');
   if (looksLikeUpdateinfo(text)) return updateinfoAdvisories(text, where, feedDate);
   if (looksLikeOval(text)) return azureOvalAdvisories(text, where, feedDate);
   if (looksLikeCvrf(text)) return cvrfAdvisories(text, where, feedDate);

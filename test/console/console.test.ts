@@ -146,8 +146,11 @@ describe('web console', { skip: chromiumSkip() }, () => {
       const banner = p.getByText('Central cannot be reached.');
       await banner.waitFor();
       await shot(p, 'unreachable');
+      assert.equal(await p.locator('.table-status').innerText(), 'Not loaded');
       await p.unrouteAll();
       await banner.waitFor({ state: 'detached', timeout: 15_000 });
+      // The table that failed loads by itself once Central answers.
+      await p.locator('.table-status').getByText('in all').waitFor();
     } finally {
       await p.close();
     }

@@ -1,6 +1,6 @@
 /** Small data hooks over api(): one GET with loading/error state, and live change notices. */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, ApiError } from './client';
+import { api, ApiError, connection } from './client';
 
 export interface Loaded<T> { data: T | undefined; error: ApiError | undefined; loading: boolean; reload: () => void }
 
@@ -19,6 +19,9 @@ export function useApi<T>(path: string | null): Loaded<T> {
     return () => { cancelled = true; };
   }, [path, generation]);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  // Central back after being unreachable: what failed to load is read again.
+  const failed = state.error?.code === 'unreachable';
+  useEffect(() => (failed ? connection.onReachability(() => { if (connection.reachable) reload(); }) : undefined), [failed, reload]);
   return { data: state.data, error: state.error, loading: state.loading, reload };
 }
 

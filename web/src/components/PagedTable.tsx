@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { flexRender, getCoreRowModel, useReactTable, type ColumnDef } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { api, ApiError, type Page } from '../api/client';
+import { api, ApiError, connection, type Page } from '../api/client';
 
 const ROW_HEIGHT = 40;
 
@@ -51,6 +51,15 @@ export function PagedTable<T>({ path, columns, label, rowKey, refresh = 0, pageS
     void load(undefined, gen, true);
   }, [path, refresh]);
 
+  // Central back after being unreachable: a table that failed loads again by itself.
+  const [retry, setRetry] = useState(0);
+  useEffect(() => connection.onReachability(() => { if (connection.reachable) setRetry((n) => n + 1); }), []);
+  useEffect(() => {
+    if (retry === 0 || !error) return;
+    const gen = ++generation.current;
+    void load(undefined, gen, true);
+  }, [retry]);
+
   const table = useReactTable({ data: rows, columns, getCoreRowModel: getCoreRowModel(), getRowId: rowKey });
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW_HEIGHT, overscan: 12 });
@@ -92,7 +101,7 @@ export function PagedTable<T>({ path, columns, label, rowKey, refresh = 0, pageS
         {!loading && !error && rows.length === 0 && <p className="empty">{empty}</p>}
       </div>
       <p className="table-status" aria-live="polite">
-        {loading ? 'Loading…' : `${rows.length.toLocaleString()} ${cursor ? 'loaded, more below' : 'in all'}`}
+        {loading ? 'Loading…' : error && rows.length === 0 ? 'Not loaded' : `${rows.length.toLocaleString()} ${cursor ? 'loaded, more below' : 'in all'}`}
       </p>
     </div>
   );

@@ -2,7 +2,7 @@
  * Imports a local path into the DB, whatever it holds: a directory (walked), an OSV
  * JSON/YAML file, an OSV all.zip, an Alpine secdb JSON/YAML, a Debian tracker JSON, a Wolfi or
  * Chainguard security.json, Photon CVE data, a yum updateinfo.xml[.gz] (Amazon Linux,
- * Rocky Linux, Bottlerocket) or an Azure Linux OVAL XML.
+ * Rocky Linux, Bottlerocket), an Azure Linux OVAL XML or a Red Hat OVAL .xml.bz2.
  * The format is recognized from the content; one importer per feed sits beside this file.
  */
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync } from 'node:fs';
@@ -61,7 +61,7 @@ function walk(dir: string, out: string[]): string[] {
     const p = join(dir, name);
     const st = statSync(p);
     if (st.isDirectory()) walk(p, out);
-    else if (/\.(json|ya?ml|zip|xml|xml\.gz)$/i.test(name)) out.push(p);
+    else if (/\.(json|ya?ml|zip|xml|xml\.gz|xml\.bz2)$/i.test(name)) out.push(p);
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { bottlerocket } from './bottlerocket.js';
 import { chainguard } from './chainguard.js';
 import { openSuse } from './opensuse.js';
 import { photon } from './photon.js';
+import { redHatEnterpriseLinux } from './rhel.js';
 import { rockyLinux } from './rocky.js';
 import { suseLinuxEnterprise } from './suse.js';
 import type { OsDistro } from './types.js';
@@ -17,7 +18,7 @@ import { wolfi } from './wolfi.js';
 
 export type { OsDistro } from './types.js';
 
-export const OS_DISTROS: readonly OsDistro[] = [almaLinux, rockyLinux, amazonLinux, bottlerocket, photon, wolfi, chainguard, azureLinux, suseLinuxEnterprise, openSuse];
+export const OS_DISTROS: readonly OsDistro[] = [almaLinux, rockyLinux, amazonLinux, bottlerocket, photon, wolfi, chainguard, azureLinux, suseLinuxEnterprise, openSuse, redHatEnterpriseLinux];
 
 /** Analyzers of the OS package databases, by the version scheme of what they find. */
 const OS_ANALYZERS: Record<string, OsDistro['scheme']> = { rpm: 'rpm', apk: 'apk', dpkg: 'dpkg' };

@@ -58,6 +58,9 @@ describe('Red Hat OVAL v2', () => {
       assert.deepEqual(found(db, rpm('rh-dotnet31-dotnet', '3.1.104-2.el7'), RHEL7), [], 'at the fix');
       assert.deepEqual(found(db, rpm('rh-dotnet31-dotnet', '3.1.105-1.el7'), RHEL7), [], 'above the fix');
       assert.deepEqual(found(db, rpm('rh-dotnet31-dotnet', '3.1.100-1.el7'), RHEL8), [], 'RHEL 7 advisories do not apply to RHEL 8');
+      // CVE-2020-0605/0606 are only in oval:com.redhat.unaffected definitions ("installed" AND "not installed"): not vulnerabilities.
+      assert.deepEqual(found(db, rpm('rh-dotnet31', '3.1-1.el7'), RHEL7), [], 'unaffected components are not reported');
+      assert.deepEqual(found(db, rpm('rh-dotnet31-runtime', '3.1-1.el7'), RHEL7), [], 'unaffected components are not reported');
       assert.deepEqual(found(db, rpm('rh-dotnet31-dotnet', '3.1.100-1.el7'), { id: 'centos', versionId: '7.9.2009' }), [], 'CentOS is not matched against RHEL data');
       const coverage = scanCoverage(db, { packages: [rpm('rh-dotnet31-dotnet', '3.1.100-1.el7')], os: RHEL7 });
       assert.deepEqual(coverage.map((c) => c.ecosystem), ['rhel:7.9']);

@@ -78,7 +78,7 @@ export function bunzip2(bytes: Buffer, where: string): Buffer {
   }
 }
 
-interface Found { major?: string; fixes: Map<string, Set<string>>; unpatched: Set<string> }
+interface Found { major?: string; fixes: Map<string, Set<string>>; unpatched: Set<string>; absent: Set<string> }
 
 export function rhelOvalAdvisories(xml: string, where: string, feedDate: string): { source: string; advisories: Advisory[] } {
   let doc: OvalDoc;
@@ -110,7 +110,11 @@ export function rhelOvalAdvisories(xml: string, where: string, feedDate: string)
       }
       const t = rpmTests.get(ref);
       const name = names.get(t?.object?.object_ref);
-      if (!t || !name || t.check_existence === 'none_exist') continue;
+      if (!t || !name) continue;
+      if (t.check_existence === 'none_exist') {
+        found.absent.add(name);
+        continue;
+      }
       const stateRef = t.state?.state_ref;
       if (!stateRef) {
         found.unpatched.add(name);
@@ -129,8 +133,9 @@ export function rhelOvalAdvisories(xml: string, where: string, feedDate: string)
   const byId = new Map<string, Advisory>();
   const sources = new Set<string>();
   for (const def of root.definitions?.definition ?? []) {
-    if (!def.id || def.id.includes(':unaffected:') || (def.class !== 'patch' && def.class !== 'vulnerability')) continue;
-    const found: Found = { fixes: new Map(), unpatched: new Set() };
+    // oval:com.redhat.unaffected:def:… lists components a CVE does not affect ("X is installed" AND "X is not installed").
+    if (!def.id || def.id.includes('.unaffected:') || (def.class !== 'patch' && def.class !== 'vulnerability')) continue;
+    const found: Found = { fixes: new Map(), unpatched: new Set(), absent: new Set() };
     for (const c of def.criteria ?? []) visit(c, found);
     const major = found.major ?? fileMajor;
     if (!major) continue;
@@ -141,7 +146,8 @@ export function rhelOvalAdvisories(xml: string, where: string, feedDate: string)
       // One range per fix: a later fix (another module stream) must not end an earlier range.
       for (const fixed of fixes) affected.push({ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }], versions: [], status: 'fixed' });
     }
-    for (const name of found.unpatched) affected.push({ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], versions: [], status: 'no-fix-yet' });
+    // "X is installed" beside "X is not installed" is Red Hat's spelling of "not affected", not of "no fix".
+    for (const name of found.unpatched) if (!found.absent.has(name)) affected.push({ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }] }], versions: [], status: 'no-fix-yet' });
     if (affected.length === 0) continue;
     const refs = def.metadata?.reference ?? [];
     const cves = refs.filter((r) => r.source === 'CVE' && r.ref_id).map((r) => r.ref_id!);

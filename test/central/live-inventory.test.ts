@@ -34,7 +34,7 @@ const nodeAgent = (privileged: boolean) => ({
 
 const quiet = { info: () => undefined, warn: (o: object) => console.error('live:', JSON.stringify(o)) };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 120_000): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -99,6 +99,20 @@ for (const dialect of DIALECTS) {
       assert.ok(detail.body.violations.some((x: { policyId: string }) => x.policyId === 'host-network'));
       const clusters = await c.api('GET', '/api/v1/clusters');
       assert.equal(clusters.body.items[0].deployments, 13);
+    });
+
+    test('an image push re-scores the deployments that run it, and only those', async () => {
+      const before = new Map<string, number>((await c.api('GET', '/api/v1/deployments?limit=50')).body.items.map((d: { name: string; riskScore: number }) => [d.name, d.riskScore]));
+      const frontendImage = demo.find((o) => o.kind === 'Deployment' && o.metadata.name === 'frontend')!.spec.template.spec.containers[0].image as string;
+      const vuln = { id: 'CVE-2024-0001', kind: 'vulnerability', severity: 'CRITICAL', title: 'CVE-2024-0001 in openssl', resource: { image: { ref: frontendImage } }, data: { package: 'openssl', fixedVersion: '3.0.9' } };
+      assert.equal((await c.api('POST', '/api/v1/ingest/images', { image: { digest: `sha256:${'f'.repeat(64)}`, refs: [frontendImage] }, findings: [vuln] })).status, 200);
+      const after = await until('frontend re-scored', async () => {
+        await live.evaluator.settle();
+        const list = (await c.api('GET', '/api/v1/deployments?limit=50')).body.items as { name: string; riskScore: number }[];
+        const m = new Map(list.map((d) => [d.name, d.riskScore]));
+        return m.get('frontend')! > before.get('frontend')! && m;
+      });
+      for (const [name, score] of before) if (name !== 'frontend') assert.equal(after.get(name), score, `${name} is not affected`);
     });
 
     test('changes on the cluster re-evaluate: a fix resolves its violation, a delete removes the deployment', async () => {

@@ -41,6 +41,7 @@ export const ingestFindingsApi: ApiModule = (app, ctx) => {
       await reconcileViolations(trx, { subjectKind: source, subjectKey: target, stage: source === 'registry-audit' ? 'build' : 'deploy', findings: policyFindings }, ctx.policies.exceptions, now);
       return { stored: findings.length, violations: policyFindings.length };
     });
+    ctx.events.emit('violations', `${source}/${target}`);
     return { stored, violations };
   });
 };

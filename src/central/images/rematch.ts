@@ -5,6 +5,7 @@
  * and its build-stage policies evaluated again, one transaction per image. Images are read
  * in pages of digests, so memory stays bounded by one page and one image.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { VulnDb } from '../../vuln/db.js';
@@ -117,6 +118,8 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     const queue = page.map((r) => r.digest);
     const worker = async () => {
       for (let digest = queue.shift(); digest !== undefined && !opts.signal?.aborted; digest = queue.shift()) {
+        // better-sqlite3 is synchronous: give the API a turn between images.
+        await yieldToEventLoop();
         let r: Awaited<ReturnType<typeof rematchImage>>;
         try {
           r = await rematchImage(ctx, matcher, opts.version, digest);

@@ -5,6 +5,7 @@
  * scores its risk. Each source's objects (pods aside) are kept in memory and updated per
  * change, so one change costs one object's read, not a reload of the cluster.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { liveObject } from '../../kube/cluster.js';
 import type { ManifestObject } from '../../kube/manifests.js';
@@ -19,7 +20,7 @@ import type { Database } from '../store/schema.js';
 import { reconcileViolations, resolveSubject } from '../store/violations.js';
 import { deploymentId, imagesOf, isDeployment, labelsOf } from './deployments.js';
 import type { ChangeListener } from './sink.js';
-import { ImageCatalog } from './image-catalog.js';
+import { ImageCatalog, canonicalRef } from './image-catalog.js';
 
 /** Kinds whose change can alter other deployments' risk or violations (exposure, rights, isolation). */
 const NAMESPACE_CONTEXT = new Set(['Service', 'Ingress', 'NetworkPolicy', 'Role', 'RoleBinding', 'ServiceAccount']);
@@ -52,6 +53,8 @@ const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f$
 export interface EvaluatorOptions {
   debounceMs?: number;
   onError?: (message: string) => void;
+  /** After a pass that evaluated or removed deployments (their count). */
+  onEvaluated?: (count: number) => void;
 }
 
 export class LiveEvaluator implements ChangeListener {
@@ -62,6 +65,8 @@ export class LiveEvaluator implements ChangeListener {
   private readonly images: ImageCatalog;
   /** Deployment ids with new alerts since the last pass. */
   private alerted = new Set<string>();
+  /** Canonical references and digests of images pushed since the last pass. */
+  private changedImages = new Set<string>();
   /** Passes completed (tests wait on it). */
   passes = 0;
 
@@ -92,6 +97,13 @@ export class LiveEvaluator implements ChangeListener {
   /** Deployments (by id) whose alerts changed: their runtime risk is scored again. */
   alertsChanged(deploymentIds: readonly string[]): void {
     for (const id of deploymentIds) this.alerted.add(id);
+    this.schedule();
+  }
+
+  /** One image changed (a push): only deployments running one of its references or its digest are evaluated again. */
+  imageChanged(refsAndDigest: readonly string[]): void {
+    this.images.invalidate();
+    for (const r of refsAndDigest) this.changedImages.add(r.startsWith('sha256:') ? r : canonicalRef(r));
     this.schedule();
   }
 
@@ -146,17 +158,22 @@ export class LiveEvaluator implements ChangeListener {
   private async pass(): Promise<void> {
     const alerted = this.alerted;
     this.alerted = new Set();
+    const images = this.changedImages;
+    this.changedImages = new Set();
+    let evaluated = 0;
     for (const [sourceId, s] of this.sources) {
       try {
-        await this.passSource(sourceId, s, alerted);
+        evaluated += await this.passSource(sourceId, s, alerted, images);
       } catch (e) {
         this.options.onError?.(`evaluation of source ${s.name}: ${describeError(e)}`);
       }
     }
     this.passes++;
+    if (evaluated > 0) this.options.onEvaluated?.(evaluated);
   }
 
-  private async passSource(sourceId: string, s: SourceState, alerted: ReadonlySet<string>): Promise<void> {
+  /** Returns how many deployments it evaluated or marked deleted. */
+  private async passSource(sourceId: string, s: SourceState, alerted: ReadonlySet<string>, images: ReadonlySet<string>): Promise<number> {
     if (!s.loaded) await this.load(sourceId, s);
     else await this.reread(sourceId, s);
     if (s.indexStale || !s.index) {
@@ -177,6 +194,7 @@ export class LiveEvaluator implements ChangeListener {
       .where('source_id', '=', sourceId).execute()).map((r) => [r.id, r]));
     const alerts = await this.alertCounts(sourceId, now);
     const seen = new Set<string>();
+    let count = 0;
     for (const [key, object] of s.objects) {
       // The stored row's kind/namespace/name (the key), not the body's: host containers' inspect names differ in form.
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
@@ -184,8 +202,10 @@ export class LiveEvaluator implements ChangeListener {
       if (!isDeployment(meta)) continue;
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
-      if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at)) continue;
+      if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at || (images.size > 0 && runsAny(meta, images)))) continue;
       await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id));
+      // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
+      if (++count % 25 === 0) await yieldToEventLoop();
     }
     // Deployments whose object is gone: kept with deleted_at, their violations resolved.
     for (const [id, row] of existing) {
@@ -194,7 +214,9 @@ export class LiveEvaluator implements ChangeListener {
         await trx.updateTable('deployments').set({ deleted_at: at, last_seen: at }).where('id', '=', id).execute();
         await resolveSubject(trx, 'deployment', id, now);
       });
+      count++;
     }
+    return count;
   }
 
   private async evaluateDeployment(
@@ -294,6 +316,14 @@ export class LiveEvaluator implements ChangeListener {
     return this.db.selectFrom('objects').select('body').where('source_id', '=', sourceId).where('kind', '=', kind)
       .where('namespace', '=', namespace).where('name', '=', name).where('deleted_at', 'is', null).executeTakeFirst();
   }
+}
+
+/** Whether a deployment runs one of these images (canonical references or digests). */
+function runsAny(meta: { kind: string; namespace: string; name: string; body: Record<string, any> }, images: ReadonlySet<string>): boolean {
+  return imagesOf(meta).some((ref) => {
+    const at = ref.indexOf('@');
+    return (at >= 0 && images.has(ref.slice(at + 1))) || images.has(canonicalRef(at >= 0 ? ref.slice(0, at) : ref));
+  });
 }
 
 function asManifest(body: string, where: string): ManifestObject {

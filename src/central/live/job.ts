@@ -22,7 +22,7 @@ export interface LiveInventory {
 }
 
 export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void }, options: { debounceMs?: number } = {}): LiveInventory {
-  const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: options.debounceMs, onError: (message) => log.warn({ message }, 'live evaluation failed') });
+  const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: options.debounceMs, onError: (message) => log.warn({ message }, 'live evaluation failed'), onEvaluated: (count) => ctx.events.emit('deployments', String(count)) });
   const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
   const watchers = new Map<string, { controller: AbortController; done: Promise<void> }>();
 
@@ -54,13 +54,19 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
 
   const onSources = () => void sync().catch((e) => log.warn({ message: describeError(e) }, 'source sync failed'));
   const onPolicies = () => evaluator.invalidateAll('policies');
-  const onImage = () => evaluator.invalidateAll('images');
+  const onImage = (digest?: unknown) => {
+    if (typeof digest !== 'string') return evaluator.invalidateAll('images');
+    void ctx.db.selectFrom('images').select('refs').where('digest', '=', digest).executeTakeFirst()
+      .then((row) => evaluator.imageChanged([digest, ...(row ? (JSON.parse(row.refs) as string[]) : [])]))
+      .catch(() => evaluator.invalidateAll('images'));
+  };
+  const onImages = () => evaluator.invalidateAll('images');
   const onAlerts = (ids: string[]) => evaluator.alertsChanged(ids);
   ctx.events.on('sources', onSources);
   ctx.events.on('policies', onPolicies);
   ctx.events.on('exceptions', onPolicies);
   ctx.events.on('image', onImage);
-  ctx.events.on('images', onImage);
+  ctx.events.on('images', onImages);
   ctx.events.on('alerts', onAlerts);
 
   return {
@@ -70,7 +76,7 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
       ctx.events.off('policies', onPolicies);
       ctx.events.off('exceptions', onPolicies);
       ctx.events.off('image', onImage);
-      ctx.events.off('images', onImage);
+      ctx.events.off('images', onImages);
       ctx.events.off('alerts', onAlerts);
       for (const w of watchers.values()) w.controller.abort();
       await Promise.all([...watchers.values()].map((w) => w.done.catch(() => undefined)));

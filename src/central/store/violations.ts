@@ -31,7 +31,7 @@ export interface SubjectViolations {
 /** Records one subject's current violations; earlier ones of that subject and stage that are gone become resolved. */
 export async function reconcileViolations(db: Db, s: SubjectViolations, exceptions: readonly StoredException[], now: Date): Promise<{ opened: number; resolved: number }> {
   const at = now.toISOString();
-  const existing = new Map((await db.selectFrom('violations').select(['id', 'state', 'first_seen']).where('subject_kind', '=', s.subjectKind).where('subject_key', '=', s.subjectKey).where('stage', '=', s.stage).execute()).map((r) => [r.id, r]));
+  const existing = new Map((await db.selectFrom('violations').select(['id', 'state', 'first_seen', 'exception_id', 'severity', 'title', 'body']).where('subject_kind', '=', s.subjectKind).where('subject_key', '=', s.subjectKey).where('stage', '=', s.stage).execute()).map((r) => [r.id, r]));
   const current = new Map<string, Finding>();
   for (const f of s.findings) {
     const withFp = f.fingerprint ? f : withFingerprint(f);
@@ -39,6 +39,8 @@ export async function reconcileViolations(db: Db, s: SubjectViolations, exceptio
   }
   let opened = 0;
   const inserts: ViolationsTable[] = [];
+  /** Rows that only need their last-seen time moved: one UPDATE for all of them. */
+  const unchanged: string[] = [];
   for (const [id, f] of current) {
     const exception = coveringException(f, exceptions, now);
     const state: ViolationState = exception ? 'excepted' : 'active';
@@ -49,6 +51,10 @@ export async function reconcileViolations(db: Db, s: SubjectViolations, exceptio
       first_seen: old?.first_seen ?? at, last_seen: at, resolved_at: null,
     };
     if (old) {
+      if (old.state === row.state && old.exception_id === row.exception_id && old.severity === row.severity && old.title === row.title && old.body === row.body) {
+        unchanged.push(id);
+        continue;
+      }
       const { id: _id, first_seen: _f, ...changes } = row;
       await db.updateTable('violations').set(changes).where('id', '=', id).execute();
       if (old.state === 'resolved') opened++;
@@ -58,6 +64,7 @@ export async function reconcileViolations(db: Db, s: SubjectViolations, exceptio
     }
   }
   for (const part of chunks(inserts, 200)) await db.insertInto('violations').values(part).execute();
+  for (const part of chunks(unchanged, 500)) await db.updateTable('violations').set({ last_seen: at }).where('id', 'in', part).execute();
   const gone = [...existing.values()].filter((r) => r.state !== 'resolved' && !current.has(r.id)).map((r) => r.id);
   for (const part of chunks(gone, 500)) await db.updateTable('violations').set({ state: 'resolved', resolved_at: at, exception_id: null }).where('id', 'in', part).execute();
   return { opened, resolved: gone.length };

@@ -34,7 +34,7 @@ export function Dashboard() {
     loadSummary().then((s) => { setData(s); setError(undefined); }, (e: unknown) => setError(e instanceof ApiError ? e : new ApiError(0, 'error', String(e))));
   }, []);
   useEffect(reload, [reload]);
-  useLiveChanges(['image', 'images', 'exceptions', 'policies', 'alerts', 'sources', 'objects'], reload);
+  useLiveChanges(['image', 'images', 'exceptions', 'policies', 'alerts', 'sources', 'objects', 'deployments', 'violations'], reload);
 
   return (
     <>

@@ -8,7 +8,7 @@ import { FactorTable } from '../components/RiskFactors';
 export function DeploymentDetail() {
   const { id = '' } = useParams();
   const { data: d, error, reload } = useApi<Detail>(`/api/v1/deployments/${encodeURIComponent(id)}`);
-  useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies'], reload);
+  useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies', 'deployments', 'violations'], reload);
   if (!d) return <><h1>Deployment</h1><ErrorNote error={error} />{!error && <Loading what="the deployment" />}</>;
   const labels = Object.entries(d.labels);
   return (

@@ -15,7 +15,7 @@ const FILTERS = ['cluster', 'namespace', 'label', 'severity', 'policy'];
 export function Deployments() {
   const f = useFilters(FILTERS);
   const [refresh, setRefresh] = useState(0);
-  useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies'], () => setRefresh((n) => n + 1));
+  useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies', 'deployments'], () => setRefresh((n) => n + 1));
   const columns = useMemo(() => [
     col.accessor('riskScore', { header: 'Risk', size: 70, cell: (c) => <span className="score">{c.getValue().toFixed(1)}</span> }),
     col.accessor('name', { header: 'Deployment', size: 260, cell: (c) => <Link to={`/deployments/${encodeURIComponent(c.row.original.id)}`}>{c.row.original.kind}/{c.getValue()}</Link> }),

@@ -26,7 +26,7 @@ export function Violations() {
   const f = useFilters(['policy', 'stage', 'state', 'severity']);
   const [refresh, setRefresh] = useState(0);
   const [excepting, setExcepting] = useState<Violation | null>(null);
-  useLiveChanges(['exceptions', 'policies', 'image', 'images', 'alerts', 'objects'], () => setRefresh((n) => n + 1));
+  useLiveChanges(['exceptions', 'policies', 'image', 'images', 'alerts', 'objects', 'deployments', 'violations'], () => setRefresh((n) => n + 1));
   const columns = useMemo(() => [
     col.accessor('severity', { header: 'Severity', size: 100, cell: (c) => <SeverityBadge severity={c.getValue()} /> }),
     col.accessor('title', { header: 'Violation', size: 340 }),

@@ -58,7 +58,7 @@ export function registerServerCommands(program: Command): void {
 
 /** What an operator needs at start, for people (stderr); the admin token appears only when just made. */
 function banner(c: RunningCentral, sources: LocalSources): string {
-  const rows: Array<[string, string]> = [['API', `${c.url}/api/v1 (OpenAPI: ${c.url}/api/v1/openapi.json)`]];
+  const rows: Array<[string, string]> = [['console', `${c.url}/`], ['API', `${c.url}/api/v1 (OpenAPI: ${c.url}/api/v1/openapi.json)`]];
   if (c.tls?.source === 'local') {
     rows.push(['TLS', `local CA ${c.tls.caFile}${c.tls.caCreated ? ' (made now)' : ''}`]);
     rows.push(['CA fingerprint', `SHA256 ${c.tls.fingerprint}`]);

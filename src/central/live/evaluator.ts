@@ -114,6 +114,21 @@ export class LiveEvaluator implements ChangeListener {
     this.schedule();
   }
 
+  /**
+   * Evaluates a source from what the store holds, without waiting for its watcher: at start
+   * (a restarted Central re-scores a cluster it cannot reach yet) and when a source is added.
+   */
+  track(sourceId: string): void {
+    if (this.sources.has(sourceId)) return;
+    this.state(sourceId);
+    this.schedule();
+  }
+
+  /** Drops a removed source's in-memory objects. */
+  forget(sourceId: string): void {
+    this.sources.delete(sourceId);
+  }
+
   /** Resolves when every marked change has been evaluated. */
   async settle(): Promise<void> {
     while (this.timer || this.running) {

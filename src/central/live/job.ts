@@ -33,9 +33,11 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
       if (wanted.has(id)) continue;
       w.controller.abort();
       watchers.delete(id);
+      evaluator.forget(id);
       await w.done.catch(() => undefined);
     }
     for (const s of sources) {
+      evaluator.track(s.id);
       if (watchers.has(s.id)) continue;
       const controller = new AbortController();
       try {

@@ -12,6 +12,8 @@ import type { ManifestObject } from '../../kube/manifests.js';
 import { buildIndex, type ObjectIndex } from '../../kube/object-index.js';
 import { loadRbacRisks, type RbacRisk } from '../../kube/rbac/risks.js';
 import { findViolations } from '../../policy/evaluate.js';
+import { fieldsOf } from '../../policy/criteria.js';
+import type { ImageFacts } from '../../vuln/image-facts.js';
 import { describeError } from '../../util/errors.js';
 import type { CentralPolicies } from '../policies.js';
 import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster, type SeverityCounts } from '../risk/index.js';
@@ -242,7 +244,17 @@ export class LiveEvaluator implements ChangeListener {
   ): Promise<void> {
     const at = now.toISOString();
     const images = imagesOf(meta);
-    const findings = meta.kind === 'Container' ? [] : findViolations({ kind: 'workload', value: { objects: [object], index: s.index, cluster: s.name } }, this.policies.set, 'deploy');
+    let imageFacts: ((ref: string) => ImageFacts | undefined) | undefined;
+    if (meta.kind !== 'Container' && this.readsImageFacts()) {
+      // image.* fields are read synchronously by the policy engine: load the facts first.
+      const facts = new Map<string, ImageFacts>();
+      for (const ref of images) {
+        const f = await this.images.factsFor(ref, now);
+        if (f) facts.set(ref, f);
+      }
+      imageFacts = (ref) => facts.get(ref);
+    }
+    const findings = meta.kind === 'Container' ? [] : findViolations({ kind: 'workload', value: { objects: [object], index: s.index, cluster: s.name, ...(imageFacts ? { imageFacts } : {}) } }, this.policies.set, 'deploy');
     const imageInputs: ImageRiskInput[] = [];
     for (const ref of images) {
       const img = await this.images.lookup(ref);
@@ -259,6 +271,18 @@ export class LiveEvaluator implements ChangeListener {
       else await trx.insertInto('deployments').values({ ...row, first_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
       await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: id, stage: 'deploy', findings }, this.policies.exceptions, now);
     });
+  }
+
+  private imageFieldsFor = -1;
+  private imageFields = false;
+
+  /** Whether any enabled deploy policy over workloads reads image.* fields (checked once per policy change). */
+  private readsImageFacts(): boolean {
+    if (this.imageFieldsFor !== this.policies.version) {
+      this.imageFieldsFor = this.policies.version;
+      this.imageFields = this.policies.set.policiesFor('workload').some((p) => p.stages.includes('deploy') && fieldsOf(p.criteria).some((f) => f.startsWith('image.')));
+    }
+    return this.imageFields;
   }
 
   /** Alerts of the last day per deployment of a source, by severity (one grouped query per pass). */

@@ -9,6 +9,13 @@ import type { ImageRiskInput } from '../risk/index.js';
 import { fromJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { ImageSummary } from '../store/images.js';
+import type { Finding } from '../../findings/finding.js';
+import type { ImageFacts } from '../../vuln/image-facts.js';
+import { packagesFromCycloneDx } from '../images/sbom-packages.js';
+import { storedImageFacts } from '../images/stored-facts.js';
+
+/** Facts of this many images are kept for deploy policies that read image.* fields. */
+const FACTS_CACHE = 256;
 
 /** Canonical form of a registry reference; the text itself when it does not parse. */
 export function canonicalRef(ref: string): string {
@@ -25,8 +32,29 @@ export class ImageCatalog {
 
   constructor(private readonly db: Kysely<Database>) {}
 
+  private readonly facts = new Map<string, ImageFacts>();
+
   invalidate(): void {
     this.byDigest = undefined;
+    this.facts.clear();
+  }
+
+  /**
+   * What the image subject knows about a deployment's image (vulnerabilities, components,
+   * signature, age…), for deploy policies over `image.*` fields; built from the stored scan.
+   */
+  async factsFor(ref: string, now: Date): Promise<ImageFacts | undefined> {
+    const known = await this.lookup(ref);
+    if (!known) return undefined;
+    const cached = this.facts.get(known.digest);
+    if (cached) return cached;
+    const row = await this.db.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'sbom']).where('digest', '=', known.digest).executeTakeFirst();
+    if (!row) return undefined;
+    const findings = (await this.db.selectFrom('image_findings').select('body').where('image_digest', '=', known.digest).execute()).map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
+    const facts = storedImageFacts(row, packagesFromCycloneDx(fromJson(row.sbom, null)).packages, findings, now);
+    if (this.facts.size >= FACTS_CACHE) this.facts.delete(this.facts.keys().next().value!);
+    this.facts.set(known.digest, facts);
+    return facts;
   }
 
   async lookup(ref: string): Promise<ImageRiskInput | undefined> {

@@ -2,7 +2,8 @@
  * Build-stage image policies in Central: each stored image is evaluated by the one policy
  * engine (the `image` subject, from its stored facts) and its violations go through their
  * lifecycle (subject kind 'image', keyed by digest, stage 'build'). Runs after every image
- * push, after every re-match, and over every image when the policies change.
+ * push (by the pusher itself, or by the job below), after every re-match, and over every
+ * image when the policies change.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
@@ -14,6 +15,7 @@ import type { CentralJobTools } from '../jobs.js';
 import type { CentralPolicies } from '../policies.js';
 import { fromJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
+import type { UpsertedImage } from '../store/images.js';
 import { reconcileViolations } from '../store/violations.js';
 import { packagesFromCycloneDx } from './sbom-packages.js';
 import { storedImageFacts, type StoredImageRow } from './stored-facts.js';
@@ -42,6 +44,24 @@ export async function evaluateStoredImage(ctx: Pick<CentralContext, 'db' | 'poli
   });
 }
 
+/**
+ * Evaluates an image just stored by upsertImageReport from what the push carried (its
+ * parsed SBOM and findings), so a push is not read back and parsed again; what the push
+ * left out (an SBOM or findings from an earlier push) is read from the store.
+ */
+export async function evaluateUpsertedImage(
+  db: Db, policies: Pick<CentralPolicies, 'set' | 'exceptions'>, sbom: unknown, upserted: UpsertedImage, now: Date,
+): Promise<void> {
+  const { row } = upserted;
+  const findings = upserted.findings
+    ?? (await db.selectFrom('image_findings').select('body').where('image_digest', '=', row.digest).execute()).map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
+  const { packages } = packagesFromCycloneDx(sbom ?? fromJson(row.sbom, null));
+  await reconcileImagePolicies(db, policies, row, packages, findings, now);
+}
+
+/** The second argument of ctx.events 'image' when the pusher already evaluated the image's policies. */
+export const POLICIES_EVALUATED = Object.freeze({ policiesEvaluated: true as const });
+
 /** Every stored image, page by page (bounded memory), one transaction each. */
 export async function evaluateAllImages(ctx: Pick<CentralContext, 'db' | 'policies' | 'now'>, signal?: AbortSignal): Promise<number> {
   let after = '';
@@ -66,7 +86,8 @@ export const imagePolicyJob = async (ctx: CentralContext, signal: AbortSignal, t
   let all = false;
   let wake: (() => void) | undefined;
   const kick = () => wake?.();
-  const onImage = (digest: unknown) => {
+  const onImage = (digest: unknown, info?: unknown) => {
+    if (info === POLICIES_EVALUATED) return;
     if (typeof digest === 'string') pending.add(digest);
     kick();
   };

@@ -22,7 +22,7 @@ import { canonicalRef } from '../live/image-catalog.js';
 import { upsertImageReport } from '../store/images.js';
 import { fromJson } from '../store/json.js';
 import { dbFileStamp, openVulnDb } from './db-version.js';
-import { evaluateStoredImage } from './image-policies.js';
+import { evaluateUpsertedImage, POLICIES_EVALUATED } from './image-policies.js';
 import { clusterPullCredentials } from './pull-secrets.js';
 import { scanImageForCentral } from './scan-image.js';
 
@@ -146,9 +146,11 @@ export async function scanImagesInUse(ctx: CentralContext, opts: InUseScanOption
           const access = await (opts.access ?? ((i, c) => accessFor(i, c, opts.open)))(item, ctx);
           const now = ctx.now();
           const report = await scanImageForCentral(access.ref, { open: access.open, refs: [item.ref], now, ...(vuln ? { db: vuln } : {}) });
-          await ctx.db.transaction().execute((trx) => upsertImageReport(trx, report, now.toISOString()));
-          await evaluateStoredImage(ctx, report.image.digest);
-          ctx.events.emit('image', report.image.digest);
+          await ctx.db.transaction().execute(async (trx) => {
+            const upserted = await upsertImageReport(trx, report, now.toISOString());
+            await evaluateUpsertedImage(trx, ctx.policies, report.sbom, upserted, now);
+          });
+          ctx.events.emit('image', report.image.digest, POLICIES_EVALUATED);
           result.scanned.push({ ref: item.ref, digest: report.image.digest });
         } catch (e) {
           result.failed.push({ ref: item.ref, error: describeError(e) });

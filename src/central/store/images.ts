@@ -32,7 +32,14 @@ export function summarize(findings: Finding[]): ImageSummary {
   return summary;
 }
 
-export async function upsertImageReport(db: Kysely<Database> | Transaction<Database>, report: ImageReport, now: string): Promise<{ created: boolean }> {
+/** What was stored, for evaluating the image's policies without reading it back (findings undefined when the report had none). */
+export interface UpsertedImage {
+  created: boolean;
+  row: ImagesTable;
+  findings: (Finding & { fingerprint: string })[] | undefined;
+}
+
+export async function upsertImageReport(db: Kysely<Database> | Transaction<Database>, report: ImageReport, now: string): Promise<UpsertedImage> {
   const digest = report.image.digest;
   const existing = await db.selectFrom('images').selectAll().where('digest', '=', digest).executeTakeFirst();
   const refs = [...new Set([...fromJson<string[]>(existing?.refs, []), ...(report.image.refs ?? [])])].sort();
@@ -54,7 +61,8 @@ export async function upsertImageReport(db: Kysely<Database> | Transaction<Datab
   if (existing) await db.updateTable('images').set(row).where('digest', '=', digest).execute();
   else await db.insertInto('images').values(row).execute();
   if (findings) await replaceImageFindings(db, digest, findings);
-  return { created: !existing };
+  // As stored: one per fingerprint (replaceImageFindings keeps the last of each).
+  return { created: !existing, row, findings: findings && [...new Map(findings.map((f) => [f.fingerprint, f])).values()] };
 }
 
 /** The findings of a scan or a re-match replace the image's previous ones. */

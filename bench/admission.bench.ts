@@ -43,6 +43,8 @@ import { percentile, podReview, post, runLoad, type LoadResult } from './admissi
 const RATE = Number(process.env.GATEHOUSE_BENCH_ADMISSION_RPS ?? 500);
 const SECONDS = Number(process.env.GATEHOUSE_BENCH_ADMISSION_SECONDS ?? 20);
 const WARMUP = Number(process.env.GATEHOUSE_BENCH_ADMISSION_WARMUP ?? 5);
+/** A directory: `admission serve` runs with --cpu-prof and --trace-gc, its profile and log are kept there. */
+const PROFILE_DIR = process.env.GATEHOUSE_BENCH_ADMISSION_PROFILE;
 const OPA_VERSION = 'v1.22.4';
 const COLD_IMAGES = 20;
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -172,8 +174,9 @@ async function main(): Promise<void> {
         mustDeny: [...policyDenials, { what: 'an unsigned image', override: (p) => (p.spec.containers[0].image = unsigned.ref) }],
         start: async () => {
           const port = await freePort();
+          const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--trace-gc'] : [];
           const { proc, log } = spawnLogged('gatehouse', process.execPath, [
-            join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
+            ...profile, join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
           ]);
           await waitHealthy(clientFor(port), '/healthz', proc, 'gatehouse admission serve', log);
           return { port, proc };
@@ -285,6 +288,11 @@ async function main(): Promise<void> {
     await Promise.all([...pools.values()].map((p) => p.close()));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    if (PROFILE_DIR) {
+      // The profile is written when the process exits; the log holds the GC trace.
+      await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((resolve) => c.once('exit', resolve)) : undefined)));
+      if (existsSync(join(dir, 'gatehouse.log'))) writeFileSync(join(PROFILE_DIR, 'gatehouse.log'), readFileSync(join(dir, 'gatehouse.log')));
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -10,6 +10,7 @@
  *   reply(admissionResponse(review, verdict));
  */
 import type { ResourceRef } from '../findings/finding.js';
+import { isKnownKind } from '../kube/kinds.js';
 import { parseManifests, type LoadNote, type ManifestObject } from '../kube/manifests.js';
 import type { SubjectAdapter, SubjectNode } from '../policy/subject.js';
 import { UserError } from '../util/errors.js';
@@ -128,18 +129,15 @@ export interface WorkloadObjects {
 
 /**
  * The request's object and old object as ManifestObjects, for the webhook to evaluate the
- * `workload` subject on ({ kind: 'workload', value: { objects: [object] } }). They go
- * through the same manifest loader as files (parseManifests), with no file name, so
- * findings name the object as for a live cluster. A CONNECT's object is its options
+ * `workload` subject on ({ kind: 'workload', value: { objects: [object] } }). Findings name
+ * the object as for a live cluster (no file). A CONNECT's object is its options
  * (PodExecOptions…), not a workload, so it is left out.
  */
 export function workloadObjectOf(request: AdmissionRequest): WorkloadObjects {
   const out: WorkloadObjects = { notes: [] };
   const load = (o: KubeObject | undefined): ManifestObject | undefined => {
     if (!o) return undefined;
-    const { objects, notes } = parseManifests(JSON.stringify(o), '');
-    out.notes.push(...notes);
-    const m = objects[0];
+    const m = manifestObjectOf(o, out.notes);
     if (!m) return undefined;
     // A CREATE with generateName and a namespaced object read without metadata.namespace
     // still belong where the API server will put them.
@@ -149,5 +147,47 @@ export function workloadObjectOf(request: AdmissionRequest): WorkloadObjects {
   };
   if (request.operation !== 'CONNECT') out.object = load(request.object);
   if (request.operation === 'UPDATE' || request.operation === 'DELETE') out.oldObject = load(request.oldObject);
+  return out;
+}
+
+const NOWHERE = { file: '', line: 1, column: 1 };
+
+/**
+ * The parsed JSON object as a ManifestObject, as the manifest loader would make it, but
+ * without printing it back to text and re-reading it as YAML with positions: an object
+ * with no file has no positions to give, and that round trip was most of a review's CPU
+ * and garbage. The object is shared, not copied, as for live objects (liveObject): the
+ * workload engine only reads it. The rare shapes the loader treats specially (no kind, a
+ * typed List) still go through it, so their notes and items stay the loader's.
+ */
+function manifestObjectOf(o: KubeObject, notes: LoadNote[]): ManifestObject | undefined {
+  const kind = o.kind;
+  if (typeof kind !== 'string' || kind === '' || (kind.endsWith('List') && Array.isArray(o.items))) {
+    const loaded = parseManifests(JSON.stringify(o), '');
+    notes.push(...loaded.notes);
+    return loaded.objects[0];
+  }
+  const meta = (o.metadata && typeof o.metadata === 'object' ? o.metadata : {}) as Record<string, unknown>;
+  const apiVersion = typeof o.apiVersion === 'string' ? o.apiVersion : '';
+  const known = isKnownKind(apiVersion, kind);
+  if (!known) notes.push({ level: 'note', file: '', line: 1, message: `unknown kind ${kind} (${apiVersion || 'no apiVersion'}): kept, only generic checks apply` });
+  return {
+    apiVersion,
+    kind,
+    name: typeof meta.name === 'string' ? meta.name : String(meta.name ?? meta.generateName ?? ''),
+    namespace: typeof meta.namespace === 'string' ? meta.namespace : undefined,
+    labels: stringMap(meta.labels),
+    annotations: stringMap(meta.annotations),
+    raw: o,
+    source: NOWHERE,
+    known,
+    positionOf: () => NOWHERE,
+  };
+}
+
+/** Label and annotation values as strings, as the manifest loader reads them. */
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isMap(v)) for (const [k, val] of Object.entries(v)) out[k] = val === null || val === undefined ? '' : String(val);
   return out;
 }

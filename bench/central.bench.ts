@@ -10,7 +10,8 @@
  * measured over HTTP on loopback with the admin token. The floor, measured in the same run:
  * Central's unauthenticated health route (one loopback round trip through fastify, no store).
  * --quick: a tenth of the size, for a smoke run; --store sqlite|postgres: one store only;
- * --cpu-prof-dir DIR: Central's CPU profile (node --cpu-prof) for finding what a miss costs.
+ * --cpu-prof-dir DIR: Central's CPU profile (node --cpu-prof) for finding what a miss costs, and the
+ * setup process's (re-match, evaluation) in DIR/setup.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -114,7 +115,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
   let central: ChildProcess | undefined;
   try {
     process.stdout.write(`[${store}] seeding ${DEPLOYMENTS} SBOMs and ${DEPLOYMENTS} deployments…\n`);
-    const seedRun = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bench', 'central', 'seed.ts'), JSON.stringify({ dataDir, database: pg?.url, deployments: DEPLOYMENTS, sbomFile, dbPath: fx.dbPath, rematchBudgetMs: REMATCH_BUDGET_MS })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const seedRun = spawnSync(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'setup')] : []), '--import', 'tsx', join(root, 'bench', 'central', 'seed.ts'), JSON.stringify({ dataDir, database: pg?.url, deployments: DEPLOYMENTS, sbomFile, dbPath: fx.dbPath, rematchBudgetMs: REMATCH_BUDGET_MS })], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (seedRun.status !== 0) throw new Error(`seed process failed: ${seedRun.stderr.trim().split('\n').slice(-5).join(' | ')}`);
     const seed = JSON.parse(seedRun.stdout.trim().split('\n').pop()!) as SeedResult;
 

@@ -52,6 +52,13 @@ export class TtlLruCache<V> {
     return undefined;
   }
 
+  /** Milliseconds until the live entry under `key` expires (undefined when there is none); counts nothing. */
+  timeLeft(key: string): number | undefined {
+    const entry = this.entries.get(key);
+    const left = entry ? entry.expiresAt - this.now() : 0;
+    return left > 0 ? left : undefined;
+  }
+
   set(key: string, value: V, ttlMs: number): void {
     if (ttlMs <= 0) return;
     this.entries.delete(key);

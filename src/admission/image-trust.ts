@@ -95,6 +95,9 @@ type Decided = Omit<ImageTrustVerdict, 'image' | 'path' | 'container'>;
 
 const TIMEOUT = Symbol('timeout');
 
+/** The fraction of a tag's TTL, at its end, in which a lookup also re-resolves it in the background. */
+const TAG_REFRESH_AHEAD = 0.2;
+
 /** Admission is a hot path: one quick retry, not the pull path's patient backoff. */
 function defaultStore(registry: string): RegistryStore {
   return new RegistryStore(registry, { retry: { attempts: 2, baseDelayMs: 100, maxDelayMs: 250 } });
@@ -218,18 +221,28 @@ export class ImageTrustGate {
   private async resolveTag(ref: RegistryReference): Promise<string> {
     const key = formatReference(ref);
     const known = this.tags.get(key);
-    if (known) return known;
-    let pending = this.resolving.get(key);
-    if (!pending) {
-      pending = this.store(ref.registry)
-        .resolveDigest(ref.repository, ref.tag ?? 'latest')
-        .then((digest) => {
-          this.tags.set(key, digest, this.tagTtl);
-          return digest;
-        })
-        .finally(() => this.resolving.delete(key));
-      this.resolving.set(key, pending);
+    if (known) {
+      // Refresh ahead: in the last part of its TTL a tag is re-resolved in the background
+      // while the live digest still answers, so with steady traffic no request waits on
+      // the registry when the TTL runs out. A failed refresh changes nothing: the entry
+      // expires as before and the next request resolves it (and reports the failure).
+      const left = this.tags.timeLeft(key);
+      if (left !== undefined && left <= this.tagTtl * TAG_REFRESH_AHEAD && !this.resolving.has(key)) this.startResolve(ref, key).catch(() => undefined);
+      return known;
     }
+    return this.resolving.get(key) ?? this.startResolve(ref, key);
+  }
+
+  /** One registry lookup of a tag at a time; its digest goes into the cache. */
+  private startResolve(ref: RegistryReference, key: string): Promise<string> {
+    const pending = this.store(ref.registry)
+      .resolveDigest(ref.repository, ref.tag ?? 'latest')
+      .then((digest) => {
+        this.tags.set(key, digest, this.tagTtl);
+        return digest;
+      })
+      .finally(() => this.resolving.delete(key));
+    this.resolving.set(key, pending);
     return pending;
   }
 

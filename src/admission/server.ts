@@ -272,9 +272,12 @@ export class AdmissionServer {
   }
 
   private record(endpoint: 'validate' | 'mutate', review: AdmissionReview, answer: Answer, extra: { timedOut: boolean; durationMs: number }): void {
+    const outcome = answer.outcome;
+    // Without an audit sink the record is only for the break-glass and budget log lines:
+    // a plain answer builds none (it is per request, on the hot path).
+    if (!this.opts.audit && !outcome?.breakGlass && !extra.timedOut) return;
     const { response } = answer.response;
     const { request } = review;
-    const outcome = answer.outcome;
     const findings = outcome?.verdict.violations ?? [];
     const rec: AdmissionAuditRecord = {
       time: new Date().toISOString(),

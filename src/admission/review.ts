@@ -148,20 +148,32 @@ export function parseAdmissionReview(body: Buffer | Uint8Array | string, opts: P
 
 /**
  * Rejects a text nested deeper than `max` before JSON.parse builds it (brackets inside
- * strings do not count). Linear in the text, no allocation.
+ * strings do not count). Linear in the text, no allocation. A string is skipped with
+ * indexOf to its closing quote (one not escaped by an odd run of backslashes): most of a
+ * review is string content, and a character loop over it was a fifth of the parse.
  */
 function checkDepth(text: string, max: number): void {
   let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+    if (c === 0x22) i = stringEnd(text, i);
     else if (c === 0x7b || c === 0x5b) {
       if (++depth > max) fail(`nested deeper than ${max} levels`);
     } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
+
+/** The index of the quote closing the string opened at `open` (the text's length when unclosed). */
+function stringEnd(text: string, open: number): number {
+  let from = open + 1;
+  for (;;) {
+    const q = text.indexOf('"', from);
+    if (q < 0) return text.length;
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q;
+    from = q + 1;
   }
 }
 

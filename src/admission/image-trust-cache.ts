@@ -1,8 +1,12 @@
 /**
  * A bounded cache with per-entry expiry and hit/miss counters, for image-trust verdicts
- * at admission. A Map keeps insertion order, so re-inserting on every hit makes its first
- * key the least recently used one: that is the whole LRU, which is why it is written here
- * rather than pulled in as a dependency.
+ * at admission. Least recently used goes first when it is full: a hit stamps its entry with
+ * a use counter, and an insertion into a full cache drops the lowest stamp. (Re-inserting
+ * every hit into the Map, to keep recency in insertion order, rebuilt the Map's table every
+ * few hits, and those tables were promoted garbage that brought on major GCs at hundreds of
+ * requests a second. A hit is the hot path; an insertion follows a registry round trip, so
+ * its scan of the entries costs nothing that shows.) Small enough to write here rather
+ * than pull in a dependency.
  */
 
 export interface CacheStats {
@@ -19,6 +23,8 @@ export interface CacheStats {
 interface Entry<V> {
   value: V;
   expiresAt: number;
+  /** The use counter at the last hit or insertion. */
+  usedAt: number;
 }
 
 export class TtlLruCache<V> {
@@ -27,6 +33,7 @@ export class TtlLruCache<V> {
   private misses = 0;
   private evictions = 0;
   private expirations = 0;
+  private uses = 0;
 
   constructor(
     private readonly max: number,
@@ -39,8 +46,7 @@ export class TtlLruCache<V> {
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
     if (entry && entry.expiresAt > this.now()) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
+      entry.usedAt = ++this.uses;
       this.hits++;
       return entry.value;
     }
@@ -61,11 +67,19 @@ export class TtlLruCache<V> {
 
   set(key: string, value: V, ttlMs: number): void {
     if (ttlMs <= 0) return;
-    this.entries.delete(key);
-    this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
+    const existing = this.entries.get(key);
+    if (existing) Object.assign(existing, { value, expiresAt: this.now() + ttlMs, usedAt: ++this.uses });
+    else this.entries.set(key, { value, expiresAt: this.now() + ttlMs, usedAt: ++this.uses });
     while (this.entries.size > this.max) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
+      let oldest: string | undefined;
+      let oldestUse = Infinity;
+      for (const [k, e] of this.entries) {
+        if (e.usedAt < oldestUse) {
+          oldest = k;
+          oldestUse = e.usedAt;
+        }
+      }
+      this.entries.delete(oldest!);
       this.evictions++;
     }
   }

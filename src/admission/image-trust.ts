@@ -161,7 +161,12 @@ export class ImageTrustGate {
       const d = decide(this.opts.policy, rule);
       return { ...where, digest: ref.digest, allowed: d.allowed, verified: false, outcome: d.allowed ? 'exempt' : 'rejected', reason: d.reason, cached: false };
     }
-    const work = this.decideRequired(ref, rule);
+    // The common case, answered from the caches with no timer and no race: a digest (given,
+    // or a live tag's) whose verdict is cached. Each cache is looked up once either way.
+    const digest = ref.digest ?? this.cachedTag(ref);
+    const hit = digest === undefined ? undefined : this.verdicts.get(`${ref.registry}/${ref.repository}@${digest}`);
+    if (hit) return { ...where, ...hit, cached: true };
+    const work = this.decideRequired(ref, rule, digest);
     const remaining = deadline - this.now();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<typeof TIMEOUT>((resolve) => {
@@ -179,17 +184,19 @@ export class ImageTrustGate {
   }
 
   /** The verdict under a `require` rule: tag resolved, cache consulted, else verified once for all waiters. */
-  private async decideRequired(ref: RegistryReference, rule: TrustRule): Promise<Decided> {
+  /** After checkOne's cache lookups missed: `digest` is the one they found (its verdict was not cached), or none. */
+  private async decideRequired(ref: RegistryReference, rule: TrustRule, digest: string | undefined): Promise<Decided> {
     const repo = `${ref.registry}/${ref.repository}`;
-    let digest = ref.digest;
-    try {
-      digest ??= await this.resolveTag(ref);
-    } catch (e) {
-      return failure(e, ref.digest);
+    if (digest === undefined) {
+      try {
+        digest = await this.resolveTag(ref);
+      } catch (e) {
+        return failure(e, ref.digest);
+      }
+      const hit = this.verdicts.get(`${repo}@${digest}`);
+      if (hit) return { ...hit, cached: true };
     }
     const key = `${repo}@${digest}`;
-    const hit = this.verdicts.get(key);
-    if (hit) return { ...hit, cached: true };
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = this.verify(ref, digest, rule, key).finally(() => this.inFlight.delete(key));
@@ -218,7 +225,8 @@ export class ImageTrustGate {
     }
   }
 
-  private async resolveTag(ref: RegistryReference): Promise<string> {
+  /** The live digest of a tag from the cache (counted as a hit or a miss), or undefined. */
+  private cachedTag(ref: RegistryReference): string | undefined {
     const key = formatReference(ref);
     const known = this.tags.get(key);
     if (known) {
@@ -228,8 +236,13 @@ export class ImageTrustGate {
       // expires as before and the next request resolves it (and reports the failure).
       const left = this.tags.timeLeft(key);
       if (left !== undefined && left <= this.tagTtl * TAG_REFRESH_AHEAD && !this.resolving.has(key)) this.startResolve(ref, key).catch(() => undefined);
-      return known;
     }
+    return known;
+  }
+
+  /** A tag the cache did not have: one registry lookup at a time. */
+  private resolveTag(ref: RegistryReference): Promise<string> {
+    const key = formatReference(ref);
     return this.resolving.get(key) ?? this.startResolve(ref, key);
   }
 

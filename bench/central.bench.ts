@@ -176,6 +176,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     for (const b of bodies) JSON.parse(b);
     const parseCpu = process.cpuUsage(cp);
     const parsePerSecond = bodies.length / ((parseCpu.user + parseCpu.system) / 1e6);
+    process.stdout.write(`[${store}] Central's RSS peak before ingest: ${memoryOf(pid).peak.toFixed(0)} MB\n`);
     let next = 0;
     const cpu0 = cpuSecondsOf(pid);
     const ti = performance.now();

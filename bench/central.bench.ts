@@ -190,6 +190,14 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     }));
     const ingestSecs = (performance.now() - ti) / 1000;
     const ingestCpu = cpuSecondsOf(pid) - cpu0;
+    // Work a push leaves to Central's jobs runs after its answer: wait until Central is idle, to count it too.
+    for (let last = cpuSecondsOf(pid), t = performance.now(); performance.now() - t < 30_000;) {
+      await new Promise((r) => setTimeout(r, 1000));
+      const now = cpuSecondsOf(pid);
+      if (now - last < 0.05) break;
+      last = now;
+    }
+    process.stdout.write(`[${store}] ingest: Central's CPU until idle ${(cpuSecondsOf(pid) - cpu0).toFixed(2)} s for ${INGEST_SCANS} scans (${(INGEST_SCANS / (cpuSecondsOf(pid) - cpu0)).toFixed(0)} per CPU s)\n`);
     clearInterval(sampler);
     const mem = memoryOf(pid);
     return {

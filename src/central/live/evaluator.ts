@@ -21,6 +21,7 @@ import { fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import { reconcileViolations, resolveSubject } from '../store/violations.js';
 import { deploymentId, imagesOf, isDeployment, labelsOf } from './deployments.js';
+import { workloadKindOf } from '../../kube/workload-kinds.js';
 import type { ChangeListener } from './sink.js';
 import { ImageCatalog, canonicalRef } from './image-catalog.js';
 
@@ -49,6 +50,9 @@ interface SourceState {
 
 /** Runtime risk counts the alerts of the last day. */
 const ALERT_WINDOW_MS = 24 * 3_600_000;
+
+/** Objects read per query when a source is loaded. */
+const LOAD_PAGE = 2000;
 
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
 
@@ -323,8 +327,21 @@ export class LiveEvaluator implements ChangeListener {
     const src = await this.db.selectFrom('sources').select('name').where('id', '=', sourceId).executeTakeFirst();
     s.name = src?.name ?? sourceId;
     s.objects.clear();
-    const rows = await this.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', sourceId).where('deleted_at', 'is', null).where('kind', '!=', 'Pod').execute();
-    for (const r of rows) s.objects.set(keyOf(r.kind, r.namespace, r.name), asManifest(r.body, s.name));
+    // In pages, so a large cluster's bodies are never all in memory as text at once.
+    let after = { kind: '', namespace: '', name: '' };
+    for (;;) {
+      const rows = await this.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', sourceId).where('deleted_at', 'is', null)
+        .where((eb) => eb.or([
+          eb('kind', '>', after.kind),
+          eb.and([eb('kind', '=', after.kind), eb('namespace', '>', after.namespace)]),
+          eb.and([eb('kind', '=', after.kind), eb('namespace', '=', after.namespace), eb('name', '>', after.name)]),
+        ]))
+        .orderBy('kind').orderBy('namespace').orderBy('name').limit(LOAD_PAGE).execute();
+      for (const r of rows) this.keep(s, r.kind, r.namespace, r.name, r.body);
+      if (rows.length < LOAD_PAGE) break;
+      const last = rows[rows.length - 1]!;
+      after = { kind: last.kind, namespace: last.namespace, name: last.name };
+    }
     s.reread.clear();
     s.loaded = true;
     s.all = true;
@@ -332,19 +349,34 @@ export class LiveEvaluator implements ChangeListener {
     s.contextChanged = true;
   }
 
+  /**
+   * Keeps what evaluation reads: top-level workloads, host containers and context objects.
+   * Owned workloads (a Deployment's ReplicaSets, a CronJob's Jobs, controlled Pods) stay in
+   * the store only, and bodies lose their status and last-applied copy, so 15,000
+   * deployments fit in memory.
+   */
+  private keep(s: SourceState, kind: string, namespace: string, name: string, text: string): void {
+    const key = keyOf(kind, namespace, name);
+    const body = fromJson<Record<string, any>>(text, {});
+    if (workloadKindOf(kind)?.runsPods && !isDeployment({ kind, namespace, name, body })) {
+      s.objects.delete(key);
+      return;
+    }
+    if (body.kind !== undefined) {
+      delete body.status;
+      const annotations = body.metadata?.annotations as Record<string, string> | undefined;
+      if (annotations) delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
+    }
+    s.objects.set(key, asManifest(body, s.name));
+  }
+
   private async reread(sourceId: string, s: SourceState): Promise<void> {
     const keys = [...s.reread];
     s.reread.clear();
     for (const key of keys) {
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
-      if (kind === 'Pod' && !s.objects.has(key)) {
-        // Pods are deployments only when nothing owns them; others stay out of memory.
-        const row = await this.liveRow(sourceId, kind, namespace, name);
-        if (row && isDeployment({ kind, namespace, name, body: fromJson(row.body, {}) })) s.objects.set(key, asManifest(row.body, s.name));
-        continue;
-      }
       const row = await this.liveRow(sourceId, kind, namespace, name);
-      if (row) s.objects.set(key, asManifest(row.body, s.name));
+      if (row) this.keep(s, kind, namespace, name, row.body);
       else s.objects.delete(key);
       if (NAMESPACE_CONTEXT.has(kind) || CLUSTER_CONTEXT.has(kind)) s.contextChanged = true;
     }
@@ -365,8 +397,7 @@ function runsAny(meta: { kind: string; namespace: string; name: string; body: Re
   });
 }
 
-function asManifest(body: string, where: string): ManifestObject {
-  const raw = fromJson<Record<string, any>>(body, {});
+function asManifest(raw: Record<string, any>, where: string): ManifestObject {
   if (raw.kind === undefined && raw.Config !== undefined) {
     // A plain-host container: only kind/name matter to the evaluator.
     return { apiVersion: 'v1', kind: 'Container', name: String(raw.Name ?? '').replace(/^\//, ''), namespace: '', labels: raw.Config?.Labels ?? {}, annotations: {}, raw, source: { file: where, line: 0, column: 0 }, known: false, positionOf: () => ({ file: '', line: 0, column: 0 }) };

@@ -63,6 +63,10 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ['cluster', 'host'], load: async () => (await import('./sources.js')).registerSourceCommands },
   { names: ['ci'], load: async () => (await import('./ci.js')).registerCiCommands },
   { names: ['admission'], load: async () => (await import('./admission.js')).registerAdmissionCommands },
+  { names: ['node'], load: async () => (await import('./node.js')).registerNodeCommands },
+  { names: ['compliance'], load: async () => (await import('./compliance.js')).registerComplianceCommands },
+  { names: ['respond', 'evidence'], load: async () => (await import('./respond.js')).registerRespondCommands },
+  { names: ['baseline'], load: async () => (await import('./baseline.js')).registerBaselineCommands },
 ];
 
 /**

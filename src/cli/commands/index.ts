@@ -65,7 +65,8 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ['admission'], load: async () => (await import('./admission.js')).registerAdmissionCommands },
   { names: ['node'], load: async () => (await import('./node.js')).registerNodeCommands },
   { names: ['compliance'], load: async () => (await import('./compliance.js')).registerComplianceCommands },
-  { names: ['respond', 'evidence'], load: async () => (await import('./respond.js')).registerRespondCommands },
+  { names: ['respond'], load: async () => (await import('./respond.js')).registerRespondCommands },
+  { names: ['evidence'], load: async () => (await import('./evidence.js')).registerEvidenceCommands },
   { names: ['baseline'], load: async () => (await import('./baseline.js')).registerBaselineCommands },
 ];
 

@@ -1,0 +1,185 @@
+/**
+ * Drift from the image at runtime: an executable run, or a shared library opened for
+ * reading, that is not in the container's image or was added or changed since it started
+ * (Kubescape R1001, NeuVector zero-drift, Falco's "Drop and execute new binary").
+ *
+ * A `DriftDetector` keeps per watched container: its image's file index (one load per image
+ * id, shared through a bounded cache), and the set of paths the container changed — the
+ * engine's `/changes` list at watch time, plus every write the sensor reports afterwards
+ * (opens for writing, creat, rename/link targets). Each event is then decided in O(1):
+ *   path changed (added or modified)       → drift (`added` / `modified`)
+ *   path not in the image, not changed     → drift (`not-in-image`: written before we saw it)
+ *   path in the image, not changed         → no drift.
+ * Events are RuntimeEvents keyed by Falco field names (src/runtime/event.ts): the sensor's
+ * exec (`evt.type` execve/execveat, `proc.exepath`) and open (`fd.name`,
+ * `evt.is_open_write`) events, keyed to the container by `container.id` (12-char or full).
+ */
+import type { RuntimeEvent } from '../../runtime/event.js';
+import { EngineApi, containerName, type ContainerInspect } from '../evidence/engine.js';
+import { ImageIndexCache, isSharedObjectPath, loadImageIndex, type ImageFileIndex } from './image-index.js';
+import type { DriftKind, DriftReason, DriftVerdict } from './verdict.js';
+
+export interface WatchedContainer {
+  id: string;
+  name?: string;
+  /** The image as the container names it (Config.Image). */
+  image?: string;
+  imageId: string;
+  index: ImageFileIndex;
+  /** Paths the container added or modified (deleted ones cannot run). */
+  changed: Map<string, 'added' | 'modified'>;
+}
+
+export interface DriftDetectorOptions {
+  /** An engine client to use (not closed by the detector), else one for `host`. */
+  engine?: EngineApi;
+  host?: string;
+  /** Share image indexes between detectors, or bound them (default 8 images). */
+  cache?: ImageIndexCache;
+  maxImages?: number;
+  /** Where image exports are spooled. */
+  workDir?: string;
+}
+
+const EXEC_TYPES = new Set(['execve', 'execveat']);
+const OPEN_TYPES = new Set(['open', 'openat', 'openat2', 'creat']);
+
+export class DriftDetector {
+  readonly engine: EngineApi;
+  private readonly ownsEngine: boolean;
+  readonly images: ImageIndexCache;
+  private readonly byId = new Map<string, WatchedContainer>();
+  private readonly pending = new Map<string, Promise<WatchedContainer | undefined>>();
+
+  constructor(opts: DriftDetectorOptions = {}) {
+    this.engine = opts.engine ?? new EngineApi(opts.host);
+    this.ownsEngine = !opts.engine;
+    this.images = opts.cache ?? new ImageIndexCache((id) => loadImageIndex(id, { host: this.engine.endpoint, workDir: opts.workDir }), opts.maxImages ?? 8);
+  }
+
+  /** Starts watching a container (id or name): its image index and its current changes. */
+  async watch(container: string): Promise<WatchedContainer> {
+    const inspect: ContainerInspect = await this.engine.inspectContainer(container);
+    if (!inspect.Image) throw new Error(`container ${container} has no image id`);
+    const [index, changes] = await Promise.all([this.images.get(inspect.Image), this.engine.changes(inspect.Id)]);
+    const changed = new Map<string, 'added' | 'modified'>();
+    for (const c of changes) if (c.Kind === 0 || c.Kind === 1) changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+    const name = containerName(inspect);
+    const w: WatchedContainer = {
+      id: inspect.Id,
+      ...(name ? { name } : {}),
+      ...(inspect.Config?.Image ? { image: inspect.Config.Image } : {}),
+      imageId: index.imageId,
+      index,
+      changed,
+    };
+    this.byId.set(w.id, w);
+    this.byId.set(w.id.slice(0, 12), w);
+    return w;
+  }
+
+  /** Stops watching (the container is gone). */
+  forget(containerId: string): void {
+    const w = this.byId.get(containerId) ?? this.byId.get(containerId.slice(0, 12));
+    if (!w) return;
+    this.byId.delete(w.id);
+    this.byId.delete(w.id.slice(0, 12));
+  }
+
+  watched(containerId: string): WatchedContainer | undefined {
+    return this.byId.get(containerId) ?? (containerId.length > 12 ? this.byId.get(containerId.slice(0, 12)) : undefined);
+  }
+
+  /**
+   * Decides one event for a watched container, in O(1): a write is remembered (and is no
+   * drift by itself), an exec or library load of a changed or unknown path is drift.
+   * Events of containers not watched answer undefined (see `observe`).
+   */
+  check(ev: RuntimeEvent): DriftVerdict | undefined {
+    const cid = ev['container.id'];
+    if (typeof cid !== 'string' || cid === '' || cid === 'host') return undefined;
+    const w = this.watched(cid);
+    if (!w) return undefined;
+    const type = typeof ev['evt.type'] === 'string' ? ev['evt.type'] : '';
+    // A failed syscall ran or wrote nothing.
+    if (typeof ev['evt.rawres'] === 'number' && ev['evt.rawres'] < 0) return undefined;
+    let kind: DriftKind;
+    let path: string;
+    if (EXEC_TYPES.has(type)) {
+      const p = ev['proc.exepath'] ?? ev['proc.exe'];
+      if (typeof p !== 'string' || !p.startsWith('/')) return undefined;
+      kind = 'exec';
+      path = p;
+    } else if (OPEN_TYPES.has(type)) {
+      const p = ev['fd.name'];
+      if (typeof p !== 'string' || !p.startsWith('/')) return undefined;
+      if (ev['evt.is_open_write'] === true || type === 'creat') {
+        this.noteWrite(w, p);
+        return undefined;
+      }
+      if (!isSharedObjectPath(p)) return undefined;
+      kind = 'library';
+      path = p;
+    } else {
+      // rename/link targets: the new name now holds content the image did not.
+      for (const key of ['evt.arg.newpath', 'evt.arg.linkpath', 'evt.arg.path'] as const) {
+        const p = ev[key];
+        if (typeof p === 'string' && p.startsWith('/') && (type.startsWith('rename') || type.startsWith('link') || type.startsWith('symlink'))) this.noteWrite(w, p);
+      }
+      return undefined;
+    }
+    const reason = this.decide(w, path);
+    if (!reason) return undefined;
+    const inImage = w.index.files.get(path);
+    return {
+      containerId: w.id,
+      ...(w.name ? { containerName: w.name } : {}),
+      ...(w.image ? { image: w.image } : {}),
+      imageId: w.imageId,
+      path,
+      kind,
+      reason,
+      ...(inImage?.sha256 ? { imageSha256: inImage.sha256 } : {}),
+      event: ev,
+    };
+  }
+
+  /** `check`, watching the event's container first when it is not watched yet. */
+  async observe(ev: RuntimeEvent): Promise<DriftVerdict | undefined> {
+    const cid = ev['container.id'];
+    if (typeof cid === 'string' && cid !== '' && cid !== 'host' && !this.watched(cid)) {
+      let p = this.pending.get(cid);
+      if (!p) {
+        p = this.watch(cid).catch(() => undefined);
+        this.pending.set(cid, p);
+        void p.finally(() => this.pending.delete(cid));
+      }
+      await p;
+    }
+    return this.check(ev);
+  }
+
+  /** Reads the engine's changes again (a periodic catch-up for writes the sensor missed). */
+  async refresh(containerId: string): Promise<void> {
+    const w = this.watched(containerId);
+    if (!w) return;
+    for (const c of await this.engine.changes(w.id)) if (c.Kind === 0 || c.Kind === 1) w.changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+  }
+
+  private decide(w: WatchedContainer, path: string): DriftReason | undefined {
+    const changed = w.changed.get(path);
+    if (changed) return changed;
+    const f = w.index.files.get(path);
+    if (!f || f.type === 'dir') return 'not-in-image';
+    return undefined;
+  }
+
+  private noteWrite(w: WatchedContainer, path: string): void {
+    if (w.changed.has(path)) return;
+    w.changed.set(path, w.index.files.has(path) ? 'modified' : 'added');
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsEngine) await this.engine.close();
+  }
+}

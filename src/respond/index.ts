@@ -1,0 +1,27 @@
+/** The response engine: actions (one file each), the runner, triggers, notifiers and the audit log. */
+export * from './types.js';
+export { runAction, type RunOptions } from './run.js';
+export { JsonlAuditLog, MemoryAuditLog, type AuditRecord, type AuditSink } from './audit.js';
+export { EngineApi, defaultEngineEndpoint, type ContainerInspect } from './engine.js';
+export { containerKill } from './container-kill.js';
+export { containerStop } from './container-stop.js';
+export { containerPause } from './container-pause.js';
+export { containerIsolate } from './container-isolate.js';
+export { containerRestart } from './container-restart.js';
+export { processKill, type ProcessTarget } from './process-kill.js';
+export { trustPolicyCheck, trustedKeysCheck, type ImageTrustCheck, type ImageTrustDecision } from './image-trust.js';
+export { KubeApi, parseKubeTarget, type KubeConnectOptions } from './kube-api.js';
+export { kubeLabel, parseAssignments } from './kube-label.js';
+export { kubeIsolate, quarantinePolicy, quarantinePolicyName, QUARANTINE_LABEL } from './kube-isolate.js';
+export { kubeDelete } from './kube-delete.js';
+export { kubeScaleToZero, SCALED_FROM } from './kube-scale.js';
+export { kubeCordon } from './kube-cordon.js';
+export { hostActionSet, clusterActionSet, combineActionSets, type ActionSet } from './action-sets.js';
+export { toRequest, type AlertLike, type ResponseRequest } from './request.js';
+export { Responder, DEFAULT_NEVER_TOUCH, RESPONSE_ENFORCEMENTS, type ResponderOptions, type Decision, type NeverTouch, type RateLimit } from './responder.js';
+export { evidenceCapture, type EvidenceHookOptions } from './evidence-hook.js';
+export { resultNotice, noticeAsAlert, type Notice, type Notifier } from './notify/notice.js';
+export { WebhookNotifier } from './notify/webhook.js';
+export { SlackNotifier } from './notify/slack.js';
+export { SyslogNotifier, formatSyslog } from './notify/syslog.js';
+export { FalcoJsonNotifier } from './notify/falco.js';

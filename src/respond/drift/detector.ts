@@ -10,11 +10,14 @@
  *   path changed (added or modified)       → drift (`added` / `modified`)
  *   path not in the image, not changed     → drift (`not-in-image`: written before we saw it)
  *   path in the image, not changed         → no drift.
+ * At watch time, image executables the diff lists as modified are hashed once: a touch or
+ * chmod that left content and x bits as in the image is not a change.
  * Events are RuntimeEvents keyed by Falco field names (src/runtime/event.ts): the sensor's
  * exec (`evt.type` execve/execveat, `proc.exepath`) and open (`fd.name`,
  * `evt.is_open_write`) events, keyed to the container by `container.id` (12-char or full).
  */
 import type { RuntimeEvent } from '../../runtime/event.js';
+import { readContainerFile } from '../evidence/archive.js';
 import { EngineApi, containerName, type ContainerInspect } from '../evidence/engine.js';
 import { ImageIndexCache, isSharedObjectPath, loadImageIndex, type ImageFileIndex } from './image-index.js';
 import type { DriftKind, DriftReason, DriftVerdict } from './verdict.js';
@@ -39,6 +42,8 @@ export interface DriftDetectorOptions {
   maxImages?: number;
   /** Where image exports are spooled. */
   workDir?: string;
+  /** Image executables listed as modified whose content is compared at watch time (default 64). */
+  maxVerify?: number;
 }
 
 const EXEC_TYPES = new Set(['execve', 'execveat']);
@@ -50,10 +55,12 @@ export class DriftDetector {
   readonly images: ImageIndexCache;
   private readonly byId = new Map<string, WatchedContainer>();
   private readonly pending = new Map<string, Promise<WatchedContainer | undefined>>();
+  private readonly maxVerify: number;
 
   constructor(opts: DriftDetectorOptions = {}) {
     this.engine = opts.engine ?? new EngineApi(opts.host);
     this.ownsEngine = !opts.engine;
+    this.maxVerify = opts.maxVerify ?? 64;
     this.images = opts.cache ?? new ImageIndexCache((id) => loadImageIndex(id, { host: this.engine.endpoint, workDir: opts.workDir }), opts.maxImages ?? 8);
   }
 
@@ -64,6 +71,7 @@ export class DriftDetector {
     const [index, changes] = await Promise.all([this.images.get(inspect.Image), this.engine.changes(inspect.Id)]);
     const changed = new Map<string, 'added' | 'modified'>();
     for (const c of changes) if (c.Kind === 0 || c.Kind === 1) changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+    await this.dropSameContent(inspect.Id, index, changed);
     const name = containerName(inspect);
     const w: WatchedContainer = {
       id: inspect.Id,
@@ -164,6 +172,25 @@ export class DriftDetector {
     const w = this.watched(containerId);
     if (!w) return;
     for (const c of await this.engine.changes(w.id)) if (c.Kind === 0 || c.Kind === 1) w.changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+  }
+
+  /**
+   * An image executable the engine lists as modified may only have been touched or had its
+   * metadata changed (overlayfs copies it up): those with the image's sha256 and x bits are
+   * not changes. Bounded: at most `maxVerify` files are read, the rest stay changed.
+   */
+  private async dropSameContent(id: string, index: ImageFileIndex, changed: Map<string, 'added' | 'modified'>): Promise<void> {
+    const candidates = [...changed].filter(([p, k]) => k === 'modified' && index.files.get(p)?.sha256).map(([p]) => p).slice(0, this.maxVerify);
+    let next = 0;
+    const worker = async () => {
+      while (next < candidates.length) {
+        const path = candidates[next++]!;
+        const img = index.files.get(path)!;
+        const f = await readContainerFile(this.engine, id, path, { copyLimit: 0, hashLimit: 512 << 20 }).catch(() => undefined);
+        if (f?.type === 'file' && f.sha256 === img.sha256 && (f.mode & 0o111) === (img.mode & 0o111)) changed.delete(path);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
   }
 
   private decide(w: WatchedContainer, path: string): DriftReason | undefined {

@@ -91,19 +91,28 @@ export async function collectEvidence(opts: CollectEvidenceOptions): Promise<Evi
     if (!Number.isInteger(v) || v < 0) throw new UserError(`evidence limit ${k}: expected a non-negative integer, got ${String(v)}`, 'usage');
   }
   const out = resolve(opts.output);
-  await prepareOutput(out);
+  await checkOutput(out);
   const engine = opts.engine ?? new EngineApi(opts.host);
   try {
-    return await collect(engine, out, limits, opts);
+    const inspect = await engine.inspectContainer(opts.container).catch((e: unknown) => {
+      if ((e as { statusCode?: number }).statusCode === 404) throw new UserError(`no such container "${opts.container}" in the engine at ${engine.endpoint}`, 'not-found');
+      throw e;
+    });
+    await createOutput(out);
+    return await collect(engine, inspect, out, limits, opts);
   } finally {
     if (!opts.engine) await engine.close();
   }
 }
 
-async function prepareOutput(out: string): Promise<void> {
+async function checkOutput(out: string): Promise<void> {
   const st = await stat(out).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UserError(`evidence output ${out} exists and is not a directory`, 'usage');
   if (st && (await readdir(out)).length > 0) throw new UserError(`evidence output ${out} exists and is not empty (a bundle is never written over)`, 'usage');
+}
+
+async function createOutput(out: string): Promise<void> {
+  await checkOutput(out);
   try {
     await mkdir(join(out, 'files'), { recursive: true, mode: 0o700 });
   } catch (e) {
@@ -111,13 +120,9 @@ async function prepareOutput(out: string): Promise<void> {
   }
 }
 
-async function collect(engine: EngineApi, out: string, limits: EvidenceLimits, opts: CollectEvidenceOptions): Promise<EvidenceResult> {
+async function collect(engine: EngineApi, inspect: ContainerInspect, out: string, limits: EvidenceLimits, opts: CollectEvidenceOptions): Promise<EvidenceResult> {
   const now = opts.now ?? (() => new Date());
   const createdAt = now().toISOString();
-  const inspect = await engine.inspectContainer(opts.container).catch((e: unknown) => {
-    if ((e as { statusCode?: number }).statusCode === 404) throw new UserError(`no such container "${opts.container}" in the engine at ${engine.endpoint}`, 'not-found');
-    throw e;
-  });
   const id = inspect.Id;
   const pid = inspect.State?.Running && inspect.State.Pid ? inspect.State.Pid : undefined;
   const parts: ManifestPart[] = [];

@@ -8,8 +8,12 @@ import { UserError } from '../../util/errors.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
+import { DROP_RULE } from '../../sensor/drop-alert.js';
+import { AnomalyDetector } from '../../runtime/anomaly/index.js';
+import { BaselineStore, parseDuration } from '../../runtime/baseline/index.js';
 import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
+import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
 import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, streamedFormat } from '../runtime-policy.js';
@@ -30,6 +34,8 @@ interface SensorCliOptions {
   opens?: 'rules' | 'default' | 'all';
   exitCode: string;
   spoolDir?: string;
+  baselineDir?: string;
+  learn?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -54,9 +60,21 @@ export function registerSensorCommands(program: Command): Command {
       new Option('--opens <which>', 'opens that leave the kernel: those the rules can match (rules; with --events also the default set), the default set (reads below /etc, /root, /home, secrets; all writes), or all')
         .choices(['rules', 'default', 'all']),
     )
-    .addOption(new Option('--exit-code <n>', 'exit code when a rule alerted').default('0'));
+    .option('--baseline-dir <dir>', 'learn a behavioural baseline per workload into DIR (one file each), lock it after --learn and raise anomaly alerts (source gatehouse-anomaly) through the same outputs')
+    .option('--learn <duration>', 'observation window of a new baseline, in activity time (90s, 15m, 1h)', '1h')
+    .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
-      if (!o.rules.length && !o.events) throw new UserError('nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
+      if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
+      const learnMs = parseDuration(o.learn ?? '1h', '--learn');
+      let detector: AnomalyDetector | undefined;
+      if (o.baselineDir) {
+        const store = new BaselineStore(o.baselineDir);
+        store.ensureDir();
+        // every stored baseline is read now: a corrupt one stops the sensor before it starts (and is left as it is)
+        const bad = store.list().find((x) => x.error);
+        if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
+        detector = new AnomalyDetector({ store, learnMs, ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
+      }
       const central = centralClientFrom(o);
       if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');
       const queue = Number(o.queue);
@@ -67,10 +85,11 @@ export function registerSensorCommands(program: Command): Command {
       const minPriority = o.priority ? parsePriority(o.priority) : undefined;
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
 
-      if (o.policy.length && !o.rules.length) throw new UserError('--policy judges alerts: give -r FILE too');
+      if (o.policy.length && !o.rules.length && !detector) throw new UserError('--policy judges alerts: give -r FILE or --baseline-dir DIR too');
       const format = defaultAlertFormat(o);
-      const sinks = o.rules.length ? alertSinks({ ...o, format }) : [];
-      const report = streamedFormat(format) || !o.rules.length ? undefined : new AlertReport('sensor', format, o.output);
+      const alerting = o.rules.length > 0 || !!detector;
+      const sinks = alerting ? alertSinks({ ...o, format }) : [];
+      const report = streamedFormat(format) || !alerting ? undefined : new AlertReport('sensor', format, o.output);
       // Policies are loaded and compiled before the probe starts: a bad pack is exit 2 here.
       const policies = await loadRuntimePolicies(o.policy);
       const judge = policies ? new AlertJudge(policies, o.cluster ? { cluster: o.cluster } : {}) : undefined;
@@ -80,6 +99,23 @@ export function registerSensorCommands(program: Command): Command {
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;
       if (o.events) eventsOut = o.events === '-' ? process.stdout : createWriteStream(o.events, { flags: 'w' });
       const writeEvent = eventsOut ? (ev: RuntimeEvent) => eventsOut!.write(`${JSON.stringify(ev, jsonReplacer)}\n`) : undefined;
+      // anomaly alerts go through the same annotation (policy verdicts) and sinks as rule alerts
+      let anomalies = 0;
+      let lastFlush = Date.now();
+      const onEvent = detector
+        ? (ev: RuntimeEvent) => {
+            writeEvent?.(ev);
+            for (const raw of detector.push(ev)) {
+              anomalies++;
+              const a = annotate ? annotate(raw, ev) : raw;
+              for (const s of sinks) s.write(a);
+            }
+            if (Date.now() - lastFlush > 30_000) {
+              lastFlush = Date.now();
+              detector.flush();
+            }
+          }
+        : writeEvent;
       // Alerts go through a disk spool: those raised while Central is down are sent when it is back.
       let shipping: ShipperHandle | undefined;
       if (central) {
@@ -98,7 +134,8 @@ export function registerSensorCommands(program: Command): Command {
           ruleSet,
           sinks,
           ...(annotate ? { annotate } : {}),
-          onEvent: writeEvent,
+          onEvent,
+          ...(detector ? { onAlert: (a: Alert) => { if (a.rule === DROP_RULE) detector.noteDrops(Number(a.output_fields['sensor.drops'] ?? 0)); } } : {}),
           queueCapacity: queue,
           bpftrace: o.bpftrace,
           script: o.probe,
@@ -111,14 +148,16 @@ export function registerSensorCommands(program: Command): Command {
         });
         const s = res.stats;
         const verdicts = judge ? `; policy verdicts: ${judge.counts.deny} deny, ${judge.counts.warn} warn, ${judge.counts.allow} allow` : '';
-        const summary = `${s.events} events, ${res.alerts} alerts, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
+        const anomalyText = detector ? `, ${anomalies} anomalies (${detector.stats.workloads} workloads, ${detector.stats.locked} locked baselines)` : '';
+        const summary = `${s.events} events, ${res.alerts} alerts${anomalyText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
         report?.write([summary]);
         process.stderr.write(`gatehouse: sensor stopped: ${summary}\n`);
         const failed = sinks.reduce((n, k) => n + k.failed, 0);
         if (failed) throw new UserError(`${failed} alerts could not be delivered to ${o.webhook ?? o.output}`);
-        if (res.alerts > 0) process.exitCode = exitCode;
+        if (res.alerts + anomalies > 0) process.exitCode = exitCode;
       } finally {
         clearTimeout(timer);
+        detector?.flush();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (eventsOut && eventsOut !== process.stdout) await new Promise<void>((r) => (eventsOut as WriteStream).end(() => r()));

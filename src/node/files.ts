@@ -116,11 +116,15 @@ export interface NodePaths {
   kubeletConfig: string;
   kubeletClientCA?: string;
   proxyKubeconfig?: string;
+  /** The administrative kubeconfigs (kubeadm: admin.conf, super-admin.conf). */
+  adminKubeconfigs: string[];
+  /** The kubelet's systemd unit and drop-ins (the first that exists is checked). */
+  kubeletServices: string[];
 }
 
 export function fileChecks(p: NodePaths): FileCheck[] {
   const m = (n: string) => [`${p.manifests}/${n}.yaml`, `${p.manifests}/${n}.yml`, `${p.manifests}/${n}.manifest`];
-  const kubeletUnits = ['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf', '/lib/systemd/system/kubelet.service', '/etc/systemd/system/kubelet.service'];
+  const kubeletUnits = p.kubeletServices;
   return [
     perm('node.files.apiserver-manifest-mode', '1.1.1', 'API server pod specification file', m('kube-apiserver')),
     own('node.files.apiserver-manifest-owner', '1.1.2', 'API server pod specification file', m('kube-apiserver')),
@@ -134,8 +138,8 @@ export function fileChecks(p: NodePaths): FileCheck[] {
     own('node.files.cni-owner', '1.1.10', 'Container Network Interface file', ['/etc/cni/net.d'], ['root', 'root'], true, { expand: 'dir-files' }),
     perm('node.files.etcd-data-dir-mode', '1.1.11', 'etcd data directory', [p.etcdDataDir], 0o700, false, { severity: 'HIGH' }),
     own('node.files.etcd-data-dir-owner', '1.1.12', 'etcd data directory', [p.etcdDataDir], ['etcd', 'etcd']),
-    perm('node.files.admin-kubeconfig-mode', '1.1.13', 'default administrative credential file', ['/etc/kubernetes/admin.conf', '/etc/kubernetes/super-admin.conf'], 0o600, false, { severity: 'HIGH' }),
-    own('node.files.admin-kubeconfig-owner', '1.1.14', 'default administrative credential file', ['/etc/kubernetes/admin.conf', '/etc/kubernetes/super-admin.conf']),
+    perm('node.files.admin-kubeconfig-mode', '1.1.13', 'default administrative credential file', p.adminKubeconfigs, 0o600, false, { severity: 'HIGH' }),
+    own('node.files.admin-kubeconfig-owner', '1.1.14', 'default administrative credential file', p.adminKubeconfigs),
     perm('node.files.scheduler-kubeconfig-mode', '1.1.15', 'scheduler.conf file', [p.schedulerKubeconfig]),
     own('node.files.scheduler-kubeconfig-owner', '1.1.16', 'scheduler.conf file', [p.schedulerKubeconfig]),
     perm('node.files.controller-manager-kubeconfig-mode', '1.1.17', 'controller-manager.conf file', [p.controllerManagerKubeconfig]),

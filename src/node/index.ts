@@ -46,6 +46,8 @@ export interface NodeCheckOptions {
   noProcesses?: boolean;
   /** Only these areas (default all). */
   areas?: readonly Area[];
+  /** File locations that neither flags nor kubeadm tell (defaults: kubeadm's), host paths under root. */
+  paths?: Partial<Pick<NodePaths, 'pki' | 'adminKubeconfigs' | 'kubeletServices'>>;
 }
 
 export interface NodeReport {
@@ -77,6 +79,8 @@ function defaultPaths(): NodePaths {
     controllerManagerKubeconfig: '/etc/kubernetes/controller-manager.conf',
     kubeletKubeconfig: '/etc/kubernetes/kubelet.conf',
     kubeletConfig: '/var/lib/kubelet/config.yaml',
+    adminKubeconfigs: ['/etc/kubernetes/admin.conf', '/etc/kubernetes/super-admin.conf'],
+    kubeletServices: ['/etc/systemd/system/kubelet.service.d/10-kubeadm.conf', '/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf', '/lib/systemd/system/kubelet.service', '/etc/systemd/system/kubelet.service'],
   };
 }
 
@@ -189,7 +193,7 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
     const kubeadmPki = sources.find((s) => s.kind === 'kubeadm')?.flags.get('client-ca-file')?.[0];
     const paths: NodePaths = {
       manifests: manifestsDir.replace(/\/$/, ''),
-      pki: kubeadmPki ? kubeadmPki.replace(/\/ca\.crt$/, '') : p.pki,
+      pki: opts.paths?.pki ?? (kubeadmPki ? kubeadmPki.replace(/\/ca\.crt$/, '') : p.pki),
       etcdDataDir: first('etcd', 'data-dir') ?? p.etcdDataDir,
       schedulerKubeconfig: first('kube-scheduler', 'kubeconfig') ?? p.schedulerKubeconfig,
       controllerManagerKubeconfig: first('kube-controller-manager', 'kubeconfig') ?? p.controllerManagerKubeconfig,
@@ -197,6 +201,8 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
       kubeletConfig: first('kubelet', 'config') ?? p.kubeletConfig,
       kubeletClientCA: first('kubelet', 'client-ca-file'),
       proxyKubeconfig: first('kube-proxy', 'kubeconfig'),
+      adminKubeconfigs: opts.paths?.adminKubeconfigs ?? p.adminKubeconfigs,
+      kubeletServices: opts.paths?.kubeletServices ?? p.kubeletServices,
     };
     for (const c of fileChecks(paths)) {
       const def: CheckDef = { ...c, references: [`CIS Kubernetes Benchmark v1.10 ${c.cis}`] };

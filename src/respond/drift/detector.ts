@@ -46,6 +46,7 @@ export interface DriftDetectorOptions {
   maxVerify?: number;
 }
 
+const FD_EXEC = /^(?:\/proc\/|\/dev\/fd\/|\/memfd:)/;
 const EXEC_TYPES = new Set(['execve', 'execveat']);
 const OPEN_TYPES = new Set(['open', 'openat', 'openat2', 'creat']);
 
@@ -116,6 +117,10 @@ export class DriftDetector {
     if (EXEC_TYPES.has(type)) {
       const p = ev['proc.exepath'] ?? ev['proc.exe'];
       if (typeof p !== 'string' || !p.startsWith('/')) return undefined;
+      // Execs through a file descriptor (/dev/fd/N, /proc/self/exe, memfd) name no path of the
+      // container's filesystem: runc init re-executing its sealed copy does this on every
+      // `exec`; fileless execution is the runtime rules' business (memfd_create, /dev/shm).
+      if (FD_EXEC.test(p)) return undefined;
       kind = 'exec';
       path = p;
     } else if (OPEN_TYPES.has(type)) {

@@ -6,7 +6,8 @@
  * Rule names (stable: policies match on them):
  *   `Drift Detected (exec of binary not in image)`        priority Critical
  *   `Drift Detected (library loaded not in image)`        priority Error
- * A policy answers with `kill`, or with `restart` from the signed image: the verdict
+ * The alert's source is `drift` (the response engine's ResponseRequest maps it to a drift
+ * request). A policy answers with `kill`, or with `restart` from the signed image: the verdict
  * carries the container id and the image reference and id the restart needs.
  */
 import type { Finding } from '../../findings/finding.js';
@@ -40,6 +41,8 @@ export interface DriftVerdict {
 
 export const DRIFT_EXEC_RULE = 'Drift Detected (exec of binary not in image)';
 export const DRIFT_LIBRARY_RULE = 'Drift Detected (library loaded not in image)';
+/** The alert's `source`: drift verdicts come from the detector, not from a Falco rule over syscalls. */
+export const DRIFT_SOURCE = 'drift';
 export const DRIFT_TAGS = ['container', 'process', 'drift', 'mitre_execution', 'TA0002', 'mitre_persistence', 'TA0003'];
 
 const WHY: Record<DriftReason, string> = {
@@ -82,7 +85,7 @@ export function driftAlert(v: DriftVerdict, host = defaultHostname()): Alert {
     time,
     rule: rule.name,
     priority: rule.priority,
-    source: 'syscall',
+    source: DRIFT_SOURCE,
     hostname: str(ev, 'evt.hostname') ?? host,
     output: `${time.slice(11, 29)}: ${rule.priority} ${text}`,
     output_fields,

@@ -1,0 +1,131 @@
+/**
+ * Drift with the real sensor (bpftrace, root): the sensor's events of real podman (runc)
+ * containers go through a DriftDetector, as the host agent would feed them. A binary copied
+ * into a running container and executed raises a drift alert; the image's binaries, run
+ * in the same container and in a container recreated from the same image, do not; a binary
+ * written after the watch began (seen only through the sensor's write events) is drift too.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
+import { EngineApi } from '../../src/respond/evidence/engine.js';
+import { DriftDetector } from '../../src/respond/drift/detector.js';
+import { DRIFT_EXEC_RULE, driftAlert, type DriftVerdict } from '../../src/respond/drift/verdict.js';
+import { Sensor } from '../../src/sensor/sensor.js';
+import type { RuntimeEvent } from '../../src/runtime/event.js';
+
+const IMAGE = 'localhost/gatehouse-ep-busybox:1';
+const HOST = `unix://${podmanSocket}`;
+const RUN = ['run', '-d', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=1024:1024'];
+const isRoot = process.getuid?.() === 0;
+const podmanReady = existsSync(podmanSocket) && hasCommand('podman') && spawnSync('podman', ['image', 'exists', IMAGE]).status === 0;
+const skip =
+  missing(isRoot, 'the sensor needs root') ||
+  missing(hasCommand('bpftrace'), 'bpftrace not installed (.ci/setup.d/65-bpftrace.sh)') ||
+  missing(existsSync('/sys/kernel/tracing/events'), 'tracefs not mounted at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)') ||
+  missing(podmanReady, `podman socket ${podmanSocket} and image ${IMAGE} (.ci/setup.d/20-podman.sh, 70-engine-proxy.sh)`);
+const runId = Math.random().toString(36).slice(2, 8);
+
+function podman(args: string[]): string {
+  const r = spawnSync('podman', args, { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, `podman ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+const until = async (what: string, ok: () => boolean, ms = 30_000, seen?: () => unknown) => {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${seen ? `; seen: ${JSON.stringify(seen())}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('drift from the real sensor on real podman containers', { skip, timeout: 600_000 }, () => {
+  const drifted = `gh-drift-s-${runId}`;
+  const recreated = `gh-drift-s2-${runId}`;
+  let sensor: Sensor;
+  let engine: EngineApi;
+  let detector: DriftDetector;
+  let loop: Promise<void>;
+  const verdicts: DriftVerdict[] = [];
+  const execs: RuntimeEvent[] = [];
+  let driftedId = '';
+  let recreatedId = '';
+
+  before(async () => {
+    engine = new EngineApi(HOST);
+    detector = new DriftDetector({ engine });
+    sensor = await Sensor.start({ engineSocket: podmanSocket });
+    loop = (async () => {
+      for await (const ev of sensor.events()) {
+        const cid = ev['container.id'];
+        if (typeof cid !== 'string' || cid === 'host' || !cid) continue;
+        if (ev['evt.type'] === 'execve') execs.push(ev);
+        const v = await detector.observe(ev);
+        if (v) verdicts.push(v);
+      }
+    })();
+    driftedId = podman([...RUN, '--name', drifted, IMAGE, 'sleep', '600']);
+    await until('the drifted container to be watched', () => detector.watched(driftedId) !== undefined);
+    // copy a binary in and run it, then run binaries of the image (each a real execve by runc:
+    // busybox's sh runs some applets in-process, without one)
+    podman(['exec', drifted, 'cp', '/bin/busybox', '/tmp/true']);
+    podman(['exec', drifted, '/tmp/true']);
+    podman(['exec', drifted, '/bin/ls', '/']);
+    podman(['exec', drifted, '/bin/busybox', 'true']);
+    await until("the drifted container's exec of busybox", () => execs.some((e) => e['container.id'] === driftedId.slice(0, 12) && e['proc.exepath'] === '/bin/busybox' && e['proc.cmdline'] === 'busybox true'), 30_000, () => execs.map((e) => [e['container.id'], e['proc.exepath'], e['proc.cmdline']]));
+    // the container recreated from the same image
+    podman(['rm', '-f', '-t', '0', drifted]);
+    recreatedId = podman([...RUN, '--name', recreated, IMAGE, 'sleep', '600']);
+    await until('the recreated container to be watched', () => detector.watched(recreatedId) !== undefined);
+    podman(['exec', recreated, '/bin/ls', '/']);
+    podman(['exec', recreated, '/bin/busybox', 'true']);
+    podman(['exec', recreated, '/bin/cat', '/etc/hostname']);
+    await until("the recreated container's exec of cat", () => execs.some((e) => e['container.id'] === recreatedId.slice(0, 12) && e['proc.name'] === 'cat'), 30_000, () => execs.map((e) => [e['container.id'], e['proc.exepath'], e['proc.cmdline']]));
+  });
+
+  after(async () => {
+    spawnSync('podman', ['rm', '-f', '-t', '0', drifted, recreated], { stdio: 'ignore' });
+    await sensor?.stop();
+    await loop;
+    await detector?.close();
+    await engine?.close();
+  });
+
+  it('the exec of the binary copied in is drift, as a Falco JSON alert', () => {
+    const mine = verdicts.filter((v) => v.containerId === driftedId);
+    assert.deepEqual(
+      mine.map((v) => [v.path, v.reason, v.kind]),
+      [['/tmp/true', 'added', 'exec']],
+      `execs seen: ${JSON.stringify(execs.filter((e) => e['container.id'] === driftedId.slice(0, 12)).map((e) => e['proc.exepath']))}`,
+    );
+    const a = driftAlert(mine[0]!);
+    assert.equal(a.rule, DRIFT_EXEC_RULE);
+    assert.equal(a.output_fields['container.id'], driftedId.slice(0, 12));
+    assert.equal(a.output_fields['proc.exepath'], '/tmp/true');
+    assert.equal(a.output_fields['container.image'], IMAGE);
+  });
+
+  it('the image binaries the sensor saw run are not drift', () => {
+    const ran = execs.filter((e) => e['container.id'] === driftedId.slice(0, 12)).map((e) => e['proc.exepath']);
+    assert.ok(ran.includes('/bin/busybox'), `image binaries ran: ${JSON.stringify(ran)}`);
+    assert.ok(ran.includes('/tmp/true'));
+  });
+
+  it('a container recreated from the same image has no drift', () => {
+    const ran = execs.filter((e) => e['container.id'] === recreatedId.slice(0, 12));
+    assert.ok(ran.length >= 3, 'the sensor saw the recreated container work');
+    assert.deepEqual(verdicts.filter((v) => v.containerId === recreatedId), []);
+  });
+
+  it('a binary written after the watch began, seen through the sensor\'s writes only, is drift when run', async () => {
+    const before = verdicts.length;
+    podman(['exec', recreated, 'sh', '-c', 'cat /bin/busybox > /tmp/echo && chmod +x /tmp/echo']);
+    podman(['exec', recreated, '/tmp/echo', 'hi']);
+    await until('the drift verdict', () => verdicts.length > before, 30_000);
+    const v = verdicts.slice(before);
+    assert.deepEqual(v.map((x) => [x.path, x.reason]), [['/tmp/echo', 'added']]);
+  });
+});

@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { defaultPackDir } from '../policy/builtin.js';
 import { expandYamlPaths, readPositionedYaml } from '../util/positioned-yaml.js';
 import { DROP_RULE } from '../sensor/drop-alert.js';
+import { checkCatalog as nodeCheckCatalog } from '../node/index.js';
 import { CLUSTER_CHECKS } from './cluster-checks.js';
 
 export type CheckSource = 'policy' | 'rbac-risk' | 'dockerfile-rule' | 'runtime-rule' | 'cluster-check' | 'node-check';
@@ -53,6 +54,10 @@ function ruleNames(criteria: unknown, out: Set<string>): void {
   for (const k of ['all', 'any', 'not']) if (k in c) ruleNames(c[k], out);
 }
 
+/**
+ * The catalog of the built-in data plus the node and control-plane checks of src/node;
+ * `registered` adds checks of other modules.
+ */
 export async function builtinCatalog(opts: { packDir?: string; registered?: readonly RegisteredCheck[] } = {}): Promise<CheckCatalog> {
   const dir = opts.packDir ?? defaultPackDir();
   const out = new Map<string, CatalogEntry>();
@@ -82,6 +87,7 @@ export async function builtinCatalog(opts: { packDir?: string; registered?: read
   }
   for (const r of [...runtimeRules].sort()) add({ id: r, title: r, source: 'runtime-rule', origin: 'runtime' });
   for (const c of CLUSTER_CHECKS) add({ id: c.id, title: c.title, source: 'cluster-check', origin: 'compliance' });
+  for (const c of nodeCheckCatalog()) add({ id: c.id, title: c.title, source: 'node-check', origin: 'node' });
   for (const c of opts.registered ?? []) add({ id: c.id, title: c.title, source: 'node-check', origin: 'node' });
   return out;
 }

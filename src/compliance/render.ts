@@ -145,7 +145,7 @@ table.summary{border-collapse:collapse;margin:.5em 0 1em}table.summary td{border
 .badge{display:inline-block;min-width:4.5em;text-align:center;border-radius:3px;padding:0 .3em;color:#fff;font-size:.85em}
 .b-pass{background:#2e7d32;color:#fff}.b-fail{background:#c62828;color:#fff}.b-manual{background:#ef6c00;color:#fff}.b-not-applicable{background:#757575;color:#fff}
 section.control{border:1px solid #ddd;border-left:6px solid #999;padding:.5em .8em;margin:.6em 0;break-inside:avoid;page-break-inside:avoid}
-.s-pass{border-left-color:#2e7d32}.s-fail{border-left-color:#c62828}.s-manual{border-left-color:#ef6c00}.s-not-applicable{border-left-color:#757575}
+section.s-pass{border-left-color:#2e7d32}section.s-fail{border-left-color:#c62828}section.s-manual{border-left-color:#ef6c00}section.s-not-applicable{border-left-color:#757575}
 .desc{color:#333;margin:.2em 0}.reason{margin:.2em 0;font-style:italic}.checks{margin:.2em 0;font-size:.9em}
 ul.results{margin:.3em 0 0 1.2em;padding:0;font-size:.88em}ul.results li{margin:.1em 0;word-break:break-word}
 .tag{font-weight:bold;text-transform:uppercase;font-size:.8em}.r-fail .tag{color:#c62828}.r-pass .tag{color:#2e7d32}.r-unknown .tag,.r-manual .tag{color:#ef6c00}

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { buildComplianceReport, COMPLIANCE_FORMATS, FRAMEWORKS, MESH_KINDS, renderCompliance, type ComplianceFormat, type ComplianceInputs } from '../../compliance/index.js';
 import { CLUSTER_KINDS } from '../../kube/cluster.js';
+import { checkNode } from '../../node/index.js';
 import { UserError } from '../../util/errors.js';
 import { addClusterOptions, loadObjects, type ClusterCliOptions } from '../cluster-options.js';
 import { EXIT_ERROR } from '../fail.js';
@@ -33,7 +34,11 @@ export function registerComplianceCommands(program: Command): void {
         loadErrors = notes.some((n) => n.level === 'error');
         Object.assign(inputs, { objects, cluster, source: cluster ? `cluster ${cluster}` : paths.map((p) => (p === '-' ? 'stdin' : p)).join(' ') });
       }
-      if (o.node) throw new UserError('--node needs the node checks (src/node), which this build does not have yet', 'usage');
+      if (o.node) {
+        const node = await checkNode({});
+        for (const n of node.notes) process.stderr.write(`gatehouse: note: node: ${n}\n`);
+        Object.assign(inputs, { results: node.results, resultsSource: `node check on ${node.host}` });
+      }
       const result = await buildComplianceReport(o.framework, inputs);
       await writeOutput(renderCompliance(result, o.format), o);
       process.exitCode = loadErrors ? EXIT_ERROR : result.summary.fail > 0 ? o.exitCode : 0;

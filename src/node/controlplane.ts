@@ -205,6 +205,30 @@ export const SETTING_CHECKS: SettingCheck[] = [
   { id: 'controlplane.etcd.peer-cert-file', cis: '2.4', component: E, severity: 'HIGH', title: 'Ensure that the --peer-cert-file and --peer-key-file arguments are set as appropriate', remediation: edit(E, '--peer-cert-file and --peer-key-file'), evaluate: isSet('peer-cert-file', 'peer-key-file') },
   { id: 'controlplane.etcd.peer-client-cert-auth', cis: '2.5', component: E, severity: 'HIGH', title: 'Ensure that the --peer-client-cert-auth argument is set to true', remediation: edit(E, '--peer-client-cert-auth=true'), evaluate: boolEq('peer-client-cert-auth', true, false) },
   { id: 'controlplane.etcd.peer-auto-tls', cis: '2.6', component: E, severity: 'MEDIUM', title: 'Ensure that the --peer-auto-tls argument is not set to true', remediation: 'Remove --peer-auto-tls or set it to false.', evaluate: boolEq('peer-auto-tls', false, false) },
+  {
+    id: 'controlplane.etcd.unique-ca', cis: '2.7', component: E, severity: 'MEDIUM', manual: true, title: 'Ensure that a unique Certificate Authority is used for etcd', remediation: 'Give etcd its own CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt) and set --trusted-ca-file to it; the API server keeps the cluster CA in --client-ca-file.',
+    evaluate: async (i) => {
+      const etcdCA = i.get('trusted-ca-file');
+      if (!etcdCA.value) return fail([etcdCA.evidence], 'etcd has no --trusted-ca-file: it trusts no client CA of its own');
+      const apis = i.peers('kube-apiserver');
+      if (apis.length === 0) return unknown('no kube-apiserver found on this node to compare its --client-ca-file with', [etcdCA.evidence]);
+      const ev = [etcdCA.evidence];
+      const same: string[] = [];
+      for (const a of apis) {
+        const cluster = a.get('client-ca-file');
+        ev.push(`kube-apiserver ${a.source.origin}: ${cluster.evidence}`);
+        if (!cluster.value) continue;
+        if (cluster.value === etcdCA.value) {
+          same.push(`the same file ${cluster.value}`);
+          continue;
+        }
+        const [x, y] = [await i.h.read(etcdCA.value), await i.h.read(cluster.value)];
+        if (!x.ok || !y.ok) return unknown(`cannot compare the CA files: ${!x.ok ? x.reason : ''}${!x.ok && !y.ok ? '; ' : ''}${!y.ok ? y.reason : ''}`, ev);
+        if (x.value.trim() === y.value.trim()) same.push(`${etcdCA.value} and ${cluster.value} hold the same certificate`);
+      }
+      return same.length ? fail(ev, `etcd trusts the cluster CA: ${same.join('; ')} (any client certificate of the cluster can reach etcd)`) : pass(ev);
+    },
+  },
   // 4.2 Kubelet (flags, else its --config file, else defaults)
   { id: 'node.kubelet.anonymous-auth', cis: '4.2.1', component: K, severity: 'HIGH', title: 'Ensure that the --anonymous-auth argument is set to false', remediation: 'Set authentication.anonymous.enabled: false in the kubelet config (or --anonymous-auth=false).', evaluate: boolEq('anonymous-auth', false, true) },
   {

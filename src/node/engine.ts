@@ -55,7 +55,7 @@ async function processesNamed(h: HostRoot, names: RegExp): Promise<{ pid: number
     const c = await h.readBytes(`/proc/${d}/cmdline`);
     if (!c.ok) continue;
     const argv = c.value.toString('utf8').split('\0').filter(Boolean);
-    if (!argv[0] || !names.test(argv.slice(0, 3).join(' '))) continue;
+    if (!argv[0] || !names.test(argv.map((a, i) => (i === 0 ? a : a.startsWith('-') ? '' : a)).filter(Boolean).join(' '))) continue;
     const st = await h.read(`/proc/${d}/status`);
     const uid = st.ok ? Number(/^Uid:\s*(\d+)/m.exec(st.value)?.[1] ?? NaN) : NaN;
     out.push({ pid: Number(d), uid, argv });

@@ -152,10 +152,10 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
     if (configFile) {
       const cfg = await readKubeletConfig(h, configFile);
       if ('reason' in cfg) {
-        inst = flagInstance(h, s);
+        inst = flagInstance(h, s, undefined, instances);
         inst.problems.push(cfg.reason);
-      } else inst = flagInstance(h, s, cfg);
-    } else inst = flagInstance(h, s);
+      } else inst = flagInstance(h, s, cfg, instances);
+    } else inst = flagInstance(h, s, undefined, instances);
     instances.get(s.component)!.push(inst);
   }
 

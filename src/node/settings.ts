@@ -19,15 +19,23 @@ export interface Instance {
   get(flag: string, dflt?: string): Setting;
   /** Notes on how the instance was read (config file not readable, …). */
   problems: string[];
+  /** Instances of other components on this node (for checks across components, CIS 2.7). */
+  peers(component: Component): Instance[];
 }
 
-export function flagInstance(h: HostRoot, source: FlagSource, config?: { values: Map<string, { value: string; path: string }>; file: string; defaults: Record<string, string> }): Instance {
+export function flagInstance(
+  h: HostRoot,
+  source: FlagSource,
+  config?: { values: Map<string, { value: string; path: string }>; file: string; defaults: Record<string, string> },
+  all?: Map<Component, Instance[]>,
+): Instance {
   const problems: string[] = [];
   return {
     component: source.component,
     source,
     h,
     problems,
+    peers: (c) => all?.get(c) ?? [],
     get(flag: string, dflt?: string): Setting {
       const v = source.flags.get(flag);
       if (v?.length) {

@@ -91,7 +91,9 @@ test('a hardened control plane from static-pod manifests: every 1.2, 1.3, 1.4, 2
     'etc/kubernetes/manifests/kube-apiserver.yaml': { content: pod('kube-apiserver', GOOD_APISERVER), mode: 0o600 },
     'etc/kubernetes/manifests/kube-controller-manager.yaml': { content: pod('kube-controller-manager', ['--profiling=false', '--use-service-account-credentials=true', '--service-account-private-key-file=/etc/kubernetes/pki/sa.key', '--root-ca-file=/etc/kubernetes/pki/ca.crt', '--bind-address=127.0.0.1', '--terminated-pod-gc-threshold=10', '--kubeconfig=/etc/kubernetes/controller-manager.conf']), mode: 0o600 },
     'etc/kubernetes/manifests/kube-scheduler.yaml': { content: pod('kube-scheduler', ['--profiling=false', '--bind-address=127.0.0.1', '--kubeconfig=/etc/kubernetes/scheduler.conf']), mode: 0o600 },
-    'etc/kubernetes/manifests/etcd.yaml': { content: pod('etcd', ['--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--key-file=/etc/kubernetes/pki/etcd/server.key', '--client-cert-auth=true', '--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt', '--peer-key-file=/etc/kubernetes/pki/etcd/peer.key', '--peer-client-cert-auth=true', '--data-dir=/var/lib/etcd']), mode: 0o600 },
+    'etc/kubernetes/manifests/etcd.yaml': { content: pod('etcd', ['--cert-file=/etc/kubernetes/pki/etcd/server.crt', '--key-file=/etc/kubernetes/pki/etcd/server.key', '--client-cert-auth=true', '--peer-cert-file=/etc/kubernetes/pki/etcd/peer.crt', '--peer-key-file=/etc/kubernetes/pki/etcd/peer.key', '--peer-client-cert-auth=true', '--data-dir=/var/lib/etcd', '--trusted-ca-file=/etc/kubernetes/pki/etcd/ca.crt']), mode: 0o600 },
+    'etc/kubernetes/pki/ca.crt': 'cluster CA\n',
+    'etc/kubernetes/pki/etcd/ca.crt': 'etcd CA\n',
     'etc/kubernetes/enc.yaml': ENC_GOOD,
     'etc/kubernetes/audit-policy.yaml': AUDIT_CIS,
   });
@@ -176,6 +178,34 @@ test('encryption at rest: no config, unreadable config, invalid config, aesgcm f
     assert.equal(enc.status, 'unknown');
     assert.match(enc.reason!, /\/etc\/missing\.yaml: does not exist/);
     assert.equal(statusOf(s)['controlplane.apiserver.audit-policy'], 'unknown');
+  } finally {
+    fx.cleanup();
+  }
+});
+
+test('CIS 2.7: etcd trusting the cluster CA fails (same file or same certificate); no etcd CA fails; no apiserver is unknown', async () => {
+  const cases: [string[], Record<string, string>, string, RegExp][] = [
+    [['--trusted-ca-file=/pki/ca.crt'], { 'pki/ca.crt': 'A' }, 'fail', /the same file \/pki\/ca\.crt/],
+    [['--trusted-ca-file=/pki/etcd-ca.crt'], { 'pki/ca.crt': 'A\n', 'pki/etcd-ca.crt': 'A' }, 'fail', /hold the same certificate/],
+    [['--trusted-ca-file=/pki/etcd-ca.crt'], { 'pki/ca.crt': 'A', 'pki/etcd-ca.crt': 'B' }, 'pass', /trusted-ca-file=\/pki\/etcd-ca\.crt/],
+    [[], { 'pki/ca.crt': 'A' }, 'fail', /no --trusted-ca-file/],
+    [['--trusted-ca-file=/pki/etcd-ca.crt'], { 'pki/ca.crt': 'A' }, 'unknown', /etcd-ca\.crt: does not exist/],
+  ];
+  for (const [etcdFlags, files, want, text] of cases) {
+    const fx = makeRoot({ ...files, 'api': 'kube-apiserver --client-ca-file=/pki/ca.crt\n', 'etcd': `etcd ${etcdFlags.join(' ')}\n` });
+    try {
+      const r = await checkNode({ root: fx.root, flagFiles: ['/api', '/etcd'], areas: ['controlplane'] });
+      const x = r.results.find((c) => c.id === 'controlplane.etcd.unique-ca')!;
+      assert.equal(x.status, want, `${etcdFlags}: ${x.reason ?? x.finding?.detail}`);
+      assert.match([x.reason ?? '', x.finding?.detail ?? '', ...x.evidence].join('\n'), text);
+    } finally {
+      fx.cleanup();
+    }
+  }
+  const fx = makeRoot({ 'etcd': 'etcd --trusted-ca-file=/x\n' });
+  try {
+    const r = await checkNode({ root: fx.root, flagFiles: ['/etcd'], areas: ['controlplane'] });
+    assert.equal(r.results.find((c) => c.id === 'controlplane.etcd.unique-ca')!.status, 'unknown');
   } finally {
     fx.cleanup();
   }

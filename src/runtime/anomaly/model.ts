@@ -12,8 +12,11 @@
  *     binary run 5,000 times with one argument shape makes a new shape cost ~12 bits while a
  *     binary with many shapes makes it cheap; score = −log2 P_new(ctx) + 1 bit per further
  *     unknown level below the context;
- *   - if no level is known, the channel root is the context and the feature's prior (the risk
- *     of its class: a binary in /tmp, a shell, a mount) is added.
+ *   - if no level is known, the channel root is the context;
+ *   - when the feature's class-level key (`priorLevel`: "a shell under this parent", "a mount
+ *     by this executable", "a port never listened on", "this kind of secret") is unknown, the
+ *     prior of the class is added (its risk: a binary in /tmp, a shell, a mount, a C2 port);
+ *   - sequence items are capped below any threshold: supporting evidence, never an alert alone.
  *
  * Replica consensus: a novel item that k replicas of the workload show independently is less
  * suspect than one only a single replica shows (a rollout or a config change reaches every
@@ -38,17 +41,24 @@ export function scoreFeature(b: Baseline, f: Feature): FeatureScore {
   const keys = f.keys;
   const c0 = cc.c.get(keys[0]!);
   if (c0 !== undefined && c0 > 0) return { score: 0, known: 0, contextCount: c0, contextDistinct: cc.t.get(keys[0]!) ?? 0 };
+  const priorLevel = f.priorLevel ?? keys.length - 1;
+  let known = -1;
+  let c = cc.n;
+  let t = cc.t.get('') ?? 0;
   for (let j = 1; j < keys.length; j++) {
-    const c = cc.c.get(keys[j]!);
-    if (c !== undefined && c > 0) {
-      const t = cc.t.get(keys[j]!) ?? 0;
-      const score = -Math.log2((t + 1) / (c + t + 1)) + (j - 1) * LEVEL_BITS;
-      return { score, known: j, contextCount: c, contextDistinct: t };
+    const cj = cc.c.get(keys[j]!);
+    if (cj !== undefined && cj > 0) {
+      known = j;
+      c = cj;
+      t = cc.t.get(keys[j]!) ?? 0;
+      break;
     }
   }
-  const t = cc.t.get('') ?? 0;
-  const score = -Math.log2((t + 1) / (cc.n + t + 1)) + (keys.length - 1) * LEVEL_BITS + f.prior;
-  return { score, known: -1, contextCount: cc.n, contextDistinct: t };
+  const unknownLevels = known === -1 ? keys.length - 1 : known - 1;
+  let score = -Math.log2((t + 1) / (c + t + 1)) + unknownLevels * LEVEL_BITS;
+  if (known === -1 || known > priorLevel) score += f.prior;
+  if (f.cap !== undefined && score > f.cap) score = f.cap;
+  return { score, known, contextCount: c, contextDistinct: t };
 }
 
 /** Score after replica consensus: k distinct replicas showed the same novel item. */

@@ -29,8 +29,15 @@ export interface Feature {
   ch: Channel;
   /** Most specific first; every key is unique within its channel. */
   keys: string[];
-  /** Surprisal (bits) of the most generic key when the channel never saw it. */
+  /**
+   * Surprisal (bits) charged by the risk of the item's class when the key at `priorLevel` (the
+   * class-level key: "this kind of thing, in this workload") was never seen.
+   */
   prior: number;
+  /** Index of the class-level key (default: the last). */
+  priorLevel?: number;
+  /** Most bits this feature can score (supporting evidence that cannot alert alone). */
+  cap?: number;
 }
 
 // --- generalisation -------------------------------------------------------------------------
@@ -115,6 +122,29 @@ const SENSITIVE_READ = /^(\/etc\/(shadow|gshadow|sudoers|pam\.|security\/|ssh\/s
 const SENSITIVE_WRITE = /^(\/bin|\/sbin|\/usr\/bin|\/usr\/sbin|\/usr\/local\/bin|\/lib|\/usr\/lib|\/lib64|\/etc|\/boot|\/root|\/var\/spool\/cron|\/dev\/shm)(\/|$)/;
 const C2_PORTS = new Set([1337, 31337, 3333, 4444, 5555, 6666, 6667, 7777, 9001, 14444, 45700, 4242]);
 
+/** The parent of a process started from outside the container (exec, probes, the entry point). */
+export const RUNTIME = 'container-runtime';
+const RUNTIME_EXE = /^(\/usr(\/local)?\/s?bin\/(runc|crun|conmon|podman|docker|dockerd|containerd|containerd-shim[\w-]*|kubelet|crictl)|\/dev\/fd\/#)$/;
+
+/** Host-side container runtime processes above a container's processes are all one parent. */
+function outside(exe: string): string {
+  return RUNTIME_EXE.test(exe) ? RUNTIME : exe;
+}
+
+/** Bits a sequence item can score at most (below any alert threshold). */
+export const SEQ_CAP = 8;
+
+/** What kind of secret a sensitive path is. */
+export function sensitiveClass(path: string): string {
+  if (/\/etc\/g?shadow/.test(path)) return 'shadow';
+  if (/\/etc\/(sudoers|pam\.|security\/)/.test(path)) return 'auth-config';
+  if (/\/\.ssh\/|ssh_host_/.test(path)) return 'ssh-keys';
+  if (/\/\.(aws|kube|docker|gnupg)\b/.test(path) || /\/etc\/(kubernetes|docker)\//.test(path)) return 'cloud-credentials';
+  if (/\/secrets\//.test(path)) return path.includes('serviceaccount') ? 'service-account-token' : 'mounted-secrets';
+  if (/\/proc\//.test(path)) return 'process-memory';
+  return 'other';
+}
+
 export function isSensitiveRead(path: string): boolean {
   return SENSITIVE_READ.test(path);
 }
@@ -182,24 +212,31 @@ export interface ExtractContext {
 /** The features of one event. Events that say nothing about behaviour give none. */
 export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Feature[] {
   const type = ev['evt.type'];
-  const exe = s(ev, 'proc.exepath') || s(ev, 'proc.exe');
+  // the exe as a shape: runc re-executes itself from /dev/fd/N, interpreters carry versions
+  const exe = pathShape(s(ev, 'proc.exepath') || s(ev, 'proc.exe'));
   const name = s(ev, 'proc.name');
   const out: Feature[] = [];
   const cls = eventClass(ev);
   switch (type) {
     case 'execve': {
-      const pexe = s(ev, 'proc.pexepath') || s(ev, 'proc.pexe');
+      const pexe = outside(pathShape(s(ev, 'proc.pexepath') || s(ev, 'proc.pexe')));
       const user = s(ev, 'user.name') || s(ev, 'user.uid');
-      const { cls: tc, prior } = toolClass(exe, name);
+      const { cls: tc, prior } = toolClass(s(ev, 'proc.exepath') || s(ev, 'proc.exe'), name);
       const shape = argsShape(s(ev, 'proc.args'));
       const keys = pexe
         ? [`${exe} [${shape}] parent=${pexe} user=${user}`, `${exe} parent=${pexe}`, exe, `class=${tc}`]
         : [`${exe} [${shape}] user=${user}`, exe, `class=${tc}`];
       out.push({ ch: 'exec', keys, prior });
       const anc = ev['proc.aexepath'];
-      if (!ctx.gap && Array.isArray(anc) && anc.length >= 1) {
-        const chain = [exe, ...(anc as string[]).slice(0, 3)];
-        out.push({ ch: 'lineage', keys: [chain.join(' < '), chain.slice(0, 2).join(' < ')], prior: 4 });
+      if (!ctx.gap && pexe && Array.isArray(anc) && anc.length >= 1) {
+        // who spawns what: the class of a child under its parent is where the prior applies
+        // (a shell under a database server that never spawned one is the classic web/SQL RCE)
+        const chain = [exe];
+        for (const a of (anc as string[]).slice(0, 3)) {
+          chain.push(outside(pathShape(String(a))));
+          if (chain[chain.length - 1] === RUNTIME) break;
+        }
+        out.push({ ch: 'lineage', keys: [chain.join(' < '), `${exe} < ${pexe}`, `class=${tc} < ${pexe}`, `parent=${pexe}`], prior, priorLevel: 2 });
       }
       break;
     }
@@ -212,10 +249,10 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
       if (!path.startsWith('/')) break;
       if (ev['evt.is_open_write'] === true) {
         const pre = dirPrefix(path);
-        out.push({ ch: 'file', keys: [`w:${exe}:${pre}`, `w:${pre}`, `w:${topDir(pre)}`], prior: SENSITIVE_WRITE.test(path) ? 16 : 6 });
+        out.push({ ch: 'file', keys: [`w:${exe}:${pre}`, `w:${pre}`, `w:${topDir(pre)}`], prior: SENSITIVE_WRITE.test(path) ? 16 : 6, priorLevel: 1 });
       } else if (SENSITIVE_READ.test(path)) {
         const shape = pathShape(path);
-        out.push({ ch: 'file', keys: [`r:${exe}:${shape}`, `r:${shape}`, 'r:sensitive'], prior: 16 });
+        out.push({ ch: 'file', keys: [`r:${exe}:${shape}`, `r:${shape}`, `r:class=${sensitiveClass(path)}`, 'r:sensitive'], prior: 16, priorLevel: 2 });
       }
       break;
     }
@@ -227,7 +264,7 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
       const path = s(ev, 'evt.arg.path') || s(ev, 'evt.arg.name') || s(ev, 'evt.arg.oldpath');
       if (!path.startsWith('/')) break;
       const pre = dirPrefix(path);
-      out.push({ ch: 'file', keys: [`d:${exe}:${pre}`, `d:${pre}`, `d:${topDir(pre)}`], prior: SENSITIVE_WRITE.test(path) || path.startsWith('/var/log') ? 12 : 4 });
+      out.push({ ch: 'file', keys: [`d:${exe}:${pre}`, `d:${pre}`, `d:${topDir(pre)}`], prior: SENSITIVE_WRITE.test(path) || path.startsWith('/var/log') ? 12 : 4, priorLevel: 1 });
       break;
     }
     case 'connect': {
@@ -235,36 +272,37 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
       const port = n(ev, 'fd.sport');
       const peer = peerShape(s(ev, 'fd.sip'), ctx.workloadOfIp);
       if (s(ev, 'fd.type') !== 'ipv4' && s(ev, 'fd.type') !== 'ipv6') break;
-      out.push({ ch: 'net', keys: [`out:${l4}:${peer}:${port}:${exe}`, `out:${l4}:${peer}:${port}`, `out:${l4}:*:${port}`, `out:${l4}`], prior: C2_PORTS.has(port) ? 16 : 10 });
+      out.push({ ch: 'net', keys: [`out:${l4}:${peer}:${port}:${exe}`, `out:${l4}:${peer}:${port}`, `out:${l4}:*:${port}`, `out:${l4}`], prior: C2_PORTS.has(port) ? 16 : 10, priorLevel: 2 });
       break;
     }
     case 'accept':
     case 'accept4': {
       const l4 = s(ev, 'fd.l4proto') || 'tcp';
       const port = n(ev, 'fd.sport');
-      out.push({ ch: 'net', keys: [`in:${l4}:${port}:${exe}`, `in:${l4}:${port}`, `in:${l4}`], prior: C2_PORTS.has(port) ? 16 : 12 });
+      out.push({ ch: 'net', keys: [`in:${l4}:${port}:${exe}`, `in:${l4}:${port}`, `in:${l4}`], prior: C2_PORTS.has(port) ? 16 : 12, priorLevel: 1 });
       break;
     }
     case 'dup':
     case 'dup2':
     case 'dup3':
-      out.push({ ch: 'sys', keys: [`dup-socket:${exe}`, 'dup-socket'], prior: 14 });
+      out.push({ ch: 'sys', keys: [`dup-socket:${exe}`, 'dup-socket'], prior: 14, priorLevel: 0 });
       break;
     case 'socket':
-      if (s(ev, 'evt.arg.domain').includes('PACKET')) out.push({ ch: 'sys', keys: [`packet-socket:${exe}`, 'packet-socket'], prior: 18 });
+      if (s(ev, 'evt.arg.domain').includes('PACKET')) out.push({ ch: 'sys', keys: [`packet-socket:${exe}`, 'packet-socket'], prior: 18, priorLevel: 0 });
       break;
     case 'ptrace':
-      out.push({ ch: 'sys', keys: [`ptrace:${s(ev, 'evt.arg.request')}:${exe}`, `ptrace:${s(ev, 'evt.arg.request')}`, 'ptrace'], prior: 18 });
+      out.push({ ch: 'sys', keys: [`ptrace:${s(ev, 'evt.arg.request')}:${exe}`, `ptrace:${exe}`, 'ptrace'], prior: 18, priorLevel: 1 });
       break;
     case 'memfd_create':
-      out.push({ ch: 'sys', keys: [`memfd_create:${exe}`, 'memfd_create'], prior: 16 });
+      out.push({ ch: 'sys', keys: [`memfd_create:${exe}`, 'memfd_create'], prior: 16, priorLevel: 0 });
       break;
     case 'init_module':
     case 'finit_module':
-      out.push({ ch: 'sys', keys: [`module:${exe}`, 'module'], prior: 20 });
+      out.push({ ch: 'sys', keys: [`module:${exe}`, 'module'], prior: 20, priorLevel: 0 });
       break;
     case 'mount':
-      out.push({ ch: 'sys', keys: [`mount:${s(ev, 'evt.arg.type')}:${exe}`, `mount:${s(ev, 'evt.arg.type')}`, 'mount'], prior: 18 });
+      // container runtimes mount while setting a container up; a mount by anything else is the signal
+      out.push({ ch: 'sys', keys: [`mount:${s(ev, 'evt.arg.type')}:${exe}`, `mount:${exe}`, 'mount'], prior: 18, priorLevel: 1 });
       break;
     case 'setuid':
     case 'setgid':
@@ -274,7 +312,7 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
     case 'setresgid': {
       const id = ev['evt.arg.uid'] ?? ev['evt.arg.gid'];
       const toRoot = Number(id) === 0;
-      out.push({ ch: 'sys', keys: [`${type}:${toRoot ? 'root' : 'user'}:${exe}`, `${type}:${toRoot ? 'root' : 'user'}`, 'setid'], prior: toRoot ? 14 : 6 });
+      out.push({ ch: 'sys', keys: [`${type}:${toRoot ? 'root' : 'user'}:${exe}`, `${type}:${toRoot ? 'root' : 'user'}`, 'setid'], prior: toRoot ? 14 : 6, priorLevel: 1 });
       break;
     }
     case 'symlink':
@@ -283,14 +321,15 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
     case 'linkat': {
       const target = s(ev, 'evt.arg.target') || s(ev, 'evt.arg.oldpath');
       const sens = SENSITIVE_READ.test(target);
-      out.push({ ch: 'sys', keys: [`link:${sens ? 'sensitive' : 'other'}:${exe}`, `link:${sens ? 'sensitive' : 'other'}`], prior: sens ? 16 : 4 });
+      out.push({ ch: 'sys', keys: [`link:${sens ? 'sensitive' : 'other'}:${exe}`, `link:${sens ? 'sensitive' : 'other'}`], prior: sens ? 16 : 4, priorLevel: 0 });
       break;
     }
     default:
       break;
   }
   if (cls && !ctx.gap && ctx.prevClass !== undefined) {
-    out.push({ ch: 'seq', keys: [`${exe}: ${ctx.prevClass} > ${cls}`, `${ctx.prevClass} > ${cls}`], prior: 4 });
+    // supporting evidence only: orderings vary with timing, so a sequence never alerts alone
+    out.push({ ch: 'seq', keys: [`${exe}: ${ctx.prevClass} > ${cls}`, `${ctx.prevClass} > ${cls}`], prior: 0, cap: SEQ_CAP });
   }
   return out;
 }

@@ -87,10 +87,10 @@ describe('baseline items', () => {
     assert.deepEqual(w[0]!.keys, ['w:/bin/sh:/usr/bin', 'w:/usr/bin', 'w:/usr']);
     assert.ok(w[0]!.prior > 10, 'a write below /usr/bin is a risky class');
     const r = extractFeatures({ 'evt.type': 'openat', 'fd.name': '/var/run/secrets/kubernetes.io/serviceaccount/token', 'evt.is_open_read': true, 'proc.exepath': '/bin/cat' });
-    assert.equal(r[0]!.keys[2], 'r:sensitive');
+    assert.deepEqual(r[0]!.keys.slice(2), ['r:class=service-account-token', 'r:sensitive']);
     assert.deepEqual(extractFeatures({ 'evt.type': 'openat', 'fd.name': '/etc/hosts', 'evt.is_open_read': true }), [], 'ordinary reads are not items');
     const c = extractFeatures({ 'evt.type': 'connect', 'fd.type': 'ipv4', 'fd.l4proto': 'tcp', 'fd.sip': '10.88.0.5', 'fd.sport': 5432, 'proc.exepath': '/usr/bin/python3' }, { workloadOfIp: (ip) => (ip === '10.88.0.5' ? 'db' : undefined) });
-    assert.deepEqual(c[0]!.keys, ['out:tcp:workload=db:5432:/usr/bin/python3', 'out:tcp:workload=db:5432', 'out:tcp:*:5432', 'out:tcp']);
+    assert.deepEqual(c[0]!.keys, ['out:tcp:workload=db:5432:/usr/bin/python#', 'out:tcp:workload=db:5432', 'out:tcp:*:5432', 'out:tcp']);
     const seq = extractFeatures({ 'evt.type': 'dup2', 'proc.exepath': '/bin/bash' }, { prevClass: 'connect' });
     assert.deepEqual(seq.map((x) => x.ch), ['sys', 'seq']);
     assert.deepEqual(extractFeatures({ 'evt.type': 'dup2', 'proc.exepath': '/bin/bash' }, { prevClass: 'connect', gap: true }).map((x) => x.ch), ['sys'], 'no sequence item across a gap');
@@ -126,8 +126,9 @@ describe('baseline lifecycle', () => {
     const b = [...d.baselines.values()][0]!;
     assert.ok(b.locked);
     assert.equal(d.push(exec(pod, 12, '/bin/bash', '-c redis-benchmark')).length, 1, 'a shell, never seen in this workload');
-    const item = [...b.deviations.keys()].find((k) => k.startsWith('exec:'))!;
-    assert.ok(b.accept(item));
+    const items = [...b.deviations.keys()];
+    assert.ok(items.some((k) => k.startsWith('exec:/bin/bash')) && items.some((k) => k.startsWith('lineage:/bin/bash')), items.join(', '));
+    for (const item of items) assert.ok(b.accept(item));
     assert.equal(b.accept('exec:nothing'), false);
     d.resetObservations();
     assert.equal(d.push(exec(pod, 13, '/bin/bash', '-c redis-benchmark')).length, 0, 'accepted: known behaviour');

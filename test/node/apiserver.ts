@@ -34,7 +34,7 @@ export interface RunningApiserver {
 const agent = new Agent({ connect: { rejectUnauthorized: false } });
 
 /** `files` are written into the work dir first; `{dir}` in extra flags is replaced by it. */
-export async function startApiserver(opts: { extra?: (dir: string) => string[]; files?: Record<string, string>; exe?: string } = {}): Promise<RunningApiserver> {
+export async function startApiserver(opts: { extra?: (dir: string) => string[]; files?: Record<string, string>; exe?: string; authorizationMode?: string } = {}): Promise<RunningApiserver> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-node-api-'));
   for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
   const [etcdPort, apiPort] = [await freePort(), await freePort()];
@@ -50,7 +50,7 @@ export async function startApiserver(opts: { extra?: (dir: string) => string[]; 
     `--secure-port=${apiPort}`,
     `--cert-dir=${join(dir, 'certs')}`,
     `--token-auth-file=${join(dir, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
+    `--authorization-mode=${opts.authorizationMode ?? 'RBAC'}`,
     '--service-account-issuer=https://kubernetes.default.svc',
     `--service-account-key-file=${join(dir, 'sa.pub')}`,
     `--service-account-signing-key-file=${join(dir, 'sa.key')}`,

@@ -59,6 +59,8 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     'printf small-content > /tmp/small',
     // hostile names: traversal-looking, a newline, shell metacharacters
     'mkdir -p "/tmp/..x" && printf a > "/tmp/..x/..%2F..%2Fescape" && printf b > "$(printf "/tmp/new\\nline")" && printf c > "/tmp/\\$(touch pwned)"',
+    // a link to a host-sensitive path: recorded as a link, never followed
+    'ln -s /etc/shadow /tmp/shadow-link',
     'nc -l -p 8080 -e /bin/cat & sleep 600',
   ].join('; ');
 
@@ -156,6 +158,32 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     for (const h of hostile) assert.match(h.copy ?? '', /^files\/[0-9a-f]{64}$/);
     for (const f of listAll(bundleDir)) assert.match(f, /^(?:[a-z.-]+\.(?:json|txt|pub)|files\/[0-9a-f]{64})$/, f);
     assert.ok(!existsSync(join(dir, 'escape')) && !existsSync(join(process.cwd(), 'pwned')));
+  });
+
+  it('records links as links: a link to /etc/shadow is never followed onto the host', () => {
+    const changes = JSON.parse(readFileSync(join(bundleDir, 'changes.json'), 'utf8')) as { changes: Array<{ path: string; type?: string; linkTarget?: string; sha256?: string; copy?: string }> };
+    const link = changes.changes.find((c) => c.path === '/tmp/shadow-link');
+    assert.deepEqual([link?.type, link?.linkTarget, link?.sha256, link?.copy], ['symlink', '/etc/shadow', undefined, undefined]);
+    const hostShadow = sha256(readFileSync('/etc/shadow'));
+    assert.ok(!existsSync(join(bundleDir, 'files', hostShadow)));
+  });
+
+  it("reads changed files from the writable layer here, and the same through the engine's archive endpoint alone", async () => {
+    const out = join(dir, 'engine-only');
+    const r = await collectEvidence({ container: name, host: HOST, output: out, noProc: true });
+    const type = (d: string) => JSON.parse(readFileSync(join(d, 'changes.json'), 'utf8')) as { changes: Array<{ path: string; type?: string; sha256?: string; mode?: string; size?: number; linkTarget?: string }> };
+    const key = (c: { path: string; type?: string; sha256?: string; mode?: string; size?: number; linkTarget?: string }) => JSON.stringify([c.path, c.type, c.sha256, c.mode, c.size, c.linkTarget]);
+    // podman's archive endpoint follows links: the dangling link cannot be read through it
+    const viaEngine = type(out).changes;
+    assert.match((viaEngine.find((c) => c.path === '/tmp/shadow-link') as { note?: string }).note ?? '', /^not readable through the engine/);
+    const others = (l: typeof viaEngine) => l.filter((c) => c.path !== '/tmp/shadow-link').map(key).sort();
+    assert.deepEqual(others(viaEngine), others(type(bundleDir).changes));
+    assert.equal(viaEngine.length, type(bundleDir).changes.length);
+    // without the host's /proc: the engine's top, no connections
+    const procs = JSON.parse(readFileSync(join(out, 'processes.json'), 'utf8')) as { source: string; processes: Array<Record<string, string>> };
+    assert.equal(procs.source, 'engine');
+    assert.ok(procs.processes.some((p) => p.COMMAND === 'sleep 600'), JSON.stringify(procs.processes));
+    assert.ok(r.manifest.unavailable.some((u) => u.part === 'network.json'));
   });
 
   function copyOf(label: string): string {

@@ -17,7 +17,8 @@
  * `evt.is_open_write`) events, keyed to the container by `container.id` (12-char or full).
  */
 import type { RuntimeEvent } from '../../runtime/event.js';
-import { readContainerFile } from '../evidence/archive.js';
+import { readChangedFile } from '../evidence/archive.js';
+import { upperDirOf } from '../evidence/upperdir.js';
 import { EngineApi, containerName, type ContainerInspect } from '../evidence/engine.js';
 import { ImageIndexCache, isSharedObjectPath, loadImageIndex, type ImageFileIndex } from './image-index.js';
 import type { DriftKind, DriftReason, DriftVerdict } from './verdict.js';
@@ -42,6 +43,8 @@ export interface DriftDetectorOptions {
   maxImages?: number;
   /** Where image exports are spooled. */
   workDir?: string;
+  /** The engine is on another host: read files through its API only (not the writable layer here). */
+  remote?: boolean;
   /** Image executables listed as modified whose content is compared at watch time (default 64). */
   maxVerify?: number;
 }
@@ -57,11 +60,13 @@ export class DriftDetector {
   private readonly byId = new Map<string, WatchedContainer>();
   private readonly pending = new Map<string, Promise<WatchedContainer | undefined>>();
   private readonly maxVerify: number;
+  private readonly remote: boolean;
 
   constructor(opts: DriftDetectorOptions = {}) {
     this.engine = opts.engine ?? new EngineApi(opts.host);
     this.ownsEngine = !opts.engine;
     this.maxVerify = opts.maxVerify ?? 64;
+    this.remote = opts.remote ?? false;
     this.images = opts.cache ?? new ImageIndexCache((id) => loadImageIndex(id, { host: this.engine.endpoint, workDir: opts.workDir }), opts.maxImages ?? 8);
   }
 
@@ -72,7 +77,7 @@ export class DriftDetector {
     const [index, changes] = await Promise.all([this.images.get(inspect.Image), this.engine.changes(inspect.Id)]);
     const changed = new Map<string, 'added' | 'modified'>();
     for (const c of changes) if (c.Kind === 0 || c.Kind === 1) changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
-    await this.dropSameContent(inspect.Id, index, changed);
+    await this.dropSameContent(inspect.Id, index, changed, this.remote ? undefined : upperDirOf(inspect));
     const name = containerName(inspect);
     const w: WatchedContainer = {
       id: inspect.Id,
@@ -184,14 +189,14 @@ export class DriftDetector {
    * metadata changed (overlayfs copies it up): those with the image's sha256 and x bits are
    * not changes. Bounded: at most `maxVerify` files are read, the rest stay changed.
    */
-  private async dropSameContent(id: string, index: ImageFileIndex, changed: Map<string, 'added' | 'modified'>): Promise<void> {
+  private async dropSameContent(id: string, index: ImageFileIndex, changed: Map<string, 'added' | 'modified'>, upperDir: string | undefined): Promise<void> {
     const candidates = [...changed].filter(([p, k]) => k === 'modified' && index.files.get(p)?.sha256).map(([p]) => p).slice(0, this.maxVerify);
     let next = 0;
     const worker = async () => {
       while (next < candidates.length) {
         const path = candidates[next++]!;
         const img = index.files.get(path)!;
-        const f = await readContainerFile(this.engine, id, path, { copyLimit: 0, hashLimit: 512 << 20 }).catch(() => undefined);
+        const f = await readChangedFile(this.engine, id, path, { copyLimit: 0, hashLimit: 512 << 20 }, upperDir).catch(() => undefined);
         if (f?.type === 'file' && f.sha256 === img.sha256 && (f.mode & 0o111) === (img.mode & 0o111)) changed.delete(path);
       }
     };

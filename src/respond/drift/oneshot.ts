@@ -6,7 +6,8 @@
  * metadata-only change, e.g. a chmod or touch, is not drift).
  */
 import { UserError } from '../../util/errors.js';
-import { readContainerFile } from '../evidence/archive.js';
+import { readChangedFile } from '../evidence/archive.js';
+import { readUpperFile, upperDirOf } from '../evidence/upperdir.js';
 import { EngineApi, containerName, statIsRegular } from '../evidence/engine.js';
 import type { Finding } from '../../findings/finding.js';
 import { ImageIndexCache, isExecutableCandidate, isSharedObjectPath, loadImageIndex } from './image-index.js';
@@ -19,6 +20,8 @@ export interface DriftCheckOptions {
   /** Files bigger than this are flagged without a hash (default 512 MiB). */
   hashLimit?: number;
   workDir?: string;
+  /** The engine is on another host: read files through its API only. */
+  remote?: boolean;
 }
 
 export interface DriftCheckResult {
@@ -44,6 +47,7 @@ export async function checkContainerDrift(container: string, opts: DriftCheckOpt
     const cache = opts.cache ?? new ImageIndexCache((id) => loadImageIndex(id, { host: engine.endpoint, workDir: opts.workDir }), 1);
     const [index, changes] = await Promise.all([cache.get(inspect.Image), engine.changes(inspect.Id)]);
     const name = containerName(inspect);
+    const upperDir = opts.remote ? undefined : upperDirOf(inspect);
     const candidates = changes.filter((c) => c.Kind !== 2);
     const drift: DriftCheckResult['drift'] = [];
     const unchanged: string[] = [];
@@ -51,11 +55,19 @@ export async function checkContainerDrift(container: string, opts: DriftCheckOpt
     const worker = async () => {
       while (next < candidates.length) {
         const c = candidates[next++]!;
-        const st = await engine.statPath(inspect.Id, c.Path);
-        if (!st || !statIsRegular(st)) continue;
-        const mode = st.mode & 0o7777;
+        // Type and mode: from the writable layer here (a hash limit of -1 reads no content), else the engine.
+        const local = upperDir ? await readUpperFile(upperDir, c.Path, { copyLimit: 0, hashLimit: -1 }) : undefined;
+        let mode: number;
+        if (local) {
+          if (local.type !== 'file') continue;
+          mode = local.mode;
+        } else {
+          const st = await engine.statPath(inspect.Id, c.Path);
+          if (!st || !statIsRegular(st)) continue;
+          mode = st.mode & 0o7777;
+        }
         if (!isExecutableCandidate(c.Path, mode)) continue;
-        const file = await readContainerFile(engine, inspect.Id, c.Path, { copyLimit: 0, hashLimit: opts.hashLimit ?? 512 << 20 });
+        const file = await readChangedFile(engine, inspect.Id, c.Path, { copyLimit: 0, hashLimit: opts.hashLimit ?? 512 << 20 }, upperDir);
         const inImage = index.files.get(c.Path);
         if (file?.sha256 && inImage?.sha256 === file.sha256 && (inImage.mode & 0o111) === (mode & 0o111)) {
           unchanged.push(c.Path);

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import { describeError } from '../../util/errors.js';
 import type { EngineApi } from './engine.js';
+import { readUpperFile } from './upperdir.js';
 
 export interface ReadFileOptions {
   /** Files up to this size are kept (copied into the bundle); bigger ones are only hashed. */
@@ -32,6 +33,18 @@ export interface ContainerFile {
   note?: string;
   /** ELF, shebang script or other (first bytes). */
   magic?: 'elf' | 'script' | 'other';
+}
+
+/**
+ * A changed file of the container: from its writable layer on this host when `upperDir` is
+ * given and the file reads there safely (fast), else through the engine's archive endpoint.
+ */
+export async function readChangedFile(engine: EngineApi, id: string, path: string, opts: ReadFileOptions, upperDir?: string): Promise<ContainerFile | undefined> {
+  if (upperDir) {
+    const local = await readUpperFile(upperDir, path, opts);
+    if (local) return local;
+  }
+  return readContainerFile(engine, id, path, opts);
 }
 
 export async function readContainerFile(engine: EngineApi, id: string, path: string, opts: ReadFileOptions): Promise<ContainerFile | undefined> {
@@ -82,7 +95,7 @@ export async function readContainerFile(engine: EngineApi, id: string, path: str
   }
 }
 
-function magicOf(head: Buffer | undefined): ContainerFile['magic'] {
+export function magicOf(head: Buffer | undefined): ContainerFile['magic'] {
   if (!head || head.length < 2) return 'other';
   if (head.length >= 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) return 'elf';
   if (head[0] === 0x23 && head[1] === 0x21) return 'script';

@@ -19,7 +19,8 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UserError, describeError } from '../../util/errors.js';
 import { GATEHOUSE_VERSION } from '../../version.js';
-import { readContainerFile, type ContainerFile } from './archive.js';
+import { readChangedFile, type ContainerFile } from './archive.js';
+import { upperDirOf } from './upperdir.js';
 import { EngineApi, containerName, type ContainerChange, type ContainerInspect } from './engine.js';
 import {
   DEFAULT_LIMITS,
@@ -53,7 +54,10 @@ export interface CollectEvidenceOptions {
   limits?: Partial<EvidenceLimits>;
   /** Where the host's /proc is (default /proc); tests and containers mounting it elsewhere. */
   procRoot?: string;
-  /** Skip reading /proc even when the engine is local. */
+  /**
+   * The engine is not on this host (or its files are not to be read here): no /proc (process
+   * tree, connections) and no reading of the container's writable layer; the engine API only.
+   */
   noProc?: boolean;
   now?: () => Date;
 }
@@ -137,7 +141,7 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
   const [processes, logs, changes] = await Promise.all([
     captureProcesses(engine, id, pid, opts).catch((e: unknown) => ({ error: describeError(e) }) as const),
     captureLogs(engine, id, inspect, limits).catch((e: unknown) => ({ error: describeError(e) }) as const),
-    captureChanges(engine, id, limits).catch((e: unknown) => ({ error: describeError(e) }) as const),
+    captureChanges(engine, id, limits, opts.noProc ? undefined : upperDirOf(inspect)).catch((e: unknown) => ({ error: describeError(e) }) as const),
   ]);
 
   await write('inspect.json', 'inspect', json(inspect));
@@ -269,7 +273,7 @@ interface ChangeCapture {
   files: Array<{ record: ChangedFile; content?: Buffer }>;
 }
 
-async function captureChanges(engine: EngineApi, id: string, limits: EvidenceLimits): Promise<ChangeCapture> {
+async function captureChanges(engine: EngineApi, id: string, limits: EvidenceLimits, upperDir: string | undefined): Promise<ChangeCapture> {
   const changes: ContainerChange[] = await engine.changes(id);
   const files: ChangeCapture['files'] = changes.map((c) => ({ record: { path: c.Path, kind: KIND[c.Kind] ?? 'modified' } }));
   let read = 0;
@@ -280,10 +284,10 @@ async function captureChanges(engine: EngineApi, id: string, limits: EvidenceLim
   const worker = async () => {
     while (next < toRead.length) {
       const f = toRead[next++]!;
-      const r = await readContainerFile(engine, id, f.record.path, { copyLimit: limits.copyFileBytes, hashLimit: limits.hashFileBytes });
+      const r = await readChangedFile(engine, id, f.record.path, { copyLimit: limits.copyFileBytes, hashLimit: limits.hashFileBytes }, upperDir);
       read++;
       if (!r) {
-        f.record.note = 'gone before it could be read';
+        f.record.note = 'not readable through the engine: removed since, or a link whose target is missing (the engine follows links)';
         continue;
       }
       f.record.type = r.type;

@@ -8,7 +8,7 @@
  *    control the framework assesses manually);
  * 2. manual — the framework assesses the control manually (automated results, if any, are
  *    the evidence for the person who decides), or a mapped check could only be `unknown`
- *    (a fact that could not be read: someone has to look);
+ *    (a fact that could not be read: someone has to look) or is itself `manual`;
  * 3. pass — at least one mapped check was evaluated and every evaluated one passed;
  * 4. not-applicable — no mapped check applies to the inputs given (no object of its kind,
  *    or its engine did not run: image, engine-request and runtime policies need their own
@@ -134,6 +134,7 @@ export function evaluateControls(
     });
     const failed = checks.filter((k) => k.fail > 0);
     const unknown = checks.filter((k) => k.unknown > 0);
+    const needsPerson = checks.filter((k) => (byId.get(k.id) ?? []).some((r) => r.status === 'manual'));
     const evaluated = checks.filter((k) => k.evaluated);
     const notEvaluated = checks.filter((k) => !k.evaluated).map((k) => k.id);
     let status: ControlStatus;
@@ -148,6 +149,9 @@ export function evaluateControls(
     } else if (unknown.length) {
       status = 'manual';
       reason = `could not be determined automatically: ${unknown.map((k) => k.id).join(', ')} unknown; check by hand`;
+    } else if (needsPerson.length) {
+      status = 'manual';
+      reason = `${needsPerson.map((k) => k.id).join(', ')} need(s) a person to decide`;
     } else if (evaluated.length) {
       status = 'pass';
       reason = `${count(evaluated, (s) => s.pass)} passed result(s) of ${evaluated.map((k) => k.id).join(', ')}${notEvaluated.length ? `; not evaluated on these inputs: ${notEvaluated.join(', ')}` : ''}`;

@@ -120,6 +120,25 @@ describe('compliance report CLI', () => {
     assert.match(r.stdout, /^FAIL \d+ {2}MANUAL \d+ {2}PASS \d+ {2}N\/A \d+$/m);
   });
 
+  test('--node: this machine\'s node checks decide the host controls, unknown facts make a control manual', async () => {
+    const r = await runCli(['compliance', 'report', '--framework', 'nist-800-190', '--node', '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const nist = JSON.parse(r.stdout) as ComplianceReport;
+    assert.match(nist.inputs[0]!, /^node check on .+: \d+ result\(s\)$/);
+    const host = nist.controls.filter((c) => c.results.some((x) => x.id.startsWith('node.')));
+    assert.ok(host.length > 0, 'some control has node results');
+    for (const c of host) {
+      const fail = c.results.some((x) => x.status === 'fail');
+      const unknown = c.results.some((x) => x.status === 'unknown' || x.status === 'manual');
+      const pass = c.results.some((x) => x.status === 'pass');
+      if (fail) assert.equal(c.status, 'fail', c.id);
+      else if (c.assessment === 'manual' || unknown) assert.equal(c.status, 'manual', c.id);
+      else assert.equal(c.status, pass ? 'pass' : 'not-applicable', c.id);
+    }
+    // No Kubernetes input: the policy controls have nothing to say.
+    assert.equal(nist.controls.find((c) => c.id === '4.1.4')!.status, 'not-applicable');
+  });
+
   test('usage errors are one line', async () => {
     const none = await runCli(['compliance', 'report', '--framework', 'cis-kubernetes']);
     assert.equal(none.code, 2);

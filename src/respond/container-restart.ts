@@ -28,7 +28,7 @@ export function containerRestart(engine: EngineApi, trust: ImageTrustCheck): Res
       const pinned = verdict.digest && verdict.repository ? `${verdict.repository}@${verdict.digest}` : imageRef;
       if (c.State.Running) {
         const changes = await engine.call('GET', `/containers/${c.Id}/changes`, undefined, ctx.signal);
-        const none = changes.status === 200 && (changes.body === null || (Array.isArray(changes.body) && changes.body.length === 0));
+        const none = changes.status === 200 && (changes.body === null || (Array.isArray(changes.body) && changes.body.every(engineManaged)));
         const sameImage = !verdict.digest || (await imageId(engine, pinned, ctx.signal)) === c.Image;
         if (none && sameImage) return { state: 'already', detail: `container ${id} runs the verified image ${pinned} with no change to its filesystem`, data: { image: pinned } };
       }
@@ -42,12 +42,20 @@ export function containerRestart(engine: EngineApi, trust: ImageTrustCheck): Res
             const pulled = await engine.call('POST', `/images/create?fromImage=${encodeURIComponent(from)}&tag=${encodeURIComponent(digest)}`, undefined, ctx.signal);
             if (pulled.status !== 200) throw engineError('pull the verified image for', id, pulled);
           }
-          const config: Record<string, unknown> = { Image: pinned, HostConfig: c.HostConfig };
+          const config: Record<string, unknown> = { Image: pinned, HostConfig: hostConfig(c.HostConfig) };
           for (const k of CONFIG_KEYS) if (c.Config[k] !== undefined && c.Config[k] !== null) config[k] = c.Config[k];
-          const removed = await engine.call('DELETE', `/containers/${c.Id}?force=true`, undefined, ctx.signal);
-          if (removed.status !== 204 && removed.status !== 200 && removed.status !== 404) throw engineError('remove', id, removed);
+          // The old container steps aside under another name (and comes back if the new one
+          // cannot be created), so a failure never leaves nothing where something ran.
+          const aside = `${name}-replaced-${id}`;
+          const renamed = await engine.call('POST', `/containers/${c.Id}/rename?name=${encodeURIComponent(aside)}`, undefined, ctx.signal);
+          const movedAside = renamed.status === 204 || renamed.status === 200;
+          if (!movedAside) await removeContainer(engine, c.Id, id, ctx.signal);
           const created = await engine.call('POST', `/containers/create?name=${encodeURIComponent(name)}`, config, ctx.signal);
-          if (created.status !== 201 && created.status !== 200) throw engineError(`create (from ${pinned}) the replacement of`, id, created);
+          if (created.status !== 201 && created.status !== 200) {
+            if (movedAside) await engine.call('POST', `/containers/${c.Id}/rename?name=${encodeURIComponent(name)}`, undefined, ctx.signal);
+            throw engineError(`create (from ${pinned}) the replacement of`, id, created);
+          }
+          if (movedAside) await removeContainer(engine, c.Id, id, ctx.signal);
           const newId = (created.body as { Id: string }).Id;
           const started = await engine.call('POST', `/containers/${newId}/start`, undefined, ctx.signal);
           if (started.status !== 204 && started.status !== 304 && started.status !== 200) throw engineError('start the replacement', shortId(newId), started);
@@ -61,4 +69,23 @@ export function containerRestart(engine: EngineApi, trust: ImageTrustCheck): Res
 async function imageId(engine: EngineApi, ref: string, signal?: AbortSignal): Promise<string | undefined> {
   const r = await engine.call('GET', `/images/${encodeURIComponent(ref)}/json`, undefined, signal);
   return r.status === 200 ? (r.body as { Id?: string }).Id : undefined;
+}
+
+async function removeContainer(engine: EngineApi, fullId: string, id: string, signal?: AbortSignal): Promise<void> {
+  const removed = await engine.call('DELETE', `/containers/${fullId}?force=true`, undefined, signal);
+  if (removed.status !== 204 && removed.status !== 200 && removed.status !== 404) throw engineError('remove', id, removed);
+}
+
+/** The inspected HostConfig as a create request takes it (podman reports ulimits as RLIMIT_NOFILE, create wants nofile). */
+function hostConfig(h: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...h };
+  if (Array.isArray(h.Ulimits)) out.Ulimits = (h.Ulimits as { Name: string; Soft: number; Hard: number }[]).map((u) => ({ ...u, Name: u.Name.replace(/^RLIMIT_/, '').toLowerCase() }));
+  return out;
+}
+
+/** Files the engine itself writes into every container (name resolution, its own markers): not drift. */
+const ENGINE_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/run/.containerenv', '/.dockerenv']);
+const ENGINE_DIRS = new Set(['/etc', '/run', '/dev', '/proc', '/sys', '/run/secrets']);
+function engineManaged(change: { Path: string; Kind: number }): boolean {
+  return ENGINE_FILES.has(change.Path) || (change.Kind === 0 && ENGINE_DIRS.has(change.Path));
 }

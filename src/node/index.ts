@@ -24,7 +24,7 @@ import { flagInstance, type Instance } from './settings.js';
 
 export { HostRoot } from './host.js';
 export type { HostFacts, Fact } from './facts.js';
-export type { FlagSource, Component } from './flags.js';
+export { COMPONENTS, type FlagSource, type Component } from './flags.js';
 export { parseEncryptionConfig } from './encryption.js';
 export { parseAuditPolicy, assessAuditPolicy } from './audit.js';
 

@@ -418,6 +418,9 @@ test('CLI: json carries every result, sarif the failures, --severity filters; ba
     const doc = JSON.parse(sarif.stdout);
     assert.equal(doc.version, '2.1.0');
     assert.ok(doc.runs[0].results.some((x: any) => x.ruleId === 'controlplane.apiserver.anonymous-auth'));
+    const badPid = await runCli(['node', 'check', '--pid', '1:kube-apiservr']);
+    assert.equal(badPid.code, 2);
+    assert.match(badPid.stderr, /^gatehouse: --pid 1:kube-apiservr: unknown component "kube-apiservr"/);
     const bad = await runCli(['node', 'check', '--root', fx.root, '--kubeadm-config', '/nope.yaml']);
     assert.equal(bad.code, 2);
     assert.equal(bad.stderr, 'gatehouse: --kubeadm-config: /nope.yaml: does not exist\n');

@@ -1,6 +1,6 @@
 /** `gatehouse node check`: host posture and CIS Kubernetes node / control-plane checks (src/node/). */
 import { Option, type Command } from 'commander';
-import { AREAS, checkNode, findingsOf, type Area, type Component } from '../../node/index.js';
+import { AREAS, checkNode, COMPONENTS, findingsOf, type Area, type Component } from '../../node/index.js';
 import { gate, getFormatter, parseSeverityFilter, renderGrid } from '../../report/index.js';
 import { UserError } from '../../util/errors.js';
 import { addReportOptions, writeOutput, type ReportCliOptions } from '../report-options.js';
@@ -16,7 +16,7 @@ export function registerNodeCommands(program: Command): void {
     .option('--manifests <dir>', 'static-pod manifest directory, under --root (default /etc/kubernetes/manifests)')
     .option('--flags <file>', 'a bare flag list: "kube-apiserver --a=b …" (the binary name first) or COMPONENT=FILE; under --root (repeatable)', collect, [])
     .option('--kubeadm-config <file>', 'a kubeadm ClusterConfiguration file, under --root')
-    .option('--pid <pid>', 'only this process from the process list (repeatable)', collect, [])
+    .option('--pid <pid>', 'only this process from the process list, as PID or PID:COMPONENT (repeatable)', collect, [])
     .option('--no-processes', 'do not read the process list')
     .addOption(new Option('--area <list>', `comma-separated areas to check (${AREAS.join(',')})`));
   addReportOptions(check, { formats: ['table', 'json', 'sarif'] }).action(
@@ -26,7 +26,8 @@ export function registerNodeCommands(program: Command): void {
       if (badArea) throw new UserError(`unknown --area "${badArea}" (expected ${AREAS.join(', ')})`, 'usage');
       const processes = o.pid.map((p) => {
         const m = /^(\d+)(?::([a-z-]+))?$/.exec(p);
-        if (!m) throw new UserError(`--pid ${p}: expected a process id`, 'usage');
+        if (!m) throw new UserError(`--pid ${p}: expected a process id, optionally PID:COMPONENT`, 'usage');
+        if (m[2] && !(COMPONENTS as readonly string[]).includes(m[2])) throw new UserError(`--pid ${p}: unknown component "${m[2]}" (expected ${COMPONENTS.join(', ')})`, 'usage');
         return { pid: Number(m[1]), ...(m[2] ? { component: m[2] as Component } : {}) };
       });
       const report = await checkNode({

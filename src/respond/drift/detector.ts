@@ -45,6 +45,8 @@ export interface DriftDetectorOptions {
   workDir?: string;
   /** The engine is on another host: read files through its API only (not the writable layer here). */
   remote?: boolean;
+  /** New paths written per container remembered to name them `added` (default 10,000; memory bound). */
+  maxAddedWrites?: number;
   /** Image executables listed as modified whose content is compared at watch time (default 64). */
   maxVerify?: number;
 }
@@ -61,12 +63,14 @@ export class DriftDetector {
   private readonly pending = new Map<string, Promise<WatchedContainer | undefined>>();
   private readonly maxVerify: number;
   private readonly remote: boolean;
+  private readonly maxAddedWrites: number;
 
   constructor(opts: DriftDetectorOptions = {}) {
     this.engine = opts.engine ?? new EngineApi(opts.host);
     this.ownsEngine = !opts.engine;
     this.maxVerify = opts.maxVerify ?? 64;
     this.remote = opts.remote ?? false;
+    this.maxAddedWrites = opts.maxAddedWrites ?? 10_000;
     this.images = opts.cache ?? new ImageIndexCache((id) => loadImageIndex(id, { host: this.engine.endpoint, workDir: opts.workDir }), opts.maxImages ?? 8);
   }
 
@@ -211,9 +215,15 @@ export class DriftDetector {
     return undefined;
   }
 
+  /**
+   * Writes to paths of the image are always kept (bounded by the image's size): they turn
+   * the image's own files into drift. Writes to new paths are kept up to `maxAddedWrites`
+   * per container, only to name the reason: a new path is drift (`not-in-image`) anyway.
+   */
   private noteWrite(w: WatchedContainer, path: string): void {
     if (w.changed.has(path)) return;
-    w.changed.set(path, w.index.files.has(path) ? 'modified' : 'added');
+    if (w.index.files.has(path)) w.changed.set(path, 'modified');
+    else if (w.changed.size < w.index.files.size + this.maxAddedWrites) w.changed.set(path, 'added');
   }
 
   async close(): Promise<void> {

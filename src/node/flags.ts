@@ -32,6 +32,14 @@ export interface FlagSource {
   flags: Map<string, string[]>;
   /** For kubeadm: flags kubeadm writes itself (so evidence says where a value came from). */
   defaulted?: Set<string>;
+  /** etcd reads every flag from ETCD_<FLAG> too: the process's environment or the container's env. */
+  env?: Map<string, string>;
+}
+
+/** `ETCD_*` variables of an environment block (NUL-separated) or a container's env list. */
+function etcdEnv(entries: [string, string][]): Map<string, string> | undefined {
+  const env = new Map(entries.filter(([k]) => k.startsWith('ETCD_')));
+  return env.size ? env : undefined;
 }
 
 /** The component an executable name stands for (`/usr/bin/kube-apiserver`, `kube-apiserver-v1.34.3`, `etcd`). */
@@ -92,7 +100,15 @@ export async function processSources(h: HostRoot, only?: { pid: number; componen
       if (only) notes.push(`process ${pid} (${basename(argv[0]!)}) is not a Kubernetes component`);
       continue;
     }
-    sources.push({ component, kind: 'process', origin: `pid ${pid}`, flags: parseFlags(argv.slice(1)) });
+    const src: FlagSource = { component, kind: 'process', origin: `pid ${pid}`, flags: parseFlags(argv.slice(1)) };
+    if (component === 'etcd') {
+      const environ = await h.readBytes(`/proc/${pid}/environ`);
+      if (environ.ok) {
+        const env = etcdEnv(environ.value.toString('utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+        if (env) src.env = env;
+      } else notes.push(`etcd pid ${pid}: environment not readable (${environ.reason}); ETCD_* variables are not seen`);
+    }
+    sources.push(src);
   }
   return { sources, notes };
 }
@@ -127,7 +143,13 @@ export async function manifestSources(h: HostRoot, dir: string, explicit: boolea
       for (const c of [...(doc?.spec?.containers ?? []), ...(doc?.spec?.initContainers ?? [])]) {
         const argv = [...(Array.isArray(c?.command) ? c.command : []), ...(Array.isArray(c?.args) ? c.args : [])].map(String);
         const component = argv[0] ? componentOf(argv[0]) : undefined;
-        if (component) sources.push({ component, kind: 'manifest', origin: file, file, flags: parseFlags(argv.slice(1)) });
+        if (!component) continue;
+        const src: FlagSource = { component, kind: 'manifest', origin: file, file, flags: parseFlags(argv.slice(1)) };
+        if (component === 'etcd' && Array.isArray(c?.env)) {
+          const env = etcdEnv(c.env.filter((e: any) => typeof e?.name === 'string' && e.value !== undefined).map((e: any) => [e.name, String(e.value)]));
+          if (env) src.env = env;
+        }
+        sources.push(src);
       }
     }
   }

@@ -43,6 +43,9 @@ export function flagInstance(
         const by = source.defaulted?.has(flag) ? ' (written by kubeadm)' : '';
         return { value, evidence: `--${flag}=${value}${by}` };
       }
+      const envName = `ETCD_${flag.toUpperCase().replace(/-/g, '_')}`;
+      const e = source.env?.get(envName);
+      if (e !== undefined) return { value: e, evidence: `${envName}=${e} (environment)` };
       const c = config?.values.get(flag);
       if (c) return { value: c.value, evidence: `${config!.file}: ${c.path}: ${c.value}` };
       const cd = config?.defaults[flag];

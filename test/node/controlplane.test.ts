@@ -211,6 +211,41 @@ test('CIS 2.7: etcd trusting the cluster CA fails (same file or same certificate
   }
 });
 
+test('etcd configured through ETCD_* variables: from the process environment and from the manifest env', async () => {
+  const environ = Buffer.from(['PATH=/usr/bin', 'ETCD_CLIENT_CERT_AUTH=true', 'ETCD_CERT_FILE=/pki/server.crt', 'ETCD_KEY_FILE=/pki/server.key', 'ETCD_AUTO_TLS=true', ''].join('\0'));
+  const fx = makeRoot({
+    'proc/55/cmdline': cmdline('/usr/local/bin/etcd', '--peer-auto-tls=false'),
+    'proc/55/environ': environ,
+    'etc/kubernetes/manifests/etcd.yaml': `apiVersion: v1
+kind: Pod
+metadata: {name: etcd}
+spec:
+  containers:
+  - name: etcd
+    image: etcd
+    command: [etcd]
+    env:
+    - {name: ETCD_PEER_CLIENT_CERT_AUTH, value: "true"}
+    - {name: ETCD_CLIENT_CERT_AUTH, value: "false"}
+`,
+  });
+  try {
+    const r = await checkNode({ root: fx.root, areas: ['controlplane'] });
+    const get = (id: string) => r.results.find((x) => x.id === `controlplane.etcd.${id}`)!;
+    // The process says true, the manifest false: the worst wins, and the evidence shows both.
+    assert.equal(get('client-cert-auth').status, 'fail');
+    assert.match(get('client-cert-auth').evidence.join('\n'), /etcd pid 55: ETCD_CLIENT_CERT_AUTH=true \(environment\)/);
+    assert.match(get('client-cert-auth').evidence.join('\n'), /etcd manifest .*etcd\.yaml: ETCD_CLIENT_CERT_AUTH=false \(environment\)/);
+    assert.equal(get('auto-tls').status, 'fail');
+    assert.equal(get('peer-auto-tls').status, 'pass');
+    const certs = get('cert-file');
+    assert.equal(certs.status, 'fail', 'the manifest has no certificate');
+    assert.match(certs.evidence.join('\n'), /etcd pid 55: ETCD_CERT_FILE=\/pki\/server\.crt/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
 test('audit policy: first matching rule wins; narrowed rules do not count for everyone', () => {
   const rules = parseAuditPolicy(`apiVersion: audit.k8s.io/v1
 kind: Policy

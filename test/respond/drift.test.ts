@@ -145,6 +145,19 @@ describe('drift from the image on real podman containers', { skip, timeout: 300_
     await d.close();
   });
 
+  it('remembers writes to image paths always, and new paths up to a bound (past it they are still drift)', async () => {
+    const d = new DriftDetector({ engine, cache, maxAddedWrites: 2 });
+    const w = await d.watch(fresh);
+    const base = w.changed.size;
+    for (const p of ['/tmp/n1', '/tmp/n2', '/tmp/n3', '/tmp/n4']) d.check(openEvent(freshId, p, true));
+    assert.equal(w.changed.size, base + 2);
+    assert.equal(d.check(execEvent(freshId, '/tmp/n1', 'n1'))?.reason, 'added');
+    assert.equal(d.check(execEvent(freshId, '/tmp/n4', 'n4'))?.reason, 'not-in-image');
+    d.check(openEvent(freshId, '/bin/busybox', true));
+    assert.equal(d.check(execEvent(freshId, '/bin/busybox', 'busybox'))?.reason, 'modified', 'image paths are kept past the bound');
+    await d.close();
+  });
+
   it('observe() watches an unknown container on its first event', async () => {
     const d = new DriftDetector({ engine, cache });
     const [a, b] = await Promise.all([d.observe(execEvent(driftedId, '/tmp/true', 'x')), d.observe(execEvent(driftedId, '/bin/sleep', 'sleep'))]);

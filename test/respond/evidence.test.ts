@@ -277,6 +277,24 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     assert.equal(changes.changes.find((c) => c.path === '/tmp/small')?.sha256, sha256('small-content'));
   });
 
+  it('the total copy budget and the number of files read are bounded too', async () => {
+    const out = join(dir, 'budget');
+    await collectEvidence({ container: name, host: HOST, output: out, limits: { totalCopyBytes: 2, maxFiles: 3 } });
+    const changes = JSON.parse(readFileSync(join(out, 'changes.json'), 'utf8')) as { total: number; read: number; truncated?: boolean; changes: Array<{ path: string; kind: string; sha256?: string; copy?: string; note?: string }> };
+    assert.equal(changes.read, 3);
+    assert.equal(changes.truncated, true);
+    const unread = changes.changes.filter((c) => c.kind !== 'deleted' && /^not read: past the limit of 3 files$/.test(c.note ?? ''));
+    assert.equal(unread.length, changes.changes.filter((c) => c.kind !== 'deleted').length - 3);
+    assert.ok(unread.every((c) => c.sha256 === undefined));
+    // at most 2 bytes of copies: the 1-byte files fit, once the budget is spent the rest is hashed only
+    const copied = changes.changes.filter((c) => c.copy);
+    const budget = changes.changes.filter((c) => /copy budget/.test(c.note ?? ''));
+    assert.ok(copied.length <= 2);
+    assert.ok(copied.length + budget.length >= 1, JSON.stringify(changes.changes));
+    const total = readdirSync(join(out, 'files')).reduce((n, f) => n + statSync(join(out, 'files', f)).size, 0);
+    assert.ok(total <= 2, `copied ${total} bytes`);
+  });
+
   it('the CLI collects with a cosign key and verifies with its public key; tampering exits 1 naming the part', async () => {
     const out = join(dir, 'cli-bundle');
     const env = { GATEHOUSE_PASSWORD: 'evidence-test', DOCKER_HOST: HOST };

@@ -32,6 +32,8 @@ export interface WatchedContainer {
   index: ImageFileIndex;
   /** Paths the container added or modified (deleted ones cannot run). */
   changed: Map<string, 'added' | 'modified'>;
+  /** New paths remembered from the sensor's writes (bounded by maxAddedWrites). */
+  addedWrites: number;
 }
 
 export interface DriftDetectorOptions {
@@ -90,6 +92,7 @@ export class DriftDetector {
       imageId: index.imageId,
       index,
       changed,
+      addedWrites: 0,
     };
     this.byId.set(w.id, w);
     this.byId.set(w.id.slice(0, 12), w);
@@ -223,7 +226,10 @@ export class DriftDetector {
   private noteWrite(w: WatchedContainer, path: string): void {
     if (w.changed.has(path)) return;
     if (w.index.files.has(path)) w.changed.set(path, 'modified');
-    else if (w.changed.size < w.index.files.size + this.maxAddedWrites) w.changed.set(path, 'added');
+    else if (w.addedWrites < this.maxAddedWrites) {
+      w.addedWrites++;
+      w.changed.set(path, 'added');
+    }
   }
 
   async close(): Promise<void> {

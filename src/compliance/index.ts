@@ -15,3 +15,4 @@ export { builtinCatalog, type CatalogEntry, type CheckCatalog, type RegisteredCh
 export { runClusterChecks, namespacesOf, CLUSTER_CHECKS } from './cluster-checks.js';
 export { MESH_KINDS } from './mesh.js';
 export { runDeployPolicies } from './policy-results.js';
+export { readSavedReport, resultsFromReport } from './saved-reports.js';

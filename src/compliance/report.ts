@@ -25,6 +25,7 @@ import { builtinCatalog, type CatalogEntry, type CheckCatalog, type RegisteredCh
 import { runClusterChecks } from './cluster-checks.js';
 import { loadFramework, type Assessment } from './framework.js';
 import { runDeployPolicies } from './policy-results.js';
+import { readSavedReport } from './saved-reports.js';
 
 export type ControlStatus = 'pass' | 'fail' | 'manual' | 'not-applicable';
 export const CONTROL_STATUSES: readonly ControlStatus[] = ['fail', 'manual', 'pass', 'not-applicable'];
@@ -46,6 +47,8 @@ export interface ComplianceInputs {
   policyPaths?: string[];
   /** Istio's root namespace (default istio-system). */
   meshRootNamespace?: string;
+  /** JSON reports of other commands (image scan, dockerfile check, rbac analyze, node check…). */
+  savedReports?: string[];
 }
 
 export interface ReportOptions {
@@ -178,12 +181,19 @@ export async function buildComplianceReport(framework: string, inputs: Complianc
   const catalog = await builtinCatalog({ registered: inputs.registeredChecks });
   const fw = await loadFramework(framework, catalog, { dir: opts.frameworkDir });
   const results = await gatherResults(inputs, opts);
+  const saved: string[] = [];
+  for (const file of inputs.savedReports ?? []) {
+    const r = await readSavedReport(file, catalog);
+    results.push(...r.results);
+    saved.push(r.label);
+  }
   const controls = evaluateControls(fw, results, catalog);
   const summary = { pass: 0, fail: 0, manual: 0, 'not-applicable': 0 } as Record<ControlStatus, number>;
   for (const c of controls) summary[c.status]++;
   const sources = [
     ...(inputs.objects ? [`${inputs.source ?? 'Kubernetes objects'}: ${inputs.objects.length} object(s)`] : []),
     ...(inputs.results ? [`${inputs.resultsSource ?? 'check results'}: ${inputs.results.length} result(s)`] : []),
+    ...saved,
   ];
   return {
     framework: { id: fw.id, title: fw.title, version: fw.version },

@@ -5,7 +5,7 @@
  * renders and prints to PDF (screenshot and PDF kept under a temp dir printed by the test).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -137,6 +137,42 @@ describe('compliance report CLI', () => {
     }
     // No Kubernetes input: the policy controls have nothing to say.
     assert.equal(nist.controls.find((c) => c.id === '4.1.4')!.status, 'not-applicable');
+  });
+
+  test('--findings: saved JSON reports of other commands (dockerfile check, image scan) count as evidence', async () => {
+    const dockerfiles = fileURLToPath(new URL('../kube/fixtures/dockerfiles/', import.meta.url));
+    for (const name of ['bad', 'good']) {
+      const r = await runCli(['dockerfile', 'check', join(dockerfiles, `${name}.Dockerfile`), '--format', 'json', '--output', join(out, `${name}-dockerfile.json`)]);
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    }
+    // An image scan report names the image policies it evaluated (policy.policies).
+    const scan = {
+      target: 'registry.example.com/app:1',
+      findings: [{ id: 'image-runs-as-root', kind: 'policy', severity: 'MEDIUM', title: 'Image runs as root', detail: 'the image config sets no USER', resource: { image: { ref: 'registry.example.com/app:1' } }, policy: { id: 'image-runs-as-root' } }],
+      policy: { decision: 'warn', enforcement: [], policies: ['image-runs-as-root', 'image-setuid-files', 'image-embedded-secret'], violations: 1, excepted: [], expiredExceptions: [] },
+    };
+    writeFileSync(join(out, 'scan.json'), JSON.stringify(scan));
+    const bad = await runCli(['compliance', 'report', '--framework', 'nist-800-190', '--findings', join(out, 'bad-dockerfile.json'), '--findings', join(out, 'scan.json'), '--format', 'json']);
+    assert.equal(bad.code, 0, bad.stderr);
+    const report = JSON.parse(bad.stdout) as ComplianceReport;
+    assert.match(report.inputs.join('\n'), /dockerfile check \(bad-dockerfile\.json\): \d+ failed and \d+ passed check\(s\)/);
+    const c412 = report.controls.find((c) => c.id === '4.1.2')!;
+    assert.equal(c412.status, 'fail');
+    assert.ok(c412.results.some((x) => x.id === 'image-runs-as-root' && x.status === 'fail' && /registry\.example\.com\/app:1/.test(x.evidence.join())));
+    assert.ok(c412.results.some((x) => x.id === 'image-setuid-files' && x.status === 'pass'));
+    const c414 = report.controls.find((c) => c.id === '4.1.4')!;
+    assert.ok(c414.checks.find((k) => k.id === 'image-embedded-secret')!.pass === 1);
+    // A clean Dockerfile: its rules pass.
+    const good = await runCli(['compliance', 'report', '--framework', 'nist-800-190', '--findings', join(out, 'good-dockerfile.json'), '--format', 'json']);
+    const g = JSON.parse(good.stdout) as ComplianceReport;
+    const c413 = g.controls.find((c) => c.id === '4.1.3')!;
+    assert.equal(c413.status, 'pass', c413.reason);
+    // Not a report: one line.
+    writeFileSync(join(out, 'nope.json'), '{"hello": 1}');
+    const nope = await runCli(['compliance', 'report', '--framework', 'nist-800-190', '--findings', join(out, 'nope.json')]);
+    assert.equal(nope.code, 2);
+    assert.match(nope.stderr, /nope\.json: not a Gatehouse JSON report \(no "findings" list\)/);
+    assert.doesNotMatch(nope.stderr, /\n\s+at /);
   });
 
   test('usage errors are one line', async () => {

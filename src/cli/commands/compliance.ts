@@ -18,15 +18,16 @@ export function registerComplianceCommands(program: Command): void {
     .argument('[paths...]', 'manifest files or directories (a Helm chart or kustomization directory is rendered first); - reads stdin')
     .addOption(new Option('--framework <name>', 'the framework').choices([...FRAMEWORKS]).makeOptionMandatory())
     .option('--node', 'also check this host (gatehouse node check) and report its results')
+    .option('--findings <file>', 'a JSON report of another command (image scan, fs scan, dockerfile check, rbac analyze, node check, k8s check) as evidence (repeatable)', collect, [])
     .option('--policy <pack>', 'extra policy pack or exception file for the deploy policies (repeatable)', collect, [])
     .option('--mesh-root-namespace <ns>', "Istio's root namespace (mesh-wide PeerAuthentication)", 'istio-system')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...COMPLIANCE_FORMATS]).default('table'))
     .addOption(outputOption())
     .addOption(exitCodeOption('when a control fails'));
   addClusterOptions(report).action(
-    async (paths: string[], o: ClusterCliOptions & { framework: string; node?: boolean; policy: string[]; meshRootNamespace: string; format: ComplianceFormat; output?: string; exitCode: number }) => {
-      if (!paths.length && !o.cluster && !o.node) throw new UserError('give manifest files or directories (or - for stdin), --cluster, or --node', 'usage');
-      const inputs: ComplianceInputs = { policyPaths: o.policy, meshRootNamespace: o.meshRootNamespace };
+    async (paths: string[], o: ClusterCliOptions & { framework: string; node?: boolean; findings: string[]; policy: string[]; meshRootNamespace: string; format: ComplianceFormat; output?: string; exitCode: number }) => {
+      if (!paths.length && !o.cluster && !o.node && !o.findings.length) throw new UserError('give manifest files or directories (or - for stdin), --cluster, --node or --findings', 'usage');
+      const inputs: ComplianceInputs = { policyPaths: o.policy, meshRootNamespace: o.meshRootNamespace, savedReports: o.findings };
       let loadErrors = false;
       if (paths.length || o.cluster) {
         const { objects, notes, cluster } = await loadObjects(paths, o, { resources: [...CLUSTER_KINDS, ...MESH_KINDS] });

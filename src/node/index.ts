@@ -17,7 +17,7 @@ import { fileChecks, runFileCheck, type NodePaths } from './files.js';
 import { COMPONENTS, flagFileSource, kubeadmSources, manifestSources, processSources, type Component, type FlagSource } from './flags.js';
 import { HOST_CHECKS } from './host-checks.js';
 import { HostRoot } from './host.js';
-import { readKubeletConfig } from './kubelet.js';
+import { readKubeletConfig, readKubeProxyConfig } from './kubelet.js';
 import { SETTING_CHECKS } from './controlplane.js';
 import { makeResult, unknown, type CheckDef, type Outcome } from './result.js';
 import { flagInstance, type Instance } from './settings.js';
@@ -148,9 +148,10 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
   const instances = new Map<Component, Instance[]>(COMPONENTS.map((c) => [c, []]));
   for (const s of sources) {
     let inst: Instance;
-    const configFile = s.component === 'kubelet' ? s.flags.get('config')?.at(-1) : undefined;
-    if (configFile) {
-      const cfg = await readKubeletConfig(h, configFile);
+    const configFile = s.component === 'kubelet' || s.component === 'kube-proxy' ? s.flags.get('config')?.at(-1) : undefined;
+    const configDir = s.component === 'kubelet' ? s.flags.get('config-dir')?.at(-1) : undefined;
+    if (configFile || configDir) {
+      const cfg = s.component === 'kubelet' ? await readKubeletConfig(h, configFile, configDir) : await readKubeProxyConfig(h, configFile!);
       if ('reason' in cfg) {
         inst = flagInstance(h, s, undefined, instances);
         inst.problems.push(cfg.reason);

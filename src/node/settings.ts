@@ -47,7 +47,7 @@ export function flagInstance(
       const e = source.env?.get(envName);
       if (e !== undefined) return { value: e, evidence: `${envName}=${e} (environment)` };
       const c = config?.values.get(flag);
-      if (c) return { value: c.value, evidence: `${config!.file}: ${c.path}: ${c.value}` };
+      if (c) return { value: c.value, evidence: `${c.path}: ${c.value}` };
       const cd = config?.defaults[flag];
       if (config && cd !== undefined) return { value: cd, evidence: `--${flag} not set and ${config.file} does not set it (config default ${cd})` };
       return { value: dflt, evidence: `--${flag} not set${dflt !== undefined ? ` (default ${dflt})` : ''}` };

@@ -311,6 +311,39 @@ test('kubelet: a process with a config file; config defaults differ from flag de
   }
 });
 
+test('kubelet --config-dir drop-ins override the config file in name order; kube-proxy --config is read', async () => {
+  const fx = makeRoot({
+    'proc/8/cmdline': cmdline('kubelet', '--config=/var/lib/kubelet/config.yaml', '--config-dir=/etc/kubernetes/kubelet.conf.d'),
+    'proc/9/cmdline': cmdline('/usr/local/bin/kube-proxy', '--config=/var/lib/kube-proxy/config.conf'),
+    'var/lib/kubelet/config.yaml': 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication: {anonymous: {enabled: false}}\nreadOnlyPort: 0\n',
+    'etc/kubernetes/kubelet.conf.d/10-a.conf': 'apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nauthentication: {anonymous: {enabled: true}}\n',
+    'etc/kubernetes/kubelet.conf.d/20-b.conf': '{"apiVersion": "kubelet.config.k8s.io/v1beta1", "kind": "KubeletConfiguration", "readOnlyPort": 10255, "authentication": {"anonymous": {"enabled": false}}}',
+    'etc/kubernetes/kubelet.conf.d/README': 'not a drop-in',
+    'var/lib/kube-proxy/config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmetricsBindAddress: 0.0.0.0:10249\n',
+  });
+  try {
+    const r = await checkNode({ root: fx.root, areas: ['worker'] });
+    const get = (id: string) => r.results.find((x) => x.id === id)!;
+    assert.equal(get('node.kubelet.anonymous-auth').status, 'pass');
+    assert.match(get('node.kubelet.anonymous-auth').evidence.join(), /20-b\.conf: authentication\.anonymous\.enabled: false/);
+    assert.equal(get('node.kubelet.read-only-port').status, 'fail');
+    assert.match(get('node.kubelet.read-only-port').evidence.join(), /20-b\.conf: readOnlyPort: 10255/);
+    assert.equal(get('node.kube-proxy.metrics-bind-address').status, 'fail');
+    assert.match(get('node.kube-proxy.metrics-bind-address').evidence.join(), /config\.conf: metricsBindAddress: 0\.0\.0\.0:10249/);
+  } finally {
+    fx.cleanup();
+  }
+  const broken = makeRoot({ 'proc/8/cmdline': cmdline('kubelet', '--config=/var/lib/kubelet/config.yaml'), 'var/lib/kubelet/config.yaml': 'kind: Pod\n' });
+  try {
+    const r = await checkNode({ root: broken.root, areas: ['worker'] });
+    const anon = r.results.find((x) => x.id === 'node.kubelet.anonymous-auth')!;
+    assert.equal(anon.status, 'unknown');
+    assert.match(anon.reason!, /kind is "Pod", expected KubeletConfiguration/);
+  } finally {
+    broken.cleanup();
+  }
+});
+
 test('etcd and PKI files with wrong modes and owners', { skip: missing(isRoot, 'running as root (chown of fixture files)') }, async () => {
   const fx = makeRoot({
     'etc/passwd': 'root:x:0:0:root:/root:/bin/bash\netcd:x:998:998::/var/lib/etcd:/usr/sbin/nologin\n',

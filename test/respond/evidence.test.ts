@@ -79,7 +79,9 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     privateKey = await parsePrivateKey(pair.privatePem, 'cosign.key', async () => pass);
     publicKey = parsePublicKey(pair.publicPem, 'cosign.pub');
     const alert = { rule: 'Drop and execute new binary in container', priority: 'Critical', output_fields: { 'container.name': name } };
-    bundle = await collectEvidence({ container: name, host: HOST, output: bundleDir, signingKey: privateKey, events: [alert], incident: { id: 'inc-1', trigger: 'test' } });
+    // the sensor's events carry bigint times
+    const event = { 'evt.type': 'execve', 'evt.rawtime': 1765000000123456789n, 'proc.exepath': '/tmp/dropper', 'container.id': 'x' };
+    bundle = await collectEvidence({ container: name, host: HOST, output: bundleDir, signingKey: privateKey, events: [alert, event], incident: { id: 'inc-1', trigger: 'test' } });
   });
 
   after(() => {
@@ -120,8 +122,9 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     // busybox nc listens on the IPv6 wildcard (dual stack)
     assert.equal(`${listen.proto} ${listen.local}`, 'tcp6 [::]:8080');
     assert.ok(listen.pids?.length, 'the socket is attributed to the listening process');
-    const events = JSON.parse(readFileSync(join(bundleDir, 'events.json'), 'utf8')) as Array<{ rule: string }>;
+    const events = JSON.parse(readFileSync(join(bundleDir, 'events.json'), 'utf8')) as Array<Record<string, unknown>>;
     assert.equal(events[0]?.rule, 'Drop and execute new binary in container');
+    assert.equal(events[1]?.['evt.rawtime'], '1765000000123456789');
   });
 
   it('diffs the filesystem against the image: sha256 of the dropped executable, big files hashed not copied', () => {
@@ -275,6 +278,26 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     assert.deepEqual(readdirSync(join(out, 'files')), []);
     const changes = JSON.parse(readFileSync(join(out, 'changes.json'), 'utf8')) as { changes: Array<{ path: string; sha256?: string }> };
     assert.equal(changes.changes.find((c) => c.path === '/tmp/small')?.sha256, sha256('small-content'));
+  });
+
+  it('a container that has exited: its logs and filesystem diff, no processes or connections', async () => {
+    const exited = `${name}-exited`;
+    const r = spawnSync('podman', [...RUN.filter((a) => a !== '-d'), '--name', exited, IMAGE, 'sh', '-c', 'echo bye; cp /bin/busybox /tmp/y'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    try {
+      const out = join(dir, 'exited');
+      const b = await collectEvidence({ container: exited, host: HOST, output: out });
+      assert.equal(b.manifest.container.status, 'exited');
+      assert.deepEqual(b.manifest.unavailable, [{ part: 'network.json', reason: 'the container is not running' }]);
+      assert.deepEqual(JSON.parse(readFileSync(join(out, 'processes.json'), 'utf8')), { source: 'engine', processes: [] });
+      assert.match(readFileSync(join(out, 'logs.txt'), 'utf8'), /^stdout \S+ bye$/m);
+      const changes = JSON.parse(readFileSync(join(out, 'changes.json'), 'utf8')) as { changes: Array<{ path: string; sha256?: string; executable?: boolean }> };
+      const y = changes.changes.find((c) => c.path === '/tmp/y');
+      assert.equal(y?.executable, true);
+      assert.equal(y?.sha256, JSON.parse(readFileSync(join(bundleDir, 'changes.json'), 'utf8')).changes.find((c: { path: string }) => c.path === '/tmp/dropper').sha256);
+    } finally {
+      spawnSync('podman', ['rm', '-f', exited], { stdio: 'ignore' });
+    }
   });
 
   it('the total copy budget and the number of files read are bounded too', async () => {

@@ -136,7 +136,8 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
     await writeFile(join(out, path), bytes, { flag: 'wx', mode: 0o600 });
     parts.push({ path, sha256: sha256Hex(bytes), size: bytes.length, kind, ...(source !== undefined ? { source } : {}) });
   };
-  const json = (v: unknown) => Buffer.from(`${JSON.stringify(v, null, 1)}\n`, 'utf8');
+  // Runtime events carry bigint times (evt.rawtime): written as decimal strings, as JSONL replay reads them.
+  const json = (v: unknown) => Buffer.from(`${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 1)}\n`, 'utf8');
 
   const [processes, logs, changes] = await Promise.all([
     captureProcesses(engine, id, pid, opts).catch((e: unknown) => ({ error: describeError(e) }) as const),

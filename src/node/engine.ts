@@ -1,6 +1,8 @@
 /**
  * The container engine's configuration: Docker (daemon.json, dockerd's process, its socket)
- * and Podman (containers.conf and its drop-ins, the API service process, its socket).
+ * and Podman (containers.conf and its drop-ins, the API service process, its socket); on
+ * Kubernetes nodes the CRI runtimes containerd and CRI-O (their process and socket: the
+ * daemon.json-style settings are per pod there, set by the kubelet, so not applicable).
  * Rootless, user-namespace remapping, no-new-privileges, live-restore, socket permissions.
  */
 import type { Severity } from '../findings/finding.js';
@@ -8,7 +10,7 @@ import type { HostRoot } from './host.js';
 import { fail, notApplicable, pass, unknown, type Outcome } from './result.js';
 
 export interface EngineState {
-  name: 'docker' | 'podman';
+  name: 'docker' | 'podman' | 'containerd' | 'cri-o';
   /** Evidence that the engine is installed or running. */
   seen: string[];
   /** uid of each running daemon / API service process. */
@@ -113,14 +115,27 @@ export async function readEngines(h: HostRoot): Promise<EngineState[]> {
         parseSimpleToml(r.value, f, config, problems);
       } else if (!r.absent) problems.push(r.reason);
     }
-    const daemons = (await processesNamed(h, /(^|\/)podman\s+system\s+service\b/)).map((p) => ({ pid: p.pid, uid: p.uid }));
+    const daemons = (await processesNamed(h, /(^|\/)podman\s(.*\s)?system\s+service\b/)).map((p) => ({ pid: p.pid, uid: p.uid }));
     for (const d of daemons) seen.push(`podman system service pid ${d.pid} (uid ${d.uid})`);
     const sockets = await socketsAt(h, ['/run/podman/podman.sock', '/var/run/podman/podman.sock']);
     for (const s of sockets) seen.push(s.path);
     if (seen.length || problems.length) engines.push({ name: 'podman', seen, daemons, config, configProblems: problems, sockets });
   }
+  // CRI runtimes: process and socket.
+  for (const [name, proc, socks] of [
+    ['containerd', /(^|\/)containerd(\s|$)/, ['/run/containerd/containerd.sock']],
+    ['cri-o', /(^|\/)crio(\s|$)/, ['/run/crio/crio.sock', '/var/run/crio/crio.sock']],
+  ] as const) {
+    const daemons = (await processesNamed(h, proc)).map((p) => ({ pid: p.pid, uid: p.uid }));
+    const sockets = await socketsAt(h, [...socks]);
+    const seen = [...daemons.map((d) => `${name} pid ${d.pid} (uid ${d.uid})`), ...sockets.map((s) => s.path)];
+    if (seen.length) engines.push({ name, seen, daemons, config: new Map(), configProblems: [], sockets });
+  }
   return engines;
 }
+
+const isCri = (e: EngineState) => e.name === 'containerd' || e.name === 'cri-o';
+const CRI_PER_POD = 'set per pod by the kubelet on a CRI runtime (securityContext, hostUsers: false), not in the runtime';
 
 export interface EngineCheck {
   id: string;
@@ -141,7 +156,7 @@ export const ENGINE_CHECKS: EngineCheck[] = [
     id: 'node.engine.rootless', title: 'The container engine runs rootless', severity: 'MEDIUM',
     remediation: 'Run the engine as an unprivileged user (dockerd-rootless-setuptool.sh, or podman as a user with its user socket).',
     evaluate: (e) => {
-      if (e.daemons.length === 0) return e.name === 'podman' ? notApplicable('no podman API service runs (podman runs as the invoking user)', e.seen) : unknown('dockerd is not running', e.seen);
+      if (e.daemons.length === 0) return e.name === 'podman' ? notApplicable('no podman API service runs (podman runs as the invoking user)', e.seen) : unknown(`${e.name === 'docker' ? 'dockerd' : e.name} is not running`, e.seen);
       const root = e.daemons.filter((d) => d.uid === 0);
       const ev = e.daemons.map((d) => `${e.name} daemon pid ${d.pid}: uid ${d.uid}`);
       return root.length ? fail(ev, `${e.name} runs as root (pid ${root.map((d) => d.pid).join(', ')})`) : pass(ev);
@@ -152,6 +167,7 @@ export const ENGINE_CHECKS: EngineCheck[] = [
     remediation: 'Docker: set "userns-remap": "default" in daemon.json. Podman: set userns = "auto" in containers.conf (or run rootless).',
     evaluate: (e) => {
       if (e.daemons.length && e.daemons.every((d) => d.uid !== 0)) return pass([`${e.name} is rootless: containers run in the user's namespace`]);
+      if (isCri(e)) return notApplicable(`user namespaces are ${CRI_PER_POD}`, e.seen);
       const key = e.name === 'docker' ? 'userns-remap' : 'containers.userns';
       const v = cfg(e, key)?.value;
       const ok = e.name === 'docker' ? typeof v === 'string' && v !== '' : typeof v === 'string' && v !== '' && v !== 'host';
@@ -162,6 +178,7 @@ export const ENGINE_CHECKS: EngineCheck[] = [
     id: 'node.engine.no-new-privileges', title: 'Containers run with no-new-privileges by default', severity: 'MEDIUM',
     remediation: 'Docker: "no-new-privileges": true in daemon.json. Podman: no_new_privileges = true under [containers] in containers.conf.',
     evaluate: (e) => {
+      if (isCri(e)) return notApplicable(`no-new-privileges (allowPrivilegeEscalation) is ${CRI_PER_POD}`, e.seen);
       const key = e.name === 'docker' ? 'no-new-privileges' : 'containers.no_new_privileges';
       return cfg(e, key)?.value === true ? pass([shown(e, key)]) : fail([shown(e, key)], 'processes in containers may gain privileges (setuid binaries, file capabilities) unless each run asks for no-new-privileges');
     },
@@ -171,6 +188,7 @@ export const ENGINE_CHECKS: EngineCheck[] = [
     remediation: 'Docker: "live-restore": true in daemon.json.',
     evaluate: (e) => {
       if (e.name === 'podman') return notApplicable('podman has no long-lived daemon that containers depend on (conmon supervises each container)', e.seen);
+      if (isCri(e)) return notApplicable(`${e.name} keeps containers running across its restarts (a shim or conmon per container)`, e.seen);
       return cfg(e, 'live-restore')?.value === true ? pass([shown(e, 'live-restore')]) : fail([shown(e, 'live-restore')], 'containers stop when dockerd stops or is upgraded');
     },
   },

@@ -70,6 +70,24 @@ test('podman: containers.conf and drop-ins in order; a broken daemon.json is unk
   }
 });
 
+test('containerd on a Kubernetes node: rootless and socket checked; per-pod settings not applicable', async () => {
+  const fx = makeRoot({
+    'proc/12/cmdline': cmdline('/usr/bin/containerd'),
+    'proc/12/status': 'Name:\tcontainerd\nUid:\t0\t0\t0\t0\n',
+    'run/containerd': { dir: true },
+  });
+  const srv = await listen(fx.path('run/containerd/containerd.sock'));
+  chmodSync(fx.path('run/containerd/containerd.sock'), 0o660);
+  try {
+    const r = await checkNode({ root: fx.root, areas: ['engine'] });
+    assert.deepEqual(statusOf(r), { 'node.engine.rootless': 'fail', 'node.engine.userns-remap': 'not-applicable', 'node.engine.no-new-privileges': 'not-applicable', 'node.engine.live-restore': 'not-applicable', 'node.engine.socket-permissions': 'pass' });
+    assert.match(r.results[0]!.evidence.join(), /containerd daemon pid 12: uid 0/);
+  } finally {
+    srv.close();
+    fx.cleanup();
+  }
+});
+
 test("this machine's podman: the service process and its socket as ps and stat see them", { skip: missing(existsSync(podmanSocket), `podman socket ${podmanSocket} (.ci/setup.d/20-podman.sh)`) }, async () => {
   const r = await checkNode({ areas: ['engine'] });
   const sock = r.results.find((x) => x.id === 'node.engine.socket-permissions')!;

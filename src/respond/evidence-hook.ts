@@ -7,6 +7,7 @@
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { collectEvidence } from './evidence/collect.js';
+import { EngineApi as EvidenceEngine } from './evidence/engine.js';
 import type { EvidenceLimits } from './evidence/manifest.js';
 import type { EvidenceCapture } from './types.js';
 
@@ -22,9 +23,19 @@ export interface EvidenceHookOptions {
   now?: () => Date;
 }
 
-export function evidenceCapture(opts: EvidenceHookOptions): EvidenceCapture {
+/** The capture function, with `close()` for the engine connections it keeps (one per endpoint, reused). */
+export type ClosableEvidenceCapture = EvidenceCapture & { close(): Promise<void> };
+
+export function evidenceCapture(opts: EvidenceHookOptions): ClosableEvidenceCapture {
   let seq = 0;
-  return async ({ target, action, trigger, events }) => {
+  const engines = new Map<string, EvidenceEngine>();
+  const engineFor = (endpoint: string | undefined): EvidenceEngine | undefined => {
+    if (!endpoint) return undefined;
+    let e = engines.get(endpoint);
+    if (!e) engines.set(endpoint, (e = new EvidenceEngine(endpoint)));
+    return e;
+  };
+  const capture = async ({ target, action, trigger, events }: Parameters<EvidenceCapture>[0]) => {
     if (target.type !== 'container') return undefined;
     const now = opts.now?.() ?? new Date();
     const stamp = now.toISOString().replace(/[:.]/g, '-');
@@ -32,7 +43,7 @@ export function evidenceCapture(opts: EvidenceHookOptions): EvidenceCapture {
     const output = join(opts.dir, `${stamp}-${safe}-${action}-${++seq}`);
     const result = await collectEvidence({
       container: target.container,
-      ...(target.endpoint ?? opts.host ? { host: target.endpoint ?? opts.host } : {}),
+      ...(target.endpoint ?? opts.host ? { host: target.endpoint ?? opts.host, engine: engineFor(target.endpoint ?? opts.host) } : {}),
       output,
       ...(events ? { events } : {}),
       incident: {
@@ -47,4 +58,10 @@ export function evidenceCapture(opts: EvidenceHookOptions): EvidenceCapture {
     });
     return { location: result.path };
   };
+  return Object.assign(capture, {
+    async close() {
+      await Promise.all([...engines.values()].map((e) => e.close()));
+      engines.clear();
+    },
+  });
 }

@@ -70,18 +70,20 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('policy-triggered kill, pause and isolate take effect (podman inspect), evidence first; a second run is already', async () => {
+  test('policy-triggered kill, pause and isolate take effect (podman inspect), evidence first; a second run is already', async (t) => {
     const [k, p, i] = [start('kill'), start('pause'), start('isolate')];
     assert.ok(Object.keys(inspect(i).NetworkSettings.Networks ?? {}).length > 0, 'the isolate target starts on a network');
     const judge = judgeFor(packText([['Shell in app', ['kill']], ['Odd read', ['pause']], ['Exfil', ['isolate']]]));
     const audit = new JsonlAuditLog(join(dir, 'audit.jsonl'));
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     let now = Date.now();
+    const evidence = evidenceCapture({ dir: join(dir, 'evidence'), host: endpoint, signingKey: privateKey });
+    t.after(() => evidence.close());
     const responder = new Responder({
       actions: hostActionSet(engine),
       clock: () => now,
       audit,
-      evidence: evidenceCapture({ dir: join(dir, 'evidence'), host: endpoint, signingKey: privateKey }),
+      evidence,
       component: 'sensor',
     });
     const fire = () => [

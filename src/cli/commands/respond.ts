@@ -134,13 +134,18 @@ async function runHost(
     const action = await make(engine);
     const signingKey = await evidenceKey(o.evidenceKey);
     const target = { type: 'container' as const, container, endpoint, ...extra };
-    const result = await runAction(action, target, {
-      trigger: trigger(o),
-      dryRun: o.dryRun ?? false,
-      audit: new JsonlAuditLog(o.auditLog ?? defaultAuditLog()),
-      ...(o.evidenceDir ? { evidence: evidenceCapture({ dir: o.evidenceDir, host: endpoint, ...(signingKey ? { signingKey } : {}) }) } : {}),
-    });
-    await finish(result, o);
+    const evidence = o.evidenceDir ? evidenceCapture({ dir: o.evidenceDir, host: endpoint, ...(signingKey ? { signingKey } : {}) }) : undefined;
+    try {
+      const result = await runAction(action, target, {
+        trigger: trigger(o),
+        dryRun: o.dryRun ?? false,
+        audit: new JsonlAuditLog(o.auditLog ?? defaultAuditLog()),
+        ...(evidence ? { evidence } : {}),
+      });
+      await finish(result, o);
+    } finally {
+      await evidence?.close();
+    }
   } finally {
     await engine.close();
   }

@@ -6,7 +6,9 @@
  * - `image scan` / `fs scan` JSON: `policy.policies`, the image policies that ran;
  * - `dockerfile check`: every Dockerfile rule; `rbac analyze`: every RBAC risk;
  * - `node check`: its `results` are CheckResults already.
- * Other reports (`k8s check`, runtime findings) give failures only: that something was not
+ * Falco JSON alert lines (`runtime replay --format json`, `sensor`): each alert fails its
+ * rule (when Gatehouse knows the rule name) and the runtime policies under its `gatehouse`
+ * key. Other reports (`k8s check`) and alerts give failures only: that something was not
  * reported does not say it was checked.
  */
 import { basename } from 'node:path';
@@ -40,9 +42,45 @@ export async function readSavedReport(file: string, catalog: CheckCatalog): Prom
   try {
     doc = JSON.parse(text);
   } catch (e) {
+    const alerts = alertLines(text);
+    if (alerts) return resultsFromAlerts(alerts, file, catalog);
     throw new UserError(`${file}: not JSON (${describeError(e)}); give a report written with --format json`, 'bad-input');
   }
+  if (isObj(doc) && typeof doc.rule === 'string' && typeof doc.output === 'string') return resultsFromAlerts([doc], file, catalog);
   return resultsFromReport(doc, file, catalog);
+}
+
+/** Falco JSON alert lines (one object with rule, priority and output per line), or undefined. */
+function alertLines(text: string): Record<string, any>[] | undefined {
+  const out: Record<string, any>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (!isObj(v) || typeof v.rule !== 'string' || typeof v.output !== 'string') return undefined;
+    out.push(v);
+  }
+  return out.length ? out : undefined;
+}
+
+export function resultsFromAlerts(alerts: readonly Record<string, any>[], file: string, catalog: CheckCatalog): SavedReportResults {
+  const where = basename(file);
+  const results: CheckResult[] = [];
+  const ids = new Set<string>();
+  for (const a of alerts) {
+    const policies: unknown[] = Array.isArray(a.gatehouse?.policies) ? a.gatehouse.policies : [];
+    for (const id of [a.rule, ...policies]) {
+      if (typeof id !== 'string' || !catalog.has(id)) continue;
+      ids.add(id);
+      const severity: Severity = /^(Emergency|Alert|Critical)$/i.test(String(a.priority)) ? 'CRITICAL' : /^Error$/i.test(String(a.priority)) ? 'HIGH' : /^Warning$/i.test(String(a.priority)) ? 'MEDIUM' : 'LOW';
+      results.push({ id, title: `${a.rule}${id === a.rule ? '' : ` (policy ${id})`}`, status: 'fail', severity, evidence: [`alert (${where}) ${a.time ?? ''} ${a.priority ?? ''}: ${a.output}`.replace(/\s+/g, ' ')] });
+    }
+  }
+  return { results, label: `runtime alerts (${where}): ${alerts.length} alert(s), ${ids.size} failed check(s)` };
 }
 
 export function resultsFromReport(doc: unknown, file: string, catalog: CheckCatalog): SavedReportResults {

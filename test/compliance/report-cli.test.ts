@@ -175,6 +175,22 @@ describe('compliance report CLI', () => {
     assert.doesNotMatch(nope.stderr, /\n\s+at /);
   });
 
+  test('--findings: Falco JSON alert lines from runtime replay fail their rules and runtime policies', async () => {
+    const events = fileURLToPath(new URL('../runtime/fixtures/policy-events.jsonl', import.meta.url));
+    const rules = `${process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../../shared/reference/falco', import.meta.url))}/rules/falco_rules.yaml`;
+    const alerts = join(out, 'alerts.jsonl');
+    const replay = await runCli(['runtime', 'replay', events, '--rules', rules, '--policy', 'runtime', '--format', 'json', '--output', alerts]);
+    assert.equal(replay.code, 0, replay.stderr);
+    const r = await runCli(['compliance', 'report', '--framework', 'nist-800-190', '--findings', alerts, '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as ComplianceReport;
+    assert.match(report.inputs.join('\n'), /runtime alerts \(alerts\.jsonl\): \d+ alert\(s\), \d+ failed check\(s\)/);
+    const c444 = report.controls.find((c) => c.id === '4.4.4')!;
+    assert.equal(c444.status, 'fail');
+    assert.ok(c444.results.some((x) => x.id === 'Terminal shell in container' && x.status === 'fail'), JSON.stringify(c444.checks.filter((k) => k.evaluated)));
+    assert.ok(c444.results.some((x) => x.id === 'runtime-shell-in-container' && x.status === 'fail'));
+  });
+
   test('usage errors are one line', async () => {
     const none = await runCli(['compliance', 'report', '--framework', 'cis-kubernetes']);
     assert.equal(none.code, 2);

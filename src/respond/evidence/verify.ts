@@ -8,7 +8,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parsePublicKey } from '../../trust/keys.js';
 import { keyId } from '../../trust/sign.js';
@@ -39,7 +39,7 @@ const BUNDLE_FILES = new Set([MANIFEST_FILE, SIGNATURE_FILE, SIGNER_KEY_FILE]);
 
 export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions = {}): Promise<EvidenceVerification> {
   const dir = resolve(path);
-  const st = await lstat(dir).catch(() => undefined);
+  const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new UserError(`${path}: not an evidence bundle directory`, 'usage');
   const problems: string[] = [];
   let manifestBytes: Buffer;

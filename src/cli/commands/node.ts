@@ -4,6 +4,8 @@ import { AREAS, checkNode, COMPONENTS, findingsOf, type Area, type Component } f
 import { gate, getFormatter, parseSeverityFilter, renderGrid } from '../../report/index.js';
 import { UserError } from '../../util/errors.js';
 import { addReportOptions, writeOutput, type ReportCliOptions } from '../report-options.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { pushFindings } from '../central-push.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -19,8 +21,9 @@ export function registerNodeCommands(program: Command): void {
     .option('--pid <pid>', 'only this process from the process list, as PID or PID:COMPONENT (repeatable)', collect, [])
     .option('--no-processes', 'do not read the process list')
     .addOption(new Option('--area <list>', `comma-separated areas to check (${AREAS.join(',')})`));
-  addReportOptions(check, { formats: ['table', 'json', 'sarif'] }).action(
-    async (o: ReportCliOptions & { root: string; manifests?: string; flags: string[]; kubeadmConfig?: string; pid: string[]; processes: boolean; area?: string }) => {
+  addCentralOptions(addReportOptions(check, { formats: ['table', 'json', 'sarif'] })).action(
+    async (o: ReportCliOptions & CentralCliOptions & { root: string; manifests?: string; flags: string[]; kubeadmConfig?: string; pid: string[]; processes: boolean; area?: string }) => {
+      const central = centralClientFrom(o);
       const areas = o.area?.split(',').map((a) => a.trim()).filter(Boolean);
       const badArea = areas?.find((a) => !(AREAS as readonly string[]).includes(a));
       if (badArea) throw new UserError(`unknown --area "${badArea}" (expected ${AREAS.join(', ')})`, 'usage');
@@ -57,6 +60,8 @@ export function registerNodeCommands(program: Command): void {
         await writeOutput(text, o);
       }
       process.exitCode = code;
+      // The report replaces this host's previous one in Central (every failed check, not only the --severity ones).
+      if (central) await pushFindings(central, 'node-check', report.host, findingsOf(report.results));
     },
   );
 }

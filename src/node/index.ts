@@ -127,11 +127,8 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
   // Component settings from every source.
   const sources: FlagSource[] = [];
   const explicit = !!(opts.flagFiles?.length || opts.kubeadmConfig);
-  if (!opts.noProcesses && !explicit) {
-    const p = await processSources(h, opts.processes);
-    sources.push(...p.sources);
-    notes.push(...p.notes);
-  } else if (opts.processes && !opts.noProcesses) {
+  // Given flag lists or a kubeadm config are the subject: the process list only when pids are named.
+  if (!opts.noProcesses && (!explicit || opts.processes)) {
     const p = await processSources(h, opts.processes);
     sources.push(...p.sources);
     notes.push(...p.notes);

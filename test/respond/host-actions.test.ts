@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { hostActionSet } from '../../src/respond/action-sets.js';
+import { sensorResponder } from '../../src/respond/alert-sink.js';
+import { Engine, ruleSetFromText } from '../../src/runtime/rules/index.js';
 import { JsonlAuditLog } from '../../src/respond/audit.js';
 import { containerIsolate } from '../../src/respond/container-isolate.js';
 import { containerKill } from '../../src/respond/container-kill.js';
@@ -115,6 +117,30 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     assert.ok(records.every((r) => r.trigger.policies?.length === 1 && r.target.type === 'container'));
     assert.equal(records.find((r) => r.action === 'kill' && r.outcome === 'done')?.evidence, bundle);
     assert.equal(readdirSync(join(dir, 'evidence')).length, 1, 'no evidence for an action with nothing to do');
+  });
+
+  test("the sensor's alert path: a Falco rule's alert, judged by a runtime policy, reaches the responder sink and the container is stopped", async () => {
+    const name = start('sink');
+    const id = inspect(name).Id as string;
+    const rules = ruleSetFromText([{ name: 'r.yaml', text: `
+- rule: Package manager in container
+  desc: test
+  condition: evt.type = execve and evt.dir = < and container.id != host and proc.name = apk
+  output: apk ran (container.id=%container.id container.name=%container.name)
+  priority: ERROR
+` }]);
+    const judge = judgeFor(packText([['Package manager in container', ['stop']]]));
+    const killSwitch = join(dir, 'sink-stop');
+    const sink = sensorResponder({ endpoint, auditLog: join(dir, 'sink-audit.jsonl'), killSwitchFile: killSwitch, cooldownSeconds: 60 });
+    // As the sensor does: alerts are annotated with their verdict, then written to every sink.
+    const engine = new Engine(rules, [sink], { annotate: (a, ev) => judge.judge(a, ev).alert });
+    for (let i = 0; i < 20; i++) engine.push({ 'evt.type': 'execve', 'evt.dir': '<', 'container.id': id.slice(0, 12), 'container.name': name, 'proc.name': 'apk' });
+    engine.push({ 'evt.type': 'execve', 'evt.dir': '<', 'container.id': id.slice(0, 12), 'proc.name': 'ls' });
+    await engine.close();
+    assert.equal(sink.failed, 0);
+    assert.notEqual(inspect(name).State.Status, 'running');
+    const records = new JsonlAuditLog(join(dir, 'sink-audit.jsonl')).read();
+    assert.deepEqual(records.map((r) => [r.action, r.outcome, r.trigger.by]), [['stop', 'done', 'sensor']], 'twenty alerts, one action');
   });
 
   test('dry runs change nothing', async () => {

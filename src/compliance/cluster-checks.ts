@@ -92,7 +92,7 @@ export function runClusterChecks(objects: readonly ManifestObject[], opts: Clust
     }
   }
   for (const ing of index.byKind('Ingress')) out.push(ingressTls(ing));
-  out.push(...meshChecks(objects, index, namespaces, { rootNamespace: opts.meshRootNamespace ?? 'istio-system' }));
+  for (const r of meshChecks(objects, index, namespaces, { rootNamespace: opts.meshRootNamespace ?? 'istio-system' })) out.push(r);
   return out;
 }
 

@@ -55,6 +55,12 @@ export interface ReportOptions {
   /** A framework folder to read instead of policies/frameworks/<framework>/. */
   frameworkDir?: string;
   now?: Date;
+  /**
+   * Passed results kept per check of a control (default 50; Infinity for all). Failures and
+   * unknowns are always all kept; the counts in `checks` are always complete. A cluster of
+   * thousands of objects passes each policy thousands of times: samples, not all of them.
+   */
+  passSamples?: number;
 }
 
 export interface CheckSummary {
@@ -78,8 +84,12 @@ export interface ControlResult {
   /** One line: why this status. */
   reason: string;
   checks: CheckSummary[];
-  /** The results behind the status: failures first, then unknown, then passes. */
-  results: CheckResult[];
+  /**
+   * The results behind the status: failures first, then unknown, then passes (up to
+   * `passSamples` per check). A failure's Finding is in `findings`, not repeated here.
+   */
+  results: Omit<CheckResult, 'finding'>[];
+  /** The Findings of the failed results. */
   findings: Finding[];
 }
 
@@ -94,15 +104,19 @@ export interface ComplianceReport {
 
 /** Everything the engines say about the inputs, as CheckResults. */
 export async function gatherResults(inputs: ComplianceInputs, opts: ReportOptions = {}): Promise<CheckResult[]> {
+  // Many results on a big cluster: appended in loops (a spread of 100k arguments overflows the stack).
   const out: CheckResult[] = [];
+  const add = (rs: readonly CheckResult[]) => {
+    for (const r of rs) out.push(r);
+  };
   if (inputs.objects) {
     const objects = inputs.objects;
     const index = buildIndex(objects);
-    out.push(...(await runDeployPolicies(objects, { policyPaths: inputs.policyPaths, cluster: inputs.cluster, now: opts.now })).results);
-    out.push(...runClusterChecks(objects, { index, meshRootNamespace: inputs.meshRootNamespace }));
-    out.push(...rbacResults(objects, await loadRbacRisks()));
+    add((await runDeployPolicies(objects, { policyPaths: inputs.policyPaths, cluster: inputs.cluster, now: opts.now })).results);
+    add(runClusterChecks(objects, { index, meshRootNamespace: inputs.meshRootNamespace }));
+    add(rbacResults(objects, await loadRbacRisks()));
   }
-  out.push(...(inputs.results ?? []));
+  add(inputs.results ?? []);
   return out;
 }
 
@@ -125,11 +139,22 @@ export function evaluateControls(
   framework: { controls: readonly { id: string; title: string; section: string; assessment: Assessment; description?: string; checks: readonly string[] }[] },
   results: readonly CheckResult[],
   catalog: CheckCatalog,
+  opts: { passSamples?: number } = {},
 ): ControlResult[] {
+  const samples = opts.passSamples ?? 50;
   const byId = new Map<string, CheckResult[]>();
-  for (const r of results) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+  for (const r of results) {
+    const list = byId.get(r.id);
+    if (list) list.push(r);
+    else byId.set(r.id, [r]);
+  }
   return framework.controls.map((c) => {
-    const mine = c.checks.flatMap((id) => byId.get(id) ?? []).sort((a, b) => RANK[a.status] - RANK[b.status]);
+    const mine: CheckResult[] = [];
+    for (const id of c.checks) {
+      let passes = 0;
+      for (const r of byId.get(id) ?? []) if (r.status !== 'pass' || passes++ < samples) mine.push(r);
+    }
+    mine.sort((a, b) => RANK[a.status] - RANK[b.status]);
     const checks: CheckSummary[] = c.checks.map((id) => {
       const rs = byId.get(id) ?? [];
       const n = (s: CheckResult['status']) => rs.filter((r) => r.status === s).length;
@@ -171,7 +196,7 @@ export function evaluateControls(
       status,
       reason,
       checks,
-      results: mine,
+      results: mine.map(({ finding: _finding, ...rest }) => rest),
       findings: mine.flatMap((r) => (r.status === 'fail' && r.finding ? [r.finding] : [])),
     };
   });
@@ -184,10 +209,10 @@ export async function buildComplianceReport(framework: string, inputs: Complianc
   const saved: string[] = [];
   for (const file of inputs.savedReports ?? []) {
     const r = await readSavedReport(file, catalog);
-    results.push(...r.results);
+    for (const x of r.results) results.push(x);
     saved.push(r.label);
   }
-  const controls = evaluateControls(fw, results, catalog);
+  const controls = evaluateControls(fw, results, catalog, { passSamples: opts.passSamples });
   const summary = { pass: 0, fail: 0, manual: 0, 'not-applicable': 0 } as Record<ControlStatus, number>;
   for (const c of controls) summary[c.status]++;
   const sources = [

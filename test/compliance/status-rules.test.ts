@@ -43,3 +43,13 @@ test('fail > manual > pass > not-applicable, with the reason', () => {
   const man = evaluateControls({ controls: [control('only-manual', 'automated', ['a'])] }, [r('a', 'manual')], catalog);
   assert.equal(man[0]!.status, 'manual');
 });
+
+test('passes are sampled per check, failures all kept, counts complete; findings only in `findings`', () => {
+  const fail = { ...r('a', 'fail'), finding: { id: 'a', kind: 'misconfiguration' as const, severity: 'LOW' as const, title: 'a', resource: {} } };
+  const results = [r('a', 'pass'), r('a', 'pass'), r('a', 'pass'), fail, r('b', 'pass')];
+  const [c] = evaluateControls({ controls: [control('x', 'automated', ['a', 'b'])] }, results, catalog, { passSamples: 2 });
+  assert.equal(c!.checks.find((k) => k.id === 'a')!.pass, 3);
+  assert.deepEqual(c!.results.map((x) => `${x.id} ${x.status}`), ['a fail', 'a pass', 'a pass', 'b pass']);
+  assert.ok(c!.results.every((x) => !('finding' in x)));
+  assert.deepEqual(c!.findings.map((f) => f.id), ['a']);
+});

@@ -49,18 +49,25 @@ export function parseSimpleToml(text: string, file: string, into: Map<string, { 
   });
 }
 
-async function processesNamed(h: HostRoot, names: RegExp): Promise<{ pid: number; uid: number; argv: string[] }[]> {
+/** Every process's argv, read once per check. */
+async function listProcesses(h: HostRoot): Promise<{ pid: number; argv: string[] }[]> {
   const l = await h.list('/proc');
   if (!l.ok) return [];
   const out = [];
   for (const d of l.value.filter((x) => /^\d+$/.test(x))) {
     const c = await h.readBytes(`/proc/${d}/cmdline`);
-    if (!c.ok) continue;
-    const argv = c.value.toString('utf8').split('\0').filter(Boolean);
-    if (!argv[0] || !names.test(argv.map((a, i) => (i === 0 ? a : a.startsWith('-') ? '' : a)).filter(Boolean).join(' '))) continue;
-    const st = await h.read(`/proc/${d}/status`);
-    const uid = st.ok ? Number(/^Uid:\s*(\d+)/m.exec(st.value)?.[1] ?? NaN) : NaN;
-    out.push({ pid: Number(d), uid, argv });
+    if (c.ok) out.push({ pid: Number(d), argv: c.value.toString('utf8').split('\0').filter(Boolean) });
+  }
+  return out;
+}
+
+/** Processes whose command (flags left out) matches, with their real uid. */
+async function processesNamed(h: HostRoot, procs: { pid: number; argv: string[] }[], names: RegExp): Promise<{ pid: number; uid: number }[]> {
+  const out = [];
+  for (const { pid, argv } of procs) {
+    if (!argv[0] || !names.test(argv.filter((a, i) => i === 0 || !a.startsWith('-')).join(' '))) continue;
+    const st = await h.read(`/proc/${pid}/status`);
+    out.push({ pid, uid: st.ok ? Number(/^Uid:\s*(\d+)/m.exec(st.value)?.[1] ?? NaN) : NaN });
   }
   return out;
 }
@@ -79,6 +86,7 @@ async function socketsAt(h: HostRoot, paths: string[]) {
 
 export async function readEngines(h: HostRoot): Promise<EngineState[]> {
   const engines: EngineState[] = [];
+  const procs = await listProcesses(h);
   // Docker
   {
     const config = new Map<string, { value: unknown; file: string }>();
@@ -94,7 +102,7 @@ export async function readEngines(h: HostRoot): Promise<EngineState[]> {
         problems.push(`/etc/docker/daemon.json: not valid JSON: ${(e as Error).message}`);
       }
     } else if (!dj.absent) problems.push(dj.reason);
-    const daemons = (await processesNamed(h, /(^|\/)dockerd(\s|$)/)).map((p) => ({ pid: p.pid, uid: p.uid }));
+    const daemons = await processesNamed(h, procs, /(^|\/)dockerd(\s|$)/);
     for (const d of daemons) seen.push(`dockerd pid ${d.pid} (uid ${d.uid})`);
     const sockets = await socketsAt(h, ['/run/docker.sock', '/var/run/docker.sock']);
     for (const s of sockets) seen.push(s.path);
@@ -115,7 +123,7 @@ export async function readEngines(h: HostRoot): Promise<EngineState[]> {
         parseSimpleToml(r.value, f, config, problems);
       } else if (!r.absent) problems.push(r.reason);
     }
-    const daemons = (await processesNamed(h, /(^|\/)podman\s(.*\s)?system\s+service\b/)).map((p) => ({ pid: p.pid, uid: p.uid }));
+    const daemons = await processesNamed(h, procs, /(^|\/)podman\s(.*\s)?system\s+service\b/);
     for (const d of daemons) seen.push(`podman system service pid ${d.pid} (uid ${d.uid})`);
     const sockets = await socketsAt(h, ['/run/podman/podman.sock', '/var/run/podman/podman.sock']);
     for (const s of sockets) seen.push(s.path);
@@ -126,7 +134,7 @@ export async function readEngines(h: HostRoot): Promise<EngineState[]> {
     ['containerd', /(^|\/)containerd(\s|$)/, ['/run/containerd/containerd.sock']],
     ['cri-o', /(^|\/)crio(\s|$)/, ['/run/crio/crio.sock', '/var/run/crio/crio.sock']],
   ] as const) {
-    const daemons = (await processesNamed(h, proc)).map((p) => ({ pid: p.pid, uid: p.uid }));
+    const daemons = await processesNamed(h, procs, proc);
     const sockets = await socketsAt(h, [...socks]);
     const seen = [...daemons.map((d) => `${name} pid ${d.pid} (uid ${d.uid})`), ...sockets.map((s) => s.path)];
     if (seen.length) engines.push({ name, seen, daemons, config: new Map(), configProblems: [], sockets });

@@ -14,6 +14,8 @@ import { EngineApi } from '../../src/respond/evidence/engine.js';
 import { DriftDetector } from '../../src/respond/drift/detector.js';
 import { DRIFT_EXEC_RULE, driftAlert, type DriftVerdict } from '../../src/respond/drift/verdict.js';
 import { Sensor } from '../../src/sensor/sensor.js';
+import { DEFAULT_OPEN_BOUNDS } from '../../src/sensor/open-filter.js';
+import { withLibraryOpens } from '../../src/respond/drift/open-bounds.js';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
 
 const IMAGE = 'localhost/gatehouse-ep-busybox:1';
@@ -57,7 +59,8 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
   before(async () => {
     engine = new EngineApi(HOST);
     detector = new DriftDetector({ engine });
-    sensor = await Sensor.start({ engineSocket: podmanSocket });
+    // the default open set (all writes, sensitive reads) plus reads of shared objects
+    sensor = await Sensor.start({ engineSocket: podmanSocket, openBounds: withLibraryOpens(DEFAULT_OPEN_BOUNDS) });
     loop = (async () => {
       for await (const ev of sensor.events()) {
         const cid = ev['container.id'];
@@ -75,6 +78,10 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     podman(['exec', drifted, '/tmp/true']);
     podman(['exec', drifted, '/bin/ls', '/']);
     podman(['exec', drifted, '/bin/busybox', 'true']);
+    // a shared object dropped in and read (what a loader does; this image's busybox is static)
+    podman(['exec', drifted, 'sh', '-c', 'printf "\\177ELF" > /tmp/libevil.so']);
+    podman(['exec', drifted, '/bin/cat', '/tmp/libevil.so']);
+    await until('the library drift verdict', () => verdicts.some((v) => v.kind === 'library'), 30_000, () => verdicts.map((v) => [v.path, v.kind]));
     await until("the drifted container's exec of busybox", () => execs.some((e) => e['container.id'] === driftedId.slice(0, 12) && e['proc.exepath'] === '/bin/busybox' && e['proc.cmdline'] === 'busybox true'), 30_000, () => execs.map((e) => [e['container.id'], e['proc.exepath'], e['proc.cmdline']]));
     // the container recreated from the same image
     podman(['rm', '-f', '-t', '0', drifted]);
@@ -95,7 +102,7 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
   });
 
   it('the exec of the binary copied in is drift, as a Falco JSON alert', () => {
-    const mine = verdicts.filter((v) => v.containerId === driftedId);
+    const mine = verdicts.filter((v) => v.containerId === driftedId && v.kind === 'exec');
     assert.deepEqual(
       mine.map((v) => [v.path, v.reason, v.kind]),
       [['/tmp/true', 'added', 'exec']],
@@ -106,6 +113,12 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     assert.equal(a.output_fields['container.id'], driftedId.slice(0, 12));
     assert.equal(a.output_fields['proc.exepath'], '/tmp/true');
     assert.equal(a.output_fields['container.image'], IMAGE);
+  });
+
+  it('a shared object the container added, opened for reading, is library drift', () => {
+    const libs = verdicts.filter((v) => v.containerId === driftedId && v.kind === 'library');
+    assert.deepEqual(libs.map((v) => [v.path, v.reason]), [['/tmp/libevil.so', 'added']]);
+    assert.equal(driftAlert(libs[0]!).output_fields['fd.name'], '/tmp/libevil.so');
   });
 
   it('the image binaries the sensor saw run are not drift', () => {

@@ -3,3 +3,4 @@ export { DriftDetector, type DriftDetectorOptions, type WatchedContainer } from 
 export { checkContainerDrift, type DriftCheckOptions, type DriftCheckResult } from './oneshot.js';
 export { ImageIndexCache, loadImageIndex, type ImageFileIndex, type ImageFile } from './image-index.js';
 export { DRIFT_EXEC_RULE, DRIFT_LIBRARY_RULE, DRIFT_TAGS, driftAlert, driftFinding, driftRule, type DriftKind, type DriftReason, type DriftVerdict } from './verdict.js';
+export { withLibraryOpens } from './open-bounds.js';

@@ -77,12 +77,17 @@ async function secureBoot(h: HostRoot): Promise<Fact<SecureBoot>> {
   }
   const sb = await h.readBytes(`/sys/firmware/efi/efivars/SecureBoot-${EFI_GLOBAL}`);
   if (!sb.ok) {
-    if (sb.absent) {
-      const vars = await h.list('/sys/firmware/efi/efivars');
-      if (!vars.ok) return unknownFact(`${vars.reason} (efivarfs not mounted)`);
-      return known('disabled', ['/sys/firmware/efi: present', `efivars: no SecureBoot-${EFI_GLOBAL} variable (firmware without Secure Boot)`]);
+    if (!sb.absent) return unknownFact(sb.reason);
+    // The legacy sysfs interface: one directory per variable, its value in `data`.
+    const legacy = await h.readBytes(`/sys/firmware/efi/vars/SecureBoot-${EFI_GLOBAL}/data`);
+    if (legacy.ok && legacy.value.length >= 1) {
+      const evidence = [`/sys/firmware/efi/vars/SecureBoot-${EFI_GLOBAL}/data: ${legacy.value[0]}`];
+      return known(legacy.value[0] === 1 ? 'enabled' : 'disabled', evidence);
     }
-    return unknownFact(sb.reason);
+    const vars = await h.list('/sys/firmware/efi/efivars');
+    // An empty directory is efivarfs not mounted, not a firmware without variables.
+    if (!vars.ok || vars.value.length === 0) return unknownFact(`/sys/firmware/efi/efivars: ${vars.ok ? 'no variables visible' : vars.reason} (efivarfs not mounted)`);
+    return known('disabled', ['/sys/firmware/efi: present', `efivars: ${vars.value.length} variable(s), no SecureBoot-${EFI_GLOBAL} (firmware without Secure Boot)`]);
   }
   // efivarfs: 4 bytes of attributes, then the value.
   if (sb.value.length < 5) return unknownFact(`SecureBoot efivar: ${sb.value.length} bytes, expected at least 5`);

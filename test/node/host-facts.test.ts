@@ -144,6 +144,26 @@ test('Secure Boot off, EFI without the variable, no TPM, SELinux permissive, loc
   }
 });
 
+test('Secure Boot: efivarfs not mounted is unknown; the legacy sysfs variable is read; a firmware without the variable is disabled', async () => {
+  const cases: [Record<string, any>, string, string | RegExp][] = [
+    [{ 'sys/firmware/efi/efivars': { dir: true } }, 'unknown', /efivarfs not mounted/],
+    [{ [`sys/firmware/efi/vars/SecureBoot-${SB}/data`]: Buffer.from([1]) }, 'known', 'enabled'],
+    [{ [`sys/firmware/efi/efivars/BootOrder-${SB}`]: efivar(0) }, 'known', 'disabled'],
+    [{ [`sys/firmware/efi/efivars/SecureBoot-${SB}`]: efivar(0), [`sys/firmware/efi/efivars/SetupMode-${SB}`]: efivar(1) }, 'known', 'setup-mode'],
+  ];
+  for (const [files, state, want] of cases) {
+    const fx = makeRoot(files);
+    try {
+      const f = await readHostFacts(new HostRoot(fx.root));
+      assert.equal(f.secureBoot.state, state, JSON.stringify(f.secureBoot));
+      if (f.secureBoot.state === 'known') assert.equal(f.secureBoot.value, want);
+      else assert.match(f.secureBoot.reason, want as RegExp);
+    } finally {
+      fx.cleanup();
+    }
+  }
+});
+
 test('an empty root: every host fact is unknown with a reason, nothing crashes', async () => {
   const fx = makeRoot({});
   try {

@@ -5,7 +5,7 @@
  * be), a vulnerability DB made by the real feed importer (those PyPA advisories plus a Debian
  * tracker over the image's own source packages), and the real CycloneDX writer and matcher.
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../../src/image/index.js';
 import { inventoryImage, sbomFormats, type Inventory } from '../../src/inventory/index.js';
@@ -23,6 +23,12 @@ export interface ImageFixture {
   findings: Finding[];
   dbPath: string;
   dbVersion: string;
+  /**
+   * The next day's DB: the same plus new advisories for five source packages every image
+   * has, so re-matching against it changes every image's findings a little (a daily update).
+   */
+  laterDbPath: string;
+  laterDbVersion: string;
   packages: number;
 }
 
@@ -63,14 +69,32 @@ export async function buildImageFixture(ociDir: string, pypaDir: string, work: s
   writeFileSync(trackerFile, JSON.stringify(tracker));
   const dbPath = join(work, 'vuln.db');
   const db = VulnDb.open(dbPath, { create: true });
+  let closed = false;
   try {
     // A third of the application packages have advisories in the DB (about 100 findings per image, as the issue sizes them).
     for (const name of [...new Set(extra.map((p) => p.name))].filter((_, k) => k % 3 === 0)) await importPath(db, join(pypaDir, name));
     await importPath(db, trackerFile);
     const findings = scanInventoryDetailed(db, inventory, 'bench').vulnerabilities;
     const sbom = JSON.parse(sbomFormats.cyclonedx!({ target: { kind: 'image', name: 'registry.example/bench/app:1.0', digest: 'sha256:0' }, inventory, toolVersion: 'bench' })) as Record<string, unknown>;
-    return { sbom, findings, dbPath, dbVersion: vulnDbVersion(db), packages: inventory.packages.length };
-  } finally {
+    const dbVersion = vulnDbVersion(db);
     db.close();
+    closed = true;
+    const laterDbPath = join(work, 'vuln-later.db');
+    copyFileSync(dbPath, laterDbPath);
+    const later = VulnDb.open(laterDbPath);
+    try {
+      const update: Record<string, Record<string, unknown>> = {};
+      [...sources.keys()].sort().slice(0, 5).forEach((src, i) => {
+        update[src] = { [`CVE-2026-${40000 + i}`]: { releases: { [codename]: { status: 'open', urgency: 'medium' } } } };
+      });
+      const updateFile = join(work, 'debian-tracker-update.json');
+      writeFileSync(updateFile, JSON.stringify(update));
+      await importPath(later, updateFile);
+      return { sbom, findings, dbPath, dbVersion, laterDbPath, laterDbVersion: vulnDbVersion(later), packages: inventory.packages.length };
+    } finally {
+      later.close();
+    }
+  } finally {
+    if (!closed) db.close();
   }
 }

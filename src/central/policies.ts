@@ -8,6 +8,7 @@ import { BUILTIN_PACKS } from '../policy/builtin.js';
 import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import { loadPacks, resolvePackInput } from '../policy/pack.js';
 import type { SubjectRegistry } from '../policy/subject.js';
+import type { Policy } from '../policy/types.js';
 import { subjects as sharedSubjects } from '../subjects/index.js';
 import { loadExceptions, type StoredException } from './store/exceptions.js';
 import { loadPolicies, upsertPolicies } from './store/policies.js';
@@ -15,6 +16,8 @@ import type { Database } from './store/schema.js';
 
 export class CentralPolicies {
   set!: PolicySet;
+  /** The policies the set was compiled from (image workers compile their own copy). */
+  list: Policy[] = [];
   exceptions: StoredException[] = [];
   /** Bumped on every change, so caches keyed on it go stale. */
   version = 0;
@@ -34,7 +37,8 @@ export class CentralPolicies {
   async reload(): Promise<void> {
     const stored = await loadPolicies(this.db);
     this.exceptions = await loadExceptions(this.db);
-    this.set = compilePolicySet(stored.map((s) => s.policy), this.subjects);
+    this.list = stored.map((s) => s.policy);
+    this.set = compilePolicySet(this.list, this.subjects);
     this.version++;
   }
 }

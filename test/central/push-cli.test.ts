@@ -19,6 +19,7 @@ import { pushTestImage, registryUp, uniqueRepo } from '../trust/fixtures.js';
 import { openImage } from '../../src/image/index.js';
 import { inventoryImage } from '../../src/inventory/index.js';
 import { generateKeyPair } from '../../src/trust/keys.js';
+import { readAllImageFindings } from '../../src/central/store/image-findings.js';
 import { VulnDb } from '../../src/vuln/db.js';
 import { importPath } from '../../src/vuln/feeds/index.js';
 
@@ -89,7 +90,7 @@ await storeTest('image scan --server stores the image with its findings and SBOM
     assert.equal(report.findings.length, vulns.length + detail.body.findings.length, 'every finding of the report is stored, once');
     assert.equal(detail.body.layers.length, db.layers);
     assert.ok(detail.body.components.length >= db.packages * 0.9, `components from the SBOM: ${detail.body.components.length} of ${db.packages}`);
-    const rows = await central.db().selectFrom('image_findings').select('fingerprint').execute();
+    const rows = await readAllImageFindings(central.db(), digest);
     assert.equal(rows.length, new Set(rows.map((r) => r.fingerprint)).size);
 
     // image sbom pushes the SBOM alone: the scan's findings stay.

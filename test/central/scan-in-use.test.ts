@@ -19,6 +19,7 @@ import { VulnDb } from '../../src/vuln/db.js';
 import { importPath } from '../../src/vuln/feeds/index.js';
 import { deploymentId } from '../../src/central/live/deployments.js';
 import { inUseScanJobWith, scanImagesInUse, unscannedImagesInUse } from '../../src/central/images/scan-in-use.js';
+import { readImageSbom } from '../../src/central/store/image-sboms.js';
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-in-use-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -134,9 +135,10 @@ test('the job scans what a new deployment runs and tells the evaluator', { skip:
     assert.deepEqual(seen, [digest]);
     stop.abort();
     await job;
-    const row = await c.db().selectFrom('images').select(['refs', 'sbom']).where('digest', '=', digest).executeTakeFirstOrThrow();
+    const row = await c.db().selectFrom('images').select(['refs', 'has_sbom']).where('digest', '=', digest).executeTakeFirstOrThrow();
     assert.deepEqual(JSON.parse(row.refs), [LAYERS]);
-    assert.ok(row.sbom);
+    assert.equal(row.has_sbom, 1);
+    assert.ok(await readImageSbom(c.db(), digest));
   } finally {
     stop.abort();
     await c.close();

@@ -1,5 +1,6 @@
 /** `GET /api/v1/images[?digest=&ref=]` and `/images/{digest}`: images with their findings, components, layers and signature. */
 import { severityRank, type Finding, type Severity } from '../../findings/finding.js';
+import { readImageSbom } from '../store/image-sboms.js';
 import { imageFindings, imageListItem } from '../store/images.js';
 import { fromJson } from '../store/json.js';
 import { ApiError, errorSchema } from './errors.js';
@@ -62,7 +63,7 @@ export const imagesApi: ApiModule = (app, ctx) => {
     return {
       ...imageListItem(row),
       layers: fromJson(row.layers, []),
-      components: componentsOf(fromJson(row.sbom, null)),
+      components: componentsOf(fromJson(await readImageSbom(ctx.db, row.digest), null)),
       vulnerabilities: findings.filter((f) => f.kind === 'vulnerability'),
       findings: findings.filter((f) => f.kind !== 'vulnerability'),
       violations: violations.map((v) => ({ id: v.id, policyId: v.policy_id, state: v.state, severity: v.severity, title: v.title })),

@@ -41,9 +41,10 @@ export async function seedStoredSboms(db: Kysely<Database>, sbom: Record<string,
     await db.transaction().execute(async (trx) => {
       await trx.insertInto('images').values(part.map((i) => ({
         digest: syntheticDigest(i), refs: toJson([`registry.example/team-${i % 50}/app-${i}:1.${i % 20}`]), os: toJson({ family: 'debian', version: '12' }),
-        created: now, layers: '[]', sbom: toJson(sbomCopy(sbom, i)), signature: null, summary: toJson({ counts: {}, fixable: 0, knownExploited: 0 }),
+        created: now, layers: '[]', has_sbom: 1, signature: null, summary: toJson({ counts: {}, fixable: 0, knownExploited: 0 }),
         db_version: 'seed', scanned_at: now, first_seen: now, last_seen: now,
       }))).execute();
+      await trx.insertInto('image_sboms').values(part.map((i) => ({ digest: syntheticDigest(i), sbom: toJson(sbomCopy(sbom, i)) }))).execute();
     });
   }
 }

@@ -10,7 +10,8 @@ import { defaultDbPath } from '../../vuln/db.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
 import { dbFileStamp, openVulnDb } from './db-version.js';
-import { FleetMatcher, rematchAll, rematchImage, type RematchResult } from './rematch.js';
+import { FleetMatcher } from './fleet-matcher.js';
+import { rematchAll, rematchImage, type RematchResult } from './rematch.js';
 
 export interface VulnDbWatchOptions {
   /** The DB Central matches against (default: $GATEHOUSE_DB or ~/.cache/gatehouse/db/vuln.db). */
@@ -70,7 +71,7 @@ export class VulnDbWatcher {
    */
   async matchUnmatched(digests: readonly string[]): Promise<number> {
     if (digests.length === 0 || !dbFileStamp(this.path)) return 0;
-    const rows = await this.ctx.db.selectFrom('images').select('digest').where('digest', 'in', [...digests]).where('sbom', 'is not', null).where('db_version', 'is', null).execute();
+    const rows = await this.ctx.db.selectFrom('images').select('digest').where('digest', 'in', [...digests]).where('has_sbom', '=', 1).where('db_version', 'is', null).execute();
     if (rows.length === 0) return 0;
     const { db, version } = openVulnDb(this.path);
     try {

@@ -13,6 +13,8 @@ import { describeError } from '../../util/errors.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJobTools } from '../jobs.js';
 import type { CentralPolicies } from '../policies.js';
+import { readAllImageFindings } from '../store/image-findings.js';
+import { readImageSbom } from '../store/image-sboms.js';
 import { fromJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { UpsertedImage } from '../store/images.js';
@@ -35,10 +37,10 @@ export async function reconcileImagePolicies(
 /** Evaluates one stored image (after a push), in one transaction. False when there is no such image. */
 export async function evaluateStoredImage(ctx: Pick<CentralContext, 'db' | 'policies' | 'now'>, digest: string): Promise<boolean> {
   return ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'sbom']).where('digest', '=', digest).executeTakeFirst();
+    const row = await trx.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature']).where('digest', '=', digest).executeTakeFirst();
     if (!row) return false;
-    const findings = (await trx.selectFrom('image_findings').select('body').where('image_digest', '=', digest).execute()).map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
-    const { packages } = packagesFromCycloneDx(fromJson(row.sbom, null));
+    const findings = await readAllImageFindings(trx, digest);
+    const { packages } = packagesFromCycloneDx(fromJson(await readImageSbom(trx, digest), null));
     await reconcileImagePolicies(trx, ctx.policies, row, packages, findings, ctx.now());
     return true;
   });
@@ -54,8 +56,8 @@ export async function evaluateUpsertedImage(
 ): Promise<void> {
   const { row } = upserted;
   const findings = upserted.findings
-    ?? (await db.selectFrom('image_findings').select('body').where('image_digest', '=', row.digest).execute()).map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
-  const { packages } = packagesFromCycloneDx(sbom ?? fromJson(row.sbom, null));
+    ?? await readAllImageFindings(db, row.digest);
+  const { packages } = packagesFromCycloneDx(sbom ?? fromJson(await readImageSbom(db, row.digest), null));
   await reconcileImagePolicies(db, policies, row, packages, findings, now);
 }
 

@@ -86,7 +86,7 @@ async function knownImages(ctx: CentralContext): Promise<Set<string>> {
   let after = '';
   for (;;) {
     const rows = await ctx.db.selectFrom('images').select(['digest', 'refs'])
-      .where((eb) => eb.or([eb('sbom', 'is not', null), eb('scanned_at', 'is not', null)]))
+      .where((eb) => eb.or([eb('has_sbom', '=', 1), eb('scanned_at', 'is not', null)]))
       .where('digest', '>', after).orderBy('digest').limit(2000).execute();
     if (rows.length === 0) return known;
     for (const r of rows) {

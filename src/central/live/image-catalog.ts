@@ -6,10 +6,11 @@
 import type { Kysely } from 'kysely';
 import { formatReference, parseRegistryReference } from '../../image/reference.js';
 import type { ImageRiskInput } from '../risk/index.js';
+import { readAllImageFindings } from '../store/image-findings.js';
+import { readImageSbom } from '../store/image-sboms.js';
 import { fromJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import type { ImageSummary } from '../store/images.js';
-import type { Finding } from '../../findings/finding.js';
 import type { ImageFacts } from '../../vuln/image-facts.js';
 import { packagesFromCycloneDx } from '../images/sbom-packages.js';
 import { storedImageFacts } from '../images/stored-facts.js';
@@ -48,10 +49,10 @@ export class ImageCatalog {
     if (!known) return undefined;
     const cached = this.facts.get(known.digest);
     if (cached) return cached;
-    const row = await this.db.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'sbom']).where('digest', '=', known.digest).executeTakeFirst();
+    const row = await this.db.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature']).where('digest', '=', known.digest).executeTakeFirst();
     if (!row) return undefined;
-    const findings = (await this.db.selectFrom('image_findings').select('body').where('image_digest', '=', known.digest).execute()).map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
-    const facts = storedImageFacts(row, packagesFromCycloneDx(fromJson(row.sbom, null)).packages, findings, now);
+    const findings = await readAllImageFindings(this.db, known.digest);
+    const facts = storedImageFacts(row, packagesFromCycloneDx(fromJson(await readImageSbom(this.db, known.digest), null)).packages, findings, now);
     if (this.facts.size >= FACTS_CACHE) this.facts.delete(this.facts.keys().next().value!);
     this.facts.set(known.digest, facts);
     return facts;

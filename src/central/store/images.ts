@@ -6,7 +6,9 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { ImageReport } from '../client/ingest-types.js';
-import { chunks, fromJson, toJson } from './json.js';
+import { readAllImageFindings, replaceImageFindings } from './image-findings.js';
+import { writeImageSbom } from './image-sboms.js';
+import { fromJson, toJson } from './json.js';
 import type { Database, ImagesTable } from './schema.js';
 
 export interface ImageSummary {
@@ -50,7 +52,7 @@ export async function upsertImageReport(db: Kysely<Database> | Transaction<Datab
     os: report.image.os ? toJson(report.image.os) : existing?.os ?? null,
     created: report.image.created ?? existing?.created ?? null,
     layers: report.image.layers ? toJson(report.image.layers) : existing?.layers ?? '[]',
-    sbom: report.sbom ? toJson(report.sbom) : existing?.sbom ?? null,
+    has_sbom: report.sbom ? 1 : existing?.has_sbom ?? 0,
     signature: report.signature ? toJson({ ...report.signature, checkedAt: report.signature.checkedAt ?? now }) : existing?.signature ?? null,
     summary: findings ? toJson(summarize(findings)) : existing?.summary ?? toJson(summarize([])),
     db_version: report.db?.version ?? existing?.db_version ?? null,
@@ -60,21 +62,10 @@ export async function upsertImageReport(db: Kysely<Database> | Transaction<Datab
   };
   if (existing) await db.updateTable('images').set(row).where('digest', '=', digest).execute();
   else await db.insertInto('images').values(row).execute();
-  if (findings) await replaceImageFindings(db, digest, findings);
+  if (report.sbom) await writeImageSbom(db, digest, toJson(report.sbom));
   // As stored: one per fingerprint (replaceImageFindings keeps the last of each).
-  return { created: !existing, row, findings: findings && [...new Map(findings.map((f) => [f.fingerprint, f])).values()] };
-}
-
-/** The findings of a scan or a re-match replace the image's previous ones. */
-export async function replaceImageFindings(db: Kysely<Database> | Transaction<Database>, digest: string, findings: (Finding & { fingerprint: string })[]): Promise<void> {
-  await db.deleteFrom('image_findings').where('image_digest', '=', digest).execute();
-  // One row per fingerprint: a scan that reports the same problem twice stores it once.
-  const unique = new Map(findings.map((f) => [f.fingerprint, f]));
-  for (const part of chunks([...unique.values()])) {
-    await db.insertInto('image_findings').values(part.map((f) => ({
-      image_digest: digest, fingerprint: f.fingerprint, finding_id: f.id, kind: f.kind, severity: f.severity, body: toJson(f),
-    }))).execute();
-  }
+  const stored = findings && await replaceImageFindings(db, digest, findings);
+  return { created: !existing, row, findings: stored };
 }
 
 export interface ImageListItem {
@@ -90,7 +81,7 @@ export interface ImageListItem {
   lastSeen: string;
 }
 
-export function imageListItem(row: Omit<ImagesTable, 'sbom' | 'layers'>): ImageListItem {
+export function imageListItem(row: Omit<ImagesTable, 'layers' | 'has_sbom'>): ImageListItem {
   return {
     digest: row.digest, refs: fromJson(row.refs, []), os: fromJson(row.os, null), created: row.created,
     summary: fromJson(row.summary, summarize([])), signature: fromJson(row.signature, null), dbVersion: row.db_version,
@@ -99,6 +90,6 @@ export function imageListItem(row: Omit<ImagesTable, 'sbom' | 'layers'>): ImageL
 }
 
 export async function imageFindings(db: Kysely<Database>, digest: string): Promise<Finding[]> {
-  const rows = await db.selectFrom('image_findings').select('body').where('image_digest', '=', digest).orderBy('severity').orderBy('fingerprint').execute();
-  return rows.map((r) => fromJson<Finding>(r.body, null as unknown as Finding));
+  // In the order the API always gave: by severity's name, then fingerprint.
+  return (await readAllImageFindings(db, digest)).sort((a, b) => (a.severity < b.severity ? -1 : a.severity > b.severity ? 1 : a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
 }

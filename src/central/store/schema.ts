@@ -71,8 +71,8 @@ export interface ImagesTable {
   created: string | null;
   /** JSON array of layers. */
   layers: string;
-  /** CycloneDX JSON, re-matched when the vulnerability DB changes. */
-  sbom: string | null;
+  /** 1 when image_sboms holds its SBOM (re-matched when the vulnerability DB changes), else 0. */
+  has_sbom: number;
   /** JSON signature status. */
   signature: string | null;
   /** JSON counts of findings by kind and severity. */
@@ -83,13 +83,22 @@ export interface ImagesTable {
   last_seen: string;
 }
 
-export interface ImageFindingsTable {
+/** CycloneDX JSON of an image (migration 0006: apart from its row, which updates often). */
+export interface ImageSbomsTable {
+  digest: string;
+  sbom: string;
+}
+
+/**
+ * An image's findings as two documents (migration 0005): JSON arrays sorted by fingerprint,
+ * its vulnerabilities apart from the rest (re-match rewrites only the first). Read and
+ * written through store/image-findings.ts only.
+ */
+export interface ImageFindingDocsTable {
   image_digest: string;
-  fingerprint: string;
-  finding_id: string;
-  kind: string;
-  severity: string;
-  body: string;
+  vulnerabilities: string;
+  others: string;
+  count: number;
 }
 
 /** Findings that are not about one image (k8s check, registry audit), per source and target. */
@@ -176,7 +185,8 @@ export interface Database {
   objects: ObjectsTable;
   deployments: DeploymentsTable;
   images: ImagesTable;
-  image_findings: ImageFindingsTable;
+  image_finding_docs: ImageFindingDocsTable;
+  image_sboms: ImageSbomsTable;
   findings: FindingsTable;
   violations: ViolationsTable;
   events: EventsTable;

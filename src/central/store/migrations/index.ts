@@ -7,12 +7,16 @@ import * as initial from './0001-initial.js';
 import * as registryWatches from './0002-registry-watches.js';
 import * as eventDeployments from './0003-event-deployments.js';
 import * as deploymentsByRiskDesc from './0004-deployments-by-risk-desc.js';
+import * as imageFindingDocs from './0005-image-finding-docs.js';
+import * as imageSboms from './0006-image-sboms.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
   '0002-registry-watches': registryWatches,
   '0003-event-deployments': eventDeployments,
   '0004-deployments-by-risk-desc': deploymentsByRiskDesc,
+  '0005-image-finding-docs': imageFindingDocs,
+  '0006-image-sboms': imageSboms,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,57 @@
+/**
+ * The vulnerability matcher for a whole re-match run (see the class comment).
+ */
+import type { Finding } from '../../findings/finding.js';
+import type { OsInfo, Package } from '../../inventory/package.js';
+import type { VulnDb } from '../../vuln/db.js';
+import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../../vuln/match.js';
+
+/**
+ * The matcher for a whole run. The engine's caches live for one matchPackages call, but a
+ * fleet's images share most of their packages: across thousands of images the same
+ * package would be looked up, parsed and version-compared again for every image. This
+ * keeps, for the run, each DB lookup and each package's matches (keyed by everything
+ * matchVulnerabilities reads: ecosystem, name, version, source package and OS release),
+ * and gives the same findings as matchPackages(db, packages, os). Bounded: cleared when full.
+ */
+export class FleetMatcher {
+  private readonly lookups = new Map<string, ReturnType<VulnDb['candidates']>>();
+  private readonly matches = new Map<string, MatchedVulnerability[]>();
+  private readonly db: VulnDb;
+
+  constructor(db: VulnDb, private readonly maxEntries = 100_000) {
+    const candidates = (ecosystem: string, name: string) => {
+      const key = `${ecosystem}\0${name}`;
+      let hit = this.lookups.get(key);
+      if (!hit) {
+        if (this.lookups.size >= this.maxEntries) this.lookups.clear();
+        this.lookups.set(key, (hit = db.candidates(ecosystem, name)));
+      }
+      return hit;
+    };
+    // matchVulnerabilities takes the VulnDb class: a proxy routes its lookups through the cache.
+    this.db = new Proxy(db, { get: (target, prop) => (prop === 'candidates' ? candidates : Reflect.get(target, prop, target)) });
+  }
+
+  match(packages: readonly Package[], os: OsInfo | undefined): Finding[] {
+    const out: Finding[] = [];
+    const seen = new Set<string>();
+    const release = `${os?.versionId ?? ''}\0${os?.codename ?? ''}`;
+    for (const pkg of packages) {
+      const key = `${pkg.ecosystem}\0${pkg.name}\0${pkg.version}\0${pkg.source?.name ?? ''}\0${pkg.source?.version ?? ''}\0${release}`;
+      let found = this.matches.get(key);
+      if (!found) {
+        if (this.matches.size >= this.maxEntries) this.matches.clear();
+        this.matches.set(key, (found = matchVulnerabilities(this.db, [pkg], os)));
+      }
+      for (const m of found) {
+        // The same de-duplication as matchVulnerabilities over the whole list.
+        const dedupe = `${m.advisory.id}\0${pkg.name}\0${pkg.version}\0${pkg.location.path}`;
+        if (seen.has(dedupe)) continue;
+        seen.add(dedupe);
+        out.push(toFinding(m.package === pkg ? m : { ...m, package: pkg }));
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * A small pool of image workers (image-worker.ts). Central's main thread serves the API and
+ * is the store's only writer (better-sqlite3 is synchronous); matching an SBOM and
+ * evaluating an image's policies are pure CPU (image-work.ts), so they go to workers and
+ * run on the machine's other cores. Workers start on first use and stop after a while idle,
+ * so a Central with nothing to match holds none (their memory counts in Central's RSS).
+ * A worker that dies fails its requests; the next request starts a new one.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Finding } from '../../findings/finding.js';
+import type { Policy } from '../../policy/types.js';
+import type { EvaluateInput, RematchComputed, RematchInput } from './image-work.js';
+import type { WorkJob, WorkReply, WorkRequest } from './image-worker.js';
+
+export interface PolicySource {
+  /** Bumped on every change (CentralPolicies.version). */
+  version: number;
+  list: readonly Policy[];
+}
+
+interface Slot {
+  worker: Worker;
+  policiesVersion: number | undefined;
+  pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+  idleTimer?: NodeJS.Timeout;
+}
+
+/**
+ * Workers: one per core, at most `max`. Not one fewer for the main thread: it is idle about
+ * half of a re-match (reading and writing ~2 ms of an image's ~7 ms), so on two cores one
+ * worker left a core half idle.
+ */
+export function defaultWorkerCount(max = 3): number {
+  return Math.max(1, Math.min(max, availableParallelism()));
+}
+
+export class ImagePool {
+  private readonly slots: (Slot | undefined)[];
+  private nextId = 1;
+  private next = 0;
+  private closed = false;
+
+  constructor(private readonly policies: () => PolicySource, private readonly opts: { workers?: number; idleMs?: number } = {}) {
+    this.slots = new Array(opts.workers ?? defaultWorkerCount()).fill(undefined);
+  }
+
+  /** Requests in flight over all workers. */
+  get inFlight(): number {
+    return this.slots.reduce((n, s) => n + (s?.pending.size ?? 0), 0);
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  rematch(db: { path: string; version: string }, input: RematchInput): Promise<RematchComputed> {
+    return this.send({ op: 'rematch', db, input }) as Promise<RematchComputed>;
+  }
+
+  evaluate(input: EvaluateInput): Promise<Finding[]> {
+    return this.send({ op: 'evaluate', input }) as Promise<Finding[]>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s, i) => s && this.stop(i)));
+  }
+
+  private send(req: WorkJob): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the image worker pool is closed'));
+    // The least busy worker, starting from a rotating index so ties spread.
+    let pick = this.next++ % this.slots.length;
+    for (let k = 0; k < this.slots.length; k++) {
+      const i = (this.next + k) % this.slots.length;
+      if ((this.slots[i]?.pending.size ?? 0) < (this.slots[pick]?.pending.size ?? 0)) pick = i;
+    }
+    const slot = this.slots[pick] ?? this.start(pick);
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    const id = this.nextId++;
+    const source = this.policies();
+    const full: WorkRequest = { ...req, id, ...(slot.policiesVersion !== source.version ? { policies: { version: source.version, list: [...source.list] } } : {}) };
+    slot.policiesVersion = source.version;
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage(full);
+    });
+  }
+
+  private start(i: number): Slot {
+    const worker = spawnImageWorker();
+    const slot: Slot = { worker, policiesVersion: undefined, pending: new Map() };
+    worker.unref();
+    worker.on('message', (reply: WorkReply) => {
+      const p = slot.pending.get(reply.id);
+      if (!p) return;
+      slot.pending.delete(reply.id);
+      if ('error' in reply) p.reject(new Error(reply.error));
+      else p.resolve(reply.result);
+      if (slot.pending.size === 0 && !this.closed) {
+        slot.idleTimer = setTimeout(() => void this.stop(i), this.opts.idleMs ?? 30_000);
+        slot.idleTimer.unref();
+      }
+    });
+    const fail = (e: Error) => {
+      for (const p of slot.pending.values()) p.reject(e);
+      slot.pending.clear();
+      if (this.slots[i] === slot) this.slots[i] = undefined;
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`image worker exited (code ${code})`)));
+    this.slots[i] = slot;
+    return slot;
+  }
+
+  private async stop(i: number): Promise<void> {
+    const slot = this.slots[i];
+    if (!slot) return;
+    this.slots[i] = undefined;
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    await slot.worker.terminate();
+  }
+}
+
+function spawnImageWorker(): Worker {
+  const built = new URL('./image-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(built))) return new Worker(built);
+  // From source (tests, `npm ci` without a build): workers do not inherit the main thread's
+  // loader hooks, so the worker registers tsx itself before importing the TypeScript entry.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./image-worker.ts', import.meta.url).href;
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+}

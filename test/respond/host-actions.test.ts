@@ -145,6 +145,8 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
 
   test('dry runs change nothing', async () => {
     const name = start('dry');
+    // A drifted file, so that restart has something to do.
+    podman('exec', name, 'sh', '-c', 'echo x > /tmp/drift');
     const before = snapshot(name);
     const actions: [ResponseAction<any>, Record<string, unknown>][] = [
       [containerKill(engine), {}],

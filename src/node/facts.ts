@@ -249,5 +249,9 @@ export async function readHostFacts(h: HostRoot): Promise<HostFacts> {
   const [name, kr, ld, sb, tp, im, me, fp, ls, aa, se, sc, cg, un] = await Promise.all([
     hostname(h), kernelRelease(h), lockdown(h), secureBoot(h), tpm(h), ima(h), memoryEncryption(h), fips(h), lsms(h), apparmor(h), selinux(h), seccomp(h), cgroupVersion(h), userNamespaces(h),
   ]);
-  return { hostname: name, kernelRelease: kr, lockdown: ld, secureBoot: sb, tpm: tp, ima: im, memoryEncryption: me, fips: fp, lsms: ls, apparmor: aa, selinux: se, seccomp: sc, cgroupVersion: cg, userNamespaces: un };
+  // selinuxfs not mounted while SELinux is an active LSM: its mode cannot be read.
+  const selinuxFact: HostFacts['selinux'] = se.state === 'known' && !se.value.enabled && ls.state === 'known' && ls.value.includes('selinux')
+    ? unknownFact('SELinux is an active LSM (/sys/kernel/security/lsm) but /sys/fs/selinux is not mounted', [...ls.evidence, ...se.evidence])
+    : se;
+  return { hostname: name, kernelRelease: kr, lockdown: ld, secureBoot: sb, tpm: tp, ima: im, memoryEncryption: me, fips: fp, lsms: ls, apparmor: aa, selinux: selinuxFact, seccomp: sc, cgroupVersion: cg, userNamespaces: un };
 }

@@ -164,6 +164,17 @@ test('Secure Boot: efivarfs not mounted is unknown; the legacy sysfs variable is
   }
 });
 
+test('SELinux active in the LSM list but selinuxfs not mounted: unknown, not "disabled"', async () => {
+  const fx = makeRoot({ 'sys/kernel/security/lsm': 'capability,selinux\n', 'sys/fs/cgroup': { dir: true } });
+  try {
+    const f = await readHostFacts(new HostRoot(fx.root));
+    assert.equal(f.selinux.state, 'unknown');
+    assert.match(f.selinux.state === 'unknown' ? f.selinux.reason : '', /selinux is not mounted/);
+  } finally {
+    fx.cleanup();
+  }
+});
+
 test('an empty root: every host fact is unknown with a reason, nothing crashes', async () => {
   const fx = makeRoot({});
   try {

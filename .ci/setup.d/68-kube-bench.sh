@@ -1,7 +1,8 @@
 # kube-bench (aquasecurity/kube-bench), the reference peer for the node/control-plane
 # differential test (test/node/kube-bench.test.ts), built from the Go module proxy and cached
 # with the cfg/ directory of the same version (its check definitions: CIS Kubernetes v1.10 is
-# cfg/cis-1.10). Measured here: ~2 min to build with a warm module cache. The test copies cfg/ and points its config at fixture files, so the cached
+# cfg/cis-1.10). Fresh-machine cost measured here: about 3 min (module downloads and build on
+# 2 busy cores). The test copies cfg/ and points its config at fixture files, so the cached
 # copy is never written. A re-run only checks.
 set -euo pipefail
 source .ci/env.sh

@@ -119,7 +119,7 @@ export async function checkNode(opts: NodeCheckOptions = {}): Promise<NodeReport
   if (areas.has('engine')) {
     const engines = await readEngines(h);
     for (const c of ENGINE_CHECKS) {
-      if (engines.length === 0) results.push(makeResult(c, { status: 'not-applicable', evidence: [], reason: 'no container engine (Docker or Podman configuration, daemon or socket) found' }, host));
+      if (engines.length === 0) results.push(makeResult(c, { status: 'not-applicable', evidence: [], reason: 'no container engine found (Docker or Podman configuration, daemon or socket; containerd or CRI-O daemon or socket)' }, host));
       else results.push(combine(c, engines.map((e) => ({ label: e.name, o: e.configProblems.length ? unknown(e.configProblems.join('; '), e.seen) : c.evaluate(e) })), host));
     }
   }

@@ -63,8 +63,13 @@ function modeOf(v: unknown): Mode {
 
 function peersOf(objects: readonly ManifestObject[]): Peer[] {
   const out: Peer[] = [];
+  // A live cluster serves the same objects as v1 and v1beta1: each once.
+  const seen = new Set<string>();
   for (const o of objects) {
     if (o.kind !== 'PeerAuthentication' || !o.apiVersion.startsWith('security.istio.io/')) continue;
+    const key = `${o.namespace ?? 'default'}/${o.name}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     const spec = o.raw.spec ?? {};
     const ml = spec.selector?.matchLabels;
     const ports = new Map<string, Mode>();

@@ -84,6 +84,10 @@ describe('cluster-level checks on manifests', () => {
     const without = runClusterChecks(objects.filter((o) => !(o.kind === 'PeerAuthentication' && o.namespace === 'istio-system')));
     assert.equal(without.find((r) => r.id === 'k8s.mesh.workload-mtls' && r.title.endsWith('shop/web'))!.status, 'fail');
     assert.equal(without.find((r) => r.id === 'k8s.mesh.namespace-mtls' && r.title.endsWith('shop'))!.status, 'fail');
+    // The same policies served again as v1beta1 (a live cluster lists both versions): no change.
+    const twice = [...objects, ...objects.filter((o) => o.kind === 'PeerAuthentication').map((o) => ({ ...o, apiVersion: 'security.istio.io/v1beta1' }))];
+    assert.deepEqual(statuses(runClusterChecks(twice), 'k8s.mesh.'), statuses(results, 'k8s.mesh.'));
+    assert.doesNotMatch(runClusterChecks(twice).map((r) => r.evidence.join()).join(), /also selected by/);
     // The selected workload keeps STRICT from its own policy (except its PERMISSIVE port).
     assert.match(without.find((r) => r.id === 'k8s.mesh.workload-mtls' && r.title.endsWith('shop/metrics'))!.evidence.join('\n'), /selects it: mtls\.mode STRICT/);
   });

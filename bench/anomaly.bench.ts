@@ -1,0 +1,138 @@
+/**
+ * `npm run bench:anomaly` (issue 19): on the labelled corpus (test/fixtures/corpus, recorded
+ * by scripts/corpus/record.sh with the real sensor), side by side:
+ *   1. Falco's stable rules alone (the rule engine, as bench:rules loads them);
+ *   2. a static allowlist baseline (StackRox's approach: learn, lock, alert on anything new),
+ *      over the same generalised items as the model;
+ *   3. Gatehouse's anomaly model (novelty surprisal with back-off, class priors, calibrated
+ *      threshold, replica consensus).
+ * Printed: detection rate per scenario class, false positives per workload per hour (and
+ * per day) of held-out benign traffic, scoring events/s per CPU-second, and the heap of
+ * 1,000 synthetic workloads' baselines.
+ * Goals: >= 95% detected; <= 1 FP per workload per day; >= 5x fewer FPs than the allowlist
+ * at equal or better detection; >= 200k events/s per core; <= 50 MB for 1,000 workloads.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { Alert } from '../src/runtime/alerts/alert.js';
+import type { RuntimeEvent } from '../src/runtime/event.js';
+import { loadRuleSet } from '../src/runtime/rules/index.js';
+import { DetectorScorer, evaluate, loadCorpus, type Evaluation, type Scorer } from '../src/runtime/anomaly/evaluate.js';
+import { AnomalyDetector } from '../src/runtime/anomaly/index.js';
+import { Baseline, workloadOf } from '../src/runtime/baseline/index.js';
+
+const CORPUS = process.env.GATEHOUSE_ANOMALY_CORPUS ?? fileURLToPath(new URL('../test/fixtures/corpus', import.meta.url));
+const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../shared/reference/falco', import.meta.url));
+const RULES = `${REF}/rules/falco_rules.yaml`;
+
+class FalcoScorer implements Scorer {
+  name = 'Falco stable rules';
+  private readonly rules = loadRuleSet([RULES]);
+  train(): void {}
+  run(events: RuntimeEvent[]): Alert[] {
+    const out: Alert[] = [];
+    for (const ev of events) for (const a of this.rules.evaluate(ev)) out.push(a);
+    return out;
+  }
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+async function main(): Promise<void> {
+  if (!existsSync(`${CORPUS}/manifest.json`)) throw new Error(`corpus missing at ${CORPUS} (scripts/corpus/record.sh)`);
+  const corpus = await loadCorpus(CORPUS);
+  const m = corpus.manifest;
+  const learnMs = m.phases.learn.seconds * 1000;
+  console.log(`corpus: ${m.pods.length} pods, learn ${m.phases.learn.seconds.toFixed(0)} s (${corpus.learn.length} events), held-out benign ${m.phases.test.seconds.toFixed(0)} s (${corpus.test.length} events), ${m.scenarios.length} attack scenarios`);
+
+  const scorers: Scorer[] = [];
+  if (existsSync(RULES)) scorers.push(new FalcoScorer());
+  scorers.push(new DetectorScorer('static allowlist', { learnMs, mode: 'allowlist' }), new DetectorScorer('Gatehouse model', { learnMs }));
+  if (!existsSync(RULES)) console.log(`(Falco rules missing at ${RULES}: column left out)`);
+  const results: Evaluation[] = scorers.map((s) => evaluate(s, corpus));
+
+  // detection per class
+  const classes = [...new Set(m.scenarios.map((s) => s.class))].sort();
+  const w0 = 24;
+  const wc = 22;
+  console.log('\ndetection rate per scenario class');
+  console.log(pad('class', w0) + results.map((r) => pad(r.scorer, wc)).join(''));
+  for (const c of classes) {
+    console.log(pad(c, w0) + results.map((r) => { const k = r.byClass.get(c)!; return pad(`${k.detected}/${k.total}`, wc); }).join(''));
+  }
+  console.log(pad('all scenarios', w0) + results.map((r) => pad(`${r.scenarios.filter((s) => s.detected).length}/${r.scenarios.length} (${pct(r.detectionRate)})`, wc)).join(''));
+
+  console.log('\nper scenario (rules that fired)');
+  for (const s of m.scenarios) {
+    const cells = results.map((r) => { const x = r.scenarios.find((y) => y.name === s.name)!; return x.detected ? `yes (${x.alerts})` : 'MISSED'; });
+    console.log(`  ${pad(s.name, 22)} ${pad(s.technique, 10)} ${cells.map((c) => pad(c, 12)).join('')}  model: ${results[results.length - 1]!.scenarios.find((y) => y.name === s.name)!.rules.join('; ')}`);
+  }
+
+  console.log('\nfalse positives on held-out benign traffic');
+  const hours = m.phases.test.seconds / 3600;
+  for (const r of results) {
+    const wh = r.workloads * hours;
+    // with 0 alerts, the rule of three gives the 95% upper bound: 3 / exposure
+    const bound = r.benignAlerts.length === 0 ? ` (0 observed; 95% upper bound ${(3 / wh).toFixed(1)}/workload/h)` : '';
+    console.log(`  ${pad(r.scorer, 20)} ${r.benignAlerts.length} alerts in ${wh.toFixed(3)} workload-hours = ${r.fpPerWorkloadHour.toFixed(1)} per workload per hour, ${r.fpPerWorkloadDay.toFixed(0)} per day${bound}`);
+  }
+  const model = results[results.length - 1]!;
+  const allow = results[results.length - 2]!;
+  const ratio = model.benignAlerts.length ? allow.benignAlerts.length / model.benignAlerts.length : Infinity;
+  console.log(`  allowlist / model false positives: ${Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : `${allow.benignAlerts.length} vs 0`} (goal >= 5x)`);
+  for (const a of model.benignAlerts) console.log(`    model FP: ${a.output.slice(0, 240)}`);
+
+  // scoring speed: a locked model over the benign mix, repeated
+  const det = new AnomalyDetector({ learnMs, autoLock: false });
+  for (const ev of corpus.learn) det.push(ev);
+  det.lockAll();
+  const stream = corpus.test;
+  const rounds = Math.max(3, Math.ceil(600_000 / stream.length));
+  for (const ev of stream.slice(0, 20_000)) det.push(ev); // warm-up
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  for (let r = 0; r < rounds; r++) {
+    det.resetObservations();
+    for (const ev of stream) det.push(ev);
+    n += stream.length;
+  }
+  const cpu = process.cpuUsage(c0);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  console.log(`\nscoring speed (locked baselines, corpus benign mix, ${n} events): ${(n / cpuS / 1000).toFixed(0)}k events per CPU-second (${(n / wall / 1000).toFixed(0)}k/s wall) (goal >= 200k)`);
+  const learner = new AnomalyDetector({ learnMs: 1e12 });
+  const lc0 = process.cpuUsage();
+  for (let r = 0; r < 5; r++) for (const ev of corpus.learn) learner.push(ev);
+  const lcpu = process.cpuUsage(lc0);
+  console.log(`learning speed: ${((5 * corpus.learn.length) / ((lcpu.user + lcpu.system) / 1e6) / 1000).toFixed(0)}k events per CPU-second`);
+
+  // memory: 1,000 workloads, each a copy of a corpus baseline with keys of its own
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const templates = [...det.baselines.values()];
+  const sizes = templates.map((b) => [...b.channels.values()].reduce((s, cc) => s + cc.c.size, 0));
+  gc();
+  const h0 = process.memoryUsage().heapUsed;
+  const kept: Baseline[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const t = templates[i % templates.length]!;
+    const b = new Baseline(workloadOf({ 'container.id': `c${i}`, 'container.name': `app-${i}`, 'container.image.repository': `registry.example/team-${i}/app` }), t.learnMs);
+    for (const [ch, cc] of t.channels) {
+      const to = b.channels.get(ch)!;
+      to.n = cc.n;
+      // every key becomes a string of its own, a little longer than the original (no sharing between workloads)
+      for (const [k, v] of cc.c) to.c.set(`${k}|${i}`, v);
+      for (const [k, v] of cc.t) to.t.set(`${k}|${i}`, v);
+    }
+    kept.push(b);
+  }
+  gc();
+  const h1 = process.memoryUsage().heapUsed;
+  console.log(`baseline memory: ${((h1 - h0) / 1e6).toFixed(1)} MB for ${kept.length} workloads (corpus baselines of ${sizes.join(', ')} keys; goal <= 50 MB)`);
+}
+
+await main();

@@ -155,7 +155,6 @@ svg{max-width:100%;height:auto}
   @page{size:A4;margin:14mm}
   body{margin:0;max-width:none;font-size:10.5pt}
   h2{break-after:avoid;page-break-after:avoid}
-  h2:not(:first-of-type){break-before:auto}
   .chart{break-after:page;page-break-after:always}
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
   code{background:none}

@@ -85,6 +85,17 @@ async function main(): Promise<void> {
   console.log(`  allowlist / model false positives: ${Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : `${allow.benignAlerts.length} vs 0`} (goal >= 5x)`);
   for (const a of model.benignAlerts) console.log(`    model FP: ${a.output.slice(0, 240)}`);
 
+  // how much the result owes to the length of the learning window: learn on its first part only
+  console.log('\nshorter learning windows (first part of the learning phase only)');
+  for (const frac of [0.25, 0.5]) {
+    const cut = m.phases.learn.start + frac * (m.phases.learn.end - m.phases.learn.start);
+    const part = { ...corpus, learn: corpus.learn.filter((ev) => Number(ev['evt.rawtime']) < cut) };
+    for (const [name, opts] of [['static allowlist', { mode: 'allowlist' as const }], ['Gatehouse model', {}]] as const) {
+      const r = evaluate(new DetectorScorer(name, { learnMs: learnMs * frac, ...opts }), part);
+      console.log(`  ${pad(`${pct(frac)} (${(frac * m.phases.learn.seconds).toFixed(0)} s)`, 12)} ${pad(name, 18)} detected ${r.scenarios.filter((x) => x.detected).length}/${r.scenarios.length}, ${r.benignAlerts.length} false positives (${r.fpPerWorkloadHour.toFixed(1)}/workload/h)`);
+    }
+  }
+
   // scoring speed: a locked model over the benign mix, repeated
   const det = new AnomalyDetector({ learnMs, autoLock: false });
   for (const ev of corpus.learn) det.push(ev);

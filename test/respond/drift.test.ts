@@ -14,7 +14,7 @@ import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
 import { runCli } from '../helpers/cli.js';
 import { EngineApi } from '../../src/respond/evidence/engine.js';
 import { DriftDetector } from '../../src/respond/drift/detector.js';
-import { ImageIndexCache, loadImageIndex } from '../../src/respond/drift/image-index.js';
+import { ImageIndexCache, loadImageIndex, resolveInIndex, type ImageFile, type ImageFileIndex } from '../../src/respond/drift/image-index.js';
 import { checkContainerDrift } from '../../src/respond/drift/oneshot.js';
 import { DRIFT_EXEC_RULE, DRIFT_LIBRARY_RULE, driftAlert, driftFinding } from '../../src/respond/drift/verdict.js';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
@@ -121,6 +121,9 @@ describe('drift from the image on real podman containers', { skip, timeout: 300_
     // the runtime re-executing itself as it enters the container (runc init) is no drift
     assert.equal(d.check(execEvent(driftedId, '/proc/self/exe', 'runc init')), undefined);
     assert.equal(d.check(execEvent(driftedId, '/dev/fd/6', 'runc init')), undefined);
+    // …nor the host libraries it loads before it pivots into the container's root
+    assert.equal(d.check({ ...openEvent(driftedId, '/lib/x86_64-linux-gnu/libseccomp.so.2', false), 'proc.exepath': '/dev/fd/6' }), undefined);
+    assert.equal(d.check(openEvent(driftedId, '/lib/x86_64-linux-gnu/libseccomp.so.2', false))?.reason, 'not-in-image');
     // a failed exec ran nothing
     assert.equal(d.check({ ...execEvent(driftedId, '/tmp/true', 'x'), 'evt.rawres': -2 }), undefined);
     // a library opened for reading that the container added
@@ -155,6 +158,49 @@ describe('drift from the image on real podman containers', { skip, timeout: 300_
     assert.equal(d.check(execEvent(freshId, '/tmp/n4', 'n4'))?.reason, 'not-in-image');
     d.check(openEvent(freshId, '/bin/busybox', true));
     assert.equal(d.check(execEvent(freshId, '/bin/busybox', 'busybox'))?.reason, 'modified', 'image paths are kept past the bound');
+    await d.close();
+  });
+
+  it("the sensor's upper-layer flag counts as a change, except for image binaries verified identical", async () => {
+    const d = new DriftDetector({ engine, cache });
+    await d.watch(fresh);
+    await d.watch(drifted);
+    const upper = (cid: string, p: string) => ({ ...execEvent(cid, p, p), 'proc.is_exe_upper_layer': true });
+    assert.equal(d.check(upper(freshId, '/bin/busybox'))?.reason, 'modified', 'written before the watch, unseen: the kernel says upper layer');
+    assert.equal(d.check(upper(freshId, '/opt/new'))?.reason, 'added');
+    assert.equal(d.check(upper(driftedId, '/bin/busybox')), undefined, 'touched, hashed at watch time: same as the image');
+    d.check(openEvent(driftedId, '/bin/busybox', true));
+    assert.equal(d.check(upper(driftedId, '/bin/busybox'))?.reason, 'modified', 'written since the watch');
+    await d.refresh(driftedId);
+    await d.close();
+  });
+
+  it('exec paths resolve through the image symlinks (merged /usr: /bin/ls is /usr/bin/ls)', async () => {
+    const file = (sha: string): ImageFile => ({ type: 'file', size: 1, mode: 0o755, sha256: sha });
+    const files = new Map<string, ImageFile>([
+      ['/usr', { type: 'dir', size: 0, mode: 0o755 }],
+      ['/usr/bin', { type: 'dir', size: 0, mode: 0o755 }],
+      ['/usr/bin/ls', file('a'.repeat(64))],
+      ['/usr/bin/busybox', file('b'.repeat(64))],
+      ['/usr/bin/sh', { type: 'symlink', size: 0, mode: 0o777, linkname: 'busybox' }],
+      ['/bin', { type: 'symlink', size: 0, mode: 0o777, linkname: 'usr/bin' }],
+      ['/loop', { type: 'symlink', size: 0, mode: 0o777, linkname: '/loop' }],
+      ['/abs', { type: 'symlink', size: 0, mode: 0o777, linkname: '/usr/bin/../bin/ls' }],
+    ]);
+    assert.equal(resolveInIndex(files, '/bin/ls'), '/usr/bin/ls');
+    assert.equal(resolveInIndex(files, '/bin/sh'), '/usr/bin/busybox');
+    assert.equal(resolveInIndex(files, '/abs'), '/usr/bin/ls');
+    assert.equal(resolveInIndex(files, '/../../bin/ls'), '/usr/bin/ls');
+    assert.equal(resolveInIndex(files, '/loop'), undefined);
+    const synthetic: ImageFileIndex = { imageId: 'f'.repeat(64), files, executables: 2, warnings: [] };
+    const d = new DriftDetector({ engine, cache: new ImageIndexCache(async () => synthetic) });
+    const w = await d.watch(fresh);
+    assert.equal(d.check(execEvent(freshId, '/bin/ls', 'ls')), undefined);
+    assert.equal(d.check(execEvent(freshId, '/bin/sh', 'sh')), undefined);
+    assert.equal(d.check(execEvent(freshId, '/bin/nope', 'nope'))?.reason, 'not-in-image');
+    assert.equal(d.check(execEvent(freshId, '/loop', 'loop'))?.reason, 'not-in-image');
+    w.changed.set('/usr/bin/busybox', 'modified');
+    assert.equal(d.check(execEvent(freshId, '/bin/sh', 'sh'))?.reason, 'modified', 'the link target changed');
     await d.close();
   });
 

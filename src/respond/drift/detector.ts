@@ -9,7 +9,9 @@
  * (opens for writing, creat, rename/link targets). Each event is then decided in O(1):
  *   path changed (added or modified)       → drift (`added` / `modified`)
  *   path not in the image, not changed     → drift (`not-in-image`: written before we saw it)
- *   path in the image, not changed         → no drift.
+ *   path in the image, not changed         → no drift
+ *   (exec paths resolved through the image's symlinks; the sensor's
+ *   proc.is_exe_upper_layer counts as a change).
  * At watch time, image executables the diff lists as modified are hashed once: a touch or
  * chmod that left content and x bits as in the image is not a change.
  * Events are RuntimeEvents keyed by Falco field names (src/runtime/event.ts): the sensor's
@@ -20,7 +22,7 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import { readChangedFile } from '../evidence/archive.js';
 import { upperDirOf } from '../evidence/upperdir.js';
 import { EngineApi, containerName, type ContainerInspect } from '../evidence/engine.js';
-import { ImageIndexCache, isSharedObjectPath, loadImageIndex, type ImageFileIndex } from './image-index.js';
+import { ImageIndexCache, isSharedObjectPath, loadImageIndex, resolveInIndex, type ImageFileIndex } from './image-index.js';
 import type { DriftKind, DriftReason, DriftVerdict } from './verdict.js';
 
 export interface WatchedContainer {
@@ -34,6 +36,8 @@ export interface WatchedContainer {
   changed: Map<string, 'added' | 'modified'>;
   /** New paths remembered from the sensor's writes (bounded by maxAddedWrites). */
   addedWrites: number;
+  /** Image executables the diff listed but whose content and x bits are the image's (not written since). */
+  sameAsImage: Set<string>;
 }
 
 export interface DriftDetectorOptions {
@@ -83,7 +87,7 @@ export class DriftDetector {
     const [index, changes] = await Promise.all([this.images.get(inspect.Image), this.engine.changes(inspect.Id)]);
     const changed = new Map<string, 'added' | 'modified'>();
     for (const c of changes) if (c.Kind === 0 || c.Kind === 1) changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
-    await this.dropSameContent(inspect.Id, index, changed, this.remote ? undefined : upperDirOf(inspect));
+    const sameAsImage = await this.dropSameContent(inspect.Id, index, changed, this.remote ? undefined : upperDirOf(inspect));
     const name = containerName(inspect);
     const w: WatchedContainer = {
       id: inspect.Id,
@@ -93,6 +97,7 @@ export class DriftDetector {
       index,
       changed,
       addedWrites: 0,
+      sameAsImage,
     };
     this.byId.set(w.id, w);
     this.byId.set(w.id.slice(0, 12), w);
@@ -124,6 +129,10 @@ export class DriftDetector {
     const type = typeof ev['evt.type'] === 'string' ? ev['evt.type'] : '';
     // A failed syscall ran or wrote nothing.
     if (typeof ev['evt.rawres'] === 'number' && ev['evt.rawres'] < 0) return undefined;
+    // The container runtime entering the container (runc init, executed through /dev/fd/N)
+    // loads the host's libraries by host paths before it pivots: its events are not the
+    // container's content.
+    if (!EXEC_TYPES.has(type) && typeof ev['proc.exepath'] === 'string' && FD_EXEC.test(ev['proc.exepath'])) return undefined;
     let kind: DriftKind;
     let path: string;
     if (EXEC_TYPES.has(type)) {
@@ -153,7 +162,7 @@ export class DriftDetector {
       }
       return undefined;
     }
-    const reason = this.decide(w, path);
+    const reason = this.decide(w, path, kind === 'exec' && ev['proc.is_exe_upper_layer'] === true);
     if (!reason) return undefined;
     const inImage = w.index.files.get(path);
     return {
@@ -188,7 +197,9 @@ export class DriftDetector {
   async refresh(containerId: string): Promise<void> {
     const w = this.watched(containerId);
     if (!w) return;
-    for (const c of await this.engine.changes(w.id)) if (c.Kind === 0 || c.Kind === 1) w.changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+    for (const c of await this.engine.changes(w.id)) {
+      if ((c.Kind === 0 || c.Kind === 1) && !w.sameAsImage.has(c.Path)) w.changed.set(c.Path, c.Kind === 1 ? 'added' : 'modified');
+    }
   }
 
   /**
@@ -196,7 +207,8 @@ export class DriftDetector {
    * metadata changed (overlayfs copies it up): those with the image's sha256 and x bits are
    * not changes. Bounded: at most `maxVerify` files are read, the rest stay changed.
    */
-  private async dropSameContent(id: string, index: ImageFileIndex, changed: Map<string, 'added' | 'modified'>, upperDir: string | undefined): Promise<void> {
+  private async dropSameContent(id: string, index: ImageFileIndex, changed: Map<string, 'added' | 'modified'>, upperDir: string | undefined): Promise<Set<string>> {
+    const same = new Set<string>();
     const candidates = [...changed].filter(([p, k]) => k === 'modified' && index.files.get(p)?.sha256).map(([p]) => p).slice(0, this.maxVerify);
     let next = 0;
     const worker = async () => {
@@ -204,18 +216,37 @@ export class DriftDetector {
         const path = candidates[next++]!;
         const img = index.files.get(path)!;
         const f = await readChangedFile(this.engine, id, path, { copyLimit: 0, hashLimit: 512 << 20 }, upperDir).catch(() => undefined);
-        if (f?.type === 'file' && f.sha256 === img.sha256 && (f.mode & 0o111) === (img.mode & 0o111)) changed.delete(path);
+        if (f?.type === 'file' && f.sha256 === img.sha256 && (f.mode & 0o111) === (img.mode & 0o111)) {
+          changed.delete(path);
+          same.add(path);
+        }
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
+    return same;
   }
 
-  private decide(w: WatchedContainer, path: string): DriftReason | undefined {
+  /**
+   * The decision for one path: changed (by the diff or a write) → that reason; the sensor
+   * says the executable lives in the writable layer → changed (unless verified identical to
+   * the image at watch time and not written since); a regular file of the image → no drift;
+   * else the path is resolved through the image's symlinks (exec paths are as the process
+   * gave them: /bin/ls on a merged-/usr image is /usr/bin/ls) and decided the same way.
+   */
+  private decide(w: WatchedContainer, path: string, upperLayer: boolean): DriftReason | undefined {
     const changed = w.changed.get(path);
     if (changed) return changed;
     const f = w.index.files.get(path);
-    if (!f || f.type === 'dir') return 'not-in-image';
-    return undefined;
+    if (upperLayer && !w.sameAsImage.has(path)) return f ? 'modified' : 'added';
+    if (f && (f.type === 'file' || f.type === 'hardlink')) return undefined;
+    const resolved = resolveInIndex(w.index.files, path);
+    if (resolved === undefined) return 'not-in-image';
+    if (resolved !== path) {
+      const rc = w.changed.get(resolved);
+      if (rc) return rc;
+    }
+    const rf = w.index.files.get(resolved);
+    return rf && (rf.type === 'file' || rf.type === 'hardlink') ? undefined : 'not-in-image';
   }
 
   /**
@@ -224,6 +255,7 @@ export class DriftDetector {
    * per container, only to name the reason: a new path is drift (`not-in-image`) anyway.
    */
   private noteWrite(w: WatchedContainer, path: string): void {
+    w.sameAsImage.delete(path);
     if (w.changed.has(path)) return;
     if (w.index.files.has(path)) w.changed.set(path, 'modified');
     else if (w.addedWrites < this.maxAddedWrites) {

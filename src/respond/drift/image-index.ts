@@ -90,6 +90,35 @@ export async function loadImageIndex(imageId: string, opts: LoadImageIndexOption
 }
 
 /**
+ * The path `path` names in the image, following the image's symlinks (relative and
+ * absolute, in directories and at the end) as exec does; `..` stops at the root. Undefined
+ * on a loop (more than `maxHops` links).
+ */
+export function resolveInIndex(files: ReadonlyMap<string, ImageFile>, path: string, maxHops = 40): string | undefined {
+  let rest = path.split('/').filter(Boolean);
+  let done: string[] = [];
+  let hops = 0;
+  while (rest.length) {
+    const part = rest.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      done.pop();
+      continue;
+    }
+    const here = `/${[...done, part].join('/')}`;
+    const f = files.get(here);
+    if (f?.type === 'symlink' && f.linkname !== undefined) {
+      if (++hops > maxHops) return undefined;
+      if (f.linkname.startsWith('/')) done = [];
+      rest = [...f.linkname.split('/').filter(Boolean), ...rest];
+      continue;
+    }
+    done.push(part);
+  }
+  return `/${done.join('/')}`;
+}
+
+/**
  * Image indexes by image id, at most `max` (least recently used evicted); concurrent
  * requests for one image share one load, and a failed load is not kept.
  */

@@ -81,7 +81,7 @@ export function registerBaselineCommands(program: Command): void {
     const store = storeOf(o);
     const b = store.require(normaliseWorkloadArg(workload, o.cluster));
     if (b.locked) return writeOutput(`${b.workload.id} is already locked (${b.lockedAt})\n`, o);
-    new AnomalyDetector({ learnMs: b.learnMs }).lock(b);
+    new AnomalyDetector({ learnMs: b.learnMs }).lock(b, new Date());
     store.save(b);
     await writeOutput(`locked ${b.workload.id} (${b.events} events learned; threshold ${b.calibration.threshold} bits)\n`, o);
   });

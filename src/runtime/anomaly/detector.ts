@@ -201,8 +201,11 @@ export class AnomalyDetector {
     b.calibration.hist[bin]!++;
   }
 
-  /** Locks a baseline and calibrates its threshold to the target false-positive rate. */
-  lock(b: Baseline, when = new Date()): void {
+  /**
+   * Locks a baseline and calibrates its threshold to the target false-positive rate. The lock
+   * time is the baseline's last event (the end of its window, also in a replay) unless given.
+   */
+  lock(b: Baseline, when = b.lastSeenNs > 0n ? new Date(Number(b.lastSeenNs / 1_000_000n)) : new Date()): void {
     if (!b.locked) this.stats.locked++;
     // the histogram holds the events after half the window: from then to the last event seen
     const elapsed = Number(b.lastSeenNs - b.firstSeenNs) / 1e9;
@@ -223,7 +226,7 @@ export class AnomalyDetector {
   }
 
   /** Locks every baseline still learning (end of an observation window decided by the caller). */
-  lockAll(when = new Date()): void {
+  lockAll(when?: Date): void {
     for (const b of this.baselines.values()) if (!b.locked) this.lock(b, when);
   }
 
@@ -276,6 +279,9 @@ export class AnomalyDetector {
       const v = ev[k];
       fields[k] = v === undefined || v === null ? null : Array.isArray(v) ? v.join(',') : typeof v === 'bigint' ? Number(v) : v;
     }
+    if (fields['k8s.ns.name'] === null && wl.namespace) fields['k8s.ns.name'] = wl.namespace;
+    const pod = ev['container.label[io.kubernetes.pod.name]'];
+    if (fields['k8s.pod.name'] === null && typeof pod === 'string') fields['k8s.pod.name'] = pod;
     Object.assign(fields, {
       'workload.id': wl.id,
       'anomaly.item': `${f.ch}:${keys[0]}`,

@@ -98,8 +98,10 @@ async function main(): Promise<void> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const audit = new MemoryAuditLog();
   const evidence = evidenceCapture({ dir: join(dir, 'evidence'), host: `unix://${SOCKET}`, signingKey: privateKey });
-  const withEvidence = new Responder({ actions: hostActionSet(engine), audit, component: 'sensor', evidence });
-  const bare = new Responder({ actions: hostActionSet(engine), audit, component: 'sensor' });
+  // Every run is a new container; the per-policy rate limit (100 an hour by default) would stop the series.
+  const unlimited = { perPolicy: { max: 1_000_000, windowMs: 3_600_000 } };
+  const withEvidence = new Responder({ actions: hostActionSet(engine), audit, component: 'sensor', evidence, ...unlimited });
+  const bare = new Responder({ actions: hostActionSet(engine), audit, component: 'sensor', ...unlimited });
   const names: string[] = [];
   let seq = 0;
 

@@ -95,6 +95,7 @@ class Window {
     return list.length < this.limit.max;
   }
   take(key: string, now: number): void {
+    if (this.times.size >= 50_000) for (const k of [...this.times.keys()]) this.prune(k, now);
     const list = this.prune(key, now);
     list.push(now);
     this.times.set(key, list);
@@ -204,6 +205,7 @@ export class Responder {
     const overPolicy = policies.find((p) => !this.perPolicy.allows(p, now));
     if (overPolicy) return suppressed('rate-policy', `rate limit: policy ${overPolicy} had its maximum of actions in the window`, target);
     // Take the slot before anything asynchronous happens.
+    if (this.lastAction.size >= 50_000) this.forgetOlderThan(now - this.cooldownMs);
     this.lastAction.set(cKey, now);
     this.perTarget.take(tKey, now);
     for (const p of policies) this.perPolicy.take(p, now);
@@ -211,6 +213,11 @@ export class Responder {
     const trigger = this.trigger(policies, req);
     const result = this.run(action, target, trigger, req);
     return { kind: 'acting', enforcement: e, target, policies, result };
+  }
+
+  /** Keeps the cooldown maps bounded: entries past their cooldown decide nothing any more. */
+  private forgetOlderThan(limit: number): void {
+    for (const m of [this.lastAction, this.lastRefusal]) for (const [k, t] of m) if (t < limit) m.delete(k);
   }
 
   private trigger(policies: string[], req: ResponseRequest): Trigger {
@@ -253,6 +260,7 @@ export class Responder {
   private auditRefusal(e: Enforcement, target: ResponseTarget, policies: string[], req: ResponseRequest, reason: SuppressReason, detail: string, now: number): void {
     if (!this.opts.audit) return;
     const key = `${targetKey(target)}\u0000${e}\u0000${reason}`;
+    if (this.lastRefusal.size >= 50_000) this.forgetOlderThan(now - this.cooldownMs);
     const last = this.lastRefusal.get(key);
     if (last !== undefined && now - last < this.cooldownMs) return;
     this.lastRefusal.set(key, now);

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,6 +213,18 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     assert.equal(iso.code, 0, iso.stderr);
     assert.equal(JSON.parse(iso.stdout).outcome, 'done');
     assert.deepEqual(Object.keys(inspect(name).NetworkSettings.Networks ?? {}), []);
+    // The result also goes to syslog (a real UDP socket) and as a Falco JSON line to a file.
+    const udp = createSocket('udp4');
+    const datagram = new Promise<string>((resolve) => udp.once('message', (m) => resolve(m.toString('utf8'))));
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const paused = await runCli(['respond', 'pause', name, '--syslog', `udp://127.0.0.1:${udp.address().port}`, '--falco-output', join(dir, 'falco.jsonl')], { env });
+    assert.equal(paused.code, 0, paused.stderr);
+    assert.match(await datagram, /^<\d+>1 \S+ \S+ gatehouse \d+ response \[gatehouse@32473 action="pause" outcome="done"/);
+    udp.close();
+    const falco = JSON.parse(readFileSync(join(dir, 'falco.jsonl'), 'utf8'));
+    assert.equal(falco.rule, 'Gatehouse response');
+    assert.equal(falco.output_fields['gatehouse.action'], 'pause');
+    assert.equal(inspect(name).State.Status, 'paused');
     const kill = await runCli(['respond', 'kill', name], { env });
     assert.equal(kill.code, 0, kill.stderr);
     assert.match(kill.stdout, /: done: killed container/);
@@ -219,7 +232,7 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     const again = await runCli(['respond', 'kill', name], { env });
     assert.match(again.stdout, /: already: /);
     const log = readFileSync(env.GATEHOUSE_RESPOND_AUDIT, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(log.map((r) => [r.action, r.outcome, r.dryRun]), [['kill', 'dry-run', true], ['isolate', 'done', false], ['kill', 'done', false], ['kill', 'already', false]]);
+    assert.deepEqual(log.map((r) => [r.action, r.outcome, r.dryRun]), [['kill', 'dry-run', true], ['isolate', 'done', false], ['pause', 'done', false], ['kill', 'done', false], ['kill', 'already', false]]);
     assert.equal(log[1].trigger.incident, 'INC-1');
     assert.equal(log[1].trigger.by, 'user');
     for (const [args, pattern] of [
@@ -227,6 +240,7 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
       [['respond', 'pause', 'x', '--host', 'http//bogus'], /^gatehouse: engine endpoint .*expected unix:\/\/\/path or tcp:\/\/host:port/],
       [['respond', 'kill-process', name, 'abc'], /^gatehouse: "abc" is not a process id/],
       [['respond', 'restart', name], /^gatehouse: respond restart needs --key PUB or --policy FILE/],
+      [['respond', 'stop', name, '--syslog', 'syslog.example:514'], /^gatehouse: syslog address "syslog.example:514": expected udp:\/\/HOST\[:PORT\] or tcp:\/\/HOST\[:PORT\]/],
     ] as const) {
       const r = await runCli([...args], { env });
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);

@@ -33,7 +33,12 @@ import { runAction } from '../../respond/run.js';
 import { describeTarget, type ActionResult, type ResponseAction, type ResponseTarget, type Trigger } from '../../respond/types.js';
 import { loadPrivateKey, loadPublicKey } from '../../trust/keys.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
-import { UserError } from '../../util/errors.js';
+import { UserError, describeError } from '../../util/errors.js';
+import { FalcoJsonNotifier } from '../../respond/notify/falco.js';
+import { resultNotice, type Notifier } from '../../respond/notify/notice.js';
+import { SlackNotifier } from '../../respond/notify/slack.js';
+import { SyslogNotifier } from '../../respond/notify/syslog.js';
+import { WebhookNotifier } from '../../respond/notify/webhook.js';
 import { formatOption, outputOption, writeOutput } from '../report-options.js';
 import { envOrPrompt } from './key.js';
 import { existsSync } from 'node:fs';
@@ -47,6 +52,10 @@ interface CommonOptions {
   reason?: string;
   evidenceDir?: string;
   evidenceKey?: string;
+  webhook?: string;
+  slack?: string;
+  syslog?: string;
+  falcoOutput?: string;
 }
 interface HostOptions extends CommonOptions {
   host?: string;
@@ -73,7 +82,36 @@ function addCommon(cmd: Command): Command {
     .addOption(outputOption('result'))
     .option('--audit-log <file>', 'append the audit record here (default $GATEHOUSE_RESPOND_AUDIT, else ~/.local/state/gatehouse/respond-audit.jsonl)')
     .option('--incident <id>', 'the incident this action answers (kept in the audit record)')
-    .option('--reason <text>', 'why (kept in the audit record)');
+    .option('--reason <text>', 'why (kept in the audit record)')
+    .option('--webhook <url>', 'also POST the result as JSON to this URL')
+    .option('--slack <url>', 'also post the result to this Slack-compatible incoming webhook')
+    .option('--syslog <url>', 'also send the result to syslog (RFC 5424) at udp://HOST[:PORT] or tcp://HOST[:PORT]')
+    .option('--falco-output <file>', "also append the result as a Falco JSON alert line to this file ('-' for stdout)");
+}
+
+/** The notifiers the flags ask for (checked before anything is done). */
+function notifiers(o: CommonOptions): Notifier[] {
+  const list: Notifier[] = [];
+  if (o.webhook) list.push(new WebhookNotifier(o.webhook));
+  if (o.slack) list.push(new SlackNotifier(o.slack));
+  if (o.syslog) list.push(new SyslogNotifier({ url: o.syslog }));
+  if (o.falcoOutput) list.push(new FalcoJsonNotifier(o.falcoOutput));
+  return list;
+}
+
+/** Sends the result to every notifier; a failed channel is a warning line, not a failed action. */
+async function notifyAll(list: Notifier[], result: ActionResult, t: Trigger): Promise<void> {
+  if (!list.length) return;
+  const notice = resultNotice(result, t, new Date());
+  for (const n of list) {
+    try {
+      await n.send(notice);
+    } catch (e) {
+      process.stderr.write(`gatehouse: warning: ${n.name} notification failed: ${describeError(e)}\n`);
+    } finally {
+      await n.close?.();
+    }
+  }
 }
 
 function addHost(cmd: Command): Command {
@@ -134,14 +172,17 @@ async function runHost(
     const action = await make(engine);
     const signingKey = await evidenceKey(o.evidenceKey);
     const target = { type: 'container' as const, container, endpoint, ...extra };
+    const notify = notifiers(o);
     const evidence = o.evidenceDir ? evidenceCapture({ dir: o.evidenceDir, host: endpoint, ...(signingKey ? { signingKey } : {}) }) : undefined;
     try {
+      const t = trigger(o);
       const result = await runAction(action, target, {
-        trigger: trigger(o),
+        trigger: t,
         dryRun: o.dryRun ?? false,
         audit: new JsonlAuditLog(o.auditLog ?? defaultAuditLog()),
         ...(evidence ? { evidence } : {}),
       });
+      await notifyAll(notify, result, t);
       await finish(result, o);
     } finally {
       await evidence?.close();
@@ -156,11 +197,14 @@ async function runCluster(name: string, text: string, o: ClusterOptions, make: (
   const target: ResponseTarget = parseKubeTarget(text, kinds);
   const api = KubeApi.connect({ ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}), ...(o.context ? { context: o.context } : {}) });
   const action = make(api);
+  const notify = notifiers(o);
+  const t = trigger(o);
   const result = await runAction(action, { ...target, cluster: api.cluster }, {
-    trigger: trigger(o),
+    trigger: t,
     dryRun: o.dryRun ?? false,
     audit: new JsonlAuditLog(o.auditLog ?? defaultAuditLog()),
   });
+  await notifyAll(notify, result, t);
   await finish(result, o);
 }
 

@@ -9,7 +9,10 @@
  *   LimitRange;
  * - every host an Ingress routes is covered by one of its TLS entries;
  * - service-mesh mTLS coverage (mesh.ts);
- * - the default ServiceAccount of every namespace does not automount its token (CIS 5.1.5).
+ * - the default ServiceAccount of every namespace does not automount its token (CIS 5.1.5);
+ * - every namespace has a NetworkPolicy (CIS 5.3.2's wording) and an active pod admission
+ *   control: a Pod Security Admission enforce label of baseline or restricted, or a
+ *   validating webhook / ValidatingAdmissionPolicy over pods among the inputs (CIS 5.2.1).
  */
 import type { CheckResult } from '../findings/check-result.js';
 import type { ManifestObject } from '../kube/manifests.js';
@@ -21,6 +24,20 @@ const CHECKS = {
   quota: { id: 'k8s.namespace.resourcequota', title: 'Namespace has a ResourceQuota', failTitle: 'Namespace without ResourceQuota', severity: 'LOW', remediation: 'Add a ResourceQuota to the namespace (caps what its workloads can consume).' },
   limits: { id: 'k8s.namespace.limitrange', title: 'Namespace has a LimitRange', failTitle: 'Namespace without LimitRange', severity: 'LOW', remediation: 'Add a LimitRange with default requests and limits to the namespace.' },
   ingressTls: { id: 'k8s.ingress.tls', title: 'Ingress serves every host over TLS', failTitle: 'Ingress host served without TLS', severity: 'MEDIUM', remediation: 'List every host of spec.rules under a spec.tls entry with a certificate Secret.' },
+  netpol: {
+    id: 'k8s.namespace.networkpolicy',
+    title: 'Namespace has a NetworkPolicy',
+    failTitle: 'Namespace without NetworkPolicy',
+    severity: 'MEDIUM',
+    remediation: 'Add NetworkPolicies to the namespace, starting with a default deny (podSelector: {}) for ingress and egress.',
+  },
+  podSecurity: {
+    id: 'k8s.namespace.pod-security',
+    title: 'Namespace has an active pod admission policy',
+    failTitle: 'Namespace admits pods without a policy control',
+    severity: 'MEDIUM',
+    remediation: 'Label the namespace pod-security.kubernetes.io/enforce: baseline (or restricted), or enforce a policy on pods with an admission webhook or ValidatingAdmissionPolicy.',
+  },
   defaultSa: {
     id: 'k8s.serviceaccount.default-automount',
     title: 'Default service account does not automount its token',
@@ -75,6 +92,7 @@ export interface ClusterCheckOptions {
 export function runClusterChecks(objects: readonly ManifestObject[], opts: ClusterCheckOptions = {}): CheckResult[] {
   const index = opts.index ?? buildIndex(objects);
   const namespaces = namespacesOf(objects);
+  const podControls = podAdmissionControls(objects);
   const out: CheckResult[] = [];
   for (const ns of namespaces) {
     const subject: Subject = { kind: 'Namespace', name: ns.name, object: ns.object };
@@ -83,6 +101,19 @@ export function runClusterChecks(objects: readonly ManifestObject[], opts: Clust
     out.push(result(CHECKS.quota, subject, quotas.length > 0, quotas.length ? quotas.map((q) => `ResourceQuota ${ns.name}/${q.name}${whereIs(q)}${hardOf(q)}`) : [`no ResourceQuota in namespace ${ns.name}${used}`]));
     const limits = index.byKindIn('LimitRange', ns.name);
     out.push(result(CHECKS.limits, subject, limits.length > 0, limits.length ? limits.map((l) => `LimitRange ${ns.name}/${l.name}${whereIs(l)}`) : [`no LimitRange in namespace ${ns.name}${used}`]));
+    const netpols = index.byKindIn('NetworkPolicy', ns.name);
+    out.push(
+      result(
+        CHECKS.netpol,
+        subject,
+        netpols.length > 0,
+        netpols.length ? netpols.map((n) => `NetworkPolicy ${ns.name}/${n.name}${whereIs(n)}${isDefaultDeny(n) ? `: default deny (${(n.raw.spec?.policyTypes ?? ['Ingress']).join(', ')})` : ''}`) : [`no NetworkPolicy in namespace ${ns.name}${used}: every pod accepts traffic from anywhere`],
+      ),
+    );
+    const enforce = ns.object?.labels['pod-security.kubernetes.io/enforce'];
+    const psaOn = enforce === 'baseline' || enforce === 'restricted';
+    const psaText = ns.object ? `Namespace ${ns.name}: pod-security.kubernetes.io/enforce ${enforce ? `= ${enforce}${enforce.startsWith('priv') ? ' (allows everything)' : ''}` : 'not set'}` : `no Namespace object among the inputs: its pod-security labels are unknown`;
+    out.push(result(CHECKS.podSecurity, subject, psaOn || podControls.length > 0, [psaText, ...podControls]));
     const sa = index.find('ServiceAccount', ns.name, 'default');
     const saSubject: Subject = { kind: 'ServiceAccount', namespace: ns.name, name: 'default', object: sa };
     if (!sa) out.push(result(CHECKS.defaultSa, saSubject, false, [`no ServiceAccount ${ns.name}/default among the inputs: Kubernetes creates it with automountServiceAccountToken unset, so pods that use it get a token`]));
@@ -94,6 +125,36 @@ export function runClusterChecks(objects: readonly ManifestObject[], opts: Clust
   for (const ing of index.byKind('Ingress')) out.push(ingressTls(ing));
   for (const r of meshChecks(objects, index, namespaces, { rootNamespace: opts.meshRootNamespace ?? 'istio-system' })) out.push(r);
   return out;
+}
+
+/** Kinds a live cluster is read for beside the posture kinds: admission controls over pods. */
+export const ADMISSION_KINDS: readonly { apiVersion: string; kind: string }[] = [
+  { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration' },
+  { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy' },
+];
+
+const hasAny = (v: unknown, wanted: readonly string[]) => Array.isArray(v) && v.some((x) => wanted.includes(String(x)));
+
+/** Validating webhooks and ValidatingAdmissionPolicies whose rules cover creating pods (or every resource). */
+function podAdmissionControls(objects: readonly ManifestObject[]): string[] {
+  const out: string[] = [];
+  const coversPods = (rules: unknown) =>
+    Array.isArray(rules) && rules.some((r: any) => hasAny(r?.resources, ['pods', '*', '*/*']) && hasAny(r?.operations, ['CREATE', '*']));
+  for (const o of objects) {
+    if (o.kind === 'ValidatingWebhookConfiguration') {
+      const hooks = (Array.isArray(o.raw.webhooks) ? o.raw.webhooks : []).filter((w: any) => coversPods(w?.rules));
+      if (hooks.length) out.push(`ValidatingWebhookConfiguration ${o.name}${whereIs(o)}: ${hooks.map((w: any) => `${w.name} (failurePolicy ${w.failurePolicy ?? 'Fail'})`).join(', ')} validate pods`);
+    } else if (o.kind === 'ValidatingAdmissionPolicy' && coversPods(o.raw.spec?.matchConstraints?.resourceRules)) {
+      out.push(`ValidatingAdmissionPolicy ${o.name}${whereIs(o)} validates pods`);
+    }
+  }
+  return out;
+}
+
+function isDefaultDeny(n: ManifestObject): boolean {
+  const sel = n.raw.spec?.podSelector;
+  const empty = sel && typeof sel === 'object' && !Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length;
+  return Boolean(empty) && !(n.raw.spec?.ingress ?? []).length && !(n.raw.spec?.egress ?? []).length;
 }
 
 function hardOf(q: ManifestObject): string {

@@ -12,7 +12,7 @@ export { buildComplianceReport, evaluateControls, gatherResults, CONTROL_STATUSE
 export { renderCompliance, COMPLIANCE_FORMATS, CSV_HEADER, type ComplianceFormat } from './render.js';
 export { loadFramework, FRAMEWORKS, FrameworkLoadError, frameworksDir, isFrameworkId, type Control, type Framework, type FrameworkId } from './framework.js';
 export { builtinCatalog, type CatalogEntry, type CheckCatalog, type RegisteredCheck } from './catalog.js';
-export { runClusterChecks, namespacesOf, CLUSTER_CHECKS } from './cluster-checks.js';
+export { runClusterChecks, namespacesOf, CLUSTER_CHECKS, ADMISSION_KINDS } from './cluster-checks.js';
 export { MESH_KINDS } from './mesh.js';
 export { runDeployPolicies } from './policy-results.js';
 export { readSavedReport, resultsFromReport } from './saved-reports.js';

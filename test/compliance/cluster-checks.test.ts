@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import type { CheckResult } from '../../src/findings/check-result.js';
-import { loadManifests } from '../../src/kube/manifests.js';
+import { loadManifests, parseManifests } from '../../src/kube/manifests.js';
 import { runClusterChecks, runDeployPolicies } from '../../src/compliance/index.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -22,7 +22,7 @@ function statuses(results: readonly CheckResult[], prefix: string): Record<strin
 }
 
 describe('cluster-level checks on manifests', () => {
-  test('namespaces: quota and limit range for Namespace objects and namespaces only used by objects; default SA automount', async () => {
+  test('namespaces: quota, limit range, NetworkPolicy and Pod Security for Namespace objects and namespaces only used by objects; default SA automount', async () => {
     const { objects } = await loadManifests([fixture('cluster.yaml')]);
     const results = runClusterChecks(objects);
     assert.deepEqual(statuses(results, 'k8s.namespace.'), {
@@ -32,7 +32,17 @@ describe('cluster-level checks on manifests', () => {
       'k8s.namespace.limitrange|Namespace legacy': 'fail',
       'k8s.namespace.resourcequota|Namespace shop': 'pass',
       'k8s.namespace.limitrange|Namespace shop': 'pass',
+      'k8s.namespace.networkpolicy|Namespace istio-system': 'fail',
+      'k8s.namespace.networkpolicy|Namespace legacy': 'fail',
+      'k8s.namespace.networkpolicy|Namespace shop': 'pass',
+      'k8s.namespace.pod-security|Namespace istio-system': 'fail',
+      'k8s.namespace.pod-security|Namespace legacy': 'fail',
+      'k8s.namespace.pod-security|Namespace shop': 'pass',
     });
+    const ev = (id: string, ns: string) => results.find((r) => r.id === id && r.title.endsWith(` ${ns}`))!.evidence.join('\n');
+    assert.match(ev('k8s.namespace.networkpolicy', 'shop'), /NetworkPolicy shop\/default-deny \(.*\): default deny \(Ingress, Egress\)/);
+    assert.match(ev('k8s.namespace.pod-security', 'shop'), /enforce = restricted/);
+    assert.match(ev('k8s.namespace.pod-security', 'legacy'), /enforce = privileged \(allows everything\)/);
     assert.deepEqual(statuses(results, 'k8s.serviceaccount.'), {
       'k8s.serviceaccount.default-automount|ServiceAccount istio-system/default': 'fail',
       'k8s.serviceaccount.default-automount|ServiceAccount legacy/default': 'fail',
@@ -49,6 +59,42 @@ describe('cluster-level checks on manifests', () => {
     const legacy = implicit.find((r) => r.id === 'k8s.namespace.resourcequota' && r.title.endsWith('legacy'))!;
     assert.equal(legacy.status, 'fail');
     assert.match(legacy.evidence[0]!, /no Namespace object among the inputs; 3 object\(s\) use it/);
+  });
+
+  test('pod admission control: a validating webhook or ValidatingAdmissionPolicy over pods counts for every namespace', async () => {
+    const { objects } = await loadManifests([fixture('cluster.yaml')]);
+    const { objects: controls } = parseManifests(
+      `apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: { name: kyverno-resource-validating-webhook-cfg }
+webhooks:
+  - name: validate.kyverno.svc-fail
+    failurePolicy: Fail
+    rules: [{ apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods] }]
+    clientConfig: { service: { name: kyverno-svc, namespace: kyverno } }
+    sideEffects: None
+    admissionReviewVersions: [v1]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: { name: configmaps-only }
+webhooks:
+  - name: cm.example.com
+    rules: [{ apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps] }]
+    clientConfig: { url: "https://cm.example.com/validate" }
+    sideEffects: None
+    admissionReviewVersions: [v1]
+`,
+      'webhooks.yaml',
+    );
+    const results = runClusterChecks([...objects, ...controls]).filter((r) => r.id === 'k8s.namespace.pod-security');
+    assert.ok(results.length === 3 && results.every((r) => r.status === 'pass'), JSON.stringify(results.map((r) => [r.title, r.status])));
+    const legacy = results.find((r) => r.title.endsWith('legacy'))!.evidence.join('\n');
+    assert.match(legacy, /ValidatingWebhookConfiguration kyverno-resource-validating-webhook-cfg .*validate\.kyverno\.svc-fail \(failurePolicy Fail\) validate pods/);
+    assert.doesNotMatch(legacy, /configmaps-only/);
+    // The configmap webhook alone is no pod control.
+    const only = runClusterChecks([...objects, controls[1]!]).find((r) => r.id === 'k8s.namespace.pod-security' && r.title.endsWith('legacy'))!;
+    assert.equal(only.status, 'fail');
   });
 
   test('ingress: every host under a TLS entry', async () => {

@@ -1,6 +1,6 @@
 /** `gatehouse compliance report`: per-control status of a framework over manifests, a live cluster and (with --node) this host. */
 import { Option, type Command } from 'commander';
-import { buildComplianceReport, COMPLIANCE_FORMATS, FRAMEWORKS, MESH_KINDS, renderCompliance, type ComplianceFormat, type ComplianceInputs } from '../../compliance/index.js';
+import { ADMISSION_KINDS, buildComplianceReport, COMPLIANCE_FORMATS, FRAMEWORKS, MESH_KINDS, renderCompliance, type ComplianceFormat, type ComplianceInputs } from '../../compliance/index.js';
 import { CLUSTER_KINDS } from '../../kube/cluster.js';
 import { checkNode } from '../../node/index.js';
 import { UserError } from '../../util/errors.js';
@@ -30,7 +30,7 @@ export function registerComplianceCommands(program: Command): void {
       const inputs: ComplianceInputs = { policyPaths: o.policy, meshRootNamespace: o.meshRootNamespace, savedReports: o.findings };
       let loadErrors = false;
       if (paths.length || o.cluster) {
-        const { objects, notes, cluster } = await loadObjects(paths, o, { resources: [...CLUSTER_KINDS, ...MESH_KINDS] });
+        const { objects, notes, cluster } = await loadObjects(paths, o, { resources: [...CLUSTER_KINDS, ...MESH_KINDS, ...ADMISSION_KINDS] });
         for (const n of notes) process.stderr.write(`gatehouse: ${n.level}: ${n.file}${n.line ? `:${n.line}` : ''}: ${n.message}\n`);
         loadErrors = notes.some((n) => n.level === 'error');
         Object.assign(inputs, { objects, cluster, source: cluster ? `cluster ${cluster}` : paths.map((p) => (p === '-' ? 'stdin' : p)).join(' ') });

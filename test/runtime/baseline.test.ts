@@ -5,7 +5,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RuntimeEvent } from '../../src/runtime/event.js';
@@ -192,6 +192,25 @@ describe('baseline files', () => {
       assert.throws(() => store.save(new Baseline(workloadOf(exec('web-7c9d5b6f48-x2k9p', 1, '/x', '')))), /not overwriting/);
       assert.equal(readFileSync(file, 'utf8'), content, `${name}: the file is untouched`);
     }
+  });
+
+  it('a file changed by the CLI while the detector runs is read back, not overwritten', () => {
+    const { store, id } = learnedStore();
+    const d = new AnomalyDetector({ store, learnMs: 10_000 });
+    d.push(exec('web-7c9d5b6f48-x2k9p', 50, '/usr/bin/curl', '-fsS http://127.0.0.1/'));
+    assert.equal(d.baselines.get(id)!.state, 'locked');
+    // meanwhile: gatehouse baseline unlock
+    const other = new BaselineStore(store.dir);
+    const b = other.load(id)!;
+    b.unlock();
+    const t = Date.now() / 1000 + 5;
+    other.save(b);
+    utimesSync(store.fileFor(id), t, t);
+    d.push(exec('web-7c9d5b6f48-x2k9p', 51, '/bin/sh', '-c whoami'));
+    d.flush();
+    assert.equal(store.load(id)!.state, 'learning', 'the unlock survived the flush');
+    assert.equal(d.baselines.get(id)!.state, 'learning', 'and the detector follows it');
+    assert.equal(d.push(exec('web-7c9d5b6f48-x2k9p', 52, '/bin/bash', '-c whoami')).length, 0, 'learning again');
   });
 
   it('leaves no temporary file behind', () => {

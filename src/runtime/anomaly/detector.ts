@@ -244,13 +244,31 @@ export class AnomalyDetector {
     return b.calibration.threshold ?? this.minT;
   }
 
-  /** Writes every changed baseline (corrupt files are left alone); returns how many were written. */
+  /**
+   * Writes every changed baseline (corrupt files are left alone); returns how many were written.
+   * A file changed by someone else since (`gatehouse baseline lock|unlock|accept` while the
+   * sensor runs) wins: it is read back instead of being overwritten.
+   */
   flush(): number {
-    if (!this.opts.store) return 0;
+    const store = this.opts.store;
+    if (!store) return 0;
     let n = 0;
-    for (const b of this.baselines.values()) {
+    for (const [id, b] of this.baselines) {
+      if (store.changedOnDisk(id)) {
+        let fresh: Baseline | undefined;
+        try {
+          fresh = store.load(id);
+        } catch (err) {
+          this.broken.set(id, (err as Error).message);
+          this.opts.onError?.((err as Error).message);
+        }
+        if (fresh) this.baselines.set(id, fresh);
+        else this.baselines.delete(id);
+        for (const e of this.byContainer.values()) if (e.b === b) e.b = fresh;
+        continue;
+      }
       if (!b.dirty) continue;
-      this.opts.store.save(b);
+      store.save(b);
       n++;
     }
     return n;

@@ -14,6 +14,8 @@ import { Baseline, BaselineFormatError } from './baseline.js';
 export class BaselineStore {
   /** Files found corrupt (by path): never written over. */
   readonly corrupt = new Map<string, string>();
+  /** Modification time of each file as this store last read or wrote it. */
+  private readonly seen = new Map<string, number>();
 
   constructor(readonly dir: string) {}
 
@@ -47,6 +49,7 @@ export class BaselineStore {
   private read(file: string): Baseline {
     let text: string;
     try {
+      this.seen.set(file, statSync(file).mtimeMs);
       text = readFileSync(file, 'utf8');
     } catch (e) {
       throw new UserError(`cannot read baseline ${file}: ${(e as Error).message}`, 'bad-baseline');
@@ -86,6 +89,7 @@ export class BaselineStore {
         closeSync(fd);
       }
       renameSync(tmp, file);
+      this.seen.set(file, statSync(file).mtimeMs);
     } catch (e) {
       try {
         unlinkSync(tmp);
@@ -95,6 +99,17 @@ export class BaselineStore {
       throw new UserError(`cannot write baseline ${file}: ${(e as Error).message}`, 'bad-baseline-dir');
     }
     b.dirty = false;
+  }
+
+  /**
+   * True when the file of a workload was written by someone else (e.g. `gatehouse baseline
+   * lock|unlock|accept`) since this store read or wrote it: the caller should reload it.
+   */
+  changedOnDisk(id: string): boolean {
+    const file = this.fileFor(id);
+    if (!existsSync(file)) return false;
+    const known = this.seen.get(file);
+    return known === undefined || statSync(file).mtimeMs !== known;
   }
 
   /** Every stored baseline's workload id and state; corrupt files are listed with their error. */

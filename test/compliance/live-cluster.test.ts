@@ -89,6 +89,35 @@ describe('compliance report --cluster (real kube-apiserver)', { skip: missing(ku
     assert.equal(a.size - b.size >= 4 * 4, true, `${a.size} live vs ${b.size} file results`);
   });
 
+  test('an admission webhook over pods, read from the cluster, is every namespace\'s pod control', async () => {
+    const before = JSON.parse((await runCli(['compliance', 'report', '--framework', 'cis-kubernetes', '--cluster', '--kubeconfig', cluster.kubeconfig, '--format', 'json'])).stdout) as ComplianceReport;
+    assert.equal(clusterResults(before).get('k8s.namespace.pod-security|Namespace legacy'), 'fail');
+    await createObjects(cluster, [
+      {
+        apiVersion: 'admissionregistration.k8s.io/v1',
+        kind: 'ValidatingWebhookConfiguration',
+        metadata: { name: 'pod-policy' },
+        webhooks: [
+          {
+            name: 'pods.policy.example.com',
+            failurePolicy: 'Ignore',
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+            clientConfig: { url: 'https://127.0.0.1:9/validate' },
+            sideEffects: 'None',
+            admissionReviewVersions: ['v1'],
+          },
+        ],
+      },
+    ]);
+    const r = await runCli(['compliance', 'report', '--framework', 'cis-kubernetes', '--cluster', '--kubeconfig', cluster.kubeconfig, '--format', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const after = JSON.parse(r.stdout) as ComplianceReport;
+    const res = clusterResults(after);
+    for (const ns of ['legacy', 'default', 'kube-system']) assert.equal(res.get(`k8s.namespace.pod-security|Namespace ${ns}`), 'pass', ns);
+    const c521 = after.controls.find((c) => c.id === '5.2.1')!;
+    assert.ok(c521.results.some((x) => /ValidatingWebhookConfiguration pod-policy: pods\.policy\.example\.com \(failurePolicy Ignore\) validate pods/.test(x.evidence.join())));
+  });
+
   test('RBAC risks of the live cluster are evidence for CIS 5.1.1', async () => {
     const r = await runCli(['compliance', 'report', '--framework', 'cis-kubernetes', '--cluster', '--kubeconfig', cluster.kubeconfig, '--format', 'json']);
     assert.equal(r.code, 0, r.stderr);

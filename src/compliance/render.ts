@@ -82,7 +82,7 @@ function chart(r: ComplianceReport): string {
   const legend = CONTROL_STATUSES.map((s, i) => `<rect x="180" y="${28 + i * 26}" width="16" height="16" fill="${COLOR[s]}"/><text x="204" y="${41 + i * 26}" font-size="14">${LABEL[s]} ${r.summary[s]}</text>`);
   // One bar per section.
   const sections = [...new Set(r.controls.map((c) => c.section))];
-  const barW = 300;
+  const barW = 260;
   const bars = sections.map((sec, i) => {
     const cs = r.controls.filter((c) => c.section === sec);
     let x = 0;
@@ -90,14 +90,14 @@ function chart(r: ComplianceReport): string {
       const n = cs.filter((c) => c.status === s).length;
       if (!n) return '';
       const w = (n / cs.length) * barW;
-      const rect = `<rect x="${(340 + x).toFixed(1)}" y="${12 + i * 22}" width="${w.toFixed(1)}" height="16" fill="${COLOR[s]}"><title>${esc(sec)}: ${LABEL[s]} ${n}</title></rect>`;
+      const rect = `<rect x="${(330 + x).toFixed(1)}" y="${12 + i * 22}" width="${w.toFixed(1)}" height="16" fill="${COLOR[s]}"><title>${esc(sec)}: ${LABEL[s]} ${n}</title></rect>`;
       x += w;
       return rect;
     });
-    return `<text x="${340 + barW + 8}" y="${25 + i * 22}" font-size="12">${esc(sec)} (${cs.length})</text>${parts.join('')}`;
+    return `<text x="${330 + barW + 8}" y="${25 + i * 22}" font-size="12">${esc(sec)} (${cs.length})</text>${parts.join('')}`;
   });
   const height = Math.max(170, 24 + sections.length * 22);
-  return `<svg role="img" aria-label="Controls by status" width="900" height="${height}" viewBox="0 0 900 ${height}" font-family="sans-serif">
+  return `<svg role="img" aria-label="Controls by status" width="1000" height="${height}" viewBox="0 0 1000 ${height}" font-family="sans-serif">
 <circle cx="80" cy="80" r="${R}" fill="none" stroke="#eeeeee" stroke-width="28"/>${arcs.join('')}
 <text x="80" y="76" text-anchor="middle" font-size="22" font-weight="bold">${r.controls.length}</text><text x="80" y="96" text-anchor="middle" font-size="12">controls</text>
 ${legend.join('')}

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
+import { hasCommand, missing, podmanSocket, testRegistry } from '../helpers/components.js';
 import { EngineApi } from '../../src/respond/evidence/engine.js';
 import { DriftDetector } from '../../src/respond/drift/detector.js';
 import { DRIFT_EXEC_RULE, driftAlert, type DriftVerdict } from '../../src/respond/drift/verdict.js';
@@ -21,13 +21,18 @@ import type { RuntimeEvent } from '../../src/runtime/event.js';
 const IMAGE = 'localhost/gatehouse-ep-busybox:1';
 const HOST = `unix://${podmanSocket}`;
 const RUN = ['run', '-d', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=1024:1024'];
+/** Debian bookworm (merged /usr, dynamically linked), from the local test registry (.ci/setup.d/40-test-images.sh). */
+const DEBIAN = `${testRegistry}/gatehouse-test/debian:bookworm`;
+const debianReady = () =>
+  spawnSync('podman', ['image', 'exists', DEBIAN]).status === 0 || spawnSync('podman', ['pull', '-q', DEBIAN], { timeout: 300_000 }).status === 0;
 const isRoot = process.getuid?.() === 0;
 const podmanReady = existsSync(podmanSocket) && hasCommand('podman') && spawnSync('podman', ['image', 'exists', IMAGE]).status === 0;
 const skip =
   missing(isRoot, 'the sensor needs root') ||
   missing(hasCommand('bpftrace'), 'bpftrace not installed (.ci/setup.d/65-bpftrace.sh)') ||
   missing(existsSync('/sys/kernel/tracing/events'), 'tracefs not mounted at /sys/kernel/tracing (mount -t tracefs nodev /sys/kernel/tracing)') ||
-  missing(podmanReady, `podman socket ${podmanSocket} and image ${IMAGE} (.ci/setup.d/20-podman.sh, 70-engine-proxy.sh)`);
+  missing(podmanReady, `podman socket ${podmanSocket} and image ${IMAGE} (.ci/setup.d/20-podman.sh, 70-engine-proxy.sh)`) ||
+  missing(debianReady(), `image ${DEBIAN} in podman or the test registry (.ci/setup.d/40-test-images.sh)`);
 const runId = Math.random().toString(36).slice(2, 8);
 
 function podman(args: string[]): string {
@@ -46,6 +51,9 @@ const until = async (what: string, ok: () => boolean, ms = 30_000, seen?: () => 
 
 describe('drift from the real sensor on real podman containers', { skip, timeout: 600_000 }, () => {
   const drifted = `gh-drift-s-${runId}`;
+  const debian = `gh-drift-deb-${runId}`;
+  let debianId = '';
+  const libraryOpens: RuntimeEvent[] = [];
   const recreated = `gh-drift-s2-${runId}`;
   let sensor: Sensor;
   let engine: EngineApi;
@@ -66,6 +74,7 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
         const cid = ev['container.id'];
         if (typeof cid !== 'string' || cid === 'host' || !cid) continue;
         if (ev['evt.type'] === 'execve') execs.push(ev);
+        if (typeof ev['fd.name'] === 'string' && /\.so(\.|$)/.test(ev['fd.name']) && ev['evt.is_open_read'] === true) libraryOpens.push(ev);
         const v = await detector.observe(ev);
         if (v) verdicts.push(v);
       }
@@ -91,10 +100,20 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     podman(['exec', recreated, '/bin/busybox', 'true']);
     podman(['exec', recreated, '/bin/cat', '/etc/hostname']);
     await until("the recreated container's exec of cat", () => execs.some((e) => e['container.id'] === recreatedId.slice(0, 12) && e['proc.name'] === 'cat'), 30_000, () => execs.map((e) => [e['container.id'], e['proc.exepath'], e['proc.cmdline']]));
+
+    // Debian: merged /usr (/bin and /lib are links), dynamically linked binaries. The image
+    // index is loaded first, so that the event loop never waits seconds on it.
+    await detector.images.get(podman(['image', 'inspect', '--format', '{{.Id}}', DEBIAN]));
+    debianId = podman([...RUN, '--name', debian, DEBIAN, 'sleep', '600']);
+    await until('the Debian container to be watched', () => detector.watched(debianId) !== undefined);
+    podman(['exec', debian, '/bin/ls', '/']);
+    podman(['exec', debian, 'cp', '/usr/lib/x86_64-linux-gnu/libselinux.so.1', '/tmp/libevil.so']);
+    podman(['exec', debian, 'env', 'LD_PRELOAD=/tmp/libevil.so', '/bin/ls', '/']);
+    await until('the Debian library drift', () => verdicts.some((v) => v.containerId === debianId), 30_000, () => verdicts.map((v) => [v.path, v.kind]));
   });
 
   after(async () => {
-    spawnSync('podman', ['rm', '-f', '-t', '0', drifted, recreated], { stdio: 'ignore' });
+    spawnSync('podman', ['rm', '-f', '-t', '0', drifted, recreated, debian], { stdio: 'ignore' });
     await sensor?.stop();
     await loop;
     await detector?.close();
@@ -131,6 +150,18 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     const ran = execs.filter((e) => e['container.id'] === recreatedId.slice(0, 12));
     assert.ok(ran.length >= 3, 'the sensor saw the recreated container work');
     assert.deepEqual(verdicts.filter((v) => v.containerId === recreatedId), []);
+  });
+
+  it("Debian: the image's binaries and libraries through /bin and /lib links are not drift; a preloaded library dropped in is", () => {
+    const mine = (e: RuntimeEvent) => e['container.id'] === debianId.slice(0, 12);
+    const ran = execs.filter(mine).map((e) => e['proc.exepath']);
+    assert.ok(ran.includes('/bin/ls'), `execs: ${JSON.stringify(ran)}`);
+    const libs = libraryOpens.filter(mine).map((e) => e['fd.name']);
+    assert.ok(libs.includes('/lib/x86_64-linux-gnu/libc.so.6'), `library opens: ${JSON.stringify(libs)}`);
+    assert.deepEqual(
+      verdicts.filter((v) => v.containerId === debianId).map((v) => [v.path, v.reason, v.kind]),
+      [['/tmp/libevil.so', 'added', 'library']],
+    );
   });
 
   it('a binary written after the watch began, seen through the sensor\'s writes only, is drift when run', async () => {

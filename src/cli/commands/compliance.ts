@@ -18,7 +18,7 @@ export function registerComplianceCommands(program: Command): void {
     .argument('[paths...]', 'manifest files or directories (a Helm chart or kustomization directory is rendered first); - reads stdin')
     .addOption(new Option('--framework <name>', 'the framework').choices([...FRAMEWORKS]).makeOptionMandatory())
     .option('--node', 'also check this host (gatehouse node check) and report its results')
-    .option('--findings <file>', 'a JSON report of another command (image scan, fs scan, dockerfile check, rbac analyze, node check, k8s check) as evidence (repeatable)', collect, [])
+    .option('--findings <file>', 'a JSON report of another command (image scan, fs scan, dockerfile check, rbac analyze, node check, k8s check) or Falco JSON alert lines (runtime replay, sensor) as evidence (repeatable)', collect, [])
     .option('--policy <pack>', 'extra policy pack or exception file for the deploy policies (repeatable)', collect, [])
     .option('--mesh-root-namespace <ns>', "Istio's root namespace (mesh-wide PeerAuthentication)", 'istio-system')
     .addOption(new Option('-f, --format <format>', 'output format').choices([...COMPLIANCE_FORMATS]).default('table'))

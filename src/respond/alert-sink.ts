@@ -14,7 +14,9 @@ import { evidenceCapture, type ClosableEvidenceCapture } from './evidence-hook.j
 import { Responder, type Decision, type ResponderOptions } from './responder.js';
 
 export class ResponderSink implements AlertSink {
-  failed = 0;
+  /** Alerts not delivered: none (an alert is always taken; actions that failed are counted in `failedActions`). */
+  readonly failed = 0;
+  failedActions = 0;
   private readonly pending = new Set<Promise<unknown>>();
   constructor(readonly responder: Responder, private readonly onClose: () => Promise<void> = async () => {}) {}
 
@@ -26,7 +28,7 @@ export class ResponderSink implements AlertSink {
   private track(d: Decision): void {
     if (d.kind !== 'acting') return;
     const p = d.result.then((r) => {
-      if (r.outcome === 'failed') this.failed++;
+      if (r.outcome === 'failed') this.failedActions++;
     });
     this.pending.add(p);
     void p.finally(() => this.pending.delete(p));

@@ -5,9 +5,16 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { UserError, describeError } from '../util/errors.js';
 import type { Outcome, ResponseTarget, Trigger } from './types.js';
+
+/** Where the audit log goes unless told: $GATEHOUSE_RESPOND_AUDIT, else $XDG_STATE_HOME (or ~/.local/state)/gatehouse/respond-audit.jsonl. */
+export function defaultAuditLog(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.GATEHOUSE_RESPOND_AUDIT) return env.GATEHOUSE_RESPOND_AUDIT;
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'gatehouse', 'respond-audit.jsonl');
+}
 
 export interface AuditRecord {
   /** ISO time the action finished. */

@@ -1,7 +1,7 @@
 /** The response engine: actions (one file each), the runner, triggers, notifiers and the audit log. */
 export * from './types.js';
 export { runAction, type RunOptions } from './run.js';
-export { JsonlAuditLog, MemoryAuditLog, type AuditRecord, type AuditSink } from './audit.js';
+export { JsonlAuditLog, MemoryAuditLog, defaultAuditLog, type AuditRecord, type AuditSink } from './audit.js';
 export { EngineApi, defaultEngineEndpoint, type ContainerInspect } from './engine.js';
 export { containerKill } from './container-kill.js';
 export { containerStop } from './container-stop.js';

@@ -138,7 +138,7 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     for (let i = 0; i < 20; i++) engine.push({ 'evt.type': 'execve', 'evt.dir': '<', 'container.id': id.slice(0, 12), 'container.name': name, 'proc.name': 'apk' });
     engine.push({ 'evt.type': 'execve', 'evt.dir': '<', 'container.id': id.slice(0, 12), 'proc.name': 'ls' });
     await engine.close();
-    assert.equal(sink.failed, 0);
+    assert.equal(sink.failedActions, 0);
     assert.notEqual(inspect(name).State.Status, 'running');
     const records = new JsonlAuditLog(join(dir, 'sink-audit.jsonl')).read();
     assert.deepEqual(records.map((r) => [r.action, r.outcome, r.trigger.by]), [['stop', 'done', 'sensor']], 'twenty alerts, one action');

@@ -9,11 +9,10 @@
  * actions capture evidence first when --evidence-dir is given. Exit 0 when the action took
  * effect, was already in effect or was a dry run; 1 when it was refused; 2 on an error.
  */
-import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import { Option, type Command } from 'commander';
-import { JsonlAuditLog } from '../../respond/audit.js';
+import { JsonlAuditLog, defaultAuditLog } from '../../respond/audit.js';
 import { containerIsolate } from '../../respond/container-isolate.js';
 import { containerKill } from '../../respond/container-kill.js';
 import { containerPause } from '../../respond/container-pause.js';
@@ -69,11 +68,6 @@ interface ClusterOptions extends CommonOptions {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-export function defaultAuditLog(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.GATEHOUSE_RESPOND_AUDIT) return env.GATEHOUSE_RESPOND_AUDIT;
-  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'gatehouse', 'respond-audit.jsonl');
-}
 
 function addCommon(cmd: Command): Command {
   return cmd

@@ -133,6 +133,8 @@ describe('sensor --baseline-dir bad input', () => {
     assert.equal(readFileSync(file, 'utf8'), '{"kind":"Baseline","version":1,"workload":');
     const learn = await runCli(['sensor', '--baseline-dir', dir, '--learn', 'soon']);
     assert.match(learn.stderr, /--learn must look like 90s, 15m, 1h or 1h30m, got 'soon'/);
+    const alone = await runCli(['sensor', '--events', '-', '--learn', '10m']);
+    assert.match(alone.stderr, /--learn sets the observation window of baselines: give --baseline-dir DIR too/);
     rmSync(dir, { recursive: true, force: true });
   });
 });

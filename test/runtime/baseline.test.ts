@@ -177,6 +177,7 @@ describe('baseline files', () => {
       ['wrong kind', '{"kind":"Policy"}'],
       ['bad counts', '{"kind":"Baseline","version":1,"workload":{"id":"k8s:default/shop/Deployment/web/nginx"},"state":"locked","learnMs":1000,"firstSeenNs":"1","lastSeenNs":"2","channels":{"exec":{"n":1,"counts":{"a":"many"},"distinct":{}}}}'],
       ['future version', '{"kind":"Baseline","version":99}'],
+      ['unknown field', '{"kind":"Baseline","version":1,"workload":{"id":"k8s:default/shop/Deployment/web/nginx"},"state":"locked","learnMs":1000,"firstSeenNs":"1","lastSeenNs":"2","channels":{},"lockedAtt":"x"}'],
     ] as const) {
       const { store, id } = learnedStore();
       const file = store.fileFor(id);

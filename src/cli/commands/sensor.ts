@@ -61,11 +61,12 @@ export function registerSensorCommands(program: Command): Command {
         .choices(['rules', 'default', 'all']),
     )
     .option('--baseline-dir <dir>', 'learn a behavioural baseline per workload into DIR (one file each), lock it after --learn and raise anomaly alerts (source gatehouse-anomaly) through the same outputs')
-    .option('--learn <duration>', 'observation window of a new baseline, in activity time (90s, 15m, 1h)', '1h')
+    .option('--learn <duration>', 'observation window of a new baseline, in activity time (90s, 15m, 1h; default 1h)')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
       if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
-      const learnMs = parseDuration(o.learn ?? '1h', '--learn');
+      if (o.learn !== undefined && !o.baselineDir) throw new UserError('--learn sets the observation window of baselines: give --baseline-dir DIR too', 'usage');
+      const learnMs = o.learn === undefined ? undefined : parseDuration(o.learn, '--learn');
       let detector: AnomalyDetector | undefined;
       if (o.baselineDir) {
         const store = new BaselineStore(o.baselineDir);
@@ -73,7 +74,7 @@ export function registerSensorCommands(program: Command): Command {
         // every stored baseline is read now: a corrupt one stops the sensor before it starts (and is left as it is)
         const bad = store.list().find((x) => x.error);
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
-        detector = new AnomalyDetector({ store, learnMs, ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
+        detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
       }
       const central = centralClientFrom(o);
       if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');

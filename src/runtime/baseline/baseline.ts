@@ -204,6 +204,8 @@ export class Baseline {
     if (typeof j !== 'object' || j === null || Array.isArray(j)) bad('not a baseline (expected a JSON object)');
     const o = j as Record<string, unknown>;
     if (o.kind !== 'Baseline') bad(`not a baseline (kind ${JSON.stringify(o.kind)})`);
+    const unknown = Object.keys(o).filter((k) => !FILE_KEYS.has(k));
+    if (unknown.length) bad(`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}`);
     if (o.version !== BASELINE_VERSION) bad(`baseline version ${JSON.stringify(o.version)} is not supported (expected ${BASELINE_VERSION})`);
     const w = o.workload as WorkloadIdentity | undefined;
     if (!w || typeof w.id !== 'string') bad('workload.id missing');
@@ -249,6 +251,8 @@ export class Baseline {
     return b;
   }
 }
+
+const FILE_KEYS = new Set(['apiVersion', 'kind', 'version', 'workload', 'state', 'lockedAt', 'learnMs', 'firstSeenNs', 'lastSeenNs', 'events', 'replicas', 'calibration', 'channels', 'deviations']);
 
 export interface BaselineFile {
   apiVersion: 'gatehouse.dev/v1';

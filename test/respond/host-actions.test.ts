@@ -144,6 +144,22 @@ describe('response actions on real podman containers', { skip: missing(podmanPre
     assert.deepEqual(records.map((r) => [r.action, r.outcome, r.trigger.by]), [['stop', 'done', 'sensor']], 'twenty alerts, one action');
   });
 
+  test('with killProcess, a policy kill ends the alert\'s process (its host pid) and the container keeps running', async () => {
+    const name = start('killproc');
+    const [, child] = podman('top', name, 'pid', 'hpid').split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+    assert.ok(child, podman('top', name, 'pid', 'hpid'));
+    const [vpid, hpid] = child.map(Number) as [number, number];
+    const judge = judgeFor(packText([['Miner started', ['kill']]]));
+    const r = new Responder({ actions: hostActionSet(engine, { killProcess: true }), clock: () => 0 });
+    const [d] = r.respondTo(judged(judge, 'Miner started', { 'container.id': inspect(name).Id, 'proc.pid': hpid, 'proc.vpid': vpid }));
+    const result = await (d as Extract<Decision, { kind: 'acting' }>).result;
+    assert.equal(result.action, 'kill-process');
+    assert.equal(result.outcome, 'done', result.detail);
+    assert.equal(inspect(name).State.Status, 'running');
+    const left = podman('top', name, 'pid', 'hpid').split('\n').slice(1).map((l) => l.trim().split(/\s+/)[1]);
+    assert.ok(!left.includes(String(hpid)), `process ${hpid} is gone: ${left.join(' ')}`);
+  });
+
   test('dry runs change nothing', async () => {
     const name = start('dry');
     // A drifted file, so that restart has something to do.

@@ -89,8 +89,11 @@ describe('baseline items', () => {
     const r = extractFeatures({ 'evt.type': 'openat', 'fd.name': '/var/run/secrets/kubernetes.io/serviceaccount/token', 'evt.is_open_read': true, 'proc.exepath': '/bin/cat' });
     assert.deepEqual(r[0]!.keys.slice(2), ['r:class=service-account-token', 'r:sensitive']);
     assert.deepEqual(extractFeatures({ 'evt.type': 'openat', 'fd.name': '/etc/hosts', 'evt.is_open_read': true }), [], 'ordinary reads are not items');
-    const c = extractFeatures({ 'evt.type': 'connect', 'fd.type': 'ipv4', 'fd.l4proto': 'tcp', 'fd.sip': '10.88.0.5', 'fd.sport': 5432, 'proc.exepath': '/usr/bin/python3' }, { workloadOfIp: (ip) => (ip === '10.88.0.5' ? 'db' : undefined) });
-    assert.deepEqual(c[0]!.keys, ['out:tcp:workload=db:5432:/usr/bin/python#', 'out:tcp:workload=db:5432', 'out:tcp:*:5432', 'out:tcp']);
+    const c = extractFeatures({ 'evt.type': 'connect', 'fd.type': 'ipv4', 'fd.l4proto': 'tcp', 'fd.sip': '10.88.0.5', 'fd.sport': 5432, 'proc.exepath': '/usr/bin/python3' }, { workloadOfIp: (ip) => (ip === '10.88.0.5' ? 'k8s:default/shop/StatefulSet/db/postgres' : undefined) });
+    assert.deepEqual(c[0]!.keys, ['out:tcp:workload=k8s:default/shop/StatefulSet/db/postgres:5432:/usr/bin/python#', 'out:tcp:workload=k8s:default/shop/StatefulSet/db/postgres:5432', 'out:tcp:namespace=shop:5432', 'out:tcp:*:5432', 'out:tcp']);
+    assert.equal(c[0]!.priorLevel, 3, 'the prior applies to a port never contacted');
+    const ext = extractFeatures({ 'evt.type': 'connect', 'fd.type': 'ipv4', 'fd.l4proto': 'tcp', 'fd.sip': '93.184.216.34', 'fd.sport': 443, 'proc.exepath': '/usr/bin/curl' });
+    assert.deepEqual(ext[0]!.keys, ['out:tcp:93.184.0.0/16:443:/usr/bin/curl', 'out:tcp:93.184.0.0/16:443', 'out:tcp:*:443', 'out:tcp']);
     const seq = extractFeatures({ 'evt.type': 'dup2', 'proc.exepath': '/bin/bash' }, { prevClass: 'connect' });
     assert.deepEqual(seq.map((x) => x.ch), ['sys', 'seq']);
     assert.deepEqual(extractFeatures({ 'evt.type': 'dup2', 'proc.exepath': '/bin/bash' }, { prevClass: 'connect', gap: true }).map((x) => x.ch), ['sys'], 'no sequence item across a gap');

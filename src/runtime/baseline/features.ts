@@ -4,7 +4,8 @@
  *
  *   exec     exe + argument shape + parent exe + user → exe + parent → exe → tool class
  *   lineage  exe < parent < grandparent < great-grandparent → exe < parent
- *   net      out: l4 + peer (workload, or CIDR) + port → l4 + port → l4
+ *   net      out: l4 + peer (workload, or CIDR) + port + exe → l4 + peer + port → l4 +
+ *            peer's namespace + port → l4 + any peer + port → l4
  *            in:  l4 + local port → l4   (a new listening port)
  *   file     w: exe + written prefix → prefix → top directory      (writes)
  *            r: exe + sensitive file → file → "sensitive"          (sensitive reads)
@@ -272,7 +273,12 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
       const port = n(ev, 'fd.sport');
       const peer = peerShape(s(ev, 'fd.sip'), ctx.workloadOfIp);
       if (s(ev, 'fd.type') !== 'ipv4' && s(ev, 'fd.type') !== 'ipv6') break;
-      out.push({ ch: 'net', keys: [`out:${l4}:${peer}:${port}:${exe}`, `out:${l4}:${peer}:${port}`, `out:${l4}:*:${port}`, `out:${l4}`], prior: C2_PORTS.has(port) ? 16 : 10, priorLevel: 2 });
+      // a peer workload backs off to its namespace, then to any peer on that port
+      const ns = peer.startsWith('workload=k8s:') ? peer.split('/')[1] : undefined;
+      const keys = ns
+        ? [`out:${l4}:${peer}:${port}:${exe}`, `out:${l4}:${peer}:${port}`, `out:${l4}:namespace=${ns}:${port}`, `out:${l4}:*:${port}`, `out:${l4}`]
+        : [`out:${l4}:${peer}:${port}:${exe}`, `out:${l4}:${peer}:${port}`, `out:${l4}:*:${port}`, `out:${l4}`];
+      out.push({ ch: 'net', keys, prior: C2_PORTS.has(port) ? 16 : 10, priorLevel: keys.length - 2 });
       break;
     }
     case 'accept':

@@ -61,6 +61,7 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     'mkdir -p "/tmp/..x" && printf a > "/tmp/..x/..%2F..%2Fescape" && printf b > "$(printf "/tmp/new\\nline")" && printf c > "/tmp/\\$(touch pwned)"',
     // a link to a host-sensitive path: recorded as a link, never followed
     'ln -s /etc/shadow /tmp/shadow-link',
+    'rm /bin/vi',
     'nc -l -p 8080 -e /bin/cat & sleep 600',
   ].join('; ');
 
@@ -132,6 +133,8 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
       changes: Array<{ path: string; kind: string; type?: string; executable?: boolean; magic?: string; sha256?: string; copy?: string; size?: number; note?: string }>;
     };
     const by = new Map(changes.changes.map((c) => [c.path, c]));
+    assert.equal(by.get('/bin/vi')?.kind, 'deleted');
+    assert.equal((changes as { truncated?: boolean }).truncated, undefined, 'every added or changed file was read');
     const dropper = by.get('/tmp/dropper');
     assert.ok(dropper, JSON.stringify([...by.keys()]));
     assert.equal(dropper.kind, 'added');
@@ -300,22 +303,42 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     }
   });
 
+  it("a container in the host's pid namespace: only its own processes", async () => {
+    const hostPid = `${name}-hostpid`;
+    podman([...RUN, '--pid', 'host', '--name', hostPid, IMAGE, 'sleep', '601']);
+    try {
+      const out = join(dir, 'hostpid');
+      await collectEvidence({ container: hostPid, host: HOST, output: out });
+      const procs = JSON.parse(readFileSync(join(out, 'processes.json'), 'utf8')) as { source: string; processes: Array<{ cmdline: string[] }> };
+      assert.equal(procs.source, 'proc');
+      assert.deepEqual(procs.processes.map((p) => p.cmdline.join(' ')), ['sleep 601']);
+    } finally {
+      spawnSync('podman', ['rm', '-f', '-t', '0', hostPid], { stdio: 'ignore' });
+    }
+  });
+
   it('the total copy budget and the number of files read are bounded too', async () => {
-    const out = join(dir, 'budget');
-    await collectEvidence({ container: name, host: HOST, output: out, limits: { totalCopyBytes: 2, maxFiles: 3 } });
-    const changes = JSON.parse(readFileSync(join(out, 'changes.json'), 'utf8')) as { total: number; read: number; truncated?: boolean; changes: Array<{ path: string; kind: string; sha256?: string; copy?: string; note?: string }> };
-    assert.equal(changes.read, 3);
-    assert.equal(changes.truncated, true);
-    const unread = changes.changes.filter((c) => c.kind !== 'deleted' && /^not read: past the limit of 3 files$/.test(c.note ?? ''));
-    assert.equal(unread.length, changes.changes.filter((c) => c.kind !== 'deleted').length - 3);
-    assert.ok(unread.every((c) => c.sha256 === undefined));
-    // at most 2 bytes of copies: the 1-byte files fit, once the budget is spent the rest is hashed only
-    const copied = changes.changes.filter((c) => c.copy);
-    const budget = changes.changes.filter((c) => /copy budget/.test(c.note ?? ''));
-    assert.ok(copied.length <= 2);
-    assert.ok(copied.length + budget.length >= 1, JSON.stringify(changes.changes));
-    const total = readdirSync(join(out, 'files')).reduce((n, f) => n + statSync(join(out, 'files', f)).size, 0);
+    type Changes = { total: number; read: number; truncated?: boolean; changes: Array<{ path: string; kind: string; sha256?: string; copy?: string; note?: string }> };
+    const budget = join(dir, 'budget');
+    await collectEvidence({ container: name, host: HOST, output: budget, limits: { totalCopyBytes: 2 } });
+    const b = JSON.parse(readFileSync(join(budget, 'changes.json'), 'utf8')) as Changes;
+    // four small files (three of 1 byte, one of 13): at most 2 bytes are copied, the rest hashed only
+    const small = b.changes.filter((c) => c.sha256 && !/hashed, not copied/.test(c.note ?? ''));
+    assert.equal(small.length, 4, JSON.stringify(b.changes));
+    assert.ok(small.every((c) => c.copy || /copy budget \(2 bytes\) is spent/.test(c.note ?? '')), JSON.stringify(small));
+    assert.ok(small.filter((c) => c.copy).length <= 2 && small.some((c) => !c.copy));
+    const total = readdirSync(join(budget, 'files')).reduce((n, f) => n + statSync(join(budget, 'files', f)).size, 0);
     assert.ok(total <= 2, `copied ${total} bytes`);
+
+    const few = join(dir, 'few');
+    await collectEvidence({ container: name, host: HOST, output: few, limits: { maxFiles: 3 } });
+    const f = JSON.parse(readFileSync(join(few, 'changes.json'), 'utf8')) as Changes;
+    assert.equal(f.read, 3);
+    assert.equal(f.truncated, true);
+    const live = f.changes.filter((c) => c.kind !== 'deleted');
+    const unread = live.filter((c) => c.note === 'not read: past the limit of 3 files');
+    assert.equal(unread.length, live.length - 3);
+    assert.ok(unread.every((c) => c.sha256 === undefined));
   });
 
   it('the CLI collects with a cosign key and verifies with its public key; tampering exits 1 naming the part', async () => {

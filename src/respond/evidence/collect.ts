@@ -172,14 +172,16 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
 
   if ('error' in changes) unavailable.push({ part: 'changes.json', reason: changes.error });
   else {
+    const copies = new Set<string>();
     for (const f of changes.files) {
       if (f.content) {
         const rel = `files/${f.record.sha256}`;
-        if (!parts.some((p) => p.path === rel)) await write(rel, 'file', f.content, f.record.path);
+        if (!copies.has(rel)) await write(rel, 'file', f.content, f.record.path);
+        copies.add(rel);
         f.record.copy = rel;
       }
     }
-    await write('changes.json', 'changes', json({ total: changes.total, read: changes.read, truncated: changes.total > changes.read ? true : undefined, changes: changes.files.map((f) => f.record) }));
+    await write('changes.json', 'changes', json({ total: changes.total, read: changes.read, truncated: changes.unread > 0 ? true : undefined, changes: changes.files.map((f) => f.record) }));
   }
 
   const manifest: EvidenceManifest = {
@@ -271,6 +273,8 @@ export function demuxLogs(raw: Buffer): Buffer {
 interface ChangeCapture {
   total: number;
   read: number;
+  /** Added or changed entries left unread (past maxFiles). */
+  unread: number;
   files: Array<{ record: ChangedFile; content?: Buffer }>;
 }
 
@@ -314,7 +318,7 @@ async function captureChanges(engine: EngineApi, id: string, limits: EvidenceLim
     if (f.record.kind === 'deleted') continue;
     if (++listed > limits.maxFiles) f.record.note = `not read: past the limit of ${limits.maxFiles} files`;
   }
-  return { total: changes.length, read, files };
+  return { total: changes.length, read, unread: Math.max(0, listed - limits.maxFiles), files };
 }
 
 function withoutUndefined<T extends object>(o: T): Partial<T> {

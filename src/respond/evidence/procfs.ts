@@ -57,15 +57,20 @@ async function link(path: string): Promise<string | undefined> {
   }
 }
 
-/** Processes sharing the pid namespace of `initPid` (the container's processes). */
+/** Processes sharing the pid namespace of `initPid` (the container's processes); with the host's namespace, its cgroup's. */
 export async function containerProcesses(initPid: number, procRoot = '/proc'): Promise<ProcessRecord[]> {
   const ns = await link(join(procRoot, String(initPid), 'ns', 'pid'));
   if (!ns) throw new Error(`cannot read ${procRoot}/${initPid}/ns/pid`);
+  // A container sharing the host's pid namespace (--pid=host): its processes are those of its cgroup.
+  const hostNs = ns === (await link(join(procRoot, 'self', 'ns', 'pid')));
+  const cgroup = hostNs ? await readSmall(join(procRoot, String(initPid), 'cgroup')) : undefined;
+  if (hostNs && !cgroup) throw new Error(`cannot read ${procRoot}/${initPid}/cgroup`);
   const out: ProcessRecord[] = [];
   const names = await readdir(procRoot);
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
     if ((await link(join(procRoot, name, 'ns', 'pid'))) !== ns) continue;
+    if (hostNs && (await readSmall(join(procRoot, name, 'cgroup'))) !== cgroup) continue;
     const rec = await readProcess(Number(name), procRoot);
     if (rec) out.push(rec);
     if (out.length >= MAX_PROCESSES) break;

@@ -39,7 +39,11 @@ export function registerErrorHandler(app: FastifyInstance): void {
 
 function describeValidation(err: FastifyError): string {
   const first = err.validation?.[0];
-  if (!first) return err.message;
+  return first ? describeSchemaError(first) : err.message;
+}
+
+/** One line for a JSON-schema error (ajv's first): the route's validation and the image workers' say the same. */
+export function describeSchemaError(first: { instancePath?: string; keyword: string; params: unknown; message?: string }): string {
   const where = first.instancePath || '';
   if (first.keyword === 'additionalProperties') return `unknown field "${String((first.params as { additionalProperty?: string }).additionalProperty)}"${where ? ` in ${where}` : ''}`;
   return `${where || '/'} ${first.message ?? 'is invalid'}`;

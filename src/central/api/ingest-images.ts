@@ -1,63 +1,63 @@
-/** `POST /api/v1/ingest/images`: what `image scan`, `image sbom` and `image verify` found about one image. */
+/**
+ * `POST /api/v1/ingest/images`: what `image scan`, `image sbom` and `image verify` found about
+ * one image.
+ *
+ * A push is a ~300 KB body for a 500-package image; parsing, validating, fingerprinting and
+ * serializing it, and evaluating the image's policies, cost ~10 ms of CPU that would block
+ * every other request. So this route takes the raw body and an image worker does that work
+ * (src/central/images/push-work.ts: the same parser guard, the same schema, the same ajv
+ * options as every other route); the main thread only writes, in one transaction, the row,
+ * the SBOM, the findings and the image's violations.
+ */
 import type { ImageReport } from '../client/ingest-types.js';
-import { evaluateUpsertedImage, POLICIES_EVALUATED } from '../images/image-policies.js';
-import { upsertImageReport } from '../store/images.js';
-import { errorSchema } from './errors.js';
-import { findingSchema } from './schemas/finding.js';
+import { BadPushError } from '../images/image-pool.js';
+import { evaluateStoredImageIn, POLICIES_EVALUATED } from '../images/image-policies.js';
+import { mergeImageRow, readImageRow, upsertPreparedImage, writePreparedImage } from '../store/images.js';
+import { reconcileViolations } from '../store/violations.js';
+import { ApiError, errorSchema } from './errors.js';
+import { imageReportSchema } from './schemas/image-report.js';
 import type { ApiModule } from './module.js';
 
 export const INGEST_BODY_LIMIT = 64 * 1024 * 1024;
 
-const imageReportSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['image'],
-  properties: {
-    image: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['digest'],
-      properties: {
-        digest: { type: 'string', pattern: '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$' },
-        refs: { type: 'array', items: { type: 'string', maxLength: 1000 }, maxItems: 1000 },
-        os: { type: 'object', additionalProperties: false, required: ['family'], properties: { family: { type: 'string' }, version: { type: 'string' } } },
-        created: { type: 'string', format: 'date-time' },
-        layers: {
-          type: 'array', maxItems: 1000,
-          items: { type: 'object', additionalProperties: false, required: ['digest'], properties: { digest: { type: 'string' }, size: { type: 'integer' }, createdBy: { type: 'string' } } },
-        },
-      },
-    },
-    sbom: { type: 'object' },
-    findings: { type: 'array', items: findingSchema, maxItems: 200_000 },
-    signature: {
-      type: 'object', additionalProperties: false, required: ['verified'],
-      properties: { verified: { type: 'boolean' }, signers: { type: 'array', items: { type: 'string' } }, message: { type: 'string' }, checkedAt: { type: 'string', format: 'date-time' } },
-    },
-    db: { type: 'object', additionalProperties: false, properties: { version: { type: 'string' }, updatedAt: { type: 'string' } } },
-  },
-} as const;
-
 export const ingestImagesApi: ApiModule = (app, ctx) => {
+  // In this module's scope only: JSON bodies arrive unparsed, for the worker.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: INGEST_BODY_LIMIT }, (_req, body, done) => done(null, body));
   app.post<{ Body: ImageReport }>('/api/v1/ingest/images', {
     bodyLimit: INGEST_BODY_LIMIT,
     config: { permission: 'ingest:scans' },
+    // The schema documents the body (OpenAPI); the worker validates it.
+    validatorCompiler: () => () => true,
     schema: {
       summary: 'Push an image scan, SBOM or signature status (same digest again = update)',
       body: imageReportSchema,
       response: { 200: { type: 'object', properties: { digest: { type: 'string' }, created: { type: 'boolean' } }, required: ['digest', 'created'] }, 400: errorSchema },
     },
   }, async (req) => {
-    const now = ctx.now();
-    // The image's build-stage policies are evaluated in the same transaction, from the
-    // parsed push (as a re-match does): reading ~400 KB back and parsing it again cost
-    // about as much as the push itself.
-    const { created } = await ctx.db.transaction().execute(async (trx) => {
-      const upserted = await upsertImageReport(trx, req.body, now.toISOString());
-      await evaluateUpsertedImage(trx, ctx.policies, req.body.sbom, upserted, now);
-      return upserted;
+    const push = await ctx.imagePool.preparePush(req.body as unknown as Buffer).catch((e: unknown) => {
+      throw e instanceof BadPushError ? new ApiError(400, 'bad-request', e.message.split('\n')[0]!.slice(0, 500)) : e;
     });
-    ctx.events.emit('image', req.body.image.digest, POLICIES_EVALUATED);
-    return { digest: req.body.image.digest, created };
+    const { prepared } = push;
+    const digest = prepared.image.digest;
+    const now = ctx.now();
+    const at = now.toISOString();
+    // The image's policies are evaluated on the row as this push leaves it, in the worker,
+    // before the write; if another push of the digest landed meanwhile, from the store instead.
+    const existing = await readImageRow(ctx.db, digest);
+    const row = mergeImageRow(existing, prepared, at);
+    const violations = await push.violations(row, at);
+    const created = await ctx.db.transaction().execute(async (trx) => {
+      const current = await readImageRow(trx, digest);
+      if (current?.last_seen !== existing?.last_seen || violations === undefined) {
+        const upserted = await upsertPreparedImage(trx, prepared, at);
+        await evaluateStoredImageIn(trx, ctx.policies, digest, now);
+        return upserted.created;
+      }
+      await writePreparedImage(trx, prepared, row, existing !== undefined);
+      await reconcileViolations(trx, { subjectKind: 'image', subjectKey: digest, stage: 'build', findings: violations }, ctx.policies.exceptions, now);
+      return existing === undefined;
+    });
+    ctx.events.emit('image', digest, POLICIES_EVALUATED);
+    return { digest, created };
   });
 };

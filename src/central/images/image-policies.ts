@@ -36,14 +36,17 @@ export async function reconcileImagePolicies(
 
 /** Evaluates one stored image (after a push), in one transaction. False when there is no such image. */
 export async function evaluateStoredImage(ctx: Pick<CentralContext, 'db' | 'policies' | 'now'>, digest: string): Promise<boolean> {
-  return ctx.db.transaction().execute(async (trx) => {
-    const row = await trx.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature']).where('digest', '=', digest).executeTakeFirst();
-    if (!row) return false;
-    const findings = await readAllImageFindings(trx, digest);
-    const { packages } = packagesFromCycloneDx(fromJson(await readImageSbom(trx, digest), null));
-    await reconcileImagePolicies(trx, ctx.policies, row, packages, findings, ctx.now());
-    return true;
-  });
+  return ctx.db.transaction().execute((trx) => evaluateStoredImageIn(trx, ctx.policies, digest, ctx.now()));
+}
+
+/** evaluateStoredImage inside the caller's transaction. */
+export async function evaluateStoredImageIn(db: Db, policies: Pick<CentralPolicies, 'set' | 'exceptions'>, digest: string, now: Date): Promise<boolean> {
+  const row = await db.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature']).where('digest', '=', digest).executeTakeFirst();
+  if (!row) return false;
+  const findings = await readAllImageFindings(db, digest);
+  const { packages } = packagesFromCycloneDx(fromJson(await readImageSbom(db, digest), null));
+  await reconcileImagePolicies(db, policies, row, packages, findings, now);
+  return true;
 }
 
 /**

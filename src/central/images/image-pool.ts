@@ -12,8 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Finding } from '../../findings/finding.js';
 import type { Policy } from '../../policy/types.js';
+import type { PreparedImage } from '../store/images.js';
 import type { EvaluateInput, RematchComputed, RematchInput } from './image-work.js';
+import type { StoredImageRow } from './stored-facts.js';
 import type { WorkJob, WorkReply, WorkRequest } from './image-worker.js';
+
+/** A push the worker refused (bad JSON, or not what the route's schema accepts): its message is the 400's. */
+export class BadPushError extends Error {}
 
 export interface PolicySource {
   /** Bumped on every change (CentralPolicies.version). */
@@ -22,6 +27,7 @@ export interface PolicySource {
 }
 
 interface Slot {
+  index: number;
   worker: Worker;
   policiesVersion: number | undefined;
   pending: Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
@@ -64,6 +70,22 @@ export class ImagePool {
     return this.send({ op: 'evaluate', input }) as Promise<Finding[]>;
   }
 
+  /**
+   * Parses, validates and serializes a push's raw body in a worker (push-work.ts); the body's
+   * memory is moved there, not copied. `violations` then evaluates the image's policies in the
+   * same worker, which kept what it parsed. A push the worker refuses rejects with BadPushError.
+   */
+  async preparePush(body: Uint8Array): Promise<{ prepared: PreparedImage; violations: (row: StoredImageRow, now: string) => Promise<Finding[] | undefined> }> {
+    // Only a buffer of its own can be transferred (small bodies share a pooled one).
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
+    const slot = this.pick();
+    const { prepared, token } = await this.sendTo(slot, { op: 'prepare-push', body: own }, [own.buffer as ArrayBuffer]) as { prepared: PreparedImage; token: number };
+    return {
+      prepared,
+      violations: (row, now) => (this.slots[slot.index] === slot ? this.sendTo(slot, { op: 'push-violations', token, row, now }) as Promise<Finding[] | undefined> : Promise.resolve(undefined)),
+    };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.slots.map((s, i) => s && this.stop(i)));
@@ -71,13 +93,21 @@ export class ImagePool {
 
   private send(req: WorkJob): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error('the image worker pool is closed'));
-    // The least busy worker, starting from a rotating index so ties spread.
+    return this.sendTo(this.pick(), req);
+  }
+
+  /** The least busy worker, starting from a rotating index so ties spread. */
+  private pick(): Slot {
     let pick = this.next++ % this.slots.length;
     for (let k = 0; k < this.slots.length; k++) {
       const i = (this.next + k) % this.slots.length;
       if ((this.slots[i]?.pending.size ?? 0) < (this.slots[pick]?.pending.size ?? 0)) pick = i;
     }
-    const slot = this.slots[pick] ?? this.start(pick);
+    return this.slots[pick] ?? this.start(pick);
+  }
+
+  private sendTo(slot: Slot, req: WorkJob, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the image worker pool is closed'));
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     slot.idleTimer = undefined;
     const id = this.nextId++;
@@ -86,19 +116,19 @@ export class ImagePool {
     slot.policiesVersion = source.version;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage(full);
+      slot.worker.postMessage(full, transfer);
     });
   }
 
   private start(i: number): Slot {
     const worker = spawnImageWorker();
-    const slot: Slot = { worker, policiesVersion: undefined, pending: new Map() };
+    const slot: Slot = { index: i, worker, policiesVersion: undefined, pending: new Map() };
     worker.unref();
     worker.on('message', (reply: WorkReply) => {
       const p = slot.pending.get(reply.id);
       if (!p) return;
       slot.pending.delete(reply.id);
-      if ('error' in reply) p.reject(new Error(reply.error));
+      if ('error' in reply) p.reject(reply.badPush ? new BadPushError(reply.error) : new Error(reply.error));
       else p.resolve(reply.result);
       if (slot.pending.size === 0 && !this.closed) {
         slot.idleTimer = setTimeout(() => void this.stop(i), this.opts.idleMs ?? 30_000);

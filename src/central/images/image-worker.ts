@@ -13,11 +13,18 @@ import { vulnDbVersion } from './db-version.js';
 import { VulnDb } from '../../vuln/db.js';
 import { FleetMatcher } from './fleet-matcher.js';
 import { computeImageViolations, computeRematch, type EvaluateInput, type RematchInput } from './image-work.js';
+import { BadPush, preparePush, pushViolations } from './push-work.js';
+import type { StoredImageRow } from './stored-facts.js';
 
-export type WorkJob = { op: 'rematch'; db: { path: string; version: string }; input: RematchInput } | { op: 'evaluate'; input: EvaluateInput };
+export type WorkJob =
+  | { op: 'rematch'; db: { path: string; version: string }; input: RematchInput }
+  | { op: 'evaluate'; input: EvaluateInput }
+  | { op: 'prepare-push'; body: Uint8Array }
+  | { op: 'push-violations'; token: number; row: StoredImageRow; now: string };
 /** A job, with the policies when the worker's are not the current version. */
 export type WorkRequest = WorkJob & { id: number; policies?: { version: number; list: Policy[] } };
-export type WorkReply = { id: number; result: unknown } | { id: number; error: string };
+/** `badPush`: the error is the push's fault (a 400), not the worker's. */
+export type WorkReply = { id: number; result: unknown } | { id: number; error: string; badPush?: boolean };
 
 let policies: PolicySet | undefined;
 let matcherFor: { path: string; version: string; db: VulnDb; matcher: FleetMatcher } | undefined;
@@ -37,13 +44,21 @@ function matcher(path: string, version: string): FleetMatcher {
   return matcherFor.matcher;
 }
 
+function run(req: WorkRequest, set: PolicySet): unknown {
+  switch (req.op) {
+    case 'rematch': return computeRematch(req.input, matcher(req.db.path, req.db.version), set);
+    case 'evaluate': return computeImageViolations(req.input, set);
+    case 'prepare-push': return preparePush(req.body);
+    case 'push-violations': return pushViolations(req.token, req.row, req.now, set);
+  }
+}
+
 parentPort!.on('message', (req: WorkRequest) => {
   try {
     if (req.policies) policies = compilePolicySet(req.policies.list, registry);
     if (!policies) throw new Error('no policies sent to the image worker');
-    const result = req.op === 'rematch' ? computeRematch(req.input, matcher(req.db.path, req.db.version), policies) : computeImageViolations(req.input, policies);
-    parentPort!.postMessage({ id: req.id, result } satisfies WorkReply);
+    parentPort!.postMessage({ id: req.id, result: run(req, policies) } satisfies WorkReply);
   } catch (e) {
-    parentPort!.postMessage({ id: req.id, error: describeError(e) } satisfies WorkReply);
+    parentPort!.postMessage({ id: req.id, error: describeError(e), ...(e instanceof BadPush ? { badPush: true } : {}) } satisfies WorkReply);
   }
 });

@@ -34,7 +34,7 @@ export interface RematchOptions {
   pageSize?: number;
   /**
    * Image workers to compute in: a pool of the caller's, or false to compute in this thread.
-   * Default: a pool for the run, stopped at its end.
+   * Default: Central's (ctx.imagePool), else a pool for the run, stopped at its end.
    */
   pool?: ImagePool | false;
   signal?: AbortSignal;
@@ -55,7 +55,7 @@ export interface RematchResult {
   ms: number;
 }
 
-type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'>;
+type RematchCtx = Pick<CentralContext, 'db' | 'policies' | 'now'> & Partial<Pick<CentralContext, 'imagePool'>>;
 type Db = Kysely<Database> | Transaction<Database>;
 type Matched = { changed: boolean; vulnerabilities: number } | 'unreadable';
 /** Undefined: the image is gone or has no SBOM; 'pushed': it was pushed while it was computed. */
@@ -64,8 +64,8 @@ type RematchOutcome = Matched | 'pushed' | undefined;
 /** Re-matches every stored image that has an SBOM (see the file comment). */
 export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise<RematchResult> {
   const started = performance.now();
-  const ownPool = opts.pool === undefined ? new ImagePool(() => ctx.policies) : undefined;
-  const pool = opts.pool === false ? undefined : opts.pool ?? ownPool;
+  const ownPool = opts.pool === undefined && !ctx.imagePool ? new ImagePool(() => ctx.policies) : undefined;
+  const pool = opts.pool === false ? undefined : opts.pool ?? ctx.imagePool ?? ownPool;
   const matcher = pool ? undefined : new FleetMatcher(opts.db);
   const db = { path: opts.db.path, version: opts.version };
   const onlyStale = opts.onlyStale ?? true;

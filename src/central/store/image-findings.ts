@@ -49,14 +49,6 @@ export async function readForRematch(db: Db, digest: string): Promise<{ vulnerab
   return { vulnerabilitiesText: row.vulnerabilities, others: JSON.parse(row.others) as StoredFinding[] };
 }
 
-/** Replaces all of the image's findings (a scan's report). Returns them as stored: one per fingerprint. */
-export async function replaceImageFindings(db: Db, digest: string, findings: readonly StoredFinding[]): Promise<StoredFinding[]> {
-  const all = canonicalFindings(findings);
-  const vulnerabilities = all.filter((f) => f.kind === 'vulnerability');
-  const others = all.filter((f) => f.kind !== 'vulnerability');
-  await writeDocs(db, digest, { vulnerabilities: findingsText(vulnerabilities), others: findingsText(others), count: all.length });
-  return all;
-}
 
 /** Replaces the image's vulnerabilities only (a re-match), keeping its other findings. */
 export async function replaceImageVulnerabilities(db: Db, digest: string, text: string, vulnerabilities: number, others: number): Promise<void> {
@@ -65,7 +57,9 @@ export async function replaceImageVulnerabilities(db: Db, digest: string, text: 
   if (Number(updated.numUpdatedRows) === 0) await db.insertInto('image_finding_docs').values({ image_digest: digest, ...row, others: '[]' }).execute();
 }
 
-async function writeDocs(db: Db, digest: string, docs: { vulnerabilities: string; others: string; count: number }): Promise<void> {
-  await db.insertInto('image_finding_docs').values({ image_digest: digest, ...docs })
-    .onConflict((oc) => oc.column('image_digest').doUpdateSet(docs)).execute();
+/** Replaces all of the image's findings (a push) with their documents (made by findingsText from canonicalFindings). */
+export async function writeImageFindingDocs(db: Db, digest: string, docs: { vulnerabilities: string; others: string; count: number }): Promise<void> {
+  const row = { vulnerabilities: docs.vulnerabilities, others: docs.others, count: docs.count };
+  await db.insertInto('image_finding_docs').values({ image_digest: digest, ...row })
+    .onConflict((oc) => oc.column('image_digest').doUpdateSet(row)).execute();
 }

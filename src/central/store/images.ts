@@ -6,7 +6,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { ImageReport } from '../client/ingest-types.js';
-import { readAllImageFindings, replaceImageFindings } from './image-findings.js';
+import { canonicalFindings, findingsText, readAllImageFindings, writeImageFindingDocs } from './image-findings.js';
 import { writeImageSbom } from './image-sboms.js';
 import { fromJson, toJson } from './json.js';
 import type { Database, ImagesTable } from './schema.js';
@@ -43,29 +43,72 @@ export interface UpsertedImage {
 
 export async function upsertImageReport(db: Kysely<Database> | Transaction<Database>, report: ImageReport, now: string): Promise<UpsertedImage> {
   const digest = report.image.digest;
-  const existing = await db.selectFrom('images').selectAll().where('digest', '=', digest).executeTakeFirst();
-  const refs = [...new Set([...fromJson<string[]>(existing?.refs, []), ...(report.image.refs ?? [])])].sort();
   const findings = report.findings?.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } }));
-  const row: ImagesTable = {
-    digest,
+  // As stored: one per fingerprint (the last of each), ordered by fingerprint.
+  const canonical = findings && canonicalFindings(findings);
+  const prepared: PreparedImage = {
+    image: report.image, signature: report.signature, db: report.db,
+    sbomText: report.sbom ? toJson(report.sbom) : undefined,
+    findings: canonical && {
+      vulnerabilities: findingsText(canonical.filter((f) => f.kind === 'vulnerability')),
+      others: findingsText(canonical.filter((f) => f.kind !== 'vulnerability')),
+      count: canonical.length,
+      summary: toJson(summarize(canonical)),
+    },
+  };
+  const { created, row } = await upsertPreparedImage(db, prepared, now);
+  return { created, row, findings: canonical };
+}
+
+/** An image push made ready to store: its texts already serialized (by an image worker, or upsertImageReport). */
+export interface PreparedImage {
+  image: ImageReport['image'];
+  signature?: ImageReport['signature'];
+  db?: ImageReport['db'];
+  /** The SBOM's JSON text, when the push had one. */
+  sbomText?: string;
+  /** The findings' documents (store/image-findings.ts), when the push had findings. */
+  findings?: { vulnerabilities: string; others: string; count: number; summary: string };
+}
+
+/** The image's row, if stored. */
+export async function readImageRow(db: Kysely<Database> | Transaction<Database>, digest: string): Promise<ImagesTable | undefined> {
+  return db.selectFrom('images').selectAll().where('digest', '=', digest).executeTakeFirst();
+}
+
+/** The row a push leaves: refs merged with the stored ones, what the push carries replacing what was stored. */
+export function mergeImageRow(existing: ImagesTable | undefined, push: PreparedImage, now: string): ImagesTable {
+  const refs = [...new Set([...fromJson<string[]>(existing?.refs, []), ...(push.image.refs ?? [])])].sort();
+  return {
+    digest: push.image.digest,
     refs: toJson(refs),
-    os: report.image.os ? toJson(report.image.os) : existing?.os ?? null,
-    created: report.image.created ?? existing?.created ?? null,
-    layers: report.image.layers ? toJson(report.image.layers) : existing?.layers ?? '[]',
-    has_sbom: report.sbom ? 1 : existing?.has_sbom ?? 0,
-    signature: report.signature ? toJson({ ...report.signature, checkedAt: report.signature.checkedAt ?? now }) : existing?.signature ?? null,
-    summary: findings ? toJson(summarize(findings)) : existing?.summary ?? toJson(summarize([])),
-    db_version: report.db?.version ?? existing?.db_version ?? null,
-    scanned_at: findings ? now : existing?.scanned_at ?? null,
+    os: push.image.os ? toJson(push.image.os) : existing?.os ?? null,
+    created: push.image.created ?? existing?.created ?? null,
+    layers: push.image.layers ? toJson(push.image.layers) : existing?.layers ?? '[]',
+    has_sbom: push.sbomText !== undefined ? 1 : existing?.has_sbom ?? 0,
+    signature: push.signature ? toJson({ ...push.signature, checkedAt: push.signature.checkedAt ?? now }) : existing?.signature ?? null,
+    summary: push.findings ? push.findings.summary : existing?.summary ?? toJson(summarize([])),
+    db_version: push.db?.version ?? existing?.db_version ?? null,
+    scanned_at: push.findings ? now : existing?.scanned_at ?? null,
     first_seen: existing?.first_seen ?? now,
     last_seen: now,
   };
-  if (existing) await db.updateTable('images').set(row).where('digest', '=', digest).execute();
+}
+
+/** Writes a push's merged row (mergeImageRow), its SBOM and its findings. */
+export async function writePreparedImage(db: Kysely<Database> | Transaction<Database>, push: PreparedImage, row: ImagesTable, exists: boolean): Promise<void> {
+  if (exists) await db.updateTable('images').set(row).where('digest', '=', row.digest).execute();
   else await db.insertInto('images').values(row).execute();
-  if (report.sbom) await writeImageSbom(db, digest, toJson(report.sbom));
-  // As stored: one per fingerprint (replaceImageFindings keeps the last of each).
-  const stored = findings && await replaceImageFindings(db, digest, findings);
-  return { created: !existing, row, findings: stored };
+  if (push.sbomText !== undefined) await writeImageSbom(db, row.digest, push.sbomText);
+  if (push.findings) await writeImageFindingDocs(db, row.digest, push.findings);
+}
+
+/** Stores a prepared push: a digest already known is updated, never duplicated. */
+export async function upsertPreparedImage(db: Kysely<Database> | Transaction<Database>, push: PreparedImage, now: string): Promise<{ created: boolean; row: ImagesTable }> {
+  const existing = await readImageRow(db, push.image.digest);
+  const row = mergeImageRow(existing, push, now);
+  await writePreparedImage(db, push, row, existing !== undefined);
+  return { created: !existing, row };
 }
 
 export interface ImageListItem {

@@ -1,0 +1,32 @@
+/** JSON schema of an image push (`POST /api/v1/ingest/images`, ImageReport): the route documents it, the image workers validate with it. */
+import { findingSchema } from './finding.js';
+
+export const imageReportSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['image'],
+  properties: {
+    image: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['digest'],
+      properties: {
+        digest: { type: 'string', pattern: '^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$' },
+        refs: { type: 'array', items: { type: 'string', maxLength: 1000 }, maxItems: 1000 },
+        os: { type: 'object', additionalProperties: false, required: ['family'], properties: { family: { type: 'string' }, version: { type: 'string' } } },
+        created: { type: 'string', format: 'date-time' },
+        layers: {
+          type: 'array', maxItems: 1000,
+          items: { type: 'object', additionalProperties: false, required: ['digest'], properties: { digest: { type: 'string' }, size: { type: 'integer' }, createdBy: { type: 'string' } } },
+        },
+      },
+    },
+    sbom: { type: 'object' },
+    findings: { type: 'array', items: findingSchema, maxItems: 200_000 },
+    signature: {
+      type: 'object', additionalProperties: false, required: ['verified'],
+      properties: { verified: { type: 'boolean' }, signers: { type: 'array', items: { type: 'string' } }, message: { type: 'string' }, checkedAt: { type: 'string', format: 'date-time' } },
+    },
+    db: { type: 'object', additionalProperties: false, properties: { version: { type: 'string' }, updatedAt: { type: 'string' } } },
+  },
+} as const;

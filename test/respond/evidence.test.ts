@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -250,6 +250,16 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     assert.ok(r.problems.includes('part network.json: missing'), r.problems.join('\n'));
     assert.ok(r.problems.includes(`files/${'ab'.repeat(32)}: in the bundle but not in the manifest`), r.problems.join('\n'));
     assert.ok(r.problems.includes('notes.txt: in the bundle but not in the manifest'), r.problems.join('\n'));
+
+    // the copies' folder swapped for a link to elsewhere: reported, not followed
+    const l = copyOf('files-link');
+    const elsewhere = join(dir, 'elsewhere');
+    cpSync(join(l, 'files'), elsewhere, { recursive: true });
+    rmSync(join(l, 'files'), { recursive: true });
+    symlinkSync(elsewhere, join(l, 'files'));
+    const lr = await verifyEvidence(l, { publicKey });
+    assert.equal(lr.ok, false);
+    assert.deepEqual(lr.problems, ['files: not a directory (a link or a file where the copies belong)']);
 
     // a manifest naming paths outside the bundle: reported, never opened (unsigned: no key given)
     const h = copyOf('hostile');

@@ -44,6 +44,8 @@ export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions =
   const problems: string[] = [];
   let manifestBytes: Buffer;
   try {
+    const mst = await lstat(join(dir, MANIFEST_FILE));
+    if (!mst.isFile()) throw new Error('not a regular file');
     manifestBytes = await readFile(join(dir, MANIFEST_FILE));
   } catch (e) {
     throw new UserError(`${path}: no ${MANIFEST_FILE} (${describeError(e)}); not an evidence bundle`, 'usage');
@@ -86,6 +88,10 @@ export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions =
   }
 
   let partsChecked = 0;
+  // Parts are opened below the bundle only: the files/ folder must be a real folder.
+  const filesDir = await lstat(join(dir, 'files')).catch(() => undefined);
+  const filesOk = !filesDir || filesDir.isDirectory();
+  if (!filesOk) problems.push('files: not a directory (a link or a file where the copies belong)');
   if (manifest) {
     const listed = new Set<string>();
     for (const part of manifest.parts) {
@@ -99,6 +105,7 @@ export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions =
         continue;
       }
       listed.add(name);
+      if (name.startsWith('files/') && !filesOk) continue;
       const file = join(dir, name);
       const fst = await lstat(file).catch(() => undefined);
       if (!fst) {
@@ -114,7 +121,7 @@ export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions =
       else if (fst.size !== part.size) problems.push(`part ${name}: size ${fst.size} does not match the manifest's ${String(part.size)}`);
       else partsChecked++;
     }
-    for (const extra of await listFiles(dir)) {
+    for (const extra of await listFiles(dir, filesOk)) {
       if (!listed.has(extra) && !BUNDLE_FILES.has(extra)) problems.push(`${extra}: in the bundle but not in the manifest`);
     }
   }
@@ -128,9 +135,10 @@ async function hashFile(path: string): Promise<string> {
 }
 
 /** Relative names of everything in the bundle (two levels: the layout has one subfolder). */
-async function listFiles(dir: string): Promise<string[]> {
+async function listFiles(dir: string, filesOk: boolean): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name === 'files' && !filesOk) continue; // reported above
     if (e.isDirectory() && e.name === 'files') {
       for (const f of await readdir(join(dir, 'files'))) out.push(`files/${f}`);
     } else out.push(e.isDirectory() ? `${e.name}/` : e.name);

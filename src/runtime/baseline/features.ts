@@ -125,7 +125,7 @@ const C2_PORTS = new Set([1337, 31337, 3333, 4444, 5555, 6666, 6667, 7777, 9001,
 
 /** The parent of a process started from outside the container (exec, probes, the entry point). */
 export const RUNTIME = 'container-runtime';
-const RUNTIME_EXE = /^(\/usr(\/local)?\/s?bin\/(runc|crun|conmon|podman|docker|dockerd|containerd|containerd-shim[\w-]*|kubelet|crictl)|\/dev\/fd\/#)$/;
+const RUNTIME_EXE = /^((\/usr(\/local)?\/s?bin\/)?(runc|crun|conmon|podman|docker|dockerd|containerd|containerd-shim[\w-]*|kubelet|crictl)|\/dev\/fd\/#)$/;
 
 /** Host-side container runtime processes above a container's processes are all one parent. */
 function outside(exe: string): string {
@@ -234,6 +234,7 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
         // (a shell under a database server that never spawned one is the classic web/SQL RCE)
         const chain = [exe];
         for (const a of (anc as string[]).slice(0, 3)) {
+          if (!a) break; // an ancestor the process table does not know ends the chain
           chain.push(outside(pathShape(String(a))));
           if (chain[chain.length - 1] === RUNTIME) break;
         }
@@ -332,6 +333,17 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
     }
     default:
       break;
+  }
+  // a chain never names one key twice (e.g. a lineage that ends at the runtime is its own exe < parent)
+  for (const f of out) {
+    const k = f.keys;
+    for (let i = 1; i < k.length; i++) {
+      if (k[i] === k[i - 1]) {
+        k.splice(i, 1);
+        if (f.priorLevel !== undefined && f.priorLevel >= i) f.priorLevel--;
+        i--;
+      }
+    }
   }
   if (cls && !ctx.gap && ctx.prevClass !== undefined) {
     // supporting evidence only: orderings vary with timing, so a sequence never alerts alone

@@ -95,7 +95,7 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     for (const k of ['inspect', 'processes', 'events', 'logs', 'network', 'changes', 'file'] as const) assert.ok(kinds.has(k), `part ${k} (unavailable: ${JSON.stringify(bundle.manifest.unavailable)})`);
     for (const p of bundle.manifest.parts) assert.equal(sha256(readFileSync(join(bundleDir, p.path))), p.sha256, p.path);
     assert.equal(bundle.signed, true);
-    const r = await verifyEvidence(bundleDir, { publicKey });
+    const r = await verifyEvidence(bundleDir, publicKey);
     assert.deepEqual(r.problems, []);
     assert.equal(r.ok, true);
     assert.equal(r.signature, 'trusted-key');

@@ -6,7 +6,7 @@
  * and says so. Part paths come from the manifest, which is untrusted: only plain relative
  * names of the bundle's layout are ever opened.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, KeyObject } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -37,7 +37,9 @@ export interface EvidenceVerification {
 const SAFE_PART = /^(?:[a-z][a-z0-9-]*\.(?:json|txt)|files\/[0-9a-f]{64})$/;
 const BUNDLE_FILES = new Set([MANIFEST_FILE, SIGNATURE_FILE, SIGNER_KEY_FILE]);
 
-export async function verifyEvidence(path: string, opts: VerifyEvidenceOptions = {}): Promise<EvidenceVerification> {
+/** Checks the bundle at `path`; `key` is the trusted public key, or options. */
+export async function verifyEvidence(path: string, key: KeyObject | VerifyEvidenceOptions = {}): Promise<EvidenceVerification> {
+  const opts: VerifyEvidenceOptions = key instanceof KeyObject ? { publicKey: key } : key;
   const dir = resolve(path);
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new UserError(`${path}: not an evidence bundle directory`, 'usage');

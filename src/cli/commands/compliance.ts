@@ -18,6 +18,10 @@ export function registerComplianceCommands(program: Command): void {
     .argument('[paths...]', 'manifest files or directories (a Helm chart or kustomization directory is rendered first); - reads stdin')
     .addOption(new Option('--framework <name>', 'the framework').choices([...FRAMEWORKS]).makeOptionMandatory())
     .option('--node', 'also check this host (gatehouse node check) and report its results')
+    .option('--root <dir>', 'with --node: root of the host filesystem to read (proc/, sys/, etc/ under it)')
+    .option('--manifests <dir>', 'with --node: static-pod manifest directory, under --root (default /etc/kubernetes/manifests)')
+    .option('--flags <file>', 'with --node: a bare flag list: "kube-apiserver --a=b …" (the binary name first) or COMPONENT=FILE; under --root (repeatable)', collect, [])
+    .option('--kubeadm-config <file>', 'with --node: a kubeadm ClusterConfiguration file, under --root')
     .option('--findings <file>', 'a JSON report of another command (image scan, fs scan, dockerfile check, rbac analyze, node check, k8s check) or Falco JSON alert lines (runtime replay, sensor) as evidence (repeatable)', collect, [])
     .option('--policy <pack>', 'extra policy pack or exception file for the deploy policies (repeatable)', collect, [])
     .option('--mesh-root-namespace <ns>', "Istio's root namespace (mesh-wide PeerAuthentication)", 'istio-system')
@@ -25,7 +29,9 @@ export function registerComplianceCommands(program: Command): void {
     .addOption(outputOption())
     .addOption(exitCodeOption('when a control fails'));
   addClusterOptions(report).action(
-    async (paths: string[], o: ClusterCliOptions & { framework: string; node?: boolean; findings: string[]; policy: string[]; meshRootNamespace: string; format: ComplianceFormat; output?: string; exitCode: number }) => {
+    async (paths: string[], o: ClusterCliOptions & { framework: string; node?: boolean; root?: string; manifests?: string; flags: string[]; kubeadmConfig?: string; findings: string[]; policy: string[]; meshRootNamespace: string; format: ComplianceFormat; output?: string; exitCode: number }) => {
+      const nodeOnly = [o.root !== undefined && '--root', o.manifests !== undefined && '--manifests', o.flags.length > 0 && '--flags', o.kubeadmConfig !== undefined && '--kubeadm-config'].filter(Boolean);
+      if (nodeOnly.length && !o.node) throw new UserError(`${nodeOnly.join(', ')} need${nodeOnly.length === 1 ? 's' : ''} --node`, 'usage');
       if (!paths.length && !o.cluster && !o.node && !o.findings.length) throw new UserError('give manifest files or directories (or - for stdin), --cluster, --node or --findings', 'usage');
       const inputs: ComplianceInputs = { policyPaths: o.policy, meshRootNamespace: o.meshRootNamespace, savedReports: o.findings };
       let loadErrors = false;
@@ -36,7 +42,7 @@ export function registerComplianceCommands(program: Command): void {
         Object.assign(inputs, { objects, cluster, source: cluster ? `cluster ${cluster}` : paths.map((p) => (p === '-' ? 'stdin' : p)).join(' ') });
       }
       if (o.node) {
-        const node = await checkNode({});
+        const node = await checkNode({ root: o.root, manifestsDir: o.manifests, flagFiles: o.flags, kubeadmConfig: o.kubeadmConfig });
         for (const n of node.notes) process.stderr.write(`gatehouse: note: node: ${n}\n`);
         Object.assign(inputs, { results: node.results, resultsSource: `node check on ${node.host}` });
       }

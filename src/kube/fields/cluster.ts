@@ -56,7 +56,7 @@ export const clusterFields: FieldDef[] = [
       return podsSelectedBy(ctx, { matchLabels: sel }) === 0 ? [hit(true, ['spec', 'selector'], 'selector matches no pods')] : [];
     },
   },
-  { name: 'service.type', target: 'object', type: 'string', description: 'Service type (default ClusterIP)', extract: (ctx) => (is(ctx, 'Service') ? [hit(String(ctx.object.raw.spec?.type ?? 'ClusterIP'), ['spec', 'type'], `Service type ${ctx.object.raw.spec?.type ?? 'ClusterIP'}`)] : []) },
+  { name: 'service.type', target: 'object', type: 'string', description: 'Service type (default ClusterIP)', extract: (ctx) => (is(ctx, 'Service') ? [hit(String(ctx.object.raw.spec?.type ?? 'ClusterIP'), ['spec', 'type'], `Service type ${ctx.object.raw.spec?.type ?? 'ClusterIP'}`)] : undefined) },
   {
     name: 'service.invalidTargetPort', target: 'object', type: 'string', description: 'named targetPorts that are not valid IANA service names, or numbers out of range',
     extract: (ctx) => (is(ctx, 'Service') ? list(ctx.object.raw.spec?.ports).flatMap((p, i) => {
@@ -64,7 +64,7 @@ export const clusterFields: FieldDef[] = [
       if (!present(t)) return [];
       const bad = typeof t === 'number' ? t < 1 || t > 65535 : !/^\d+$/.test(String(t)) && !isIanaSvcName(String(t));
       return bad ? [hit(String(t), ['spec', 'ports', i, 'targetPort'], `invalid targetPort ${t}`)] : [];
-    }) : []),
+    }) : undefined),
   },
   {
     name: 'networkpolicy.dangling', target: 'object', type: 'boolean', description: 'a NetworkPolicy whose podSelector matches no pod template in its namespace',

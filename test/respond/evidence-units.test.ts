@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readUpperFile } from '../../src/respond/evidence/upperdir.js';
-import { decodeAddress } from '../../src/respond/evidence/procfs.js';
+import { decodeAddress, pidBelongsTo } from '../../src/respond/evidence/procfs.js';
 import { demuxLogs, normalizeTop } from '../../src/respond/evidence/collect.js';
 
 describe('reading the writable layer', () => {
@@ -56,6 +56,23 @@ describe('reading the writable layer', () => {
 });
 
 describe('procfs and engine answers', () => {
+  it("reads a pid as the container's only when its cgroup names the container", async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'gh-proc-'));
+    const id = 'ecb5923a1ffdf51a0a27b88f06271c399ea02ad57c22437365d67dbbf90c2159';
+    mkdirSync(join(proc, '100'));
+    writeFileSync(join(proc, '100', 'cgroup'), `0::/libpod_parent/libpod-${id}\n`);
+    mkdirSync(join(proc, '200'));
+    writeFileSync(join(proc, '200', 'cgroup'), '0::/user.slice/user-0.slice/session-1.scope\n');
+    try {
+      assert.equal(await pidBelongsTo(100, id, proc), true);
+      assert.equal(await pidBelongsTo(200, id, proc), false, 'a remote engine\'s pid is some local process');
+      assert.equal(await pidBelongsTo(300, id, proc), false);
+      assert.equal(await pidBelongsTo(100, '', proc), false);
+    } finally {
+      rmSync(proc, { recursive: true, force: true });
+    }
+  });
+
   it('decodes /proc/net addresses (IPv4, IPv6, v4-mapped)', () => {
     assert.equal(decodeAddress('0100007F:1F90'), '127.0.0.1:8080');
     assert.equal(decodeAddress('00000000000000000000000000000000:1F90'), '[::]:8080');

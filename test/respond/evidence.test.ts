@@ -192,6 +192,19 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     assert.ok(r.manifest.unavailable.some((u) => u.part === 'network.json'));
   });
 
+  it("never reads a /proc whose pid is not the container's (as with a remote engine)", async () => {
+    const fakeProc = mkdtempSync(join(tmpdir(), 'gh-fake-proc-'));
+    const out = join(dir, 'not-local');
+    try {
+      const r = await collectEvidence({ container: name, host: HOST, output: out, procRoot: fakeProc });
+      const procs = JSON.parse(readFileSync(join(out, 'processes.json'), 'utf8')) as { source: string };
+      assert.equal(procs.source, 'engine');
+      assert.match(r.manifest.unavailable.find((u) => u.part === 'network.json')?.reason ?? '', /not readable in this host's \/proc/);
+    } finally {
+      rmSync(fakeProc, { recursive: true, force: true });
+    }
+  });
+
   function copyOf(label: string): string {
     const target = join(dir, `tampered-${label}`);
     cpSync(bundleDir, target, { recursive: true });

@@ -35,7 +35,7 @@ import {
   type EvidenceManifest,
   type ManifestPart,
 } from './manifest.js';
-import { containerConnections, containerProcesses, type ProcessRecord } from './procfs.js';
+import { containerConnections, containerProcesses, pidBelongsTo, type ProcessRecord } from './procfs.js';
 
 export interface CollectEvidenceOptions {
   /** Container id (full or unique prefix) or name. */
@@ -139,8 +139,10 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
   // Runtime events carry bigint times (evt.rawtime): written as decimal strings, as JSONL replay reads them.
   const json = (v: unknown) => Buffer.from(`${JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x), 1)}\n`, 'utf8');
 
+  // The host's /proc describes the container only when its init pid here is the container's.
+  const local = pid !== undefined && !opts.noProc && (await pidBelongsTo(pid, id, opts.procRoot));
   const [processes, logs, changes] = await Promise.all([
-    captureProcesses(engine, id, pid, opts).catch((e: unknown) => ({ error: describeError(e) }) as const),
+    captureProcesses(engine, id, pid, local, opts).catch((e: unknown) => ({ error: describeError(e) }) as const),
     captureLogs(engine, id, inspect, limits).catch((e: unknown) => ({ error: describeError(e) }) as const),
     captureChanges(engine, id, limits, opts.noProc ? undefined : upperDirOf(inspect)).catch((e: unknown) => ({ error: describeError(e) }) as const),
   ]);
@@ -159,8 +161,8 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
 
   // Open connections: the network namespace of the init process, through the host's /proc.
   if (pid === undefined) unavailable.push({ part: 'network.json', reason: 'the container is not running' });
-  else if (opts.noProc || 'error' in processes || processes.source !== 'proc') {
-    unavailable.push({ part: 'network.json', reason: 'host /proc not readable for this container (remote engine or no privilege)' });
+  else if (!local || 'error' in processes || processes.source !== 'proc') {
+    unavailable.push({ part: 'network.json', reason: "the container's processes are not readable in this host's /proc (remote engine, or no privilege)" });
   } else {
     try {
       const conns = await containerConnections(pid, processes.processes as ProcessRecord[], opts.procRoot);
@@ -219,10 +221,10 @@ interface TopAnswer {
   Processes?: string[][];
 }
 
-async function captureProcesses(engine: EngineApi, id: string, pid: number | undefined, opts: CollectEvidenceOptions) {
+async function captureProcesses(engine: EngineApi, id: string, pid: number | undefined, local: boolean, opts: CollectEvidenceOptions) {
   // The engine's view (ps inside the container's namespace), and the host's /proc when local.
   const top = pid === undefined ? undefined : normalizeTop(await engine.json<TopAnswer>(`/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent('-eo pid,ppid,user,args')}`));
-  if (pid !== undefined && !opts.noProc) {
+  if (pid !== undefined && local) {
     try {
       const processes = await containerProcesses(pid, opts.procRoot);
       if (processes.length > 0) return { source: 'proc' as const, processes, top };

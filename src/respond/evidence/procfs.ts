@@ -57,6 +57,16 @@ async function link(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Whether host pid `pid` on this machine is the container's: its cgroup path names the
+ * container id (podman's libpod-<id>, Docker's docker-<id> / /docker/<id>). A remote
+ * engine's pid is some unrelated local process, never read as the container's.
+ */
+export async function pidBelongsTo(pid: number, containerId: string, procRoot = '/proc'): Promise<boolean> {
+  const cgroup = await readSmall(join(procRoot, String(pid), 'cgroup'));
+  return cgroup !== undefined && containerId.length >= 12 && cgroup.includes(containerId);
+}
+
 /** Processes sharing the pid namespace of `initPid` (the container's processes); with the host's namespace, its cgroup's. */
 export async function containerProcesses(initPid: number, procRoot = '/proc'): Promise<ProcessRecord[]> {
   const ns = await link(join(procRoot, String(initPid), 'ns', 'pid'));

@@ -26,3 +26,4 @@ export { SlackNotifier } from './notify/slack.js';
 export { SyslogNotifier, formatSyslog } from './notify/syslog.js';
 export { FalcoJsonNotifier } from './notify/falco.js';
 export { ResponderSink, sensorResponder, type SensorResponderOptions } from './alert-sink.js';
+export { clusterResponder, type ClusterResponderOptions } from './cluster-responder.js';

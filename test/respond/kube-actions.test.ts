@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fetch as undiciFetch } from 'undici';
 import { clusterActionSet } from '../../src/respond/action-sets.js';
-import { MemoryAuditLog } from '../../src/respond/audit.js';
+import { clusterResponder } from '../../src/respond/cluster-responder.js';
+import { JsonlAuditLog, MemoryAuditLog } from '../../src/respond/audit.js';
 import { KubeApi, parseKubeTarget } from '../../src/respond/kube-api.js';
 import { kubeCordon } from '../../src/respond/kube-cordon.js';
 import { kubeDelete } from '../../src/respond/kube-delete.js';
@@ -169,6 +170,28 @@ describe('Kubernetes response actions (real kube-apiserver)', { skip: missing(ku
     await r.idle();
     assert.equal((await pod('coredns-1') ?? (await get('/api/v1/namespaces/kube-system/pods/coredns-1'))).metadata.labels?.['gatehouse.dev/flagged'], undefined);
     assert.deepEqual(audit.records.filter((x) => x.outcome === 'done').map((x) => x.trigger.by), ['central', 'central']);
+  });
+
+  test('an incident goes to the same entry point: scale its pod\'s workload to zero, once per cooldown, audited with the incident', async () => {
+    await createObjects(cluster, [
+      { apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'cache', namespace: NS }, spec: { replicas: 4, serviceName: 'cache', selector: { matchLabels: { app: 'cache' } }, template: { metadata: { labels: { app: 'cache' } }, spec: podSpec } } },
+    ]);
+    const sts = await get(`/apis/apps/v1/namespaces/${NS}/statefulsets/cache`);
+    await createObjects(cluster, [
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'cache-0', namespace: NS, labels: { app: 'cache' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'cache', uid: sts.metadata.uid, controller: true }] }, spec: podSpec },
+    ]);
+    const audit = join(dir, 'central-audit.jsonl');
+    let now = 0;
+    const r = clusterResponder({ kubeconfig: cluster.kubeconfig, audit, responder: { clock: () => now } });
+    const incident = { source: 'incident' as const, name: 'crypto-miner burst', incident: 'INC-42', pod: { namespace: NS, name: 'cache-0' }, policies: [{ id: 'incident-miner', enforcement: ['scale-to-zero' as const] }] };
+    for (let i = 0; i < 100; i++) r.respondTo(incident);
+    await r.idle();
+    assert.equal((await get(`/apis/apps/v1/namespaces/${NS}/statefulsets/cache/scale`)).spec.replicas ?? 0, 0);
+    now += 10 * 60_000;
+    r.respondTo(incident);
+    await r.idle();
+    const records = new JsonlAuditLog(audit).read();
+    assert.deepEqual(records.map((x) => [x.action, x.outcome, x.trigger.by, x.trigger.incident]), [['scale-to-zero', 'done', 'central', 'INC-42'], ['scale-to-zero', 'already', 'central', 'INC-42']]);
   });
 
   test('gatehouse respond --cluster: label, dry-run delete; bad KIND/NS/NAME is one line, exit 2', async () => {

@@ -367,11 +367,14 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
   it('the CLI collects with a cosign key and verifies with its public key; tampering exits 1 naming the part', async () => {
     const out = join(dir, 'cli-bundle');
     const env = { GATEHOUSE_PASSWORD: 'evidence-test', DOCKER_HOST: HOST };
-    const c = await runCli(['evidence', 'collect', name, '--output', out, '--key', join(dir, 'cosign.key'), '--format', 'json'], { env });
+    const alerts = join(dir, 'alerts.jsonl');
+    writeFileSync(alerts, `${JSON.stringify({ rule: 'Terminal shell in container', output_fields: { 'container.name': name } })}\n${JSON.stringify({ rule: 'Drop and execute new binary in container' })}\n`);
+    const c = await runCli(['evidence', 'collect', name, '--output', out, '--key', join(dir, 'cosign.key'), '--events', alerts, '--format', 'json'], { env });
     assert.equal(c.code, 0, c.stderr);
     const res = JSON.parse(c.stdout) as { signed: boolean; manifestSha256: string; container: { id: string } };
     assert.equal(res.signed, true);
     assert.equal(res.manifestSha256, sha256(readFileSync(join(out, 'manifest.json'))));
+    assert.deepEqual((JSON.parse(readFileSync(join(out, 'events.json'), 'utf8')) as Array<{ rule: string }>).map((e) => e.rule), ['Terminal shell in container', 'Drop and execute new binary in container']);
     const v = await runCli(['evidence', 'verify', out, '--key', join(dir, 'cosign.pub')]);
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /^verified: \d+ parts match the manifest; signature verified with /);
@@ -394,6 +397,11 @@ describe('evidence bundles from a running podman container', { skip, timeout: 30
     const notBundle = await runCli(['evidence', 'verify', dir]);
     assert.equal(notBundle.code, 2);
     assert.match(notBundle.stderr, /no manifest\.json .*not an evidence bundle/);
+    writeFileSync(join(dir, 'bad.jsonl'), '{"rule":"x"}\nnot json\n');
+    const badEvents = await runCli(['evidence', 'collect', name, '--output', join(dir, 'z'), '--events', join(dir, 'bad.jsonl')], { env });
+    assert.equal(badEvents.code, 2);
+    assert.match(badEvents.stderr, /^gatehouse: --events .*bad\.jsonl: line 2 is not JSON$/m);
+    assert.ok(!existsSync(join(dir, 'z')), 'nothing written on bad input');
     const badHost = await runCli(['evidence', 'collect', name, '--output', join(dir, 'y'), '--host', 'ftp://x']);
     assert.equal(badHost.code, 2);
     assert.match(badHost.stderr, /engine endpoint "ftp:\/\/x": expected unix:\/\/\/path or tcp:\/\/host:port/);

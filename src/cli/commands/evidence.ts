@@ -9,7 +9,8 @@ import { collectEvidence } from '../../respond/evidence/collect.js';
 import { verifyEvidence } from '../../respond/evidence/verify.js';
 import { checkContainerDrift } from '../../respond/drift/oneshot.js';
 import { loadPrivateKey, loadPublicKey } from '../../trust/keys.js';
-import { UserError } from '../../util/errors.js';
+import { readFile, stat } from 'node:fs/promises';
+import { UserError, describeError } from '../../util/errors.js';
 import { formatOption } from '../report-options.js';
 import { table } from '../text.js';
 import { envOrPrompt } from './key.js';
@@ -38,14 +39,17 @@ export function registerEvidenceCommands(program: Command): void {
     .addOption(new Option('--copy-limit <bytes>', 'changed files up to this size are copied; bigger ones only hashed').default(1 << 20).argParser(byteCount('--copy-limit')))
     .addOption(new Option('--log-lines <n>', 'log lines to keep (tail)').default(1000).argParser(positiveInt('--log-lines')))
     .option('--reason <text>', 'why the evidence is taken (kept in the manifest)')
+    .option('--events <file>', 'the alerts or events behind the capture (a JSON array or JSON lines, e.g. the sensor\'s alert file), kept in events.json')
     .addOption(formatOption(['table', 'json']))
-    .action(async (container: string, o: { output: string; key?: string; host?: string; copyLimit: number; logLines: number; reason?: string; format: string }) => {
+    .action(async (container: string, o: { output: string; key?: string; host?: string; copyLimit: number; logLines: number; reason?: string; events?: string; format: string }) => {
+      const events = o.events ? await readEvents(o.events) : undefined;
       const signingKey = o.key ? await loadPrivateKey(o.key, envOrPrompt(o.key)) : undefined;
       const r = await collectEvidence({
         container,
         output: o.output,
         host: o.host,
         signingKey,
+        ...(events ? { events } : {}),
         limits: { copyFileBytes: o.copyLimit, logTailLines: o.logLines },
         incident: { trigger: 'manual', ...(o.reason ? { reason: o.reason } : {}) },
       });
@@ -97,5 +101,39 @@ export function registerEvidenceCommands(program: Command): void {
         process.stdout.write(`${r.container.name ?? r.container.id.slice(0, 12)} (image ${r.image.ref ?? r.image.id}): ${r.drift.length ? `${r.drift.length} drifted executable(s)` : 'no drift'}; ${r.changes} change(s) checked\n`);
       }
       if (r.drift.length && o.exitCode) process.exitCode = o.exitCode;
+    });
+}
+
+const MAX_EVENTS_BYTES = 16 << 20;
+
+/** A JSON array, or JSON lines (one alert or event per line). */
+async function readEvents(path: string): Promise<unknown[]> {
+  let text: string;
+  try {
+    const st = await stat(path);
+    if (st.size > MAX_EVENTS_BYTES) throw new UserError(`--events ${path}: ${st.size} bytes, more than ${MAX_EVENTS_BYTES}`, 'usage');
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`--events ${path}: ${describeError(e)}`, 'usage');
+  }
+  const trimmed = text.trim();
+  if (trimmed.startsWith('[')) {
+    try {
+      const v = JSON.parse(trimmed) as unknown;
+      if (Array.isArray(v)) return v;
+    } catch (e) {
+      throw new UserError(`--events ${path}: not a JSON array (${describeError(e)})`, 'usage');
+    }
+  }
+  return trimmed
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as unknown;
+      } catch {
+        throw new UserError(`--events ${path}: line ${i + 1} is not JSON`, 'usage');
+      }
     });
 }

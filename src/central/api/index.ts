@@ -16,6 +16,7 @@ import { registryWatchesApi } from './registry-watches.js';
 import { deploymentsApi } from './deployments.js';
 import { clustersApi, hostsApi } from './sources.js';
 import { streamApi } from './stream.js';
+import { complianceApi } from './compliance.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -36,4 +37,5 @@ export const API_MODULES: ApiModule[] = [
   clustersApi,
   hostsApi,
   streamApi,
+  complianceApi,
 ];

@@ -136,7 +136,10 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
 
   it('a shared object the container added, opened for reading, is library drift', () => {
     const libs = verdicts.filter((v) => v.containerId === driftedId && v.kind === 'library');
-    assert.deepEqual(libs.map((v) => [v.path, v.reason]), [['/tmp/libevil.so', 'added']]);
+    assert.deepEqual(libs.map((v) => v.path), ['/tmp/libevil.so']);
+    // `added` when the sensor's write event was seen; `not-in-image` when it was not (a drop
+    // on a busy machine): drift either way
+    assert.ok(['added', 'not-in-image'].includes(libs[0]!.reason), libs[0]!.reason);
     assert.equal(driftAlert(libs[0]!).output_fields['fd.name'], '/tmp/libevil.so');
   });
 
@@ -170,6 +173,6 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     podman(['exec', recreated, '/tmp/echo', 'hi']);
     await until('the drift verdict', () => verdicts.length > before, 30_000);
     const v = verdicts.slice(before);
-    assert.deepEqual(v.map((x) => [x.path, x.reason]), [['/tmp/echo', 'added']]);
+    assert.deepEqual(v.map((x) => [x.path, x.reason]), [['/tmp/echo', 'added']], `sensor: ${JSON.stringify(sensor.stats())}`);
   });
 });

@@ -113,7 +113,7 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
   });
 
   after(async () => {
-    spawnSync('podman', ['rm', '-f', '-t', '0', drifted, recreated, debian], { stdio: 'ignore' });
+    for (const c of [drifted, recreated, debian]) spawnSync('podman', ['rm', '-f', '-i', '-t', '0', c], { stdio: 'ignore' });
     await sensor?.stop();
     await loop;
     await detector?.close();

@@ -86,7 +86,7 @@ describe('drift from the image on real podman containers', { skip, timeout: 300_
   });
 
   after(async () => {
-    spawnSync('podman', ['rm', '-f', '-t', '0', drifted, fresh], { stdio: 'ignore' });
+    for (const c of [drifted, fresh]) spawnSync('podman', ['rm', '-f', '-i', '-t', '0', c], { stdio: 'ignore' });
     await engine?.close();
   });
 

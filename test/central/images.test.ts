@@ -45,6 +45,16 @@ await storeTest('a rejected push stores nothing, and only ingest roles may push'
     const sev = await c.api('POST', '/api/v1/ingest/images', { image: { digest }, findings: [{ ...vuln('CVE-1', 'SEVERE') }] });
     assert.equal(sev.status, 400);
     assert.equal((await c.api('POST', '/api/v1/ingest/images', { image: { digest: 'latest' } })).status, 400);
+    // The body is parsed in an image worker: the same guards and one-line answers as every route.
+    const truncated = await c.api('POST', '/api/v1/ingest/images', `{"image": {"digest": "${digest}"}, "findings": [`);
+    assert.equal(truncated.status, 400);
+    assert.match(truncated.body.message, /^body is not valid JSON: /);
+    assert.doesNotMatch(truncated.body.message, /\n|at .*\.(js|ts)/);
+    const poisoned = await c.api('POST', '/api/v1/ingest/images', `{"image": {"digest": "${digest}"}, "__proto__": {"admin": true}}`);
+    assert.equal(poisoned.status, 400);
+    assert.match(poisoned.body.message, /forbidden prototype property/);
+    const notJson = await fetch(`${c.url}/api/v1/ingest/images`, { method: 'POST', headers: { authorization: `Bearer ${c.adminToken}`, 'content-type': 'text/plain' }, body: 'x' });
+    assert.equal(notJson.status, 415);
     assert.equal((await c.api('GET', '/api/v1/images')).body.items.length, 0);
     assert.equal((await c.api('POST', '/api/v1/ingest/images', { image: { digest } }, await c.token('sensor'))).status, 403);
     assert.equal((await c.api('POST', '/api/v1/ingest/images', { image: { digest } }, await c.token('analyst'))).status, 403);

@@ -34,7 +34,9 @@ export const ingestImagesApi: ApiModule = (app, ctx) => {
       response: { 200: { type: 'object', properties: { digest: { type: 'string' }, created: { type: 'boolean' } }, required: ['digest', 'created'] }, 400: errorSchema },
     },
   }, async (req) => {
-    const push = await ctx.imagePool.preparePush(req.body as unknown as Buffer).catch((e: unknown) => {
+    // Only this scope's JSON parser gives a Buffer; fastify's text/plain parser a string.
+    if (!Buffer.isBuffer(req.body)) throw new ApiError(415, 'unsupported-media-type', 'an image push is application/json');
+    const push = await ctx.imagePool.preparePush(req.body).catch((e: unknown) => {
       throw e instanceof BadPushError ? new ApiError(400, 'bad-request', e.message.split('\n')[0]!.slice(0, 500)) : e;
     });
     const { prepared } = push;

@@ -2,6 +2,7 @@
 import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { session } from './api/session';
 import { Layout } from './components/Layout';
+import { Compliance } from './pages/Compliance';
 import { Dashboard } from './pages/Dashboard';
 import { DeploymentDetail } from './pages/DeploymentDetail';
 import { Deployments } from './pages/Deployments';
@@ -43,6 +44,7 @@ export function App() {
         <Route path="images" element={<Images />} />
         <Route path="images/:digest" element={<ImageDetail />} />
         <Route path="violations" element={<Violations />} />
+        <Route path="compliance" element={<Compliance />} />
         <Route path="settings" element={<Settings />} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -113,13 +113,15 @@ export const complianceApi: ApiModule = (app, ctx) => {
       if (!src) throw new ApiError(404, 'not-found', `no cluster source ${cluster} (GET /api/v1/clusters lists them)`);
       label = src.name;
       const objects = await clusterObjects(ctx.db, src.id, src.name);
+      const before = results.length;
       for (const r of await gatherResults({ objects, cluster: src.name }, { now: ctx.now() })) results.push(unknownWhereUnstored(r));
-      sources.push(`cluster ${src.name} (Central's live inventory, ${objects.length} object(s)${UNSTORED_KINDS.length ? `; not stored, so not evaluated: ${UNSTORED_KINDS.join(', ')}` : ''})`);
+      sources.push(`cluster ${src.name} (Central's live inventory, ${objects.length} object(s)${UNSTORED_KINDS.length ? `; not stored, so not evaluated: ${UNSTORED_KINDS.join(', ')}` : ''}): ${results.length - before} result(s)`);
     }
     const node = await nodeCheckResults(ctx.db, await builtinCatalog());
     for (const r of node.results) results.push(r);
-    if (node.hosts.length) sources.push(`failed checks pushed by node check from ${node.hosts.join(', ')}`);
-    const inputs: ComplianceInputs = sources.length ? { results, resultsSource: sources.join('; ') } : {};
+    if (node.hosts.length) sources.push(`node check from ${node.hosts.join(', ')}: ${node.results.length} failed check(s) pushed (passes are not pushed)`);
+    // One input line: the parts with their own counts, then the total buildComplianceReport appends.
+    const inputs: ComplianceInputs = sources.length ? { results, resultsSource: `${sources.join('; ')}; in all` } : {};
     const report = await buildComplianceReport(framework, inputs, { now: ctx.now() });
     const body = renderCompliance(report, format);
     reply.type(CONTENT_TYPES[format]);

@@ -10,6 +10,7 @@ const NAV = [
   { to: '/deployments', label: 'Deployments' },
   { to: '/images', label: 'Images' },
   { to: '/violations', label: 'Violations' },
+  { to: '/compliance', label: 'Compliance' },
   { to: '/settings', label: 'Settings' },
 ];
 

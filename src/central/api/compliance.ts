@@ -13,6 +13,9 @@ import type { Finding } from '../../findings/finding.js';
 import type { CheckResult } from '../../findings/check-result.js';
 import { KIND_RESOURCES } from '../inventory/kube/resources.js';
 import { isDeployment } from '../live/deployments.js';
+import { canonicalRef } from '../live/image-catalog.js';
+import type { CentralContext } from '../context.js';
+import { chunks } from '../store/json.js';
 import { fromJson } from '../store/json.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
@@ -116,6 +119,9 @@ export const complianceApi: ApiModule = (app, ctx) => {
       const before = results.length;
       for (const r of await gatherResults({ objects, cluster: src.name }, { now: ctx.now() })) results.push(unknownWhereUnstored(r));
       sources.push(`cluster ${src.name} (Central's live inventory, ${objects.length} object(s)${UNSTORED_KINDS.length ? `; not stored, so not evaluated: ${UNSTORED_KINDS.join(', ')}` : ''}): ${results.length - before} result(s)`);
+      const images = await imageResults(ctx, src.id, await builtinCatalog());
+      for (const r of images.results) results.push(r);
+      if (images.scanned) sources.push(`image policies on ${images.scanned} scanned image(s) the cluster runs: ${images.results.length} result(s)`);
     }
     const node = await nodeCheckResults(ctx.db, await builtinCatalog());
     for (const r of node.results) results.push(r);
@@ -187,4 +193,56 @@ async function nodeCheckResults(db: Db, catalog: Awaited<ReturnType<typeof built
   }
   const results = [...byHost].flatMap(([host, findings]) => resultsFromReport({ command: 'node check', findings }, host, catalog).results);
   return { hosts: [...byHost.keys()], results };
+}
+
+/**
+ * The build-stage image policies Central evaluated on the scanned images the cluster's
+ * deployments run (violations of subject kind `image`, keyed by digest): an active violation
+ * fails, no violation (or an excepted one) passes. Images Central has no scan of give nothing.
+ */
+async function imageResults(ctx: Pick<CentralContext, 'db' | 'policies'>, sourceId: string, catalog: Awaited<ReturnType<typeof builtinCatalog>>) {
+  const refs = new Set<string>();
+  const digests = new Set<string>();
+  const deployments = await ctx.db.selectFrom('deployments').select('images').where('source_id', '=', sourceId).where('deleted_at', 'is', null).execute();
+  for (const d of deployments) {
+    for (const ref of fromJson<string[]>(d.images, [])) {
+      const at = ref.indexOf('@');
+      if (at >= 0) digests.add(ref.slice(at + 1));
+      refs.add(canonicalRef(at >= 0 ? ref.slice(0, at) : ref));
+    }
+  }
+  // Scanned images by digest or by one of their references, in pages.
+  const scanned = new Map<string, string>();
+  let after = '';
+  for (;;) {
+    const rows = await ctx.db.selectFrom('images').select(['digest', 'refs']).where('scanned_at', 'is not', null).where('digest', '>', after).orderBy('digest').limit(PAGE).execute();
+    for (const r of rows) {
+      const its = fromJson<string[]>(r.refs, []);
+      const hit = digests.has(r.digest) ? its[0] ?? r.digest : its.find((x) => refs.has(canonicalRef(x)));
+      if (hit) scanned.set(r.digest, hit);
+    }
+    if (rows.length < PAGE) break;
+    after = rows[rows.length - 1]!.digest;
+  }
+  const policies = ctx.policies.list.filter((p) => p.enabled && p.subject === 'image' && p.stages.includes('build') && catalog.has(p.id));
+  const results: CheckResult[] = [];
+  if (!scanned.size || !policies.length) return { scanned: scanned.size, results };
+  const violations = new Map<string, { state: string; severity: string; title: string; body: string }>();
+  for (const part of chunks([...scanned.keys()], 500)) {
+    const rows = await ctx.db.selectFrom('violations').select(['subject_key', 'policy_id', 'state', 'severity', 'title', 'body'])
+      .where('subject_kind', '=', 'image').where('stage', '=', 'build').where('subject_key', 'in', part).where('state', '!=', 'resolved').execute();
+    for (const r of rows) violations.set(`${r.subject_key} ${r.policy_id}`, r);
+  }
+  for (const [digest, ref] of scanned) {
+    for (const p of policies) {
+      const v = violations.get(`${digest} ${p.id}`);
+      const where = `image ${ref} (${digest.slice(0, 19)})`;
+      if (v?.state === 'active') {
+        results.push({ id: p.id, title: v.title, status: 'fail', severity: p.severity, evidence: [`${where}: ${v.title}`], remediation: p.remediation, finding: fromJson<Finding>(v.body, {} as Finding) });
+      } else {
+        results.push({ id: p.id, title: `${p.name}: no violation`, status: 'pass', severity: p.severity, evidence: [`${where}: ${v ? 'violation excepted' : 'no violation'} (Central's image policies)`] });
+      }
+    }
+  }
+  return { scanned: scanned.size, results };
 }

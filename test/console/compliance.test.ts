@@ -116,6 +116,11 @@ describe('console: /compliance', { skip }, () => {
     await table.locator('tr[data-control="4.3.2"]').waitFor();
     assert.equal(await table.locator('tr[data-control="4.3.2"]').getAttribute('data-status'), 'fail');
     assert.doesNotMatch(page.url(), /status=/, 'a new framework shows every status');
+    // Dark theme: the status colours keep their contrast.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.deepEqual(await axeSerious(page), []);
+    await shot(page, 'compliance-nist-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   test('CSV, the HTML report (printed to PDF) and the page\'s own print layout', async () => {

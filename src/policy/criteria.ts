@@ -18,6 +18,36 @@ export interface CriterionMatch {
 
 export type CompiledCriterion<C> = (ctx: C) => CriterionMatch;
 
+/**
+ * Field values already extracted in the current evaluation, per context (withFieldMemo).
+ * Policies share fields (fifty deny-lists all read container.image), and an extractor
+ * allocates its hits and paths each time: at admission that garbage was most of a review's.
+ * Scoped to one synchronous evaluation, so a context object reused later (a runtime event
+ * buffer) never answers from an old value.
+ */
+let memo: Map<unknown, Map<FieldDef<any>, readonly FieldHit[] | undefined>> | undefined;
+
+/** Runs `fn` (one evaluation over contexts that do not change during it) with field values extracted once per context. */
+export function withFieldMemo<T>(fn: () => T): T {
+  const outer = memo;
+  memo = new Map();
+  try {
+    return fn();
+  } finally {
+    memo = outer;
+  }
+}
+
+function extract<C>(field: FieldDef<C>, ctx: C): readonly FieldHit[] | undefined {
+  if (!memo) return field.extract(ctx);
+  let byField = memo.get(ctx);
+  if (!byField) memo.set(ctx, (byField = new Map()));
+  if (byField.has(field)) return byField.get(field);
+  const values = field.extract(ctx);
+  byField.set(field, values);
+  return values;
+}
+
 const eq = (a: unknown, b: unknown): boolean => a === b || (a !== null && b !== null && typeof a !== 'object' && String(a) === String(b));
 
 /** `path` is `dir` or beneath it (both normalized; `/` covers everything absolute). */
@@ -105,7 +135,7 @@ export function compileCriterion<C>(c: Criterion, fields: FieldRegistry<C>): Com
   const whenEmpty = HOLDS_WHEN_EMPTY.has(op) ? EMPTY_MATCH : NO_MATCH;
   const predicate = predicateFor(op, value);
   return (ctx) => {
-    const values = field.extract(ctx);
+    const values = extract(field, ctx);
     if (values === undefined) return NO_MATCH;
     if (values.length === 0) return whenEmpty;
     if (op === 'absent') return NO_MATCH;

@@ -10,7 +10,7 @@
  */
 import type { Finding } from '../findings/finding.js';
 import { fingerprintOf } from '../findings/fingerprint.js';
-import { compileCriterion, fieldsOf, type CompiledCriterion } from './criteria.js';
+import { compileCriterion, fieldsOf, withFieldMemo, type CompiledCriterion } from './criteria.js';
 import { applyExceptions } from './exceptions.js';
 import type { FieldHit } from './fields.js';
 import { inScope } from './match.js';
@@ -96,6 +96,10 @@ const ORDER: readonly Enforcement[] = ['inform', 'fail-build', 'deny-admission',
 
 /** Raw violations of one subject (no exceptions, no decision): the building block of evaluate(). */
 export function findViolations(subject: Subject, set: PolicySet, stage: Stage | undefined): Finding[] {
+  return withFieldMemo(() => findViolationsIn(subject, set, stage));
+}
+
+function findViolationsIn(subject: Subject, set: PolicySet, stage: Stage | undefined): Finding[] {
   const adapter = set.subjects.get(subject.kind);
   if (!adapter) throw new Error(`subject ${subject.kind} is not registered`);
   const compiled = set.compiledFor(subject.kind);

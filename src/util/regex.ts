@@ -26,6 +26,7 @@ export function compileRegex(pattern: string, opts: { full?: boolean } = { full:
 }
 
 const META = /[\\.+*?()|[\]{}^$]/;
+const LITERAL_ESCAPE = /\\([.\-/:@#%&=_~,;'"!<>` ])/g;
 
 /**
  * Patterns that are plain text with optional anchors (`^/etc/`, `\.sh$`, `^bash$`) or an
@@ -41,9 +42,10 @@ function literalMatcher(pattern: string, full: boolean): ((s: string) => boolean
     if (body.startsWith('^')) body = body.slice(1);
     const end = full || (body.endsWith('$') && !body.endsWith('\\$'));
     if (body.endsWith('$') && !body.endsWith('\\$')) body = body.slice(0, -1);
-    // Escaped punctuation is literal; any other escape or metacharacter needs the engine.
-    const text = body.replace(/\\([.\-/:@#%&=_~,;'"!<>` ])/g, '$1');
-    if (META.test(text) || (branches.length > 1 && (branch.includes('(') || branch.includes(')')))) return undefined;
+    // Escaped punctuation is literal (`\.` is a dot, not any character); any other escape or
+    // metacharacter needs the engine. The test is on what is left once those escapes are gone.
+    if (META.test(body.replace(LITERAL_ESCAPE, '')) || (branches.length > 1 && (branch.includes('(') || branch.includes(')')))) return undefined;
+    const text = body.replace(LITERAL_ESCAPE, '$1');
     if (start && end) tests.push((s) => s === text);
     else if (start) tests.push((s) => s.startsWith(text));
     else if (end) tests.push((s) => s.endsWith(text));

@@ -10,7 +10,7 @@ function rng(seed: number) {
 
 test('literal, anchored and alternation patterns match exactly as RE2 (find and full match)', () => {
   const rand = rng(15);
-  const atoms = ['a', 'b', '.', '\\.', '/', 'etc', '-', '\\-', '$', '\\$', '^', '|', '(', ')', '*', '+', '?', '\\d', ':'];
+  const atoms = ['a', 'b', '.', '\\.', '\\\\', '\\', '/', 'etc', '-', '\\-', '$', '\\$', '^', '|', '(', ')', '*', '+', '?', '\\d', ':'];
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
   let compared = 0;
   for (let i = 0; i < 3000; i++) {
@@ -25,7 +25,7 @@ test('literal, anchored and alternation patterns match exactly as RE2 (find and 
     for (const full of [true, false]) {
       const ours = compileRegex(pattern, { full });
       for (let j = 0; j < 12; j++) {
-        const input = Array.from({ length: Math.floor(rand() * 6) }, () => pick(['a', 'b', '.', '/', 'etc', '-', '$', '1', 'x', ':'])).join('');
+        const input = Array.from({ length: Math.floor(rand() * 6) }, () => pick(['a', 'b', '.', '/', 'etc', '-', '$', '1', 'x', ':', '\\'])).join('');
         assert.equal(ours(input), full ? re.matches(input) : re.matcher(input).find(), `${full ? 'full' : 'find'} /${pattern}/ on "${input}"`);
         compared++;
       }

@@ -2,7 +2,7 @@
  * `gatehouse sensor`: the eBPF sensor (bpftrace), its events fed to Falco rules in-process;
  * with --policy every alert carries its runtime policy verdict (`gatehouse` key).
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
@@ -16,6 +16,9 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
+import { defaultAuditLog } from '../../respond/audit.js';
+import { sensorResponder } from '../../respond/alert-sink.js';
+import { defaultEngineEndpoint } from '../../respond/engine.js';
 import { AlertReport, alertAnnotator, alertFormats, alertSinks, checkExitCode, collect, defaultAlertFormat, loadRuntimePolicies, streamedFormat } from '../runtime-policy.js';
 
 interface SensorCliOptions {
@@ -36,6 +39,13 @@ interface SensorCliOptions {
   spoolDir?: string;
   baselineDir?: string;
   learn?: string;
+  respond?: boolean;
+  respondDryRun?: boolean;
+  respondAudit?: string;
+  respondCooldown: string;
+  killSwitch?: string;
+  evidenceDir?: string;
+  host?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -62,6 +72,13 @@ export function registerSensorCommands(program: Command): Command {
     )
     .option('--baseline-dir <dir>', 'learn a behavioural baseline per workload into DIR (one file each), lock it after --learn and raise anomaly alerts (source gatehouse-anomaly) through the same outputs')
     .option('--learn <duration>', 'observation window of a new baseline, in activity time (90s, 15m, 1h; default 1h)')
+    .option('--respond', "carry out the runtime policies' enforcement (kill, stop, pause, isolate) on this host's containers, through the engine at --host or $DOCKER_HOST")
+    .option('--respond-dry-run', 'with --respond: decide and audit every action, change nothing')
+    .option('--respond-audit <file>', 'with --respond: the response audit log (default $GATEHOUSE_RESPOND_AUDIT, else ~/.local/state/gatehouse/respond-audit.jsonl)')
+    .option('--respond-cooldown <seconds>', 'with --respond: one action per container and action in this period', '300')
+    .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
+    .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
+    .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
       if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
@@ -95,6 +112,18 @@ export function registerSensorCommands(program: Command): Command {
       const policies = await loadRuntimePolicies(o.policy);
       const judge = policies ? new AlertJudge(policies, o.cluster ? { cluster: o.cluster } : {}) : undefined;
       const annotate = alertAnnotator(judge, report);
+      if (o.respond) {
+        if (!judge) throw new UserError('--respond carries out runtime policies: give --policy PACK too', 'usage');
+        if (!/^\d+(\.\d+)?$/.test(o.respondCooldown)) throw new UserError(`--respond-cooldown must be a number of seconds, got '${o.respondCooldown}'`, 'usage');
+        sinks.push(sensorResponder({
+          endpoint: o.host ?? defaultEngineEndpoint(process.env, existsSync),
+          auditLog: o.respondAudit ?? defaultAuditLog(),
+          cooldownSeconds: Number(o.respondCooldown),
+          ...(o.respondDryRun ? { dryRun: true } : {}),
+          ...(o.killSwitch ? { killSwitchFile: o.killSwitch } : {}),
+          ...(o.evidenceDir ? { evidenceDir: o.evidenceDir } : {}),
+        }));
+      } else if (o.respondDryRun || o.respondAudit || o.killSwitch || o.evidenceDir || o.host) throw new UserError('--respond-dry-run, --respond-audit, --kill-switch, --evidence-dir and --host apply with --respond only', 'usage');
       const ruleSet = o.rules.length ? loadRuleSet(o.rules, { minPriority }) : undefined;
       if (o.opens === 'rules' && !ruleSet) throw new UserError('--opens rules needs -r FILE');
       let eventsOut: NodeJS.WritableStream | WriteStream | undefined;

@@ -17,6 +17,8 @@ import { deploymentsApi } from './deployments.js';
 import { clustersApi, hostsApi } from './sources.js';
 import { streamApi } from './stream.js';
 import { complianceApi } from './compliance.js';
+import { imageSbomApi } from './image-sbom.js';
+import { summaryApi } from './summary.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -38,4 +40,6 @@ export const API_MODULES: ApiModule[] = [
   hostsApi,
   streamApi,
   complianceApi,
+  imageSbomApi,
+  summaryApi,
 ];

@@ -3,7 +3,9 @@
  * fixed versions; components; signature and signer; age; secrets found (where, never what).
  * `?vuln=ID` opens one vulnerability, so it can be linked.
  */
+import { useState } from 'react';
 import { Link, useParams, useSearchParams } from 'react-router';
+import { downloadFile } from '../api/download';
 import { useApi, useLiveChanges } from '../api/hooks';
 import type { Finding, ImageDetail as Detail } from '../api/types';
 import { age, ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
@@ -14,6 +16,7 @@ export function ImageDetail() {
   const { digest = '' } = useParams();
   const [params, setParams] = useSearchParams();
   const { data: img, error, reload } = useApi<Detail>(`/api/v1/images/${encodeURIComponent(digest)}`);
+  const [sbomError, setSbomError] = useState<string | null>(null);
   useLiveChanges(['image', 'images', 'exceptions', 'policies'], (n) => { if (n.topic !== 'image' || n.subject === digest) reload(); });
   if (!img) return <><h1>Image</h1><ErrorNote error={error} />{!error && <Loading what="the image" />}</>;
 
@@ -24,6 +27,11 @@ export function ImageDetail() {
   const secrets = img.findings.filter((f) => f.kind === 'secret');
   const others = img.findings.filter((f) => f.kind !== 'secret');
   const sig = img.signature;
+  const sbom = (format: 'cyclonedx' | 'spdx') => {
+    setSbomError(null);
+    downloadFile(`/api/v1/images/${encodeURIComponent(img.digest)}/sbom?format=${format}`, `sbom.${format}.json`)
+      .catch((e: unknown) => setSbomError(e instanceof Error ? e.message : String(e)));
+  };
 
   return (
     <>
@@ -107,6 +115,13 @@ export function ImageDetail() {
       </div>
 
       <Section title={`Components (${img.components.length})`} id="h-components">
+        <p className="downloads">
+          <span className="muted">SBOM:</span>{' '}
+          <button type="button" className="secondary" disabled={img.components.length === 0} onClick={() => sbom('cyclonedx')}>Download CycloneDX</button>{' '}
+          <button type="button" className="secondary" disabled={img.components.length === 0} onClick={() => sbom('spdx')}>Download SPDX</button>
+          {img.components.length === 0 && <span className="muted"> (no SBOM pushed for this image)</span>}
+        </p>
+        {sbomError && <p className="error" role="alert">SBOM download failed: {sbomError}</p>}
         <div className="table-scroll short" tabIndex={0} role="region" aria-label="Components">
           <table className="compact">
             <thead><tr><th scope="col">Name</th><th scope="col">Version</th><th scope="col">Type</th><th scope="col">Package URL</th></tr></thead>

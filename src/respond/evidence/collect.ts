@@ -221,18 +221,33 @@ interface TopAnswer {
   Processes?: string[][];
 }
 
-async function captureProcesses(engine: EngineApi, id: string, pid: number | undefined, local: boolean, opts: CollectEvidenceOptions) {
-  // The engine's view (ps inside the container's namespace), and the host's /proc when local.
-  const top = pid === undefined ? undefined : normalizeTop(await engine.json<TopAnswer>(`/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent('-eo pid,ppid,user,args')}`));
+interface CapturedProcesses {
+  source: 'proc' | 'engine';
+  processes: unknown[];
+  /** The engine's `top`, when it was asked. */
+  top?: Array<Record<string, string>>;
+  /** Why /proc could not answer, when it was tried. */
+  procNote?: string;
+}
+
+async function captureProcesses(engine: EngineApi, id: string, pid: number | undefined, local: boolean, opts: CollectEvidenceOptions): Promise<CapturedProcesses> {
+  // The host's /proc when the engine is local (cheap, and it has every process's pids and
+  // parents); the engine's `top` (ps inside the container, 120–150 ms through podman) only
+  // when /proc cannot answer: it was most of a kill's evidence capture (docs/notes/respond.md).
+  const top = async () => (pid === undefined ? undefined : normalizeTop(await engine.json<TopAnswer>(`/containers/${encodeURIComponent(id)}/top?ps_args=${encodeURIComponent('-eo pid,ppid,user,args')}`)));
   if (pid !== undefined && local) {
+    let procNote: string | undefined;
     try {
       const processes = await containerProcesses(pid, opts.procRoot);
-      if (processes.length > 0) return { source: 'proc' as const, processes, top };
+      if (processes.length > 0) return { source: 'proc', processes };
     } catch (e) {
-      return { source: 'engine' as const, processes: top ?? [], top, procNote: describeError(e) };
+      procNote = describeError(e);
     }
+    const engineView = await top();
+    return { source: 'engine', processes: engineView ?? [], top: engineView, ...(procNote ? { procNote } : {}) };
   }
-  return { source: 'engine' as const, processes: top ?? [], top };
+  const engineView = await top();
+  return { source: 'engine', processes: engineView ?? [], top: engineView };
 }
 
 /** `top` answers as a list of objects keyed by title (podman may answer one column for Docker's ps args). */

@@ -110,6 +110,7 @@ export const complianceApi: ApiModule = (app, ctx) => {
     const { framework, cluster, format } = req.query;
     const results: CheckResult[] = [];
     const sources: string[] = [];
+    const catalog = await builtinCatalog();
     let label = 'central';
     if (cluster !== undefined) {
       const src = await ctx.db.selectFrom('sources').select(['id', 'name']).where('id', '=', cluster).where('kind', '=', 'cluster').executeTakeFirst();
@@ -118,12 +119,12 @@ export const complianceApi: ApiModule = (app, ctx) => {
       const objects = await clusterObjects(ctx.db, src.id, src.name);
       const before = results.length;
       for (const r of await gatherResults({ objects, cluster: src.name }, { now: ctx.now() })) results.push(unknownWhereUnstored(r));
-      sources.push(`cluster ${src.name} (Central's live inventory, ${objects.length} object(s)${UNSTORED_KINDS.length ? `; not stored, so not evaluated: ${UNSTORED_KINDS.join(', ')}` : ''}): ${results.length - before} result(s)`);
-      const images = await imageResults(ctx, src.id, await builtinCatalog());
+      sources.push(`cluster ${src.name} (Central's live inventory, ${objects.length} object(s)${UNSTORED_KINDS.length ? `; not stored, so the checks that need them are unknown or not evaluated: ${UNSTORED_KINDS.join(', ')}` : ''}): ${results.length - before} result(s)`);
+      const images = await imageResults(ctx, src.id, catalog);
       for (const r of images.results) results.push(r);
       if (images.scanned) sources.push(`image policies on ${images.scanned} scanned image(s) the cluster runs: ${images.results.length} result(s)`);
     }
-    const node = await nodeCheckResults(ctx.db, await builtinCatalog());
+    const node = await nodeCheckResults(ctx.db, catalog);
     for (const r of node.results) results.push(r);
     if (node.hosts.length) sources.push(`node check from ${node.hosts.join(', ')}: ${node.results.length} failed check(s) pushed (passes are not pushed)`);
     // One input line: the parts with their own counts, then the total buildComplianceReport appends.

@@ -17,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { fetch as undiciFetch } from 'undici';
 import { kubeConfigFrom, watchCluster, type KindEvent } from '../../src/central/inventory/kube-watch.js';
 import { watchOnce } from '../../src/central/inventory/kube/watch-once.js';
+import { CLUSTER_KINDS } from '../../src/central/inventory/types.js';
 import { isUserError } from '../../src/util/errors.js';
 import { missing } from '../helpers/components.js';
 import { createObjects, insecureAgent, kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
@@ -120,7 +121,7 @@ describe('cluster inventory watch (real kube-apiserver)', { skip: missing(kubeBi
       assert.ok(sink.named('ServiceAccount').has('shop/web'));
       assert.ok(sink.named('ClusterRole').has('cluster-admin'), 'bootstrap roles are listed too');
       assert.ok(sink.named('ClusterRoleBinding').has('namespace-reader'));
-      await waitFor('every kind watching', () => new Set(events.filter((e) => e.type === 'watching').map((e) => e.kind)).size === 17, 30_000, dump);
+      await waitFor('every kind watching', () => new Set(events.filter((e) => e.type === 'watching').map((e) => e.kind)).size === CLUSTER_KINDS.length, 30_000, dump);
       await waitFor('status up', () => sink.lastStatus?.up === true);
 
       // Create, modify, delete while watching.

@@ -9,6 +9,11 @@ export const CLUSTER_KINDS = [
   'Namespace', 'Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob', 'ReplicaSet', 'Pod',
   'Service', 'Ingress', 'NetworkPolicy', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding',
   'ServiceAccount', 'Node',
+  // What compliance and posture checks read beside the workloads: quotas and limits per
+  // namespace (CIS 5.7, the DoS controls), disruption budgets, autoscalers, and the
+  // admission webhooks and policies that guard pods (CIS 5.2.1).
+  'ResourceQuota', 'LimitRange', 'PodDisruptionBudget', 'HorizontalPodAutoscaler',
+  'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy',
 ] as const;
 export type ClusterKind = (typeof CLUSTER_KINDS)[number];
 

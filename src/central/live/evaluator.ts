@@ -26,8 +26,8 @@ import type { ChangeListener } from './sink.js';
 import { ImageCatalog, canonicalRef } from './image-catalog.js';
 
 /** Kinds whose change can alter other deployments' risk or violations (exposure, rights, isolation). */
-const NAMESPACE_CONTEXT = new Set(['Service', 'Ingress', 'NetworkPolicy', 'Role', 'RoleBinding', 'ServiceAccount']);
-const CLUSTER_CONTEXT = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy']);
+const NAMESPACE_CONTEXT = new Set(['Service', 'Ingress', 'NetworkPolicy', 'Role', 'RoleBinding', 'ServiceAccount', 'ResourceQuota', 'LimitRange', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']);
+const CLUSTER_CONTEXT = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy']);
 
 interface SourceState {
   loaded: boolean;

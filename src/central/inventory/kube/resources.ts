@@ -29,6 +29,12 @@ export const KIND_RESOURCES: Record<ClusterKind, KindResource> = {
   ClusterRole: rbac('clusterroles', false),
   RoleBinding: rbac('rolebindings', true),
   ClusterRoleBinding: rbac('clusterrolebindings', false),
+  ResourceQuota: core('resourcequotas'),
+  LimitRange: core('limitranges'),
+  PodDisruptionBudget: { apiVersion: 'policy/v1', plural: 'poddisruptionbudgets', namespaced: true },
+  HorizontalPodAutoscaler: { apiVersion: 'autoscaling/v2', plural: 'horizontalpodautoscalers', namespaced: true },
+  ValidatingWebhookConfiguration: { apiVersion: 'admissionregistration.k8s.io/v1', plural: 'validatingwebhookconfigurations', namespaced: false },
+  ValidatingAdmissionPolicy: { apiVersion: 'admissionregistration.k8s.io/v1', plural: 'validatingadmissionpolicies', namespaced: false },
 };
 
 /** The all-namespaces collection path, e.g. /apis/apps/v1/deployments. */

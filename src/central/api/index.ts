@@ -19,6 +19,7 @@ import { streamApi } from './stream.js';
 import { complianceApi } from './compliance.js';
 import { imageSbomApi } from './image-sbom.js';
 import { summaryApi } from './summary.js';
+import { policyDryRunApi } from './policy-dry-run.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -42,4 +43,5 @@ export const API_MODULES: ApiModule[] = [
   complianceApi,
   imageSbomApi,
   summaryApi,
+  policyDryRunApi,
 ];

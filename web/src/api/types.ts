@@ -53,3 +53,18 @@ export interface ImageDetail extends Image {
 
 export interface Source { id: string; name: string; kind: 'cluster' | 'host'; state: string; message: string | null; firstSeen: string; lastSeen: string; deployments: number }
 export interface TokenInfo { id: string; name: string; role: string; createdAt: string; createdBy: string | null; expiresAt: string | null; revokedAt: string | null; lastUsedAt: string | null }
+
+/** `GET /api/v1/summary`: exact counts for the dashboard. */
+export interface SummaryCounts {
+  generatedAt: string;
+  violations: { total: number; active: number; byState: Record<string, number>; bySeverity: Record<string, number>; byStage: Record<string, number>; cells: { severity: string; stage: string; state: string; count: number }[] };
+  deployments: { total: number; bySource: Record<string, number> };
+  images: { total: number; scanned: number; withSbom: number; signed: number };
+  clusters: { total: number; up: number; byState: Record<string, number> };
+  hosts: { total: number; up: number; byState: Record<string, number> };
+  sensors: { windowMinutes: number; since: string; up: number; clustersUp: number; hostsUp: number; known: number; lastEventAt: string | null };
+  vulnDb: {
+    present: boolean; version: string | null; updatedAt: string | null; ageSeconds: number | null; advisories: number | null; error: string | null;
+    imagesCurrent: number; imagesStale: number; sources: { name: string; updatedAt: string; advisories: number }[];
+  };
+}

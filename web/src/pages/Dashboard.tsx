@@ -1,30 +1,35 @@
 /**
- * `/`: what needs attention first — active violations by severity and stage, the riskiest
- * deployments, recently scanned images, and what Central covers. Re-read on live changes.
+ * `/`: what needs attention first — active violations by severity and stage (exact counts
+ * from `GET /api/v1/summary`), the riskiest deployments, recently scanned images, what
+ * Central covers (clusters and hosts connected, sensors up) and the vulnerability DB's age.
+ * Re-read on live changes.
  */
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, ApiError, type Page } from '../api/client';
-import { collect } from '../api/collect';
 import { useLiveChanges } from '../api/hooks';
-import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type Source, type Violation } from '../api/types';
-import { ErrorNote, Loading, Section, SeverityBadge, shortDigest, age } from '../components/bits';
+import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type SummaryCounts } from '../api/types';
+import { ErrorNote, Loading, Section, SeverityBadge, shortDigest, age, When } from '../components/bits';
 
-interface Summary {
-  violations: Violation[]; violationsComplete: boolean;
-  top: Deployment[]; images: Image[]; imagesComplete: boolean;
-  clusters: Source[]; hosts: Source[];
-}
+interface Summary { counts: SummaryCounts; top: Deployment[]; images: Image[] }
+
+/** A DB older than this is shown as stale (the DB-watch job re-matches on every update). */
+const DB_STALE_DAYS = 2;
 
 async function loadSummary(): Promise<Summary> {
-  const [v, top, images, clusters, hosts] = await Promise.all([
-    collect<Violation>('/api/v1/violations?state=active'),
+  const [counts, top, images] = await Promise.all([
+    api<SummaryCounts>('GET', '/api/v1/summary'),
     api<Page<Deployment>>('GET', '/api/v1/deployments?sort=risk&limit=10'),
-    collect<Image>('/api/v1/images'),
-    api<{ items: Source[] }>('GET', '/api/v1/clusters'),
-    api<{ items: Source[] }>('GET', '/api/v1/hosts'),
+    api<Page<Image>>('GET', '/api/v1/images?limit=1000'),
   ]);
-  return { violations: v.items, violationsComplete: v.complete, top: top.items, images: images.items, imagesComplete: images.complete, clusters: clusters.items, hosts: hosts.items };
+  return { counts, top: top.items, images: images.items };
+}
+
+/** "3 d 4 h", "25 min": how long ago, from seconds. */
+export function duration(seconds: number): string {
+  if (seconds < 3600) return `${Math.max(0, Math.floor(seconds / 60))} min`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
+  return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
 }
 
 export function Dashboard() {
@@ -46,49 +51,60 @@ export function Dashboard() {
 }
 
 function DashboardBody({ data }: { data: Summary }) {
-  const bySeverity = new Map<string, number>();
-  const byStage = new Map<string, number>();
-  for (const v of data.violations) {
-    bySeverity.set(v.severity, (bySeverity.get(v.severity) ?? 0) + 1);
-    byStage.set(v.stage, (byStage.get(v.stage) ?? 0) + 1);
-  }
-  const plus = data.violationsComplete ? '' : '+';
-  const scanned = data.images.filter((i) => i.scannedAt);
-  const recent = [...scanned].sort((a, b) => (b.scannedAt ?? '').localeCompare(a.scannedAt ?? '')).slice(0, 8);
-  const dbVersions = [...new Set(scanned.map((i) => i.dbVersion).filter((x): x is string => !!x))].sort();
-  const maxSeverity = Math.max(1, ...bySeverity.values());
+  const c = data.counts;
+  const bySeverity = c.violations.bySeverity;
+  const byStage = c.violations.byStage;
+  const recent = data.images.filter((i) => i.scannedAt).sort((a, b) => (b.scannedAt ?? '').localeCompare(a.scannedAt ?? '')).slice(0, 8);
+  const maxSeverity = Math.max(1, ...Object.values(bySeverity));
+  const db = c.vulnDb;
+  const dbStale = db.ageSeconds !== null && db.ageSeconds > DB_STALE_DAYS * 86_400;
 
   return (
     <div className="grid">
       <Section title="Active violations by severity">
         <ul className="bars">
           {SEVERITIES.map((s) => {
-            const n = bySeverity.get(s) ?? 0;
+            const n = bySeverity[s] ?? 0;
             return (
               <li key={s}>
                 <Link to={`/violations?state=active&severity=${s}`} className="bar-label"><SeverityBadge severity={s} /></Link>
                 <span className="bar" aria-hidden="true"><span className={`bar-fill sev-${s.toLowerCase()}`} style={{ width: `${(n / maxSeverity) * 100}%` }} /></span>
-                <span className="bar-count" data-testid={`severity-${s}`}>{n}{n ? plus : ''}</span>
+                <span className="bar-count" data-testid={`severity-${s}`}>{n}</span>
               </li>
             );
           })}
         </ul>
+        <p className="hint">{c.violations.active} active of {c.violations.total}: {Object.entries(c.violations.byState).filter(([k]) => k !== 'active').map(([k, v]) => `${v} ${k}`).join(', ') || 'none resolved or excepted'}.</p>
       </Section>
       <Section title="Active violations by stage">
         <dl className="stats">
           {STAGES.map((s) => (
-            <div key={s}><dt><Link to={`/violations?state=active&stage=${s}`}>{s}</Link></dt><dd data-testid={`stage-${s}`}>{(byStage.get(s) ?? 0)}{byStage.get(s) ? plus : ''}</dd></div>
+            <div key={s}><dt><Link to={`/violations?state=active&stage=${s}`}>{s}</Link></dt><dd data-testid={`stage-${s}`}>{byStage[s] ?? 0}</dd></div>
           ))}
         </dl>
       </Section>
       <Section title="Coverage">
         <dl className="stats">
-          <div><dt><Link to="/settings">Clusters</Link></dt><dd data-testid="clusters">{data.clusters.length}</dd></div>
-          <div><dt><Link to="/settings">Hosts</Link></dt><dd data-testid="hosts">{data.hosts.length}</dd></div>
-          <div><dt><Link to="/images">Images scanned</Link></dt><dd data-testid="images-scanned">{scanned.length}{data.imagesComplete ? '' : '+'}</dd></div>
-          <div><dt>Vulnerability DB</dt><dd className="small">{dbVersions.length ? dbVersions[dbVersions.length - 1] : scanned.length ? 'not reported' : 'no scan yet'}</dd></div>
+          <div><dt><Link to="/settings">Clusters</Link></dt><dd data-testid="clusters">{c.clusters.total}</dd><dd className="small muted" data-testid="clusters-up">{c.clusters.up} connected</dd></div>
+          <div><dt><Link to="/settings">Hosts</Link></dt><dd data-testid="hosts">{c.hosts.total}</dd><dd className="small muted" data-testid="hosts-up">{c.hosts.up} connected</dd></div>
+          <div><dt><Link to="/deployments">Deployments</Link></dt><dd data-testid="deployments">{c.deployments.total}</dd></div>
+          <div><dt><Link to="/images">Images scanned</Link></dt><dd data-testid="images-scanned">{c.images.scanned}</dd><dd className="small muted">of {c.images.total}, {c.images.signed} signed</dd></div>
+          <div><dt>Sensors up</dt><dd data-testid="sensors-up">{c.sensors.up}</dd><dd className="small muted" title={c.sensors.lastEventAt ? `last event ${c.sensors.lastEventAt}` : 'no event yet'}>sent events in the last {c.sensors.windowMinutes} min ({c.sensors.known} ever)</dd></div>
         </dl>
-        <p className="hint">DB age and sensors up: not exposed by the API yet; the DB shown is the newest one images were matched with.</p>
+      </Section>
+      <Section title="Vulnerability DB">
+        {!db.present ? <p className="warning" data-testid="db-age">No vulnerability DB on Central: run <code>gatehouse db update</code> where Central runs.</p>
+          : db.error ? <p className="error" data-testid="db-age">The DB cannot be read: {db.error}</p> : (
+            <>
+              <dl className="stats">
+                <div><dt>Age</dt><dd data-testid="db-age" className={dbStale ? 'stale' : undefined}>{db.ageSeconds === null ? 'never updated' : duration(db.ageSeconds)}</dd>{db.updatedAt && <dd className="small muted">updated <When iso={db.updatedAt} short /></dd>}</div>
+                <div><dt>Advisories</dt><dd>{db.advisories ?? '—'}</dd><dd className="small muted">{db.sources.length} sources</dd></div>
+                <div><dt>Images matched</dt><dd data-testid="db-current">{db.imagesCurrent}</dd><dd className="small muted">{db.imagesStale ? `${db.imagesStale} behind, being re-matched` : 'none behind'}</dd></div>
+              </dl>
+              {dbStale && <p className="warning">The DB is more than {DB_STALE_DAYS} days old: run <code>gatehouse db update</code>.</p>}
+              <p className="hint">Version <code>{db.version}</code></p>
+            </>
+          )}
       </Section>
       <Section title="Riskiest deployments">
         {data.top.length === 0 ? <p className="muted">No deployments yet: add a cluster or a host in Settings.</p> : (

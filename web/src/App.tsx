@@ -9,6 +9,8 @@ import { Deployments } from './pages/Deployments';
 import { ImageDetail } from './pages/ImageDetail';
 import { Images } from './pages/Images';
 import { Login } from './pages/Login';
+import { Policies } from './pages/Policies';
+import { Registries } from './pages/Registries';
 import { Settings } from './pages/Settings';
 import { Violations } from './pages/Violations';
 import { useEffect } from 'react';
@@ -45,6 +47,8 @@ export function App() {
         <Route path="images/:digest" element={<ImageDetail />} />
         <Route path="violations" element={<Violations />} />
         <Route path="compliance" element={<Compliance />} />
+        <Route path="registries" element={<Registries />} />
+        <Route path="policies" element={<Policies />} />
         <Route path="settings" element={<Settings />} />
         <Route path="*" element={<NotFound />} />
       </Route>

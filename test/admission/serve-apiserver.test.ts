@@ -22,14 +22,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { fetch as undiciFetch } from 'undici';
 import { loadAdmissionPolicies } from '../../src/admission/policies.js';
 import { AdmissionServer, type HookImage } from '../../src/admission/server.js';
 import { ensureLocalTls } from '../../src/central/tls.js';
 import { subjects } from '../../src/subjects/index.js';
 import { missing } from '../helpers/components.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
-import { insecureAgent, kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
+import { kubeBinariesPresent, kubeRequest, startCluster, type KubeResponse, type TestCluster } from '../helpers/kube-cluster.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const skip = missing(kubeBinariesPresent(), 'kube-apiserver and kine are not built (bash .ci/setup.d/66-kube.sh)');
@@ -43,22 +42,8 @@ let caBundle = '';
 let webhookErr = '';
 const inProcess: AdmissionServer[] = [];
 
-interface KubeResponse { status: number; body: any; warnings: string[]; ms: number }
 
-async function kube(method: string, path: string, body?: unknown): Promise<KubeResponse> {
-  const t0 = Date.now();
-  const res = await undiciFetch(cluster.server + path, {
-    method, dispatcher: insecureAgent(),
-    headers: { authorization: `Bearer ${cluster.adminToken}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-  // Warning: 299 - "text" (one header, comma-separated, as the apiserver sends them)
-  const warnings = [...(res.headers.get('warning') ?? '').matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
-  return { status: res.status, body: parsed, warnings, ms: Date.now() - t0 };
-}
+const kube = (method: string, path: string, body?: unknown): Promise<KubeResponse> => kubeRequest(cluster, method, path, body);
 
 const createPod = (ns: string, pod: Record<string, any>, dryRun = false) => kube('POST', `/api/v1/namespaces/${ns}/pods${dryRun ? '?dryRun=All' : ''}`, pod);
 

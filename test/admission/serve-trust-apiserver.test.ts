@@ -24,7 +24,7 @@ import { signImage } from '../../src/trust/sign.js';
 import { RegistryStore } from '../../src/trust/registry-write.js';
 import { registryReference } from '../../src/trust/image-target.js';
 import { cacheHas, missing, testRegistry } from '../helpers/components.js';
-import { insecureAgent, kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
+import { kubeBinariesPresent, kubeRequest, startCluster, type KubeResponse, type TestCluster } from '../helpers/kube-cluster.js';
 import { pushTestImage, registryUp, runCosign, scratchDir, uniqueRepo, type PushedImage } from '../trust/fixtures.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
@@ -36,7 +36,6 @@ const skip = missing(
 );
 
 interface Webhook { proc: ChildProcess; url: string; ca: string; stderr: () => string }
-interface KubeResponse { status: number; body: any; warnings: string[]; ms: number }
 
 let cluster: TestCluster;
 let dir = '';
@@ -47,19 +46,7 @@ let otherKeySigned: PushedImage;
 let unsigned: PushedImage;
 let unreachableImage = '';
 
-async function kube(method: string, path: string, body?: unknown): Promise<KubeResponse> {
-  const t0 = Date.now();
-  const res = await undiciFetch(cluster.server + path, {
-    method, dispatcher: insecureAgent(),
-    headers: { authorization: `Bearer ${cluster.adminToken}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-  const warnings = [...(res.headers.get('warning') ?? '').matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
-  return { status: res.status, body: parsed, warnings, ms: Date.now() - t0 };
-}
+const kube = (method: string, path: string, body?: unknown): Promise<KubeResponse> => kubeRequest(cluster, method, path, body);
 
 const pod = (name: string, image: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'web', image }] } });
 const createPod = (ns: string, name: string, image: string, dryRun = false) => kube('POST', `/api/v1/namespaces/${ns}/pods${dryRun ? '?dryRun=All' : ''}`, pod(name, image));

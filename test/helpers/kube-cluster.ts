@@ -172,6 +172,27 @@ export function insecureAgent(): Agent {
   return agent;
 }
 
+export interface KubeResponse { status: number; body: any; warnings: string[]; ms: number }
+
+/**
+ * One API request with the admin token, answered with its status, parsed body, the
+ * admission warnings the apiserver passed on (`Warning: 299 - "text"`, one header,
+ * comma-separated) and how long it took.
+ */
+export async function kubeRequest(cluster: Pick<TestCluster, 'server' | 'adminToken'>, method: string, path: string, body?: unknown): Promise<KubeResponse> {
+  const t0 = Date.now();
+  const res = await undiciFetch(cluster.server + path, {
+    method, dispatcher: insecureAgent(),
+    headers: { authorization: `Bearer ${cluster.adminToken}`, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  const warnings = [...(res.headers.get('warning') ?? '').matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!);
+  return { status: res.status, body: parsed, warnings, ms: Date.now() - t0 };
+}
+
 /**
  * Creates objects exactly as written (plain JSON POSTs with the admin token). client-node's
  * generic create would pass them through its typed models, which drop fields it spells

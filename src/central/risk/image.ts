@@ -3,7 +3,7 @@
  * full at 270), missing signatures, secrets baked into the filesystem, and how many images
  * the deployment runs (each one more to patch and watch).
  */
-import { count, plural, saturate } from './scale.js';
+import { count, distinctImages, plural, saturate } from './scale.js';
 import type { FactorContext, FactorResult, RiskFactor } from './types.js';
 
 const DAY_MS = 86_400_000;
@@ -21,10 +21,8 @@ export const imageFactor: RiskFactor = {
   evaluate(ctx: FactorContext): FactorResult {
     let points = 0;
     const details: string[] = [];
-    const seen = new Set<string>();
-    for (const image of ctx.images) {
-      if (seen.has(image.digest)) continue;
-      seen.add(image.digest);
+    const images = distinctImages(ctx.images);
+    for (const image of images) {
       const name = image.name ?? image.digest;
       const created = image.created ? Date.parse(image.created) : NaN;
       if (Number.isFinite(created)) {
@@ -44,9 +42,9 @@ export const imageFactor: RiskFactor = {
         details.push(`image ${name} contains ${plural(secrets, 'secret')}`);
       }
     }
-    if (seen.size > 1) {
-      points += (seen.size - 1) * EXTRA_IMAGE;
-      details.push(`${seen.size} images`);
+    if (images.length > 1) {
+      points += (images.length - 1) * EXTRA_IMAGE;
+      details.push(`${images.length} images`);
     }
     return { score: saturate(points, SATURATION, MAX), details };
   },

@@ -15,3 +15,9 @@ export function count(v: unknown): number {
 }
 
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Each image once, the first of each digest (a deployment can run one image in several containers). */
+export function distinctImages<T extends { digest: string }>(images: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return images.filter((image) => !seen.has(image.digest) && (seen.add(image.digest), true));
+}

@@ -3,7 +3,7 @@
  * fixable ones (a published fix also tells attackers where to look) and far more for ones
  * known to be exploited. Saturates like StackRox's "Image Vulnerabilities" (max 4).
  */
-import { count, saturate } from './scale.js';
+import { count, distinctImages, saturate } from './scale.js';
 import type { FactorContext, FactorResult, RiskFactor } from './types.js';
 
 const WEIGHTS = { critical: 10, high: 7, medium: 4, low: 1 } as const;
@@ -17,10 +17,7 @@ export const vulnerabilitiesFactor: RiskFactor = {
   evaluate(ctx: FactorContext): FactorResult {
     let points = 0;
     const details: string[] = [];
-    const seen = new Set<string>();
-    for (const image of ctx.images) {
-      if (seen.has(image.digest)) continue;
-      seen.add(image.digest);
+    for (const image of distinctImages(ctx.images)) {
       const v = image.vulns ?? {};
       const by = (Object.keys(WEIGHTS) as (keyof typeof WEIGHTS)[]).map((s) => [s, count(v[s])] as const);
       const fixable = count(v.fixable);

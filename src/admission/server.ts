@@ -5,6 +5,7 @@
  *   POST /mutate    pins verified images to their digests (JSON patch); no policy verdicts,
  *                   which /validate gives after mutation, on the object as it will be stored
  *   GET  /healthz   liveness
+ *   GET  /metrics   Prometheus metrics (src/admission/metrics.ts)
  * Every answer is sent within the budget (default 2 s, below the API server's timeout):
  * work still running at the deadline is abandoned and the answer is fail-closed (deny) or
  * fail-open (allow with a warning), as configured. A body that is not a readable
@@ -16,6 +17,8 @@ import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import type { SubjectRegistry } from '../policy/subject.js';
 import type { Policy, PolicyException } from '../policy/types.js';
 import { describeError, isUserError } from '../util/errors.js';
+import { secondsSince } from '../util/metrics.js';
+import { AdmissionMetrics, type TrustCacheStats } from './metrics.js';
 import { exclusionOf, reviewAdmission, type ReviewOutcome, type ReviewerOptions } from './decide.js';
 import { resourceWithSub } from './fields/request.js';
 import { breakGlassAnnotations } from './policies.js';
@@ -49,6 +52,8 @@ export interface JsonPatchOperation {
 /** The image-trust check the webhook calls (ImageTrustGate has this shape). */
 export interface ImageTrustHook {
   check(images: readonly HookImage[], opts: { deadline: number }): Promise<{ verdicts: HookImageVerdict[]; patches: JsonPatchOperation[] }>;
+  /** Cache counters, for /metrics. */
+  stats?(): TrustCacheStats;
 }
 
 export interface ImageTrustWiring {
@@ -119,6 +124,8 @@ export interface AdmissionServerOptions {
   /** Largest AdmissionReview accepted (default 3 MiB, the API server's own limit). */
   maxBodyBytes?: number;
   now?: () => Date;
+  /** Where the counters go (default: a registry of its own); served at GET /metrics. */
+  metrics?: AdmissionMetrics;
 }
 
 const TIMED_OUT = Symbol('timed-out');
@@ -130,6 +137,7 @@ export class AdmissionServer {
   private readonly budgetMs: number;
   private readonly failClosed: boolean;
   private readonly log: AdmissionLog;
+  readonly metrics: AdmissionMetrics;
   /** https://host:port once started. */
   url = '';
 
@@ -139,6 +147,9 @@ export class AdmissionServer {
     this.budgetMs = opts.budgetMs ?? DEFAULT_BUDGET_MS;
     this.failClosed = opts.failClosed ?? false;
     this.log = opts.log ?? (() => undefined);
+    this.metrics = opts.metrics ?? new AdmissionMetrics();
+    const gate = opts.imageTrust?.gate;
+    if (gate?.stats) this.metrics.watchTrustCache(() => gate.stats!());
   }
 
   /** Replaces the policies (a reload); requests under way finish with the old set. */
@@ -160,8 +171,9 @@ export class AdmissionServer {
     // The raw bytes go to parseAdmissionReview, which checks size, UTF-8 and depth before JSON.parse.
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     app.setErrorHandler((error: Error, _req, reply) => {
-      if (isUserError(error)) return reply.code(400).send({ error: error.code, message: error.message });
       const err = error as FastifyError;
+      if (isUserError(error) || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) this.metrics.errors.inc({ kind: 'bad-request' });
+      if (isUserError(error)) return reply.code(400).send({ error: error.code, message: error.message });
       if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
         const message = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? `invalid AdmissionReview: body is over the ${maxBytes}-byte limit` : err.message.split('\n')[0]!;
         return reply.code(err.statusCode).send({ error: err.statusCode === 413 ? 'too-large' : 'bad-request', message });
@@ -171,6 +183,7 @@ export class AdmissionServer {
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?')[0]} (the webhook serves POST /validate and POST /mutate)` }));
     app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
     app.post('/validate', (req, reply) => this.answer('validate', req, reply));
     app.post('/mutate', (req, reply) => this.answer('mutate', req, reply));
     await app.listen({ host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0 });
@@ -187,6 +200,7 @@ export class AdmissionServer {
 
   private async answer(endpoint: 'validate' | 'mutate', req: FastifyRequest, reply: FastifyReply): Promise<AdmissionReviewResponse> {
     const started = Date.now();
+    const startedNs = process.hrtime.bigint();
     const deadline = started + this.budgetMs;
     const body = req.body;
     // No body at all (no content-type) reaches here as undefined: the parser says what is wrong.
@@ -203,6 +217,7 @@ export class AdmissionServer {
       result = await Promise.race([work, budget]);
     } catch (e) {
       this.log('error', `${endpoint} ${review.request.uid}: ${describeError(e)}`);
+      this.metrics.errors.inc({ kind: 'error' });
       result = { response: this.failureResponse(review, `Gatehouse could not decide: ${describeError(e)}`) };
     } finally {
       clearTimeout(timer);
@@ -210,6 +225,10 @@ export class AdmissionServer {
     const timedOut = result === TIMED_OUT;
     const answer: Answer = result === TIMED_OUT ? { response: this.failureResponse(review, `Gatehouse did not decide within its ${this.budgetMs} ms budget`) } : result;
     this.record(endpoint, review, answer, { timedOut, durationMs: Date.now() - started });
+    const r = answer.response.response;
+    this.metrics.reviews.inc({ endpoint, operation: review.request.operation, decision: !r.allowed ? 'deny' : r.warnings?.length ? 'warn' : 'allow' });
+    this.metrics.latency.observe({ endpoint }, secondsSince(startedNs));
+    if (timedOut) this.metrics.errors.inc({ kind: 'timeout' });
     void reply.header('content-type', 'application/json');
     return answer.response;
   }

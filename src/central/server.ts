@@ -9,6 +9,7 @@ import { registerAuthentication } from './auth/authenticate.js';
 import { FailureLimiter } from './auth/failure-limiter.js';
 import { registerErrorHandler } from './api/errors.js';
 import { API_MODULES } from './api/index.js';
+import { registerHttpMetrics } from './metrics.js';
 import { registerConsole } from './console.js';
 import type { CentralContext } from './context.js';
 import { GATEHOUSE_VERSION } from '../version.js';
@@ -56,6 +57,7 @@ export async function buildCentral(ctx: CentralContext, options: BuildCentralOpt
   });
   registerErrorHandler(app);
   registerAuthentication(app, ctx.db, options.failedLoginLimit ? new FailureLimiter(options.failedLoginLimit.max, options.failedLoginLimit.windowMs) : undefined);
+  registerHttpMetrics(app, ctx);
   for (const register of API_MODULES) await app.register(async (scope) => register(scope, ctx));
   await registerConsole(app);
   return app;

@@ -16,6 +16,8 @@ import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { UserError, describeError } from '../util/errors.js';
+import { secondsSince } from '../util/metrics.js';
+import { EngineProxyMetrics } from './metrics.js';
 import { formatAddress, type Address } from './address.js';
 import type { Finding } from '../findings/finding.js';
 import { enforcementOf, evaluate } from '../policy/evaluate.js';
@@ -64,6 +66,8 @@ export interface EngineProxyOptions {
   bodyTimeoutMs?: number;
   /** Permissions of the listening unix socket (default 0660). */
   socketMode?: number;
+  /** Where the counters go (default: a registry of its own; the CLI serves it on --metrics-listen). */
+  metrics?: EngineProxyMetrics;
 }
 
 /** The endpoints that legitimately upgrade the connection to a raw stream. */
@@ -97,10 +101,12 @@ export class EngineProxy {
   private current: EnginePolicies;
   private readonly log: LogFn;
   private readonly host = hostname();
+  readonly metrics: EngineProxyMetrics;
 
   constructor(private readonly opts: EngineProxyOptions) {
     this.current = opts.policy;
     this.log = opts.log ?? (() => {});
+    this.metrics = opts.metrics ?? new EngineProxyMetrics();
   }
 
   get policy(): EnginePolicies {
@@ -211,6 +217,7 @@ export class EngineProxy {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
     const caller = this.callerOf(req);
     const method = req.method ?? 'GET';
     const classified = classify(method, req.url ?? '/');
@@ -240,7 +247,7 @@ export class EngineProxy {
     }
     const facts = await this.factsFor(ep, method, caller, json);
     const decision = this.decide(facts);
-    this.record(req, caller, ep, facts, decision);
+    this.record(req, caller, ep, facts, decision, started);
     if (decision.verdict === 'deny') {
       if (body === undefined && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0)) {
         // Do not take in a denied upload (image load, build context): answer and close.
@@ -266,6 +273,7 @@ export class EngineProxy {
     const up = connectRelayedTo(this.opts.upstream, socket);
     let connected = false;
     up.on('error', (e) => {
+      this.metrics.upstreamErrors.inc({ stage: 'stream' });
       if (!connected && !res.headersSent) {
         res.setHeader('Connection', 'close');
         sendError(res, 502, `gatehouse engine-proxy: engine unreachable at ${formatAddress(this.opts.upstream)}: ${describeError(e)}`);
@@ -286,6 +294,7 @@ export class EngineProxy {
   }
 
   private async handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const started = process.hrtime.bigint();
     const caller = this.callers.get(socket) ?? this.callerOf(req);
     const method = req.method ?? 'GET';
     const classified = classify(method, req.url ?? '/');
@@ -307,7 +316,7 @@ export class EngineProxy {
       return writeRaw(socket, status, `gatehouse engine-proxy: ${describeError(e)}; request denied (fail closed)`);
     }
     const decision = this.decide(facts);
-    this.record(req, caller, ep, facts, decision);
+    this.record(req, caller, ep, facts, decision, started);
     if (decision.verdict === 'deny') return writeRaw(socket, 403, decision.message);
 
     const bodyLength = Number(req.headers['content-length'] ?? 0);
@@ -318,6 +327,7 @@ export class EngineProxy {
     this.hijacked.add(socket);
     (socket as Socket).setTimeout?.(0);
     up.once('error', (e) => {
+      this.metrics.upstreamErrors.inc({ stage: 'hijack' });
       this.hijacked.delete(socket);
       writeRaw(socket, 502, `gatehouse engine-proxy: engine unreachable at ${formatAddress(this.opts.upstream)}: ${describeError(e)}`);
     });
@@ -377,6 +387,7 @@ export class EngineProxy {
     try {
       doc = await getJson(this.opts.upstream, this.agent, `/containers/${encodeURIComponent(ref)}/json`);
     } catch (e) {
+      this.metrics.upstreamErrors.inc({ stage: 'inspect' });
       throw new HttpFailure(502, `cannot inspect container ${ref} to decide: ${describeError(e)}`);
     }
     if (doc === undefined) return undefined;
@@ -390,7 +401,9 @@ export class EngineProxy {
     };
   }
 
-  private record(req: http.IncomingMessage, caller: Caller, ep: Endpoint, facts: Facts, d: ProxyDecision): void {
+  private record(req: http.IncomingMessage, caller: Caller, ep: Endpoint, facts: Facts, d: ProxyDecision, started: bigint): void {
+    this.metrics.requests.inc({ decision: d.verdict, action: ep.action });
+    this.metrics.decisionLatency.observe({ decision: d.verdict }, secondsSince(started));
     const rec: AuditRecord = {
       time: new Date().toISOString(),
       caller,
@@ -413,6 +426,7 @@ export class EngineProxy {
   }
 
   private refuse(req: http.IncomingMessage, res: http.ServerResponse, caller: Caller, status: number, message: string, ep?: Endpoint): void {
+    this.metrics.requests.inc({ decision: 'error', action: ep?.action ?? 'invalid' });
     this.opts.audit?.write({
       time: new Date().toISOString(),
       caller,
@@ -473,6 +487,7 @@ export class EngineProxy {
       upRes.on('error', () => res.destroy());
     });
     upReq.on('error', (e) => {
+      this.metrics.upstreamErrors.inc({ stage: 'forward' });
       if (!res.headersSent) {
         res.setHeader('Connection', 'close');
         sendError(res, 502, `gatehouse engine-proxy: engine unreachable at ${formatAddress(this.opts.upstream)}: ${describeError(e)}`);

@@ -16,6 +16,7 @@ import type { RuleSet } from '../runtime/rules/ruleset.js';
 import { openPathBounds, unionBounds, type OpenBounds } from '../runtime/rules/path-bounds.js';
 import { dropAlert } from './drop-alert.js';
 import { DEFAULT_OPEN_BOUNDS } from './open-filter.js';
+import type { SensorMetrics } from './metrics.js';
 import { Sensor, type SensorOptions, type SensorStats } from './sensor.js';
 
 export interface SensorRunOptions extends SensorOptions {
@@ -30,6 +31,8 @@ export interface SensorRunOptions extends SensorOptions {
   /** Stops the sensor when aborted. */
   signal?: AbortSignal;
   dropCheckMs?: number;
+  /** Counts events, alerts and drops for Prometheus (src/sensor/metrics.ts). */
+  metrics?: SensorMetrics;
 }
 
 export interface SensorRunResult {
@@ -66,11 +69,14 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   const sensor = await Sensor.start({ ...opts, openBounds: opts.openBounds ?? sensorOpenBounds(opts.ruleSet, !!opts.onEvent) });
   const engine = opts.ruleSet ? new Engine(opts.ruleSet) : undefined;
   const sinks = opts.sinks ?? [];
+  const metrics = opts.metrics;
+  metrics?.watch(() => sensor.stats());
   let alerts = 0;
   let drops = 0;
   const emit = (raw: Alert, ev: RuntimeEvent | undefined) => {
     const a = opts.annotate ? opts.annotate(raw, ev) : raw;
     for (const s of sinks) s.write(a);
+    metrics?.alert(a);
     opts.onAlert?.(a);
   };
   const report = () => {
@@ -87,6 +93,7 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   opts.onReady?.(sensor);
   try {
     for await (const ev of sensor.events()) {
+      metrics?.event(ev);
       opts.onEvent?.(ev);
       if (!engine) continue;
       for (const a of engine.push(ev)) {

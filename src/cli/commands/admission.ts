@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { containerImagesOf } from '../../admission/image-trust-images.js';
 import { ImageTrustGate } from '../../admission/image-trust.js';
+import { AdmissionMetrics } from '../../admission/metrics.js';
 import { loadAdmissionPolicies } from '../../admission/policies.js';
 import { AdmissionServer, DEFAULT_BUDGET_MS, type AdmissionAuditRecord, type AdmissionAuditSink } from '../../admission/server.js';
 import type { IngestEvent } from '../../central/client/ingest-types.js';
@@ -16,6 +17,7 @@ import { defaultDataDir } from '../../central/data-dir.js';
 import { ensureLocalTls, resolveListen } from '../../central/tls.js';
 import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
+import { registerShipperMetrics } from '../../util/metrics.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { registerAdmissionInstall } from './admission-install.js';
@@ -154,6 +156,9 @@ export function registerAdmissionCommands(program: Command): Command {
     const gate = trustPolicy ? new ImageTrustGate({ policy: trustPolicy }) : undefined;
     const shipping = central ? eventShipperFor(central, { kind: 'admission', ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('admission'), { log: (level, msg) => log(level, msg) }) : undefined;
     const sink = shipping ? new ShippedAdmissionSink(shipping.shipper) : undefined;
+    // GET /metrics on the webhook's listener; with --server also the spool's lag.
+    const metrics = new AdmissionMetrics();
+    if (shipping) registerShipperMetrics(metrics.registry, () => shipping.shipper.stats());
     try {
       const server = new AdmissionServer({
         policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls,
@@ -162,6 +167,7 @@ export function registerAdmissionCommands(program: Command): Command {
         imageTrust: gate ? { gate, imagesOf: containerImagesOf } : undefined,
         audit: sink,
         log,
+        metrics,
       });
       const url = await server.start();
       // SIGHUP re-reads the packs; a bad one keeps the policies in force.

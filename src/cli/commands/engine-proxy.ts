@@ -9,6 +9,8 @@ import { trustPolicyVerifier } from '../../engine-proxy/trust-verifier.js';
 import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
+import { parseMetricsListen, registerShipperMetrics, serveMetrics } from '../../util/metrics.js';
+import { EngineProxyMetrics } from '../../engine-proxy/metrics.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedDecisionSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost } from '../central-push.js';
 
@@ -24,6 +26,7 @@ interface ProxyCliOptions {
   auditOnly?: boolean;
   trustPolicy?: string;
   spoolDir?: string;
+  metricsListen?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -49,11 +52,13 @@ export function registerEngineProxyCommands(program: Command): void {
     .option('--alert-webhook <url>', 'POST denials and would-denials to this URL (JSON with the violations as findings)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
     .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
-    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to');
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP, apart from the engine API listener)');
   addSpoolOption(addCentralOptions(cmd)).action(async (o: ProxyCliOptions & CentralCliOptions) => {
       const central = centralClientFrom(o);
       const listen = parseAddress(o.listen, '--listen');
       const upstream = parseAddress(o.upstream, '--upstream');
+      const metricsAt = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
       const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
       const load = () => loadEnginePolicies(o.policy, subjects(), { warn });
       // Every pack is checked before anything listens: a bad one exits 2 with file:line.
@@ -71,9 +76,16 @@ export function registerEngineProxyCommands(program: Command): void {
       const imageVerifier = o.trustPolicy ? trustPolicyVerifier(await loadTrustPolicy(o.trustPolicy)) : undefined;
       const shipping = central ? eventShipperFor(central, { kind: 'engine-proxy', host: reportingHost() }, o.spoolDir ?? defaultSpoolDir('engine-proxy'), { log: (level, msg) => log(level, msg) }) : undefined;
       const audit = shipping ? new ShippedDecisionSink(shipping.shipper, auditLog) : auditLog;
+      const metrics = new EngineProxyMetrics();
+      if (shipping) registerShipperMetrics(metrics.registry, () => shipping.shipper.stats());
+      let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
       try {
-        const proxy = new EngineProxy({ listen, upstream, policy, loadPolicy: load, informOnly: o.auditOnly, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier });
+        const proxy = new EngineProxy({ listen, upstream, policy, loadPolicy: load, informOnly: o.auditOnly, tls, audit, alertWebhook: o.alertWebhook, log, imageVerifier, metrics });
         await proxy.start();
+        if (metricsAt) {
+          metricsServer = await serveMetrics(metrics.registry, metricsAt);
+          log('info', `metrics at ${metricsServer.url}`);
+        }
         process.on('SIGHUP', () => void proxy.reloadPolicy());
         await new Promise<void>((resolve) => {
           const stop = () => resolve();
@@ -83,6 +95,7 @@ export function registerEngineProxyCommands(program: Command): void {
         await proxy.close();
         await audit?.close();
       } finally {
+        await metricsServer?.close();
         await shipping?.close();
       }
     });

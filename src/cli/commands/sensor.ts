@@ -5,6 +5,8 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { parseMetricsListen, registerShipperMetrics, serveMetrics, type MetricsListener } from '../../util/metrics.js';
+import { SensorMetrics } from '../../sensor/metrics.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
@@ -46,6 +48,7 @@ interface SensorCliOptions {
   killSwitch?: string;
   evidenceDir?: string;
   host?: string;
+  metricsListen?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -79,6 +82,7 @@ export function registerSensorCommands(program: Command): Command {
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
     .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics (events, alerts, drops, spool lag) at http://HOST:PORT/metrics')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
       if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
@@ -100,6 +104,8 @@ export function registerSensorCommands(program: Command): Command {
       const duration = o.duration === undefined ? undefined : Number(o.duration);
       if (duration !== undefined && !(duration > 0)) throw new UserError(`--duration must be a positive number of seconds, got '${o.duration}'`);
       const exitCode = checkExitCode(o.exitCode);
+      const metricsAt = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
+      const metrics = metricsAt ? new SensorMetrics() : undefined;
       const minPriority = o.priority ? parsePriority(o.priority) : undefined;
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);
 
@@ -138,6 +144,7 @@ export function registerSensorCommands(program: Command): Command {
             for (const raw of detector.push(ev)) {
               anomalies++;
               const a = annotate ? annotate(raw, ev) : raw;
+              metrics?.alert(a);
               for (const s of sinks) s.write(a);
             }
             if (Date.now() - lastFlush > 30_000) {
@@ -151,6 +158,18 @@ export function registerSensorCommands(program: Command): Command {
       if (central) {
         shipping = eventShipperFor(central, { kind: 'sensor', host: reportingHost(), ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'));
         sinks.push(new ShippedAlertSink(shipping.shipper));
+        const shipper = shipping.shipper;
+        if (metrics) registerShipperMetrics(metrics.registry, () => shipper.stats());
+      }
+      let metricsServer: MetricsListener | undefined;
+      if (metrics && metricsAt) {
+        try {
+          metricsServer = await serveMetrics(metrics.registry, metricsAt);
+        } catch (e) {
+          await shipping?.close();
+          throw e;
+        }
+        process.stderr.write(`gatehouse: sensor metrics at ${metricsServer.url}\n`);
       }
 
       const ac = new AbortController();
@@ -171,6 +190,7 @@ export function registerSensorCommands(program: Command): Command {
           script: o.probe,
           openBounds: o.opens === 'all' ? ALL_OPENS : o.opens === 'default' ? DEFAULT_OPEN_BOUNDS : o.opens === 'rules' ? sensorOpenBounds(ruleSet, false) : undefined,
           signal: ac.signal,
+          ...(metrics ? { metrics } : {}),
           onReady: () => {
             process.stderr.write('gatehouse: sensor ready\n');
             if (duration !== undefined) timer = setTimeout(() => ac.abort(), duration * 1000);
@@ -192,6 +212,7 @@ export function registerSensorCommands(program: Command): Command {
         process.off('SIGTERM', onSignal);
         if (eventsOut && eventsOut !== process.stdout) await new Promise<void>((r) => (eventsOut as WriteStream).end(() => r()));
         await shipping?.close();
+        await metricsServer?.close();
       }
     });
 }

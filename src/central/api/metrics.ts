@@ -1,0 +1,17 @@
+/**
+ * `GET /metrics`: Prometheus text format (src/central/metrics.ts). Like every API it needs a
+ * token; any reader role will do. Prometheus: `authorization: { type: Bearer, credentials_file: … }`.
+ */
+import { centralMetrics } from '../metrics.js';
+import type { ApiModule } from './module.js';
+
+export const metricsApi: ApiModule = (app, ctx) => {
+  const metrics = centralMetrics(ctx);
+  app.get('/metrics', {
+    config: { permission: 'read' },
+    schema: { summary: 'Prometheus metrics (text exposition format): requests, latencies, ingest, image workers, process' },
+  }, async (_req, reply) => {
+    const text = await metrics.registry.metrics();
+    return reply.header('content-type', metrics.registry.contentType).send(text);
+  });
+};

@@ -18,8 +18,20 @@ export function secdbAdvisories(doc: unknown, where: string, feedDate: string): 
   if (!Array.isArray(d.packages)) throw new UserError(`${where}: secdb "packages" is not a list`, 'bad-feed');
   const source = `alpine-secdb:${branch}/${String(d.reponame ?? 'main')}`;
   const ecosystem = `Alpine:${branch}`;
+  return { source, advisories: secfixesAdvisories(d.packages, { source, ecosystem, feedDate, reference: (id) => (id.startsWith('CVE-') ? `https://security.alpinelinux.org/vuln/${id}` : undefined) }) };
+}
+
+/**
+ * The secdb layout's walk, shared by Alpine and Wolfi/Chainguard: per origin package,
+ * fixed version → ids; each id one advisory, the package fixed at that version ("0":
+ * never affected).
+ */
+export function secfixesAdvisories(
+  packages: unknown[], opts: { source: string; ecosystem: string; feedDate: string; reference?: (id: string) => string | undefined },
+): Advisory[] {
+  const { source, ecosystem, feedDate } = opts;
   const byId = new Map<string, Advisory>();
-  for (const p of d.packages) {
+  for (const p of packages) {
     const pkg = (p as { pkg?: { name?: unknown; secfixes?: unknown } })?.pkg;
     const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
     if (!name || typeof pkg?.secfixes !== 'object' || pkg.secfixes === null) continue;
@@ -32,19 +44,14 @@ export function secdbAdvisories(doc: unknown, where: string, feedDate: string): 
         let adv = byId.get(id);
         if (!adv) {
           adv = { id, source, aliases: [], cvss: [], affected: [], references: [], modified: feedDate };
-          if (id.startsWith('CVE-')) adv.references.push({ type: 'ADVISORY', url: `https://security.alpinelinux.org/vuln/${id}` });
+          const url = opts.reference?.(id);
+          if (url) adv.references.push({ type: 'ADVISORY', url });
           byId.set(id, adv);
         }
         for (const a of aliases) if (!adv.aliases.includes(a)) adv.aliases.push(a);
-        adv.affected.push({
-          ecosystem,
-          name,
-          ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: String(fixed) }] }],
-          versions: [],
-          status: 'fixed',
-        });
+        adv.affected.push({ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: String(fixed) }] }], versions: [], status: 'fixed' });
       }
     }
   }
-  return { source, advisories: [...byId.values()] };
+  return [...byId.values()];
 }

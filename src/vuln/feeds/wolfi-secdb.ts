@@ -6,6 +6,7 @@
  */
 import { UserError } from '../../util/errors.js';
 import type { Advisory } from '../model.js';
+import { secfixesAdvisories } from './alpine-secdb.js';
 
 const ECOSYSTEM_BY_HOST: Record<string, string> = { 'packages.wolfi.dev': 'Wolfi', 'packages.cgr.dev': 'Chainguard' };
 
@@ -25,22 +26,5 @@ export function wolfiSecdbAdvisories(doc: unknown, where: string, feedDate: stri
   if (!ecosystem) throw new UserError(`${where}: security.json of an unknown apk repository "${String(d.urlprefix)}" (known: ${Object.keys(ECOSYSTEM_BY_HOST).join(', ')})`, 'bad-feed');
   if (!Array.isArray(d.packages)) throw new UserError(`${where}: security.json "packages" is not a list`, 'bad-feed');
   const source = `${ecosystem.toLowerCase()}-secdb:${String(d.reponame ?? '')}`;
-  const byId = new Map<string, Advisory>();
-  for (const p of d.packages) {
-    const pkg = (p as { pkg?: { name?: unknown; secfixes?: unknown } })?.pkg;
-    const name = typeof pkg?.name === 'string' ? pkg.name : undefined;
-    if (!name || typeof pkg?.secfixes !== 'object' || pkg.secfixes === null) continue;
-    for (const [fixed, ids] of Object.entries(pkg.secfixes as Record<string, unknown>)) {
-      if (fixed === '0' || !Array.isArray(ids)) continue;
-      for (const entry of ids) {
-        const [id, ...aliases] = String(entry).trim().split(/\s+/);
-        if (!id) continue;
-        let adv = byId.get(id);
-        if (!adv) byId.set(id, (adv = { id, source, aliases: [], cvss: [], affected: [], references: [], modified: feedDate }));
-        for (const a of aliases) if (!adv.aliases.includes(a)) adv.aliases.push(a);
-        adv.affected.push({ ecosystem, name, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed }] }], versions: [], status: 'fixed' });
-      }
-    }
-  }
-  return { source, advisories: [...byId.values()] };
+  return { source, advisories: secfixesAdvisories(d.packages, { source, ecosystem, feedDate }) };
 }

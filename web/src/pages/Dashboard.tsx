@@ -27,7 +27,8 @@ async function loadSummary(): Promise<Summary> {
 
 /** "3 d 4 h", "25 min": how long ago, from seconds. */
 export function duration(seconds: number): string {
-  if (seconds < 3600) return `${Math.max(0, Math.floor(seconds / 60))} min`;
+  if (seconds < 60) return 'under a minute';
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min`;
   if (seconds < 86_400) return `${Math.floor(seconds / 3600)} h ${Math.floor((seconds % 3600) / 60)} min`;
   return `${Math.floor(seconds / 86_400)} d ${Math.floor((seconds % 86_400) / 3600)} h`;
 }
@@ -98,7 +99,7 @@ function DashboardBody({ data }: { data: Summary }) {
             <>
               <dl className="stats">
                 <div><dt>Age</dt><dd data-testid="db-age" className={dbStale ? 'stale' : undefined}>{db.ageSeconds === null ? 'never updated' : duration(db.ageSeconds)}</dd>{db.updatedAt && <dd className="small muted">updated <When iso={db.updatedAt} short /></dd>}</div>
-                <div><dt>Advisories</dt><dd>{db.advisories ?? '—'}</dd><dd className="small muted">{db.sources.length} sources</dd></div>
+                <div><dt>Advisories</dt><dd>{db.advisories ?? '—'}</dd><dd className="small muted">{db.sources.length} source{db.sources.length === 1 ? '' : 's'}</dd></div>
                 <div><dt>Images matched</dt><dd data-testid="db-current">{db.imagesCurrent}</dd><dd className="small muted">{db.imagesStale ? `${db.imagesStale} behind, being re-matched` : 'none behind'}</dd></div>
               </dl>
               {dbStale && <p className="warning">The DB is more than {DB_STALE_DAYS} days old: run <code>gatehouse db update</code>.</p>}

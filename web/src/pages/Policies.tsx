@@ -77,11 +77,11 @@ export function Policies() {
                 <td><Link to={`?${new URLSearchParams({ ...Object.fromEntries(params), id: p.id }).toString()}`}>{p.id}</Link></td>
                 <td>{p.name}</td>
                 <td>{p.subject}</td>
-                <td>{p.stages.join(', ')}</td>
+                <td className="nowrap">{p.stages.join(', ')}</td>
                 <td><SeverityBadge severity={p.severity} /></td>
-                <td>{p.enforcement.join(', ') || <span className="muted">none</span>}</td>
+                <td className="nowrap">{p.enforcement.join(', ') || <span className="muted">none</span>}</td>
                 <td>{p.enabled ? 'yes' : <span className="muted">no</span>}</td>
-                <td>{p.pack}</td>
+                <td className="nowrap">{p.pack}</td>
               </tr>
             ))}
           </tbody>
@@ -93,7 +93,7 @@ export function Policies() {
           {!selected ? <p className="muted">Pick a policy above to see its YAML.</p> : (
             <>
               <p>{selected.description}</p>
-              {selected.origin && <p className="hint">Defined in {selected.origin.file}:{selected.origin.line}</p>}
+              {selected.origin && <p className="hint">Defined in {selected.origin.file.split('/').pop()}:{selected.origin.line} (pack {selected.pack})</p>}
               <pre className="yaml" data-testid="policy-yaml" tabIndex={0} aria-label={`YAML of ${selected.id}`}>{yamlView || '…'}</pre>
               <div className="actions">
                 <button type="button" className="secondary" disabled={!yamlView} onClick={() => setDraft(yamlView)}>Edit a copy</button>

@@ -55,6 +55,8 @@ export function tagRows(images: Image[], now = Date.now()): TagRow[] {
   return rows.sort((a, b) => a.registry.localeCompare(b.registry) || a.repository.localeCompare(b.repository) || (b.ageDays ?? -1) - (a.ageDays ?? -1) || a.tag.localeCompare(b.tag));
 }
 
+/** registry/repository; a local layout as "(oci) /path". */
+const repoName = (r: TagRow) => (r.registry.startsWith('(') ? `${r.registry} ${r.repository}` : `${r.registry}/${r.repository}`);
 const vulnerable = (r: TagRow) => vulnCount(r.image.summary, 'CRITICAL') + vulnCount(r.image.summary, 'HIGH') > 0;
 const flagged = (r: TagRow) => r.old || r.signed !== 'verified' || vulnerable(r);
 
@@ -77,7 +79,7 @@ export function Registries() {
     const m = new Map<string, TagRow[]>();
     for (const r of rows) {
       if (onlyFlagged && !flagged(r)) continue;
-      const k = `${r.registry}/${r.repository}`;
+      const k = repoName(r);
       m.set(k, [...(m.get(k) ?? []), r]);
     }
     return [...m];
@@ -91,7 +93,7 @@ export function Registries() {
       <h1>Registries</h1>
       <ErrorNote error={error} />
       <dl className="stats" aria-label="Hygiene summary">
-        <div><dt>Repositories</dt><dd data-testid="repo-count">{new Set(rows.map((r) => `${r.registry}/${r.repository}`)).size}</dd></div>
+        <div><dt>Repositories</dt><dd data-testid="repo-count">{new Set(rows.map(repoName)).size}</dd></div>
         <div><dt>Tags</dt><dd data-testid="tag-count">{rows.length}{data.complete ? '' : '+'}</dd></div>
         <div><dt>Older than 6 months</dt><dd data-testid="old-count" className={old ? 'stale' : undefined}>{old}</dd></div>
         <div><dt>Not signed (verified)</dt><dd data-testid="unsigned-count">{unsigned}</dd></div>

@@ -105,8 +105,27 @@ export async function loadClusterObjects(opts: ClusterSourceOptions = {}): Promi
 }
 
 function loadKubeConfig(opts: ClusterSourceOptions): KubeConfig {
+  return readKubeConfig({ file: opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0], context: opts.context, noClusterHint: 'use --context or --kubeconfig' });
+}
+
+/**
+ * A kubeconfig (a file, else client-node's default: $KUBECONFIG, ~/.kube/config) or the
+ * pod's service account, with its context chosen; every problem a one-line UserError.
+ * The CLI's clusters and Central's cluster sources both connect through it.
+ */
+export function readKubeConfig(opts: { file?: string; context?: string; inCluster?: boolean; noClusterHint?: string }): KubeConfig {
   const kc = new KubeConfig();
-  const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0];
+  if (opts.inCluster) {
+    if (opts.file) throw new UserError('a cluster is either in-cluster or from a kubeconfig, not both', 'usage');
+    if (!process.env.KUBERNETES_SERVICE_HOST) throw new UserError('not running inside a Kubernetes pod (KUBERNETES_SERVICE_HOST is not set)', 'usage');
+    try {
+      kc.loadFromCluster();
+    } catch (e) {
+      throw new UserError(`cannot use the pod's service account: ${describeError(e)}`, 'usage');
+    }
+    return kc;
+  }
+  const file = opts.file;
   try {
     if (file) {
       if (!existsSync(file)) throw new UserError(`kubeconfig ${file} does not exist`, 'usage');
@@ -120,7 +139,7 @@ function loadKubeConfig(opts: ClusterSourceOptions): KubeConfig {
     if (!kc.getContextObject(opts.context)) throw new UserError(`context "${opts.context}" is not in the kubeconfig (known: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`, 'usage');
     kc.setCurrentContext(opts.context);
   }
-  if (!kc.getCurrentCluster()) throw new UserError('the kubeconfig names no current cluster (use --context or --kubeconfig)', 'usage');
+  if (!kc.getCurrentCluster()) throw new UserError(`the kubeconfig${file ? ` ${file}` : ''} names no current cluster (${opts.noClusterHint ?? 'give a context'})`, 'usage');
   return kc;
 }
 

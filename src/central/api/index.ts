@@ -20,6 +20,7 @@ import { complianceApi } from './compliance.js';
 import { imageSbomApi } from './image-sbom.js';
 import { summaryApi } from './summary.js';
 import { policyDryRunApi } from './policy-dry-run.js';
+import { incidentsApi } from './incidents.js';
 import { metricsApi } from './metrics.js';
 
 export const API_MODULES: ApiModule[] = [
@@ -46,4 +47,5 @@ export const API_MODULES: ApiModule[] = [
   summaryApi,
   policyDryRunApi,
   metricsApi,
+  incidentsApi,
 ];

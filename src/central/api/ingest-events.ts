@@ -48,6 +48,7 @@ export const ingestEventsApi: ApiModule = (app, ctx) => {
     const { deployments, ...result } = await ctx.db.transaction().execute((trx) => storeEventBatch(trx, req.body, now));
     if (result.stored) ctx.events.emit('events', req.body.source);
     if (deployments.length) ctx.events.emit('alerts', deployments);
+    if (result.stored) ctx.events.emit('event-batch', req.body);
     return result;
   });
 };

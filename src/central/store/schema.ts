@@ -178,6 +178,21 @@ export interface MetaTable {
   value: string;
 }
 
+/** A correlated incident (migration 0007); the whole incident is `body`. */
+export interface IncidentsTable {
+  id: string;
+  state: 'open' | 'closed';
+  severity: string;
+  stage: string;
+  title: string;
+  first_seen: string;
+  last_seen: string;
+  closed_at: string | null;
+  signals: number;
+  body: string;
+  updated_at: string;
+}
+
 /** Keeps migrations' own bookkeeping out of the query types. */
 export interface Database {
   tokens: TokensTable;
@@ -193,6 +208,7 @@ export interface Database {
   policies: PoliciesTable;
   exceptions: ExceptionsTable;
   meta: MetaTable;
+  incidents: IncidentsTable;
 }
 
 export type { Generated };

@@ -68,6 +68,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ['respond'], load: async () => (await import('./respond.js')).registerRespondCommands },
   { names: ['evidence'], load: async () => (await import('./evidence.js')).registerEvidenceCommands },
   { names: ['baseline'], load: async () => (await import('./baseline.js')).registerBaselineCommands },
+  { names: ['incidents'], load: async () => (await import('./incidents.js')).registerIncidentsCommands },
 ];
 
 /**

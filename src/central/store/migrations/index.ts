@@ -9,6 +9,7 @@ import * as eventDeployments from './0003-event-deployments.js';
 import * as deploymentsByRiskDesc from './0004-deployments-by-risk-desc.js';
 import * as imageFindingDocs from './0005-image-finding-docs.js';
 import * as imageSboms from './0006-image-sboms.js';
+import * as incidents from './0007-incidents.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -17,6 +18,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-deployments-by-risk-desc': deploymentsByRiskDesc,
   '0005-image-finding-docs': imageFindingDocs,
   '0006-image-sboms': imageSboms,
+  '0007-incidents': incidents,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,0 +1,145 @@
+/**
+ * Correlated incidents (src/runtime/incidents): the Kubernetes audit webhook receiver
+ * `POST /api/v1/ingest/audit` (kube-apiserver's `--audit-webhook-config-file` pointed at
+ * Central posts audit.k8s.io/v1 EventLists), `POST /api/v1/ingest/flows` (network flow
+ * records), `GET /api/v1/incidents` (paged, filters severity and state) and
+ * `GET /api/v1/incidents/{id}`. Alerts and decisions reach the correlator through
+ * ingest/events' `event-batch` notice.
+ */
+import type { AuditEvent, FlowRecord } from '../../runtime/incidents/types.js';
+import { incidentService, stopIncidentService } from '../incidents/service.js';
+import { getIncident, listIncidents } from '../store/incidents.js';
+import { severityList } from './alerts.js';
+import { ApiError, errorSchema } from './errors.js';
+import { decodeCursor, encodeCursor, pageQuerySchema } from './paging.js';
+import type { ApiModule } from './module.js';
+
+/** An apiserver batch is at most --audit-webhook-batch-max-size events (400 by default); request bodies make them large. */
+export const AUDIT_BODY_LIMIT = 16 * 1024 * 1024;
+
+const str = { type: 'string', maxLength: 4096 } as const;
+const time = { type: 'string', format: 'date-time' } as const;
+
+const userInfoSchema = {
+  type: 'object', additionalProperties: false,
+  properties: {
+    username: str, uid: str, groups: { type: 'array', maxItems: 256, items: str },
+    extra: { type: 'object', additionalProperties: { type: 'array', items: str } },
+  },
+} as const;
+
+/** audit.k8s.io/v1 Event, every field of the type and nothing else. */
+const auditEventSchema = {
+  type: 'object', additionalProperties: false, required: ['auditID', 'stage', 'verb', 'requestURI', 'level'],
+  properties: {
+    kind: { type: 'string', const: 'Event' }, apiVersion: { type: 'string', const: 'audit.k8s.io/v1' },
+    level: { type: 'string', enum: ['None', 'Metadata', 'Request', 'RequestResponse'] },
+    auditID: { type: 'string', minLength: 1, maxLength: 128 },
+    stage: { type: 'string', enum: ['RequestReceived', 'ResponseStarted', 'ResponseComplete', 'Panic'] },
+    requestURI: { type: 'string', maxLength: 16_384 }, verb: { type: 'string', maxLength: 64 },
+    user: userInfoSchema, impersonatedUser: userInfoSchema,
+    sourceIPs: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 64 } },
+    userAgent: { type: 'string', maxLength: 4096 },
+    objectRef: {
+      type: 'object', additionalProperties: false,
+      properties: { resource: str, namespace: str, name: str, uid: str, apiGroup: str, apiVersion: str, resourceVersion: str, subresource: str },
+    },
+    responseStatus: { type: 'object' }, requestObject: { type: 'object' }, responseObject: { type: 'object' },
+    requestReceivedTimestamp: time, stageTimestamp: time,
+    annotations: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+} as const;
+
+
+const eventListSchema = {
+  type: 'object', additionalProperties: false, required: ['kind', 'apiVersion', 'items'],
+  properties: {
+    kind: { type: 'string', const: 'EventList' }, apiVersion: { type: 'string', const: 'audit.k8s.io/v1' },
+    metadata: { type: 'object' },
+    items: { type: 'array', maxItems: 10_000, items: auditEventSchema },
+  },
+} as const;
+
+const flowEnd = {
+  type: 'object', additionalProperties: false,
+  properties: { workload: { type: 'string', maxLength: 1024 }, ip: { type: 'string', maxLength: 64 }, port: { type: 'integer', minimum: 0, maximum: 65535 }, host: { type: 'string', maxLength: 253 } },
+} as const;
+
+const flowBatchSchema = {
+  type: 'object', additionalProperties: false, required: ['flows'],
+  properties: {
+    cluster: { type: 'string', maxLength: 253 },
+    flows: {
+      type: 'array', maxItems: 10_000,
+      items: {
+        type: 'object', additionalProperties: false, required: ['id', 'time', 'src', 'dst'],
+        properties: { id: { type: 'string', minLength: 1, maxLength: 200 }, time, protocol: { type: 'string', enum: ['tcp', 'udp'] }, src: flowEnd, dst: flowEnd },
+      },
+    },
+  },
+} as const;
+
+const listQuery = {
+  type: 'object', additionalProperties: false,
+  properties: { ...pageQuerySchema, severity: { type: 'string', description: 'comma list of severities' }, state: { type: 'string', enum: ['open', 'closed'] } },
+} as const;
+
+export const incidentsApi: ApiModule = (app, ctx) => {
+  const service = () => incidentService(ctx, { onError: (e) => app.log.error({ err: e }, 'incident correlation: store write failed') });
+  // Started with the server, so the correlator sees every batch from the first.
+  app.addHook('onReady', async () => void service());
+  app.addHook('onClose', () => stopIncidentService(ctx));
+
+  app.post<{ Body: { kind: 'EventList'; items: AuditEvent[] }; Querystring: { cluster?: string } }>('/api/v1/ingest/audit', {
+    bodyLimit: AUDIT_BODY_LIMIT,
+    config: { permission: 'ingest:events' },
+    schema: {
+      summary: 'Kubernetes audit webhook: an audit.k8s.io/v1 EventList (kube-apiserver --audit-webhook-config-file)',
+      querystring: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253 } } },
+      body: eventListSchema,
+      response: { 200: { type: 'object', properties: { received: { type: 'integer' } }, required: ['received'] }, 400: errorSchema },
+    },
+  }, async (req) => {
+    const cluster = req.query.cluster;
+    await service().feed(req.body.items.map((event) => ({ kind: 'audit' as const, event, ...(cluster ? { cluster } : {}) })));
+    return { received: req.body.items.length };
+  });
+
+  app.post<{ Body: { cluster?: string; flows: Array<FlowRecord & { id: string }> } }>('/api/v1/ingest/flows', {
+    bodyLimit: AUDIT_BODY_LIMIT,
+    config: { permission: 'ingest:events' },
+    schema: {
+      summary: 'Network flow records (source and destination workload, address and port)',
+      body: flowBatchSchema,
+      response: { 200: { type: 'object', properties: { received: { type: 'integer' } }, required: ['received'] }, 400: errorSchema },
+    },
+  }, async (req) => {
+    const { cluster, flows } = req.body;
+    await service().feed(flows.map(({ id, ...flow }) => ({ kind: 'flow' as const, id, flow, ...(cluster ? { cluster } : {}) })));
+    return { received: flows.length };
+  });
+
+  app.get<{ Querystring: { limit: number; cursor?: string; severity?: string; state?: 'open' | 'closed' } }>('/api/v1/incidents', {
+    config: { permission: 'read' },
+    schema: { summary: 'Correlated incidents, most recently active first', querystring: listQuery },
+  }, async (req) => {
+    const { limit, severity, state } = req.query;
+    const c = decodeCursor(req.query.cursor);
+    await service().idle();
+    const { items, more } = await listIncidents(ctx.db, {
+      limit, ...(state ? { state } : {}), ...(severity ? { severities: severityList(severity) } : {}), ...(c ? { cursor: { k: String(c.k), id: c.id } } : {}),
+    });
+    const last = items[items.length - 1];
+    return { items, nextCursor: more && last ? encodeCursor({ k: last.lastSeen, id: last.id }) : null };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/incidents/:id', {
+    config: { permission: 'read' },
+    schema: { summary: 'One incident with its timeline', params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } }, required: ['id'] } },
+  }, async (req) => {
+    await service().idle();
+    const inc = await getIncident(ctx.db, req.params.id);
+    if (!inc) throw new ApiError(404, 'not-found', `no incident ${req.params.id}`);
+    return inc;
+  });
+};

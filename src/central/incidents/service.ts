@@ -1,0 +1,109 @@
+/**
+ * Central's incident service: one correlator per Central, fed from what Central ingests
+ * (alert and decision batches through the `event-batch` notice of ingest/events, audit
+ * events and flows through their own routes), its changes written to the store in order.
+ * Writes are serialised on one promise chain, so the stored incidents follow the engine's
+ * order; `idle()` resolves when everything fed so far is stored.
+ */
+import type { CentralContext } from '../context.js';
+import type { EventBatch } from '../client/ingest-types.js';
+import { IncidentCorrelator, type CorrelatorOptions } from '../../runtime/incidents/engine.js';
+import type { CorrelationInput, IncidentChanges } from '../../runtime/incidents/types.js';
+import { applyIncidentChanges, closeStaleIncidents } from '../store/incidents.js';
+import { batchInputs } from './feed.js';
+
+export const EVENT_BATCH_NOTICE = 'event-batch';
+
+export interface IncidentServiceOptions extends Omit<CorrelatorOptions, 'now'> {
+  /** How often idle incidents are closed (default 60 s). */
+  sweepMs?: number;
+  onError?: (e: unknown) => void;
+}
+
+export class IncidentService {
+  readonly engine: IncidentCorrelator;
+  private chain: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listener = (batch: EventBatch) => {
+    const inputs = batchInputs(batch);
+    if (inputs.length) void this.feed(inputs).catch(() => undefined);
+  };
+  errors = 0;
+
+  constructor(private readonly ctx: CentralContext, private readonly options: IncidentServiceOptions = {}) {
+    this.engine = new IncidentCorrelator({ ...options, now: ctx.now });
+  }
+
+  /** Subscribes to ingest notices and starts the idle sweep; closes incidents a previous run left open. */
+  start(): this {
+    this.ctx.events.on(EVENT_BATCH_NOTICE, this.listener);
+    this.chain = this.chain.then(async () => {
+      await closeStaleIncidents(this.ctx.db, this.ctx.now().toISOString());
+    }).catch((e) => this.fail(e));
+    this.timer = setInterval(() => void this.write(() => this.engine.sweep()).catch(() => undefined), this.options.sweepMs ?? 60_000);
+    this.timer.unref();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.ctx.events.off(EVENT_BATCH_NOTICE, this.listener);
+    if (this.timer) clearInterval(this.timer);
+    await this.idle();
+  }
+
+  /** Correlates inputs and stores what changed; resolves once stored (rejects if the store failed). */
+  feed(inputs: CorrelationInput[]): Promise<void> {
+    return this.write(() => {
+      const all: IncidentChanges = { updated: [], removed: [] };
+      for (const i of inputs) {
+        const ch = this.engine.ingest(i);
+        // An incident merged away in this step is neither stored nor kept in `updated`.
+        const gone = new Set(ch.removed);
+        all.updated = all.updated.filter((x) => !gone.has(x.id));
+        all.updated.push(...ch.updated);
+        all.removed.push(...ch.removed);
+      }
+      return all;
+    });
+  }
+
+  /** Resolves when everything fed so far is stored. */
+  idle(): Promise<void> {
+    return this.chain.catch(() => undefined);
+  }
+
+  private write(step: () => IncidentChanges): Promise<void> {
+    const run = this.chain.catch(() => undefined).then(async () => {
+      const changes = step();
+      if (!changes.updated.length && !changes.removed.length) return;
+      const now = this.ctx.now().toISOString();
+      await this.ctx.db.transaction().execute((trx) => applyIncidentChanges(trx, changes, now));
+    });
+    this.chain = run.catch((e) => this.fail(e));
+    return run;
+  }
+
+  private fail(e: unknown): void {
+    this.errors++;
+    this.options.onError?.(e);
+  }
+}
+
+const SERVICES = new WeakMap<CentralContext, IncidentService>();
+
+/** The one incident service of a Central (created and started on first use). */
+export function incidentService(ctx: CentralContext, options?: IncidentServiceOptions): IncidentService {
+  let s = SERVICES.get(ctx);
+  if (!s) {
+    s = new IncidentService(ctx, options).start();
+    SERVICES.set(ctx, s);
+  }
+  return s;
+}
+
+/** Stops and forgets a Central's incident service (on server close). */
+export async function stopIncidentService(ctx: CentralContext): Promise<void> {
+  const s = SERVICES.get(ctx);
+  SERVICES.delete(ctx);
+  await s?.stop();
+}

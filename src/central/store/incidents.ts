@@ -1,0 +1,65 @@
+/** Correlated incidents: the correlator's changes applied in one transaction; paged reads. */
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Incident, IncidentChanges } from '../../runtime/incidents/types.js';
+import { chunks, fromJson, toJson } from './json.js';
+import type { Database, IncidentsTable } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+function row(i: Incident, now: string): IncidentsTable {
+  return {
+    id: i.id, state: i.state, severity: i.severity, stage: i.stage, title: i.title.slice(0, 1000), first_seen: i.firstSeen, last_seen: i.lastSeen,
+    closed_at: i.closedAt ?? null, signals: i.signals, body: toJson(i), updated_at: now,
+  };
+}
+
+/** Stores what one correlation step changed: upserts the updated incidents, deletes those merged away. */
+export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now: string): Promise<void> {
+  for (const part of chunks(changes.removed, 300)) await db.deleteFrom('incidents').where('id', 'in', part).execute();
+  // The last state of an incident in one step wins (it may be updated, then closed).
+  const latest = new Map(changes.updated.map((i) => [i.id, i]));
+  if (!latest.size) return;
+  const known = new Set<string>();
+  for (const part of chunks([...latest.keys()], 300)) {
+    for (const r of await db.selectFrom('incidents').select('id').where('id', 'in', part).execute()) known.add(r.id);
+  }
+  for (const inc of latest.values()) {
+    const r = row(inc, now);
+    if (known.has(inc.id)) {
+      const { id, ...rest } = r;
+      await db.updateTable('incidents').set(rest).where('id', '=', id).execute();
+    } else await db.insertInto('incidents').values(r).execute();
+  }
+}
+
+export interface IncidentQuery {
+  limit: number;
+  cursor?: { k: string; id: string };
+  severities?: string[];
+  state?: 'open' | 'closed';
+}
+
+/** Newest activity first (last_seen desc, id desc); one extra row tells whether a next page exists. */
+export async function listIncidents(db: Db, q: IncidentQuery): Promise<{ items: Incident[]; more: boolean }> {
+  let query = db.selectFrom('incidents').select(['id', 'body', 'last_seen']);
+  if (q.state) query = query.where('state', '=', q.state);
+  if (q.severities) query = query.where('severity', 'in', q.severities);
+  if (q.cursor) query = query.where(sql<boolean>`(last_seen < ${q.cursor.k} or (last_seen = ${q.cursor.k} and id < ${q.cursor.id}))`);
+  const rows = await query.orderBy('last_seen', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
+  return { items: rows.slice(0, q.limit).map((r) => fromJson<Incident>(r.body, {} as Incident)), more: rows.length > q.limit };
+}
+
+export async function getIncident(db: Db, id: string): Promise<Incident | undefined> {
+  const r = await db.selectFrom('incidents').select('body').where('id', '=', id).executeTakeFirst();
+  return r ? fromJson<Incident>(r.body, {} as Incident) : undefined;
+}
+
+/** Incidents left open by a previous run: the correlator's memory is gone, so they close at start. */
+export async function closeStaleIncidents(db: Db, now: string): Promise<number> {
+  const rows = await db.selectFrom('incidents').select(['id', 'body']).where('state', '=', 'open').execute();
+  for (const r of rows) {
+    const inc = { ...fromJson<Incident>(r.body, {} as Incident), state: 'closed' as const, closedAt: now };
+    await db.updateTable('incidents').set({ state: 'closed', closed_at: now, body: toJson(inc), updated_at: now }).where('id', '=', r.id).execute();
+  }
+  return rows.length;
+}

@@ -1,16 +1,23 @@
 /**
  * The admission webhook's GET /metrics on its own HTTPS listener (127.0.0.1:0, a local CA):
  * the Prometheus text format, and reviews counted by endpoint, operation and decision after
- * real AdmissionReviews through the default policies.
+ * real AdmissionReviews through the default policies; with an image-trust gate against the
+ * local registry, the verdict cache's hits and misses.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { loadAdmissionPolicies } from '../../src/admission/policies.js';
+import { ImageTrustGate } from '../../src/admission/image-trust.js';
+import { containerImagesOf } from '../../src/admission/image-trust-images.js';
 import { AdmissionServer } from '../../src/admission/server.js';
+import { parseTrustPolicy } from '../../src/trust/policy.js';
+import { missing, testRegistry } from '../helpers/components.js';
+import { pushTestImage, registryUp, uniqueRepo } from '../trust/fixtures.js';
 import { ensureLocalTls } from '../../src/central/tls.js';
 import { subjects } from '../../src/subjects/index.js';
 import { assertProcessMetrics, parseExposition } from './prom-text.js';
@@ -19,12 +26,12 @@ const dir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-admission-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let uid = 0;
-const review = (name: string, privileged: boolean, operation = 'CREATE') => ({
+const review = (name: string, privileged: boolean, operation = 'CREATE', image = 'registry.example/web:1.0') => ({
   apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview',
   request: {
     uid: `uid-${++uid}`, kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' },
     namespace: 'app', name, operation, userInfo: { username: 'alice', groups: ['dev'] }, dryRun: false,
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'app' }, spec: { containers: [{ name: 'web', image: 'registry.example/web:1.0', ...(privileged ? { securityContext: { privileged: true } } : {}) }] } },
+    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'app' }, spec: { containers: [{ name: 'web', image, ...(privileged ? { securityContext: { privileged: true } } : {}) }] } },
   },
 });
 
@@ -72,6 +79,39 @@ test('GET /metrics on the webhook listener counts reviews by operation and decis
     assert.ok(!m.samples.some((s) => Object.values(s.labels).some((v) => v.startsWith('uid-') || v === 'priv')), 'no uids or names as labels');
   } finally {
     await server.close();
+    await agent.close();
+  }
+});
+
+test('image-trust cache hits and misses are counted (gate against the local registry)', { skip: missing(registryUp(), `needs the registry at ${testRegistry} (.ci/setup.d/30-registry.sh)`) }, async () => {
+  const tls = await ensureLocalTls(dir);
+  const agent = new Agent({ connect: { ca: tls.ca } });
+  const pub = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }) as string;
+  const policy = await parseTrustPolicy({ keys: { release: { pem: pub } }, rules: [{ match: [`${testRegistry}/trust-test/metrics-*`], action: 'require', keys: ['release'] }], default: 'reject' }, 'test policy', dir);
+  const unsigned = await pushTestImage(uniqueRepo('metrics-unsigned'));
+  const gate = new ImageTrustGate({ policy });
+  const loaded = await loadAdmissionPolicies([], subjects());
+  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key }, imageTrust: { gate, imagesOf: containerImagesOf } });
+  const url = await server.start();
+  try {
+    const validate = async () => {
+      const res = await undiciFetch(`${url}/validate`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(review('unsigned', false, 'CREATE', unsigned.ref)) });
+      return ((await res.json()) as { response: { allowed: boolean } }).response.allowed;
+    };
+    assert.equal(await validate(), false, 'an unsigned image is refused');
+    assert.equal(await validate(), false, 'again, from the cache');
+    const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent });
+    const m = parseExposition(await res.text());
+    assert.equal(m.types.get('gatehouse_admission_image_trust_cache_total'), 'counter');
+    const s = gate.stats();
+    assert.ok(s.verdicts.hits >= 1 && s.verdicts.misses >= 1, JSON.stringify(s));
+    assert.equal(m.value('gatehouse_admission_image_trust_cache_total', { cache: 'verdicts', result: 'hit' }), s.verdicts.hits);
+    assert.equal(m.value('gatehouse_admission_image_trust_cache_total', { cache: 'verdicts', result: 'miss' }), s.verdicts.misses);
+    assert.equal(m.value('gatehouse_admission_image_trust_cache_total', { cache: 'tags', result: 'miss' }), s.tags.misses);
+    assert.equal(m.value('gatehouse_admission_reviews_total', { endpoint: 'validate', decision: 'deny' }), 2);
+  } finally {
+    await server.close();
+    await gate.close();
     await agent.close();
   }
 });

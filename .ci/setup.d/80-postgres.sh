@@ -29,6 +29,11 @@ fi
 psql -X -q -d "$(cat "$url_file")" -c 'select 1' >/dev/null
 
 # Databases left by test runs that were killed before they could drop theirs
-# (test/helpers/postgres.ts names them gatehouse_test_*); no test runs during setup.
+# (test/helpers/postgres.ts names them gatehouse_test_<pid>_*). A database whose test process
+# is still alive is in use (another run on this machine): it is left alone.
 as_postgres -d postgres -At -c "SELECT datname FROM pg_database WHERE datname LIKE 'gatehouse\_test\_%'" |
-  while read -r db; do as_postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+  while read -r db; do
+    pid=$(echo "$db" | sed -n 's/^gatehouse_test_\([0-9]*\)_.*/\1/p')
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then continue; fi
+    as_postgres -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+  done

@@ -122,6 +122,7 @@ describe('console: dashboard summary, SBOM download, /registries, /policies', { 
     assert.deepEqual(await axeSerious(page), []);
     await page.getByLabel(/Only tags with a problem/).check();
     await page.waitForURL(/flagged=1/);
+    await cart.locator('tbody tr', { hasText: '2.0' }).waitFor({ state: 'detached' });
     assert.equal(await cart.locator('tbody tr').count(), 1, 'cart:2.0 is recent, signed and has no critical or high vulnerability');
   });
 

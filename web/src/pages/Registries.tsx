@@ -62,7 +62,8 @@ const flagged = (r: TagRow) => r.old || r.signed !== 'verified' || vulnerable(r)
 
 export function Registries() {
   const [params, setParams] = useSearchParams();
-  const onlyFlagged = params.get('flagged') === '1';
+  // Local state (the URL follows): the box changes at once, even while the router's navigation is pending.
+  const [onlyFlagged, setOnlyFlagged] = useState(params.get('flagged') === '1');
   const [data, setData] = useState<{ images: Image[]; complete: boolean; watches: Watch[] }>();
   const [error, setError] = useState<ApiError>();
   const reload = useCallback(() => {
@@ -100,7 +101,7 @@ export function Registries() {
         <div><dt>Critical or high</dt><dd data-testid="vulnerable-count">{rows.filter(vulnerable).length}</dd></div>
       </dl>
       <p className="actions">
-        <label><input type="checkbox" checked={onlyFlagged} onChange={(e) => { const next = new URLSearchParams(params); if (e.target.checked) next.set('flagged', '1'); else next.delete('flagged'); setParams(next); }} /> Only tags with a problem (old, unsigned or critical/high)</label>
+        <label><input type="checkbox" checked={onlyFlagged} onChange={(e) => { setOnlyFlagged(e.target.checked); const next = new URLSearchParams(params); if (e.target.checked) next.set('flagged', '1'); else next.delete('flagged'); setParams(next, { replace: true }); }} /> Only tags with a problem (old, unsigned or critical/high)</label>
       </p>
 
       {repos.length === 0 ? <p className="muted">{rows.length ? 'No tag with a problem.' : 'No image yet: push a scan with gatehouse image scan IMAGE --server URL.'}</p> : repos.map(([name, tags]) => (

@@ -49,7 +49,10 @@ describe('framework mapping files', () => {
     const root = defaultPackDir();
     for (const file of (await expandYamlPaths(root)).filter((f) => !f.includes('/frameworks/'))) {
       for (const doc of [parse(readFileSync(file, 'utf8'))]) {
-        for (const p of doc?.policies ?? doc?.risks ?? doc?.rules ?? []) {
+        // Packs list their policies, risks or rules; other data under policies/ (ATT&CK maps…) is not a pack.
+        const list: unknown = doc?.policies ?? doc?.risks ?? doc?.rules;
+        if (!Array.isArray(list)) continue;
+        for (const p of list) {
           for (const m of p.mappings?.nist ?? []) {
             const id = String(m).replace('SP 800-190 ', '');
             if (id.startsWith('4.5')) continue; // host.yaml (the node checks' file)

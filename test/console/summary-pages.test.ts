@@ -161,4 +161,18 @@ describe('console: dashboard summary, SBOM download, /registries, /policies', { 
     // Nothing was stored by the dry runs: the violations are as they were.
     assert.equal((await central.api('GET', '/api/v1/violations?policy=image-older-than-180-days&state=active')).body.items.length, 2);
   });
+
+  test('the new pages in the dark theme: no serious axe violation', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      for (const [path, ready] of [['/', 'db-age'], ['/registries', 'tag-count'], ['/policies?id=image-older-than-180-days', 'policy-yaml']] as const) {
+        await page.goto(`${central.url}${path}`);
+        await page.getByTestId(ready).first().waitFor();
+        assert.deepEqual(await axeSerious(page), [], path);
+      }
+      await shot(page, 'policies-dark');
+    } finally {
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
+  });
 });

@@ -83,6 +83,7 @@ function DashboardBody({ data }: { data: Summary }) {
             <div key={s}><dt><Link to={`/violations?state=active&stage=${s}`}>{s}</Link></dt><dd data-testid={`stage-${s}`}>{byStage[s] ?? 0}</dd></div>
           ))}
         </dl>
+        <p className="hint">What raises them: <Link to="/policies">policies</Link> (edit and dry run); image age and signatures per tag: <Link to="/registries">registries</Link>.</p>
       </Section>
       <Section title="Coverage">
         <dl className="stats">

@@ -48,6 +48,14 @@ export function Policies() {
   const selected = data?.items.find((p) => p.id === selectedId);
   const subjects = [...new Set((data?.items ?? []).map((p) => p.subject))].sort();
 
+  // A shared ?id= link: its row is scrolled into view inside the table's region once.
+  const [scrolled, setScrolled] = useState(false);
+  useEffect(() => {
+    if (scrolled || !selectedId || !data) return;
+    setScrolled(true);
+    document.querySelector('tr[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' });
+  }, [scrolled, selectedId, data]);
+
   const [yamlView, setYamlView] = useState('');
   const [draft, setDraft] = useState(NEW_POLICY);
   useEffect(() => {

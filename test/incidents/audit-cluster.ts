@@ -2,7 +2,7 @@
  * kube-apiserver (over kine) with its audit webhook backend pointed at a Central: the
  * shared helper (test/helpers/kube-cluster.ts) takes no extra flags, so this wrapper starts
  * the same two binaries with the same settings plus --audit-policy-file and
- * --audit-webhook-config-file (blocking mode: each audited request waits for Central).
+ * --audit-webhook-config-file (batch mode, flushed every second).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -39,7 +39,7 @@ rules:
   - level: None
 `;
 
-export async function startAuditCluster(webhookUrl: string, webhookToken: string): Promise<AuditCluster> {
+export async function startAuditCluster(webhookUrl: string, webhookToken: string, webhookCaPem?: string): Promise<AuditCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-audit-'));
   const [etcdPort, apiPort] = [await freePort(), await freePort()];
   writeFileSync(join(dir, 'tokens.csv'), 'admin-token-0000,admin,admin-uid,system:masters\n');
@@ -49,7 +49,7 @@ export async function startAuditCluster(webhookUrl: string, webhookToken: string
   writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
   writeFileSync(join(dir, 'audit-webhook.json'), JSON.stringify({
     apiVersion: 'v1', kind: 'Config',
-    clusters: [{ name: 'central', cluster: { server: webhookUrl } }],
+    clusters: [{ name: 'central', cluster: { server: webhookUrl, ...(webhookCaPem ? { 'certificate-authority-data': Buffer.from(webhookCaPem).toString('base64') } : {}) } }],
     users: [{ name: 'apiserver', user: { token: webhookToken } }],
     contexts: [{ name: 'central', context: { cluster: 'central', user: 'apiserver' } }],
     'current-context': 'central',
@@ -68,7 +68,8 @@ export async function startAuditCluster(webhookUrl: string, webhookToken: string
     '--enable-priority-and-fairness=false', '--profiling=false',
     `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
     `--audit-webhook-config-file=${join(dir, 'audit-webhook.json')}`,
-    '--audit-webhook-mode=blocking',
+    // batch mode, flushed every second: a slow Central never holds up the apiserver's requests
+    '--audit-webhook-mode=batch', '--audit-webhook-batch-max-wait=1s',
   ], { cwd: dir, stdio: ['ignore', log('apiserver'), log('apiserver')] });
   procs.push(api);
   const server = `https://127.0.0.1:${apiPort}`;

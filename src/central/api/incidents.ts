@@ -90,12 +90,13 @@ export const incidentsApi: ApiModule = (app, ctx) => {
   app.addHook('onReady', async () => void service());
   app.addHook('onClose', () => stopIncidentService(ctx));
 
-  app.post<{ Body: { kind: 'EventList'; items: AuditEvent[] }; Querystring: { cluster?: string } }>('/api/v1/ingest/audit', {
+  app.post<{ Body: { kind: 'EventList'; items: AuditEvent[] }; Querystring: { cluster?: string; timeout?: string } }>('/api/v1/ingest/audit', {
     bodyLimit: AUDIT_BODY_LIMIT,
     config: { permission: 'ingest:events' },
     schema: {
       summary: 'Kubernetes audit webhook: an audit.k8s.io/v1 EventList (kube-apiserver --audit-webhook-config-file)',
-      querystring: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253 } } },
+      // The apiserver's webhook client adds ?timeout=30s to the configured URL.
+      querystring: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253 }, timeout: { type: 'string', pattern: '^[0-9]+(ms|s|m)$' } } },
       body: eventListSchema,
       response: { 200: { type: 'object', properties: { received: { type: 'integer' } }, required: ['received'] }, 400: errorSchema },
     },

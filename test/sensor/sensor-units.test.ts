@@ -172,7 +172,7 @@ describe('gatehouse sensor: bad input', () => {
     const { runCli } = await import('../helpers/cli.js');
     const r = await runCli(['sensor']);
     assert.equal(r.code, 2);
-    assert.equal(r.stderr.trim(), 'gatehouse: nothing to do: give --rules FILE… (alerts) and/or --events FILE|- (events)');
+    assert.equal(r.stderr.trim(), 'gatehouse: nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
   });
   it('rejects a bad queue size and names a missing bpftrace in one line', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
     const { runCli } = await import('../helpers/cli.js');

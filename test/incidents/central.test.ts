@@ -195,6 +195,11 @@ storeTest('malformed audit bodies are a 400 with nothing correlated or stored', 
     const ok = await central.api('POST', '/api/v1/ingest/audit', list([good]), await central.token('admission'));
     assert.equal(ok.status, 200, JSON.stringify(ok.body));
     assert.deepEqual((await incidents(central))[0]!.timeline.map((e) => e.layer), ['api', 'runtime']);
+    // the apiserver's webhook client appends ?timeout=; anything else there is refused above
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit?timeout=30s&cluster=prod', list([good]), sensor)).status, 200);
+    const doc = await central.api('GET', '/api/v1/openapi.json');
+    assert.equal(doc.status, 200);
+    for (const path of ['/api/v1/ingest/audit', '/api/v1/ingest/flows', '/api/v1/incidents', '/api/v1/incidents/{id}']) assert.ok(doc.body.paths[path], `OpenAPI lists ${path}`);
   } finally {
     await central.close();
   }

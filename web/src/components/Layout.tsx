@@ -11,6 +11,8 @@ const NAV = [
   { to: '/images', label: 'Images' },
   { to: '/violations', label: 'Violations' },
   { to: '/compliance', label: 'Compliance' },
+  { to: '/registries', label: 'Registries' },
+  { to: '/policies', label: 'Policies' },
   { to: '/settings', label: 'Settings' },
 ];
 

@@ -17,7 +17,7 @@ import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import type { SubjectRegistry } from '../policy/subject.js';
 import type { Policy, PolicyException } from '../policy/types.js';
 import { describeError, isUserError } from '../util/errors.js';
-import { secondsSince } from '../util/metrics.js';
+import { metricsText, secondsSince } from '../util/metrics.js';
 import { AdmissionMetrics, type TrustCacheStats } from './metrics.js';
 import { exclusionOf, reviewAdmission, type ReviewOutcome, type ReviewerOptions } from './decide.js';
 import { resourceWithSub } from './fields/request.js';
@@ -183,7 +183,7 @@ export class AdmissionServer {
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?')[0]} (the webhook serves POST /validate and POST /mutate)` }));
     app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/metrics', async (_req, reply) => reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.registry.metrics()));
+    app.get('/metrics', async (_req, reply) => reply.header('content-type', this.metrics.registry.contentType).send(await metricsText(this.metrics.registry)));
     app.post('/validate', (req, reply) => this.answer('validate', req, reply));
     app.post('/mutate', (req, reply) => this.answer('mutate', req, reply));
     await app.listen({ host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0 });

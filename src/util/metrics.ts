@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics (prom-client), shared by Central, the sensor, admission and the engine
- * proxy. Each component makes its own Registry (with the default process metrics) and defines
- * its own metrics in its own file; this module only builds registries and serves their text.
- * Labels are small fixed sets (route, status, decision…), never ids.
+ * proxy. The default process metrics (CPU, RSS, heap, event-loop lag, GC) live in one registry
+ * per process, made at the first scrape; each component instance makes its own Registry for
+ * its own metrics (defined in its own file), and metricsText() serves both. Labels are small
+ * fixed sets (route, status, decision…), never ids.
  */
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -13,12 +14,28 @@ export { Counter, Gauge, Histogram, Registry };
 /** Seconds: 1 ms … 10 s, for request and review latencies. */
 export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-/** A registry with the default process metrics (CPU, RSS, heap, event-loop lag, GC) under `gatehouse_`. */
+let processRegistry: Registry | undefined;
+
+/** The process's default metrics under `gatehouse_` (one set per process, however many components it runs). */
+export function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, prefix: 'gatehouse_' });
+  }
+  return processRegistry;
+}
+
+/** A component's registry; its samples carry `component`. */
 export function newRegistry(component: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ component });
-  collectDefaultMetrics({ register: registry, prefix: 'gatehouse_' });
   return registry;
+}
+
+/** The text format of the process metrics and the component's (content type: registry.contentType). */
+export async function metricsText(registry: Registry): Promise<string> {
+  const [proc, own] = await Promise.all([processMetrics().metrics(), registry.metrics()]);
+  return proc + own;
 }
 
 /** Seconds since `startNs` (process.hrtime.bigint()). */
@@ -51,7 +68,7 @@ export async function serveMetrics(registry: Registry, at: { host: string; port:
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
       return;
     }
-    registry.metrics().then(
+    metricsText(registry).then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${e instanceof Error ? e.message : String(e)}\n`),
     );

@@ -2,6 +2,7 @@
  * `GET /metrics`: Prometheus text format (src/central/metrics.ts). Like every API it needs a
  * token; any reader role will do. Prometheus: `authorization: { type: Bearer, credentials_file: … }`.
  */
+import { metricsText } from '../../util/metrics.js';
 import { centralMetrics } from '../metrics.js';
 import type { ApiModule } from './module.js';
 
@@ -11,7 +12,7 @@ export const metricsApi: ApiModule = (app, ctx) => {
     config: { permission: 'read' },
     schema: { summary: 'Prometheus metrics (text exposition format): requests, latencies, ingest, image workers, process' },
   }, async (_req, reply) => {
-    const text = await metrics.registry.metrics();
+    const text = await metricsText(metrics.registry);
     return reply.header('content-type', metrics.registry.contentType).send(text);
   });
 };

@@ -79,10 +79,13 @@ for (const dialect of DIALECTS) {
       const stored = JSON.stringify(await c.db().selectFrom('sources').selectAll().execute());
       assert.ok(!stored.includes(cluster.adminToken), 'the kubeconfig credentials are sealed in the store');
       await live.sync();
-      const list = await until('13 deployments', async () => {
+      // Kinds arrive in any order (23 lists): wait until the Services have been seen too.
+      const exposedFrontend = (items: { name: string; riskFactors: { details: string[] }[] }[]) =>
+        /frontend-external \(LoadBalancer\)/.test(items.find((d) => d.name === 'frontend')?.riskFactors.flatMap((f) => f.details).join('\n') ?? '');
+      const list = await until('13 deployments, the frontend exposed by its LoadBalancer', async () => {
         await live.evaluator.settle();
         const r = await c.api('GET', '/api/v1/deployments?sort=risk&limit=50');
-        return r.body.items.length === 13 && r.body.items;
+        return r.body.items.length === 13 && exposedFrontend(r.body.items) && r.body.items;
       });
       assert.equal(list[0].name, 'node-agent', `riskiest first: ${list.map((d: { name: string; riskScore: number }) => `${d.name}=${d.riskScore}`).join(' ')}`);
       assert.equal(list[0].cluster, 'lab');

@@ -161,10 +161,10 @@ describe('drift from the real sensor on real podman containers', { skip, timeout
     assert.ok(ran.includes('/bin/ls'), `execs: ${JSON.stringify(ran)}`);
     const libs = libraryOpens.filter(mine).map((e) => e['fd.name']);
     assert.ok(libs.includes('/lib/x86_64-linux-gnu/libc.so.6'), `library opens: ${JSON.stringify(libs)}`);
-    assert.deepEqual(
-      verdicts.filter((v) => v.containerId === debianId).map((v) => [v.path, v.reason, v.kind]),
-      [['/tmp/libevil.so', 'added', 'library']],
-    );
+    const debianDrift = verdicts.filter((v) => v.containerId === debianId);
+    assert.deepEqual(debianDrift.map((v) => [v.path, v.kind]), [['/tmp/libevil.so', 'library']]);
+    // `added` when the sensor's write event was seen, `not-in-image` when a busy machine lost it: drift either way.
+    assert.ok(['added', 'not-in-image'].includes(debianDrift[0]!.reason), debianDrift[0]!.reason);
   });
 
   it('a binary written after the watch began, seen through the sensor\'s writes only, is drift when run', async () => {

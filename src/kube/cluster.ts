@@ -8,10 +8,9 @@
  * them would need more rights than a posture scan should ask for).
  */
 import { existsSync } from 'node:fs';
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { UserError, describeError } from '../util/errors.js';
+import { isSuccess, kubeRequest, statusMessage } from './http.js';
 import { isKnownKind } from './kinds.js';
 import type { LoadNote, ManifestObject } from './manifests.js';
 
@@ -190,41 +189,15 @@ class RawApi {
   }
 
   private async get(path: string): Promise<unknown> {
-    // The server URL may carry a path prefix (API proxies): keep it.
-    const url = new URL(this.server.replace(/\/$/, '') + path);
-    const opts: RequestOptions & { headers: Record<string, string> } = { method: 'GET', headers: { accept: 'application/json' } };
-    await this.kc.applyToHTTPSOptions(opts);
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const body = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            let message = `HTTP ${status}`;
-            try {
-              message = (JSON.parse(body) as { message?: string }).message ?? message;
-            } catch {
-              // not a Status object
-            }
-            reject(new HttpStatusError(status, message));
-            return;
-          }
-          try {
-            resolve(JSON.parse(body));
-          } catch (e) {
-            reject(new Error(`${url.pathname}: the server did not answer JSON (${describeError(e)})`));
-          }
-        });
-      });
-      req.on('error', reject);
-      req.setTimeout(60_000, () => req.destroy(new Error('no answer within 60 s')));
-      req.end();
-    });
+    const answer = await kubeRequest(this.kc, 'GET', path, { timeoutMs: 60_000 });
+    if (!isSuccess(answer.status)) throw new HttpStatusError(answer.status, statusMessage(answer));
+    try {
+      return JSON.parse(answer.text);
+    } catch (e) {
+      throw new Error(`${answer.url.pathname}: the server did not answer JSON (${describeError(e)})`);
+    }
   }
+
 }
 
 function statusOf(e: unknown): number | undefined {

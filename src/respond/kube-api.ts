@@ -4,10 +4,9 @@
  * credentials, and plain JSON requests (GET, merge/strategic patches, POST, DELETE) through
  * Node's http(s). Also the KIND/NS/NAME target syntax of `gatehouse respond … --cluster`.
  */
-import { existsSync } from 'node:fs';
-import { request as httpRequest, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { readKubeConfig } from '../kube/cluster.js';
+import { isSuccess, kubeRequest, statusMessage, type KubeAnswer } from '../kube/http.js';
 import { UserError, describeError } from '../util/errors.js';
 import type { KubeTarget } from './types.js';
 
@@ -103,23 +102,9 @@ export class KubeApi {
   }
 
   static connect(opts: KubeConnectOptions = {}): KubeApi {
-    const kc = new KubeConfig();
-    const file = opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0];
-    try {
-      if (file) {
-        if (!existsSync(file)) throw new UserError(`kubeconfig ${file} does not exist`, 'usage');
-        kc.loadFromFile(file);
-      } else kc.loadFromDefault();
-    } catch (e) {
-      if (e instanceof UserError) throw e;
-      throw new UserError(`cannot read the kubeconfig${file ? ` ${file}` : ''}: ${describeError(e)}`, 'usage');
-    }
-    if (opts.context) {
-      if (!kc.getContextObject(opts.context)) throw new UserError(`context "${opts.context}" is not in the kubeconfig (known: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`, 'usage');
-      kc.setCurrentContext(opts.context);
-    }
-    return new KubeApi(kc);
+    return new KubeApi(readKubeConfig({ file: opts.kubeconfig ?? process.env.KUBECONFIG?.split(':')[0], context: opts.context, noClusterHint: 'use --context or --kubeconfig' }));
   }
+
 
   /** The object's URL path (collection path when name is undefined). */
   path(kind: string, namespace: string | undefined, name?: string, sub?: string): string {
@@ -152,50 +137,24 @@ export class KubeApi {
   }
 
   async send(method: string, path: string, body?: unknown, contentType?: string): Promise<unknown> {
-    const url = new URL(this.server.replace(/\/$/, '') + path);
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (payload) {
-      headers['content-type'] = contentType ?? 'application/json';
-      headers['content-length'] = String(payload.length);
+    let answer: KubeAnswer;
+    try {
+      answer = await kubeRequest(this.kc, method, path, { ...(body === undefined ? {} : { body: Buffer.from(JSON.stringify(body)), contentType }), timeoutMs: 30_000 });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw code === 'ECONNREFUSED' || code === 'ENOTFOUND' ? new UserError(`cannot reach the cluster at ${this.server} (${code})`, 'cluster') : e;
     }
-    const opts: RequestOptions & { headers: Record<string, string> } = { method, headers };
-    await this.kc.applyToHTTPSOptions(opts);
-    const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(url, opts, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            let message = `HTTP ${status}`;
-            try {
-              message = (JSON.parse(text) as { message?: string }).message ?? message;
-            } catch {
-              // not a Status object
-            }
-            if (status === 401) return reject(new UserError(`${this.server}: unauthorized (check the kubeconfig's credentials)`, 'cluster'));
-            return reject(new KubeHttpError(status, `${method} ${url.pathname}: ${message}`));
-          }
-          try {
-            resolve(text ? JSON.parse(text) : undefined);
-          } catch (e) {
-            reject(new Error(`${url.pathname}: the server did not answer JSON (${describeError(e)})`));
-          }
-        });
-      });
-      req.on('error', (e) => {
-        const code = (e as { code?: string }).code;
-        reject(code === 'ECONNREFUSED' || code === 'ENOTFOUND' ? new UserError(`cannot reach the cluster at ${this.server} (${code})`, 'cluster') : e);
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('no answer within 30 s')));
-      if (payload) req.write(payload);
-      req.end();
-    });
+    if (!isSuccess(answer.status)) {
+      if (answer.status === 401) throw new UserError(`${this.server}: unauthorized (check the kubeconfig's credentials)`, 'cluster');
+      throw new KubeHttpError(answer.status, `${method} ${answer.url.pathname}: ${statusMessage(answer)}`);
+    }
+    try {
+      return answer.text ? JSON.parse(answer.text) : undefined;
+    } catch (e) {
+      throw new Error(`${answer.url.pathname}: the server did not answer JSON (${describeError(e)})`);
+    }
   }
+
 }
 
 /** The object or a one-line error naming it. */

@@ -195,20 +195,26 @@ export class LiveEvaluator implements ChangeListener {
 
   /** Returns how many deployments it evaluated or marked deleted. */
   private async passSource(sourceId: string, s: SourceState, alerted: ReadonlySet<string>, images: ReadonlySet<string>): Promise<number> {
+    // What this pass re-reads and what it evaluates are taken together, before any await: a
+    // change that arrives while the pass reads the store keeps both its object and its marks
+    // for the next pass. (Taken apart, a Service arriving mid-read had its namespace evaluated
+    // without the Service, and the next pass, which read it, no longer had the mark.)
+    const rereadKeys = [...s.reread];
+    s.reread.clear();
+    const marked = { keys: s.keys, namespaces: s.namespaces, all: s.all || !s.loaded, alerted };
+    s.keys = new Set();
+    s.namespaces = new Set();
+    s.all = false;
+    let contextChanged = s.contextChanged || !s.loaded;
+    s.contextChanged = false;
+    // A first load reads every object (changes that arrive meanwhile are re-read next pass).
     if (!s.loaded) await this.load(sourceId, s);
-    else await this.reread(sourceId, s);
+    else if (this.reread(s, await this.readRows(sourceId, rereadKeys))) contextChanged = true;
     if (s.indexStale || !s.index) {
       s.index = buildIndex([...s.objects.values()]);
       s.indexStale = false;
     }
-    if (s.contextChanged) {
-      s.prepared = undefined;
-      s.contextChanged = false;
-    }
-    const marked = { keys: s.keys, namespaces: s.namespaces, all: s.all, alerted };
-    s.keys = new Set();
-    s.namespaces = new Set();
-    s.all = false;
+    if (contextChanged) s.prepared = undefined;
     const now = this.now();
     const at = now.toISOString();
     const existing = new Map((await this.db.selectFrom('deployments').select(['id', 'risk_score', 'risk', 'images', 'labels', 'deleted_at'])
@@ -342,11 +348,8 @@ export class LiveEvaluator implements ChangeListener {
       const last = rows[rows.length - 1]!;
       after = { kind: last.kind, namespace: last.namespace, name: last.name };
     }
-    s.reread.clear();
     s.loaded = true;
-    s.all = true;
     s.indexStale = true;
-    s.contextChanged = true;
   }
 
   /**
@@ -370,18 +373,29 @@ export class LiveEvaluator implements ChangeListener {
     s.objects.set(key, asManifest(body, s.name));
   }
 
-  private async reread(sourceId: string, s: SourceState): Promise<void> {
-    const keys = [...s.reread];
-    s.reread.clear();
+  /** The stored bodies of these objects (undefined: deleted), read before any of them is applied. */
+  private async readRows(sourceId: string, keys: readonly string[]): Promise<[string, string | undefined][]> {
+    const rows: [string, string | undefined][] = [];
     for (const key of keys) {
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
-      const row = await this.liveRow(sourceId, kind, namespace, name);
-      if (row) this.keep(s, kind, namespace, name, row.body);
-      else s.objects.delete(key);
-      if (NAMESPACE_CONTEXT.has(kind) || CLUSTER_CONTEXT.has(kind)) s.contextChanged = true;
+      rows.push([key, (await this.liveRow(sourceId, kind, namespace, name))?.body]);
     }
-    if (keys.length) s.indexStale = true;
+    return rows;
   }
+
+  /** Applies re-read objects; true when one of them is context (the risk context must be prepared again). */
+  private reread(s: SourceState, rows: readonly [string, string | undefined][]): boolean {
+    let context = false;
+    for (const [key, body] of rows) {
+      const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
+      if (body !== undefined) this.keep(s, kind, namespace, name, body);
+      else s.objects.delete(key);
+      if (NAMESPACE_CONTEXT.has(kind) || CLUSTER_CONTEXT.has(kind)) context = true;
+    }
+    if (rows.length) s.indexStale = true;
+    return context;
+  }
+
 
   private liveRow(sourceId: string, kind: string, namespace: string, name: string) {
     return this.db.selectFrom('objects').select('body').where('source_id', '=', sourceId).where('kind', '=', kind)

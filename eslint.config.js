@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
  * depth (`../cli/x.js` from src/kube/netpol/ is src/kube/cli), so a config is generated for
  * each depth below src/, matching exactly `../` × depth + folder.
  */
-const ENGINES = ['kube', 'vuln', 'image', 'inventory', 'runtime', 'sensor', 'engine-proxy', 'trust', 'hygiene', 'admission', 'respond', 'node', 'compliance'];
+const ENGINES = ['kube', 'vuln', 'image', 'inventory', 'runtime', 'sensor', 'engine-proxy', 'trust', 'hygiene', 'admission', 'respond', 'node', 'compliance', 'network', 'identity'];
 /** Shells over the engines: the CLI, the composition root of subjects, the central server. */
 export const SHELLS = ['cli', 'subjects', 'central'];
 const CORE_FORBIDS = [...ENGINES, ...SHELLS, 'report'];

@@ -22,6 +22,9 @@ import { summaryApi } from './summary.js';
 import { policyDryRunApi } from './policy-dry-run.js';
 import { incidentsApi } from './incidents.js';
 import { metricsApi } from './metrics.js';
+import { networkApi } from './network.js';
+import { networkPoliciesApi } from './network-policies.js';
+import { identitiesApi } from './identities.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -48,4 +51,7 @@ export const API_MODULES: ApiModule[] = [
   policyDryRunApi,
   metricsApi,
   incidentsApi,
+  networkApi,
+  networkPoliciesApi,
+  identitiesApi,
 ];

@@ -34,11 +34,15 @@ export interface FindingsReport {
   findings: Finding[];
 }
 
-/** One event of a batch: an alert (sensor, runtime replay) or a decision (engine-proxy, admission). */
+/**
+ * One event of a batch: an alert (sensor, runtime replay), a decision (engine-proxy,
+ * admission) or a flow (the sensor's aggregated connections; `data` is an ObservedFlow of
+ * src/network/flow.ts).
+ */
 export interface IngestEvent {
   /** Idempotency key: Central stores an event with a key it has seen once only. */
   id: string;
-  type: 'alert' | 'decision';
+  type: 'alert' | 'decision' | 'flow';
   /** RFC 3339. */
   time: string;
   finding?: Finding;

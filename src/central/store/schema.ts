@@ -138,7 +138,7 @@ export interface ViolationsTable {
 export interface EventsTable {
   /** The sender's idempotency key. */
   id: string;
-  type: 'alert' | 'decision';
+  type: 'alert' | 'decision' | 'flow';
   source_kind: string;
   cluster: string | null;
   host: string | null;

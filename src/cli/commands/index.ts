@@ -69,6 +69,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ['evidence'], load: async () => (await import('./evidence.js')).registerEvidenceCommands },
   { names: ['baseline'], load: async () => (await import('./baseline.js')).registerBaselineCommands },
   { names: ['incidents'], load: async () => (await import('./incidents.js')).registerIncidentsCommands },
+  { names: ['identity'], load: async () => (await import('./identity.js')).registerIdentityCommands },
 ];
 
 /**

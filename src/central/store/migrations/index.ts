@@ -10,6 +10,8 @@ import * as deploymentsByRiskDesc from './0004-deployments-by-risk-desc.js';
 import * as imageFindingDocs from './0005-image-finding-docs.js';
 import * as imageSboms from './0006-image-sboms.js';
 import * as incidents from './0007-incidents.js';
+import * as networkFlows from './0008-network-flows.js';
+import * as leases from './0009-leases.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -19,6 +21,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-image-finding-docs': imageFindingDocs,
   '0006-image-sboms': imageSboms,
   '0007-incidents': incidents,
+  '0008-network-flows': networkFlows,
+  '0009-leases': leases,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -5,7 +5,7 @@
  *   POST /mutate    pins verified images to their digests (JSON patch); no policy verdicts,
  *                   which /validate gives after mutation, on the object as it will be stored
  *   GET  /healthz   liveness
- *   GET  /metrics   Prometheus metrics (src/admission/metrics.ts)
+ *   GET  /metrics   Prometheus metrics (src/admission/metrics.ts), with the scrape token
  * Every answer is sent within the budget (default 2 s, below the API server's timeout):
  * work still running at the deadline is abandoned and the answer is fail-closed (deny) or
  * fail-open (allow with a warning), as configured. A body that is not a readable
@@ -17,7 +17,7 @@ import { compilePolicySet, type PolicySet } from '../policy/evaluate.js';
 import type { SubjectRegistry } from '../policy/subject.js';
 import type { Policy, PolicyException } from '../policy/types.js';
 import { describeError, isUserError } from '../util/errors.js';
-import { metricsText, secondsSince } from '../util/metrics.js';
+import { metricsAuthorized, metricsText, secondsSince } from '../util/metrics.js';
 import { AdmissionMetrics, type TrustCacheStats } from './metrics.js';
 import { exclusionOf, reviewAdmission, type ReviewOutcome, type ReviewerOptions } from './decide.js';
 import { resourceWithSub } from './fields/request.js';
@@ -126,6 +126,8 @@ export interface AdmissionServerOptions {
   now?: () => Date;
   /** Where the counters go (default: a registry of its own); served at GET /metrics. */
   metrics?: AdmissionMetrics;
+  /** The scrape token GET /metrics requires as a bearer token; without one, /metrics is off (404). */
+  metricsToken?: string;
 }
 
 const TIMED_OUT = Symbol('timed-out');
@@ -183,7 +185,14 @@ export class AdmissionServer {
     });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not-found', message: `no route ${req.method} ${req.url.split('?')[0]} (the webhook serves POST /validate and POST /mutate)` }));
     app.get('/healthz', async () => ({ status: 'ok' }));
-    app.get('/metrics', async (_req, reply) => reply.header('content-type', this.metrics.registry.contentType).send(await metricsText(this.metrics.registry)));
+    // Every API needs a token: the webhook's reviews come from the API server (mTLS is the
+    // cluster's business), but metrics are for anyone who can reach the port.
+    app.get('/metrics', async (req, reply) => {
+      const token = this.opts.metricsToken;
+      if (!token) return reply.code(404).type('text/plain').send('metrics are off: start with --metrics-token-file FILE (or GATEHOUSE_METRICS_TOKEN)\n');
+      if (!metricsAuthorized(req.headers.authorization, token)) return reply.code(401).header('www-authenticate', 'Bearer realm="gatehouse-metrics"').type('text/plain').send('a bearer token is required (the scrape token)\n');
+      return reply.header('content-type', this.metrics.registry.contentType).send(await metricsText(this.metrics.registry));
+    });
     app.post('/validate', (req, reply) => this.answer('validate', req, reply));
     app.post('/mutate', (req, reply) => this.answer('mutate', req, reply));
     await app.listen({ host: this.opts.host ?? '127.0.0.1', port: this.opts.port ?? 0 });

@@ -5,7 +5,9 @@
  * its own metrics (defined in its own file), and metricsText() serves both. Labels are small
  * fixed sets (route, status, decision…), never ids.
  */
-import { createServer, type Server } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { UserError } from './errors.js';
 
@@ -57,22 +59,57 @@ export function parseMetricsListen(value: string): { host: string; port: number 
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** Where and how a component serves its metrics apart from its own listener (src/cli/metrics-options.ts builds it). */
+export interface MetricsServeOptions {
+  host: string;
+  port: number;
+  /** The scrape token: every request must carry `Authorization: Bearer <token>` (Prometheus: authorization.credentials_file). */
+  token: string;
+  /** HTTPS with this certificate; without it the address must be a loopback one. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
 /**
- * A plain HTTP listener answering `GET /metrics` with the registry's text format (everything
- * else 404), for components whose own listener speaks another protocol or that have none.
+ * Whether an Authorization header carries the scrape token. Both sides are hashed first, so
+ * the comparison is constant-time whatever the lengths.
  */
-export async function serveMetrics(registry: Registry, at: { host: string; port: number }): Promise<MetricsListener> {
-  const server: Server = createServer((req, res) => {
+export function metricsAuthorized(header: string | undefined, token: string): boolean {
+  const m = /^Bearer ([^\s]+)$/i.exec(header ?? '');
+  if (!m) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(m[1]!), digest(token));
+}
+
+/** Loopback addresses, where plain HTTP is allowed (nothing leaves the machine). */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * A listener answering `GET /metrics` with the registry's text format (everything else 404),
+ * for components whose own listener speaks another protocol or that have none. Every API
+ * needs a token, metrics too: a request without the scrape token gets 401. HTTPS when given a
+ * certificate; plain HTTP only on loopback.
+ */
+export async function serveMetrics(registry: Registry, at: MetricsServeOptions): Promise<MetricsListener> {
+  if (!at.token) throw new UserError('metrics need a scrape token (--metrics-token-file FILE or GATEHOUSE_METRICS_TOKEN)', 'usage');
+  if (!at.tls && !isLoopbackHost(at.host)) throw new UserError(`--metrics-listen ${at.host}:${at.port}: plain HTTP is served on a loopback address only; give --metrics-tls-cert and --metrics-tls-key`, 'usage');
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('only GET /metrics is served here\n');
+      return;
+    }
+    if (!metricsAuthorized(req.headers.authorization, at.token)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer realm="gatehouse-metrics"' }).end('a bearer token is required (the scrape token)\n');
       return;
     }
     metricsText(registry).then(
       (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
       (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${e instanceof Error ? e.message : String(e)}\n`),
     );
-  });
+  };
+  const server: Server = at.tls ? createHttpsServer({ cert: at.tls.cert, key: at.tls.key }, handle) : createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new UserError(`--metrics-listen ${at.host}:${at.port}: ${e.code ?? e.message}`, 'usage')));
     server.listen(at.port, at.host, () => resolve());
@@ -80,7 +117,7 @@ export async function serveMetrics(registry: Registry, at: { host: string; port:
   const addr = server.address() as { address: string; port: number };
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}/metrics`,
+    url: `${at.tls ? 'https' : 'http'}://${host}:${addr.port}/metrics`,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { loadAdmissionPolicies } from '../../src/admission/policies.js';
@@ -23,6 +23,8 @@ import { subjects } from '../../src/subjects/index.js';
 import { assertProcessMetrics, parseExposition } from './prom-text.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-admission-'));
+const scrapeToken = randomBytes(32).toString('hex');
+const bearer = { authorization: `Bearer ${scrapeToken}` };
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let uid = 0;
@@ -39,16 +41,23 @@ test('GET /metrics on the webhook listener counts reviews by operation and decis
   const tls = await ensureLocalTls(dir);
   const agent = new Agent({ connect: { ca: tls.ca } });
   const loaded = await loadAdmissionPolicies([], subjects());
-  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key } });
+  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key }, metricsToken: scrapeToken });
   const url = await server.start();
   try {
     assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    // Every API needs a token: no token, or a wrong one, is 401 and shows nothing.
+    for (const headers of [{}, { authorization: `Bearer ${'0'.repeat(64)}` }, { authorization: scrapeToken }]) {
+      const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent, headers });
+      const text = await res.text();
+      assert.equal(res.status, 401, JSON.stringify(headers));
+      assert.doesNotMatch(text, /gatehouse_admission/);
+    }
     const post = async (body: unknown, path = '/validate') => {
       const res = await undiciFetch(url + path, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
       return { status: res.status, json: (await res.json()) as { response?: { allowed: boolean } } };
     };
     const metrics = async () => {
-      const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent });
+      const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent, headers: bearer });
       assert.equal(res.status, 200);
       assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
       return parseExposition(await res.text());
@@ -91,7 +100,7 @@ test('image-trust cache hits and misses are counted (gate against the local regi
   const unsigned = await pushTestImage(uniqueRepo('metrics-unsigned'));
   const gate = new ImageTrustGate({ policy });
   const loaded = await loadAdmissionPolicies([], subjects());
-  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key }, imageTrust: { gate, imagesOf: containerImagesOf } });
+  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key }, imageTrust: { gate, imagesOf: containerImagesOf }, metricsToken: scrapeToken });
   const url = await server.start();
   try {
     const validate = async () => {
@@ -100,7 +109,7 @@ test('image-trust cache hits and misses are counted (gate against the local regi
     };
     assert.equal(await validate(), false, 'an unsigned image is refused');
     assert.equal(await validate(), false, 'again, from the cache');
-    const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent });
+    const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent, headers: bearer });
     const m = parseExposition(await res.text());
     assert.equal(m.types.get('gatehouse_admission_image_trust_cache_total'), 'counter');
     const s = gate.stats();
@@ -112,6 +121,22 @@ test('image-trust cache hits and misses are counted (gate against the local regi
   } finally {
     await server.close();
     await gate.close();
+    await agent.close();
+  }
+});
+
+test('without a scrape token the webhook serves no metrics', async () => {
+  const tls = await ensureLocalTls(dir);
+  const agent = new Agent({ connect: { ca: tls.ca } });
+  const loaded = await loadAdmissionPolicies([], subjects());
+  const server = new AdmissionServer({ policies: loaded.policies, exceptions: loaded.exceptions, subjects: subjects(), tls: { cert: tls.cert, key: tls.key } });
+  const url = await server.start();
+  try {
+    const res = await undiciFetch(`${url}/metrics`, { dispatcher: agent, headers: bearer });
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /--metrics-token-file/);
+  } finally {
+    await server.close();
     await agent.close();
   }
 });

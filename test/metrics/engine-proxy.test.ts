@@ -5,6 +5,7 @@
  * an engine that is not there counts as an upstream error. A bad --metrics-listen is a
  * one-line usage error.
  */
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,6 +26,11 @@ after(() => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   rmSync(work, { recursive: true, force: true });
 });
+
+const scrapeToken = randomBytes(32).toString('hex');
+const tokenFile = join(work, 'metrics-token');
+writeFileSync(tokenFile, `${scrapeToken}\n`, { mode: 0o600 });
+const bearer = { headers: { authorization: `Bearer ${scrapeToken}` } };
 
 const pack = join(work, 'no-info.yaml');
 writeFileSync(pack, `apiVersion: gatehouse.dev/v1
@@ -54,7 +60,7 @@ function get(socketPath: string, path: string): Promise<number> {
 /** Starts the CLI; resolves with the metrics URL it logs. */
 async function startProxy(name: string, upstream: string): Promise<{ child: ChildProcess; socket: string; metricsUrl: string; stderr(): string }> {
   const socket = join(work, `${name}.sock`);
-  const child = spawn(process.execPath, [bin, 'engine-proxy', '--listen', `unix://${socket}`, '--upstream', upstream, '--policy', pack, '--metrics-listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [bin, 'engine-proxy', '--listen', `unix://${socket}`, '--upstream', upstream, '--policy', pack, '--metrics-listen', '127.0.0.1:0', '--metrics-token-file', tokenFile], {
     env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_SERVER: undefined, GATEHOUSE_TOKEN: undefined },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -80,7 +86,7 @@ describe('engine-proxy --metrics-listen', { skip: missing(podmanUp(), `podman AP
   test('counts real requests through the proxy by decision and action, with decision latencies', async () => {
     const p = await startProxy('live', `unix://${podmanSocket}`);
     try {
-      const before = await scrape(p.metricsUrl);
+      const before = await scrape(p.metricsUrl, bearer);
       assertProcessMetrics(before);
       assert.equal(before.types.get('gatehouse_engine_proxy_requests_total'), 'counter');
       assert.equal(before.types.get('gatehouse_engine_proxy_decision_duration_seconds'), 'histogram');
@@ -92,7 +98,7 @@ describe('engine-proxy --metrics-listen', { skip: missing(podmanUp(), `podman AP
       assert.equal(await get(p.socket, '/v1.41/info'), 403, 'denied by the pack');
       assert.equal(await get(p.socket, '/v1.41/containers/%ZZ/json'), 400, 'malformed: refused before any decision');
 
-      const m = await scrape(p.metricsUrl);
+      const m = await scrape(p.metricsUrl, bearer);
       assert.equal(m.value('gatehouse_engine_proxy_requests_total', { decision: 'allow', action: 'system.version' }), 1);
       assert.equal(m.value('gatehouse_engine_proxy_requests_total', { decision: 'allow', action: 'container.list' }), 1);
       assert.equal(m.value('gatehouse_engine_proxy_requests_total', { decision: 'deny', action: 'system.info' }), 1);
@@ -101,6 +107,12 @@ describe('engine-proxy --metrics-listen', { skip: missing(podmanUp(), `podman AP
       assert.equal(m.value('gatehouse_engine_proxy_decision_duration_seconds_bucket', { decision: 'deny', le: '+Inf' }), 1);
       assert.equal(m.sum('gatehouse_engine_proxy_upstream_errors_total'), 0);
       assert.equal((await fetch(p.metricsUrl.replace('/metrics', '/v1.41/version'))).status, 404, 'the metrics address serves nothing else');
+      // Every API needs a token: none, a wrong one, or the token without "Bearer" is 401 and shows nothing.
+      for (const authorization of [undefined, `Bearer ${'f'.repeat(64)}`, scrapeToken]) {
+        const res = await fetch(p.metricsUrl, authorization ? { headers: { authorization } } : {});
+        assert.equal(res.status, 401, String(authorization));
+        assert.doesNotMatch(await res.text(), /gatehouse_engine_proxy/);
+      }
     } finally {
       assert.equal(await stop(p.child), 0, p.stderr());
     }
@@ -110,7 +122,7 @@ describe('engine-proxy --metrics-listen', { skip: missing(podmanUp(), `podman AP
     const p = await startProxy('down', `unix://${join(work, 'no-engine.sock')}`);
     try {
       assert.equal(await get(p.socket, '/v1.41/version'), 502);
-      const m = await scrape(p.metricsUrl);
+      const m = await scrape(p.metricsUrl, bearer);
       assert.equal(m.value('gatehouse_engine_proxy_upstream_errors_total', { stage: 'forward' }), 1);
       assert.equal(m.value('gatehouse_engine_proxy_requests_total', { decision: 'allow', action: 'system.version' }), 1);
     } finally {
@@ -124,4 +136,21 @@ test('a bad --metrics-listen is a one-line usage error', async () => {
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   assert.match(r.stderr, /--metrics-listen "nowhere": expected HOST:PORT/);
+});
+
+test('--metrics-listen without a scrape token, with a short one, or plain HTTP off loopback is a one-line usage error', async () => {
+  const short = join(work, 'short-token');
+  writeFileSync(short, 'abc\n');
+  const cases: [string[], RegExp][] = [
+    [['--metrics-listen', '127.0.0.1:0'], /needs a scrape token: --metrics-token-file FILE or GATEHOUSE_METRICS_TOKEN/],
+    [['--metrics-listen', '127.0.0.1:0', '--metrics-token-file', short], /at least 16 characters/],
+    [['--metrics-listen', '127.0.0.1:0', '--metrics-token-file', join(work, 'absent')], /--metrics-token-file .*absent/],
+    [['--metrics-listen', '0.0.0.0:0', '--metrics-token-file', tokenFile], /plain HTTP is served on a loopback address only/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(['engine-proxy', '--listen', `unix://${join(work, 'y.sock')}`, ...args], { env: { GATEHOUSE_SERVER: undefined, GATEHOUSE_METRICS_TOKEN: undefined } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, message);
+  }
 });

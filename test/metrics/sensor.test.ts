@@ -48,9 +48,12 @@ describe('sensor --metrics-listen', { skip: skip(), timeout: 600_000 }, () => {
 
   test('events, alerts, drops and the shipping to Central are counted while the sensor runs', { timeout: 600_000 }, async () => {
     const token = await central.token('sensor');
+    const scrapeToken = randomBytes(24).toString('hex');
+    const bearer = { headers: { authorization: `Bearer ${scrapeToken}` } };
     const child = spawn(process.execPath, [bin, 'sensor', '--rules', FALCO_RULES, '--opens', 'rules', '--format', 'json', '--output', join(work, 'alerts.jsonl'),
       '--server', central.url, '--spool-dir', join(work, 'spool'), '--metrics-listen', '127.0.0.1:0'], {
-      env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_TOKEN: token, GATEHOUSE_SERVER: undefined, GATEHOUSE_CA: undefined },
+      // The scrape token from the environment (the other way than the proxy's test, which uses --metrics-token-file).
+      env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_TOKEN: token, GATEHOUSE_SERVER: undefined, GATEHOUSE_CA: undefined, GATEHOUSE_METRICS_TOKEN: scrapeToken },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -66,7 +69,8 @@ describe('sensor --metrics-listen', { skip: skip(), timeout: 600_000 }, () => {
         if (child.exitCode !== null) throw new Error(`sensor exited: ${err}`);
         return err.includes('sensor ready');
       }, 300_000);
-      const first = await scrape(url);
+      assert.equal((await fetch(url)).status, 401, 'no scrape token, no metrics');
+      const first = await scrape(url, bearer);
       assertProcessMetrics(first);
       for (const [name, type] of [['gatehouse_sensor_events_total', 'counter'], ['gatehouse_sensor_alerts_total', 'counter'], ['gatehouse_sensor_dropped_events_total', 'counter'],
         ['gatehouse_shipper_pending_events', 'gauge'], ['gatehouse_shipper_events_total', 'counter'], ['gatehouse_shipper_push_failures_total', 'counter']]) {
@@ -76,7 +80,7 @@ describe('sensor --metrics-listen', { skip: skip(), timeout: 600_000 }, () => {
       assert.equal(ran.status, 0, ran.stderr);
       // The alert is counted, then shipped: the spool drains to Central.
       const m: Exposition = await waitFor('the alert counted and shipped', async () => {
-        const e = await scrape(url);
+        const e = await scrape(url, bearer);
         return e.sum('gatehouse_sensor_alerts_total') >= 1 && e.value('gatehouse_shipper_events_total', { outcome: 'sent' }) >= 1 && e.value('gatehouse_shipper_pending_events') === 0 ? e : undefined;
       });
       assert.ok(m.value('gatehouse_sensor_events_total', { type: 'execve' }) >= 1, 'the container execs were seen');

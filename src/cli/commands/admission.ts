@@ -18,6 +18,7 @@ import { ensureLocalTls, resolveListen } from '../../central/tls.js';
 import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { registerShipperMetrics } from '../../util/metrics.js';
+import { addMetricsOptions, metricsToken, type MetricsCliOptions } from '../metrics-options.js';
 import { UserError, describeError } from '../../util/errors.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { registerAdmissionInstall } from './admission-install.js';
@@ -133,9 +134,10 @@ export function registerAdmissionCommands(program: Command): Command {
     .option('--fail-closed', 'deny when the budget runs out or an image cannot be verified in time (default: admit with a warning)')
     .option('--budget <duration>', 'every answer is sent within this time (below the webhook timeoutSeconds)', `${DEFAULT_BUDGET_MS / 1000}s`)
     .option('--cluster <name>', 'cluster name for policy scopes and Central');
-  addSpoolOption(addCentralOptions(serve)).action(async (o: ServeCliOptions & CentralCliOptions) => {
+  addSpoolOption(addCentralOptions(addMetricsOptions(serve, { ownListener: true }))).action(async (o: ServeCliOptions & CentralCliOptions & MetricsCliOptions) => {
     const listen = resolveListen({ listen: o.listen });
     const budgetMs = parseBudget(o.budget);
+    const metricsTokenValue = metricsToken(o);
     if (!!o.tlsCert !== !!o.tlsKey) throw new UserError('--tls-cert and --tls-key go together', 'usage');
     if (o.tlsCert && o.dataDir) throw new UserError('give either --tls-cert/--tls-key or --data-dir, not both', 'usage');
     const log = (level: string, msg: string, data?: Record<string, unknown>) => {
@@ -168,6 +170,7 @@ export function registerAdmissionCommands(program: Command): Command {
         audit: sink,
         log,
         metrics,
+        ...(metricsTokenValue ? { metricsToken: metricsTokenValue } : {}),
       });
       const url = await server.start();
       // SIGHUP re-reads the packs; a bad one keeps the policies in force.

@@ -9,7 +9,8 @@ import { trustPolicyVerifier } from '../../engine-proxy/trust-verifier.js';
 import { subjects } from '../../subjects/index.js';
 import { loadTrustPolicy } from '../../trust/policy.js';
 import { UserError, describeError } from '../../util/errors.js';
-import { parseMetricsListen, registerShipperMetrics, serveMetrics } from '../../util/metrics.js';
+import { registerShipperMetrics, serveMetrics } from '../../util/metrics.js';
+import { addMetricsOptions, metricsServeOptions, type MetricsCliOptions } from '../metrics-options.js';
 import { EngineProxyMetrics } from '../../engine-proxy/metrics.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedDecisionSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost } from '../central-push.js';
@@ -26,7 +27,6 @@ interface ProxyCliOptions {
   auditOnly?: boolean;
   trustPolicy?: string;
   spoolDir?: string;
-  metricsListen?: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -52,13 +52,12 @@ export function registerEngineProxyCommands(program: Command): void {
     .option('--alert-webhook <url>', 'POST denials and would-denials to this URL (JSON with the violations as findings)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
     .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
-    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
-    .option('--metrics-listen <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP, apart from the engine API listener)');
-  addSpoolOption(addCentralOptions(cmd)).action(async (o: ProxyCliOptions & CentralCliOptions) => {
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to');
+  addSpoolOption(addCentralOptions(addMetricsOptions(cmd))).action(async (o: ProxyCliOptions & CentralCliOptions & MetricsCliOptions) => {
       const central = centralClientFrom(o);
       const listen = parseAddress(o.listen, '--listen');
       const upstream = parseAddress(o.upstream, '--upstream');
-      const metricsAt = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
+      const metricsAt = metricsServeOptions(o);
       const warn = (m: string) => process.stderr.write(`warning: ${m}\n`);
       const load = () => loadEnginePolicies(o.policy, subjects(), { warn });
       // Every pack is checked before anything listens: a bad one exits 2 with file:line.

@@ -5,7 +5,8 @@
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { parseMetricsListen, registerShipperMetrics, serveMetrics, type MetricsListener } from '../../util/metrics.js';
+import { registerShipperMetrics, serveMetrics, type MetricsListener } from '../../util/metrics.js';
+import { addMetricsOptions, metricsServeOptions, type MetricsCliOptions } from '../metrics-options.js';
 import { SensorMetrics } from '../../sensor/metrics.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
@@ -17,6 +18,7 @@ import { ALL_OPENS, DEFAULT_OPEN_BOUNDS } from '../../sensor/open-filter.js';
 import type { RuntimeEvent } from '../../runtime/event.js';
 import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { BusPublisher } from '../../central/client/bus-publisher.js';
 import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
 import { defaultAuditLog } from '../../respond/audit.js';
 import { sensorResponder } from '../../respond/alert-sink.js';
@@ -48,7 +50,7 @@ interface SensorCliOptions {
   killSwitch?: string;
   evidenceDir?: string;
   host?: string;
-  metricsListen?: string;
+  nats?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -82,9 +84,9 @@ export function registerSensorCommands(program: Command): Command {
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
     .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
-    .option('--metrics-listen <host:port>', 'serve Prometheus metrics (events, alerts, drops, spool lag) at http://HOST:PORT/metrics')
+    .option('--nats <url>', 'publish alerts to the NATS JetStream event bus at nats://HOST:PORT instead of pushing to --server (through the same disk spool: see --spool-dir)')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
-  return addSpoolOption(addCentralOptions(sensor)).action(async (o: SensorCliOptions & CentralCliOptions) => {
+  return addSpoolOption(addCentralOptions(addMetricsOptions(sensor))).action(async (o: SensorCliOptions & CentralCliOptions & MetricsCliOptions) => {
       if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
       if (o.learn !== undefined && !o.baselineDir) throw new UserError('--learn sets the observation window of baselines: give --baseline-dir DIR too', 'usage');
       const learnMs = o.learn === undefined ? undefined : parseDuration(o.learn, '--learn');
@@ -97,14 +99,15 @@ export function registerSensorCommands(program: Command): Command {
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
         detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
       }
-      const central = centralClientFrom(o);
+      if (o.nats && (o.server || process.env.GATEHOUSE_SERVER)) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
+      const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${reportingHost()}` }) : centralClientFrom(o);
       if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
       if (duration !== undefined && !(duration > 0)) throw new UserError(`--duration must be a positive number of seconds, got '${o.duration}'`);
       const exitCode = checkExitCode(o.exitCode);
-      const metricsAt = o.metricsListen === undefined ? undefined : parseMetricsListen(o.metricsListen);
+      const metricsAt = metricsServeOptions(o);
       const metrics = metricsAt ? new SensorMetrics() : undefined;
       const minPriority = o.priority ? parsePriority(o.priority) : undefined;
       if (o.priority && !minPriority) throw new UserError(`unknown priority '${o.priority}'`);

@@ -7,8 +7,11 @@ import { Dashboard } from './pages/Dashboard';
 import { DeploymentDetail } from './pages/DeploymentDetail';
 import { Deployments } from './pages/Deployments';
 import { ImageDetail } from './pages/ImageDetail';
+import { IncidentDetail } from './pages/IncidentDetail';
+import { Incidents } from './pages/Incidents';
 import { Images } from './pages/Images';
 import { Login } from './pages/Login';
+import { Network } from './pages/Network';
 import { Policies } from './pages/Policies';
 import { Registries } from './pages/Registries';
 import { Settings } from './pages/Settings';
@@ -46,6 +49,9 @@ export function App() {
         <Route path="images" element={<Images />} />
         <Route path="images/:digest" element={<ImageDetail />} />
         <Route path="violations" element={<Violations />} />
+        <Route path="incidents" element={<Incidents />} />
+        <Route path="incidents/:id" element={<IncidentDetail />} />
+        <Route path="network" element={<Network />} />
         <Route path="compliance" element={<Compliance />} />
         <Route path="registries" element={<Registries />} />
         <Route path="policies" element={<Policies />} />

@@ -68,3 +68,39 @@ export interface SummaryCounts {
     imagesCurrent: number; imagesStale: number; sources: { name: string; updatedAt: string; advisories: number }[];
   };
 }
+
+/** A correlated incident (src/runtime/incidents/types.ts, `GET /api/v1/incidents[/{id}]`). */
+export type IncidentLayer = 'api' | 'runtime' | 'network' | 'admission';
+export interface IncidentTimelineEntry {
+  time: string; layer: IncidentLayer; kind: 'alert' | 'denial' | 'audit' | 'flow'; ref: string; title: string; severity: Severity;
+  host?: string; workload?: string; reason: string; techniques: string[];
+}
+export interface Incident {
+  id: string; state: 'open' | 'closed'; title: string; severity: Severity; stage: string;
+  tactics: { id: string; name: string }[]; techniques: { id: string; name: string }[];
+  hosts: string[]; workloads: string[]; layers: IncidentLayer[];
+  firstSeen: string; lastSeen: string; closedAt?: string;
+  timeline: IncidentTimelineEntry[]; timelineDropped: number; signals: number;
+  /**
+   * Not served by Central yet (see docs/notes/console.md, Session 4): evidence bundles
+   * captured for this incident's response actions, each downloadable from `path`.
+   */
+  evidence?: { id: string; path: string; createdAt?: string; container?: string }[];
+}
+
+/** `GET /api/v1/network/graph` (src/network/graph-types.ts). */
+export type GraphNodeKind = 'deployment' | 'service' | 'namespace' | 'external';
+export interface GraphNode {
+  id: string; kind: GraphNodeKind; label: string; cluster?: string; host?: string; namespace?: string; name?: string;
+  workloadKind?: string; labels?: Record<string, string>; learning?: boolean;
+}
+export type EdgeFlag = 'observed-not-allowed' | 'allowed-not-observed';
+export interface GraphEdge {
+  id: string; source: string; target: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; allowed: boolean;
+  observed?: { firstSeen: string; lastSeen: string; connections: number; bytes?: number };
+  flag?: EdgeFlag; mtls?: 'mtls' | 'plaintext' | 'unknown';
+}
+export interface NetworkGraph {
+  generatedAt: string; nodes: GraphNode[]; edges: GraphEdge[];
+  counts: { nodes: number; edges: number; observedNotAllowed: number; allowedNotObserved: number };
+}

@@ -10,6 +10,8 @@ const NAV = [
   { to: '/deployments', label: 'Deployments' },
   { to: '/images', label: 'Images' },
   { to: '/violations', label: 'Violations' },
+  { to: '/incidents', label: 'Incidents' },
+  { to: '/network', label: 'Network' },
   { to: '/compliance', label: 'Compliance' },
   { to: '/registries', label: 'Registries' },
   { to: '/policies', label: 'Policies' },

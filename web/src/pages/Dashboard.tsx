@@ -8,21 +8,23 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router';
 import { api, ApiError, type Page } from '../api/client';
 import { useLiveChanges } from '../api/hooks';
-import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type SummaryCounts } from '../api/types';
-import { ErrorNote, Loading, Section, SeverityBadge, shortDigest, age, When } from '../components/bits';
+import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type Incident, type SummaryCounts } from '../api/types';
+import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, shortDigest, age, When } from '../components/bits';
+import { readableTitle, Tactics } from '../components/incidents';
 
-interface Summary { counts: SummaryCounts; top: Deployment[]; images: Image[] }
+interface Summary { counts: SummaryCounts; top: Deployment[]; images: Image[]; incidents: Incident[] }
 
 /** A DB older than this is shown as stale (the DB-watch job re-matches on every update). */
 const DB_STALE_DAYS = 2;
 
 async function loadSummary(): Promise<Summary> {
-  const [counts, top, images] = await Promise.all([
+  const [counts, top, images, incidents] = await Promise.all([
     api<SummaryCounts>('GET', '/api/v1/summary'),
     api<Page<Deployment>>('GET', '/api/v1/deployments?sort=risk&limit=10'),
     api<Page<Image>>('GET', '/api/v1/images?limit=1000'),
+    api<Page<Incident>>('GET', '/api/v1/incidents?limit=6'),
   ]);
-  return { counts, top: top.items, images: images.items };
+  return { counts, top: top.items, images: images.items, incidents: incidents.items };
 }
 
 /** "3 d 4 h", "25 min": how long ago, from seconds. */
@@ -40,7 +42,7 @@ export function Dashboard() {
     loadSummary().then((s) => { setData(s); setError(undefined); }, (e: unknown) => setError(e instanceof ApiError ? e : new ApiError(0, 'error', String(e))));
   }, []);
   useEffect(reload, [reload]);
-  useLiveChanges(['image', 'images', 'exceptions', 'policies', 'alerts', 'sources', 'objects', 'deployments', 'violations'], reload);
+  useLiveChanges(['image', 'images', 'exceptions', 'policies', 'alerts', 'sources', 'objects', 'deployments', 'violations', 'events', 'incidents'], reload);
 
   return (
     <>
@@ -107,6 +109,24 @@ function DashboardBody({ data }: { data: Summary }) {
               <p className="hint">Version <code>{db.version}</code></p>
             </>
           )}
+      </Section>
+      <Section title="Newest incidents">
+        {data.incidents.length === 0 ? <p className="muted">No incident: correlated alerts, audit events and flows show here.</p> : (
+          <table className="compact" data-testid="newest-incidents">
+            <thead><tr><th scope="col">Severity</th><th scope="col">Incident</th><th scope="col">Tactics</th><th scope="col">Last seen</th></tr></thead>
+            <tbody>
+              {data.incidents.map((i) => (
+                <tr key={i.id}>
+                  <td><SeverityBadge severity={i.severity} /></td>
+                  <td><Link to={`/incidents/${encodeURIComponent(i.id)}`} title={i.title}>{readableTitle(i.title)}</Link>{i.state === 'closed' && <> <StateBadge state="closed" /></>}<div className="small muted">{i.hosts.join(', ')}</div></td>
+                  <td><Tactics incident={i} max={2} /></td>
+                  <td><When iso={i.lastSeen} short /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <p className="hint"><Link to="/incidents">All incidents</Link></p>
       </Section>
       <Section title="Riskiest deployments">
         {data.top.length === 0 ? <p className="muted">No deployments yet: add a cluster or a host in Settings.</p> : (

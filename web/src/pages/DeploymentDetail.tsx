@@ -4,6 +4,7 @@ import { useApi, useLiveChanges } from '../api/hooks';
 import { vulnCount, type DeploymentDetail as Detail } from '../api/types';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
 import { FactorTable } from '../components/RiskFactors';
+import { DeploymentNeighbours } from '../components/DeploymentNeighbours';
 
 export function DeploymentDetail() {
   const { id = '' } = useParams();
@@ -62,6 +63,7 @@ export function DeploymentDetail() {
           )}
         </Section>
       </div>
+      <DeploymentNeighbours id={d.id} />
     </>
   );
 }

@@ -147,7 +147,7 @@ export function parseAccessLog(text: string, file: string, opts: ParseOptions = 
     const line = lines[i]!.trim();
     if (!line) continue;
     out.lines++;
-    if (line.startsWith('{')) {
+    if (line.startsWith('{') || line.startsWith('[')) {
       let o: unknown;
       try {
         o = JSON.parse(line);

@@ -6,3 +6,4 @@ export * from './record.js';
 export * from './image.js';
 export * from './ca.js';
 export * from './peer.js';
+export * from './parse.js';

@@ -5,9 +5,9 @@
  * manifest's annotations and the config's labels).
  */
 import { workloadKindOf } from '../kube/workload-kinds.js';
-import { readBuildSource } from './provenance.js';
+import { readBuildSource, type ProvenancePlaces } from './provenance.js';
 import { hostSpiffeId, kubernetesSpiffeId } from './spiffe.js';
-import type { BuildSource, ImageIdentity, ServiceIdentity, SignatureStatus, VulnerabilityCounts, WorkloadRef } from './types.js';
+import type { ImageIdentity, ServiceIdentity, SignatureStatus, VulnerabilityCounts, WorkloadRef } from './types.js';
 
 /** What is known about one image (any part may be missing). */
 export interface ImageFactsForIdentity {
@@ -121,26 +121,40 @@ export function buildServiceIdentity(o: WorkloadObject, opts: BuildIdentityOptio
     };
   });
 
-  const statuses = images.map((i) => i.signature);
-  const signature: SignatureStatus = images.length && statuses.every((s) => s === 'verified') ? 'verified' : statuses.includes('unverified') ? 'unverified' : 'unknown';
-  const scannedImages = images.filter((i) => i.vulnerabilities);
-  let vulnerabilities: VulnerabilityCounts | null = null;
-  for (const i of scannedImages) {
-    vulnerabilities ??= emptyCounts();
-    for (const k of Object.keys(vulnerabilities) as (keyof VulnerabilityCounts)[]) vulnerabilities[k] += i.vulnerabilities![k];
-  }
-  const main = images.find((_i, n) => !containers[n]!.init) ?? images[0];
-  const build: BuildSource = main ? main.build : readBuildSource(podPlaces);
+  const mainIndex = containers.findIndex((c) => !c.init);
+  const summary = summarizeImages(images, mainIndex < 0 ? 0 : mainIndex, podPlaces);
   return {
     workload,
     ...(serviceAccount ? { serviceAccount } : {}),
     ...(spiffeId ? { spiffeId } : {}),
     labels,
     images,
+    ...summary,
+  };
+}
+
+/**
+ * The workload-wide attributes from its images: signature `verified` only when every image's
+ * is, `unverified` when one is, else `unknown`; vulnerabilities summed over scanned images;
+ * the build of the main container's image (else what the pod's own keys say).
+ */
+export function summarizeImages(images: readonly ImageIdentity[], mainIndex = 0, podPlaces: ProvenancePlaces = {}): Pick<ServiceIdentity, 'signature' | 'signers' | 'vulnerabilities' | 'scanned' | 'build'> {
+  const statuses = images.map((i) => i.signature);
+  const signature: SignatureStatus = images.length && statuses.every((s) => s === 'verified') ? 'verified' : statuses.includes('unverified') ? 'unverified' : 'unknown';
+  let vulnerabilities: VulnerabilityCounts | null = null;
+  let scanned = 0;
+  for (const i of images) {
+    if (!i.vulnerabilities) continue;
+    scanned++;
+    vulnerabilities ??= emptyCounts();
+    for (const k of Object.keys(vulnerabilities) as (keyof VulnerabilityCounts)[]) vulnerabilities[k] += i.vulnerabilities[k];
+  }
+  const main = images[mainIndex] ?? images[0];
+  return {
     signature,
     signers: [...new Set(images.flatMap((i) => i.signers))].sort(),
     vulnerabilities,
-    scanned: images.length > 0 && scannedImages.length === images.length,
-    build,
+    scanned: images.length > 0 && scanned === images.length,
+    build: main ? main.build : readBuildSource(podPlaces),
   };
 }

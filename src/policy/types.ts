@@ -9,8 +9,8 @@ export type Stage = 'build' | 'deploy' | 'runtime';
 export const STAGES: readonly Stage[] = ['build', 'deploy', 'runtime'];
 
 /** The subjects a policy can be about; each engine registers the adapter of its own. */
-export type SubjectKind = 'image' | 'workload' | 'admission' | 'engine-request' | 'runtime';
-export const SUBJECT_KINDS: readonly SubjectKind[] = ['image', 'workload', 'admission', 'engine-request', 'runtime'];
+export type SubjectKind = 'image' | 'workload' | 'admission' | 'engine-request' | 'runtime' | 'connection';
+export const SUBJECT_KINDS: readonly SubjectKind[] = ['image', 'workload', 'admission', 'engine-request', 'runtime', 'connection'];
 
 /**
  * One set of enforcement names across stages. `inform` only reports; `fail-build` fails a

@@ -9,6 +9,7 @@ import { admissionSubject } from '../admission/subject.js';
 import { runtimeSubject } from '../runtime/subject.js';
 import { engineRequestSubject } from '../engine-proxy/subject.js';
 import { imageSubject } from '../vuln/image-subject.js';
+import { connectionSubject } from './connection.js';
 
 let shared: SubjectRegistry | undefined;
 
@@ -20,6 +21,7 @@ export function createSubjects(): SubjectRegistry {
     runtimeSubject(),
     engineRequestSubject(),
     imageSubject(),
+    connectionSubject(),
   ]);
 }
 

@@ -10,6 +10,7 @@ import { vulnDbWatchJob } from './images/db-watch.js';
 import { imagePolicyJob } from './images/image-policies.js';
 import { inUseScanJob } from './images/scan-in-use.js';
 import { registryHygieneJob } from './jobs/registry-hygiene.js';
+import { leased } from './leases.js';
 
 export interface CentralJobTools {
   /** Central's logger (pino, redacted); jobs never write to the console. */
@@ -19,12 +20,17 @@ export interface CentralJobTools {
 /** Runs until `signal` aborts, then resolves; a rejection is logged and does not stop Central. */
 export type CentralJob = (ctx: CentralContext, signal: AbortSignal, tools: CentralJobTools) => Promise<void>;
 
-/** The jobs every `gatehouse server` runs (a job's function name is its name in logs). */
+/**
+ * The jobs every `gatehouse server` runs (a job's function name is its name in logs).
+ * Periodic work is leased (src/central/leases.ts): with several Centrals on one PostgreSQL
+ * each runs on one instance at a time, and moves when that instance dies. The image policy
+ * job stays on every instance: it evaluates the images pushed to that instance.
+ */
 export const CENTRAL_JOBS: CentralJob[] = [
-  liveInventoryJob,
-  exceptionExpiryJob(),
+  leased('live-inventory', liveInventoryJob),
+  leased('exception-expiry', exceptionExpiryJob()),
   imagePolicyJob,
-  vulnDbWatchJob,
-  inUseScanJob,
-  registryHygieneJob(),
+  leased('vuln-db-rematch', vulnDbWatchJob),
+  leased('in-use-scan', inUseScanJob),
+  leased('registry-hygiene', registryHygieneJob()),
 ];

@@ -7,6 +7,8 @@ import { hostname } from 'node:os';
 import { isIPv6 } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { looksLikeToken } from './auth/token-secret.js';
+import { busConsumerJob, type BusConsumerOptions } from './bus/consumer.js';
+import { parseNatsUrl, redactNatsUrl } from './client/bus-stream.js';
 import { createCentralContext, type CentralContext } from './context.js';
 import { defaultDataDir } from './data-dir.js';
 import { CENTRAL_JOBS, type CentralJob } from './jobs.js';
@@ -34,6 +36,11 @@ export interface StartCentralOptions {
   jobs?: CentralJob[];
   /** How long close() lets jobs wind down before closing the store anyway. */
   jobStopTimeoutMs?: number;
+  /**
+   * nats://HOST:PORT: consume sensors' events from the JetStream bus (src/central/bus) beside
+   * the HTTP ingest; a string is the URL, an object sets the consumer's options too.
+   */
+  nats?: string | BusConsumerOptions;
 }
 
 export interface CentralTlsInfo {
@@ -52,6 +59,8 @@ export interface RunningCentral {
   dataDir: string;
   /** Where the store is, without credentials. */
   storeLocation: string;
+  /** The NATS servers events are consumed from (--nats), without credentials. */
+  nats?: string;
   /** Absent with --insecure-http. */
   tls?: CentralTlsInfo;
   /** The local CA's fingerprint (absent with the user's certificate or plain HTTP). */
@@ -77,6 +86,8 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     throw new UserError('GATEHOUSE_ADMIN_TOKEN must be a random token of at least 32 characters of A-Z a-z 0-9 _ - . ~ + / = (e.g. `openssl rand -hex 32`)', 'usage');
   }
   const dataDir = options.dataDir ?? defaultDataDir();
+  const nats = typeof options.nats === 'string' ? { url: options.nats } : options.nats;
+  if (nats) parseNatsUrl(nats.url);
 
   let tls: CentralTlsInfo | undefined;
   let https: BuildCentralOptions['https'];
@@ -104,13 +115,14 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : listen.port;
-    const jobs = startJobs(app, ctx, options.jobs ?? CENTRAL_JOBS);
+    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats)] : [])]);
     const running = app;
     let closing: Promise<void> | undefined;
     return {
       url: `${listen.tls ? 'https' : 'http'}://${hostPort(urlHost(listen.host), port)}`,
       dataDir,
       storeLocation: store.location,
+      ...(nats ? { nats: redactNatsUrl(nats.url) } : {}),
       tls,
       caFingerprint: tls?.source === 'local' ? tls.fingerprint : undefined,
       adminToken: admin.created,

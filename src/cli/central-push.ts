@@ -220,7 +220,7 @@ export interface ShipperHandle {
  * spool) and push failures are reported through `log`, never with the token.
  */
 export function eventShipperFor(
-  client: CentralClient,
+  client: Pick<CentralClient, 'post' | 'close'>,
   source: EventBatch['source'],
   spoolDir: string,
   opts: { maxBytes?: number; log?: (level: 'warn' | 'error', message: string) => void; flushIntervalMs?: number } = {},

@@ -193,6 +193,20 @@ export interface IncidentsTable {
   updated_at: string;
 }
 
+/**
+ * A lease of periodic work (migration 0009; src/central/leases.ts): one row per job, held by
+ * one Central instance until expires_ms (the database's clock, ms since the epoch).
+ * bigint columns: PostgreSQL returns them as strings.
+ */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  expires_ms: number | string;
+  acquired_ms: number | string;
+  renewed_ms: number | string;
+  epoch: number | string;
+}
+
 /** Keeps migrations' own bookkeeping out of the query types. */
 export interface Database {
   tokens: TokensTable;
@@ -208,6 +222,7 @@ export interface Database {
   policies: PoliciesTable;
   exceptions: ExceptionsTable;
   meta: MetaTable;
+  leases: LeasesTable;
   incidents: IncidentsTable;
 }
 

@@ -99,7 +99,7 @@ export function registerSensorCommands(program: Command): Command {
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
         detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
       }
-      if (o.nats && (o.server || process.env.GATEHOUSE_SERVER)) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
+      if (o.nats && o.server) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
       const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${reportingHost()}` }) : centralClientFrom(o);
       if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');
       const queue = Number(o.queue);

@@ -15,6 +15,7 @@ interface ServerCliOptions {
   /** commander: --no-local-sources sets it false. */
   localSources?: boolean;
   logLevel: string;
+  nats?: string;
 }
 
 export function registerServerCommands(program: Command): void {
@@ -27,6 +28,7 @@ export function registerServerCommands(program: Command): void {
     .option('--tls-cert <file>', 'your server certificate (PEM, leaf first) instead of the local CA')
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--insecure-http', 'serve plain HTTP (loopback addresses only)')
+    .option('--nats <url>', "nats://HOST:PORT: also take sensors' events from the NATS JetStream bus (durable consumer shared by every Central on this store)")
     .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
     .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: ServerCliOptions) => {
@@ -39,6 +41,7 @@ export function registerServerCommands(program: Command): void {
         insecureHttp: o.insecureHttp,
         adminToken: process.env.GATEHOUSE_ADMIN_TOKEN || undefined,
         logger: { level: o.logLevel },
+        ...(o.nats ? { nats: o.nats } : {}),
       });
       const local = discoverLocalSources();
       const { adopted, notes } = o.localSources === false ? { adopted: [], notes: [] } : await adoptLocalSources(central.context, local);
@@ -68,6 +71,7 @@ function banner(c: RunningCentral, sources: LocalSources): string {
     rows.push(['TLS', 'none: plain HTTP on loopback (--insecure-http)']);
   }
   rows.push(['store', c.storeLocation]);
+  if (c.nats) rows.push(['event bus', `${c.nats} (JetStream stream GATEHOUSE_EVENTS)`]);
   if (c.adminToken) rows.push(['admin token', `${c.adminToken}  (shown only this once: keep it now)`]);
   else if (c.adminTokenAdopted) rows.push(['admin token', 'GATEHOUSE_ADMIN_TOKEN (its hash is stored)']);
   for (const socket of sources.engineSockets) rows.push(['container engine', socket]);

@@ -1,0 +1,74 @@
+/**
+ * Stores events that came over the bus exactly as `POST /api/v1/ingest/events` stores a
+ * batch: storeEventBatch (src/central/store/events.ts, duplicates dropped by id) inside one
+ * transaction for the whole fetch, then the same change notices. Messages are checked first
+ * against the contract the HTTP route's schema enforces; one that fails is refused alone.
+ */
+import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
+import type { BusMessage } from '../client/bus-stream.js';
+import type { CentralContext } from '../context.js';
+import { storeEventBatch } from '../store/events.js';
+
+const SOURCE_KINDS = new Set(['sensor', 'runtime-replay', 'engine-proxy', 'admission']);
+const EVENT_TYPES = new Set(['alert', 'decision', 'flow']);
+const SOURCE_KEYS = new Set(['kind', 'cluster', 'host', 'node']);
+const EVENT_KEYS = new Set(['id', 'type', 'time', 'finding', 'data']);
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const shortString = (x: unknown, max: number) => x === undefined || (typeof x === 'string' && x.length <= max);
+
+/** The message as a BusMessage, or why it is refused (one line). */
+export function parseBusMessage(data: Uint8Array): BusMessage | string {
+  let x: unknown;
+  try {
+    x = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  if (!isObject(x) || !isObject(x.source) || !isObject(x.event)) return 'not {source, event}';
+  const { source, event } = x;
+  if (Object.keys(source).some((k) => !SOURCE_KEYS.has(k))) return 'unknown field in source';
+  if (typeof source.kind !== 'string' || !SOURCE_KINDS.has(source.kind)) return `unknown source kind ${JSON.stringify(source.kind)}`;
+  if (!shortString(source.cluster, 253) || !shortString(source.host, 253) || !shortString(source.node, 253)) return 'bad source cluster/host/node';
+  if (Object.keys(event).some((k) => !EVENT_KEYS.has(k))) return 'unknown field in event';
+  if (typeof event.id !== 'string' || event.id.length < 1 || event.id.length > 200) return 'event id must be 1–200 characters';
+  if (typeof event.type !== 'string' || !EVENT_TYPES.has(event.type)) return `unknown event type ${JSON.stringify(event.type)}`;
+  if (typeof event.time !== 'string' || !RFC3339.test(event.time) || Number.isNaN(Date.parse(event.time))) return 'event time must be RFC 3339';
+  if (event.finding !== undefined && (!isObject(event.finding) || typeof event.finding.id !== 'string' || typeof event.finding.severity !== 'string' || typeof event.finding.title !== 'string')) return 'bad finding';
+  if (event.data !== undefined && !isObject(event.data)) return 'event data must be an object';
+  return { source: source as EventBatch['source'], event: event as unknown as IngestEvent };
+}
+
+/** Groups messages into batches by source, in arrival order. */
+export function batchesOf(messages: readonly BusMessage[]): EventBatch[] {
+  const bySource = new Map<string, EventBatch>();
+  for (const m of messages) {
+    const key = JSON.stringify([m.source.kind, m.source.cluster ?? null, m.source.host ?? null, m.source.node ?? null]);
+    let b = bySource.get(key);
+    if (!b) bySource.set(key, (b = { source: m.source, events: [] }));
+    b.events.push(m.event);
+  }
+  return [...bySource.values()];
+}
+
+/** Stores the batches in one transaction (all or nothing) and emits what the HTTP route emits. */
+export async function ingestBusBatches(ctx: CentralContext, batches: readonly EventBatch[]): Promise<{ stored: number; duplicates: number }> {
+  const now = ctx.now().toISOString();
+  const results = await ctx.db.transaction().execute(async (trx) => {
+    const out = [];
+    for (const b of batches) out.push(await storeEventBatch(trx, b, now));
+    return out;
+  });
+  let stored = 0;
+  let duplicates = 0;
+  results.forEach((r, i) => {
+    stored += r.stored;
+    duplicates += r.duplicates;
+    const batch = batches[i]!;
+    if (r.stored) ctx.events.emit('events', batch.source);
+    if (r.deployments.length) ctx.events.emit('alerts', r.deployments);
+    if (r.stored) ctx.events.emit('event-batch', batch);
+  });
+  return { stored, duplicates };
+}

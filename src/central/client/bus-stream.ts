@@ -1,0 +1,120 @@
+/**
+ * The event bus's shape, shared by the sensor-side publisher (bus-publisher.ts) and
+ * Central's consumer (src/central/bus): one JetStream stream, file storage, limits on age
+ * and bytes, and one subject per cluster (or per host for a plain host):
+ *   gatehouse.events.<cluster-or-host>
+ * Every message is one ingest event with its sender's source, and its Nats-Msg-Id is the
+ * event's id, so JetStream drops a re-publish within the duplicate window and Central drops
+ * any later one by id in its store.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { UserError } from '../../util/errors.js';
+import type { EventBatch, IngestEvent } from './ingest-types.js';
+
+export const BUS_STREAM = 'GATEHOUSE_EVENTS';
+export const BUS_SUBJECT_PREFIX = 'gatehouse.events';
+/** Events are kept a week at most: longer than any outage a spool on the Central side is meant to ride out. */
+export const DEFAULT_BUS_MAX_AGE_MS = 7 * 24 * 3600_000;
+/** 1 GiB of events (about 1–2 million alerts) before the oldest are discarded. */
+export const DEFAULT_BUS_MAX_BYTES = 1 << 30;
+/** JetStream's own dedup window (by Nats-Msg-Id); later duplicates are dropped by Central's store. */
+export const DEFAULT_BUS_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/** What one bus message carries: one event and who sent it. */
+export interface BusMessage {
+  source: EventBatch['source'];
+  event: IngestEvent;
+}
+
+export interface BusLimits {
+  maxAgeMs?: number;
+  maxBytes?: number;
+  duplicateWindowMs?: number;
+}
+
+const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
+
+/** A subject token from a cluster or host name: NATS tokens cannot hold '.', '*', '>' or spaces. */
+export function subjectToken(name: string): string {
+  const t = name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 200);
+  return t || '_';
+}
+
+export function subjectFor(source: EventBatch['source']): string {
+  return `${BUS_SUBJECT_PREFIX}.${subjectToken(source.cluster ?? source.host ?? source.node ?? 'unknown')}`;
+}
+
+export function streamConfig(limits: BusLimits = {}): Partial<StreamConfig> & { name: string } {
+  return {
+    name: BUS_STREAM,
+    subjects: [`${BUS_SUBJECT_PREFIX}.>`],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: ms(limits.maxAgeMs ?? DEFAULT_BUS_MAX_AGE_MS),
+    max_bytes: limits.maxBytes ?? DEFAULT_BUS_MAX_BYTES,
+    duplicate_window: ms(limits.duplicateWindowMs ?? DEFAULT_BUS_DUPLICATE_WINDOW_MS),
+    num_replicas: 1,
+  };
+}
+
+/**
+ * Makes the stream when it is missing; with `update`, also brings its limits to `limits`
+ * (Central owns the limits; a sensor only creates the stream when it is first).
+ */
+export async function ensureStream(jsm: JetStreamManager, limits: BusLimits = {}, update = false): Promise<void> {
+  const want = streamConfig(limits);
+  let current;
+  try {
+    current = await jsm.streams.info(BUS_STREAM);
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    try {
+      await jsm.streams.add(want);
+      return;
+    } catch (e2) {
+      // Another sensor or Central made it in between.
+      if (!/already in use|already exists/i.test(String((e2 as Error).message))) throw e2;
+      current = await jsm.streams.info(BUS_STREAM);
+    }
+  }
+  if (!update) return;
+  const c = current.config;
+  if (c.max_age !== want.max_age || c.max_bytes !== want.max_bytes || c.duplicate_window !== want.duplicate_window) {
+    await jsm.streams.update(BUS_STREAM, { ...c, max_age: want.max_age!, max_bytes: want.max_bytes!, duplicate_window: want.duplicate_window! });
+  }
+}
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
+}
+
+/** nats://HOST:PORT (several comma-separated for a cluster); anything else is a usage error. */
+export function parseNatsUrl(url: string, flag = '--nats'): string[] {
+  const servers = url.split(',').map((s) => s.trim()).filter(Boolean);
+  if (!servers.length) throw new UserError(`${flag} needs nats://HOST:PORT`, 'usage');
+  for (const s of servers) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw new UserError(`${flag}: "${s}" is not a URL (use nats://HOST:PORT)`, 'usage');
+    }
+    if (!['nats:', 'tls:'].includes(u.protocol) || !u.hostname) throw new UserError(`${flag}: "${s}" is not a nats://HOST:PORT URL`, 'usage');
+  }
+  return servers;
+}
+
+/**
+ * A connection that keeps reconnecting forever (an outage of NATS is waited out, not fatal),
+ * including when the first attempt fails.
+ */
+export function connectBus(servers: string[], name: string): Promise<NatsConnection> {
+  return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000 });
+}
+
+/** A NATS URL without credentials, for messages. */
+export function redactNatsUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/g, '//***@');
+}

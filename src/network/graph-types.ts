@@ -23,6 +23,8 @@ export interface GraphNode {
   labels?: Record<string, string>;
   /** The workload's baseline is still in its observation window: its observed edges are not yet complete. */
   learning?: boolean;
+  /** External nodes: the DNS name a sensor saw resolve to the address, when known. */
+  dns?: string;
 }
 
 export type EdgeFlag = 'observed-not-allowed' | 'allowed-not-observed';
@@ -34,6 +36,8 @@ export interface GraphEdge {
   protocol: FlowProtocol;
   /** Destination port; undefined: any port. */
   port?: number;
+  /** Allowed edges over a port range: its last port (`port` is the first). */
+  portEnd?: number;
   /** NetworkPolicies (as `netpol analyze` computes) allow this connection. */
   allowed: boolean;
   observed?: { firstSeen: string; lastSeen: string; connections: number; bytes?: number };

@@ -9,11 +9,22 @@ import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { chunks, toJson } from './json.js';
 import { AlertOwners } from '../live/alert-owner.js';
+import { NetworkIndex } from '../network/endpoints.js';
+import type { ObservedFlow } from '../../network/flow.js';
+import { storeFlowEvents } from './flows.js';
 import type { Database, EventsTable } from './schema.js';
 
-export async function storeEventBatch(db: Transaction<Database> | Kysely<Database>, batch: EventBatch, now: string): Promise<{ stored: number; duplicates: number; deployments: string[] }> {
+/**
+ * Flow events (type `flow`) are not rows of `events`: they are resolved and added to the
+ * aggregated observed edges (store/flows.ts), in the same transaction, deduplicated by id
+ * through `flow_ids`. Pass Central's NetworkIndex (networkIndexOf(ctx)) so endpoint
+ * resolution reuses its inventory index; without one a fresh index is built for the batch.
+ */
+export async function storeEventBatch(db: Transaction<Database> | Kysely<Database>, batch: EventBatch, now: string, network?: NetworkIndex): Promise<{ stored: number; duplicates: number; deployments: string[] }> {
+  const flows = batch.events.filter((e) => e.type === 'flow').map((e) => ({ id: e.id, data: e.data as unknown as ObservedFlow }));
+  const flowsStored = flows.length ? await storeFlowEvents(db, batch.source, flows, now, network ?? new NetworkIndex()) : 0;
   // Within one batch the first event of a key wins, as across batches.
-  const unique = new Map(batch.events.map((e) => [e.id, e]));
+  const unique = new Map(batch.events.filter((e) => e.type !== 'flow').map((e) => [e.id, e]));
   const ids = [...unique.keys()];
   const known = new Set<string>();
   for (const part of chunks(ids, 500)) {
@@ -42,7 +53,8 @@ export async function storeEventBatch(db: Transaction<Database> | Kysely<Databas
   for (const part of chunks(rows, 300)) await db.insertInto('events').values(part).execute();
   await openReviewViolations(db, rows, now);
   const deployments = [...new Set(rows.map((r) => r.deployment_id).filter((d): d is string => d !== null))];
-  return { stored: rows.length, duplicates: batch.events.length - rows.length, deployments };
+  const stored = rows.length + flowsStored;
+  return { stored, duplicates: batch.events.length - stored, deployments };
 }
 
 /**

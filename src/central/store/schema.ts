@@ -178,6 +178,22 @@ export interface MetaTable {
   value: string;
 }
 
+/** A response action Central ran, refused or dry-ran (migration 0010); the whole audit record is `body`. */
+export interface ResponseActionsTable {
+  id: string;
+  time: string;
+  action: string;
+  outcome: string;
+  dry_run: number;
+  cluster: string | null;
+  /** targetKey() of the target. */
+  target: string;
+  /** The ingest event (alert) that triggered it. */
+  event_id: string | null;
+  incident_id: string | null;
+  body: string;
+}
+
 /** A correlated incident (migration 0007); the whole incident is `body`. */
 export interface IncidentsTable {
   id: string;
@@ -191,6 +207,43 @@ export interface IncidentsTable {
   signals: number;
   body: string;
   updated_at: string;
+}
+
+/** Observed flows aggregated per edge and hour (migration 0008; src/central/store/flows.ts). */
+export interface FlowEdgesTable {
+  id: string;
+  edge_key: string;
+  bucket: string;
+  source_id: string | null;
+  cluster: string | null;
+  host: string | null;
+  src_id: string;
+  src_kind: string;
+  src_label: string;
+  src_namespace: string | null;
+  src_name: string | null;
+  src_workload_kind: string | null;
+  dst_id: string;
+  dst_kind: string;
+  dst_label: string;
+  dst_namespace: string | null;
+  dst_name: string | null;
+  dst_workload_kind: string | null;
+  dst_dns: string | null;
+  protocol: string;
+  port: number;
+  first_seen: string;
+  last_seen: string;
+  /** bigint: PostgreSQL returns it as a string. */
+  connections: number | string;
+  bytes: number | string | null;
+  mesh_flows: number | string;
+}
+
+/** Flow event ids already stored (dedup of at-least-once delivery; migration 0008). */
+export interface FlowIdsTable {
+  id: string;
+  received_at: string;
 }
 
 /**
@@ -224,6 +277,9 @@ export interface Database {
   meta: MetaTable;
   leases: LeasesTable;
   incidents: IncidentsTable;
+  response_actions: ResponseActionsTable;
+  flow_edges: FlowEdgesTable;
+  flow_ids: FlowIdsTable;
 }
 
 export type { Generated };

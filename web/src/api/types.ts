@@ -92,11 +92,11 @@ export interface Incident {
 export type GraphNodeKind = 'deployment' | 'service' | 'namespace' | 'external';
 export interface GraphNode {
   id: string; kind: GraphNodeKind; label: string; cluster?: string; host?: string; namespace?: string; name?: string;
-  workloadKind?: string; labels?: Record<string, string>; learning?: boolean;
+  workloadKind?: string; labels?: Record<string, string>; learning?: boolean; dns?: string;
 }
 export type EdgeFlag = 'observed-not-allowed' | 'allowed-not-observed';
 export interface GraphEdge {
-  id: string; source: string; target: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; allowed: boolean;
+  id: string; source: string; target: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port?: number; portEnd?: number; allowed: boolean;
   observed?: { firstSeen: string; lastSeen: string; connections: number; bytes?: number };
   flag?: EdgeFlag; mtls?: 'mtls' | 'plaintext' | 'unknown';
 }

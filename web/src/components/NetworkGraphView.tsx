@@ -111,8 +111,8 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
         const c = cy;
         window.__gatehouseNetwork = {
           renderedAt: null,
-          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, isParent: n.isParent() })),
-          edges: () => c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width') })),
+          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, isParent: n.isParent(), rendered: n.renderedPosition() })),
+          edges: () => c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width'), rendered: e.renderedMidpoint(), selected: e.selected() })),
           select: (id: string) => { const el = c.getElementById(id); if (el.nonempty()) el.emit('tap'); },
         };
       }

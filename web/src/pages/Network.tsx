@@ -98,7 +98,7 @@ function NetworkBody({ graph, selected, onSelect, loading }: { graph: NetworkGra
   );
 }
 
-export const portText = (e: GraphEdge) => `${e.port ?? 'any'}/${e.protocol}`;
+export const portText = (e: GraphEdge) => `${e.port ?? 'any'}${e.portEnd !== undefined && e.portEnd !== e.port ? `-${e.portEnd}` : ''}/${e.protocol}`;
 
 export function FlagBadge({ edge }: { edge: GraphEdge }) {
   if (edge.flag === 'observed-not-allowed') return <span className="badge flag-red">observed, not allowed</span>;
@@ -151,7 +151,8 @@ function SidePanel({ graph, nodes, selected, onSelect }: { graph: NetworkGraph; 
         <div><dt>Kind</dt><dd>{n.workloadKind ?? n.kind}</dd></div>
         {n.cluster && <div><dt>Cluster</dt><dd>{n.cluster}</dd></div>}
         {n.namespace && <div><dt>Namespace</dt><dd>{n.namespace}</dd></div>}
-        {n.learning && <div><dt>Baseline</dt><dd>still learning</dd></div>}
+        {n.dns && <div><dt>DNS name</dt><dd>{n.dns}</dd></div>}
+        {n.learning && <div><dt>Baseline</dt><dd>still learning: its observed edges are not complete yet</dd></div>}
       </dl>
       {n.kind === 'deployment' && <p><Link to={`/deployments/${encodeURIComponent(n.id)}`}>Open deployment {n.name ?? n.label}</Link></p>}
       <h3>Edges ({edges.length})</h3>

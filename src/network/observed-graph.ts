@@ -60,6 +60,7 @@ export function observedFromGraph(graph: NetworkGraph, model: ClusterModel): Obs
   };
   for (const e of graph.edges) {
     if (!e.observed) continue;
+    const portEnd = (e as { portEnd?: number }).portEnd;
     const src = ends(nodes.get(e.source), e.port, false);
     const dst = ends(nodes.get(e.target), e.port, true);
     if (typeof src === 'string' || typeof dst === 'string') {
@@ -69,7 +70,7 @@ export function observedFromGraph(graph: NetworkGraph, model: ClusterModel): Obs
     for (const s of src) {
       for (const d of dst) {
         for (const sp of s.peers) {
-          for (const dp of d.peers) edges.push({ src: sp, dst: dp, protocol: e.protocol, port: d.port, connections: e.observed.connections, lastSeen: e.observed.lastSeen });
+          for (const dp of d.peers) edges.push({ src: sp, dst: dp, protocol: e.protocol, port: d.port, ...(portEnd !== undefined && d.port === e.port ? { portEnd } : {}), connections: e.observed.connections, lastSeen: e.observed.lastSeen });
         }
       }
     }

@@ -37,6 +37,8 @@ export interface ObservedEdge {
   protocol: FlowProtocol;
   /** Destination port; undefined: every port of the protocol. */
   port?: number;
+  /** With `port`: the last port of a range. */
+  portEnd?: number;
   connections?: number;
   lastSeen?: string;
 }
@@ -84,8 +86,8 @@ export interface ObservedPolicyResult {
 export const LEARNING_ANNOTATION = 'gatehouse.dev/learning';
 export const LEARNING_POLICY_PREFIX = 'gatehouse-learning-';
 
-function connsOf(protocol: FlowProtocol, port: number | undefined): ConnSet {
-  return port === undefined ? ConnSet.of(protocol as Protocol) : ConnSet.of(protocol as Protocol, [[port, port]]);
+function connsOf(protocol: FlowProtocol, port: number | undefined, portEnd?: number): ConnSet {
+  return port === undefined ? ConnSet.of(protocol as Protocol) : ConnSet.of(protocol as Protocol, [[port, portEnd !== undefined && portEnd > port ? portEnd : port]]);
 }
 
 /** Resolves `ns/name` or `ns/name[Kind]` (or a peer) to one model workload. */
@@ -149,7 +151,7 @@ export function observedIntents(model: ClusterModel, edges: ObservedEdge[], excl
     }
     if (src.type === 'cidr' && dst.type === 'cidr') continue;
     if (src.type === 'workload' && dst.type === 'workload' && src.w.id === dst.w.id) continue;
-    const conns = connsOf(e.protocol, e.port);
+    const conns = connsOf(e.protocol, e.port, e.portEnd);
     const key = `${src.type === 'workload' ? src.w.id : src.cidr}\t${dst.type === 'workload' ? dst.w.id : dst.cidr}`;
     const intent: IntentConnection = { from: src, to: dst, conns, origin: 'observed' };
     if (exclude.length > 0 && (matchesExclude(model, src, exclude) || matchesExclude(model, dst, exclude))) {

@@ -1,4 +1,173 @@
-/** Placeholder registered ahead of its owner's work (session 4); replaced by the real module. */
+/**
+ * `POST /api/v1/network/policies/generate` (issue 23 part 3): least-privilege NetworkPolicies
+ * from what the sensors observed on a cluster, merged with the intent its stored manifests
+ * carry (service references in env values; an intent list may be posted), with the
+ * simulation of what they would cut off — nothing is applied or stored.
+ *
+ * The observed edges and learning marks come from the network graph (buildNetworkGraph over
+ * the window `since`); the connectivity model from the cluster's stored objects (Namespaces,
+ * top-level workloads, NetworkPolicies, Services). Analyst role and up (permission `read`).
+ */
+import { buildModel, type ClusterModel, type NetpolObject } from '../../kube/netpol/model.js';
+import { inferIntentFromEnv, parseIntentFile, type IntentConnection } from '../../kube/netpol/intent.js';
+import { workloadKindOf } from '../../kube/workload-kinds.js';
+import { observedFromGraph } from '../../network/observed-graph.js';
+import { generateFromObserved } from '../../network/observed-policy.js';
+import { isUserError } from '../../util/errors.js';
+import type { CentralContext } from '../context.js';
+import { isDeployment } from '../live/deployments.js';
+import { buildNetworkGraph } from '../network/graph-service.js';
+import { fromJson } from '../store/json.js';
+import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
 
-export const networkPoliciesApi: ApiModule = () => {};
+interface GenerateBody {
+  since?: string;
+  cluster?: string;
+  namespace?: string;
+  learning?: 'open' | 'enforce';
+  exclude?: string[];
+  keepExisting?: boolean;
+  intent?: string;
+  env?: boolean;
+  limit?: number;
+}
+
+const MODEL_KINDS = ['Namespace', 'NetworkPolicy', 'Service', 'Pod', ...['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'DeploymentConfig', 'VirtualMachine']];
+const PAGE = 2000;
+
+const changedPair = {
+  type: 'object', additionalProperties: false, required: ['src', 'dst', 'connections'],
+  properties: { src: { type: 'string' }, dst: { type: 'string' }, connections: { type: 'string' } },
+} as const;
+
+const responseSchema = {
+  type: 'object', additionalProperties: false, required: ['cluster', 'yaml', 'policies', 'simulation', 'learning'],
+  properties: {
+    cluster: { type: 'string' },
+    yaml: { type: 'string', description: 'the policies as YAML documents, learning workloads marked with comments' },
+    policies: { type: 'array', items: { type: 'object', additionalProperties: true } },
+    simulation: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        mode: { type: 'string', enum: ['replace', 'add'] },
+        cutObserved: {
+          type: 'array',
+          items: { type: 'object', additionalProperties: false, properties: { ...changedPair.properties, reason: { type: 'string', enum: ['excluded', 'denied'] } } },
+        },
+        removed: { type: 'array', items: changedPair },
+        added: { type: 'array', items: changedPair },
+        counts: {
+          type: 'object', additionalProperties: false,
+          properties: { cutObserved: { type: 'integer' }, removed: { type: 'integer' }, added: { type: 'integer' }, allowedBefore: { type: 'integer' }, allowedAfter: { type: 'integer' } },
+        },
+        truncated: { type: 'boolean' },
+      },
+    },
+    learning: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, required: ['workload'], properties: { workload: { type: 'string' }, openPolicy: { type: 'string' } } },
+    },
+    unobserved: { type: 'array', items: { type: 'string' } },
+    intents: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { src: { type: 'string' }, dst: { type: 'string' }, connections: { type: 'string' }, origin: { type: 'string' } } } },
+    notes: { type: 'array', items: { type: 'string' } },
+    assumptions: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** The cluster source a request means: by name or id, or the only one. */
+async function clusterSource(ctx: Pick<CentralContext, 'db'>, cluster: string | undefined): Promise<{ id: string; name: string }> {
+  const all = await ctx.db.selectFrom('sources').select(['id', 'name']).where('kind', '=', 'cluster').orderBy('name').execute();
+  if (cluster !== undefined) {
+    const found = all.find((s) => s.name === cluster || s.id === cluster);
+    if (!found) throw new ApiError(404, 'not-found', `no cluster ${cluster} (GET /api/v1/clusters lists them)`);
+    return found;
+  }
+  if (all.length === 1) return all[0]!;
+  if (all.length === 0) throw new ApiError(404, 'not-found', 'Central watches no cluster: NetworkPolicies are generated for a cluster');
+  throw new ApiError(400, 'bad-request', `Central watches ${all.length} clusters (${all.slice(0, 5).map((s) => s.name).join(', ')}): give "cluster"`);
+}
+
+/** The cluster's stored objects that connectivity depends on (owned ReplicaSets, Jobs and Pods left out, as deployments are). */
+export async function storedClusterModel(ctx: Pick<CentralContext, 'db'>, source: { id: string; name: string }): Promise<ClusterModel> {
+  const objects: NetpolObject[] = [];
+  let after = { kind: '', namespace: '', name: '' };
+  for (;;) {
+    const rows = await ctx.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', source.id).where('deleted_at', 'is', null)
+      .where('kind', 'in', MODEL_KINDS)
+      .where((eb) => eb.or([
+        eb('kind', '>', after.kind),
+        eb.and([eb('kind', '=', after.kind), eb('namespace', '>', after.namespace)]),
+        eb.and([eb('kind', '=', after.kind), eb('namespace', '=', after.namespace), eb('name', '>', after.name)]),
+      ]))
+      .orderBy('kind').orderBy('namespace').orderBy('name').limit(PAGE).execute();
+    for (const r of rows) {
+      const raw = fromJson<Record<string, any>>(r.body, {});
+      if (workloadKindOf(r.kind)?.runsPods && !isDeployment({ kind: r.kind, namespace: r.namespace, name: r.name, body: raw })) continue;
+      objects.push({ kind: r.kind, name: r.name, namespace: r.namespace || undefined, labels: (raw.metadata?.labels ?? {}) as Record<string, string>, raw, source: { file: `cluster ${source.name}`, line: 0 } });
+    }
+    if (rows.length < PAGE) break;
+    const last = rows[rows.length - 1]!;
+    after = { kind: last.kind, namespace: last.namespace, name: last.name };
+  }
+  try {
+    return buildModel(objects);
+  } catch (e) {
+    if (isUserError(e)) throw new ApiError(422, 'bad-policy', `cluster ${source.name}: ${e.message.split('\n')[0]}`);
+    throw e;
+  }
+}
+
+export const networkPoliciesApi: ApiModule = (app, ctx) => {
+  app.post<{ Body: GenerateBody }>('/api/v1/network/policies/generate', {
+    config: { permission: 'read' },
+    schema: {
+      summary: "Least-privilege NetworkPolicies from the flows observed on a cluster, merged with its manifests' intent, and the simulation of what they would cut off (nothing is applied)",
+      body: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          since: { type: 'string', maxLength: 40, description: 'observed since: a duration back from now (30m, 24h, 7d) or an RFC 3339 time; default 24h' },
+          cluster: { type: 'string', minLength: 1, maxLength: 253, description: 'the cluster source, by name or id (default: the only one)' },
+          namespace: { type: 'string', minLength: 1, maxLength: 253, description: 'policies for this namespace only' },
+          learning: { type: 'string', enum: ['open', 'enforce'], description: 'workloads in their baseline window: kept open by a marked allow-all policy (default) or enforced' },
+          exclude: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 300 }, description: 'leave out observed connections of these (ns/name, ns/name[Kind], address or CIDR)' },
+          keepExisting: { type: 'boolean', description: 'simulate adding to the existing NetworkPolicies instead of replacing those of the same namespaces' },
+          intent: { type: 'string', maxLength: 1_000_000, description: 'an intent list (YAML `connections: [{from, to, ports}]`) merged with the observation' },
+          env: { type: 'boolean', description: 'infer intent from service references in env (default true)' },
+          limit: { type: 'integer', minimum: 0, maximum: 100_000, description: 'rows per simulation list (default 1000; counts stay whole)' },
+        },
+      },
+      response: { 200: responseSchema, 400: errorSchema, 404: errorSchema, 422: errorSchema },
+    },
+  }, async (req) => {
+    const body = req.body ?? {};
+    const source = await clusterSource(ctx, body.cluster);
+    const graph = await buildNetworkGraph(ctx, { cluster: source.id, since: body.since, namespace: body.namespace });
+    const model = await storedClusterModel(ctx, source);
+    const observed = observedFromGraph(graph, model);
+    const intents: IntentConnection[] = [];
+    if (body.intent !== undefined) {
+      try {
+        intents.push(...parseIntentFile(body.intent, 'intent', model));
+      } catch (e) {
+        if (isUserError(e)) throw new ApiError(400, 'bad-intent', e.message.split('\n')[0]!);
+        throw e;
+      }
+    }
+    if (body.env !== false) intents.push(...inferIntentFromEnv(model));
+    const res = generateFromObserved(model, { edges: observed.edges, learning: observed.learning }, {
+      intents, learning: body.learning, namespace: body.namespace, exclude: body.exclude, keepExisting: body.keepExisting, limit: body.limit,
+    });
+    return {
+      cluster: source.name,
+      yaml: res.yaml,
+      policies: res.policies,
+      simulation: res.simulation,
+      learning: res.learning,
+      unobserved: res.unobserved,
+      intents: res.intents,
+      notes: [...observed.notes, ...res.notes],
+      assumptions: res.assumptions,
+    };
+  });
+};

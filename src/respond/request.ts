@@ -26,6 +26,8 @@ export interface ResponseRequest {
   /** The policies that were violated, each with the enforcement it asks for. */
   policies: { id: string; enforcement: readonly Enforcement[] }[];
   incident?: string;
+  /** The id of the record behind it where it was stored (Central's ingest event id), for the audit trail. */
+  ref?: string;
   /** Host process id (the sensor's proc.pid) and in-container id (proc.vpid), when known. */
   process?: { hostPid?: number; pid?: number };
   alert?: Alert;

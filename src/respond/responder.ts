@@ -225,6 +225,7 @@ export class Responder {
       by: this.opts.component ?? 'policy',
       policies,
       ...(req.incident ? { incident: req.incident } : {}),
+      ...(req.ref ? { ref: req.ref } : {}),
       ...(req.alert || req.time ? { alert: { rule: req.name, time: req.time ?? req.alert?.time ?? '', source: req.source } } : {}),
     };
   }

@@ -47,6 +47,8 @@ export interface Trigger {
   /** Violated policy ids that asked for this action. */
   policies?: string[];
   incident?: string;
+  /** The stored record behind it (Central's ingest event id of the alert). */
+  ref?: string;
   /** Free text a person gave (--reason). */
   reason?: string;
   /** The alert behind it: rule and time. */

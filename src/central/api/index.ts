@@ -25,6 +25,7 @@ import { metricsApi } from './metrics.js';
 import { networkApi } from './network.js';
 import { networkPoliciesApi } from './network-policies.js';
 import { identitiesApi } from './identities.js';
+import { responseActionsApi } from './response-actions.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -54,4 +55,5 @@ export const API_MODULES: ApiModule[] = [
   networkApi,
   networkPoliciesApi,
   identitiesApi,
+  responseActionsApi,
 ];

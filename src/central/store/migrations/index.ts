@@ -12,6 +12,7 @@ import * as imageSboms from './0006-image-sboms.js';
 import * as incidents from './0007-incidents.js';
 import * as networkFlows from './0008-network-flows.js';
 import * as leases from './0009-leases.js';
+import * as responseActions from './0010-response-actions.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-incidents': incidents,
   '0008-network-flows': networkFlows,
   '0009-leases': leases,
+  '0010-response-actions': responseActions,
 };
 
 export const migrationProvider: MigrationProvider = {

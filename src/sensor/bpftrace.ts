@@ -22,13 +22,27 @@ export interface BpftraceOptions {
   tracefs?: string;
   /** Opens that may leave the kernel (default: DEFAULT_OPEN_BOUNDS); see open-filter.ts. */
   openBounds?: OpenBounds;
+  /** Attach the UDP first-packet programs (network flows); without it they are left out of the probe. */
+  udp?: boolean;
+}
+
+export const UDP_BEGIN_MARKER = '/*@udp-begin*/';
+export const UDP_END_MARKER = '/*@udp-end*/';
+
+/** The probe without its UDP first-packet part (between the markers), when flows are off. */
+export function probeWithoutUdp(text: string): string {
+  const a = text.indexOf(UDP_BEGIN_MARKER);
+  const b = text.indexOf(UDP_END_MARKER);
+  if (a < 0 || b < a) return text;
+  return text.slice(0, a) + text.slice(b + UDP_END_MARKER.length);
 }
 
 /** Writes the probe with its generated open filter to a private temporary file. */
-function renderProbe(template: string, bounds: OpenBounds | undefined): { path: string; dispose: () => void } {
+function renderProbe(template: string, bounds: OpenBounds | undefined, udp: boolean): { path: string; dispose: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-probe-'));
   const path = join(dir, 'gatehouse.bt');
-  writeFileSync(path, probeWithOpenFilter(readFileSync(template, 'utf8'), bounds), { mode: 0o600 });
+  const text = readFileSync(template, 'utf8');
+  writeFileSync(path, probeWithOpenFilter(udp ? text : probeWithoutUdp(text), bounds), { mode: 0o600 });
   return { path, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -62,7 +76,7 @@ export interface BpftraceRun {
 
 export function startBpftrace(opts: BpftraceOptions = {}): BpftraceRun {
   const bin = checkPrerequisites(opts);
-  const probe = renderProbe(opts.script ?? DEFAULT_PROBE, opts.openBounds);
+  const probe = renderProbe(opts.script ?? DEFAULT_PROBE, opts.openBounds, opts.udp === true);
   const child = spawn(bin, ['-B', 'line', '-f', 'json', probe.path], {
     stdio: ['ignore', 'pipe', 'pipe'],
     // 1024 pages (4 MiB) of perf ring per CPU absorb bursts while the reader catches up

@@ -25,6 +25,30 @@ export interface ContainerInfo {
   /** uid → user name and gid → group name inside the container. */
   users: Map<number, string>;
   groups: Map<number, string>;
+  /** Its addresses on the engine's networks (the container IP map of plain hosts). */
+  ips?: string[];
+}
+
+interface InspectJson {
+  Name?: string;
+  Image?: string;
+  Config?: { Image?: string; Labels?: Record<string, string> | null };
+  HostConfig?: { Privileged?: boolean };
+  State?: { StartedAt?: string; Pid?: number };
+  NetworkSettings?: {
+    IPAddress?: string;
+    GlobalIPv6Address?: string;
+    Networks?: Record<string, { IPAddress?: string; GlobalIPv6Address?: string }> | null;
+  };
+}
+
+/** A container's addresses from its inspect document (every network, v4 and v6). */
+export function containerIps(j: InspectJson): string[] {
+  const out = new Set<string>();
+  const ns = j.NetworkSettings;
+  for (const ip of [ns?.IPAddress, ns?.GlobalIPv6Address]) if (ip) out.add(ip);
+  for (const n of Object.values(ns?.Networks ?? {})) for (const ip of [n.IPAddress, n.GlobalIPv6Address]) if (ip) out.add(ip);
+  return [...out];
 }
 
 /** libpod-<id>.scope, docker-<id>.scope, crio-<id>, cri-containerd-<id> or a bare /<id>. */
@@ -83,6 +107,12 @@ export class ContainerResolver {
   /** API lookups that failed (engine down, container gone): the event says so, not a guess. */
   lookupErrors = 0;
   lastError = '';
+  /** Containers inspected, by short id, and address → container (latest start wins). */
+  private readonly byShortId = new Map<string, ContainerInfo>();
+  private readonly byIp = new Map<string, ContainerInfo>();
+  /** Name and image from the engine's create/start events: what a container gone before its inspect still gets. */
+  private readonly fromEvents = new Map<string, { name: string; image: string }>();
+  private watching: AbortController | undefined;
 
   constructor(
     private readonly socketPath = engineSocket(),
@@ -144,32 +174,34 @@ export class ContainerResolver {
 
   private async fetchInspect(fullId: string, pid: number): Promise<ContainerInfo | null> {
     // Read the container's own user table while one of its processes is alive.
-    const users = readTable(`${this.procRoot}/${pid}/root/etc/passwd`);
-    const groups = readTable(`${this.procRoot}/${pid}/root/etc/group`);
+    let users = pid > 0 ? readTable(`${this.procRoot}/${pid}/root/etc/passwd`) : new Map<number, string>();
+    let groups = pid > 0 ? readTable(`${this.procRoot}/${pid}/root/etc/group`) : new Map<number, string>();
+    const known = this.fromEvents.get(fullId);
     const fallback: ContainerInfo = {
-      id: fullId.slice(0, 12), fullId, name: '', image: '', imageRepository: '', imageTag: '', imageId: '',
-      privileged: false, labels: {}, type: 'unknown', users, groups,
+      id: fullId.slice(0, 12), fullId, name: known?.name ?? '', image: known?.image ?? '', imageRepository: '', imageTag: '', imageId: '',
+      privileged: false, labels: {}, type: 'unknown', users, groups, ips: [],
     };
+    if (known?.image) Object.assign(fallback, { imageRepository: splitImage(known.image).repository, imageTag: splitImage(known.image).tag });
     try {
       const res = await request(`http://engine/containers/${fullId}/json`, { dispatcher: this.agent, headersTimeout: 5000, bodyTimeout: 5000 });
       if (res.statusCode !== 200) {
         await res.body.dump();
         this.lookupErrors++;
         this.lastError = `engine API answered ${res.statusCode} for container ${fullId.slice(0, 12)}`;
-        return fallback;
+        return this.remember(fallback);
       }
-      const j = (await res.body.json()) as {
-        Name?: string;
-        Image?: string;
-        Config?: { Image?: string; Labels?: Record<string, string> | null };
-        HostConfig?: { Privileged?: boolean };
-        State?: { StartedAt?: string };
-      };
+      const j = (await res.body.json()) as InspectJson;
       const image = j.Config?.Image ?? '';
       const { repository, tag } = splitImage(image);
       const started = j.State?.StartedAt ? Date.parse(j.State.StartedAt) : NaN;
-      return {
+      if (pid <= 0 && j.State?.Pid) {
+        users = readTable(`${this.procRoot}/${j.State.Pid}/root/etc/passwd`);
+        groups = readTable(`${this.procRoot}/${j.State.Pid}/root/etc/group`);
+      }
+      return this.remember({
         ...fallback,
+        users,
+        groups,
         name: (j.Name ?? '').replace(/^\//, ''),
         image,
         imageRepository: repository,
@@ -179,7 +211,8 @@ export class ContainerResolver {
         labels: j.Config?.Labels ?? {},
         startTs: Number.isNaN(started) ? undefined : started * 1e6,
         type: this.socketPath.includes('podman') ? 'podman' : 'docker',
-      };
+        ips: containerIps(j),
+      });
     } catch (e) {
       this.lookupErrors++;
       this.lastError = `container engine API at ${this.socketPath}: ${describeError(e)}`;
@@ -188,7 +221,102 @@ export class ContainerResolver {
     }
   }
 
+  private remember(info: ContainerInfo): ContainerInfo {
+    this.byShortId.set(info.id, info);
+    for (const ip of info.ips ?? []) this.byIp.set(ip, info);
+    return info;
+  }
+
+  /** A container inspected so far, by its 12-character id. */
+  byShort(id: string): ContainerInfo | undefined {
+    return this.byShortId.get(id);
+  }
+
+  /** The container that has this address on this host, when one is known. */
+  byAddress(ip: string): ContainerInfo | undefined {
+    return this.byIp.get(ip);
+  }
+
+  /**
+   * Learns every running container now and each one that starts later (the engine's event
+   * stream), so containers are known by address (the container IP map of plain hosts) and a
+   * container that exits right after its work still has its name and image: the create
+   * event's attributes are kept, and its inspect document is fetched when it starts.
+   */
+  async watch(): Promise<void> {
+    if (this.watching) return;
+    const ac = new AbortController();
+    this.watching = ac;
+    try {
+      const res = await request('http://engine/containers/json', { dispatcher: this.agent, headersTimeout: 5000, bodyTimeout: 5000 });
+      if (res.statusCode === 200) {
+        const list = (await res.body.json()) as { Id?: string }[];
+        await Promise.all(list.filter((c) => c.Id && /^[0-9a-f]{64}$/.test(c.Id)).map((c) => this.inspect(c.Id!, 0)));
+      } else await res.body.dump();
+    } catch (e) {
+      this.lookupErrors++;
+      this.lastError = `container engine API at ${this.socketPath}: ${describeError(e)}`;
+    }
+    void this.follow(ac.signal);
+  }
+
+  private async follow(signal: AbortSignal): Promise<void> {
+    const filters = encodeURIComponent(JSON.stringify({ type: ['container'] }));
+    while (!signal.aborted) {
+      try {
+        const res = await request(`http://engine/events?filters=${filters}`, { dispatcher: this.agent, signal, headersTimeout: 5000, bodyTimeout: 0 });
+        if (res.statusCode !== 200) {
+          await res.body.dump();
+          throw new Error(`events answered ${res.statusCode}`);
+        }
+        let buf = '';
+        for await (const chunk of res.body) {
+          buf += (chunk as Buffer).toString('utf8');
+          let nl: number;
+          while ((nl = buf.indexOf('\n')) >= 0) {
+            this.onEngineEvent(buf.slice(0, nl));
+            buf = buf.slice(nl + 1);
+          }
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        this.lastError = `container engine events at ${this.socketPath}: ${describeError(e)}`;
+      }
+      if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000).unref());
+    }
+  }
+
+  private onEngineEvent(line: string): void {
+    let ev: { id?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+    try {
+      ev = JSON.parse(line) as typeof ev;
+    } catch {
+      return;
+    }
+    const id = ev.Actor?.ID ?? ev.id ?? '';
+    if (!/^[0-9a-f]{64}$/.test(id)) return;
+    const a = ev.Actor?.Attributes ?? {};
+    if (ev.Action === 'create' || ev.Action === 'init' || ev.Action === 'start') {
+      if (a.name || a.image) {
+        if (this.fromEvents.size >= 10_000) this.fromEvents.delete(this.fromEvents.keys().next().value!);
+        this.fromEvents.set(id, { name: a.name ?? '', image: a.image ?? '' });
+      }
+    }
+    // addresses are assigned by the time the container starts: its first inspect happens now
+    if (ev.Action === 'start') {
+      const prev = this.byId.get(id);
+      if (!prev) void this.inspect(id, 0);
+      else void prev.then((info) => {
+        if (info && !info.ips?.length) {
+          this.byId.delete(id);
+          void this.inspect(id, 0);
+        }
+      });
+    }
+  }
+
   async close(): Promise<void> {
+    this.watching?.abort();
     await this.agent.close();
   }
 }

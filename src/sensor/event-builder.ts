@@ -217,6 +217,7 @@ export class EventBuilder {
       }
       case 'connect':
       case 'accept':
+      case 'udp':
       case 'dup1':
       case 'dup2':
       case 'dup3':
@@ -314,6 +315,23 @@ export class EventBuilder {
         rip = sa.length >= 24 ? ipv6(sa.subarray(8, 24)) : '';
         lip = bytes[1] && bytes[1].length >= 16 ? ipv6(bytes[1].subarray(0, 16)) : '::';
       }
+    } else if (head.kind === 'udp') {
+      // the first datagram to a destination (probe: sendto/sendmsg/sendmmsg, once per socket and destination)
+      type = 'sendto';
+      let flags: number;
+      [fdnum, fam, lport, , flags] = a;
+      proto = 17;
+      const b = bytes[0] ?? Buffer.alloc(28);
+      if (flags & 1) {
+        // the caller's sockaddr_in / sockaddr_in6
+        rport = b.length >= 4 ? b.readUInt16BE(2) : 0;
+        rip = fam === 2 ? (b.length >= 8 ? `${b[4]}.${b[5]}.${b[6]}.${b[7]}` : '') : b.length >= 24 ? ipv6(b.subarray(8, 24)) : '';
+      } else {
+        // a connected socket: its peer (v4 daddr, or the 16-byte v6 address), port in network order
+        rport = ntohs((flags >>> 8) & 0xffff);
+        rip = fam === 2 ? (b.length >= 4 ? `${b[0]}.${b[1]}.${b[2]}.${b[3]}` : '') : b.length >= 16 ? ipv6(b.subarray(0, 16)) : '';
+      }
+      lip = fam === 2 ? ipv4(a[3]) : '::';
     } else if (head.kind === 'accept') {
       type = 'accept';
       [fam, proto, lport] = a;
@@ -359,7 +377,7 @@ export class EventBuilder {
       'fd.dip': rip,
       'fd.dport': rport,
       'fd.name': `${fmt(cip, cport)}->${fmt(sip, sport)}`,
-      'fd.connected': head.ret >= 0 || head.ret === -115,
+      'fd.connected': head.kind !== 'udp' && (head.ret >= 0 || head.ret === -115),
       'evt.arg.addr': head.kind === 'connect' ? `${fmt(rip, rport)}` : '',
     };
   }

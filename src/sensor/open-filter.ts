@@ -238,6 +238,13 @@ export const DEFAULT_OPEN_BOUNDS: OpenBounds = {
   readwrite: 'all',
 };
 
+/** No plainly named open leaves the kernel (flows only: nothing reads the opens). */
+export const NO_OPENS: OpenBounds = {
+  read: { exact: new Set(), dir: new Set(), base: new Set(), suffix: new Set(), contains: new Set(), prefix: new Set() },
+  write: { exact: new Set(), dir: new Set(), base: new Set(), suffix: new Set(), contains: new Set(), prefix: new Set() },
+  readwrite: { exact: new Set(), dir: new Set(), base: new Set(), suffix: new Set(), contains: new Set(), prefix: new Set() },
+};
+
 /** Every open leaves the kernel. */
 export const ALL_OPENS: OpenBounds = { read: 'all', write: 'all', readwrite: 'all' };
 

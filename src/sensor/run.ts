@@ -15,9 +15,10 @@ import { Engine } from '../runtime/rules/engine.js';
 import type { RuleSet } from '../runtime/rules/ruleset.js';
 import { openPathBounds, unionBounds, type OpenBounds } from '../runtime/rules/path-bounds.js';
 import { dropAlert } from './drop-alert.js';
-import { DEFAULT_OPEN_BOUNDS } from './open-filter.js';
+import { DEFAULT_OPEN_BOUNDS, NO_OPENS } from './open-filter.js';
 import type { SensorMetrics } from './metrics.js';
 import { Sensor, type SensorOptions, type SensorStats } from './sensor.js';
+import { FlowTracker, type FlowTrackerOptions, type FlowTrackerStats } from './flows/tracker.js';
 
 export interface SensorRunOptions extends SensorOptions {
   ruleSet?: RuleSet;
@@ -33,12 +34,15 @@ export interface SensorRunOptions extends SensorOptions {
   dropCheckMs?: number;
   /** Counts events, alerts and drops for Prometheus (src/sensor/metrics.ts). */
   metrics?: SensorMetrics;
+  /** Network flows: connections aggregated per interval, handed to `flows.onFlows` (src/sensor/flows). */
+  flows?: FlowTrackerOptions;
 }
 
 export interface SensorRunResult {
   stats: SensorStats;
   alerts: number;
   drops: number;
+  flows?: FlowTrackerStats;
 }
 
 /** Container fields every sensor alert carries, whatever its rule's output names. */
@@ -66,7 +70,14 @@ export function sensorOpenBounds(ruleSet: RuleSet | undefined, everyEvent: boole
 }
 
 export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult> {
-  const sensor = await Sensor.start({ ...opts, openBounds: opts.openBounds ?? sensorOpenBounds(opts.ruleSet, !!opts.onEvent) });
+  const sensor = await Sensor.start({
+    ...opts,
+    // flows alone read no opens
+    openBounds: opts.openBounds ?? (!opts.ruleSet && !opts.onEvent && opts.flows ? NO_OPENS : sensorOpenBounds(opts.ruleSet, !!opts.onEvent)),
+    ...(opts.flows ? { udp: true, watchContainers: true } : {}),
+  });
+  const flows = opts.flows ? new FlowTracker(opts.flows, sensor.containerLookup) : undefined;
+  flows?.start();
   const engine = opts.ruleSet ? new Engine(opts.ruleSet) : undefined;
   const sinks = opts.sinks ?? [];
   const metrics = opts.metrics;
@@ -95,6 +106,7 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
     for await (const ev of sensor.events()) {
       metrics?.event(ev);
       opts.onEvent?.(ev);
+      flows?.push(ev);
       if (!engine) continue;
       for (const a of engine.push(ev)) {
         alerts++;
@@ -105,8 +117,9 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
     clearInterval(timer);
     opts.signal?.removeEventListener('abort', stop);
     await sensor.stop();
+    flows?.stop();
     report();
     for (const s of sinks) await s.close();
   }
-  return { stats: sensor.stats(), alerts, drops };
+  return { stats: sensor.stats(), alerts, drops, ...(flows ? { flows: flows.stats() } : {}) };
 }

@@ -28,6 +28,11 @@ export interface SensorOptions extends BpftraceOptions {
   procRoot?: string;
   /** How long to wait for bpftrace to attach every probe (default 5 minutes). */
   readyTimeoutMs?: number;
+  /**
+   * Learn every container of the engine (running ones at start, then from its event stream):
+   * the container IP map, and names of containers that exit before their first lookup (flows).
+   */
+  watchContainers?: boolean;
 }
 
 export interface SensorStats {
@@ -92,6 +97,7 @@ export class Sensor {
 
   private async begin(): Promise<void> {
     this.table.seed();
+    if (this.opts.watchContainers) await this.containers.watch();
     const run = startBpftrace(this.opts);
     this.run = run;
     if (run.child.pid) {
@@ -266,6 +272,11 @@ export class Sensor {
       default:
         return undefined;
     }
+  }
+
+  /** Containers known so far, by short id and by address (see watchContainers). */
+  get containerLookup(): Pick<ContainerResolver, 'byShort' | 'byAddress'> {
+    return this.containers;
   }
 
   stats(): SensorStats {

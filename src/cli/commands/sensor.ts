@@ -19,6 +19,8 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { BusPublisher } from '../../central/client/bus-publisher.js';
+import type { IngestEvent } from '../../central/client/ingest-types.js';
+import type { FlushedFlow } from '../../sensor/flows/aggregator.js';
 import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
 import { defaultAuditLog } from '../../respond/audit.js';
 import { sensorResponder } from '../../respond/alert-sink.js';
@@ -51,9 +53,17 @@ interface SensorCliOptions {
   evidenceDir?: string;
   host?: string;
   nats?: string;
+  flows?: string;
+  flowInterval: string;
+  flowConntrack: boolean;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
+
+/** A flushed flow as an ingest event: its id hashes the flow key, interval start and host, so a retry is a duplicate. */
+export function flowEvent(f: FlushedFlow): IngestEvent {
+  return { id: f.id, type: 'flow', time: new Date(f.intervalStart).toISOString(), data: f.flow as unknown as Record<string, unknown> };
+}
 
 export function registerSensorCommands(program: Command): Command {
   const sensor = program
@@ -85,9 +95,14 @@ export function registerSensorCommands(program: Command): Command {
     .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
     .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
     .option('--nats <url>', 'publish alerts to the NATS JetStream event bus at nats://HOST:PORT instead of pushing to --server (through the same disk spool: see --spool-dir)')
+    .option('--flows <target>', 'report network flows (connect, accept, UDP first packet; conntrack for what no probe saw), aggregated per --flow-interval, as JSON lines of ObservedFlow (- for stdout, or a file); with --server they are also sent to Central')
+    .option('--flow-interval <duration>', 'with --flows: aggregation interval (30s, 1m, …)', '30s')
+    .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(addMetricsOptions(sensor))).action(async (o: SensorCliOptions & CentralCliOptions & MetricsCliOptions) => {
-      if (!o.rules.length && !o.events && !o.baselineDir) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
+      if (!o.rules.length && !o.events && !o.baselineDir && !o.flows) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies), --events FILE|- (events) and/or --flows FILE|- (network flows)');
+      if (!o.flows && o.flowInterval !== '30s') throw new UserError('--flow-interval applies with --flows FILE|- only', 'usage');
+      const flowIntervalMs = parseDuration(o.flowInterval, '--flow-interval');
       if (o.learn !== undefined && !o.baselineDir) throw new UserError('--learn sets the observation window of baselines: give --baseline-dir DIR too', 'usage');
       const learnMs = o.learn === undefined ? undefined : parseDuration(o.learn, '--learn');
       let detector: AnomalyDetector | undefined;
@@ -101,7 +116,7 @@ export function registerSensorCommands(program: Command): Command {
       }
       if (o.nats && o.server) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
       const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${reportingHost()}` }) : centralClientFrom(o);
-      if (central && !o.rules.length) throw new UserError('--server pushes alerts: give -r FILE too', 'usage');
+      if (central && !o.rules.length && !o.flows) throw new UserError('--server pushes alerts and flows: give -r FILE and/or --flows FILE|- too', 'usage');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -164,6 +179,14 @@ export function registerSensorCommands(program: Command): Command {
         const shipper = shipping.shipper;
         if (metrics) registerShipperMetrics(metrics.registry, () => shipper.stats());
       }
+      // Network flows: JSON lines of ObservedFlow, and ingest events of type flow through the same shipper
+      let flowsOut: NodeJS.WritableStream | WriteStream | undefined;
+      if (o.flows) flowsOut = o.flows === '-' ? process.stdout : createWriteStream(o.flows, { flags: 'w' });
+      const flowShipper = shipping?.shipper;
+      const onFlows = (flows: FlushedFlow[]) => {
+        if (flowsOut) flowsOut.write(flows.map((f) => `${JSON.stringify(f.flow)}\n`).join(''));
+        if (flowShipper) for (const f of flows) flowShipper.submit(flowEvent(f));
+      };
       let metricsServer: MetricsListener | undefined;
       if (metrics && metricsAt) {
         try {
@@ -194,6 +217,7 @@ export function registerSensorCommands(program: Command): Command {
           openBounds: o.opens === 'all' ? ALL_OPENS : o.opens === 'default' ? DEFAULT_OPEN_BOUNDS : o.opens === 'rules' ? sensorOpenBounds(ruleSet, false) : undefined,
           signal: ac.signal,
           ...(metrics ? { metrics } : {}),
+          ...(o.flows ? { flows: { intervalMs: flowIntervalMs, host: reportingHost(), ...(o.flowConntrack ? {} : { conntrack: false as const }), onFlows } } : {}),
           onReady: () => {
             process.stderr.write('gatehouse: sensor ready\n');
             if (duration !== undefined) timer = setTimeout(() => ac.abort(), duration * 1000);
@@ -202,7 +226,9 @@ export function registerSensorCommands(program: Command): Command {
         const s = res.stats;
         const verdicts = judge ? `; policy verdicts: ${judge.counts.deny} deny, ${judge.counts.warn} warn, ${judge.counts.allow} allow` : '';
         const anomalyText = detector ? `, ${anomalies} anomalies (${detector.stats.workloads} workloads, ${detector.stats.locked} locked baselines)` : '';
-        const summary = `${s.events} events, ${res.alerts} alerts${anomalyText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
+        const fl = res.flows;
+        const flowText = fl ? `, ${fl.flushed} flows from ${fl.observed} connections (${fl.dropped} over the cap${fl.conntrack ? `; conntrack: ${fl.conntrack.reported} seen by conntrack only${fl.conntrack.errors ? `, unreadable: ${fl.conntrack.lastError}` : ''}` : ''})` : '';
+        const summary = `${s.events} events, ${res.alerts} alerts${anomalyText}${flowText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
         report?.write([summary]);
         process.stderr.write(`gatehouse: sensor stopped: ${summary}\n`);
         const failed = sinks.reduce((n, k) => n + k.failed, 0);
@@ -214,6 +240,7 @@ export function registerSensorCommands(program: Command): Command {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (eventsOut && eventsOut !== process.stdout) await new Promise<void>((r) => (eventsOut as WriteStream).end(() => r()));
+        if (flowsOut && flowsOut !== process.stdout) await new Promise<void>((r) => (flowsOut as WriteStream).end(() => r()));
         await shipping?.close();
         await metricsServer?.close();
       }

@@ -1,0 +1,232 @@
+/**
+ * Conntrack complements the eBPF view: connections in the kernel's connection tracking table
+ * (/proc/net/nf_conntrack) that no probe reported — connections opened before the sensor
+ * started, or by anything the probes do not see — become flows observed by 'conntrack',
+ * with their bytes when accounting is on (sysctl net.netfilter.nf_conntrack_acct=1).
+ *
+ * Matching: every connection the probes report leaves its 4-tuple (client ip:port → server
+ * ip:port) here; a conntrack entry whose original tuple, or whose reply tuple reversed (the
+ * server's side of a DNAT), is one of them belongs to the probes and is never reported. An
+ * entry neither matches waits one poll (the probe's record of it may still be on its way
+ * through the pipeline) and is then reported once as a new connection; later polls report
+ * only the bytes it moved since (connections 0), when accounting gives bytes.
+ */
+import { readFileSync } from 'node:fs';
+import type { FlowProtocol } from '../../network/flow.js';
+
+export interface ConntrackTuple {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  packets?: number;
+  bytes?: number;
+}
+
+export interface ConntrackEntry {
+  family: 'ipv4' | 'ipv6';
+  protocol: FlowProtocol;
+  state?: string;
+  orig: ConntrackTuple;
+  reply: ConntrackTuple;
+}
+
+const PROTOCOLS: Record<string, FlowProtocol> = { tcp: 'TCP', udp: 'UDP', sctp: 'SCTP' };
+
+/** Compresses an IPv6 address as conntrack prints it (full groups) to inet_ntop's form. */
+function canonicalIp(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const groups = ip.split(':');
+  if (groups.length !== 8) return ip;
+  const parts = groups.map((g) => parseInt(g, 16).toString(16));
+  const s = parts.join(':');
+  const m = s.match(/(?:^|:)0(?::0)+(?::|$)/g);
+  if (!m) return s;
+  const longest = m.reduce((a, b) => (b.length > a.length ? b : a));
+  return s.replace(longest, '::');
+}
+
+/** One line of /proc/net/nf_conntrack; undefined for other protocols (icmp, …) or a malformed line. */
+export function parseConntrackLine(line: string): ConntrackEntry | undefined {
+  const f = line.trim().split(/\s+/);
+  if (f.length < 6) return undefined;
+  const family = f[0];
+  if (family !== 'ipv4' && family !== 'ipv6') return undefined;
+  const protocol = PROTOCOLS[f[2]!];
+  if (!protocol) return undefined;
+  const tuples: ConntrackTuple[] = [];
+  let cur: Partial<ConntrackTuple> | undefined;
+  let state: string | undefined;
+  for (let i = 5; i < f.length; i++) {
+    const tok = f[i]!;
+    const eq = tok.indexOf('=');
+    if (eq < 0) {
+      if (i === 5 && /^[A-Z_]+$/.test(tok)) state = tok;
+      continue;
+    }
+    const k = tok.slice(0, eq);
+    const v = tok.slice(eq + 1);
+    if (k === 'src') {
+      if (tuples.length === 2) break;
+      cur = { src: canonicalIp(v) };
+      tuples.push(cur as ConntrackTuple);
+    } else if (!cur) continue;
+    else if (k === 'dst') cur.dst = canonicalIp(v);
+    else if (k === 'sport') cur.sport = Number(v);
+    else if (k === 'dport') cur.dport = Number(v);
+    else if (k === 'packets') cur.packets = Number(v);
+    else if (k === 'bytes') cur.bytes = Number(v);
+  }
+  const [orig, reply] = tuples;
+  if (!orig || !reply || !orig.dst || !reply.dst || orig.sport === undefined || orig.dport === undefined || reply.sport === undefined || reply.dport === undefined) return undefined;
+  return { family, protocol, ...(state ? { state } : {}), orig, reply };
+}
+
+export function parseConntrack(text: string): ConntrackEntry[] {
+  const out: ConntrackEntry[] = [];
+  for (const line of text.split('\n')) {
+    const e = parseConntrackLine(line);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+/** client ip:port → server ip:port, with the protocol. */
+export function tupleKey(protocol: FlowProtocol, cip: string, cport: number, sip: string, sport: number): string {
+  return `${protocol} ${cip} ${cport} ${sip} ${sport}`;
+}
+
+/** A connection conntrack saw and no probe did, ready to become a flow observation. */
+export interface ConntrackSighting {
+  entry: ConntrackEntry;
+  /** 1 the first time it is reported, 0 for a later byte update. */
+  connections: number;
+  /** Bytes (both ways) moved since it was last reported, when accounting is on. */
+  bytes?: number;
+}
+
+export interface ConntrackStats {
+  polls: number;
+  entries: number;
+  /** Entries that were the probes' own connections. */
+  matched: number;
+  /** Entries reported as conntrack flows (first sightings). */
+  reported: number;
+  /** Entries not tracked because the cap was reached. */
+  dropped: number;
+  errors: number;
+  lastError?: string;
+}
+
+export interface ConntrackOptions {
+  path?: string;
+  /** Entries remembered at most (default 100,000). */
+  maxEntries?: number;
+  /** Reads the table (tests); default reads `path`. */
+  read?: () => string;
+}
+
+interface Known {
+  /** 'ebpf': a probe's connection (never reported); 'pending': waits a poll; 'reported'. */
+  state: 'ebpf' | 'pending' | 'reported';
+  bytes: number;
+  seenPoll: number;
+}
+
+export class ConntrackWatcher {
+  private readonly path: string;
+  private readonly maxEntries: number;
+  /** Probe tuples since the previous poll, and those of the poll before (a two-generation window). */
+  private probeNow = new Set<string>();
+  private probePrev = new Set<string>();
+  private readonly known = new Map<string, Known>();
+  private poll = 0;
+  private counters: ConntrackStats = { polls: 0, entries: 0, matched: 0, reported: 0, dropped: 0, errors: 0 };
+
+  constructor(private readonly opts: ConntrackOptions = {}) {
+    this.path = opts.path ?? '/proc/net/nf_conntrack';
+    this.maxEntries = opts.maxEntries ?? 100_000;
+  }
+
+  /** A connection a probe reported (client → server). */
+  probeSaw(protocol: FlowProtocol, cip: string, cport: number, sip: string, sport: number): void {
+    if (this.probeNow.size >= this.maxEntries) return;
+    this.probeNow.add(tupleKey(protocol, cip, cport, sip, sport));
+    // an unbound UDP socket reports 0.0.0.0 as its own address
+    if (cip === '0.0.0.0' || cip === '::') this.probeNow.add(tupleKey(protocol, '*', cport, sip, sport));
+  }
+
+  private isProbes(key: string, wild: string): boolean {
+    return this.probeNow.has(key) || this.probePrev.has(key) || this.probeNow.has(wild) || this.probePrev.has(wild);
+  }
+
+  /** Reads the table and returns what no probe saw; entries gone from the table are forgotten. */
+  scan(): ConntrackSighting[] {
+    let text: string;
+    try {
+      text = this.opts.read ? this.opts.read() : readFileSync(this.path, 'utf8');
+    } catch (e) {
+      this.counters.errors++;
+      this.counters.lastError = (e as Error).message;
+      return [];
+    }
+    this.poll++;
+    this.counters.polls++;
+    const out: ConntrackSighting[] = [];
+    const entries = parseConntrack(text);
+    this.counters.entries = entries.length;
+    for (const e of entries) {
+      const o = e.orig;
+      const key = tupleKey(e.protocol, o.src, o.sport, o.dst, o.dport);
+      const bytes = (o.bytes ?? 0) + (e.reply.bytes ?? 0);
+      const hasBytes = o.bytes !== undefined || e.reply.bytes !== undefined;
+      let k = this.known.get(key);
+      if (k) {
+        k.seenPoll = this.poll;
+        if (k.state === 'ebpf') continue;
+        if (k.state === 'pending') {
+          if (this.matches(e, key)) {
+            k.state = 'ebpf';
+            this.counters.matched++;
+            continue;
+          }
+          k.state = 'reported';
+          this.counters.reported++;
+          out.push({ entry: e, connections: 1, ...(hasBytes ? { bytes } : {}) });
+          k.bytes = bytes;
+          continue;
+        }
+        if (hasBytes && bytes > k.bytes) {
+          out.push({ entry: e, connections: 0, bytes: bytes - k.bytes });
+          k.bytes = bytes;
+        }
+        continue;
+      }
+      if (this.known.size >= this.maxEntries) {
+        this.counters.dropped++;
+        continue;
+      }
+      k = { state: this.matches(e, key) ? 'ebpf' : 'pending', bytes: 0, seenPoll: this.poll };
+      if (k.state === 'ebpf') this.counters.matched++;
+      this.known.set(key, k);
+    }
+    for (const [key, k] of this.known) if (k.seenPoll !== this.poll) this.known.delete(key);
+    this.probePrev = this.probeNow;
+    this.probeNow = new Set();
+    return out;
+  }
+
+  private matches(e: ConntrackEntry, key: string): boolean {
+    const o = e.orig;
+    const r = e.reply;
+    return (
+      this.isProbes(key, tupleKey(e.protocol, '*', o.sport, o.dst, o.dport)) ||
+      // the server's view behind a DNAT: the reply tuple reversed
+      this.isProbes(tupleKey(e.protocol, r.dst, r.dport, r.src, r.sport), tupleKey(e.protocol, '*', r.dport, r.src, r.sport))
+    );
+  }
+
+  stats(): ConntrackStats {
+    return { ...this.counters };
+  }
+}

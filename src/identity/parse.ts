@@ -123,7 +123,7 @@ export function workloadRefFromData(r: Reader, v: unknown, path: string): Worklo
   };
 }
 
-export const IDENTITY_KEYS = ['workload', 'serviceAccount', 'spiffeId', 'labels', 'images', 'signature', 'signers', 'vulnerabilities', 'scanned', 'build'] as const;
+export const IDENTITY_KEYS = ['id', 'workload', 'serviceAccount', 'spiffeId', 'labels', 'images', 'signature', 'signers', 'vulnerabilities', 'scanned', 'build'] as const;
 
 /** Checks and reads a ServiceIdentity given as data; `where` names it in errors (file and path). */
 export function serviceIdentityFromData(data: unknown, where: string): ServiceIdentity {
@@ -132,6 +132,7 @@ export function serviceIdentityFromData(data: unknown, where: string): ServiceId
   const spiffeId = r.str(m.spiffeId, 'spiffeId');
   if (spiffeId !== undefined && !parseSpiffeId(spiffeId)) r.fail('spiffeId', `"${spiffeId}" is not a SPIFFE ID`);
   const serviceAccount = r.str(m.serviceAccount, 'serviceAccount');
+  const id = r.str(m.id, 'id');
   if (m.images !== undefined && !Array.isArray(m.images)) r.fail('images', 'must be a list');
   const images = ((m.images ?? []) as unknown[]).map((x, i) => image(r, x, `images[${i}]`));
   const given = {
@@ -145,6 +146,7 @@ export function serviceIdentityFromData(data: unknown, where: string): ServiceId
   // A build given beside images (the pod's own keys) stands when the images say nothing.
   if (images.length && !summary.build.revision && !summary.build.repository && !summary.build.branch && m.build !== undefined) summary.build = given.build;
   return {
+    ...(id ? { id } : {}),
     workload: workloadRefFromData(r, m.workload, 'workload'),
     ...(serviceAccount ? { serviceAccount } : {}),
     ...(spiffeId ? { spiffeId } : {}),

@@ -60,6 +60,8 @@ export interface WorkloadRef {
 }
 
 export interface ServiceIdentity {
+  /** Central's deployment id, for identities listed by Central. */
+  id?: string;
   workload: WorkloadRef;
   /** The pod's service account (Kubernetes; `default` when the spec names none). */
   serviceAccount?: string;

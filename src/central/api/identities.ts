@@ -1,4 +1,170 @@
-/** Placeholder registered ahead of its owner's work (session 4); replaced by the real module. */
+/**
+ * `GET /api/v1/identities[?cluster=&namespace=&trustDomain=]`: the service identity of every
+ * live deployment (src/identity ServiceIdentity), built from Central's store: the workload's
+ * object (service account, labels, pod annotations; a host container's labels), and for each
+ * image it runs the stored scan (digest, signature status and signers, vulnerability counts
+ * by severity) and, on plain hosts, the engine's image labels. Read permission (analyst and up).
+ *
+ * Central stores no image annotations (an image push carries none), so build provenance here
+ * comes from image labels seen on hosts and from pod annotations and labels; a workload's
+ * own image annotations are read by `identity` over the image (src/identity/image.ts).
+ */
+import { buildServiceIdentity, countsFromSeverities, type ImageFactsForIdentity } from '../../identity/record.js';
+import { DEFAULT_TRUST_DOMAIN, checkTrustDomain } from '../../identity/spiffe.js';
+import type { ServiceIdentity } from '../../identity/types.js';
+import { workloadKindOf } from '../../kube/workload-kinds.js';
+import { isUserError } from '../../util/errors.js';
+import { canonicalRef } from '../live/image-catalog.js';
+import { fromJson } from '../store/json.js';
+import type { ImageSummary } from '../store/images.js';
+import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
+import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema } from './paging.js';
 
-export const identitiesApi: ApiModule = () => {};
+const str = { type: 'string' } as const;
+const strMap = { type: 'object', additionalProperties: { type: 'string' } } as const;
+const counts = {
+  type: ['object', 'null'], additionalProperties: false, required: ['critical', 'high', 'medium', 'low', 'unknown'],
+  properties: { critical: { type: 'integer' }, high: { type: 'integer' }, medium: { type: 'integer' }, low: { type: 'integer' }, unknown: { type: 'integer' } },
+} as const;
+const signature = { type: 'string', enum: ['verified', 'unverified', 'unknown'] } as const;
+const build = {
+  type: 'object', additionalProperties: false, required: ['evidence'],
+  properties: {
+    revision: str, repository: str, branch: str,
+    evidence: {
+      type: 'array',
+      items: { type: 'object', additionalProperties: false, required: ['attribute', 'key', 'origin'], properties: { attribute: { type: 'string', enum: ['revision', 'repository', 'branch'] }, key: str, origin: { type: 'string', enum: ['image-annotation', 'image-label', 'pod-annotation', 'pod-label', 'container-label'] } } },
+    },
+  },
+} as const;
+
+/** JSON schema of one ServiceIdentity (src/identity/types.ts). */
+export const identitySchema = {
+  type: 'object', additionalProperties: false,
+  required: ['id', 'workload', 'labels', 'images', 'signature', 'signers', 'vulnerabilities', 'scanned', 'build'],
+  properties: {
+    id: { type: 'string', description: 'the deployment id (GET /api/v1/deployments/{id})' },
+    workload: {
+      type: 'object', additionalProperties: false, required: ['namespace', 'kind', 'name'],
+      properties: { cluster: str, host: str, namespace: str, kind: str, name: str },
+    },
+    serviceAccount: str,
+    spiffeId: { type: 'string', description: 'spiffe://TRUST_DOMAIN/ns/NS/sa/SA (Kubernetes) or spiffe://TRUST_DOMAIN/host/HOST/workload/NAME (plain hosts)' },
+    labels: strMap,
+    images: {
+      type: 'array',
+      items: {
+        type: 'object', additionalProperties: false, required: ['ref', 'signature', 'signers', 'vulnerabilities', 'build'],
+        properties: { ref: str, container: str, digest: str, signature, signers: { type: 'array', items: str }, vulnerabilities: counts, build },
+      },
+    },
+    signature, signers: { type: 'array', items: str }, vulnerabilities: counts, scanned: { type: 'boolean' }, build,
+  },
+} as const;
+
+/** `value` placed at `path` (a pod template inside its workload). */
+function nest(path: readonly string[], value: Record<string, any>): Record<string, any> {
+  return path.reduceRight<Record<string, any>>((inner, key) => ({ [key]: inner }), value);
+}
+
+interface StoredImage { digest: string; signature: { verified?: boolean; signers?: string[] } | null; summary: ImageSummary | null; scanned: boolean }
+
+interface Query { cluster?: string; namespace?: string; trustDomain: string; limit: number; cursor?: string }
+
+export const identitiesApi: ApiModule = (app, ctx) => {
+  app.get<{ Querystring: Query }>('/api/v1/identities', {
+    config: { permission: 'read' },
+    schema: {
+      summary: 'Service identities of live deployments: images, signature, vulnerabilities, build commit and repository, labels, service account, SPIFFE ID',
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: {
+          cluster: { type: 'string', description: 'only this cluster (by name)' },
+          namespace: { type: 'string' },
+          trustDomain: { type: 'string', default: DEFAULT_TRUST_DOMAIN, maxLength: 255, description: 'the SPIFFE trust domain the IDs are formed in' },
+          ...pageQuerySchema,
+        },
+      },
+      response: { 200: pageSchema(identitySchema), 400: errorSchema },
+    },
+  }, async (req) => {
+    const { cluster, namespace, limit } = req.query;
+    let trustDomain: string;
+    try {
+      trustDomain = checkTrustDomain(req.query.trustDomain);
+    } catch (e) {
+      throw new ApiError(400, 'bad-request', isUserError(e) ? e.message : 'bad trust domain');
+    }
+    const cursor = decodeCursor(req.query.cursor);
+    let q = ctx.db.selectFrom('deployments').innerJoin('sources', 'sources.id', 'deployments.source_id')
+      .select(['deployments.id', 'deployments.source_id', 'deployments.kind', 'deployments.namespace', 'deployments.name', 'deployments.images', 'sources.name as source_name', 'sources.kind as source_kind'])
+      .where('deployments.deleted_at', 'is', null);
+    if (cluster) q = q.where('sources.name', '=', cluster).where('sources.kind', '=', 'cluster');
+    if (namespace) q = q.where('deployments.namespace', '=', namespace);
+    if (cursor) q = q.where('deployments.id', '>', cursor.id);
+    const rows = await q.orderBy('deployments.id').limit(limit + 1).execute();
+    const page = rows.slice(0, limit);
+    if (!page.length) return { items: [], nextCursor: null };
+
+    // The objects behind the page's deployments, in one query.
+    const objects = await ctx.db.selectFrom('objects').select(['source_id', 'kind', 'namespace', 'name', 'uid', 'body'])
+      .where('source_id', 'in', [...new Set(page.map((r) => r.source_id))])
+      .where('name', 'in', [...new Set(page.map((r) => r.name))])
+      .where('deleted_at', 'is', null).execute();
+    const objectOf = new Map(objects.map((o) => [`${o.source_id}\u001f${o.kind}\u001f${o.namespace}\u001f${o.name}`, o]));
+
+    // Stored images by digest and canonical reference.
+    const images = await ctx.db.selectFrom('images').select(['digest', 'refs', 'signature', 'summary', 'scanned_at', 'has_sbom']).execute();
+    const byDigest = new Map<string, StoredImage>();
+    const byRef = new Map<string, StoredImage>();
+    for (const r of images) {
+      const img: StoredImage = {
+        digest: r.digest,
+        signature: fromJson(r.signature, null),
+        summary: fromJson<ImageSummary | null>(r.summary, null),
+        scanned: r.scanned_at !== null || r.has_sbom === 1,
+      };
+      byDigest.set(r.digest, img);
+      for (const ref of fromJson<string[]>(r.refs, [])) byRef.set(canonicalRef(ref), img);
+    }
+    // Plain hosts: the engine's images (their labels), by image id.
+    const hostImageIds = new Set<string>();
+    for (const o of objects) if (o.kind === 'Container') {
+      const id = (fromJson<Record<string, any>>(o.body, {}) as { Image?: unknown }).Image;
+      if (typeof id === 'string') hostImageIds.add(id);
+    }
+    const hostImages = hostImageIds.size
+      ? await ctx.db.selectFrom('objects').select(['source_id', 'uid', 'body']).where('kind', '=', 'Image').where('uid', 'in', [...hostImageIds]).where('deleted_at', 'is', null).execute()
+      : [];
+    const hostImageLabels = new Map(hostImages.map((i) => [`${i.source_id}\u001f${i.uid}`, fromJson<Record<string, any>>(i.body, {}).Config?.Labels as Record<string, string> | undefined]));
+
+    const lookup = (sourceId: string, ref: string, imageId?: string): ImageFactsForIdentity | undefined => {
+      const at = ref.indexOf('@');
+      const stored = (at >= 0 ? byDigest.get(ref.slice(at + 1)) : undefined) ?? byRef.get(canonicalRef(ref)) ?? (imageId ? byDigest.get(imageId) : undefined);
+      const labels = imageId ? hostImageLabels.get(`${sourceId}\u001f${imageId}`) : undefined;
+      if (!stored && !labels) return undefined;
+      return {
+        ...(stored ? { digest: stored.digest } : imageId ? { digest: imageId } : {}),
+        signature: stored?.signature ? { verified: stored.signature.verified === true, signers: stored.signature.signers ?? [] } : null,
+        vulnerabilities: stored?.scanned ? countsFromSeverities(stored.summary?.counts.vulnerability) : null,
+        ...(labels ? { labels } : {}),
+      };
+    };
+
+    const items: ServiceIdentity[] = page.map((d) => {
+      const o = objectOf.get(`${d.source_id}\u001f${d.kind}\u001f${d.namespace}\u001f${d.name}`);
+      // No object stored (yet): the deployment's own image list stands in for its containers.
+      const body = o ? fromJson<Record<string, any>>(o.body, {}) : d.kind === 'Container'
+        ? { Config: { Image: fromJson<string[]>(d.images, [])[0] } }
+        : nest(workloadKindOf(d.kind)?.template ?? [], { spec: { containers: fromJson<string[]>(d.images, []).map((image) => ({ image })) } });
+      const where = d.source_kind === 'cluster' ? { cluster: d.source_name } : { host: d.source_name };
+      const identity = buildServiceIdentity({ ...where, namespace: d.namespace, kind: d.kind, name: d.name, body }, {
+        trustDomain,
+        image: (ref, c) => lookup(d.source_id, ref, c.imageId),
+      });
+      return { id: d.id, ...identity };
+    });
+    return { items, nextCursor: rows.length > limit ? encodeCursor({ k: null, id: page[page.length - 1]!.id }) : null };
+  });
+};

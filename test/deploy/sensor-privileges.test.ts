@@ -1,0 +1,109 @@
+/**
+ * The sensor's privileges as the Helm chart and the systemd unit grant them are enough, and
+ * each one is needed: the real `gatehouse sensor` (bpftrace) runs under setpriv with the
+ * chart's capability set as its bounding set, no_new_privs (allowPrivilegeEscalation: false)
+ * and the chart's BPFTRACE_BTF; it attaches and sees events. Without PERFMON, or without
+ * BPFTRACE_BTF (bpftrace 0.17 then wants CAP_SYS_ADMIN for BTF), it cannot start.
+ */
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { cachedPath, hasCommand, missing } from '../helpers/components.js';
+
+type Obj = Record<string, any>;
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const chart = join(root, 'deploy/helm/gatehouse');
+const unit = join(root, 'deploy/systemd/gatehouse-sensor.service');
+const helm4 = cachedPath('bin', 'helm4');
+const isRoot = process.getuid?.() === 0;
+
+const skip =
+  missing(isRoot, 'the sensor needs root') ||
+  missing(hasCommand('bpftrace'), 'bpftrace not installed (.ci/setup.d/65-bpftrace.sh)') ||
+  missing(hasCommand('setpriv'), 'setpriv (util-linux) not installed') ||
+  missing(existsSync('/sys/kernel/btf/vmlinux'), 'the kernel has no BTF (/sys/kernel/btf/vmlinux)') ||
+  missing(existsSync(helm4), `helm v4 (${helm4}; bash .ci/setup.d/69-helm4.sh)`);
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sensor-privs-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The sensor container of the chart's DaemonSet, and its rules files written out. */
+function chartSensor(): { caps: string[]; env: Record<string, string>; securityContext: Obj; rules: string[] } {
+  const r = spawnSync(helm4, ['template', 'gh', chart, '--namespace', 'gatehouse'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, r.stderr);
+  const objects = parseAllDocuments(r.stdout).map((d) => d.toJS() as Obj).filter(Boolean);
+  const ds = objects.find((o) => o.kind === 'DaemonSet')!;
+  const c = ds.spec.template.spec.containers[0];
+  const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'gh-gatehouse-sensor-rules')!;
+  const rules = Object.entries(cm.data as Record<string, string>).map(([name, text]) => {
+    const f = join(dir, name);
+    writeFileSync(f, text);
+    return f;
+  });
+  const env = Object.fromEntries((c.env as Obj[]).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
+  return { caps: c.securityContext.capabilities.add, env, securityContext: c.securityContext, rules };
+}
+
+/** Runs the sensor for a few seconds under setpriv; exec activity meanwhile, so there are events. */
+function runSensor(caps: string[], env: Record<string, string | undefined>, rules: string[]): Promise<{ code: number; stderr: string }> {
+  const bounding = ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
+  const args = ['--no-new-privs', `--bounding-set=${bounding}`, '--inh-caps=-all', process.execPath, join(root, 'bin/gatehouse.mjs'), 'sensor', ...rules.flatMap((f) => ['--rules', f]), '--duration', '4', '--format', 'json', '--output', join(dir, 'alerts.jsonl')];
+  const child = spawn('setpriv', args, { env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1', TMPDIR: dir, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+  const activity = setInterval(() => spawn('/bin/true').on('error', () => undefined), 200);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+  return new Promise((resolve) => {
+    child.on('close', (code) => {
+      clearInterval(activity);
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stderr });
+    });
+  });
+}
+
+describe('the sensor with exactly the chart\'s privileges', { skip }, () => {
+  test('the chart and the systemd unit grant the same capabilities', () => {
+    const { caps, securityContext } = chartSensor();
+    assert.deepEqual([...caps].sort(), ['BPF', 'PERFMON', 'SYS_PTRACE', 'SYS_RESOURCE']);
+    assert.deepEqual(securityContext.capabilities.drop, ['ALL']);
+    assert.equal(securityContext.allowPrivilegeEscalation, false);
+    assert.equal(securityContext.privileged, false);
+    const text = readFileSync(unit, 'utf8');
+    const bounding = /^CapabilityBoundingSet=(.*)$/m.exec(text)![1]!.trim().split(/\s+/).map((c) => c.replace(/^CAP_/, ''));
+    assert.deepEqual(bounding.sort(), [...caps].sort());
+    assert.match(text, /^NoNewPrivileges=yes$/m);
+    assert.match(text, /^Environment=BPFTRACE_BTF=\/sys\/kernel\/btf\/vmlinux$/m);
+  });
+
+  test('BPF, PERFMON, SYS_RESOURCE, SYS_PTRACE with no_new_privs: the real sensor attaches and sees events', async () => {
+    const { caps, env, rules } = chartSensor();
+    const r = await runSensor(caps, { BPFTRACE_BTF: env.BPFTRACE_BTF }, rules);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /sensor ready/);
+    const events = Number(/sensor stopped: (\d+) events/.exec(r.stderr)?.[1] ?? 0);
+    assert.ok(events > 0, `events seen: ${r.stderr}`);
+  });
+
+  test('without PERFMON the probe cannot attach', async () => {
+    const { caps, env, rules } = chartSensor();
+    const r = await runSensor(caps.filter((c) => c !== 'PERFMON'), { BPFTRACE_BTF: env.BPFTRACE_BTF }, rules);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stderr, /sensor ready/);
+    assert.match(r.stderr, /bpftrace could not start|perf_event_open|Permission denied|Operation not permitted/);
+  });
+
+  test('without BPFTRACE_BTF, bpftrace 0.17 cannot read kernel types with these capabilities (it would need SYS_ADMIN)', async () => {
+    const { caps, rules } = chartSensor();
+    const r = await runSensor(caps, { BPFTRACE_BTF: undefined }, rules);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stderr, /sensor ready/);
+    assert.match(r.stderr, /BTF|unknown type name|Unknown struct/);
+  });
+});

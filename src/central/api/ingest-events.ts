@@ -56,7 +56,7 @@ export const ingestEventsApi: ApiModule = (app, ctx) => {
   }, async (req) => {
     req.body.events.forEach((e, i) => {
       const bad = e.type === 'flow' ? checkFlow(e.data as unknown as ObservedFlow) : undefined;
-      if (bad) throw new ApiError(400, 'bad-request', `body/events/${i}/data: ${bad}`);
+      if (bad) throw new ApiError(400, 'bad-request', `body: /events/${i}/data: ${bad}`);
     });
     const now = ctx.now().toISOString();
     const network = networkIndexOf(ctx);

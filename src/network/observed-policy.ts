@@ -136,7 +136,7 @@ function matchesExclude(model: ClusterModel, peer: Endpoint, exclude: string[]):
 export function observedIntents(model: ClusterModel, edges: ObservedEdge[], exclude: string[] = []): { intents: IntentConnection[]; excluded: IntentConnection[]; notes: string[] } {
   const notes: string[] = [];
   const merged = new Map<string, IntentConnection>();
-  const excluded: IntentConnection[] = [];
+  const excluded = new Map<string, IntentConnection>();
   const resolve = (p: ObservedPeer): Endpoint | string => {
     if (p.type === 'external') return externalEndpoint(p.cidr) ?? `cannot read external address ${JSON.stringify(p.cidr)}`;
     const w = findWorkload(model, p.namespace, p.name, p.kind);
@@ -155,13 +155,14 @@ export function observedIntents(model: ClusterModel, edges: ObservedEdge[], excl
     const key = `${src.type === 'workload' ? src.w.id : src.cidr}\t${dst.type === 'workload' ? dst.w.id : dst.cidr}`;
     const intent: IntentConnection = { from: src, to: dst, conns, origin: 'observed' };
     if (exclude.length > 0 && (matchesExclude(model, src, exclude) || matchesExclude(model, dst, exclude))) {
-      excluded.push(intent);
+      const prevEx = excluded.get(key);
+      excluded.set(key, prevEx ? { ...prevEx, conns: prevEx.conns.union(conns) } : intent);
       continue;
     }
     const prev = merged.get(key);
     merged.set(key, prev ? { ...prev, conns: prev.conns.union(conns) } : intent);
   }
-  return { intents: [...merged.values()], excluded, notes: [...new Set(notes)] };
+  return { intents: [...merged.values()], excluded: [...excluded.values()], notes: [...new Set(notes)] };
 }
 
 function learningPolicyName(w: Workload): string {

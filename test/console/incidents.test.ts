@@ -29,6 +29,15 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms 
   }
 }
 
+/** Polls `expression` in the page until it is true (page.waitForFunction compiles strings in the page, which the console's CSP forbids). */
+async function until(page: Page, expression: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await page.evaluate<boolean>(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('console: incidents', { skip: chromiumSkip() }, () => {
   let central: TestCentral;
   let browser: Browser;
@@ -117,7 +126,7 @@ describe('console: incidents', { skip: chromiumSkip() }, () => {
     await page.waitForURL(/\?severity=HIGH$/);
     const high = await incidents('?severity=HIGH');
     await table.getByRole('link', { name: readableTitle(main.title) }).waitFor();
-    await page.waitForFunction(`document.querySelectorAll('[aria-label="Incidents"] tbody tr a').length === ${high.length}`);
+    await until(page, `document.querySelectorAll('[aria-label="Incidents"] tbody tr a').length === ${high.length}`);
     assert.deepEqual(await table.getByRole('row').getByRole('link').allInnerTexts(), high.map((i) => readableTitle(i.title)));
   });
 

@@ -8,7 +8,7 @@
  */
 import { useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { Link, useSearchParams } from 'react-router';
-import { query } from '../api/client';
+import { api, ApiError, query } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
 import type { GraphEdge, GraphNode, NetworkGraph } from '../api/types';
 import { ErrorNote, Loading, When } from '../components/bits';
@@ -115,6 +115,7 @@ function Legend() {
       <li><span className="swatch edge-plain" aria-hidden="true" /> allowed (no observation data)</li>
       <li><span className="swatch mtls" aria-hidden="true" /> mTLS (square at the source)</li>
       <li><span className="swatch node-dep" aria-hidden="true" /> deployment <span className="swatch node-svc" aria-hidden="true" /> service <span className="swatch node-ext" aria-hidden="true" /> external; boxes are namespaces</li>
+      <li><span className="swatch node-learning" aria-hidden="true" /> dashed ring: still learning (its baseline window is open)</li>
     </ul>
   );
 }
@@ -155,8 +156,9 @@ function SidePanel({ graph, nodes, selected, onSelect }: { graph: NetworkGraph; 
         {n.learning && <div><dt>Baseline</dt><dd>still learning: its observed edges are not complete yet</dd></div>}
       </dl>
       {n.kind === 'deployment' && <p><Link to={`/deployments/${encodeURIComponent(n.id)}`}>Open deployment {n.name ?? n.label}</Link></p>}
+      {n.kind === 'deployment' && n.cluster && n.namespace && <GeneratedPolicies key={n.id} cluster={n.cluster} namespace={n.namespace} />}
       <h3>Edges ({edges.length})</h3>
-      <NeighbourTable edges={edges} self={n.id} nodes={nodes} onSelect={onSelect} />
+      <NeighbourTable edges={edges} self={n.id} nodes={nodes} onSelect={onSelect} compact />
     </>
   );
 }
@@ -165,24 +167,25 @@ function NodeButton({ node, id, onSelect }: { node: GraphNode | undefined; id: s
   return <button type="button" className="link-button" onClick={() => onSelect({ kind: 'node', id })}>{node?.label ?? id}</button>;
 }
 
-/** A node's edges: direction, peer, port, what policies and sensors say. Used by the deployment page too. */
-export function NeighbourTable({ edges, self, nodes, onSelect, peerLink }: { edges: GraphEdge[]; self: string; nodes: Map<string, GraphNode>; onSelect?: (s: Selection) => void; peerLink?: (n: GraphNode | undefined, id: string) => ReactNode }) {
+/** A node's edges: direction, peer, port, what policies and sensors say. Used by the deployment page too; `compact` for the side panel. */
+export function NeighbourTable({ edges, self, nodes, onSelect, peerLink, compact }: { edges: GraphEdge[]; self: string; nodes: Map<string, GraphNode>; onSelect?: (s: Selection) => void; peerLink?: (n: GraphNode | undefined, id: string) => ReactNode; compact?: boolean }) {
   if (edges.length === 0) return <p className="muted">No edge: nothing allowed or observed to or from it.</p>;
   const sorted = [...edges].sort((a, b) => (a.flag === 'observed-not-allowed' ? 0 : 1) - (b.flag === 'observed-not-allowed' ? 0 : 1));
   return (
-    <table className="compact" data-testid="neighbours">
-      <thead><tr><th scope="col">Direction</th><th scope="col">Peer</th><th scope="col">Port</th><th scope="col">Status</th><th scope="col">Last seen</th></tr></thead>
+    <table className={`compact neighbours${compact ? ' in-panel' : ''}`} data-testid="neighbours">
+      <thead><tr>{!compact && <th scope="col">Direction</th>}<th scope="col">Peer</th><th scope="col">Port</th><th scope="col">Status</th>{!compact && <th scope="col">Last seen</th>}</tr></thead>
       <tbody>
         {sorted.map((e) => {
           const out = e.source === self;
           const peer = out ? e.target : e.source;
+          const name = peerLink ? peerLink(nodes.get(peer), peer) : onSelect ? <NodeButton node={nodes.get(peer)} id={peer} onSelect={onSelect} /> : (nodes.get(peer)?.label ?? peer);
           return (
             <tr key={e.id} data-flag={e.flag ?? ''}>
-              <td>{out ? 'to' : 'from'}</td>
-              <td>{peerLink ? peerLink(nodes.get(peer), peer) : onSelect ? <NodeButton node={nodes.get(peer)} id={peer} onSelect={onSelect} /> : (nodes.get(peer)?.label ?? peer)}</td>
-              <td>{onSelect ? <button type="button" className="link-button" onClick={() => onSelect({ kind: 'edge', id: e.id })}>{portText(e)}</button> : portText(e)}</td>
+              {!compact && <td>{out ? 'to' : 'from'}</td>}
+              <td>{compact && <span title={out ? 'to' : 'from'}>{out ? 'to ' : 'from '}</span>}{name}</td>
+              <td className="nowrap">{onSelect ? <button type="button" className="link-button" onClick={() => onSelect({ kind: 'edge', id: e.id })}>{portText(e)}</button> : portText(e)}</td>
               <td><FlagBadge edge={e} />{e.mtls === 'mtls' && <span className="small muted"> mTLS</span>}</td>
-              <td>{e.observed ? <When iso={e.observed.lastSeen} short /> : <span className="muted">never</span>}</td>
+              {!compact && <td>{e.observed ? <When iso={e.observed.lastSeen} short /> : <span className="muted">never</span>}</td>}
             </tr>
           );
         })}
@@ -204,11 +207,35 @@ function Finder({ graph, onSelect }: { graph: NetworkGraph; onSelect: (s: Select
   };
   const options = graph.nodes.length <= 3000 ? graph.nodes : [];
   return (
-    <form className="filters finder" onSubmit={submit} role="search" aria-label="Find a node">
+    <form className="filters finder" onSubmit={submit} role="search" aria-label="Node finder">
       <label><span>Find a node</span><input list="network-nodes" value={text} onChange={(e) => setText(e.target.value)} placeholder="namespace/name" /></label>
       <datalist id="network-nodes">{options.map((n) => <option key={n.id} value={n.label} />)}</datalist>
       <button type="submit">Show</button>
       {miss && <span className="error" role="alert">No node named like “{text}”.</span>}
     </form>
+  );
+}
+
+interface Generated { yaml: string; simulation: { counts?: { cutObserved?: number; removed?: number; added?: number } }; notes?: string[] }
+
+/** The least-privilege NetworkPolicies Central generates for the node's namespace from what was observed (nothing is applied). */
+function GeneratedPolicies({ cluster, namespace }: { cluster: string; namespace: string }) {
+  const [state, setState] = useState<{ busy?: boolean; data?: Generated; error?: ApiError }>({});
+  const generate = () => {
+    setState({ busy: true });
+    api<Generated>('POST', '/api/v1/network/policies/generate', { cluster, namespace }).then((data) => setState({ data }), (error: unknown) => setState({ error: error instanceof ApiError ? error : new ApiError(0, 'error', String(error)) }));
+  };
+  const c = state.data?.simulation.counts;
+  return (
+    <>
+      <button type="button" className="small secondary" onClick={generate} disabled={state.busy}>{state.busy ? 'Generating…' : `Generate NetworkPolicies for ${namespace}`}</button>
+      <ErrorNote error={state.error} />
+      {state.data && (
+        <>
+          {c && <p className="hint">Would cut {c.cutObserved ?? 0} observed connections, remove {c.removed ?? 0} and add {c.added ?? 0} allowed ones. Nothing is applied.</p>}
+          <pre className="yaml" tabIndex={0} aria-label={`Generated NetworkPolicies for ${namespace}`} data-testid="generated-yaml">{state.data.yaml}</pre>
+        </>
+      )}
+    </>
   );
 }

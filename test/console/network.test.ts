@@ -1,0 +1,197 @@
+/**
+ * /network and the deployment page's network neighbours in headless Chromium against a real
+ * Central (SQLite): a small cluster written through the real inventory path (Deployments,
+ * ReplicaSets, Pods with their IPs, Services, NetworkPolicies) and flows shipped as a sensor
+ * does (POST /api/v1/ingest/events, type `flow`). The graph the page draws (Cytoscape's
+ * model, read through a hook the page exposes only when a test sets
+ * `__GATEHOUSE_TEST_HOOKS__` before it loads) is checked against the API's answer and
+ * against what the fixture's policies mean: frontend→db observed but not allowed (red),
+ * cart→db allowed but never observed (dashed). Clicks on the canvas and the keyboard path
+ * (flagged edges table, finder) open the side panel.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { createSource } from '../../src/central/store/sources.js';
+import { LiveEvaluator } from '../../src/central/live/evaluator.js';
+import { StoreInventorySink } from '../../src/central/live/sink.js';
+import type { GraphEdge, GraphNode, NetworkGraph } from '../../src/network/graph-types.js';
+import { startTestCentral, type TestCentral } from '../helpers/central.js';
+import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
+import { CLUSTER, shopFlows, shopObjects } from './network-fixture.js';
+
+interface CyNode { id: string; label: string; kind: string; parent: string | null; isParent: boolean; rendered: { x: number; y: number } }
+interface CyEdge { id: string; source: string; target: string; flag: string; allowed: boolean; observed: boolean; lineColor: string; lineStyle: string; width: string; rendered: { x: number; y: number } }
+
+/** Polls `expression` in the page until it is true (page.waitForFunction compiles strings in the page, which the console's CSP forbids). */
+async function until(page: Page, expression: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await page.evaluate<boolean>(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${expression}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('console: network graph', { skip: chromiumSkip() }, () => {
+  let central: TestCentral;
+  let browser: Browser;
+  let page: Page;
+  let graph: NetworkGraph;
+  const byName = (name: string) => graph.nodes.find((n) => n.kind === 'deployment' && n.name === name)!;
+  const edge = (from: string, to: string, port: number) => graph.edges.find((e) => e.source === byName(from).id && e.target === byName(to).id && e.port === port);
+
+  before(async () => {
+    ensureConsoleBuilt();
+    central = await startTestCentral();
+    const { ctx } = central;
+    const kubeconfig = 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:9"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n';
+    const source = (await createSource(ctx.db, { kind: 'cluster', name: CLUSTER, sealedConfig: ctx.secrets.seal(JSON.stringify({ kubeconfig })) }, new Date().toISOString()))!;
+    const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000, onError: (m) => console.error(m) });
+    const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
+    for (const [kind, list] of shopObjects(source.id)) await sink.replaceKind(source.id, kind, list);
+    await evaluator.settle();
+    const sensor = await central.token('sensor');
+    const res = await central.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', cluster: CLUSTER, node: 'node-1' }, events: shopFlows(Date.now() - 120_000) }, sensor);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const g = await central.api('GET', `/api/v1/network/graph?cluster=${CLUSTER}`);
+    assert.equal(g.status, 200, JSON.stringify(g.body));
+    graph = g.body;
+
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    await context.addInitScript('window.__GATEHOUSE_TEST_HOOKS__ = true');
+    page = await context.newPage();
+    await signIn(page, central.url, central.adminToken);
+  });
+  after(async () => {
+    await browser?.close();
+    await central?.close();
+  });
+
+  const openGraph = async (query: string) => {
+    await page.goto(`${central.url}/network${query}`);
+    await until(page, 'window.__gatehouseNetwork && window.__gatehouseNetwork.renderedAt !== null');
+    return {
+      nodes: await page.evaluate<CyNode[]>('window.__gatehouseNetwork.nodes()'),
+      edges: await page.evaluate<CyEdge[]>('window.__gatehouseNetwork.edges()'),
+    };
+  };
+
+  test('the API flags what the policies and the flows mean', () => {
+    for (const name of ['frontend', 'cart', 'db']) assert.ok(byName(name), `${name} is a node`);
+    assert.equal(edge('frontend', 'db', 5432)?.flag, 'observed-not-allowed');
+    assert.equal(edge('cart', 'db', 5432)?.flag, 'allowed-not-observed');
+    const ok = edge('frontend', 'cart', 8080);
+    assert.ok(ok?.allowed && ok.observed && !ok.flag, JSON.stringify(ok));
+    assert.equal(ok.observed!.connections, 42);
+  });
+
+  test('/network draws the API graph: namespaces as boxes, flagged edges red and dashed', async () => {
+    const cy = await openGraph(`?cluster=${CLUSTER}`);
+    const drawn = cy.nodes.filter((n) => !n.isParent || graph.nodes.some((g) => g.id === n.id));
+    // Every API node is drawn (a namespace node is its box), and nothing else but boxes.
+    assert.deepEqual(drawn.map((n) => n.id).sort(), graph.nodes.map((n) => n.id).sort());
+    for (const name of ['cart', 'db']) assert.equal(cy.nodes.find((n) => n.id === byName(name).id)!.parent, cy.nodes.find((n) => n.id === byName('cart').id)!.parent);
+    const shop = cy.nodes.find((n) => n.id === cy.nodes.find((x) => x.id === byName('cart').id)!.parent)!;
+    assert.ok(shop.isParent && /shop/.test(shop.label), `cart sits in the shop box (${shop.label})`);
+    assert.notEqual(cy.nodes.find((n) => n.id === byName('frontend').id)!.parent, shop.id);
+    assert.deepEqual(cy.edges.map((e) => e.id).sort(), graph.edges.map((e) => e.id).sort());
+    const red = cy.edges.find((e) => e.id === edge('frontend', 'db', 5432)!.id)!;
+    const dashed = cy.edges.find((e) => e.id === edge('cart', 'db', 5432)!.id)!;
+    const plain = cy.edges.find((e) => e.id === edge('frontend', 'cart', 8080)!.id)!;
+    const errorColour = await page.evaluate<string>("(() => { const s = document.createElement('span'); s.style.color = 'var(--error)'; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; })()");
+    const norm = (c: string) => c.replace(/\s+/g, '');
+    assert.equal(norm(red.lineColor), norm(errorColour));
+    assert.equal(red.lineStyle, 'solid');
+    assert.equal(dashed.lineStyle, 'dashed');
+    assert.notEqual(norm(dashed.lineColor), norm(errorColour));
+    assert.equal(plain.lineStyle, 'solid');
+    assert.notEqual(norm(plain.lineColor), norm(errorColour));
+    const counts = await page.getByTestId('graph-counts').innerText();
+    assert.match(counts, new RegExp(`^${graph.counts.nodes} nodes, ${graph.counts.edges} edges: ${graph.counts.observedNotAllowed} observed but not allowed, ${graph.counts.allowedNotObserved} allowed but never observed`));
+    await shot(page, 'network');
+    assert.deepEqual(await axeSerious(page), []);
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shot(page, 'network-dark');
+    assert.deepEqual(await axeSerious(page), []);
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  test('a click on an edge shows its port, counts and times; a click on a node its edges and a link to the deployment', async () => {
+    const cy = await openGraph(`?cluster=${CLUSTER}`);
+    const red = edge('frontend', 'db', 5432)!;
+    const box = (await page.getByTestId('network-graph').boundingBox())!;
+    const mid = cy.edges.find((e) => e.id === red.id)!.rendered;
+    await page.mouse.click(box.x + mid.x, box.y + mid.y);
+    const panel = page.getByRole('complementary', { name: 'Selection' });
+    await panel.getByRole('heading', { name: 'Edge' }).waitFor();
+    const facts = await panel.getByTestId('edge-facts').innerText();
+    assert.match(facts, /5432\/TCP/);
+    assert.match(facts, /not allowed/);
+    assert.match(facts, /observed, not allowed/);
+    assert.match(facts, new RegExp(`Connections\\s+${red.observed!.connections}`));
+    assert.match(await panel.getByTestId('edge-ends').innerText(), /frontend.*→.*db/);
+    assert.match(page.url(), new RegExp(`edge=${encodeURIComponent(red.id)}`));
+
+    const db = byName('db');
+    const at = cy.nodes.find((n) => n.id === db.id)!.rendered;
+    await page.mouse.click(box.x + at.x, box.y + at.y);
+    await panel.getByRole('heading', { name: db.label }).waitFor();
+    const rows = panel.getByTestId('neighbours').locator('tbody tr');
+    const mine = graph.edges.filter((e) => e.source === db.id || e.target === db.id);
+    assert.equal(await rows.count(), mine.length);
+    assert.equal(await panel.getByTestId('neighbours').locator('tr[data-flag="observed-not-allowed"]').count(), mine.filter((e) => e.flag === 'observed-not-allowed').length);
+    // The generated NetworkPolicies of its namespace: what Central's generator answers, shown as is.
+    await panel.getByRole('button', { name: 'Generate NetworkPolicies for shop' }).click();
+    const yaml = await panel.getByTestId('generated-yaml').innerText();
+    const generated = await central.api('POST', '/api/v1/network/policies/generate', { cluster: CLUSTER, namespace: 'shop' });
+    assert.equal(generated.status, 200, JSON.stringify(generated.body));
+    assert.equal(yaml.trim(), generated.body.yaml.trim());
+    assert.match(yaml, /kind: NetworkPolicy/);
+    await shot(page, 'network-node');
+    await panel.getByRole('link', { name: `Open deployment ${db.name}` }).click();
+    await page.waitForURL(new RegExp(`/deployments/${db.id}$`));
+    const neighbours = page.getByRole('region', { name: 'Network neighbours' });
+    await neighbours.getByTestId('neighbours').waitFor();
+    assert.equal(await neighbours.locator('tbody tr').count(), mine.length);
+    const flagged = neighbours.locator('tr[data-flag="observed-not-allowed"]');
+    assert.equal(await flagged.count(), 1);
+    assert.match(await flagged.innerText(), /from\s+web\/frontend|from\s+frontend/);
+    assert.match(await flagged.innerText(), /5432\/TCP/);
+    assert.match(await neighbours.innerText(), /1 observed but not allowed/);
+    await shot(page, 'deployment-neighbours');
+    assert.deepEqual(await axeSerious(page), []);
+  });
+
+  test('by keyboard: the flagged edges table and the finder select what the canvas shows', async () => {
+    await openGraph(`?cluster=${CLUSTER}`);
+    const table = page.getByRole('region', { name: 'Flagged edges table' });
+    const flagged = graph.edges.filter((e) => e.flag);
+    assert.equal(await table.locator('tbody tr').count(), flagged.length);
+    const unused = edge('cart', 'db', 5432)!;
+    const row = table.locator('tbody tr').filter({ hasText: 'allowed, not observed' }).filter({ hasText: 'shop/cart' });
+    assert.equal(await row.count(), graph.edges.filter((e) => e.flag === 'allowed-not-observed' && e.source === byName('cart').id).length);
+    await row.getByRole('button', { name: 'Show' }).focus();
+    await page.keyboard.press('Enter');
+    const panel = page.getByRole('complementary', { name: 'Selection' });
+    await panel.getByRole('heading', { name: 'Edge' }).waitFor();
+    assert.match(await panel.getByTestId('edge-facts').innerText(), /not observed/);
+    assert.match(page.url(), new RegExp(`edge=${encodeURIComponent(unused.id)}`));
+    assert.deepEqual(await page.evaluate<string[]>('window.__gatehouseNetwork.edges().filter((e) => e.selected).map((e) => e.id)'), [unused.id], 'the canvas shows the same edge selected');
+    await page.getByLabel('Find a node').fill('cart');
+    await page.getByLabel('Find a node').press('Enter');
+    await panel.getByRole('heading', { name: byName('cart').label }).waitFor();
+  });
+
+  test('filters by namespace in the URL ask the API for that namespace', async () => {
+    await openGraph(`?cluster=${CLUSTER}`);
+    await page.getByLabel('Namespace').fill('web');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForURL(/namespace=web/);
+    const api = (await central.api('GET', `/api/v1/network/graph?cluster=${CLUSTER}&namespace=web`)).body as NetworkGraph;
+    await until(page, `window.__gatehouseNetwork.edges().length === ${api.edges.length} && window.__gatehouseNetwork.renderedAt !== null`);
+    const nodes = await page.evaluate<CyNode[]>('window.__gatehouseNetwork.nodes()');
+    assert.deepEqual(nodes.filter((n) => !n.isParent || api.nodes.some((g: GraphNode) => g.id === n.id)).map((n) => n.id).sort(), api.nodes.map((n: GraphNode) => n.id).sort());
+    assert.ok(api.edges.every((e: GraphEdge) => [e.source, e.target].includes(byName('frontend').id)), 'the web namespace view keeps frontend\'s edges');
+  });
+});

@@ -12,6 +12,7 @@ import { parseNatsUrl, redactNatsUrl } from './client/bus-stream.js';
 import { createCentralContext, type CentralContext } from './context.js';
 import { defaultDataDir } from './data-dir.js';
 import { CENTRAL_JOBS, type CentralJob } from './jobs.js';
+import { centralResponseJob, type CentralResponseOptions } from './respond/response-service.js';
 import { buildCentral, type BuildCentralOptions } from './server.js';
 import { openStore, type Store } from './store/open.js';
 import { countAdminTokens, createToken, findTokenByValue } from './store/tokens.js';
@@ -41,6 +42,8 @@ export interface StartCentralOptions {
    * the HTTP ingest; a string is the URL, an object sets the consumer's options too.
    */
   nats?: string | BusConsumerOptions;
+  /** Carry out cluster response actions that Central's runtime policies ask for (src/central/respond); off by default. */
+  respond?: CentralResponseOptions;
 }
 
 export interface CentralTlsInfo {
@@ -61,6 +64,8 @@ export interface RunningCentral {
   storeLocation: string;
   /** The NATS servers events are consumed from (--nats), without credentials. */
   nats?: string;
+  /** Cluster response is on (--respond); its options. */
+  respond?: CentralResponseOptions;
   /** Absent with --insecure-http. */
   tls?: CentralTlsInfo;
   /** The local CA's fingerprint (absent with the user's certificate or plain HTTP). */
@@ -115,7 +120,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : listen.port;
-    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats)] : [])]);
+    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : [])]);
     const running = app;
     let closing: Promise<void> | undefined;
     return {
@@ -123,6 +128,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
       dataDir,
       storeLocation: store.location,
       ...(nats ? { nats: redactNatsUrl(nats.url) } : {}),
+      ...(options.respond ? { respond: options.respond } : {}),
       tls,
       caFingerprint: tls?.source === 'local' ? tls.fingerprint : undefined,
       adminToken: admin.created,

@@ -154,6 +154,8 @@ describe('gatehouse server', () => {
       [['--listen', '127.0.0.1:99999'], {}, /out of range/],
       [['--tls-cert', '/nonexistent.pem'], {}, /--tls-cert and --tls-key go together/],
       [[], { GATEHOUSE_ADMIN_TOKEN: 'short' }, /GATEHOUSE_ADMIN_TOKEN must be a random token of at least 32 characters/],
+      [['--respond-dry-run'], {}, /--respond-dry-run and --kill-switch go with --respond/],
+      [['--respond', '--respond-cooldown', 'soon'], {}, /--respond-cooldown must be a number of seconds, got 'soon'/],
     ];
     for (const [args, env, message] of cases) {
       const dataDir = newDir();
@@ -181,9 +183,10 @@ describe('gatehouse server', () => {
 
   test('--insecure-http serves plain HTTP on loopback; the default data directory is $XDG_DATA_HOME/gatehouse', async () => {
     const xdg = newDir();
-    const server = await startServer(['--insecure-http'], { XDG_DATA_HOME: xdg });
+    const server = await startServer(['--insecure-http', '--respond', '--respond-dry-run', '--respond-cooldown', '60', '--kill-switch', join(xdg, 'stop')], { XDG_DATA_HOME: xdg });
     try {
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(server.banner, new RegExp(`response:\\s+on \\(dry run\\): cluster actions of runtime policies, cooldown 60 s, kill switch ${join(xdg, 'stop')}`));
       assert.match(server.banner, /TLS:\s+none: plain HTTP/);
       assert.equal(server.fingerprint, undefined);
       assert.match(server.banner, new RegExp(`store:\\s+${join(xdg, 'gatehouse', 'central.db')}`));

@@ -13,6 +13,7 @@
  */
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
 import type { CentralContext } from '../context.js';
+import type { CentralJob } from '../jobs.js';
 import { EVENT_BATCH_NOTICE } from '../incidents/service.js';
 import { kubeConfigOf, type ClusterConfig } from '../api/sources.js';
 import { StoreAuditSink } from '../store/response-actions.js';
@@ -155,4 +156,19 @@ export class CentralResponse {
       },
     });
   }
+}
+
+/** The response as one of Central's background jobs (every instance runs it: each answers the batches it ingests). */
+export function centralResponseJob(options: CentralResponseOptions = {}): CentralJob {
+  return async function centralResponse(ctx, signal, tools) {
+    const service = new CentralResponse(ctx, {
+      onError: (message) => tools.log.warn({ message }, 'response'),
+      onDecision: (cluster, d) => {
+        if (d.kind === 'acting') tools.log.info({ cluster, action: d.enforcement, target: d.target, policies: d.policies }, 'response action');
+      },
+      ...options,
+    }).start();
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    await service.stop();
+  };
 }

@@ -4,6 +4,8 @@ import { discoverLocalSources, type LocalSources } from '../../central/discover.
 import { adoptLocalSources } from '../../central/live/local-sources.js';
 import { startCentral, type RunningCentral } from '../../central/start.js';
 import { DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT } from '../../central/tls.js';
+import type { CentralResponseOptions } from '../../central/respond/response-service.js';
+import { UserError } from '../../util/errors.js';
 
 interface ServerCliOptions {
   listen: string;
@@ -16,6 +18,20 @@ interface ServerCliOptions {
   localSources?: boolean;
   logLevel: string;
   nats?: string;
+  respond?: boolean;
+  respondDryRun?: boolean;
+  respondCooldown: string;
+  killSwitch?: string;
+}
+
+/** --respond's options, checked before Central starts. */
+function responseOptions(o: ServerCliOptions): CentralResponseOptions {
+  if (!/^\d+(\.\d+)?$/.test(o.respondCooldown)) throw new UserError(`--respond-cooldown must be a number of seconds, got '${o.respondCooldown}'`, 'usage');
+  return {
+    cooldownMs: Number(o.respondCooldown) * 1000,
+    ...(o.respondDryRun ? { dryRun: true } : {}),
+    ...(o.killSwitch ? { killSwitchFile: o.killSwitch } : {}),
+  };
 }
 
 export function registerServerCommands(program: Command): void {
@@ -29,9 +45,14 @@ export function registerServerCommands(program: Command): void {
     .option('--tls-key <file>', 'the private key (PEM) of --tls-cert')
     .option('--insecure-http', 'serve plain HTTP (loopback addresses only)')
     .option('--nats <url>', "nats://HOST:PORT: also take sensors' events from the NATS JetStream bus (durable consumer shared by every Central on this store)")
+    .option('--respond', "carry out the cluster actions Central's runtime policies ask for on sensors' alerts (isolate, label, scale-to-zero, kill/stop: delete the pod); off by default")
+    .option('--respond-dry-run', 'with --respond: decide and record every action, change nothing')
+    .option('--respond-cooldown <seconds>', 'with --respond: one action per target and action in this period', '300')
+    .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
     .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: ServerCliOptions) => {
+      if (!o.respond && (o.respondDryRun || o.killSwitch)) throw new UserError('--respond-dry-run and --kill-switch go with --respond', 'usage');
       const central = await startCentral({
         listen: o.listen,
         dataDir: o.dataDir,
@@ -42,6 +63,7 @@ export function registerServerCommands(program: Command): void {
         adminToken: process.env.GATEHOUSE_ADMIN_TOKEN || undefined,
         logger: { level: o.logLevel },
         ...(o.nats ? { nats: o.nats } : {}),
+        ...(o.respond ? { respond: responseOptions(o) } : {}),
       });
       const local = discoverLocalSources();
       const { adopted, notes } = o.localSources === false ? { adopted: [], notes: [] } : await adoptLocalSources(central.context, local);
@@ -71,6 +93,7 @@ function banner(c: RunningCentral, sources: LocalSources): string {
     rows.push(['TLS', 'none: plain HTTP on loopback (--insecure-http)']);
   }
   rows.push(['store', c.storeLocation]);
+  if (c.respond) rows.push(['response', `on${c.respond.dryRun ? ' (dry run)' : ''}: cluster actions of runtime policies, cooldown ${Math.round((c.respond.cooldownMs ?? 300_000) / 1000)} s${c.respond.killSwitchFile ? `, kill switch ${c.respond.killSwitchFile}` : ''}`]);
   if (c.nats) rows.push(['event bus', `${c.nats} (JetStream stream GATEHOUSE_EVENTS)`]);
   if (c.adminToken) rows.push(['admin token', `${c.adminToken}  (shown only this once: keep it now)`]);
   else if (c.adminTokenAdopted) rows.push(['admin token', 'GATEHOUSE_ADMIN_TOKEN (its hash is stored)']);

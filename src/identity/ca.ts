@@ -74,6 +74,11 @@ function pkcs8Der(pem: string): ArrayBuffer {
   return der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
 }
 
+/** The CA as one PEM text (key, then certificate), as parseCaFile reads it back. */
+export function caPem(ca: SpiffeCa): string {
+  return ca.keyPem + ca.certPem;
+}
+
 /** A new CA for a trust domain (in memory). */
 export async function makeSpiffeCa(trustDomain: string, now: Date = new Date()): Promise<SpiffeCa> {
   checkTrustDomain(trustDomain);
@@ -101,7 +106,7 @@ export async function makeSpiffeCa(trustDomain: string, now: Date = new Date()):
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----\n?/g;
 
 /** Splits a CA file (key + certificate) into its parts; throws a UserError naming the file. */
-function parseCaFile(text: string, file: string, trustDomain: string): SpiffeCa {
+export function parseCaFile(text: string, file: string, trustDomain: string): SpiffeCa {
   let keyPem: string | undefined;
   let certPem: string | undefined;
   for (const m of text.matchAll(PEM_BLOCK)) {
@@ -165,13 +170,55 @@ export interface IssueOptions {
 
 /** A leaf X.509-SVID for `spiffeId`, signed by the CA. */
 export async function issueSvid(ca: SpiffeCa, spiffeId: string, opts: IssueOptions): Promise<IssuedSvid> {
+  checkIssue(ca, spiffeId, opts);
+  const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await signLeaf(ca, spiffeId, keys.publicKey, opts);
+  return { ...cert, keyPem: privateKeyPem(keys.privateKey) };
+}
+
+function checkIssue(ca: SpiffeCa, spiffeId: string, opts: IssueOptions): void {
   const id = requireWorkloadSpiffeId(spiffeId);
   if (id.trustDomain !== ca.trustDomain) throw new UserError(`${spiffeId} is not in the CA's trust domain ${ca.trustDomain}`, 'usage');
   if (!Number.isFinite(opts.ttlMs) || opts.ttlMs < MIN_SVID_TTL_MS || opts.ttlMs > MAX_SVID_TTL_MS) throw new UserError('an SVID lives from 1 minute to 24 hours', 'usage');
+}
+
+/** A key pair and a PKCS#10 request for `spiffeId`: the key stays with the workload, the request goes to a CA. */
+export async function makeSvidRequest(spiffeId: string): Promise<{ csrPem: string; keyPem: string }> {
+  requireWorkloadSpiffeId(spiffeId);
+  const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: [{ O: ['Gatehouse'] }],
+    keys,
+    signingAlgorithm: SIGNING,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }])],
+  }, crypto);
+  return { csrPem: csr.toString('pem'), keyPem: privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * An SVID for the public key of a PKCS#10 request (its signature proves the requester holds
+ * the key). The SPIFFE ID is the caller's decision, never read from the request; the
+ * request must be for a P-256 key.
+ */
+export async function issueSvidForRequest(ca: SpiffeCa, csrPem: string, spiffeId: string, opts: IssueOptions): Promise<Omit<IssuedSvid, 'keyPem'>> {
+  checkIssue(ca, spiffeId, opts);
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch (e) {
+    throw new UserError(`not a PKCS#10 certificate request: ${describeError(e)}`, 'bad-input');
+  }
+  if (!(await csr.verify(crypto))) throw new UserError('the certificate request\'s signature does not verify', 'bad-input');
+  const alg = csr.publicKey.algorithm as { name?: string; namedCurve?: string };
+  if (alg.name !== 'ECDSA' || alg.namedCurve !== 'P-256') throw new UserError('the certificate request must be for a P-256 (ECDSA) key', 'bad-input');
+  return signLeaf(ca, spiffeId, await csr.publicKey.export(EC_KEY, ['verify'], crypto), opts);
+}
+
+async function signLeaf(ca: SpiffeCa, spiffeId: string, publicKey: webcrypto.CryptoKey, opts: IssueOptions): Promise<Omit<IssuedSvid, 'keyPem'>> {
   const now = opts.now ?? new Date();
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await crypto.subtle.importKey('pkcs8', pkcs8Der(ca.keyPem), EC_KEY, false, ['sign']);
-  const keys = (await crypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = { publicKey };
   const serial = serialNumber();
   const notBefore = new Date(now.getTime() - BACKDATE_MS);
   const notAfter = new Date(now.getTime() + opts.ttlMs);
@@ -196,7 +243,7 @@ export async function issueSvid(ca: SpiffeCa, spiffeId: string, opts: IssueOptio
     },
     crypto,
   );
-  return { spiffeId, certPem: cert.toString('pem') + '\n', keyPem: privateKeyPem(keys.privateKey), bundlePem: ca.certPem, notBefore, notAfter, serialNumber: serial };
+  return { spiffeId, certPem: cert.toString('pem') + '\n', bundlePem: ca.certPem, notBefore, notAfter, serialNumber: serial };
 }
 
 /** Writes svid.pem, svid.key (0600) and bundle.pem into `outDir` (made 0700 if missing). */

@@ -5,12 +5,17 @@
  * image it runs the stored scan (digest, signature status and signers, vulnerability counts
  * by severity) and, on plain hosts, the engine's image labels. Read permission (analyst and up).
  *
+ * `POST /api/v1/identities/svid` (admin): an X.509-SVID for a workload's PKCS#10 request,
+ * signed by Central's CA of the ID's trust domain (made on first use, sealed with the data
+ * key in the meta table); the workload's key never leaves it.
+ *
  * Central stores no image annotations (an image push carries none), so build provenance here
  * comes from image labels seen on hosts and from pod annotations and labels; a workload's
  * own image annotations are read by `identity` over the image (src/identity/image.ts).
  */
 import { buildServiceIdentity, countsFromSeverities, type ImageFactsForIdentity } from '../../identity/record.js';
-import { DEFAULT_TRUST_DOMAIN, checkTrustDomain } from '../../identity/spiffe.js';
+import { caPem, issueSvidForRequest, makeSpiffeCa, parseCaFile, type SpiffeCa } from '../../identity/ca.js';
+import { DEFAULT_TRUST_DOMAIN, checkTrustDomain, parseSpiffeId } from '../../identity/spiffe.js';
 import type { ServiceIdentity } from '../../identity/types.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
 import { isUserError } from '../../util/errors.js';
@@ -72,7 +77,55 @@ interface StoredImage { digest: string; signature: { verified?: boolean; signers
 
 interface Query { cluster?: string; namespace?: string; trustDomain: string; limit: number; cursor?: string }
 
+/** Central's SPIFFE CA of a trust domain, sealed in the meta table; made on first use (the first writer wins). */
+async function centralCa(ctx: Parameters<ApiModule>[1], trustDomain: string): Promise<SpiffeCa> {
+  const key = `identity-ca:${trustDomain}`;
+  const read = async () => (await ctx.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+  let sealed = await read();
+  if (!sealed) {
+    const fresh = await makeSpiffeCa(trustDomain, ctx.now());
+    await ctx.db.insertInto('meta').values({ key, value: ctx.secrets.seal(caPem(fresh)) }).onConflict((oc) => oc.column('key').doNothing()).execute();
+    sealed = (await read())!;
+  }
+  return parseCaFile(ctx.secrets.open(sealed), `Central's ${trustDomain} CA`, trustDomain);
+}
+
 export const identitiesApi: ApiModule = (app, ctx) => {
+  app.post<{ Body: { spiffeId: string; csr: string; ttlSeconds?: number } }>('/api/v1/identities/svid', {
+    config: { permission: 'admin' },
+    schema: {
+      summary: 'Issue a short-lived SPIFFE X.509-SVID for a PKCS#10 request (P-256), signed by Central\'s CA of the ID\'s trust domain',
+      body: {
+        type: 'object', additionalProperties: false, required: ['spiffeId', 'csr'],
+        properties: {
+          spiffeId: { type: 'string', maxLength: 2048, description: 'spiffe://TRUST_DOMAIN/PATH; the request\'s own names are ignored' },
+          csr: { type: 'string', maxLength: 16384, description: 'PEM PKCS#10 request: proves the key, which never leaves the workload' },
+          ttlSeconds: { type: 'integer', minimum: 60, maximum: 86400, default: 3600 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object', additionalProperties: false, required: ['spiffeId', 'certificate', 'bundle', 'notBefore', 'notAfter', 'serialNumber'],
+          properties: { spiffeId: str, certificate: str, bundle: str, notBefore: str, notAfter: str, serialNumber: str },
+        },
+        400: errorSchema,
+      },
+    },
+  }, async (req) => {
+    const { spiffeId, csr, ttlSeconds = 3600 } = req.body;
+    const parsed = parseSpiffeId(spiffeId);
+    if (!parsed || !parsed.path) throw new ApiError(400, 'bad-request', `"${spiffeId}" is not a workload's SPIFFE ID (spiffe://TRUST_DOMAIN/PATH)`);
+    try {
+      const ca = await centralCa(ctx, parsed.trustDomain);
+      const svid = await issueSvidForRequest(ca, csr, spiffeId, { ttlMs: ttlSeconds * 1000, now: ctx.now() });
+      req.log.info({ spiffeId, serialNumber: svid.serialNumber, notAfter: svid.notAfter.toISOString() }, 'SVID issued');
+      return { spiffeId, certificate: svid.certPem, bundle: svid.bundlePem, notBefore: svid.notBefore.toISOString(), notAfter: svid.notAfter.toISOString(), serialNumber: svid.serialNumber };
+    } catch (e) {
+      if (isUserError(e) && e.code !== 'store') throw new ApiError(400, 'bad-request', e.message);
+      throw e;
+    }
+  });
+
   app.get<{ Querystring: Query }>('/api/v1/identities', {
     config: { permission: 'read' },
     schema: {

@@ -15,7 +15,9 @@ import { EventBuilder } from '../../src/sensor/event-builder.js';
 import { ProcessTable } from '../../src/sensor/process-table.js';
 import type { RawHead } from '../../src/sensor/records.js';
 import type { ContainerInfo } from '../../src/sensor/containers.js';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const T0 = Date.UTC(2026, 11, 7, 10, 0, 0); // an interval boundary for 10 s intervals
 
@@ -305,5 +307,27 @@ describe('conntrack', () => {
       ['egress', 'sub', 0, '10.89.0.3', 6379, 'conntrack', 609],
       ['ingress', 'redis', 6379, '10.89.0.5', 0, 'conntrack', 609],
     ]);
+  });
+
+  it("an entry whose last packet predates the container now holding its address is not that container's", () => {
+    const sysctl = mkdtempSync(join(tmpdir(), 'gh-ct-'));
+    writeFileSync(join(sysctl, 'nf_conntrack_tcp_timeout_time_wait'), '120\n');
+    // TIME_WAIT with 117 s left: its last packet was 3 s before the poll
+    const info = (name: string, ip: string, startMs: number): ContainerInfo => ({
+      id: name.padEnd(12, 'e'), fullId: name.padEnd(64, 'e'), name, image: 'img', imageRepository: '', imageTag: '', imageId: '', privileged: false, labels: {}, type: 'podman',
+      users: new Map(), groups: new Map(), ips: [ip], startTs: startMs * 1e6,
+    });
+    const run = (subStart: number) => {
+      const byIp = new Map([['10.89.0.5', info('sub', '10.89.0.5', subStart)], ['10.89.0.3', info('redis', '10.89.0.3', T0 - 60_000)]]);
+      const flows: { local: { container?: { name?: string } } }[] = [];
+      const t = new FlowTracker({ intervalMs: 10_000, conntrack: { read: () => acct, sysctlDir: sysctl }, onFlows: (f) => flows.push(...f.map((x) => x.flow)) }, { byShort: () => undefined, byAddress: (ip) => byIp.get(ip) });
+      t.pollConntrack(T0);
+      t.pollConntrack(T0 + 5000);
+      t.flush(T0 + 30_000, true);
+      return { names: flows.map((f) => f.local.container?.name).sort(), foreign: t.stats().conntrackForeign };
+    };
+    assert.deepEqual(run(T0 - 10_000).names, ['redis', 'sub'], 'the client container started before the connection');
+    // the client's address now belongs to a container started after that connection's last packet
+    assert.deepEqual(run(T0 + 4000).names, ['redis']);
   });
 });

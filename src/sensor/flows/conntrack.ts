@@ -27,6 +27,10 @@ export interface ConntrackEntry {
   family: 'ipv4' | 'ipv6';
   protocol: FlowProtocol;
   state?: string;
+  /** Seconds until the entry expires (its state's timeout counts down from the last packet). */
+  timeoutLeft: number;
+  /** [ASSURED]: traffic seen both ways (UDP then uses its stream timeout). */
+  assured: boolean;
   orig: ConntrackTuple;
   reply: ConntrackTuple;
 }
@@ -54,6 +58,8 @@ export function parseConntrackLine(line: string): ConntrackEntry | undefined {
   if (family !== 'ipv4' && family !== 'ipv6') return undefined;
   const protocol = PROTOCOLS[f[2]!];
   if (!protocol) return undefined;
+  const timeoutLeft = Number(f[4]);
+  const assured = line.includes('[ASSURED]');
   const tuples: ConntrackTuple[] = [];
   let cur: Partial<ConntrackTuple> | undefined;
   let state: string | undefined;
@@ -79,7 +85,44 @@ export function parseConntrackLine(line: string): ConntrackEntry | undefined {
   }
   const [orig, reply] = tuples;
   if (!orig || !reply || !orig.dst || !reply.dst || orig.sport === undefined || orig.dport === undefined || reply.sport === undefined || reply.dport === undefined) return undefined;
-  return { family, protocol, ...(state ? { state } : {}), orig, reply };
+  return { family, protocol, ...(state ? { state } : {}), timeoutLeft: Number.isFinite(timeoutLeft) ? timeoutLeft : 0, assured, orig, reply };
+}
+
+/**
+ * The kernel's timeout of an entry's state, in seconds (from /proc/sys/net/netfilter), to
+ * date its last packet: last packet ≈ now − (timeout − seconds left).
+ */
+export class ConntrackTimeouts {
+  private readonly cache = new Map<string, number | undefined>();
+  constructor(private readonly sysctlDir = '/proc/sys/net/netfilter') {}
+
+  private read(name: string): number | undefined {
+    if (!this.cache.has(name)) {
+      let v: number | undefined;
+      try {
+        v = Number(readFileSync(`${this.sysctlDir}/${name}`, 'utf8').trim());
+        if (!Number.isFinite(v)) v = undefined;
+      } catch {
+        v = undefined;
+      }
+      this.cache.set(name, v);
+    }
+    return this.cache.get(name);
+  }
+
+  /** The full timeout of the entry's state, or undefined when unknown. */
+  of(e: ConntrackEntry): number | undefined {
+    if (e.protocol === 'TCP' && e.state) return this.read(`nf_conntrack_tcp_timeout_${e.state.toLowerCase()}`);
+    if (e.protocol === 'UDP') return this.read(e.assured ? 'nf_conntrack_udp_timeout_stream' : 'nf_conntrack_udp_timeout');
+    return undefined;
+  }
+
+  /** When the entry last saw a packet (ms), or undefined when its state's timeout is unknown. */
+  lastPacketMs(e: ConntrackEntry, nowMs: number): number | undefined {
+    const full = this.of(e);
+    if (full === undefined) return undefined;
+    return nowMs - Math.max(0, full - e.timeoutLeft) * 1000;
+  }
 }
 
 export function parseConntrack(text: string): ConntrackEntry[] {
@@ -120,6 +163,8 @@ export interface ConntrackStats {
 
 export interface ConntrackOptions {
   path?: string;
+  /** Where the conntrack timeouts are (default /proc/sys/net/netfilter). */
+  sysctlDir?: string;
   /** Entries remembered at most (default 100,000). */
   maxEntries?: number;
   /** Reads the table (tests); default reads `path`. */

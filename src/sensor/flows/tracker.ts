@@ -9,7 +9,7 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import type { FlowLocalEnd } from '../../network/flow.js';
 import type { ContainerInfo } from '../containers.js';
 import { FlowAggregator, type FlowAggregatorStats, type FlowObservation, type FlushedFlow } from './aggregator.js';
-import { ConntrackWatcher, type ConntrackEntry, type ConntrackOptions, type ConntrackSighting, type ConntrackStats } from './conntrack.js';
+import { ConntrackTimeouts, ConntrackWatcher, type ConntrackEntry, type ConntrackOptions, type ConntrackSighting, type ConntrackStats } from './conntrack.js';
 import { observationOf } from './observe.js';
 
 export interface ContainerLookup {
@@ -33,7 +33,7 @@ export interface FlowTrackerOptions {
 
 export interface FlowTrackerStats extends FlowAggregatorStats {
   conntrack?: ConntrackStats;
-  /** Conntrack entries with neither end on this host (forwarded traffic). */
+  /** Conntrack entries with neither end on this host (forwarded traffic, or a container's address before it had it). */
   conntrackForeign: number;
 }
 
@@ -64,6 +64,7 @@ export class FlowTracker {
   private lastPoll = 0;
   private foreign = 0;
   private hostIps: Set<string>;
+  private readonly timeouts: ConntrackTimeouts;
 
   constructor(
     private readonly opts: FlowTrackerOptions,
@@ -74,6 +75,7 @@ export class FlowTracker {
     this.conntrack = opts.conntrack === false ? undefined : new ConntrackWatcher(opts.conntrack ?? {});
     this.pollMs = opts.conntrackPollMs ?? Math.min(this.intervalMs, 5000);
     this.hostIps = hostAddresses();
+    this.timeouts = new ConntrackTimeouts(opts.conntrack ? opts.conntrack.sysctlDir : undefined);
   }
 
   /** A sensor event: a connection becomes an observation (and a tuple conntrack will not report). */
@@ -101,18 +103,22 @@ export class FlowTracker {
     const e: ConntrackEntry = s.entry;
     const out: FlowObservation[] = [];
     const base = { timeMs: nowMs, protocol: e.protocol, observedBy: 'conntrack' as const, connections: s.connections, ...(s.bytes !== undefined ? { bytes: s.bytes } : {}) };
-    const client = this.localEnd(e.orig.src, e.orig.sport);
+    // An address is a container's only since it started: an entry whose last packet is older
+    // (a connection of the address's previous holder, e.g. in TIME_WAIT) is not its
+    const last = this.timeouts.lastPacketMs(e, nowMs);
+    const client = this.localEnd(e.orig.src, e.orig.sport, last);
     // behind a DNAT the server is the reply's source
-    const server = this.localEnd(e.reply.src, e.reply.sport);
+    const server = this.localEnd(e.reply.src, e.reply.sport, last);
     if (client) out.push({ ...base, direction: 'egress', local: client, remote: { ip: e.orig.dst, port: e.orig.dport } });
     if (server) out.push({ ...base, direction: 'ingress', local: server, remote: { ip: e.orig.src, port: e.orig.sport } });
     if (!client && !server) this.foreign++;
     return out;
   }
 
-  private localEnd(ip: string, port: number): FlowLocalEnd | undefined {
+  private localEnd(ip: string, port: number, lastPacketMs: number | undefined): FlowLocalEnd | undefined {
     const c = this.containers.byAddress(ip);
     if (c) {
+      if (c.startTs !== undefined && lastPacketMs !== undefined && lastPacketMs + 1000 < c.startTs / 1e6) return undefined;
       const pod = podOf(c);
       return { ip, port, container: containerEnd(c), ...(pod ? { pod } : {}) };
     }

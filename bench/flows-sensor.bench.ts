@@ -1,0 +1,157 @@
+/**
+ * bench:flows (sensor half) — the sensor's added CPU for network flows at 5,000 connections/s.
+ *
+ * Two sensors run side by side against the same load, so load and machine noise hit both
+ * alike: today's sensor (`gatehouse sensor --rules falco_rules.yaml --output FILE`) and the
+ * same with flows (`--flows FILE --flow-interval 5s`: connect/accept/UDP aggregation, the UDP
+ * first-packet programs, conntrack read every 5 s, the engine's container events). Each one's
+ * CPU (node, all threads, plus its bpftrace) is read from /proc over the measured window; the
+ * added cost is flows-on minus flows-off. Goal: ≤ 3% of a core.
+ *
+ * Load: one Node process serving and connecting on loopback, RATE connections per second
+ * paced per 10 ms (each accepted and closed at once), in its own network namespace
+ * (`unshare -n`): the probes see every namespace, and the host's conntrack table is not
+ * filled with 600,000 TIME_WAIT entries (5,000/s × 120 s) the way host loopback would be.
+ * Also checks the flows sensor counted the connections (both ends). Needs root, bpftrace,
+ * unshare and ip.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RULES = fileURLToPath(new URL('../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/gatehouse.mjs', import.meta.url));
+const RATE = Number(process.env.BENCH_RATE ?? 5000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+const PORT = 18080;
+const GOAL = 3;
+const TICKS = 100; // USER_HZ
+
+if (process.getuid?.() !== 0) throw new Error('bench:flows needs root (bpftrace)');
+for (const cmd of ['bpftrace', 'unshare', 'ip']) if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) throw new Error(`bench:flows needs ${cmd}`);
+
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
+// Serves on PORT and connects to it RATE times a second; every connection is closed by both ends at once.
+const LOADGEN = (seconds: number) => `
+const net = require('net');
+const rate = ${RATE}, seconds = ${seconds}, total = rate * seconds;
+let accepted = 0, made = 0, done = 0, failed = 0;
+const server = net.createServer((s) => { accepted++; s.on('error', () => {}); s.destroy(); });
+server.listen(${PORT}, '127.0.0.1', () => {
+  const per = rate / 100, t0 = Date.now();
+  const tick = () => {
+    const due = Math.min(total, Math.floor((Date.now() - t0) / 10) * per);
+    while (made < due) {
+      made++;
+      const c = net.connect(${PORT}, '127.0.0.1');
+      c.on('connect', () => c.destroy());
+      c.on('error', () => { failed++; });
+      c.on('close', () => { if (++done === total) finish(); });
+    }
+    if (made < total) setTimeout(tick, 2);
+  };
+  tick();
+});
+function finish() { setTimeout(() => { server.close(); process.stdout.write(JSON.stringify({ made, accepted, failed })); }, 200); }`;
+
+async function runLoad(seconds: number): Promise<{ made: number; accepted: number; failed: number; wall: number }> {
+  const t0 = Date.now();
+  const gen = spawn('unshare', ['-n', 'sh', '-c', `ip link set lo up && exec "${process.execPath}" -e "$0"`, LOADGEN(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  gen.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((r) => gen.on('close', r));
+  const r = JSON.parse(out || '{"made":0,"accepted":0,"failed":0}') as { made: number; accepted: number; failed: number };
+  return { ...r, wall: (Date.now() - t0) / 1000 };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const dir = mkdtempSync(join(tmpdir(), 'gh-bench-flows-'));
+
+interface Running {
+  name: string;
+  pid: number;
+  bpftrace: number;
+  stderr: () => string;
+  closed: Promise<number | null>;
+  kill: () => void;
+}
+
+async function startSensor(name: string, extra: string[]): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'sensor', '--rules', RULES, '--output', join(dir, `${name}-alerts.jsonl`), ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, GATEHOUSE_FROM_SOURCE: '1' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  while (!stderr.includes('sensor ready')) {
+    if (child.exitCode !== null) throw new Error(`${name} sensor exited before ready: ${stderr}`);
+    await sleep(200);
+  }
+  const bt = childrenOf(child.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'bpftrace') ?? -1;
+  return { name, pid: child.pid!, bpftrace: bt, stderr: () => stderr, closed, kill: () => child.kill('SIGINT') };
+}
+
+const flowsFile = join(dir, 'flows.jsonl');
+const [off, on] = await Promise.all([startSensor('flows-off', []), startSensor('flows-on', ['--flows', flowsFile, '--flow-interval', '5s'])]);
+await sleep(2000);
+await runLoad(WARMUP_SECONDS); // warm both pipelines
+await sleep(1000);
+
+const cpu = (s: Running) => ({ node: procCpuSeconds(s.pid), bt: procCpuSeconds(s.bpftrace) });
+const before = { off: cpu(off), on: cpu(on) };
+const t0 = process.hrtime.bigint();
+const load = await runLoad(SECONDS);
+await sleep(1000); // let both pipelines drain
+const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+const after = { off: cpu(off), on: cpu(on) };
+off.kill();
+on.kill();
+await Promise.all([off.closed, on.closed]);
+
+const pct = (s: number) => (s / wall) * 100;
+const share = (k: 'off' | 'on') => ({ node: pct(after[k].node - before[k].node), bt: pct(after[k].bt - before[k].bt) });
+const o = share('off');
+const n = share('on');
+const added = n.node + n.bt - (o.node + o.bt);
+
+interface Flow { direction: string; protocol: string; local: { port: number; process?: { name: string } }; remote: { port: number }; connections: number; firstSeen: string }
+const flows = readFileSync(flowsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Flow);
+const loadFlows = flows.filter((f) => f.protocol === 'TCP' && f.local.process?.name === 'node' && (f.remote.port === PORT || f.local.port === PORT));
+const egress = loadFlows.filter((f) => f.direction === 'egress').reduce((s, f) => s + f.connections, 0);
+const ingress = loadFlows.filter((f) => f.direction === 'ingress').reduce((s, f) => s + f.connections, 0);
+const expected = load.made + RATE * WARMUP_SECONDS;
+const onStats = /(\d+) flows from (\d+) connections \((\d+) over the cap/.exec(on.stderr());
+const drops = (s: Running) => /(\d+) dropped \(kernel=(\d+) queue=(\d+) incomplete=(\d+)\)/.exec(s.stderr())?.slice(1).join('/') ?? '?';
+rmSync(dir, { recursive: true, force: true });
+
+console.log(`bench:flows (sensor)  load: ${load.made} connections in ${load.wall.toFixed(1)} s (${(load.made / load.wall).toFixed(0)}/s; ${load.accepted} accepted, ${load.failed} failed), window ${wall.toFixed(1)} s`);
+console.log(`  sensor without flows: node ${o.node.toFixed(2)}% + bpftrace ${o.bt.toFixed(2)}% = ${(o.node + o.bt).toFixed(2)}% of a core`);
+console.log(`  sensor with flows:    node ${n.node.toFixed(2)}% + bpftrace ${n.bt.toFixed(2)}% = ${(n.node + n.bt).toFixed(2)}% of a core`);
+console.log(`  added by flows: ${added.toFixed(2)}% of a core; goal ≤ ${GOAL}%: ratio ${(added / GOAL).toFixed(2)}× (${added <= GOAL ? 'met' : 'NOT met'})`);
+console.log(`  flows counted the load's connections: ${egress} egress, ${ingress} ingress of ${expected} made (warm-up included); ${onStats ? `${onStats[1]} flows from ${onStats[2]} connections, ${onStats[3]} over the cap` : 'no summary'}`);
+console.log(`  drops (total/kernel/queue/incomplete): without flows ${drops(off)}, with flows ${drops(on)} (goal 0)`);

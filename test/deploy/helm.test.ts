@@ -149,6 +149,10 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
     assert.deepEqual(c.env.find((e: Obj) => e.name === 'GATEHOUSE_DATABASE_URL').valueFrom.secretKeyRef, { name: 'gatehouse-postgres', key: 'url' });
     assert.equal(c.args[c.args.indexOf('--nats') + 1], 'nats://nats.messaging.svc:4222');
     assert.ok(!objects.some((o) => o.kind === 'PersistentVolumeClaim'));
+    // Pull secrets: get by name only, with rbac.readPullSecrets; never in the default role.
+    const secretRules = (objs: Obj[]) => find(objs, 'ClusterRole', 'gh-gatehouse-central-gatehouse').rules.filter((r: Obj) => r.resources.includes('secrets'));
+    assert.deepEqual(secretRules(objects), [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }]);
+    assert.deepEqual(secretRules(render('default').objects), []);
     assert.ok(!/postgres:\/\//.test(yaml));
     assert.ok(c.image.endsWith('@sha256:0000000000000000000000000000000000000000000000000000000000000001'));
     const sensor = find(objects, 'DaemonSet', 'gh-gatehouse-sensor').spec.template.spec.containers[0];
@@ -320,6 +324,7 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
       `${gh('admission')}[Deployment] => ${gh('central')}[Deployment] : TCP 8443`,
       `${gh('central')}[Deployment] => 10.20.0.10-10.20.0.10[External] : TCP 5432`,
       `${gh('central')}[Deployment] => 10.20.0.20-10.20.0.20[External] : TCP 4222`,
+      `${gh('central')}[Deployment] => 10.30.0.0-10.30.255.255[External] : TCP 443,5000`,
       `${gh('central')}[Deployment] => 172.18.0.2-172.18.0.2[External] : TCP 6443`,
       `${gh('sensor')}[DaemonSet] => ${gh('central')}[Deployment] : TCP 8443`,
       `${gh('sensor')}[DaemonSet] => 10.20.0.20-10.20.0.20[External] : TCP 4222`,

@@ -90,9 +90,21 @@ function connsOf(protocol: FlowProtocol, port: number | undefined, portEnd?: num
   return port === undefined ? ConnSet.of(protocol as Protocol) : ConnSet.of(protocol as Protocol, [[port, portEnd !== undefined && portEnd > port ? portEnd : port]]);
 }
 
+const byName = new WeakMap<ClusterModel, Map<string, Workload[]>>();
+
 /** Resolves `ns/name` or `ns/name[Kind]` (or a peer) to one model workload. */
 export function findWorkload(model: ClusterModel, namespace: string, name: string, kind?: string): Workload | undefined {
-  const found = model.workloads.filter((w) => !w.synthetic && w.namespace === namespace && w.name === name && (kind === undefined || w.kind === kind));
+  let index = byName.get(model);
+  if (!index) {
+    index = new Map();
+    for (const w of model.workloads) {
+      if (w.synthetic) continue;
+      const k = `${w.namespace}/${w.name}`;
+      index.set(k, [...(index.get(k) ?? []), w]);
+    }
+    byName.set(model, index);
+  }
+  const found = (index.get(`${namespace}/${name}`) ?? []).filter((w) => kind === undefined || w.kind === kind);
   return found.length === 1 ? found[0] : undefined;
 }
 

@@ -181,6 +181,12 @@ test('Envoy JSON access logs: principals from the peer SAN and XFCC, destination
     { from: [{ source: { principals: ['cluster.local/ns/bookinfo/sa/reviews'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/ratings/{*}'] } }] },
   ]);
   assert.equal(allowed(r.policies, { principal: 'cluster.local/ns/bookinfo/sa/reviews', method: 'DELETE', path: '/ratings/7' }), false);
+
+  // Widened to namespaces: the same operations, callers as source.namespaces.
+  const wide = authzFromAccessLogs([{ file: 'envoy.log', text: lines.join('\n') }], { source: 'namespace' });
+  assert.deepEqual(wide.policies.find((p) => p.metadata.name === 'gatehouse-l7-reviews')!.spec.rules, [
+    { from: [{ source: { namespaces: ['bookinfo'] } }], to: [{ operation: { methods: ['GET'], paths: ['/reviews/{*}'] } }] },
+  ]);
   assert.equal(allowed(r.policies, { principal: 'cluster.local/ns/bookinfo/sa/productpage', method: 'GET', path: '/ratings/7' }), false);
 });
 

@@ -126,9 +126,10 @@ export function registerNetpolCommands(program: Command): Command {
     .description('Istio AuthorizationPolicy suggestions (security.istio.io/v1) from HTTP access logs: Envoy JSON access logs or the test web app\'s log')
     .requiredOption('--access-log <file>', 'access log file (Envoy JSON lines, or Python http.server common log lines); repeatable', collect)
     .option('--destination <ns/name>', 'the workload the app log was written by (common log lines name no destination)')
+    .addOption(new Option('--source <by>', 'callers as SPIFFE principals, or widened to their namespaces').choices(['principal', 'namespace']).default('principal'))
     .addOption(new Option('--format <format>', 'yaml (the policies) or json (policies, observed calls, counts)').choices(['yaml', 'json']).default('yaml'))
     .addOption(outputOption('policies'));
-  authz.action(async (o: { accessLog: string[]; destination?: string; format: 'yaml' | 'json'; output?: string }) => {
+  authz.action(async (o: { accessLog: string[]; destination?: string; source: 'principal' | 'namespace'; format: 'yaml' | 'json'; output?: string }) => {
     const texts: { file: string; text: string }[] = [];
     for (const file of o.accessLog) {
       try {
@@ -137,7 +138,7 @@ export function registerNetpolCommands(program: Command): Command {
         throw new UserError(`cannot read access log ${file}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    const result = authzFromAccessLogs(texts, { destination: o.destination });
+    const result = authzFromAccessLogs(texts, { destination: o.destination, source: o.source });
     for (const n of result.notes) process.stderr.write(`gatehouse: note: ${n}\n`);
     if (result.malformed > 0) process.stderr.write(`gatehouse: warning: ${result.malformed} access log line(s) could not be read (first: ${result.malformedSamples[0]})\n`);
     await writeOutput(o.format === 'json' ? `${JSON.stringify(authzJson(result), null, 2)}\n` : result.yaml, o);

@@ -17,6 +17,8 @@
 
 export type Caller =
   | { kind: 'principal'; value: string }
+  /** Only with AuthzOptions.source = namespace: a principal widened to its namespace. */
+  | { kind: 'namespace'; value: string }
   | { kind: 'ip'; value: string }
   | { kind: 'unknown'; value: '' };
 

@@ -80,10 +80,30 @@ function policyName(dest: string): string {
   return base.length <= 253 ? base : base.slice(0, 253).replace(/[-.]+$/, '');
 }
 
+export interface AuthzOptions {
+  /**
+   * principal (default): one rule per SPIFFE principal; namespace: principals are widened to
+   * their namespace (Istio `source.namespaces`, from `…/ns/NS/sa/…`), coarser but steadier
+   * when service accounts change.
+   */
+  source?: 'principal' | 'namespace';
+}
+
+/** `td/ns/NS/sa/SA` → NS. */
+export function namespaceOfPrincipal(p: string): string | undefined {
+  return /\/ns\/([^/]+)\/sa\//.exec(`/${p}`)?.[1];
+}
+
 /** Suggestions from parsed calls. */
-export function authzFromCalls(calls: ApiCall[]): { policies: Record<string, any>[]; operations: ObservedOperation[]; refused: number; notes: string[] } {
+export function authzFromCalls(input: ApiCall[], opts: AuthzOptions = {}): { policies: Record<string, any>[]; operations: ObservedOperation[]; refused: number; notes: string[] } {
   const notes: string[] = [];
   let refused = 0;
+  const calls = opts.source === 'namespace'
+    ? input.map((c) => {
+      const ns = c.caller.kind === 'principal' ? namespaceOfPrincipal(c.caller.value) : undefined;
+      return ns ? { ...c, caller: { kind: 'namespace' as const, value: ns } } : c;
+    })
+    : input;
   // destination -> caller -> template -> methods (with counts)
   const byDest = new Map<string, Map<string, { caller: Caller; ops: Map<string, Map<string, number>> }>>();
   for (const c of calls) {
@@ -123,9 +143,11 @@ export function authzFromCalls(calls: ApiCall[]): { policies: Record<string, any
     }
     const ruleList = [...rules.values()].map(({ to, callers: cs }) => {
       const principals = cs.filter((c) => c.kind === 'principal').map((c) => c.value);
+      const namespaces = cs.filter((c) => c.kind === 'namespace').map((c) => c.value);
       const ips = cs.filter((c) => c.kind === 'ip').map((c) => c.value);
       const from: Record<string, any>[] = [];
       if (principals.length) from.push({ source: { principals } });
+      if (namespaces.length) from.push({ source: { namespaces } });
       if (ips.length) from.push({ source: { ipBlocks: ips } });
       if (cs.some((c) => c.kind === 'unknown')) {
         notes.push(`${dest}: some calls carry no caller identity or address: their rule allows any source`);
@@ -148,10 +170,10 @@ export function authzFromCalls(calls: ApiCall[]): { policies: Record<string, any
 }
 
 /** Reads access logs and suggests policies. */
-export function authzFromAccessLogs(logs: { file: string; text: string }[], opts: { destination?: string } = {}): AuthzResult {
+export function authzFromAccessLogs(logs: { file: string; text: string }[], opts: { destination?: string } & AuthzOptions = {}): AuthzResult {
   const parsed: ParsedLog[] = logs.map((l) => parseAccessLog(l.text, l.file, opts));
   const calls = parsed.flatMap((p) => p.calls);
-  const { policies, operations, refused, notes } = authzFromCalls(calls);
+  const { policies, operations, refused, notes } = authzFromCalls(calls, opts);
   const malformed = parsed.reduce((n, p) => n + p.malformed, 0);
   const yaml = policies.length
     ? `# Suggested by gatehouse from observed API calls (netpol authz): review before applying.\n${policies.map((p) => stringify(p, { lineWidth: 0 })).join('---\n')}`

@@ -71,6 +71,20 @@ test('revision and source come from the pushed manifest, the branch from the con
   const feature = await readImageProvenance(featureRef, { insecure: true });
   assert.equal(feature.build.branch, 'feature-x', 'ref.name as a full refs/heads/ ref is a branch');
 
+  // The same through the CLI, from a manifest: `identity show` reads each image.
+  const manifest = join(work, 'checkout.yaml');
+  const missingRef = `${testRegistry}/gatehouse-test/identity-missing:${randomBytes(4).toString('hex')}`;
+  writeFileSync(manifest, [JSON.stringify(deployment(mainRef)), JSON.stringify({ ...deployment(missingRef), metadata: { name: 'other', namespace: 'shop' } })].join('\n---\n'));
+  const shown = await runCli(['identity', 'show', manifest, '--insecure', '--trust-domain', 'prod.example', '--format', 'json']);
+  assert.equal(shown.code, 0, shown.stderr);
+  const [fromMain, fromMissing] = JSON.parse(shown.stdout);
+  assert.equal(fromMain.spiffeId, 'spiffe://prod.example/ns/shop/sa/checkout');
+  assert.equal(fromMain.images[0].digest, main.digest);
+  assert.deepEqual([fromMain.build.revision, fromMain.build.repository, fromMain.build.branch], [revision, source, 'main']);
+  assert.equal(fromMain.build.evidence[0].origin, 'image-annotation');
+  assert.equal(fromMissing.build.revision, undefined);
+  assert.match(shown.stderr, new RegExp(`warning: cannot read ${missingRef.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, its build provenance is unknown`));
+
   const edges: Record<string, string> = {};
   for (const [name, ref, prov] of [['main', mainRef, main], ['feature', featureRef, feature]] as const) {
     const identity = buildServiceIdentity({ cluster: 'prod', ...deployment(ref), kind: 'Deployment', namespace: 'shop', name: 'checkout', body: deployment(ref) }, {

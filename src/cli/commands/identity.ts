@@ -1,5 +1,7 @@
 /**
  * `gatehouse identity list`: Central's service identities (GET /api/v1/identities).
+ * `gatehouse identity show MANIFESTS...`: the identities of the workloads in manifests, with
+ * build provenance read from each image (manifest annotations, config labels).
  * `gatehouse identity issue WORKLOAD --out-dir DIR`: a short-lived SPIFFE X.509-SVID
  * (svid.pem, svid.key 0600, bundle.pem) from a Gatehouse CA kept in a directory (made on
  * first use), or from Central's CA (--server: the key is made here and only a certificate
@@ -14,8 +16,13 @@ import type { CentralClient } from '../../central/client/client.js';
 import { issueSvid, makeSvidRequest, openSpiffeCa, parseTtl, writeSvidFiles, type IssuedSvid } from '../../identity/ca.js';
 import { DEFAULT_TRUST_DOMAIN, checkTrustDomain, hostSpiffeId, kubernetesSpiffeId, requireWorkloadSpiffeId } from '../../identity/spiffe.js';
 import type { ServiceIdentity, VulnerabilityCounts } from '../../identity/types.js';
+import { readImageProvenance } from '../../identity/image.js';
+import { buildServiceIdentity, type ImageFactsForIdentity } from '../../identity/record.js';
+import { loadManifests, type ManifestObject } from '../../kube/manifests.js';
+import { workloadKindOf } from '../../kube/workload-kinds.js';
 import { renderGrid } from '../../report/grid.js';
-import { UserError } from '../../util/errors.js';
+import { UserError, describeError } from '../../util/errors.js';
+import { addImageOptions, openOptions, type ImageCliOptions } from '../image-options.js';
 import { addCentralOptions, centralClientFrom, requireCentralClient, type CentralCliOptions } from '../central-options.js';
 import { formatOption, outputOption, writeOutput } from '../report-options.js';
 
@@ -52,6 +59,15 @@ export function spiffeIdForWorkload(workload: string, trustDomain: string | unde
   throw new UserError(`WORKLOAD "${workload}" is not a SPIFFE ID, NAMESPACE/SERVICE_ACCOUNT or a NAME`, 'usage');
 }
 
+/** Top-level workloads of a manifest set (not owned by another workload). */
+function topLevelWorkloads(objects: ManifestObject[]): ManifestObject[] {
+  return objects.filter((o) => {
+    if (!workloadKindOf(o.kind)?.runsPods) return false;
+    const owners = (o.raw.metadata?.ownerReferences ?? []) as { kind?: string; controller?: boolean }[];
+    return !owners.some((r) => r.controller && r.kind && workloadKindOf(r.kind)?.runsPods);
+  });
+}
+
 type IssueOptions = CentralCliOptions & { trustDomain?: string; ttl: string; caDir?: string; outDir: string; host?: string; format: 'text' | 'json' };
 
 export function registerIdentityCommands(program: Command): void {
@@ -77,6 +93,39 @@ export function registerIdentityCommands(program: Command): void {
         cursor = page.nextCursor ?? undefined;
       } while (cursor);
     });
+    await writeOutput(o.format === 'json' ? `${JSON.stringify(items, null, 2)}\n` : listTable(items), o);
+  });
+
+  addImageOptions(
+    group.command('show').description('service identities of the workloads in Kubernetes manifests, with build provenance read from each image\'s manifest annotations and config labels')
+      .argument('<manifests...>', 'files or directories of manifests (- for stdin)')
+      .addOption(formatOption(['table', 'json']))
+      .addOption(outputOption('list'))
+      .option('--trust-domain <domain>', 'SPIFFE trust domain of the IDs', DEFAULT_TRUST_DOMAIN)
+      .option('--cluster <name>', 'cluster name to record')
+      .option('--offline', 'do not read the images (provenance from the manifests only)'),
+  ).action(async (inputs: string[], o: ImageCliOptions & { format: 'table' | 'json'; output?: string; trustDomain: string; cluster?: string; offline?: boolean }) => {
+    checkTrustDomain(o.trustDomain);
+    const loaded = await loadManifests(inputs);
+    const bad = loaded.notes.find((n) => n.level === 'error');
+    if (bad) throw new UserError(`${bad.file}${bad.line ? `:${bad.line}` : ''}: ${bad.message}`, 'bad-input');
+    const workloads = topLevelWorkloads(loaded.objects);
+    const provenance = new Map<string, ImageFactsForIdentity | undefined>();
+    if (!o.offline) {
+      const refs = [...new Set(workloads.flatMap((w) => buildServiceIdentity({ kind: w.kind, namespace: w.namespace ?? 'default', name: w.name, body: w.raw }, { trustDomain: o.trustDomain, image: () => undefined }).images.map((i) => i.ref)))];
+      for (const ref of refs) {
+        try {
+          const p = await readImageProvenance(ref, openOptions(o));
+          provenance.set(ref, { digest: p.digest, annotations: p.annotations, labels: p.labels });
+        } catch (e) {
+          process.stderr.write(`gatehouse: warning: cannot read ${ref}, its build provenance is unknown: ${describeError(e)}\n`);
+        }
+      }
+    }
+    const items = workloads.map((w) => buildServiceIdentity(
+      { ...(o.cluster ? { cluster: o.cluster } : {}), kind: w.kind, namespace: w.namespace ?? 'default', name: w.name, body: w.raw },
+      { trustDomain: o.trustDomain, image: (ref) => provenance.get(ref) },
+    ));
     await writeOutput(o.format === 'json' ? `${JSON.stringify(items, null, 2)}\n` : listTable(items), o);
   });
 

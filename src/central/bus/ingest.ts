@@ -4,6 +4,8 @@
  * transaction for the whole fetch, then the same change notices. Messages are checked first
  * against the contract the HTTP route's schema enforces; one that fails is refused alone.
  */
+import { Ajv } from 'ajv';
+import { findingSchema } from '../api/schemas/finding.js';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
 import type { BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
@@ -14,6 +16,9 @@ const EVENT_TYPES = new Set(['alert', 'decision', 'flow']);
 const SOURCE_KEYS = new Set(['kind', 'cluster', 'host', 'node']);
 const EVENT_KEYS = new Set(['id', 'type', 'time', 'finding', 'data']);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+// The route's Finding schema with the route's ajv options (as src/central/images/push-work.ts does).
+const validateFinding = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false }).compile(findingSchema);
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const shortString = (x: unknown, max: number) => x === undefined || (typeof x === 'string' && x.length <= max);
@@ -35,7 +40,7 @@ export function parseBusMessage(data: Uint8Array): BusMessage | string {
   if (typeof event.id !== 'string' || event.id.length < 1 || event.id.length > 200) return 'event id must be 1–200 characters';
   if (typeof event.type !== 'string' || !EVENT_TYPES.has(event.type)) return `unknown event type ${JSON.stringify(event.type)}`;
   if (typeof event.time !== 'string' || !RFC3339.test(event.time) || Number.isNaN(Date.parse(event.time))) return 'event time must be RFC 3339';
-  if (event.finding !== undefined && (!isObject(event.finding) || typeof event.finding.id !== 'string' || typeof event.finding.severity !== 'string' || typeof event.finding.title !== 'string')) return 'bad finding';
+  if (event.finding !== undefined && !validateFinding(event.finding)) return `bad finding: ${validateFinding.errors?.[0]?.instancePath || '/'} ${validateFinding.errors?.[0]?.message ?? ''}`.trim();
   if (event.data !== undefined && !isObject(event.data)) return 'event data must be an object';
   return { source: source as EventBatch['source'], event: event as unknown as IngestEvent };
 }

@@ -90,6 +90,26 @@ function isNotFound(e: unknown): boolean {
   return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86_400_000 };
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12, ki: 1024, kib: 1024, mi: 1024 ** 2, mib: 1024 ** 2, gi: 1024 ** 3, gib: 1024 ** 3, ti: 1024 ** 4, tib: 1024 ** 4 };
+
+/** `90s`, `30m`, `12h`, `7d` → milliseconds (a usage error otherwise). */
+export function parseBusDuration(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(value.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : NaN;
+  if (!(ms >= 1000)) throw new UserError(`${flag} must be a duration of at least 1s such as 90s, 30m, 12h or 7d, got '${value}'`, 'usage');
+  return Math.round(ms);
+}
+
+/** `1GiB`, `500MB`, `1048576` → bytes (a usage error otherwise). */
+export function parseBusBytes(value: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(value.trim());
+  const unit = m ? BYTE_UNITS[m[2]!.toLowerCase()] : undefined;
+  const bytes = m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
+  if (!(bytes >= 1 << 20)) throw new UserError(`${flag} must be a size of at least 1MiB such as 512MiB, 1GiB or 20GB, got '${value}'`, 'usage');
+  return bytes;
+}
+
 /** nats://HOST:PORT (several comma-separated for a cluster); anything else is a usage error. */
 export function parseNatsUrl(url: string, flag = '--nats'): string[] {
   const servers = url.split(',').map((s) => s.trim()).filter(Boolean);

@@ -4,6 +4,7 @@ import { discoverLocalSources, type LocalSources } from '../../central/discover.
 import { adoptLocalSources } from '../../central/live/local-sources.js';
 import { startCentral, type RunningCentral } from '../../central/start.js';
 import { DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT } from '../../central/tls.js';
+import { parseBusBytes, parseBusDuration } from '../../central/client/bus-stream.js';
 import type { CentralResponseOptions } from '../../central/respond/response-service.js';
 import { UserError } from '../../util/errors.js';
 
@@ -18,6 +19,8 @@ interface ServerCliOptions {
   localSources?: boolean;
   logLevel: string;
   nats?: string;
+  natsMaxAge?: string;
+  natsMaxBytes?: string;
   respond?: boolean;
   respondDryRun?: boolean;
   respondCooldown: string;
@@ -49,6 +52,8 @@ export function registerServerCommands(program: Command): void {
     .option('--respond-dry-run', 'with --respond: decide and record every action, change nothing')
     .option('--respond-cooldown <seconds>', 'with --respond: one action per target and action in this period', '300')
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
+    .option('--nats-max-age <duration>', 'with --nats: how long the bus keeps events (stream limit; 90s, 30m, 12h, 7d)', '7d')
+    .option('--nats-max-bytes <size>', 'with --nats: how many bytes of events the bus keeps before dropping the oldest (stream limit; 512MiB, 1GiB, 20GB)', '1GiB')
     .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
     .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: ServerCliOptions) => {
@@ -62,7 +67,7 @@ export function registerServerCommands(program: Command): void {
         insecureHttp: o.insecureHttp,
         adminToken: process.env.GATEHOUSE_ADMIN_TOKEN || undefined,
         logger: { level: o.logLevel },
-        ...(o.nats ? { nats: o.nats } : {}),
+        ...(o.nats ? { nats: { url: o.nats, limits: { maxAgeMs: parseBusDuration(o.natsMaxAge ?? '7d', '--nats-max-age'), maxBytes: parseBusBytes(o.natsMaxBytes ?? '1GiB', '--nats-max-bytes') } } } : {}),
         ...(o.respond ? { respond: responseOptions(o) } : {}),
       });
       const local = discoverLocalSources();

@@ -115,7 +115,7 @@ function Legend() {
       <li><span className="swatch edge-plain" aria-hidden="true" /> allowed (no observation data)</li>
       <li><span className="swatch mtls" aria-hidden="true" /> mTLS (square at the source)</li>
       <li><span className="swatch node-dep" aria-hidden="true" /> deployment <span className="swatch node-svc" aria-hidden="true" /> service <span className="swatch node-ext" aria-hidden="true" /> external; boxes are namespaces</li>
-      <li><span className="swatch node-learning" aria-hidden="true" /> dashed ring: still learning (its baseline window is open)</li>
+      <li><span className="swatch node-learning" aria-hidden="true" /> ringed: still learning (its baseline window is open)</li>
     </ul>
   );
 }

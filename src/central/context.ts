@@ -19,10 +19,12 @@ export interface CentralContext {
   secrets: SecretBox;
   /** Image workers for pushes and re-matches (started on first use, stopped when idle). */
   imagePool: ImagePool;
+  /** Central's data directory (TLS material, the data key, evidence bundles), when it has one. */
+  dataDir?: string;
 }
 
 /** Builds the context: syncs the built-in policy packs into the store and compiles the current set. */
 export async function createCentralContext(store: Store, now: () => Date = () => new Date(), options: { dataDir?: string } = {}): Promise<CentralContext> {
   const policies = await new CentralPolicies(store.db).init(now());
-  return { store, db: store.db, now, events: new EventEmitter(), policies, secrets: loadSecretBox(options.dataDir), imagePool: new ImagePool(() => policies) };
+  return { store, db: store.db, now, events: new EventEmitter(), policies, secrets: loadSecretBox(options.dataDir), imagePool: new ImagePool(() => policies), ...(options.dataDir ? { dataDir: options.dataDir } : {}) };
 }

@@ -2,11 +2,13 @@
  * The evidence hook wired to the forensic evidence module: before a destructive action on a
  * container, a bundle is collected (collectEvidence, src/respond/evidence/) into
  * DIR/<time>-<container>-<action>/, signed when a key is given. Kubernetes targets have no
- * engine here to read, so nothing is captured for them (undefined: no bundle).
+ * engine here to read: podEvidenceCapture reads a pod through the API server instead.
  */
 import type { KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { collectEvidence } from './evidence/collect.js';
+import { collectPodEvidence } from './evidence/collect-pod.js';
+import type { KubeApi } from './kube-api.js';
 import { EngineApi as EvidenceEngine } from './evidence/engine.js';
 import type { EvidenceLimits } from './evidence/manifest.js';
 import type { EvidenceCapture } from './types.js';
@@ -64,4 +66,43 @@ export function evidenceCapture(opts: EvidenceHookOptions): ClosableEvidenceCapt
       engines.clear();
     },
   });
+}
+
+export interface PodEvidenceHookOptions {
+  /** Folder the bundles go into (one sub-folder per capture). */
+  dir: string;
+  api: KubeApi;
+  signingKey?: KeyObject;
+  limits?: Partial<EvidenceLimits>;
+  now?: () => Date;
+}
+
+/**
+ * Before a destructive action on a pod (delete), a bundle of what the API server knows of it
+ * (collectPodEvidence) into DIR/<time>-<namespace>-<pod>-<action>-<n>/. Other kinds (a
+ * workload scaled to zero, a node) get none: their pods' bundles come from their own alerts.
+ */
+export function podEvidenceCapture(opts: PodEvidenceHookOptions): EvidenceCapture {
+  let seq = 0;
+  return async ({ target, action, trigger, events }) => {
+    if (target.type !== 'kube' || target.kind !== 'Pod' || !target.namespace) return undefined;
+    const now = opts.now?.() ?? new Date();
+    const stamp = now.toISOString().replace(/[:.]/g, '-');
+    const safe = `${target.namespace}-${target.name}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 120);
+    const result = await collectPodEvidence({
+      api: opts.api, namespace: target.namespace, name: target.name,
+      output: join(opts.dir, `${stamp}-${safe}-${action}-${++seq}`),
+      ...(events ? { events } : {}),
+      incident: {
+        ...(trigger.incident ? { id: trigger.incident } : {}),
+        trigger: trigger.alert?.rule ?? trigger.by,
+        ...(trigger.policies?.length ? { policy: trigger.policies.join(',') } : {}),
+        reason: `before ${action}`,
+      },
+      ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+    });
+    return { location: result.path };
+  };
 }

@@ -128,6 +128,15 @@ export class KubeApi {
     return this.send('PATCH', path, body, PATCH_CONTENT[type]) as Promise<T>;
   }
 
+  /** A text answer (pod logs): undefined on 404, at most `maxBytes` kept (the tail). */
+  async getText(path: string, maxBytes: number): Promise<string | undefined> {
+    const answer = await kubeRequest(this.kc, 'GET', path, { timeoutMs: 30_000 });
+    if (answer.status === 404) return undefined;
+    if (!isSuccess(answer.status)) throw new KubeHttpError(answer.status, `GET ${answer.url.pathname}: ${statusMessage(answer)}`);
+    const bytes = Buffer.from(answer.text, 'utf8');
+    return bytes.length > maxBytes ? bytes.subarray(bytes.length - maxBytes).toString('utf8') : answer.text;
+  }
+
   post<T = any>(path: string, body: unknown): Promise<T> {
     return this.send('POST', path, body, 'application/json') as Promise<T>;
   }

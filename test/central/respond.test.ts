@@ -8,7 +8,10 @@
  * dry run changes nothing; replays, plain hosts and unknown clusters are not acted on.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fetch as undiciFetch } from 'undici';
 import { alertEvent } from '../../src/cli/central-push.js';
@@ -20,11 +23,15 @@ import { startTestCentral, type TestCentral } from '../helpers/central.js';
 import { missing } from '../helpers/components.js';
 import { createObjects, insecureAgent, kubeBinariesPresent, startCluster, type TestCluster } from '../helpers/kube-cluster.js';
 import { alertFor, packText, policyId } from '../respond/policy-helper.js';
+import { runCli } from '../helpers/cli.js';
+import { verifyEvidence } from '../../src/respond/evidence/verify.js';
+import { createPublicKey } from 'node:crypto';
 
 const NS = 'shop';
 const podSpec = { containers: [{ name: 'app', image: 'registry.example/app:1' }] };
 const SHELL = 'Terminal shell in container';
 const MINER = 'Detect crypto miners using the Stratum protocol';
+const DROPPED = 'Drop and execute new binary in container';
 
 describe('Central carries out cluster response (real kube-apiserver)', { skip: missing(kubeBinariesPresent(), 'kube-apiserver and kine (bash .ci/setup.d/66-kube.sh)') }, () => {
   let cluster: TestCluster;
@@ -65,7 +72,7 @@ describe('Central carries out cluster response (real kube-apiserver)', { skip: m
     sensorToken = await central.token('sensor');
     const added = await central.api('POST', '/api/v1/clusters', { name: 'prod', kubeconfig: readFileSync(cluster.kubeconfig, 'utf8') });
     assert.equal(added.status, 201, JSON.stringify(added.body));
-    const pack = await central.api('POST', '/api/v1/policies', { pack: 'respond-test', yaml: packText([[SHELL, ['isolate']], [MINER, ['label']]]) });
+    const pack = await central.api('POST', '/api/v1/policies', { pack: 'respond-test', yaml: packText([[SHELL, ['isolate']], [MINER, ['label']], [DROPPED, ['kill']]]) });
     assert.equal(pack.status, 200, JSON.stringify(pack.body));
   });
   after(async () => {
@@ -155,5 +162,65 @@ describe('Central carries out cluster response (real kube-apiserver)', { skip: m
     assert.equal(listed.filter((a: any) => a.target.name === 'api-2').length, 0);
     assert.ok(errors.some((m) => /cluster elsewhere, which Central does not know/.test(m)), errors.join('\n'));
     await dry.stop();
+  });
+
+  test('before deleting a pod Central captures a signed evidence bundle; the incident offers it; it downloads and verifies', async () => {
+    const service = respond();
+    const ids = await push(DROPPED, ['api-4']);
+    await service.idle();
+    assert.equal(await get(`/api/v1/namespaces/${NS}/pods/api-4`), undefined, 'kill on a cluster deletes the pod (its controller replaces it)');
+    const action = (await central.api('GET', '/api/v1/response-actions?cluster=prod&limit=1000')).body.items.find((a: any) => a.target.name === 'api-4' && a.action === 'delete');
+    assert.ok(action, 'the kill is recorded');
+    assert.equal(action.outcome, 'done', action.detail);
+    assert.ok(action.evidence, 'evidence was captured before the delete');
+    const evidenceDir = join(central.ctx.dataDir!, 'evidence');
+    const publicKey = createPublicKey(readFileSync(join(evidenceDir, 'signing.pub')));
+    const verified = await verifyEvidence(action.evidence, { publicKey });
+    assert.ok(verified.ok, verified.problems.join('\n'));
+    assert.equal(verified.signature, 'trusted-key');
+    assert.equal(verified.manifest?.pod?.name, 'api-4');
+    assert.equal(verified.manifest?.pod?.namespace, NS);
+    const kinds = new Set(verified.manifest!.parts.map((p) => p.path));
+    for (const part of ['inspect.json', 'owners.json', 'events.json', 'k8s-events.json', 'network.json']) assert.ok(kinds.has(part), `${part} in ${[...kinds].join(', ')}`);
+    const inspect = JSON.parse(readFileSync(join(action.evidence, 'inspect.json'), 'utf8'));
+    assert.equal(inspect.metadata.name, 'api-4', 'the pod as it was before the delete');
+    assert.equal(inspect.metadata.managedFields, undefined);
+    const trigger = JSON.parse(readFileSync(join(action.evidence, 'events.json'), 'utf8'));
+    assert.equal(trigger[0]?.rule, DROPPED, 'the triggering alert is in the bundle');
+    // No kubelet runs in this cluster: the API server answers the never-started container's log empty; it is still a part.
+    assert.ok(kinds.has('log-app.txt'));
+    assert.deepEqual(verified.manifest!.unavailable.map((u) => u.part).sort(), ['changes.json', 'processes.json'], 'what only the node can read is listed as unavailable');
+
+    await incidentService(central.ctx).idle();
+    const incidents = (await central.api('GET', '/api/v1/incidents?limit=1000')).body.items;
+    const inc = incidents.find((i: any) => i.timeline.some((t: any) => ids.includes(t.ref)));
+    assert.ok(inc);
+    const detail = await central.api('GET', `/api/v1/incidents/${encodeURIComponent(inc.id)}`);
+    assert.equal(detail.body.evidence.length, 1, JSON.stringify(detail.body.evidence));
+    const offered = detail.body.evidence[0];
+    assert.match(offered.path, /^\/api\/v1\/evidence\//);
+    assert.equal(offered.container, `${NS}/api-4`);
+
+    // Download as the console does, unpack with the real tar, verify with the real CLI.
+    const res = await fetch(central.url + offered.path, { headers: { authorization: `Bearer ${await central.token('analyst')}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/gzip');
+    const work = mkdtempSync(join(tmpdir(), 'gatehouse-central-evidence-'));
+    writeFileSync(join(work, 'bundle.tar.gz'), Buffer.from(await res.arrayBuffer()));
+    const untar = spawnSync('tar', ['-xzf', 'bundle.tar.gz'], { cwd: work, encoding: 'utf8' });
+    assert.equal(untar.status, 0, untar.stderr);
+    const unpacked = join(work, offered.id);
+    assert.deepEqual(readdirSync(unpacked).sort(), readdirSync(action.evidence).sort());
+    const ok = await runCli(['evidence', 'verify', unpacked, '--key', join(evidenceDir, 'signing.pub')]);
+    assert.equal(ok.code, 0, ok.stderr + ok.stdout);
+    appendFileSync(join(unpacked, 'inspect.json'), ' ');
+    const tampered = await runCli(['evidence', 'verify', unpacked, '--key', join(evidenceDir, 'signing.pub')]);
+    assert.notEqual(tampered.code, 0, 'a tampered bundle fails');
+    assert.match(tampered.stdout + tampered.stderr, /inspect\.json/);
+
+    assert.equal((await central.api('GET', '/api/v1/evidence/..%2F..%2Fdata.key')).status, 400, 'a path is not an id');
+    assert.equal((await central.api('GET', '/api/v1/evidence/no-such-bundle')).status, 404);
+    assert.equal((await fetch(central.url + offered.path)).status, 401, 'evidence needs a token');
+    await service.stop();
   });
 });

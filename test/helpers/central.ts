@@ -40,7 +40,7 @@ export async function startTestCentral(options: { dialect?: Dialect; database?: 
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-central-'));
   const pgdb = options.dialect === 'postgres' ? await freshDatabase() : undefined;
   const store = await openStore({ dataDir: dir, database: pgdb?.url ?? options.database });
-  const ctx = await createCentralContext(store, options.now);
+  const ctx = await createCentralContext(store, options.now, { dataDir: dir });
   const app = await buildCentral(ctx, { logger: false, ...options.build });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address() as { port: number };

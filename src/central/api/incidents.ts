@@ -8,7 +8,10 @@
  */
 import type { AuditEvent, FlowRecord } from '../../runtime/incidents/types.js';
 import { incidentService, stopIncidentService } from '../incidents/service.js';
+import { basename } from 'node:path';
 import { getIncident, listIncidents } from '../store/incidents.js';
+import { alertRefs, listResponseActions } from '../store/response-actions.js';
+import { evidencePath } from './evidence.js';
 import { severityList } from './alerts.js';
 import { ApiError, errorSchema } from './errors.js';
 import { decodeCursor, encodeCursor, pageQuerySchema } from './paging.js';
@@ -141,6 +144,12 @@ export const incidentsApi: ApiModule = (app, ctx) => {
     await service().idle();
     const inc = await getIncident(ctx.db, req.params.id);
     if (!inc) throw new ApiError(404, 'not-found', `no incident ${req.params.id}`);
-    return inc;
+    // Evidence Central captured before the response actions its alerts triggered (GET /api/v1/evidence/{id}).
+    const actions = await listResponseActions(ctx.db, { limit: 1000, eventIds: alertRefs(inc) });
+    const evidence = actions.filter((a) => a.evidence).map((a) => ({
+      id: basename(a.evidence!), path: evidencePath(basename(a.evidence!)), createdAt: a.time,
+      ...(a.target.type === 'kube' ? { container: `${a.target.namespace ?? ''}/${a.target.name}` } : { container: a.target.container }),
+    }));
+    return { ...inc, evidence };
   });
 };

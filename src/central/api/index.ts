@@ -26,6 +26,7 @@ import { networkApi } from './network.js';
 import { networkPoliciesApi } from './network-policies.js';
 import { identitiesApi } from './identities.js';
 import { responseActionsApi } from './response-actions.js';
+import { evidenceApi } from './evidence.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -56,4 +57,5 @@ export const API_MODULES: ApiModule[] = [
   networkPoliciesApi,
   identitiesApi,
   responseActionsApi,
+  evidenceApi,
 ];

@@ -5,7 +5,7 @@
  * gives the actions its alerts triggered (the incident page's "response actions taken").
  */
 import { getIncident } from '../store/incidents.js';
-import { listResponseActions } from '../store/response-actions.js';
+import { alertRefs, listResponseActions } from '../store/response-actions.js';
 import { ApiError } from './errors.js';
 import type { ApiModule } from './module.js';
 import { decodeCursor, encodeCursor, pageQuerySchema } from './paging.js';
@@ -44,7 +44,7 @@ export const responseActionsApi: ApiModule = (app, ctx) => {
       if (req.query.cursor) throw new ApiError(400, 'bad-request', 'an incident\'s actions come in one page: no cursor with ?incident=');
       const inc = await getIncident(ctx.db, incident);
       if (!inc) throw new ApiError(404, 'not-found', `no incident ${incident}`);
-      const eventIds = [...new Set(inc.timeline.filter((t) => t.kind === 'alert').map((t) => t.ref))];
+      const eventIds = alertRefs(inc);
       return { items: await listResponseActions(ctx.db, { limit, eventIds, ...(cluster ? { cluster } : {}) }), nextCursor: null };
     }
     const c = decodeCursor(req.query.cursor);

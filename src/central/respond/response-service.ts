@@ -11,6 +11,7 @@
  * its own host: Central acts only through the Kubernetes API. Off unless `gatehouse server
  * --respond`: a response is destructive, so it is asked for.
  */
+import { join } from 'node:path';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJob } from '../jobs.js';
@@ -24,6 +25,8 @@ import { KubeApi } from '../../respond/kube-api.js';
 import { toRequest } from '../../respond/request.js';
 import type { Decision, NeverTouch, RateLimit, Responder } from '../../respond/responder.js';
 import { describeError } from '../../util/errors.js';
+import { podEvidenceCapture } from '../../respond/evidence-hook.js';
+import { centralEvidenceKey } from './evidence-key.js';
 
 export interface CentralResponseOptions {
   /** Decide and audit, change nothing. */
@@ -38,6 +41,11 @@ export interface CentralResponseOptions {
   /** Every decision, acted or suppressed (logs, tests). */
   onDecision?: (cluster: string, d: Decision) => void;
   onError?: (message: string) => void;
+  /**
+   * Where evidence bundles of pods go before a destructive action (default DATA_DIR/evidence;
+   * none without a data directory). Signed with Central's evidence key (evidence-key.ts).
+   */
+  evidenceDir?: string;
 }
 
 function rec(v: unknown): Record<string, unknown> | undefined {
@@ -142,10 +150,12 @@ export class CentralResponse {
       return `response: cluster ${cluster}: ${describeError(e)}`;
     }
     const o = this.options;
+    const evidenceDir = o.evidenceDir ?? (this.ctx.dataDir ? join(this.ctx.dataDir, 'evidence') : undefined);
     return clusterResponder({
       api,
       audit: new StoreAuditSink(this.ctx.db, cluster),
       responder: {
+        ...(evidenceDir ? { evidence: podEvidenceCapture({ dir: evidenceDir, api, signingKey: centralEvidenceKey(evidenceDir), now: this.ctx.now }) } : {}),
         clock: () => this.ctx.now().getTime(),
         ...(o.dryRun ? { dryRun: true } : {}),
         ...(o.cooldownMs !== undefined ? { cooldownMs: o.cooldownMs } : {}),

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AuditRecord, AuditSink } from '../../respond/audit.js';
+import type { Incident } from '../../runtime/incidents/types.js';
 import { targetKey } from '../../respond/types.js';
 import { chunks, fromJson, toJson } from './json.js';
 import type { Database } from './schema.js';
@@ -26,6 +27,11 @@ export class StoreAuditSink implements AuditSink {
       body: toJson({ ...record, id, cluster: this.cluster } satisfies StoredResponseAction),
     }).execute();
   }
+}
+
+/** The ingest event ids of an incident's alerts (what its response actions name as trigger.ref). */
+export function alertRefs(incident: Incident): string[] {
+  return [...new Set(incident.timeline.filter((t) => t.kind === 'alert').map((t) => t.ref))];
 }
 
 export interface ResponseActionQuery {

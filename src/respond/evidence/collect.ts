@@ -109,7 +109,7 @@ export async function collectEvidence(opts: CollectEvidenceOptions): Promise<Evi
   }
 }
 
-async function checkOutput(out: string): Promise<void> {
+export async function checkOutput(out: string): Promise<void> {
   const st = await stat(out).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UserError(`evidence output ${out} exists and is not a directory`, 'usage');
   if (st && (await readdir(out)).length > 0) throw new UserError(`evidence output ${out} exists and is not empty (a bundle is never written over)`, 'usage');

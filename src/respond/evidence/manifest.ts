@@ -34,6 +34,8 @@ export interface EvidenceManifest {
   collector: { name: 'gatehouse'; version: string; host: string };
   engine: string;
   container: { id: string; name?: string; image?: string; imageId?: string; pid?: number; status?: string };
+  /** A Kubernetes pod's bundle (collect-pod.ts): `container.id` is then the pod's uid, which the signature binds. */
+  pod?: { cluster: string; namespace: string; name: string; uid: string; node?: string };
   incident?: EvidenceIncident;
   limits: EvidenceLimits;
   /** Parts that could not be captured, and why. */

@@ -238,7 +238,10 @@ export function generateFromObserved(model: ClusterModel, input: ObservedInput, 
     .filter((w) => !w.synthetic && !talking.has(w.id) && !learningIds.has(w.id) && (opts.namespace === undefined || w.namespace === opts.namespace))
     .map((w) => w.id)
     .sort();
-  for (const u of unobserved) notes.push(`${u}: no connection observed: it gets only the default deny (and DNS); check that a sensor watches its node`);
+  if (unobserved.length) {
+    const shown = unobserved.slice(0, 10).join(', ');
+    notes.push(`no connection observed for ${shown}${unobserved.length > 10 ? ` (+${unobserved.length - 10} more)` : ''}: only the default deny (and DNS) applies to them; check that a sensor watches their nodes`);
+  }
 
   const simulation = simulatePolicies(model, policies, {
     observed: observed.filter((i) => opts.namespace === undefined || touches(i, opts.namespace)),

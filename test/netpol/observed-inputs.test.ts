@@ -168,7 +168,7 @@ test('netpol generate PATHS --observed --flows FILE: YAML, JSON and --simulate; 
     const r = await runCli(['netpol', 'generate', file, '--observed', '--flows', flows, '--output', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /warning: 1 line\(s\) of .*flows\.jsonl are not observed flows \(first: line 4: not JSON\)/);
-    assert.match(r.stderr, /shop\/agent\[DaemonSet\]: no connection observed/);
+    assert.match(r.stderr, /no connection observed for shop\/agent\[DaemonSet\], shop\/debug\[Pod\], shop\/report\[CronJob\]: only the default deny/);
     const got = (await connlistFromPaths([file, out], 'txt')).split('\n').filter(Boolean).sort();
     assert.deepEqual(got, ['shop/web-api[Deployment] => shop/cache[StatefulSet] : TCP 6379', 'shop/web[Deployment] => shop/web-api[Deployment] : TCP 9000']);
 

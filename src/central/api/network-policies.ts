@@ -33,7 +33,7 @@ interface GenerateBody {
   limit?: number;
 }
 
-const MODEL_KINDS = ['Namespace', 'NetworkPolicy', 'Service', 'Pod', ...['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'DeploymentConfig', 'VirtualMachine']];
+const MODEL_KINDS = ['Namespace', 'NetworkPolicy', 'Service', ...['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'DeploymentConfig', 'VirtualMachine']];
 const PAGE = 2000;
 
 const changedPair = {
@@ -109,6 +109,14 @@ export async function storedClusterModel(ctx: Pick<CentralContext, 'db'>, source
     if (rows.length < PAGE) break;
     const last = rows[rows.length - 1]!;
     after = { kind: last.kind, namespace: last.namespace, name: last.name };
+  }
+  // Bare Pods (no controller) are deployments of their own: only those are read.
+  const bare = await ctx.db.selectFrom('deployments').select(['namespace', 'name']).where('source_id', '=', source.id).where('kind', '=', 'Pod').where('deleted_at', 'is', null).execute();
+  for (const b of bare) {
+    const r = await ctx.db.selectFrom('objects').select(['body']).where('source_id', '=', source.id).where('kind', '=', 'Pod').where('namespace', '=', b.namespace).where('name', '=', b.name).where('deleted_at', 'is', null).executeTakeFirst();
+    if (!r) continue;
+    const raw = fromJson<Record<string, any>>(r.body, {});
+    objects.push({ kind: 'Pod', name: b.name, namespace: b.namespace || undefined, labels: (raw.metadata?.labels ?? {}) as Record<string, string>, raw, source: { file: `cluster ${source.name}`, line: 0 } });
   }
   try {
     return buildModel(objects);

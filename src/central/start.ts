@@ -8,6 +8,7 @@ import { isIPv6 } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { looksLikeToken } from './auth/token-secret.js';
 import { busConsumerJob, type BusConsumerOptions } from './bus/consumer.js';
+import { busNoticesJob } from './bus/notices.js';
 import { parseNatsUrl, redactNatsUrl } from './client/bus-stream.js';
 import { createCentralContext, type CentralContext } from './context.js';
 import { defaultDataDir } from './data-dir.js';
@@ -120,7 +121,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : listen.port;
-    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : [])]);
+    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats), busNoticesJob(nats.url)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : [])]);
     const running = app;
     let closing: Promise<void> | undefined;
     return {

@@ -145,6 +145,8 @@ export interface CentralProcess {
   output(): string;
   /** GET with the admin token; the body as text. */
   get(path: string): Promise<{ status: number; text: string }>;
+  /** POST JSON with the admin token. */
+  post(path: string, body: unknown): Promise<{ status: number; text: string }>;
 }
 
 /** `gatehouse server --insecure-http --listen 127.0.0.1:0 --no-local-sources ARGS`, once its banner is out. */
@@ -162,6 +164,10 @@ export async function startCentralCli(args: string[], env: Record<string, string
     output: proc.output,
     async get(path) {
       const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return { status: res.status, text: await res.text() };
+    },
+    async post(path, body) {
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return { status: res.status, text: await res.text() };
     },
   };

@@ -165,9 +165,11 @@ test('Envoy JSON access logs: principals from the peer SAN and XFCC, destination
     '{"method": "GET", "path": "/x"', // truncated JSON
     envoy({ path: '/no-method' }),
     '[1,2,3]',
+    // A TCP connection through the same proxy (no HTTP): skipped, not malformed.
+    envoy({ method: null, path: null, protocol: null, response_code: 0, upstream_cluster: 'outbound|6379||redis.bookinfo.svc.cluster.local', downstream_remote_address: '10.1.0.8:40010' }),
   ];
   const r = authzFromAccessLogs([{ file: 'envoy.log', text: `${lines.join('\n')}\n` }]);
-  assert.deepEqual(r.counts, { lines: 9, calls: 6, malformed: 3, skipped: 0, refused: 1, policies: 2 });
+  assert.deepEqual(r.counts, { lines: 10, calls: 6, malformed: 3, skipped: 1, refused: 1, policies: 2 });
   assert.deepEqual(r.malformedSamples, ['envoy.log:7: invalid JSON', 'envoy.log:8: JSON without method and path', 'envoy.log:9: JSON that is not an object']);
   const byName = new Map(r.policies.map((p) => [p.metadata.name, p]));
   assert.deepEqual(byName.get('gatehouse-l7-reviews')!.spec, {

@@ -12,7 +12,8 @@
  *   format `HOST - - [DATE] "METHOD PATH HTTP/x" STATUS SIZE`; Apache's common log format
  *   reads the same way. Its error lines (`code 400, message …`) are counted as skipped.
  *
- * A line that is neither is counted as malformed, never thrown.
+ * A JSON line with neither method nor path but connection keys (a TCP proxy's line) is
+ * skipped; a line that is neither format is counted as malformed, never thrown.
  */
 
 export type Caller =
@@ -161,7 +162,13 @@ export function parseAccessLog(text: string, file: string, opts: ParseOptions = 
         bad(i + 1, 'JSON that is not an object');
         continue;
       }
-      const c = envoyCall(o as Record<string, unknown>, opts);
+      const rec = o as Record<string, unknown>;
+      // A TCP proxy's line (Istio logs TCP connections with the same keys): no method, no path.
+      if (field(rec, 'method') === undefined && field(rec, 'path') === undefined && (field(rec, 'upstream_cluster') ?? field(rec, 'downstream_remote_address')) !== undefined) {
+        out.skipped++;
+        continue;
+      }
+      const c = envoyCall(rec, opts);
       if (typeof c === 'string') bad(i + 1, c);
       else out.calls.push(c);
       continue;

@@ -71,6 +71,8 @@ export interface GraphScope {
    * observed edge is allowed, none is listed as allowed-not-observed).
    */
   objects?: NetpolObject[];
+  /** The analysis of `objects`, when the caller keeps one (analyzePolicies; it depends on the objects only). */
+  analysis?: PolicyAnalysis;
   /** The graph node id of a workload of the model (Central: its deployment id). */
   nodeIdOf(kind: string, namespace: string, name: string): string;
   /** Workload nodes of the scope (the deployments). */
@@ -133,14 +135,30 @@ function nodeOf(e: GraphEndpoint, scope: GraphScope): GraphNode {
   return n;
 }
 
-/** The netpol analysis of a scope, with lookups from graph nodes to its peers. */
-class Policies {
+/**
+ * The netpol and mesh analyses of a scope's objects, with lookups from graph nodes to its
+ * peers. It depends on the objects only, so a caller may keep it while they do not change
+ * (Central keys it by a hash of the objects): the connections a policy decides are computed
+ * once, on first use.
+ */
+export class PolicyAnalysis {
+  readonly model: ClusterModel;
   readonly engine: NetpolEngine;
+  readonly mesh: MeshProfiles;
   private readonly byNode = new Map<string, Workload>();
+  private governedConns: Connection[] | undefined;
 
-  constructor(readonly model: ClusterModel, nodeIdOf: GraphScope['nodeIdOf']) {
-    this.engine = new NetpolEngine(model);
-    for (const w of model.workloads) if (!w.synthetic) this.byNode.set(nodeIdOf(w.kind, w.namespace, w.name), w);
+  constructor(objects: NetpolObject[], readonly nodeIdOf: GraphScope['nodeIdOf']) {
+    this.model = buildModel(objects);
+    this.engine = new NetpolEngine(this.model);
+    this.mesh = meshProfiles(objects, nodeIdOf);
+    for (const w of this.model.workloads) if (!w.synthetic) this.byNode.set(nodeIdOf(w.kind, w.namespace, w.name), w);
+  }
+
+  /** The allowed connections between workloads (and IP ranges) where a policy decides: the source egress-isolated or the destination ingress-isolated. */
+  governed(): Connection[] {
+    this.governedConns ??= analyzeConnectivity(this.model).filter((c) => !c.secondary && (this.governs(c.src, false) || this.governs(c.dst, true)));
+    return this.governedConns;
   }
 
   workload(id: string): Workload | undefined {
@@ -172,17 +190,9 @@ class Policies {
     return !sel.adminFree || (ingress ? sel.ingressNps : sel.egressNps).length > 0;
   }
 
-  private readonly pairs = new Map<string, ConnSet[]>();
-
   allows(src: GraphEndpoint, dst: GraphEndpoint, protocol: Protocol, port: number): boolean {
-    const key = `${src.id}>${dst.id}`;
-    let sets = this.pairs.get(key);
-    if (!sets) {
-      sets = [];
-      for (const s of this.peers(src)) for (const d of this.peers(dst)) sets.push(this.engine.allowed(s, d));
-      this.pairs.set(key, sets);
-    }
-    return sets.some((c) => c.contains(protocol, port));
+    for (const s of this.peers(src)) for (const d of this.peers(dst)) if (this.engine.allowed(s, d).contains(protocol, port)) return true;
+    return false;
   }
 }
 
@@ -191,9 +201,10 @@ const NOWHERE: Interval = [-1, -1];
 
 function scopeGraph(scope: GraphScope, nodes: Map<string, GraphNode>, edges: GraphEdge[]): void {
   for (const n of scope.nodes) nodes.set(n.id, { ...n });
-  const policies = scope.objects ? new Policies(buildModel(scope.objects), scope.nodeIdOf) : undefined;
-  const mesh: MeshProfiles | undefined = scope.objects ? meshProfiles(scope.objects, scope.nodeIdOf) : undefined;
-  const observedBetween = new Map<string, ObservedEdgeInput[]>();
+  const policies = scope.analysis ?? (scope.objects ? new PolicyAnalysis(scope.objects, scope.nodeIdOf) : undefined);
+  const mesh: MeshProfiles | undefined = policies?.mesh;
+  const observedFrom = new Map<string, ObservedEdgeInput[]>();
+  const observedTo = new Map<string, ObservedEdgeInput[]>();
 
   for (const o of scope.observed) {
     if (!nodes.has(o.src.id)) nodes.set(o.src.id, nodeOf(o.src, scope));
@@ -211,22 +222,20 @@ function scopeGraph(scope: GraphScope, nodes: Map<string, GraphNode>, edges: Gra
     };
     if (!allowed) edge.flag = 'observed-not-allowed';
     edges.push(edge);
-    const key = `${o.src.id}>${o.dst.id}`;
-    const list = observedBetween.get(key);
-    if (list) list.push(o);
-    else observedBetween.set(key, [o]);
+    for (const [m, k] of [[observedFrom, o.src.id], [observedTo, o.dst.id]] as const) {
+      const list = m.get(k);
+      if (list) list.push(o);
+      else m.set(k, [o]);
+    }
   }
 
   if (!policies) return;
-  for (const c of analyzeConnectivity(policies.model)) {
-    if (c.secondary) continue;
+  for (const c of policies.governed()) {
     const src = peerNode(c.src, scope, nodes);
     const dst = peerNode(c.dst, scope, nodes);
     if (!src || !dst) continue;
-    // Only pairs a policy decides: the source isolated for egress or the destination for ingress.
-    if (!policies.governs(c.src, false) && !policies.governs(c.dst, true)) continue;
     if (scope.include && !scope.include(src.id) && !scope.include(dst.id)) continue;
-    const seen = observedMatching(c, src.id, dst.id, observedBetween);
+    const seen = observedMatching(c, src.id, dst.id, observedFrom, observedTo);
     for (const [protocol, from, to] of rangesOf(c.conns)) {
       if (seen.some((o) => o.protocol === protocol && o.port >= from && o.port <= to)) continue;
       const edge: GraphEdge = {
@@ -254,14 +263,14 @@ function endpointOfNode(n: GraphNode): GraphEndpoint {
 }
 
 /** Observed edges a connection of the analysis covers: same workloads, or external addresses inside its IP range. */
-function observedMatching(c: Connection, srcId: string, dstId: string, between: Map<string, ObservedEdgeInput[]>): ObservedEdgeInput[] {
-  if (c.src.type === 'workload' && c.dst.type === 'workload') return between.get(`${srcId}>${dstId}`) ?? [];
+function observedMatching(c: Connection, srcId: string, dstId: string, from: Map<string, ObservedEdgeInput[]>, to: Map<string, ObservedEdgeInput[]>): ObservedEdgeInput[] {
   const out: ObservedEdgeInput[] = [];
   const within = (e: GraphEndpoint, iv: Interval) => {
     const own = e.kind === 'external' && e.cidr ? parseCidr(e.cidr) : undefined;
     return !!own && own[0] >= iv[0] && own[1] <= iv[1];
   };
-  for (const list of between.values()) {
+  const lists = c.src.type === 'workload' ? [from.get(srcId) ?? []] : c.dst.type === 'workload' ? [to.get(dstId) ?? []] : from.values();
+  for (const list of lists) {
     for (const o of list) {
       const srcOk = c.src.type === 'ip' ? within(o.src, c.src.iv) : o.src.id === srcId;
       const dstOk = c.dst.type === 'ip' ? within(o.dst, c.dst.iv) : o.dst.id === dstId;

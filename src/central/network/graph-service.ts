@@ -12,7 +12,8 @@ import { ApiError } from '../api/errors.js';
 import type { CentralContext } from '../context.js';
 import type { NetpolObject } from '../../kube/netpol/model.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
-import { buildGraph, DEFAULT_LEARNING_WINDOW_MS, type GraphScope } from '../../network/graph.js';
+import { hash128 } from '../../findings/fingerprint.js';
+import { buildGraph, DEFAULT_LEARNING_WINDOW_MS, PolicyAnalysis, type GraphScope } from '../../network/graph.js';
 import type { GraphNode, NetworkGraph } from '../../network/graph-types.js';
 import { deploymentId, isDeployment } from '../live/deployments.js';
 import { firstFlows, observedEdges, type StoredEdge } from '../store/flows.js';
@@ -85,11 +86,12 @@ export async function buildNetworkGraph(ctx: Ctx, query: NetworkGraphQuery = {})
       for (const e of page) observed.push(e);
     }
     const focusIds = new Set(nodes.map((n) => n.id));
-    const firstFlow = await firstFlows(ctx.db, [...focusIds, ...observed.flatMap((e) => [e.src.id, e.dst.id])]);
+    const firstFlow = await learningCandidatesFirstFlow(ctx, observed, created, now, query.learningWindowMs ?? DEFAULT_LEARNING_WINDOW_MS);
+    const nodeIdOf = (kind: string, namespace: string, name: string) => deploymentId(src.id, kind, namespace, name);
     scopes.push({
       ...where,
-      objects: src.kind === 'cluster' ? await clusterObjects(ctx, src.id, src.name) : undefined,
-      nodeIdOf: (kind, namespace, name) => deploymentId(src.id, kind, namespace, name),
+      analysis: src.kind === 'cluster' ? analysisOf(ctx, src.id, await clusterObjects(ctx, src.id, src.name), nodeIdOf) : undefined,
+      nodeIdOf,
       nodes,
       observed,
       firstFlow,
@@ -98,6 +100,63 @@ export async function buildNetworkGraph(ctx: Ctx, query: NetworkGraphQuery = {})
     });
   }
   return buildGraph(scopes, { now, learningWindowMs: query.learningWindowMs ?? DEFAULT_LEARNING_WINDOW_MS });
+}
+
+/**
+ * The first flow (over all time) of the nodes that may still be learning: those whose
+ * earliest flow in the window is younger than the learning window, and workloads without
+ * flows in the window that are young themselves. Every other node's first flow is older than
+ * the window for sure, so it is not looked up.
+ */
+async function learningCandidatesFirstFlow(ctx: Ctx, observed: readonly StoredEdge[], created: ReadonlyMap<string, string>, now: Date, windowMs: number): Promise<Map<string, string>> {
+  const cutoff = new Date(now.getTime() - windowMs).toISOString();
+  const earliest = new Map<string, string>();
+  for (const e of observed) {
+    for (const id of [e.src.id, e.dst.id]) if (!earliest.has(id) || e.firstSeen < earliest.get(id)!) earliest.set(id, e.firstSeen);
+  }
+  const candidates = [...earliest].filter(([, t]) => t >= cutoff).map(([id]) => id);
+  for (const [id, t] of created) if (!earliest.has(id) && t >= cutoff) candidates.push(id);
+  const out = await firstFlows(ctx.db, candidates);
+  // The others: their earliest flow in the window stands for "older than the learning window".
+  for (const [id, t] of earliest) if (!out.has(id)) out.set(id, t);
+  return out;
+}
+
+interface CachedAnalysis { key: string; analysis: PolicyAnalysis }
+const ANALYSES = new WeakMap<object, Map<string, CachedAnalysis>>();
+
+/**
+ * The policy analysis of a cluster, kept per Central and source while what it reads does not
+ * change (a hash of the fields the netpol and mesh analyses read: labels, selectors, ports,
+ * policy specs, mesh annotations). Pod churn and image updates leave it in place.
+ */
+function analysisOf(ctx: Ctx, sourceId: string, objects: NetpolObject[], nodeIdOf: GraphScope['nodeIdOf']): PolicyAnalysis {
+  const key = hash128(objects.map(analysisInput).sort().join('\n'));
+  let bySource = ANALYSES.get(ctx);
+  if (!bySource) {
+    bySource = new Map();
+    ANALYSES.set(ctx, bySource);
+  }
+  const hit = bySource.get(sourceId);
+  if (hit?.key === key) return hit.analysis;
+  const analysis = new PolicyAnalysis(objects, nodeIdOf);
+  bySource.set(sourceId, { key, analysis });
+  return analysis;
+}
+
+function analysisInput(o: NetpolObject): string {
+  const raw = o.raw;
+  const wk = workloadKindOf(o.kind);
+  let content: unknown;
+  if (wk?.runsPods) {
+    let tpl: any = raw;
+    for (const k of wk.template) tpl = tpl?.[k];
+    const spec = tpl?.spec ?? {};
+    content = [tpl?.metadata?.labels, tpl?.metadata?.annotations, raw.metadata?.ownerReferences, [...(spec.containers ?? []), ...(spec.initContainers ?? [])].map((c: any) => c?.ports ?? null), spec.hostNetwork];
+  } else if (o.kind === 'Namespace') content = [raw.metadata?.labels, raw.metadata?.annotations];
+  else if (o.kind === 'Service') content = [raw.spec?.selector, raw.spec?.ports, raw.spec?.type];
+  else content = [raw.metadata?.creationTimestamp, raw.spec];
+  return `${o.kind}\u001f${o.namespace ?? ''}\u001f${o.name}\u001f${JSON.stringify(o.labels)}\u001f${JSON.stringify(content)}`;
 }
 
 /**

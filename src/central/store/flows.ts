@@ -1,7 +1,9 @@
 /**
  * Observed flows, aggregated. A `flow` ingest event (its data an ObservedFlow) is resolved
- * to its two ends (src/central/network/endpoints.ts) and added to one row per edge and hour
- * of `flow_edges` (first and last seen, connections, bytes); the event itself is not kept.
+ * to its two ends (src/central/network/endpoints.ts) and added to its edge's row of
+ * `flow_edges` (both ends, first and last seen, connections, bytes, all time) and to the
+ * edge's row of the hour in `flow_edge_hours` (for windows that start before the edge did);
+ * the event itself is not kept.
  * Its id goes to `flow_ids` (id and arrival time only), so a retried batch adds nothing twice:
  * ids are claimed with INSERT … ON CONFLICT DO NOTHING RETURNING, which is also safe
  * between two concurrent transactions on PostgreSQL (the second waits for the first's row).
@@ -17,7 +19,7 @@ import type { GraphEndpoint, ObservedEdgeInput } from '../../network/graph.js';
 import type { NetworkIndex } from '../network/endpoints.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { chunks } from './json.js';
-import type { Database, FlowEdgesTable } from './schema.js';
+import type { Database, FlowEdgeHoursTable, FlowEdgesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -50,7 +52,8 @@ export async function storeFlowEvents(db: Db, source: EventBatch['source'], even
   if (fresh.size === 0) return 0;
   const origin = source.cluster ? { kind: 'cluster' as const, name: source.cluster } : source.host ? { kind: 'host' as const, name: source.host } : undefined;
   const idx = origin ? await index.source(db, origin.kind, origin.name) : undefined;
-  const rows = new Map<string, FlowEdgesTable & { connections: number; mesh_flows: number }>();
+  const edges = new Map<string, FlowEdgesTable & Counts>();
+  const hours = new Map<string, FlowEdgeHoursTable & Counts>();
   let stored = 0;
   for (const e of events) {
     if (!fresh.delete(e.id)) continue; // a duplicate, or the same id twice in this batch (the first wins)
@@ -58,40 +61,61 @@ export async function storeFlowEvents(db: Db, source: EventBatch['source'], even
     const f = e.data;
     const { src, dst, port } = index.resolve(idx, { cluster: source.cluster, host: source.host }, f);
     const edgeKey = hash128([idx?.sourceId ?? '', source.cluster ?? '', source.host ?? '', src.id, dst.id, f.protocol, port].join('\u001f'));
-    const firstSeen = new Date(f.firstSeen).toISOString();
-    const lastSeen = new Date(f.lastSeen).toISOString();
-    const bucket = firstSeen.slice(0, 13);
-    const id = hash128(`${edgeKey}\u001f${bucket}`);
-    const mesh = throughMesh(f) ? 1 : 0;
-    const row = rows.get(id);
-    if (row) {
-      if (firstSeen < row.first_seen) row.first_seen = firstSeen;
-      if (lastSeen > row.last_seen) row.last_seen = lastSeen;
-      row.connections += f.connections;
-      if (f.bytes !== undefined) row.bytes = Number(row.bytes ?? 0) + f.bytes;
-      row.mesh_flows += mesh;
-      if (!row.dst_dns && f.remote.dns && dst.kind === 'external') row.dst_dns = f.remote.dns;
-      continue;
+    const c: Counts = {
+      first_seen: new Date(f.firstSeen).toISOString(), last_seen: new Date(f.lastSeen).toISOString(),
+      connections: f.connections, bytes: f.bytes ?? null, mesh_flows: throughMesh(f) ? 1 : 0,
+    };
+    const bucket = c.first_seen.slice(0, 13);
+    const dns = dst.kind === 'external' ? dst.dns ?? null : null;
+    const edge = edges.get(edgeKey);
+    if (edge) {
+      add(edge, c);
+      edge.dst_dns ??= dns;
+    } else {
+      edges.set(edgeKey, {
+        edge_key: edgeKey, source_id: idx?.sourceId ?? null, cluster: source.cluster ?? null, host: source.host ?? null,
+        ...ends('src', src), ...ends('dst', dst), dst_dns: dns, protocol: f.protocol, port, ...c,
+      });
     }
-    rows.set(id, {
-      id, edge_key: edgeKey, bucket, source_id: idx?.sourceId ?? null, cluster: source.cluster ?? null, host: source.host ?? null,
-      ...ends('src', src), ...ends('dst', dst),
-      dst_dns: dst.kind === 'external' ? dst.dns ?? null : null,
-      protocol: f.protocol, port, first_seen: firstSeen, last_seen: lastSeen, connections: f.connections, bytes: f.bytes ?? null, mesh_flows: mesh,
-    });
+    const hk = `${edgeKey} ${bucket}`;
+    const hour = hours.get(hk);
+    if (hour) add(hour, c);
+    else hours.set(hk, { edge_key: edgeKey, bucket, ...c });
   }
-  for (const part of chunks([...rows.values()], 100)) {
-    await db.insertInto('flow_edges').values(part).onConflict((oc) => oc.column('id').doUpdateSet({
-      first_seen: sql`case when excluded.first_seen < flow_edges.first_seen then excluded.first_seen else flow_edges.first_seen end`,
-      last_seen: sql`case when excluded.last_seen > flow_edges.last_seen then excluded.last_seen else flow_edges.last_seen end`,
-      connections: sql`flow_edges.connections + excluded.connections`,
-      bytes: sql`case when excluded.bytes is null then flow_edges.bytes when flow_edges.bytes is null then excluded.bytes else flow_edges.bytes + excluded.bytes end`,
-      mesh_flows: sql`flow_edges.mesh_flows + excluded.mesh_flows`,
-      dst_dns: sql`coalesce(flow_edges.dst_dns, excluded.dst_dns)`,
+  /** Adds an incoming row (`excluded`) to the stored one of `t`: portable SQL (no LEAST/GREATEST, no scalar MIN/MAX). */
+  const on = (t: 'flow_edges' | 'flow_edge_hours') => ({
+    first_seen: sql.raw<string>(`case when excluded.first_seen < ${t}.first_seen then excluded.first_seen else ${t}.first_seen end`),
+    last_seen: sql.raw<string>(`case when excluded.last_seen > ${t}.last_seen then excluded.last_seen else ${t}.last_seen end`),
+    connections: sql.raw<number>(`${t}.connections + excluded.connections`),
+    bytes: sql.raw<number | null>(`case when excluded.bytes is null then ${t}.bytes when ${t}.bytes is null then excluded.bytes else ${t}.bytes + excluded.bytes end`),
+    mesh_flows: sql.raw<number>(`${t}.mesh_flows + excluded.mesh_flows`),
+  });
+  for (const part of chunks([...edges.values()], 100)) {
+    await db.insertInto('flow_edges').values(part).onConflict((oc) => oc.column('edge_key').doUpdateSet({
+      ...on('flow_edges'), dst_dns: sql<string | null>`coalesce(flow_edges.dst_dns, excluded.dst_dns)`,
     })).execute();
+  }
+  for (const part of chunks([...hours.values()], 300)) {
+    await db.insertInto('flow_edge_hours').values(part).onConflict((oc) => oc.columns(['edge_key', 'bucket']).doUpdateSet(on('flow_edge_hours'))).execute();
   }
   await pruneFlowIds(db, now);
   return stored;
+}
+
+interface Counts {
+  first_seen: string;
+  last_seen: string;
+  connections: number;
+  bytes: number | null;
+  mesh_flows: number;
+}
+
+function add(into: Counts, c: Counts): void {
+  if (c.first_seen < into.first_seen) into.first_seen = c.first_seen;
+  if (c.last_seen > into.last_seen) into.last_seen = c.last_seen;
+  into.connections += c.connections;
+  if (c.bytes !== null) into.bytes = (into.bytes ?? 0) + c.bytes;
+  into.mesh_flows += c.mesh_flows;
 }
 
 function ends<P extends 'src' | 'dst'>(p: P, e: GraphEndpoint) {
@@ -132,7 +156,7 @@ export interface StoredEdge extends ObservedEdgeInput {
 const num = (v: number | string | null | undefined): number => (v === null || v === undefined ? 0 : Number(v));
 
 function edgeQuery(db: Db, q: EdgeQuery & { after?: string }) {
-  let s = db.selectFrom('flow_edges');
+  let s = db.selectFrom('flow_edges').selectAll();
   if (q.after) s = s.where('edge_key', '>', q.after);
   if (q.since) s = s.where('last_seen', '>=', q.since);
   if (q.clusters || q.hosts) {
@@ -142,31 +166,15 @@ function edgeQuery(db: Db, q: EdgeQuery & { after?: string }) {
       const parts = [];
       if (clusters.length) parts.push(eb('cluster', 'in', clusters));
       if (hosts.length) parts.push(eb('host', 'in', hosts));
-      return parts.length ? eb.or(parts) : eb('id', '=', '\u0000none');
+      return parts.length ? eb.or(parts) : eb('edge_key', '=', '\u0000none');
     });
   }
   if (q.namespace) s = s.where((eb) => eb.or([eb('src_namespace', '=', q.namespace!), eb('dst_namespace', '=', q.namespace!)]));
   if (q.node) s = s.where((eb) => eb.or([eb('src_id', '=', q.node!), eb('dst_id', '=', q.node!)]));
-  return s.select((eb) => [
-    'edge_key', 'cluster', 'host',
-    'src_id', 'src_kind', 'src_label', 'src_namespace', 'src_name', 'src_workload_kind',
-    'dst_id', 'dst_kind', 'dst_label', 'dst_namespace', 'dst_name', 'dst_workload_kind', 'protocol', 'port',
-    eb.fn.max('dst_dns').as('dst_dns'),
-    eb.fn.min('first_seen').as('first_seen'),
-    eb.fn.max('last_seen').as('last_seen'),
-    eb.fn.sum<number | string>('connections').as('connections'),
-    eb.fn.sum<number | string | null>('bytes').as('bytes'),
-    eb.fn.sum<number | string>('mesh_flows').as('mesh_flows'),
-  ]).groupBy([
-    'edge_key', 'cluster', 'host',
-    'src_id', 'src_kind', 'src_label', 'src_namespace', 'src_name', 'src_workload_kind',
-    'dst_id', 'dst_kind', 'dst_label', 'dst_namespace', 'dst_name', 'dst_workload_kind', 'protocol', 'port',
-  ]);
+  return s.orderBy('edge_key');
 }
 
-type EdgeRow = Awaited<ReturnType<ReturnType<typeof edgeQuery>['execute']>>[number];
-
-function endpoint(r: EdgeRow, p: 'src' | 'dst'): GraphEndpoint {
+function endpoint(r: FlowEdgesTable, p: 'src' | 'dst'): GraphEndpoint {
   const kind = r[`${p}_kind`] as GraphEndpoint['kind'];
   const e: GraphEndpoint = { id: r[`${p}_id`], kind, label: r[`${p}_label`] };
   if (r.cluster) e.cluster = r.cluster;
@@ -179,21 +187,49 @@ function endpoint(r: EdgeRow, p: 'src' | 'dst'): GraphEndpoint {
   return e;
 }
 
-function toEdge(r: EdgeRow): StoredEdge {
-  const bytes = r.bytes === null || r.bytes === undefined ? undefined : num(r.bytes);
+function toEdge(r: FlowEdgesTable): StoredEdge {
   return {
     key: r.edge_key, ...(r.cluster ? { cluster: r.cluster } : {}), ...(r.host ? { host: r.host } : {}),
     src: endpoint(r, 'src'), dst: endpoint(r, 'dst'), protocol: r.protocol as StoredEdge['protocol'], port: Number(r.port),
-    firstSeen: String(r.first_seen), lastSeen: String(r.last_seen), connections: num(r.connections), ...(bytes !== undefined ? { bytes } : {}), meshFlows: num(r.mesh_flows),
+    firstSeen: r.first_seen, lastSeen: r.last_seen, connections: num(r.connections),
+    ...(r.bytes !== null && r.bytes !== undefined ? { bytes: num(r.bytes) } : {}), meshFlows: num(r.mesh_flows),
   };
 }
 
-/** Every observed edge matching the query, aggregated in SQL and read in pages of edge keys. */
+/**
+ * Edges of one page as seen over the window: an edge that began inside the window has its
+ * all-time counts; one that began before it gets the sums of its hours whose flows reach into
+ * the window (so counts are exact to the hour of the window's start).
+ */
+async function windowed(db: Db, rows: FlowEdgesTable[], since: string | undefined): Promise<StoredEdge[]> {
+  const out = rows.map(toEdge);
+  if (!since) return out;
+  const partial = new Map(out.filter((e) => e.firstSeen < since).map((e) => [e.key, e]));
+  if (!partial.size) return out;
+  const keys = [...partial.keys()];
+  const hours = await db.selectFrom('flow_edge_hours')
+    .select((eb) => ['edge_key', eb.fn.min('first_seen').as('first_seen'), eb.fn.sum<number | string>('connections').as('connections'),
+      eb.fn.sum<number | string | null>('bytes').as('bytes'), eb.fn.sum<number | string>('mesh_flows').as('mesh_flows')])
+    .where('edge_key', '>=', keys[0]!).where('edge_key', '<=', keys[keys.length - 1]!).where('last_seen', '>=', since)
+    .groupBy('edge_key').execute();
+  for (const h of hours) {
+    const e = partial.get(h.edge_key);
+    if (!e) continue;
+    e.firstSeen = String(h.first_seen);
+    e.connections = num(h.connections);
+    if (h.bytes === null || h.bytes === undefined) delete e.bytes;
+    else e.bytes = num(h.bytes);
+    e.meshFlows = num(h.mesh_flows);
+  }
+  return out;
+}
+
+/** Every observed edge matching the query, in pages of edge keys. */
 export async function* observedEdges(db: Db, q: EdgeQuery, page = 5000): AsyncGenerator<StoredEdge[]> {
   let after = '';
   for (;;) {
-    const rows = await edgeQuery(db, { ...q, after }).orderBy('edge_key').limit(page).execute();
-    if (rows.length) yield rows.map(toEdge);
+    const rows = await edgeQuery(db, { ...q, after }).limit(page).execute();
+    if (rows.length) yield await windowed(db, rows, q.since);
     if (rows.length < page) return;
     after = rows[rows.length - 1]!.edge_key;
   }
@@ -201,8 +237,8 @@ export async function* observedEdges(db: Db, q: EdgeQuery, page = 5000): AsyncGe
 
 /** One page of observed edges (GET /api/v1/network/flows), ordered by edge key. */
 export async function observedEdgePage(db: Db, q: EdgeQuery, limit: number, after?: string): Promise<{ items: StoredEdge[]; more: boolean }> {
-  const rows = await edgeQuery(db, { ...q, after }).orderBy('edge_key').limit(limit + 1).execute();
-  return { items: rows.slice(0, limit).map(toEdge), more: rows.length > limit };
+  const rows = await edgeQuery(db, { ...q, after }).limit(limit + 1).execute();
+  return { items: await windowed(db, rows.slice(0, limit), q.since), more: rows.length > limit };
 }
 
 /** The first observed flow (over all time) of each of these nodes, as source or destination. */

@@ -209,11 +209,9 @@ export interface IncidentsTable {
   updated_at: string;
 }
 
-/** Observed flows aggregated per edge and hour (migration 0008; src/central/store/flows.ts). */
+/** Observed edges, all time (migration 0008; src/central/store/flows.ts). bigint columns: PostgreSQL returns strings. */
 export interface FlowEdgesTable {
-  id: string;
   edge_key: string;
-  bucket: string;
   source_id: string | null;
   cluster: string | null;
   host: string | null;
@@ -234,7 +232,17 @@ export interface FlowEdgesTable {
   port: number;
   first_seen: string;
   last_seen: string;
-  /** bigint: PostgreSQL returns it as a string. */
+  connections: number | string;
+  bytes: number | string | null;
+  mesh_flows: number | string;
+}
+
+/** The same counts per edge and hour (migration 0008). */
+export interface FlowEdgeHoursTable {
+  edge_key: string;
+  bucket: string;
+  first_seen: string;
+  last_seen: string;
   connections: number | string;
   bytes: number | string | null;
   mesh_flows: number | string;
@@ -279,6 +287,7 @@ export interface Database {
   incidents: IncidentsTable;
   response_actions: ResponseActionsTable;
   flow_edges: FlowEdgesTable;
+  flow_edge_hours: FlowEdgeHoursTable;
   flow_ids: FlowIdsTable;
 }
 

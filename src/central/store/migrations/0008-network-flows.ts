@@ -1,18 +1,15 @@
 /**
- * Observed network flows (issue 23): aggregated edges per hour and the flow ids already
+ * Observed network flows (issue 23): aggregated edges (all time and per hour) and the flow ids already
  * stored (dedup of at-least-once delivery), plus an index that lets the endpoint index
  * follow inventory changes incrementally. Portable DDL: SQLite and PostgreSQL.
  */
 import type { Kysely } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // One row per observed edge (both resolved ends, protocol, server port), all time.
   await db.schema.createTable('flow_edges')
-    /** hash128 of edge_key and bucket: one row per edge and hour. */
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    /** hash128 of source, both resolved ends, protocol and port: the edge across hours. */
-    .addColumn('edge_key', 'text', (c) => c.notNull())
-    /** The UTC hour of the flows' first-seen time, `YYYY-MM-DDTHH`. */
-    .addColumn('bucket', 'text', (c) => c.notNull())
+    /** hash128 of the reporting source, both resolved ends, protocol and port. */
+    .addColumn('edge_key', 'text', (c) => c.primaryKey())
     .addColumn('source_id', 'text')
     .addColumn('cluster', 'text')
     .addColumn('host', 'text')
@@ -35,13 +32,25 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('last_seen', 'text', (c) => c.notNull())
     .addColumn('connections', 'bigint', (c) => c.notNull())
     .addColumn('bytes', 'bigint')
-    /** Flows of this edge seen through a mesh proxy (sidecar inbound port or proxy process): mTLS evidence. */
+    /** Flows of this edge seen through a mesh proxy (sidecar ports or the proxy process): mTLS evidence. */
     .addColumn('mesh_flows', 'bigint', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('flow_edges_by_key').on('flow_edges').columns(['edge_key', 'bucket']).execute();
   await db.schema.createIndex('flow_edges_by_last_seen').on('flow_edges').columns(['last_seen']).execute();
   await db.schema.createIndex('flow_edges_by_src').on('flow_edges').columns(['src_id', 'first_seen']).execute();
   await db.schema.createIndex('flow_edges_by_dst').on('flow_edges').columns(['dst_id', 'first_seen']).execute();
+
+  // The same counts per edge and UTC hour (of the flows' first-seen time), for windows that start before an edge did.
+  await db.schema.createTable('flow_edge_hours')
+    .addColumn('edge_key', 'text', (c) => c.notNull())
+    /** `YYYY-MM-DDTHH` */
+    .addColumn('bucket', 'text', (c) => c.notNull())
+    .addColumn('first_seen', 'text', (c) => c.notNull())
+    .addColumn('last_seen', 'text', (c) => c.notNull())
+    .addColumn('connections', 'bigint', (c) => c.notNull())
+    .addColumn('bytes', 'bigint')
+    .addColumn('mesh_flows', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('flow_edge_hours_pk', ['edge_key', 'bucket'])
+    .execute();
 
   await db.schema.createTable('flow_ids')
     .addColumn('id', 'text', (c) => c.primaryKey())
@@ -56,5 +65,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropIndex('objects_by_source_seen').execute();
   await db.schema.dropTable('flow_ids').execute();
+  await db.schema.dropTable('flow_edge_hours').execute();
   await db.schema.dropTable('flow_edges').execute();
 }

@@ -137,6 +137,15 @@ await storeTest('policies generated from flows ingested into Central allow exact
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).policies, r.body.policies);
     assert.match(cli.stderr, /shop\/newbie\[Deployment\] is still in its baseline window/);
+    // Manifest intent merged in: an intent file sent along, env inference off.
+    const intentFile = join(work, 'intent.yaml');
+    writeFileSync(intentFile, 'connections:\n  - {from: shop/db, to: shop/web, ports: ["TCP 9999"]}\n');
+    const withIntent = await runCli(['netpol', 'generate', '--observed', '--server', c.url, '--token', analyst, '--intent', intentFile, '--no-env', '--format', 'json'], { env: NO_CENTRAL_ENV });
+    assert.equal(withIntent.code, 0, withIntent.stderr);
+    const dbPolicy = JSON.parse(withIntent.stdout).policies.find((p: any) => p.metadata.name === 'gatehouse-allow-db-deployment');
+    assert.deepEqual(dbPolicy.spec.egress, [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } }, podSelector: { matchLabels: { app: 'web' } } }], ports: [{ protocol: 'TCP', port: 9999 }] }]);
+    // Open today (neither end isolated): all but the intended port is removed.
+    assert.ok(JSON.parse(withIntent.stdout).simulation.removed.some((x: any) => x.src === 'shop/db[Deployment]' && x.dst === 'shop/web[Deployment]' && x.connections === 'SCTP 1-65535,TCP 1-9998,10000-65535,UDP 1-65535'));
     const sim = await runCli(['netpol', 'generate', '--observed', '--simulate', '--server', c.url, '--token', analyst], { env: NO_CENTRAL_ENV });
     assert.equal(sim.code, 0, sim.stderr);
     assert.match(sim.stdout, /observed connections that would be cut off: 0/);

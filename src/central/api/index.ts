@@ -27,6 +27,7 @@ import { networkPoliciesApi } from './network-policies.js';
 import { identitiesApi } from './identities.js';
 import { responseActionsApi } from './response-actions.js';
 import { evidenceApi } from './evidence.js';
+import { trendsApi } from './trends.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -58,4 +59,5 @@ export const API_MODULES: ApiModule[] = [
   identitiesApi,
   responseActionsApi,
   evidenceApi,
+  trendsApi,
 ];

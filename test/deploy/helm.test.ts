@@ -288,6 +288,7 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
       ['sensor privileged', (o) => { if (sensorSpec(o)) sensorSpec(o).containers[0].securityContext.privileged = true; }, 'pss-privileged'],
       ['sensor SYS_ADMIN', (o) => sensorSpec(o)?.containers[0].securityContext.capabilities.add.push('SYS_ADMIN'), 'gatehouse-sensor-capabilities'],
       ['sensor hostNetwork', (o) => { if (sensorSpec(o)) sensorSpec(o).hostNetwork = true; }, 'gatehouse-sensor-host-access'],
+      ['sensor seccomp Unconfined', (o) => { if (sensorSpec(o)) sensorSpec(o).securityContext.seccompProfile = { type: 'Unconfined' }; }, 'pss-seccompprofile-restricted'],
       ['sensor host root mounted', (o) => { sensorSpec(o)?.volumes.push({ name: 'root', hostPath: { path: '/' } }); sensorSpec(o)?.containers[0].volumeMounts.push({ name: 'root', mountPath: '/host', readOnly: true }); }, 'gatehouse-sensor-host-access'],
     ];
     for (const [what, change, id] of cases) {

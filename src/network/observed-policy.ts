@@ -164,6 +164,12 @@ export function observedIntents(model: ClusterModel, edges: ObservedEdge[], excl
     if (src.type === 'cidr' && dst.type === 'cidr') continue;
     if (src.type === 'workload' && dst.type === 'workload' && src.w.id === dst.w.id) continue;
     const conns = connsOf(e.protocol, e.port, e.portEnd);
+    // Port 0 (or a range outside 1-65535) names no connection; an empty port list in a
+    // NetworkPolicy would mean every port, so such an edge is left out.
+    if (conns.isEmpty()) {
+      notes.push(`observed edge skipped: ${e.protocol} port ${e.port} is not a port a policy can name`);
+      continue;
+    }
     const key = `${src.type === 'workload' ? src.w.id : src.cidr}\t${dst.type === 'workload' ? dst.w.id : dst.cidr}`;
     const intent: IntentConnection = { from: src, to: dst, conns, origin: 'observed' };
     if (exclude.length > 0 && (matchesExclude(model, src, exclude) || matchesExclude(model, dst, exclude))) {
@@ -227,7 +233,9 @@ export function generateFromObserved(model: ClusterModel, input: ObservedInput, 
   }
 
   let policies = gen.policies;
+  let marks = learning;
   if (opts.namespace !== undefined) {
+    marks = learning.filter((l) => l.workload.startsWith(`${opts.namespace}/`));
     policies = policies.filter((p) => p.metadata.namespace === opts.namespace);
     if (!model.workloads.some((w) => !w.synthetic && w.namespace === opts.namespace)) notes.push(`no workload in namespace ${opts.namespace}`);
   }
@@ -251,8 +259,8 @@ export function generateFromObserved(model: ClusterModel, input: ObservedInput, 
   });
   return {
     policies,
-    yaml: observedPoliciesYaml(policies, learning),
-    learning,
+    yaml: observedPoliciesYaml(policies, marks),
+    learning: marks,
     unobserved,
     intents: observed.map((i) => ({ src: id(i.from), dst: id(i.to), connections: i.conns.toString(), origin: i.origin })),
     simulation,

@@ -132,8 +132,18 @@ test('learning workloads: marked in YAML (comment) and JSON, open by default, en
   assert.ok(enforced.simulation.removed.some((r) => r.src === D && r.dst.endsWith('[External]')));
 });
 
+test('an observed edge on port 0 names no port: left out with a note, never an empty (all ports) list', async () => {
+  const model = await modelOf([deploy('shop', 'frontend'), deploy('shop', 'backend')]);
+  const res = generateFromObserved(model, { edges: [{ src: w('frontend'), dst: w('backend'), protocol: 'UDP', port: 0 }] });
+  assert.deepEqual(res.notes.filter((n) => n.startsWith('observed edge skipped')), ['observed edge skipped: UDP port 0 is not a port a policy can name']);
+  assert.ok(!res.policies.some((p) => JSON.stringify(p.spec).includes('"ports":[]')));
+  assert.deepEqual(res.intents, []);
+});
+
 test('namespace scope: only that namespace gets policies; the simulation keeps other namespaces as they are', async () => {
   const model = await modelOf([deploy('shop', 'frontend'), deploy('shop', 'backend'), deploy('shop', 'db'), deploy('tools', 'debug')]);
+  const scopedLearning = generateFromObserved(model, { edges: observed, learning: ['shop/db', 'tools/debug'] }, { namespace: 'tools' });
+  assert.deepEqual(scopedLearning.learning.map((l) => l.workload), ['tools/debug[Deployment]']);
   const res = generateFromObserved(model, { edges: observed }, { namespace: 'tools' });
   assert.deepEqual([...new Set(res.policies.map((p) => p.metadata.namespace))], ['tools']);
   assert.deepEqual(res.unobserved, ['tools/debug[Deployment]']);

@@ -131,7 +131,7 @@ function podmanFlags(s: ReturnType<typeof chartSensor>, seccomp: string): string
   if (c.securityContext.readOnlyRootFilesystem) flags.push('--read-only', '--tmpfs', '/tmp');
   flags.push('--security-opt', `seccomp=${seccomp}`);
   const tracefs = (c.volumeMounts as Obj[]).find((m) => m.name === 'tracefs')!;
-  assert.equal((pod.volumes as Obj[]).find((v) => v.name === 'tracefs').hostPath.path, '/sys/kernel/tracing');
+  assert.equal((pod.volumes as Obj[]).find((v) => v.name === 'tracefs')?.hostPath?.path, '/sys/kernel/tracing');
   flags.push('-v', `/sys/kernel/tracing:${tracefs.mountPath}:${tracefs.readOnly ? 'ro' : 'rw'}`);
   for (const [k, v] of Object.entries(s.env)) if (k.startsWith('BPFTRACE_') || k === 'TMPDIR') flags.push('-e', `${k}=${v}`);
   flags.push('-e', 'GATEHOUSE_FROM_SOURCE=1', '-v', '/usr:/usr:ro', '-v', `${root}:${root}:ro`, '-v', `${dir}:${dir}`);

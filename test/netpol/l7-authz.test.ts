@@ -24,7 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { hasCommand, requireComponent } from '../helpers/components.js';
-import { authzFromAccessLogs, pathTemplate } from '../../src/network/l7/index.js';
+import { authzFromAccessLogs, pathTemplate, selectorsFromModel } from '../../src/network/l7/index.js';
+import { loadCluster } from '../../src/kube/netpol/index.js';
 
 const webapp = fileURLToPath(new URL('../../scripts/corpus/webapp.py', import.meta.url));
 
@@ -117,13 +118,22 @@ test('the corpus web app (python3) driven by curl: its http.server log becomes a
       doc.operations.map((o: any) => `${o.caller.value} ${o.method} ${o.template} ${o.count}`).sort(),
       ['127.0.0.1 GET /health 1', '127.0.0.1 GET /items 1', '127.0.0.1 GET /items/* 2', '127.0.0.1 POST /items 1'],
     );
-    const y = await runCli(['netpol', 'authz', '--access-log', log, '--destination', 'corpus/webapp']);
+    const manifests = join(dir, 'webapp.yaml');
+    writeFileSync(manifests, [
+      'apiVersion: apps/v1', 'kind: Deployment', 'metadata: {name: webapp, namespace: corpus}',
+      'spec:', '  selector: {matchLabels: {app.kubernetes.io/name: webapp}}',
+      '  template:', '    metadata: {labels: {app.kubernetes.io/name: webapp, tier: api}}', '    spec: {containers: [{name: app, image: python:3}]}', '',
+    ].join('\n'));
+    const y = await runCli(['netpol', 'authz', manifests, '--access-log', log, '--destination', 'corpus/webapp']);
     assert.equal(y.code, 0, y.stderr);
     const policies = parseAllDocuments(y.stdout).map((d) => d.toJS());
     assert.equal(policies.length, 1);
     assert.equal(policies[0].apiVersion, 'security.istio.io/v1');
     assert.deepEqual(policies[0].metadata.namespace, 'corpus');
     assert.equal(policies[0].spec.action, 'ALLOW');
+    // With the manifests, the selector is the workload's own pod labels (no app= guess).
+    assert.deepEqual(policies[0].spec.selector, { matchLabels: { 'app.kubernetes.io/name': 'webapp', tier: 'api' } });
+    assert.doesNotMatch(y.stderr, /the selector assumes/);
     // Every answered request of the log is allowed, read back from the log itself here.
     for (const line of requestLines) {
       const m = /^(\S+) .*"(\w+) (\S+) HTTP\/1\.1" (\d+)/.exec(line)!;
@@ -149,7 +159,7 @@ const envoy = (o: Record<string, unknown>) => JSON.stringify({
   x_forwarded_for: null, user_agent: 'curl/8.5.0', request_id: '6c0b3f6e-1b1d-4d3a-9b8c-7c5e2e0d1a2b', ...o,
 });
 
-test('Envoy JSON access logs: principals from the peer SAN and XFCC, destinations from clusters and authorities', () => {
+test('Envoy JSON access logs: principals from the peer SAN and XFCC, destinations from clusters and authorities', async () => {
   const xfcc = 'By=spiffe://cluster.local/ns/bookinfo/sa/reviews;Hash=4e2c;Subject="";URI=spiffe://cluster.local/ns/bookinfo/sa/productpage';
   const lines = [
     // Inbound at reviews' sidecar: the client's SPIFFE ID from %DOWNSTREAM_PEER_URI_SAN%.
@@ -183,6 +193,19 @@ test('Envoy JSON access logs: principals from the peer SAN and XFCC, destination
     { from: [{ source: { principals: ['cluster.local/ns/bookinfo/sa/reviews'] } }], to: [{ operation: { methods: ['GET', 'POST'], paths: ['/ratings/{*}'] } }] },
   ]);
   assert.equal(allowed(r.policies, { principal: 'cluster.local/ns/bookinfo/sa/reviews', method: 'DELETE', path: '/ratings/7' }), false);
+
+  // With manifests: ratings' Service selector; reviews (no Service, no workload) keeps the app= guess, noted.
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-l7-model-'));
+  try {
+    const f = join(dir, 'bookinfo.yaml');
+    writeFileSync(f, 'apiVersion: v1\nkind: Service\nmetadata: {name: ratings, namespace: bookinfo}\nspec: {selector: {app: ratings, version: v1}, ports: [{port: 9080}]}\n');
+    const { model } = await loadCluster([f]);
+    const sel = authzFromAccessLogs([{ file: 'envoy.log', text: lines.join('\n') }], { selectorOf: selectorsFromModel(model) });
+    assert.deepEqual(sel.policies.find((p) => p.metadata.name === 'gatehouse-l7-ratings')!.spec.selector, { matchLabels: { app: 'ratings', version: 'v1' } });
+    assert.deepEqual(sel.notes.filter((n) => n.includes('selector assumes')), ['bookinfo/reviews: the selector assumes the pods carry app=reviews; adjust it to the workload\'s labels (or give the manifests)']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 
   // Widened to namespaces: the same operations, callers as source.namespaces.
   const wide = authzFromAccessLogs([{ file: 'envoy.log', text: lines.join('\n') }], { source: 'namespace' });

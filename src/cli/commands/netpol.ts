@@ -9,7 +9,7 @@ import { parseDuration } from '../../runtime/baseline/index.js';
 import { generateFromObserved, type ObservedPolicyResult } from '../../network/observed-policy.js';
 import { observedFromFlows, parseFlowLines, serviceIpsOf } from '../../network/observed-flows.js';
 import { formatSimulation } from '../../network/observed-simulate.js';
-import { authzFromAccessLogs, authzJson } from '../../network/l7/index.js';
+import { authzFromAccessLogs, authzJson, selectorsFromModel } from '../../network/l7/index.js';
 import {
   analyzeConnectivity,
   formatConnlist,
@@ -124,12 +124,13 @@ export function registerNetpolCommands(program: Command): Command {
   const authz = netpol
     .command('authz')
     .description('Istio AuthorizationPolicy suggestions (security.istio.io/v1) from HTTP access logs: Envoy JSON access logs or the test web app\'s log')
+    .argument('[paths...]', 'manifests (optional): destinations resolved to their Service selector or pod labels')
     .requiredOption('--access-log <file>', 'access log file (Envoy JSON lines, or Python http.server common log lines); repeatable', collect)
     .option('--destination <ns/name>', 'the workload the app log was written by (common log lines name no destination)')
     .addOption(new Option('--source <by>', 'callers as SPIFFE principals, or widened to their namespaces').choices(['principal', 'namespace']).default('principal'))
     .addOption(new Option('--format <format>', 'yaml (the policies) or json (policies, observed calls, counts)').choices(['yaml', 'json']).default('yaml'))
     .addOption(outputOption('policies'));
-  authz.action(async (o: { accessLog: string[]; destination?: string; source: 'principal' | 'namespace'; format: 'yaml' | 'json'; output?: string }) => {
+  authz.action(async (paths: string[], o: { accessLog: string[]; destination?: string; source: 'principal' | 'namespace'; format: 'yaml' | 'json'; output?: string }) => {
     const texts: { file: string; text: string }[] = [];
     for (const file of o.accessLog) {
       try {
@@ -138,7 +139,8 @@ export function registerNetpolCommands(program: Command): Command {
         throw new UserError(`cannot read access log ${file}: ${(e as Error).message.split('\n')[0]}`);
       }
     }
-    const result = authzFromAccessLogs(texts, { destination: o.destination, source: o.source });
+    const selectorOf = paths.length ? selectorsFromModel((await load(paths)).model) : undefined;
+    const result = authzFromAccessLogs(texts, { destination: o.destination, source: o.source, selectorOf });
     for (const n of result.notes) process.stderr.write(`gatehouse: note: ${n}\n`);
     if (result.malformed > 0) process.stderr.write(`gatehouse: warning: ${result.malformed} access log line(s) could not be read (first: ${result.malformedSamples[0]})\n`);
     await writeOutput(o.format === 'json' ? `${JSON.stringify(authzJson(result), null, 2)}\n` : result.yaml, o);

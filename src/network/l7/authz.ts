@@ -21,6 +21,7 @@
  * were refused, scanned for, or aborted — a suggestion must not bless them.
  */
 import { stringify } from 'yaml';
+import type { ClusterModel } from '../../kube/netpol/model.js';
 import type { ApiCall, Caller, ParsedLog } from './access-log.js';
 import { parseAccessLog } from './access-log.js';
 
@@ -81,6 +82,11 @@ function policyName(dest: string): string {
 }
 
 export interface AuthzOptions {
+  /**
+   * The pod labels a destination (`ns/name`, a Service or a workload) selects, from the
+   * manifests; undefined: the selector falls back on `app: <name>` (noted).
+   */
+  selectorOf?: (destination: string) => Record<string, string> | undefined;
   /**
    * principal (default): one rule per SPIFFE principal; namespace: principals are widened to
    * their namespace (Istio `source.namespaces`, from `…/ns/NS/sa/…`), coarser but steadier
@@ -157,12 +163,16 @@ export function authzFromCalls(input: ApiCall[], opts: AuthzOptions = {}): { pol
     });
     const [ns, name] = dest.includes('/') ? (dest.split('/', 2) as [string, string]) : [undefined, dest];
     if (!ns) notes.push(`${dest}: no namespace known for this destination: the policy has none (give --destination NS/NAME)`);
-    notes.push(`${dest}: the selector assumes the pods carry app=${name}; adjust it to the workload's labels`);
+    let matchLabels = opts.selectorOf?.(dest);
+    if (!matchLabels || Object.keys(matchLabels).length === 0) {
+      matchLabels = { app: name };
+      notes.push(`${dest}: the selector assumes the pods carry app=${name}; adjust it to the workload's labels (or give the manifests)`);
+    }
     policies.push({
       apiVersion: 'security.istio.io/v1',
       kind: 'AuthorizationPolicy',
       metadata: { name: policyName(dest), ...(ns ? { namespace: ns } : {}), annotations: { 'gatehouse.dev/generated-from': 'access-logs' } },
-      spec: { selector: { matchLabels: { app: name } }, action: 'ALLOW', rules: ruleList },
+      spec: { selector: { matchLabels: { ...matchLabels } }, action: 'ALLOW', rules: ruleList },
     });
   }
   if (policies.length) notes.push('paths use Istio path templates ({*} = one segment): Istio 1.22 or later');
@@ -199,4 +209,21 @@ export function authzFromAccessLogs(logs: { file: string; text: string }[], opts
 /** The JSON document of `netpol authz --format json`. */
 export function authzJson(r: AuthzResult): Record<string, unknown> {
   return { policies: r.policies, operations: r.operations, counts: r.counts, malformedSamples: r.malformedSamples, notes: r.notes };
+}
+
+/**
+ * Destinations resolved against manifests: `ns/name` of a Service with a selector gives that
+ * selector; a workload of that name gives its pod labels.
+ */
+export function selectorsFromModel(model: ClusterModel): (destination: string) => Record<string, string> | undefined {
+  return (dest) => {
+    const i = dest.indexOf('/');
+    if (i < 0) return undefined;
+    const ns = dest.slice(0, i);
+    const name = dest.slice(i + 1);
+    const svc = model.services.find((s) => s.namespace === ns && s.name === name);
+    if (svc?.selector && Object.keys(svc.selector).length) return { ...svc.selector };
+    const ws = model.workloads.filter((w) => !w.synthetic && w.namespace === ns && w.name === name);
+    return ws.length === 1 && Object.keys(ws[0]!.labels).length ? { ...ws[0]!.labels } : undefined;
+  };
 }

@@ -38,6 +38,12 @@ function style(large: boolean): StylesheetJson {
     // A solid ring (a dashed border costs twice as much to draw on 2,000 nodes).
     { selector: 'node[?learning]', style: { 'border-width': 3, 'border-color': c.medium } },
     { selector: ':parent', style: { shape: 'round-rectangle', 'background-color': c.bg, 'border-width': 1, 'border-color': c.border, 'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': -4, 'font-size': 13, 'font-weight': 'bold', padding: '14px', label: 'data(label)', 'text-max-width': '600px', ...(large ? { 'compound-sizing-wrt-labels': 'exclude' as const } : {}) } },
+    // Flat mode's namespace boxes: under everything, sized by the layout.
+    ...(large ? [
+      { selector: 'node, edge', style: { 'z-index-compare': 'manual' as const, 'z-index': 2 } },
+      { selector: 'edge', style: { 'z-index': 1 } },
+      { selector: 'node.box', style: { shape: 'round-rectangle' as const, width: 'data(w)', height: 'data(h)', 'background-color': c.bg, 'border-width': 1, 'border-color': c.border, label: 'data(label)', 'text-valign': 'top' as const, 'text-halign': 'center' as const, 'text-margin-y': -4, 'font-size': 13, 'font-weight': 'bold' as const, 'z-index': 0, events: 'no' as const } },
+    ] : []),
     { selector: 'node[kind = "namespace"][!isParent]', style: { shape: 'round-rectangle', width: 60, height: 30, 'background-color': c.track, 'border-width': 1, 'border-color': c.border } },
     // Large graphs: haystack edges (the cheapest; no arrow — the side panel says the direction).
     { selector: 'edge', style: { width: 1.5, 'line-color': c.muted, ...(large ? { 'curve-style': 'haystack' as const, 'haystack-radius': 0 } : { 'curve-style': 'unbundled-bezier' as const, 'control-point-distances': [24], 'control-point-weights': [0.5], 'target-arrow-shape': 'triangle' as const, 'target-arrow-color': c.muted, 'arrow-scale': 0.8 }) } },
@@ -50,17 +56,31 @@ function style(large: boolean): StylesheetJson {
   ];
 }
 
-export function toElements(graph: NetworkGraph): ElementDefinition[] {
+/**
+ * Cytoscape's elements. Namespaces are compound nodes; for a large graph (`flat`) they are
+ * plain box nodes drawn under their members at the geometry `placeGraph` computed, with
+ * the namespace in each member's `box` — the same picture without Cytoscape's compound
+ * bounds bookkeeping, which is most of its first render at 2,000 nodes.
+ */
+export function toElements(graph: NetworkGraph, flat = false): ElementDefinition[] {
   const placed = placeGraph(graph.nodes, graph.edges);
   const els: ElementDefinition[] = [];
   const known = new Set(graph.nodes.map((n) => n.id));
+  const namespaceNodes = new Set(graph.nodes.filter((n) => n.kind === 'namespace').map((n) => n.id));
   for (const g of placed.groups) {
-    const apiNode = graph.nodes.find((n) => n.id === g.id);
-    els.push({ group: 'nodes', data: { id: g.id, label: g.label, kind: apiNode ? 'namespace' : 'group', isParent: g.members.length > 0 }, ...(g.members.length === 0 ? { position: placed.positions.get(g.id) } : {}) });
+    const kind = namespaceNodes.has(g.id) ? 'namespace' : 'group';
+    if (flat) {
+      const b = placed.boxes.get(g.id)!;
+      const pad = 28;
+      els.push({ group: 'nodes', classes: 'box', data: { id: g.id, label: g.label, kind, isParent: g.members.length > 0, w: b.w + pad, h: b.h + pad }, position: { x: b.x, y: b.y } });
+    } else {
+      els.push({ group: 'nodes', data: { id: g.id, label: g.label, kind, isParent: g.members.length > 0 }, ...(g.members.length === 0 ? { position: placed.positions.get(g.id) } : {}) });
+    }
   }
   for (const n of graph.nodes) {
     if (n.kind === 'namespace') continue;
-    els.push({ group: 'nodes', data: { id: n.id, label: n.name ?? n.label, kind: n.kind, learning: n.learning ?? false, parent: placed.parentOf.get(n.id) }, position: placed.positions.get(n.id) });
+    const box = placed.parentOf.get(n.id);
+    els.push({ group: 'nodes', data: { id: n.id, label: n.name ?? n.label, kind: n.kind, learning: n.learning ?? false, box, ...(flat ? {} : { parent: box }) }, position: placed.positions.get(n.id) });
   }
   for (const e of graph.edges) {
     if (!known.has(e.source) || !known.has(e.target)) continue;
@@ -76,7 +96,7 @@ function labelInView(cy: Core): void {
   if (cy.zoom() >= LABEL_ZOOM) {
     const v = cy.extent();
     for (const n of cy.nodes()) {
-      if (n.isParent()) continue;
+      if (n.isParent() || n.hasClass('box')) continue;
       const p = n.position();
       if (p.x >= v.x1 && p.x <= v.x2 && p.y >= v.y1 && p.y <= v.y2) want.add(n.id());
       if (want.size >= 400) break;
@@ -119,7 +139,7 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
       if (cancelled || !box.current) return;
       const large = graph.nodes.length > 500;
       performance.mark('network-chunk', { detail: { ms: performance.now() - started } });
-      const elements = toElements(graph);
+      const elements = toElements(graph, large);
       performance.mark('network-elements', { detail: { ms: performance.now() - started } });
       cy = cytoscape({
         container: box.current,
@@ -153,7 +173,7 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
         const c = cy;
         window.__gatehouseNetwork = {
           renderedAt: null,
-          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, isParent: n.isParent(), rendered: n.renderedPosition() })),
+          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, box: (n.data('box') as string | undefined) ?? null, isParent: n.isParent() || n.hasClass('box'), rendered: n.renderedPosition() })),
           edges: () => c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width'), rendered: e.renderedMidpoint(), selected: e.selected() })),
           select: (id: string) => { const el = c.getElementById(id); if (el.nonempty()) el.emit('tap'); },
         };

@@ -13,7 +13,7 @@ export const CELL_H = 70;
 const GAP = 90;
 
 export interface GroupBox { id: string; label: string; cluster?: string; namespace?: string; external?: boolean; members: GraphNode[] }
-export interface Placed { groups: GroupBox[]; parentOf: Map<string, string>; positions: Map<string, { x: number; y: number }> }
+export interface Placed { groups: GroupBox[]; parentOf: Map<string, string>; positions: Map<string, { x: number; y: number }>; boxes: Map<string, { x: number; y: number; w: number; h: number }> }
 
 /** The compound box id of a namespace: the API's own namespace node id when it has one. */
 export const namespaceId = (cluster: string | undefined, ns: string) => `namespace:${cluster ?? ''}/${ns}`;
@@ -54,6 +54,7 @@ export function placeGraph(nodes: GraphNode[], _edges: GraphEdge[]): Placed {
   const area = sorted.reduce((s, g) => { const z = size(g); return s + (z.w + GAP) * (z.h + GAP); }, 0);
   const rowWidth = Math.max(CELL_W * 4, Math.sqrt(area) * 1.6);
   const positions = new Map<string, { x: number; y: number }>();
+  const boxes = new Map<string, { x: number; y: number; w: number; h: number }>();
   let x = 0, y = 0, rowH = 0;
   for (const g of sorted) {
     const z = size(g);
@@ -62,8 +63,9 @@ export function placeGraph(nodes: GraphNode[], _edges: GraphEdge[]): Placed {
     g.members.forEach((n, i) => positions.set(n.id, { x: x + (i % z.cols) * CELL_W + CELL_W / 2, y: y + Math.floor(i / z.cols) * CELL_H + CELL_H / 2 }));
     // An empty namespace box (only its namespace peer) still needs a place.
     if (g.members.length === 0) positions.set(g.id, { x: x + CELL_W / 2, y: y + CELL_H / 2 });
+    boxes.set(g.id, { x: x + z.w / 2, y: y + z.h / 2, w: z.w, h: z.h });
     x += z.w + GAP;
     rowH = Math.max(rowH, z.h);
   }
-  return { groups: sorted, parentOf, positions };
+  return { groups: sorted, parentOf, positions, boxes };
 }

@@ -178,9 +178,16 @@ class SourceIndex {
     }
     if (!cur) return { kind: 'Pod', name: podName };
     for (let hop = 0; hop < 3; hop++) {
-      const up = this.owners.get(`${cur.kind}/${namespace}/${cur.name}`);
-      if (!up) break;
-      cur = up;
+      const key = `${cur.kind}/${namespace}/${cur.name}`;
+      const up = this.owners.get(key);
+      if (up) {
+        cur = up;
+        continue;
+      }
+      // A ReplicaSet not stored (yet): a Deployment's is named `<deployment>-<pod-template-hash>`.
+      const hash = pod?.labels['pod-template-hash'];
+      if (!this.owners.has(key) && cur.kind === 'ReplicaSet' && hash && cur.name.endsWith(`-${hash}`)) cur = { kind: 'Deployment', name: cur.name.slice(0, -hash.length - 1) };
+      break;
     }
     return cur;
   }

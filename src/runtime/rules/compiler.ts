@@ -104,6 +104,45 @@ interface CheckParts {
   get: Extractor;
   /** Absent for `exists`. */
   test?: (x: Scalar) => boolean;
+  /**
+   * The same test inlined for one JS type of value: `{ type: 'string', code: (v) => … }`
+   * generates `typeof v === "string" ? code(v) : test(v)`. Must agree with `test`.
+   */
+  inline?: { type: 'string' | 'number' | 'boolean'; code: (v: string, ref: (x: unknown) => string) => string };
+}
+
+/** A condition compiled down to its checks, ready for code generation. */
+export type Plan =
+  | { k: 'const'; value: boolean }
+  | { k: 'not'; child: Plan }
+  | { k: 'and' | 'or'; children: Plan[] }
+  | { k: 'pred'; pred: Predicate }
+  | ({ k: 'check' } & CheckParts);
+
+/** "Not read yet" for the field locals of a bucket function. */
+const UNREAD = Object.freeze({ unread: true });
+
+function emit(p: Plan, K: unknown[], read: (key: string) => string): string {
+  const ref = (x: unknown): string => `K[${K.push(x) - 1}]`;
+  switch (p.k) {
+    case 'const':
+      return p.value ? 'true' : 'false';
+    case 'not':
+      return `!${emit(p.child, K, read)}`;
+    case 'and':
+    case 'or':
+      return `(${p.children.map((x) => emit(x, K, read)).join(p.k === 'and' ? ' && ' : ' || ')})`;
+    case 'pred':
+      return `${ref(p.pred)}(c)`;
+    case 'check': {
+      const get = p.key !== undefined ? read(p.key) : `${ref(p.get)}(c)`;
+      if (!p.test) return `((v = ${get}) !== undefined && v !== null)`;
+      const t = ref(p.test);
+      const slow = `(typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v))`;
+      if (p.inline) return `((v = ${get}) !== undefined && v !== null && (typeof v === "${p.inline.type}" ? ${p.inline.code('v', ref)} : ${slow}))`;
+      return `((v = ${get}) !== undefined && v !== null && ${slow})`;
+    }
+  }
 }
 
 export class Compiler {
@@ -253,44 +292,77 @@ export class Compiler {
    * Compiles a condition to one generated function per condition: and/or/not become JS
    * operators and plain field reads become literal property loads, so each rule's code is
    * monomorphic and inlinable (a tree of shared closures goes megamorphic across hundreds of
-   * rules). Operator tests stay the closures built below, passed in as constants.
+   * rules). Operator tests stay the closures built below, passed in as constants, except the
+   * common ones on strings, numbers and booleans, which are inlined (see `inlineTest`).
    */
   compile(e: Expr): Predicate {
+    return this.predicateOf(this.plan(e));
+  }
+
+  /** The compiled form of a condition, before code generation (see `compileBucket`). */
+  plan(e: Expr): Plan {
+    switch (e.kind) {
+      case 'const':
+        return { k: 'const', value: e.value };
+      case 'macro':
+        throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
+      case 'not':
+        return { k: 'not', child: this.plan(e.child) };
+      case 'and':
+      case 'or':
+        return { k: e.kind, children: e.children.map((x) => this.plan(x)) };
+      case 'check': {
+        this.lastParts = undefined;
+        const pred = this.check(e);
+        const parts = this.lastParts as CheckParts | undefined;
+        if (!parts) return { k: 'pred', pred };
+        return { k: 'check', ...parts };
+      }
+    }
+  }
+
+  /** One generated function for one condition; plain fields are cached in the context's slots. */
+  predicateOf(plan: Plan): Predicate {
     const consts: unknown[] = [];
-    const src = this.gen(e, consts);
+    // Plain fields are read once per event into a slot: rules share most fields, and
+    // property loads on big (dictionary-mode) event objects cost far more than a slot.
+    const read = (key: string): string => {
+      const slot = this.slot(key);
+      return `(c.marks[${slot}] === c.gen ? c.vals[${slot}] : (c.marks[${slot}] = c.gen, c.vals[${slot}] = ev[${JSON.stringify(key)}]))`;
+    };
+    const src = emit(plan, consts, read);
     // Generated from our own tree: field keys are JSON-quoted literals, every other constant is K[i].
     const make = new Function('K', `"use strict"; return function rule(c) { const ev = c.ev; let v; return ${src}; };`) as (k: unknown[]) => Predicate;
     return make(consts);
   }
 
-  private gen(e: Expr, K: unknown[]): string {
-    const ref = (x: unknown): string => `K[${K.push(x) - 1}]`;
-    switch (e.kind) {
-      case 'const':
-        return e.value ? 'true' : 'false';
-      case 'macro':
-        throw new ConditionError(`undefined macro '${e.name}'`, e.pos, e.name, 'LOAD_ERR_UNDEFINED_MACRO');
-      case 'not':
-        return `!${this.gen(e.child, K)}`;
-      case 'and':
-      case 'or':
-        return `(${e.children.map((x) => this.gen(x, K)).join(e.kind === 'and' ? ' && ' : ' || ')})`;
-      case 'check': {
-        this.lastParts = undefined;
-        const pred = this.check(e);
-        const parts = this.lastParts as CheckParts | undefined;
-        if (!parts) return `${ref(pred)}(c)`;
-        // Plain fields are read once per event into a slot: rules share most fields, and
-        // property loads on big (dictionary-mode) event objects cost far more than a slot.
-        const slot = parts.key !== undefined ? this.slot(parts.key) : -1;
-        const get = parts.key !== undefined
-          ? `(c.marks[${slot}] === c.gen ? c.vals[${slot}] : (c.marks[${slot}] = c.gen, c.vals[${slot}] = ev[${JSON.stringify(parts.key)}]))`
-          : `${ref(parts.get)}(c)`;
-        if (!parts.test) return `((v = ${get}) !== undefined && v !== null)`;
-        const t = ref(parts.test);
-        return `((v = ${get}) !== undefined && v !== null && (typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v)))`;
+  /**
+   * One generated function for a list of conditions (the rules of one evt.type bucket, in
+   * load order): each plain field is a local variable of that function, read from the
+   * event at most once (lazily: a field no evaluated test needs is never loaded), with no
+   * per-rule call and no slot bookkeeping. `first` returns the index of the first condition
+   * that holds (-1 if none); `all` pushes the index of every one that holds to `out`.
+   */
+  compileBucket(plans: Plan[]): { first: (c: EvalContext) => number; all: (c: EvalContext, out: number[]) => void } {
+    const consts: unknown[] = [UNREAD];
+    const locals = new Map<string, string>();
+    const read = (key: string): string => {
+      let l = locals.get(key);
+      if (l === undefined) {
+        l = `f${locals.size}`;
+        locals.set(key, l);
       }
-    }
+      return `(${l} !== U ? ${l} : (${l} = ev[${JSON.stringify(key)}]))`;
+    };
+    const conds = plans.map((p) => emit(p, consts, read));
+    const decl = [...locals.values()].map((l) => `${l} = U`).join(', ');
+    const head = `const ev = c.ev; const U = K[0]; let v${decl ? `, ${decl}` : ''};`;
+    const first = `${head}\n${conds.map((x, i) => `if (${x}) return ${i};`).join('\n')}\nreturn -1;`;
+    const all = `${head}\n${conds.map((x, i) => `if (${x}) out.push(${i});`).join('\n')}`;
+    const make = new Function('K', `"use strict"; return [function bucketFirst(c) { ${first} }, function bucketAll(c, out) { ${all} }];`) as
+      (k: unknown[]) => [(c: EvalContext) => number, (c: EvalContext, out: number[]) => void];
+    const [f, a] = make(consts);
+    return { first: f, all: a };
   }
 
   private lastParts: CheckParts | undefined;
@@ -332,7 +404,8 @@ export class Compiler {
     else throw new ConditionError(`operator '${op}' needs a value`, e.pos, op);
     const modifier: Modifier = e.modifier ?? (type === 'list' && op === 'in' ? 'allof' : 'anyof');
     if (!e.modifier && modifier === 'anyof') {
-      this.lastParts = { ...(key !== undefined ? { key } : {}), get, test };
+      const inline = inlineTest(op, type, e.rhs.kind === 'list' ? e.rhs.values : [e.rhs.value]);
+      this.lastParts = { ...(key !== undefined ? { key } : {}), get, test, ...(inline ? { inline } : {}) };
       return (c) => {
         const v = get(c);
         if (v === undefined || v === null) return false;
@@ -463,6 +536,70 @@ function plainGetter(key: string): Extractor {
     getters.set(key, g);
   }
   return g;
+}
+
+/**
+ * The common tests as inline code for one JS type of value, with exactly the semantics of
+ * the closures `valueTest`/`listTest` build for that type (a value of any other type takes
+ * the closure). Undefined when nothing is inlined.
+ */
+function inlineTest(op: CompareOp, type: FieldType, values: Value[]): CheckParts['inline'] {
+  const list = op === 'in';
+  if (!list && values.length !== 1) return undefined;
+  const lit = values[0]?.text ?? '';
+  if (type === 'string' || type === 'any') {
+    if (list) {
+      const set = new Set(values.map((x) => x.text));
+      return { type: 'string', code: (v, ref) => `${ref(set)}.has(${v})` };
+    }
+    const q = JSON.stringify(lit);
+    switch (op) {
+      case '=':
+      case '==':
+        return { type: 'string', code: (v) => `${v} === ${q}` };
+      case '!=':
+        return { type: 'string', code: (v) => `${v} !== ${q}` };
+      case 'startswith':
+        return { type: 'string', code: (v) => `${v}.startsWith(${q})` };
+      case 'endswith':
+        return { type: 'string', code: (v) => `${v}.endsWith(${q})` };
+      case 'contains':
+        return { type: 'string', code: (v) => `${v}.includes(${q})` };
+      default:
+        return undefined;
+    }
+  }
+  if (type === 'number') {
+    if (list) {
+      const nums = values.map((x) => parseNumber(x.text));
+      if (nums.some((n) => Number.isNaN(n))) return undefined;
+      const set = new Set(nums);
+      return { type: 'number', code: (v, ref) => `${ref(set)}.has(${v})` };
+    }
+    const n = parseNumber(lit);
+    if (!Number.isFinite(n)) return undefined;
+    const q = JSON.stringify(n);
+    switch (op) {
+      case '=':
+      case '==':
+        return { type: 'number', code: (v) => `${v} === ${q}` };
+      case '!=':
+        return { type: 'number', code: (v) => `(${v} === ${v} && ${v} !== ${q})` };
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return { type: 'number', code: (v) => `${v} ${op} ${q}` };
+      default:
+        return undefined;
+    }
+  }
+  if (type === 'bool' && !list && (op === '=' || op === '==' || op === '!=')) {
+    const b = toBool(lit);
+    if (b === undefined) return undefined;
+    return { type: 'boolean', code: (v) => `${v} ${op === '!=' ? '!==' : '==='} ${b}` };
+  }
+  return undefined;
 }
 
 function fieldLabel(f: FieldExpr): string {

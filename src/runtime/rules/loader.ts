@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument, isMap, isSeq, type Node, type YAMLMap } from 'yaml';
 import { LIST_OPS, type CompareOp, type Expr, type Value } from './ast.js';
-import { Compiler, evtTypesOf, type Predicate } from './compiler.js';
+import { Compiler, evtTypesOf, type Plan, type Predicate } from './compiler.js';
 import { ConditionError, RuleLoadError, type RuleDiagnostic, type RuleLocation } from './errors.js';
 import { fieldRegistry as defaultRegistry, type FieldRegistry } from './fields.js';
 import { Scanner } from './lexer.js';
@@ -42,6 +42,8 @@ export interface RuleDef {
 export interface CompiledRule extends RuleDef {
   expr: Expr;
   predicate: Predicate;
+  /** The compiled condition before code generation (RuleSet compiles each evt.type bucket's rules into one function). */
+  plan: Plan;
   /** Event types the rule can match; null = every type. */
   evtTypes: Set<string> | null;
   /** Position in load order (alerts keep rule order). */
@@ -475,8 +477,10 @@ function compileAll(c: Collector, registry: FieldRegistry): LoadResult {
       continue;
     }
     let predicate: Predicate;
+    let plan: Plan;
     try {
-      predicate = compiler.compile(expr);
+      plan = compiler.plan(expr);
+      predicate = compiler.predicateOf(plan);
     } catch (e) {
       conditionError(c, loc, e);
       continue;
@@ -486,7 +490,7 @@ function compileAll(c: Collector, registry: FieldRegistry): LoadResult {
       c.warn(loc, 'rule matches too many evt.type values; this has a significant performance penalty', 'LOAD_NO_EVTTYPE');
     }
     expanded.set(r.name, expr);
-    rules.push({ ...r, expr, predicate, evtTypes, index: index++ });
+    rules.push({ ...r, expr, predicate, plan, evtTypes, index: index++ });
   }
   for (const m of c.macros.values()) if (!m.used) c.warn(m.loc, `macro '${m.name}' is not used`, 'LOAD_UNUSED_MACRO');
   for (const l of c.lists.values()) if (!l.used) c.warn(l.loc, `list '${l.name}' is not used`, 'LOAD_UNUSED_LIST');

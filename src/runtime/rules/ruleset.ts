@@ -35,6 +35,9 @@ export interface RuleSetOptions {
 interface Bucket {
   rules: CompiledRule[];
   outputs: OutputTemplate[];
+  /** The bucket's conditions as one generated function (see Compiler.compileBucket). */
+  first: (c: EvalContext) => number;
+  all: (c: EvalContext, out: number[]) => void;
 }
 
 export class RuleSet {
@@ -76,54 +79,47 @@ export class RuleSet {
   }
 
   private bucket(rules: CompiledRule[]): Bucket {
-    return { rules, outputs: rules.map((r) => this.outputs.get(r)!) };
+    const fns = this.loaded.compiler.compileBucket(rules.map((r) => r.plan));
+    return { rules, outputs: rules.map((r) => this.outputs.get(r)!), ...fns };
+  }
+
+  private readonly hits: number[] = [];
+
+  /** Indexes (in the bucket) of the rules the context's event matches; reuses one array. */
+  private matchIndexes(b: Bucket): number[] {
+    const hits = this.hits;
+    hits.length = 0;
+    if (this.firstOnly) {
+      const i = b.first(this.ctx);
+      if (i >= 0) hits.push(i);
+    } else b.all(this.ctx, hits);
+    return hits;
   }
 
   /** The rules an event matches, in load order (only the first with `ruleMatching: first`). */
   match(ev: RuntimeEvent): CompiledRule[] {
     const b = this.bucketFor(ev);
-    const out: CompiledRule[] = [];
-    const ctx = this.ctx;
-    ctx.reset(ev);
-    const rules = b.rules;
-    for (let i = 0; i < rules.length; i++) {
-      if (rules[i]!.predicate(ctx)) {
-        out.push(rules[i]!);
-        if (this.firstOnly) break;
-      }
-    }
-    return out;
+    this.ctx.reset(ev);
+    return this.matchIndexes(b).map((i) => b.rules[i]!);
   }
 
   /** Number of rules an event matches, without building alerts (the hot path of benches). */
   countMatches(ev: RuntimeEvent): number {
-    const rules = this.bucketFor(ev).rules;
-    const ctx = this.ctx;
-    ctx.reset(ev);
-    let n = 0;
-    for (let i = 0; i < rules.length; i++) {
-      if (rules[i]!.predicate(ctx)) {
-        n++;
-        if (this.firstOnly) break;
-      }
-    }
-    return n;
+    const b = this.bucketFor(ev);
+    this.ctx.reset(ev);
+    if (this.firstOnly) return b.first(this.ctx) >= 0 ? 1 : 0;
+    return this.matchIndexes(b).length;
   }
 
   /** Alerts (Falco JSON shape) for every rule the event matches. */
   evaluate(ev: RuntimeEvent): Alert[] {
     const b = this.bucketFor(ev);
-    const ctx = this.ctx;
-    ctx.reset(ev);
-    let out: Alert[] | undefined;
-    for (let i = 0; i < b.rules.length; i++) {
-      const r = b.rules[i]!;
-      if (r.predicate(ctx)) {
-        (out ??= []).push(makeAlert(r, b.outputs[i]!, ev, this.opts.hostname));
-        if (this.firstOnly) break;
-      }
+    this.ctx.reset(ev);
+    if (this.firstOnly) {
+      const i = b.first(this.ctx);
+      return i < 0 ? [] : [makeAlert(b.rules[i]!, b.outputs[i]!, ev, this.opts.hostname)];
     }
-    return out ?? [];
+    return this.matchIndexes(b).map((i) => makeAlert(b.rules[i]!, b.outputs[i]!, ev, this.opts.hostname));
   }
 
   private bucketFor(ev: RuntimeEvent): Bucket {

@@ -16,6 +16,8 @@ import { createSource } from '../../src/central/store/sources.js';
 import { LiveEvaluator } from '../../src/central/live/evaluator.js';
 import { StoreInventorySink } from '../../src/central/live/sink.js';
 import type { GraphEdge, GraphNode, NetworkGraph } from '../../src/network/graph-types.js';
+import { stringify } from 'yaml';
+import { runCli } from '../helpers/cli.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
 import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
 import { CLUSTER, shopFlows, shopObjects } from './network-fixture.js';
@@ -84,6 +86,22 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     const ok = edge('frontend', 'cart', 8080);
     assert.ok(ok?.allowed && ok.observed && !ok.flag, JSON.stringify(ok));
     assert.equal(ok.observed!.connections, 42);
+  });
+
+  test('the allowed edges into the isolated namespace are what `netpol analyze` finds in the same manifests', async () => {
+    // The fixture's top-level objects as manifests (owned ReplicaSets and Pods left out, as the analysis does).
+    const manifests = [...shopObjects('manifests')].filter(([kind]) => kind !== 'ReplicaSet' && kind !== 'Pod').flatMap(([, list]) => list.map((o) => stringify(o.body))).join('---\n');
+    const r = await runCli(['netpol', 'analyze', '-', '--format', 'json'], { input: manifests });
+    assert.equal(r.code, 0, r.stderr);
+    const conns = JSON.parse(r.stdout) as { src: string; dst: string; conn: string }[];
+    const name = (s: string) => s.replace(/\[Deployment\]$/, '');
+    // shop is isolated for ingress: the analysis lists exactly which pairs its policies allow, with ports.
+    const expected = conns.filter((c) => c.dst.startsWith('shop/')).map((c) => `${name(c.src)} -> ${name(c.dst)} ${c.conn}`).sort();
+    const label = (id: string) => { const n = graph.nodes.find((x) => x.id === id)!; return `${n.namespace}/${n.name}`; };
+    const allowed = graph.edges.filter((e) => e.allowed && graph.nodes.find((x) => x.id === e.target)?.namespace === 'shop')
+      .map((e) => `${label(e.source)} -> ${label(e.target)} ${e.protocol} ${e.port}`).sort();
+    assert.deepEqual(allowed, expected);
+    assert.deepEqual(expected, ['shop/cart -> shop/db TCP 5432', 'web/frontend -> shop/cart TCP 8080']);
   });
 
   test('/network draws the API graph: namespaces as boxes, flagged edges red and dashed', async () => {

@@ -157,7 +157,7 @@ async function until<T>(what: string, name: string, f: () => Promise<T | undefin
 describe("Central's and the webhook's pods, run from the rendered chart", { skip }, () => {
   const objects = skip ? [] : render();
   const workload = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name)!;
-  const secret = (name: string, key: string) => b64(objects.find((o) => o.kind === 'Secret' && o.metadata.name === name).data[key]);
+  const secret = (name: string, key: string) => b64(objects.find((o) => o.kind === 'Secret' && o.metadata.name === name)!.data[key]);
   // Made by the operator after Central's first start (NOTES.txt); any token will do for starting.
   const operatorSecrets = { 'gh-gatehouse-admission-token': { token: 'admission-token-for-the-pod-test-0000000000' } };
 
@@ -193,7 +193,7 @@ describe("Central's and the webhook's pods, run from the rendered chart", { skip
     const { name, port } = await runPod(objects, webhook, operatorSecrets);
     const ca = secret('gh-gatehouse-admission-tls', 'ca.crt');
     const svc = `gh-gatehouse-admission.${NS}.svc`;
-    const path = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration').webhooks[0].clientConfig.service.path;
+    const path = objects.find((o) => o.kind === 'ValidatingWebhookConfiguration')!.webhooks[0].clientConfig.service.path;
     const review = (privileged: boolean) => ({
       apiVersion: 'admission.k8s.io/v1',
       kind: 'AdmissionReview',

@@ -118,6 +118,9 @@ await storeTest('policies generated from flows ingested into Central allow exact
     assert.ok(!enf.body.policies.some((p: any) => p.metadata.name.startsWith('gatehouse-learning-')));
     assert.deepEqual(enf.body.learning, [{ workload: 'shop/newbie[Deployment]' }]);
 
+    const doc = await c.api('GET', '/api/v1/openapi.json');
+    assert.ok(doc.body.paths['/api/v1/network/policies/generate'].post.requestBody, 'documented in the OpenAPI document');
+
     // Bad bodies: one line each.
     const unknown = await c.api('POST', '/api/v1/network/policies/generate', { since: '24h', sinze: 1 }, analyst);
     assert.equal(unknown.status, 400);

@@ -20,7 +20,7 @@ import { stringify } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
 import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
-import { CLUSTER, shopFlows, shopObjects } from './network-fixture.js';
+import { CLUSTER, IPS, shopFlows, shopObjects } from './network-fixture.js';
 
 interface CyNode { id: string; label: string; kind: string; parent: string | null; isParent: boolean; rendered: { x: number; y: number } }
 interface CyEdge { id: string; source: string; target: string; flag: string; allowed: boolean; observed: boolean; lineColor: string; lineStyle: string; width: string; rendered: { x: number; y: number } }
@@ -211,5 +211,30 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     const nodes = await page.evaluate<CyNode[]>('window.__gatehouseNetwork.nodes()');
     assert.deepEqual(nodes.filter((n) => !n.isParent || api.nodes.some((g: GraphNode) => g.id === n.id)).map((n) => n.id).sort(), api.nodes.map((n: GraphNode) => n.id).sort());
     assert.ok(api.edges.every((e: GraphEdge) => [e.source, e.target].includes(byName('frontend').id)), 'the web namespace view keeps frontend\'s edges');
+  });
+
+  test('new flows are offered live; redrawn, the unused edge becomes observed', async () => {
+    await openGraph(`?cluster=${CLUSTER}`);
+    await page.evaluate('window.marker = 5');
+    const unused = edge('cart', 'db', 5432)!;
+    const sensor = await central.token('sensor');
+    const now = new Date().toISOString();
+    const flow = {
+      id: 'flow-cart-db', type: 'flow', time: now,
+      data: { protocol: 'TCP', direction: 'egress', local: { ip: IPS.cart, port: 41000, pod: { namespace: 'shop', name: 'cart-5d8f7c9b4-abcde' } }, remote: { ip: IPS.db, port: 5432 }, firstSeen: now, lastSeen: now, connections: 9, observedBy: 'ebpf' },
+    };
+    const res = await central.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', cluster: CLUSTER, node: 'node-1' }, events: [flow] }, sensor);
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const redraw = page.getByRole('button', { name: 'Redraw the graph' });
+    await redraw.waitFor({ timeout: 15_000 });
+    await redraw.click();
+    await until(page, `window.__gatehouseNetwork.renderedAt !== null && window.__gatehouseNetwork.edges().some((e) => e.id === ${JSON.stringify(unused.id)} && e.observed)`);
+    const now2 = (await central.api('GET', `/api/v1/network/graph?cluster=${CLUSTER}`)).body as NetworkGraph;
+    const after = now2.edges.find((e) => e.id === unused.id);
+    assert.ok(after?.observed && after.allowed && !after.flag, JSON.stringify(after));
+    const drawn = (await page.evaluate<CyEdge[]>('window.__gatehouseNetwork.edges()')).find((e) => e.id === unused.id)!;
+    assert.equal(drawn.flag, '');
+    assert.equal(drawn.lineStyle, 'solid');
+    assert.equal(await page.evaluate('window.marker'), 5, 'no reload');
   });
 });

@@ -17,7 +17,7 @@ function peerLink(n: GraphNode | undefined, id: string) {
 
 export function DeploymentNeighbours({ id }: { id: string }) {
   const { data, error, reload } = useApi<NetworkGraph>(`/api/v1/network/graph?deployment=${encodeURIComponent(id)}`);
-  useLiveChanges(['network', 'flows'], reload);
+  useLiveChanges(['events', 'objects', 'network'], reload);
   const nodes = useMemo(() => new Map((data?.nodes ?? []).map((n) => [n.id, n])), [data]);
   const edges = useMemo(() => (data?.edges ?? []).filter((e) => e.source === id || e.target === id), [data, id]);
   const me = nodes.get(id);

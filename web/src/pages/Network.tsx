@@ -33,7 +33,11 @@ export function Network() {
   // `since` moves with the clock: computed once per filter change, not per render.
   const path = useMemo(() => graphPath(f), [f.cluster, f.namespace, f.window]);
   const { data, error, loading, reload } = useApi<NetworkGraph>(path);
-  useLiveChanges(['network', 'flows', 'objects'], reload);
+  // Sensors send batches every few seconds: redrawing a large graph each time would move it
+  // under the user's hands, so new observations are offered, not forced.
+  const [stale, setStale] = useState(false);
+  useLiveChanges(['events', 'objects', 'network'], () => setStale(true));
+  const refresh = () => { setStale(false); reload(); };
   const selected: Selection = params.get('node') ? { kind: 'node', id: params.get('node')! } : params.get('edge') ? { kind: 'edge', id: params.get('edge')! } : null;
   const setSelected = (s: Selection) => {
     const next = new URLSearchParams(params);
@@ -46,6 +50,7 @@ export function Network() {
       <h1>Network</h1>
       <Filters fields={[{ name: 'cluster', label: 'Cluster' }, { name: 'namespace', label: 'Namespace' }, { name: 'window', label: 'Observed in', options: Object.keys(WINDOWS) }]} />
       <ErrorNote error={error} />
+      {stale && <p className="notice" role="status">New flows or inventory changes arrived. <button type="button" className="small" onClick={refresh}>Redraw the graph</button></p>}
       {!data ? (!error && <Loading what="the network graph" />) : <NetworkBody graph={data} selected={selected} onSelect={setSelected} loading={loading} />}
     </>
   );

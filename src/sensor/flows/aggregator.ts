@@ -64,17 +64,10 @@ interface Entry {
 
 /** The fields that make a flow, as one string (the client's ephemeral port is not part of it). */
 export function flowKey(o: Pick<FlowObservation, 'protocol' | 'direction' | 'local' | 'remote' | 'observedBy'>): string {
-  return JSON.stringify([
-    o.local.container?.id ?? 'host',
-    o.local.process?.name ?? '',
-    o.local.process?.exe ?? '',
-    o.direction,
-    o.protocol,
-    o.remote.ip,
-    o.direction === 'egress' ? o.remote.port : 0,
-    o.direction === 'ingress' ? o.local.port : 0,
-    o.observedBy,
-  ]);
+  // joined by a control character no field holds (process names and paths come from the
+  // kernel's records, whose separator it is); per connection, so no JSON.stringify here
+  const egress = o.direction === 'egress';
+  return `${o.local.container?.id ?? 'host'}\x1f${o.local.process?.name ?? ''}\x1f${o.local.process?.exe ?? ''}\x1f${o.direction}\x1f${o.protocol}\x1f${o.remote.ip}\x1f${egress ? o.remote.port : 0}\x1f${egress ? 0 : o.local.port}\x1f${o.observedBy}`;
 }
 
 /** The flow's idempotency key: a hash of its key, its interval and the host. */
@@ -89,7 +82,9 @@ export interface FlushedFlow {
 }
 
 export class FlowAggregator {
-  private readonly open = new Map<string, Entry>();
+  /** Open flows by interval start, then by key. */
+  private readonly open = new Map<number, Map<string, Entry>>();
+  private openCount = 0;
   private readonly intervalMs: number;
   private readonly maxFlows: number;
   private readonly graceMs: number;
@@ -116,9 +111,13 @@ export class FlowAggregator {
       start = this.flushedUntil;
     }
     const key = flowKey(o);
-    const mapKey = `${start}\n${key}`;
+    let bucket = this.open.get(start);
+    if (!bucket) {
+      bucket = new Map();
+      this.open.set(start, bucket);
+    }
     const n = o.connections ?? 1;
-    const e = this.open.get(mapKey);
+    const e = bucket.get(key);
     if (e) {
       e.flow.connections += n;
       if (o.bytes !== undefined) e.flow.bytes = (e.flow.bytes ?? 0) + o.bytes;
@@ -127,7 +126,7 @@ export class FlowAggregator {
       if (!e.flow.remote.dns && o.remote.dns) e.flow.remote.dns = o.remote.dns;
       return;
     }
-    if (this.open.size >= this.maxFlows) {
+    if (this.openCount >= this.maxFlows) {
       this.counters.dropped++;
       return;
     }
@@ -143,7 +142,8 @@ export class FlowAggregator {
       observedBy: o.observedBy,
     };
     if (o.bytes !== undefined) flow.bytes = o.bytes;
-    this.open.set(mapKey, { key, intervalStart: start, flow, first: o.timeMs, last: o.timeMs });
+    bucket.set(key, { key, intervalStart: start, flow, first: o.timeMs, last: o.timeMs });
+    this.openCount++;
   }
 
   /**
@@ -153,12 +153,15 @@ export class FlowAggregator {
   flush(nowMs: number, all = false): FlushedFlow[] {
     const cutoff = all ? Infinity : this.intervalOf(nowMs - this.graceMs);
     const out: FlushedFlow[] = [];
-    for (const [mk, e] of this.open) {
-      if (e.intervalStart >= cutoff) continue;
-      this.open.delete(mk);
-      e.flow.firstSeen = new Date(e.first).toISOString();
-      e.flow.lastSeen = new Date(e.last).toISOString();
-      out.push({ id: flowId(e.key, e.intervalStart, this.opts.host), intervalStart: e.intervalStart, flow: e.flow });
+    for (const [start, bucket] of this.open) {
+      if (start >= cutoff) continue;
+      this.open.delete(start);
+      this.openCount -= bucket.size;
+      for (const e of bucket.values()) {
+        e.flow.firstSeen = new Date(e.first).toISOString();
+        e.flow.lastSeen = new Date(e.last).toISOString();
+        out.push({ id: flowId(e.key, e.intervalStart, this.opts.host), intervalStart: e.intervalStart, flow: e.flow });
+      }
     }
     if (all) {
       const latest = out.reduce((m, f) => Math.max(m, f.intervalStart + this.intervalMs), this.intervalOf(nowMs) + this.intervalMs);
@@ -170,6 +173,6 @@ export class FlowAggregator {
   }
 
   stats(): FlowAggregatorStats {
-    return { ...this.counters, open: this.open.size };
+    return { ...this.counters, open: this.openCount };
   }
 }

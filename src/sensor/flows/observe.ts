@@ -45,7 +45,7 @@ export function observationOf(ev: RuntimeEvent, containerIp?: (containerId: stri
   const rport = Number(ev['fd.rport'] ?? 0);
   if (!rip) return undefined;
   const cid = String(ev['container.id'] ?? 'host');
-  let lip = String(ev['fd.lip'] ?? '');
+  let lip = String(ev['fd.lip'] ?? '') || '0.0.0.0';
   if (isUnspecified(lip) && cid !== 'host') lip = containerIp?.(cid) ?? lip;
   const local: FlowLocalEnd = { ip: lip, port: Number(ev['fd.lport'] ?? 0) };
   if (cid !== 'host') {

@@ -150,7 +150,8 @@ export class Compiler {
   /** Fields the compiled conditions read, for `rules check` and for the unknown-field check. */
   readonly used: FieldUse[] = [];
 
-  constructor(readonly registry: FieldRegistry) {}
+  /** `inline: false` keeps every test a closure call (the reference the inlined code is tested against). */
+  constructor(readonly registry: FieldRegistry, private readonly opts: { inline?: boolean } = {}) {}
 
   /** Resolves a field use; throws a ConditionError for an unknown or malformed field. */
   resolve(f: { name: string; arg?: string; pos: number }): FieldDef {
@@ -404,7 +405,7 @@ export class Compiler {
     else throw new ConditionError(`operator '${op}' needs a value`, e.pos, op);
     const modifier: Modifier = e.modifier ?? (type === 'list' && op === 'in' ? 'allof' : 'anyof');
     if (!e.modifier && modifier === 'anyof') {
-      const inline = inlineTest(op, type, e.rhs.kind === 'list' ? e.rhs.values : [e.rhs.value]);
+      const inline = this.opts.inline === false ? undefined : inlineTest(op, type, e.rhs.kind === 'list' ? e.rhs.values : [e.rhs.value]);
       this.lastParts = { ...(key !== undefined ? { key } : {}), get, test, ...(inline ? { inline } : {}) };
       return (c) => {
         const v = get(c);

@@ -38,6 +38,12 @@ export interface BusConsumerOptions {
   limits?: BusLimits;
   /** Delay of a redelivery after the store failed (default 1 s, doubling to 15 s). */
   retryDelayMs?: number;
+  /**
+   * Fetch-and-store loops per instance (default 2): batches commit in parallel transactions.
+   * The same id in two batches in flight at once makes one of them fail on the primary key;
+   * it is nak'ed, redelivered and then dropped as a duplicate.
+   */
+  parallel?: number;
 }
 
 const ns = (ms: number) => ms * 1_000_000;
@@ -91,6 +97,8 @@ class BusConsumer {
   private readonly metrics;
   private nc: NatsConnection | undefined;
   private consumer: Consumer | undefined;
+  private preparing: Promise<Consumer> | undefined;
+  private readonly parallel: number;
   private failures = 0;
 
   constructor(private readonly ctx: CentralContext, private readonly servers: string[], private readonly options: BusConsumerOptions, private readonly tools: CentralJobTools) {
@@ -98,6 +106,7 @@ class BusConsumer {
     this.batchSize = options.batchSize ?? 1000;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.parallel = Math.max(1, options.parallel ?? 2);
     this.metrics = busMetrics(ctx, () => this.info());
   }
 
@@ -114,25 +123,31 @@ class BusConsumer {
     void this.watchStatus(nc, where);
     this.tools.log.info({ nats: where, durable: this.durable }, 'event bus: connected');
     try {
-      let lastError: string | undefined;
-      while (!signal.aborted) {
-        try {
-          if (!this.consumer) this.consumer = await this.prepare(nc);
-          await this.fetchAndStore(this.consumer, signal);
-          lastError = undefined;
-        } catch (e) {
-          const message = describeError(e);
-          if (message !== lastError) this.tools.log.warn({ nats: where, error: message }, 'event bus: fetch failed; retrying');
-          lastError = message;
-          // The stream or the consumer may be gone (a NATS store wiped): prepared again next time.
-          this.consumer = undefined;
-          await delay(1000, signal);
-        }
-      }
+      // Several fetch-and-store loops: while one waits for its commit, another fetches and parses.
+      await Promise.all(Array.from({ length: this.parallel }, () => this.loop(nc, where, signal)));
     } finally {
       this.metrics.connected.set(0);
       this.nc = undefined;
       await nc.drain().catch(() => nc.close());
+    }
+  }
+
+  private async loop(nc: NatsConnection, where: string, signal: AbortSignal): Promise<void> {
+    let lastError: string | undefined;
+    while (!signal.aborted) {
+      try {
+        this.preparing ??= this.prepare(nc).then((c) => (this.consumer = c));
+        await this.fetchAndStore(await this.preparing, signal);
+        lastError = undefined;
+      } catch (e) {
+        const message = describeError(e);
+        if (message !== lastError) this.tools.log.warn({ nats: where, error: message }, 'event bus: fetch failed; retrying');
+        lastError = message;
+        // The stream or the consumer may be gone (a NATS store wiped): prepared again next time.
+        this.preparing = undefined;
+        this.consumer = undefined;
+        await delay(1000, signal);
+      }
     }
   }
 

@@ -16,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { stringify } from 'yaml';
 import { connlistFromPaths, loadCluster } from '../../src/kube/netpol/index.js';
 import { generateFromObserved, type ObservedEdge } from '../../src/network/observed-policy.js';
+import { loadManifests } from '../../src/kube/manifests.js';
+import type { ObservedFlow } from '../../src/network/flow.js';
+import { observedFromFlows, serviceIpsOf } from '../../src/network/observed-flows.js';
 import { rng } from '../helpers/random.js';
 
 // ---- an independent port-set representation: per protocol, sorted disjoint ranges ----
@@ -245,4 +248,129 @@ test('policies from observed flows allow exactly the observed connections, DNS a
   }
   // The generator exercised each feature on many cases.
   assert.ok(withLearning > 50 && withExternal > 100 && withDns > 50, `${withLearning} ${withExternal} ${withDns}`);
+});
+
+/**
+ * The same property from generated sensor flows (ObservedFlow lines, as `sensor --flows`
+ * writes them): pods named as their controllers name them, pod IPs, Services with
+ * clusterIPs; egress flows to pod IPs and to Services, the server's ingress flow sometimes
+ * beside it, external ends both ways. The ground truth is what the generator made talk; a
+ * pod address counts as that pod only when some flow of the pod itself carries it (else it
+ * is external: documented). No learning in a flow file.
+ */
+const POD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'];
+const podName = (kind: string, name: string) => (kind === 'Deployment' ? `${name}-5d8f7c9b4-x7k2p` : kind === 'StatefulSet' ? `${name}-0` : `${name}-q8w2e`);
+
+function generateFlowCase(seed: number): { c: Case; flows: ObservedFlow[] } {
+  const r = rng(seed * 7919);
+  const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)]!;
+  const docs: Record<string, any>[] = [];
+  const workloads: (W & { ip: string; svc?: string })[] = [];
+  let n = 0;
+  for (let k = 0, nsCount = 1 + Math.floor(r() * 2); k < nsCount; k++) {
+    const ns = `ns${k}`;
+    docs.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    for (let i = 0, count = 2 + Math.floor(r() * 4); i < count; i++) {
+      const kind = pick(POD_KINDS);
+      const name = `w${k}-${i}`;
+      docs.push(workloadDoc(kind, ns, name, { app: name }));
+      const w: W & { ip: string; svc?: string } = { id: `${ns}/${name}[${kind}]`, ns, name, kind, dns: false, ip: `10.1.${k}.${10 + i}` };
+      if (r() < 0.4) {
+        w.svc = `10.96.${k}.${10 + i}`;
+        docs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `${name}-svc`, namespace: ns }, spec: { clusterIP: w.svc, selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] } });
+      }
+      workloads.push(w);
+      n++;
+    }
+  }
+  void n;
+  const t = '2026-12-07T09:00:00Z';
+  const flow = (w: W & { ip: string }, direction: 'egress' | 'ingress', proto: Proto, localPort: number, rip: string, rport: number): ObservedFlow => ({
+    protocol: proto, direction, local: { ip: w.ip, port: localPort, pod: { namespace: w.ns, name: podName(w.kind, w.name) } }, remote: { ip: rip, port: rport },
+    firstSeen: t, lastSeen: t, connections: 1, observedBy: 'ebpf',
+  });
+  const flows: ObservedFlow[] = [];
+  // Ground truth, resolved below once every flow is known.
+  const talks: { a: (typeof workloads)[number]; b?: (typeof workloads)[number]; ext?: Ext; dir: 'out' | 'in'; c: PS; viaService?: boolean }[] = [];
+  for (let k = 0, count = Math.floor(r() * 12); k < count; k++) {
+    const a = pick(workloads);
+    const proto = pick([...PROTOS]);
+    const port = 1 + Math.floor(r() * 9000);
+    const roll = r();
+    if (roll < 0.15) {
+      const base = (20 + Math.floor(r() * 200)) * 2 ** 24 + Math.floor(r() * 2 ** 16) * 256 + 9;
+      const e: Ext = { lo: base, hi: base, text: ip(base) };
+      if (r() < 0.5) {
+        flows.push(flow(a, 'egress', proto, 0, e.text, port));
+        talks.push({ a, ext: e, dir: 'out', c: one(proto, port) });
+      } else {
+        flows.push(flow(a, 'ingress', proto, port, e.text, 40000));
+        talks.push({ a, ext: e, dir: 'in', c: one(proto, port) });
+      }
+      continue;
+    }
+    const b = pick(workloads);
+    if (a === b) continue;
+    if (b.svc && roll < 0.35) {
+      // Through the Service: clusterIP port 80 is the pods' TCP 8080.
+      flows.push(flow(a, 'egress', 'TCP', 0, b.svc, 80));
+      talks.push({ a, b, dir: 'out', c: one('TCP', 8080), viaService: true });
+      continue;
+    }
+    flows.push(flow(a, 'egress', proto, 0, b.ip, port));
+    talks.push({ a, b, dir: 'out', c: one(proto, port) });
+    if (r() < 0.5) {
+      flows.push(flow(b, 'ingress', proto, port, a.ip, 40000 + k));
+      talks.push({ a: b, b: a, dir: 'in', c: one(proto, port) });
+    }
+  }
+  const known = new Set(flows.map((f) => f.local.ip));
+  const pairs = new Map<string, PS>();
+  const egressExt: Case['egressExt'] = [];
+  const ingressExt: Case['ingressExt'] = [];
+  const addPair = (src: W, dst: W, c: PS) => pairs.set(`${src.id}\t${dst.id}`, union(pairs.get(`${src.id}\t${dst.id}`) ?? none(), c));
+  for (const x of talks) {
+    if (x.ext) (x.dir === 'out' ? egressExt : ingressExt).push({ w: x.a.id, e: x.ext, c: x.c });
+    else if (x.dir === 'out') {
+      // To a Service: always its backends; to a pod address: that pod only when its own flows carry the address.
+      if (x.viaService || known.has(x.b!.ip)) addPair(x.a, x.b!, x.c);
+      else egressExt.push({ w: x.a.id, e: { lo: ipNum(x.b!.ip), hi: ipNum(x.b!.ip), text: x.b!.ip }, c: x.c });
+    } else {
+      // x.a accepted from x.b: known because x.b's egress flow is in the file.
+      addPair(x.b!, x.a, x.c);
+    }
+  }
+  return { c: { manifests: docs.map((d) => stringify(d)).join('---\n'), edges: [], learning: [], workloads, learningIds: new Set(), pairs, egressExt, ingressExt }, flows };
+}
+
+const ipNum = (s: string): number => s.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+
+test('policies from generated sensor flows allow exactly what talked (150 random clusters)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-observed-flows-'));
+  let viaServices = 0;
+  let unknownPeers = 0;
+  try {
+    for (let seed = 1; seed <= 150; seed++) {
+      const { c: g, flows } = generateFlowCase(seed);
+      const manifests = join(dir, `m${seed}.yaml`);
+      writeFileSync(manifests, g.manifests);
+      const { model } = await loadCluster([manifests]);
+      const { objects } = await loadManifests([manifests]);
+      const { edges, unresolved } = observedFromFlows(flows, model, { serviceIps: serviceIpsOf(objects) });
+      assert.equal(unresolved, 0, `seed ${seed}`);
+      const res = generateFromObserved(model, { edges });
+      writeFileSync(join(dir, `p${seed}.yaml`), res.yaml);
+      const got = (await connlistFromPaths([manifests, join(dir, `p${seed}.yaml`)], 'txt')).split('\n').filter(Boolean).sort();
+      const srcPart = g.ingressExt.length ? partition(g.ingressExt.map((x) => x.e)) : [[0, 2 ** 32 - 1] as [number, number]];
+      const dstPart = g.egressExt.length ? partition(g.egressExt.map((x) => x.e)) : [[0, 2 ** 32 - 1] as [number, number]];
+      const want = [...expectedAfter(g, srcPart, dstPart).entries()].map(([k, c]) => `${k.replace('\t', ' => ')} : ${render(c)}`).sort();
+      assert.deepEqual(got, want, `seed ${seed}\nflows: ${flows.map((f) => JSON.stringify(f)).join('\n')}`);
+      assert.equal(res.simulation.counts.cutObserved, 0, `seed ${seed}`);
+      if (flows.some((f) => f.remote.ip.startsWith('10.96.'))) viaServices++;
+      if (g.egressExt.some((x) => x.e.text.startsWith('10.1.'))) unknownPeers++;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(viaServices > 20 && unknownPeers > 10, `${viaServices} ${unknownPeers}`);
 });

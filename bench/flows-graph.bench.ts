@@ -9,7 +9,7 @@
  * (PostgreSQL only when test/helpers/postgres.ts finds one).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCentralContext } from '../src/central/context.js';
 import { deploymentId } from '../src/central/live/deployments.js';
@@ -163,7 +163,7 @@ async function run(dialect: 'sqlite' | 'postgres'): Promise<void> {
       const median = [...times.slice(1)].sort((a, b) => a - b)[Math.floor((times.length - 1) / 2)]!;
       const rss = process.memoryUsage().rss / 2 ** 20;
       console.log(`[${dialect}] since=${since}: ${graph!.counts.nodes} nodes, ${graph!.counts.edges} edges (${graph!.counts.observedNotAllowed} observed-not-allowed, ${graph!.counts.allowedNotObserved} allowed-not-observed)`);
-      console.log(`[${dialect}] since=${since}: graph build first ${first.toFixed(0)} ms (policy analysis included), then median ${median.toFixed(0)} ms wall, ${cpuMedian.toFixed(0)} ms CPU (goal ≤ ${GOAL_MS} ms: ${median <= GOAL_MS ? 'met' : 'MISSED'}); RSS ${rss.toFixed(0)} MiB`);
+      console.log(`[${dialect}] since=${since}: graph build first ${first.toFixed(0)} ms wall, ${cpu[0]!.toFixed(0)} ms CPU${since === '24h' ? ' (with the policy analysis, kept for later builds)' : ''}, then median ${median.toFixed(0)} ms wall, ${cpuMedian.toFixed(0)} ms CPU; goal ≤ ${GOAL_MS} ms: ${median <= GOAL_MS ? 'met' : cpuMedian <= GOAL_MS ? `met on CPU time, wall missed (load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores)` : 'MISSED'}; RSS ${rss.toFixed(0)} MiB`);
     }
   } finally {
     await store.close();

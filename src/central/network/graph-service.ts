@@ -36,7 +36,9 @@ export const DEFAULT_SINCE = '24h';
 const PAGE = 2000;
 /** Kinds the analyses read besides the workloads. */
 const POLICY_KINDS = ['Namespace', 'NetworkPolicy', 'Service', 'PeerAuthentication', 'DestinationRule'];
-const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'DeploymentConfig', 'VirtualMachine'];
+/** Workload kinds read in bulk; ReplicaSets, Jobs and Pods are nearly always owned, so only those that are deployments themselves are read, one by one. */
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicationController', 'CronJob', 'DeploymentConfig', 'VirtualMachine'];
+const OWNED_KINDS = ['Pod', 'ReplicaSet', 'Job'];
 
 type Ctx = Pick<CentralContext, 'db' | 'now'>;
 
@@ -161,8 +163,8 @@ function analysisInput(o: NetpolObject): string {
 
 /**
  * A cluster's objects for the netpol and mesh analyses, read in pages: the policy kinds, the
- * top-level workloads (owned ReplicaSets and Jobs left out, as deployments are), and the bare
- * Pods that are deployments themselves.
+ * top-level workloads (owned ones left out, as deployments are), and the bare Pods,
+ * ReplicaSets and Jobs that are deployments themselves.
  */
 async function clusterObjects(ctx: Ctx, sourceId: string, name: string): Promise<NetpolObject[]> {
   const out: NetpolObject[] = [];
@@ -186,10 +188,10 @@ async function clusterObjects(ctx: Ctx, sourceId: string, name: string): Promise
     const last = rows[rows.length - 1]!;
     after = { kind: last.kind, namespace: last.namespace, name: last.name };
   }
-  // Bare Pods (no controller) are deployments of their own; read only those.
-  const bare = await ctx.db.selectFrom('deployments').select(['namespace', 'name']).where('source_id', '=', sourceId).where('kind', '=', 'Pod').where('deleted_at', 'is', null).execute();
+  // Bare Pods, ReplicaSets and Jobs (no controller) are deployments of their own; read only those.
+  const bare = await ctx.db.selectFrom('deployments').select(['kind', 'namespace', 'name']).where('source_id', '=', sourceId).where('kind', 'in', OWNED_KINDS).where('deleted_at', 'is', null).execute();
   for (const b of bare) {
-    const r = await ctx.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', sourceId).where('kind', '=', 'Pod')
+    const r = await ctx.db.selectFrom('objects').select(['kind', 'namespace', 'name', 'body']).where('source_id', '=', sourceId).where('kind', '=', b.kind)
       .where('namespace', '=', b.namespace).where('name', '=', b.name).where('deleted_at', 'is', null).executeTakeFirst();
     if (r) add(r.kind, r.namespace, r.name, r.body);
   }

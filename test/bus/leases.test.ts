@@ -36,11 +36,12 @@ test('a lease: one holder at a time, a holder that loses the store stops before 
       active--;
       run.end = performance.now();
     };
-    const timings = { ttlMs: 1500, renewMs: 400, retryMs: 250, marginMs: 300 };
+    // Short, but with room for a loaded CI machine: three renewals per TTL.
+    const timings = { ttlMs: 3000, renewMs: 800, retryMs: 300, marginMs: 600 };
     const loops = stores.map((s, i) => leased('test-job', job(i), { timings, manager: () => managers[i]! })({ store: s, db: s.db } as unknown as CentralContext, abort.signal, { log: quiet }));
 
     await waitFor('one instance runs the job', () => runs.length === 1);
-    await sleep(3000); // several renewals: no flapping between the two
+    await sleep(4000); // several renewals: no flapping between the two
     assert.equal(runs.length, 1, 'the holder kept its lease through its renewals');
     const first = runs[0]!.holder;
     const [row] = await managers[0]!.list();

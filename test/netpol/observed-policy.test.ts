@@ -266,7 +266,6 @@ function generateFlowCase(seed: number): { c: Case; flows: ObservedFlow[] } {
   const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)]!;
   const docs: Record<string, any>[] = [];
   const workloads: (W & { ip: string; svc?: string })[] = [];
-  let n = 0;
   for (let k = 0, nsCount = 1 + Math.floor(r() * 2); k < nsCount; k++) {
     const ns = `ns${k}`;
     docs.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
@@ -280,10 +279,8 @@ function generateFlowCase(seed: number): { c: Case; flows: ObservedFlow[] } {
         docs.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `${name}-svc`, namespace: ns }, spec: { clusterIP: w.svc, selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }] } });
       }
       workloads.push(w);
-      n++;
     }
   }
-  void n;
   const t = '2026-12-07T09:00:00Z';
   const flow = (w: W & { ip: string }, direction: 'egress' | 'ingress', proto: Proto, localPort: number, rip: string, rport: number): ObservedFlow => ({
     protocol: proto, direction, local: { ip: w.ip, port: localPort, pod: { namespace: w.ns, name: podName(w.kind, w.name) } }, remote: { ip: rip, port: rport },

@@ -130,6 +130,10 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     await shot(page, 'network');
     assert.deepEqual(await axeSerious(page), []);
     await page.emulateMedia({ colorScheme: 'dark' });
+    // The graph follows a theme change while open: its red is the dark theme's --error now.
+    const darkError = await page.evaluate<string>("(() => { const s = document.createElement('span'); s.style.color = 'var(--error)'; document.body.append(s); const c = getComputedStyle(s).color; s.remove(); return c; })()");
+    assert.notEqual(norm(darkError), norm(errorColour));
+    await until(page, `window.__gatehouseNetwork.edges().find((e) => e.id === ${JSON.stringify(red.id)}).lineColor.replace(/\\s+/g, '') === ${JSON.stringify(norm(darkError))}`);
     await shot(page, 'network-dark');
     assert.deepEqual(await axeSerious(page), []);
     await page.emulateMedia({ colorScheme: 'light' });

@@ -134,6 +134,7 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
   useEffect(() => {
     let cancelled = false;
     let cy: Core | null = null;
+    let unlisten = () => {};
     const started = performance.now();
     void import('cytoscape').then(({ default: cytoscape }) => {
       if (cancelled || !box.current) return;
@@ -154,6 +155,11 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
       performance.mark('network-init', { detail: { ms: performance.now() - started } });
       cyRef.current = cy;
       showSelection(cy, shown.current);
+      // The theme follows the system: a change while the page is open restyles the graph.
+      const scheme = window.matchMedia('(prefers-color-scheme: dark)');
+      const restyle = () => { if (cy) cy.style(style(large)); };
+      scheme.addEventListener('change', restyle);
+      unlisten = () => scheme.removeEventListener('change', restyle);
       if (large) {
         let timer: ReturnType<typeof setTimeout> | undefined;
         const c = cy;
@@ -179,7 +185,7 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
         };
       }
     });
-    return () => { cancelled = true; cy?.destroy(); cyRef.current = null; };
+    return () => { cancelled = true; unlisten(); cy?.destroy(); cyRef.current = null; };
   }, [graph]);
 
   // The selection (from the graph, the side panel or the URL) is shown and brought into view.

@@ -99,6 +99,9 @@ export interface ImagePush {
   findings?: Finding[];
   signature?: ImageReport['signature'];
   db?: ImageReport['db'];
+  /** Config labels and manifest annotations (build provenance). */
+  labels?: Record<string, string> | null;
+  annotations?: Record<string, string>;
 }
 
 export function imageReport(p: ImagePush): ImageReport {
@@ -108,6 +111,8 @@ export function imageReport(p: ImagePush): ImageReport {
   const created = rfc3339(p.created);
   if (created) image.created = created;
   if (p.layers) image.layers = p.layers.map((l) => ({ digest: l.digest, ...(l.size !== undefined ? { size: l.size } : {}), ...(l.createdBy ? { createdBy: l.createdBy } : {}) }));
+  if (p.labels && Object.keys(p.labels).length) image.labels = p.labels;
+  if (p.annotations && Object.keys(p.annotations).length) image.annotations = p.annotations;
   const report: ImageReport = { image };
   if (p.sbom) report.sbom = p.sbom;
   if (p.findings) report.findings = p.findings.map(contractFinding);

@@ -58,6 +58,8 @@ export interface ImageSubjectScan {
   /** Secret and hygiene findings of the same walk. */
   extra: Finding[];
   inventory: Inventory;
+  /** The config's labels and the manifest's annotations (build provenance, for Central's service identities). */
+  provenance: { labels?: Record<string, string>; annotations?: Record<string, string> };
 }
 
 /** The DB to match against, opened before anything slow (a missing DB fails first); `close` only closes what it opened. */
@@ -125,6 +127,10 @@ export async function scanImageSubject(ref: string, opts: ImageSubjectOptions = 
   let hygiene: ImageFacts['hygiene'];
   let facts: ImageFacts;
   let report: ScanReport;
+  const provenance: ImageSubjectScan['provenance'] = {
+    ...(img.config.config?.Labels ? { labels: img.config.config.Labels } : {}),
+    ...(img.manifest.annotations ? { annotations: img.manifest.annotations } : {}),
+  };
   try {
     let walk: ImageWalk | undefined;
     inventory = await inventoryImage(img, { progress: progress.reporter, extraVisitors: hygieneVisitors(hygieneOpts), onWalk: (w) => (walk = w) });
@@ -155,7 +161,7 @@ export async function scanImageSubject(ref: string, opts: ImageSubjectOptions = 
     await img.close();
   }
   if (trust) facts.signature = await signatureFacts(ref, trust, opts.open);
-  return { facts, report, extra, inventory };
+  return { facts, report, extra, inventory, provenance };
 }
 
 /** The image subject of REF, scanned like `image scan` does (`policy eval --subject image REF`). */
@@ -180,5 +186,5 @@ export async function scanDirectorySubject(dir: string, opts: ImageSubjectOption
   }
   const facts = baseFacts(dir, now, scanned.report, scanned.vulnerabilities, inventory, []);
   delete facts.checks;
-  return { facts, report: scanned.report, extra: [], inventory };
+  return { facts, report: scanned.report, extra: [], inventory, provenance: {} };
 }

@@ -17,6 +17,8 @@ import { readImageProvenance } from '../../src/identity/image.js';
 import { buildServiceIdentity } from '../../src/identity/record.js';
 import { hasCommand, missing, testRegistry } from '../helpers/components.js';
 import { runCli } from '../helpers/cli.js';
+import { startTestCentral } from '../helpers/central.js';
+import { deploymentId } from '../../src/central/live/deployments.js';
 
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-identity-image-'));
 const BASE = `${testRegistry}/gatehouse-test/layers:v1`;
@@ -35,7 +37,8 @@ function buildAndPush(name: string, annotations: Record<string, string>, labels:
   const dir = join(work, name);
   spawnSync('mkdir', ['-p', dir]);
   writeFileSync(join(dir, 'Containerfile'), `FROM ${BASE}\n`);
-  const args = ['build', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--tls-verify=false', '--format', 'oci', '-t', ref,
+  // --no-cache: podman's build cache ignores --annotation, so a cached build would keep an earlier run's annotations.
+  const args = ['build', '--no-cache', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--tls-verify=false', '--format', 'oci', '-t', ref,
     ...Object.entries(annotations).flatMap(([k, v]) => ['--annotation', `${k}=${v}`]),
     ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), dir];
   const b = spawnSync('podman', args, { encoding: 'utf8', timeout: 300_000 });
@@ -110,4 +113,36 @@ test('revision and source come from the pushed manifest, the branch from the con
   assert.deepEqual(out.enforcement, ['block']);
   assert.deepEqual(out.findings.map((f: { id: string }) => f.id), ['payments-untrusted-caller']);
   assert.deepEqual(out.findings[0].resource.k8s, { kind: 'Deployment', namespace: 'shop', name: 'checkout' });
+});
+
+test('pushed with `image sbom --server`, the manifest annotations and config labels reach Central: its identities name the build', { skip }, async () => {
+  const revision = randomBytes(20).toString('hex');
+  const source = `https://git.example/shop/pushed-${randomBytes(3).toString('hex')}`;
+  const ref = buildAndPush('pushed', { 'org.opencontainers.image.revision': revision, 'org.opencontainers.image.source': source }, { 'gatehouse.dev/branch': 'main' });
+  const central = await startTestCentral();
+  try {
+    const ci = await central.token('ci');
+    const pushed = await runCli(['image', 'sbom', ref, '--insecure', '--format', 'json', '--output', join(work, 'pushed-sbom.json'), '--server', central.url, '--token', ci]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const stored = await central.db().selectFrom('images').select(['digest', 'provenance']).execute();
+    assert.equal(stored.length, 1);
+    const provenance = JSON.parse(stored[0]!.provenance ?? '{}');
+    assert.equal(provenance.annotations['org.opencontainers.image.revision'], revision);
+    assert.equal(provenance.labels['gatehouse.dev/branch'], 'main');
+
+    // A Deployment running it (as the inventory stores it), without any pod annotation.
+    const now = new Date().toISOString();
+    await central.db().insertInto('sources').values({ id: 'prod', kind: 'cluster', name: 'prod', config: 'sealed', state: 'up', message: null, first_seen: now, last_seen: now }).execute();
+    const body = deployment(ref);
+    await central.db().insertInto('objects').values({ source_id: 'prod', kind: 'Deployment', uid: 'u1', namespace: 'shop', name: 'checkout', resource_version: '1', body: JSON.stringify(body), first_seen: now, last_seen: now, deleted_at: null }).execute();
+    await central.db().insertInto('deployments').values({ id: deploymentId('prod', 'Deployment', 'shop', 'checkout'), source_id: 'prod', namespace: 'shop', kind: 'Deployment', name: 'checkout', labels: '{}', images: JSON.stringify([ref]), risk_score: 1, risk: '{}', first_seen: now, last_seen: now, deleted_at: null }).execute();
+    const r = await central.api('GET', '/api/v1/identities', undefined, await central.token('analyst'));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const [identity] = r.body.items;
+    assert.equal(identity.images[0].digest, stored[0]!.digest);
+    assert.deepEqual([identity.build.revision, identity.build.repository, identity.build.branch], [revision, source, 'main']);
+    assert.deepEqual(identity.build.evidence.map((e: { origin: string }) => e.origin), ['image-annotation', 'image-annotation', 'image-label']);
+  } finally {
+    await central.close();
+  }
 });

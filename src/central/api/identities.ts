@@ -9,9 +9,9 @@
  * signed by Central's CA of the ID's trust domain (made on first use, sealed with the data
  * key in the meta table); the workload's key never leaves it.
  *
- * Central stores no image annotations (an image push carries none), so build provenance here
- * comes from image labels seen on hosts and from pod annotations and labels; a workload's
- * own image annotations are read by `identity` over the image (src/identity/image.ts).
+ * Build provenance comes from the image's manifest annotations and config labels as pushed
+ * (`image scan|sbom --server`, Central's own scans: images.provenance), the engine's image
+ * labels on plain hosts, then pod annotations and labels (src/identity/provenance.ts orders them).
  */
 import { buildServiceIdentity, countsFromSeverities, type ImageFactsForIdentity } from '../../identity/record.js';
 import { caPem, issueSvidForRequest, makeSpiffeCa, parseCaFile, type SpiffeCa } from '../../identity/ca.js';
@@ -73,7 +73,11 @@ function nest(path: readonly string[], value: Record<string, any>): Record<strin
   return path.reduceRight<Record<string, any>>((inner, key) => ({ [key]: inner }), value);
 }
 
-interface StoredImage { digest: string; signature: { verified?: boolean; signers?: string[] } | null; summary: ImageSummary | null; scanned: boolean }
+interface StoredImage {
+  digest: string; signature: { verified?: boolean; signers?: string[] } | null; summary: ImageSummary | null; scanned: boolean;
+  /** Config labels and manifest annotations as pushed (images.provenance). */
+  provenance: { labels?: Record<string, string>; annotations?: Record<string, string> };
+}
 
 interface Query { cluster?: string; namespace?: string; trustDomain: string; limit: number; cursor?: string }
 
@@ -168,7 +172,7 @@ export const identitiesApi: ApiModule = (app, ctx) => {
     const objectOf = new Map(objects.map((o) => [`${o.source_id}\u001f${o.kind}\u001f${o.namespace}\u001f${o.name}`, o]));
 
     // Stored images by digest and canonical reference.
-    const images = await ctx.db.selectFrom('images').select(['digest', 'refs', 'signature', 'summary', 'scanned_at', 'has_sbom']).execute();
+    const images = await ctx.db.selectFrom('images').select(['digest', 'refs', 'signature', 'summary', 'scanned_at', 'has_sbom', 'provenance']).execute();
     const byDigest = new Map<string, StoredImage>();
     const byRef = new Map<string, StoredImage>();
     for (const r of images) {
@@ -177,6 +181,7 @@ export const identitiesApi: ApiModule = (app, ctx) => {
         signature: fromJson(r.signature, null),
         summary: fromJson<ImageSummary | null>(r.summary, null),
         scanned: r.scanned_at !== null || r.has_sbom === 1,
+        provenance: fromJson<{ labels?: Record<string, string>; annotations?: Record<string, string> }>(r.provenance, {}),
       };
       byDigest.set(r.digest, img);
       for (const ref of fromJson<string[]>(r.refs, [])) byRef.set(canonicalRef(ref), img);
@@ -195,13 +200,16 @@ export const identitiesApi: ApiModule = (app, ctx) => {
     const lookup = (sourceId: string, ref: string, imageId?: string): ImageFactsForIdentity | undefined => {
       const at = ref.indexOf('@');
       const stored = (at >= 0 ? byDigest.get(ref.slice(at + 1)) : undefined) ?? byRef.get(canonicalRef(ref)) ?? (imageId ? byDigest.get(imageId) : undefined);
-      const labels = imageId ? hostImageLabels.get(`${sourceId}\u001f${imageId}`) : undefined;
+      // The engine's labels of a host image, else the labels pushed with the stored image.
+      const labels = (imageId ? hostImageLabels.get(`${sourceId}\u001f${imageId}`) : undefined) ?? stored?.provenance.labels;
+      const annotations = stored?.provenance.annotations;
       if (!stored && !labels) return undefined;
       return {
         ...(stored ? { digest: stored.digest } : imageId ? { digest: imageId } : {}),
         signature: stored?.signature ? { verified: stored.signature.verified === true, signers: stored.signature.signers ?? [] } : null,
         vulnerabilities: stored?.scanned ? countsFromSeverities(stored.summary?.counts.vulnerability) : null,
         ...(labels ? { labels } : {}),
+        ...(annotations ? { annotations } : {}),
       };
     };
 

@@ -14,6 +14,9 @@ export interface ImageReport {
     /** Image creation time (RFC 3339), from its config. */
     created?: string;
     layers?: { digest: string; size?: number; createdBy?: string }[];
+    /** The image config's labels and the manifest's annotations: build provenance (org.opencontainers.image.revision, .source, …). */
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
   /** CycloneDX 1.6 JSON of the image's components (stored; re-matched when the DB changes). */
   sbom?: Record<string, unknown>;

@@ -39,6 +39,8 @@ export async function scanImageForCentral(ref: string, opts: ScanForCentralOptio
         ...(inventory.os ? { os: { family: inventory.os.id, ...(inventory.os.versionId ? { version: inventory.os.versionId } : {}) } } : {}),
         ...(img.config.created ? { created: img.config.created } : {}),
         layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, ...(l.createdBy ? { createdBy: l.createdBy } : {}) })),
+        ...(img.config.config?.Labels && Object.keys(img.config.config.Labels).length ? { labels: img.config.config.Labels } : {}),
+        ...(img.manifest.annotations && Object.keys(img.manifest.annotations).length ? { annotations: img.manifest.annotations } : {}),
       },
       sbom,
       findings: [...vulns, ...extra],

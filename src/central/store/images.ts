@@ -92,6 +92,9 @@ export function mergeImageRow(existing: ImagesTable | undefined, push: PreparedI
     scanned_at: push.findings ? now : existing?.scanned_at ?? null,
     first_seen: existing?.first_seen ?? now,
     last_seen: now,
+    provenance: push.image.labels || push.image.annotations
+      ? toJson({ ...(push.image.labels ? { labels: push.image.labels } : {}), ...(push.image.annotations ? { annotations: push.image.annotations } : {}) })
+      : existing?.provenance ?? null,
   };
 }
 
@@ -124,7 +127,7 @@ export interface ImageListItem {
   lastSeen: string;
 }
 
-export function imageListItem(row: Omit<ImagesTable, 'layers' | 'has_sbom'>): ImageListItem {
+export function imageListItem(row: Omit<ImagesTable, 'layers' | 'has_sbom' | 'provenance'>): ImageListItem {
   return {
     digest: row.digest, refs: fromJson(row.refs, []), os: fromJson(row.os, null), created: row.created,
     summary: fromJson(row.summary, summarize([])), signature: fromJson(row.signature, null), dbVersion: row.db_version,

@@ -81,6 +81,8 @@ export interface ImagesTable {
   scanned_at: string | null;
   first_seen: string;
   last_seen: string;
+  /** JSON {labels, annotations} of the image's config and manifest, as pushed (migration 0011). */
+  provenance: string | null;
 }
 
 /** CycloneDX JSON of an image (migration 0006: apart from its row, which updates often). */

@@ -70,6 +70,7 @@ export function registerImageSbomCommand(imageCommand: Command): void {
           digest: img.digest, refs: [ref], os: inv.os, created: img.config.created,
           layers: img.layers.map((l) => ({ digest: l.digest, size: l.size, createdBy: l.createdBy })),
           sbom: cycloneDxSbom(ref, img.digest, inv),
+          labels: img.config.config?.Labels ?? null, ...(img.manifest.annotations ? { annotations: img.manifest.annotations } : {}),
         });
       }
     } finally {

@@ -171,13 +171,13 @@ export function registerImageScanCommand(image: Command): void {
     if (!(maxImageAgeDays >= 0)) throw new UserError(`--max-image-age must be a number of days, got "${o.maxImageAge}"`, 'usage');
     const central = centralClientFrom(o);
     const p = await prepare(cmd, o);
-    const { facts, report, inventory } = await runScan('image scan', ref, p, o, (opts) =>
+    const { facts, report, inventory, provenance } = await runScan('image scan', ref, p, o, (opts) =>
       scanImageSubject(ref, { ...opts, maxImageAgeDays, trustPolicy: o.trustPolicy, open: openOptions(o), progress: progressFor }),
     );
     if (central && facts.digest) {
       await pushImageReport(central, {
         digest: facts.digest, refs: [ref], os: inventory.os, created: facts.created, layers: facts.layers,
-        sbom: cycloneDxSbom(ref, facts.digest, inventory), findings: report.findings, db: { updatedAt: report.db.updatedAt },
+        sbom: cycloneDxSbom(ref, facts.digest, inventory), findings: report.findings, db: { updatedAt: report.db.updatedAt }, ...provenance,
         ...(facts.signature ? { signature: { verified: facts.signature.signed && facts.signature.trusted, signers: facts.signature.signers, message: facts.signature.reason } } : {}),
       });
     }

@@ -1,6 +1,9 @@
 /** JSON schema of an image push (`POST /api/v1/ingest/images`, ImageReport): the route documents it, the image workers validate with it. */
 import { findingSchema } from './finding.js';
 
+/** Labels and annotations: bounded string maps. */
+const stringMap = { type: 'object', maxProperties: 500, propertyNames: { maxLength: 512 }, additionalProperties: { type: 'string', maxLength: 8192 } } as const;
+
 export const imageReportSchema = {
   type: 'object',
   additionalProperties: false,
@@ -19,6 +22,8 @@ export const imageReportSchema = {
           type: 'array', maxItems: 1000,
           items: { type: 'object', additionalProperties: false, required: ['digest'], properties: { digest: { type: 'string' }, size: { type: 'integer' }, createdBy: { type: 'string' } } },
         },
+        labels: stringMap,
+        annotations: stringMap,
       },
     },
     sbom: { type: 'object' },

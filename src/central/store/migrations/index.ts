@@ -13,6 +13,7 @@ import * as incidents from './0007-incidents.js';
 import * as networkFlows from './0008-network-flows.js';
 import * as leases from './0009-leases.js';
 import * as responseActions from './0010-response-actions.js';
+import * as imageProvenance from './0011-image-provenance.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-network-flows': networkFlows,
   '0009-leases': leases,
   '0010-response-actions': responseActions,
+  '0011-image-provenance': imageProvenance,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -59,6 +59,8 @@ export function Network() {
 function NetworkBody({ graph, selected, onSelect, loading }: { graph: NetworkGraph; selected: Selection; onSelect: (s: Selection) => void; loading: boolean }) {
   const nodes = useMemo(() => new Map(graph.nodes.map((n) => [n.id, n])), [graph]);
   const flagged = useMemo(() => graph.edges.filter((e) => e.flag), [graph]);
+  // The first rows only until asked: a large graph's first render is not spent on a long table.
+  const [rowsShown, setRowsShown] = useState(100);
   const c = graph.counts;
   return (
     <>
@@ -83,7 +85,7 @@ function NetworkBody({ graph, selected, onSelect, loading }: { graph: NetworkGra
             <table className="compact">
               <thead><tr><th scope="col">Flag</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Port</th><th scope="col">Connections</th><th scope="col"><span className="sr-only">Show</span></th></tr></thead>
               <tbody>
-                {flagged.slice(0, 500).map((e) => (
+                {flagged.slice(0, rowsShown).map((e) => (
                   <tr key={e.id} aria-selected={selected?.id === e.id}>
                     <td><FlagBadge edge={e} /></td>
                     <td>{nodes.get(e.source)?.label ?? e.source}</td>
@@ -95,7 +97,9 @@ function NetworkBody({ graph, selected, onSelect, loading }: { graph: NetworkGra
                 ))}
               </tbody>
             </table>
-            {flagged.length > 500 && <p className="hint">The first 500 of {flagged.length}; filter by namespace to see the rest.</p>}
+            {flagged.length > rowsShown && (rowsShown < 1000
+              ? <button type="button" className="small secondary" onClick={() => setRowsShown(1000)}>Show {Math.min(1000, flagged.length) - rowsShown} more</button>
+              : <p className="hint">The first {rowsShown} of {flagged.length}; filter by namespace to see the rest.</p>)}
           </div>
         )}
       </section>
@@ -203,6 +207,8 @@ export function NeighbourTable({ edges, self, nodes, onSelect, peerLink, compact
 function Finder({ graph, onSelect }: { graph: NetworkGraph; onSelect: (s: Selection) => void }) {
   const [text, setText] = useState('');
   const [miss, setMiss] = useState(false);
+  // The suggestions are built when the finder is first used, not with the graph.
+  const [used, setUsed] = useState(false);
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const t = text.trim().toLowerCase();
@@ -210,10 +216,10 @@ function Finder({ graph, onSelect }: { graph: NetworkGraph; onSelect: (s: Select
     setMiss(!n);
     if (n) onSelect({ kind: 'node', id: n.id });
   };
-  const options = graph.nodes.length <= 3000 ? graph.nodes : [];
+  const options = used && graph.nodes.length <= 3000 ? graph.nodes : [];
   return (
     <form className="filters finder" onSubmit={submit} role="search" aria-label="Node finder">
-      <label><span>Find a node</span><input list="network-nodes" value={text} onChange={(e) => setText(e.target.value)} placeholder="namespace/name" /></label>
+      <label><span>Find a node</span><input list="network-nodes" value={text} onFocus={() => setUsed(true)} onChange={(e) => setText(e.target.value)} placeholder="namespace/name" /></label>
       <datalist id="network-nodes">{options.map((n) => <option key={n.id} value={n.label} />)}</datalist>
       <button type="submit">Show</button>
       {miss && <span className="error" role="alert">No node named like “{text}”.</span>}

@@ -10,6 +10,7 @@
  * - mTLS from Linkerd and Istio manifests (incl. a DestinationRule that disables TLS and
  *   skip-ports) and from flows through a mesh proxy;
  * - learning: a workload whose first flow is younger than the window;
+ * - retention: edges, edge-hours and flow ids older than theirs are pruned;
  * - the routes are in the OpenAPI document.
  */
 import assert from 'node:assert/strict';
@@ -191,6 +192,13 @@ for (const dialect of DIALECTS) {
         } while (cursor);
         assert.equal(seen.length, new Set(seen).size);
         assert.equal(seen.length, later.edges.filter((e) => e.observed).length);
+
+        // Retention: a month later, a new flow prunes the edges, hours and ids not seen for 30 (ids: 7) days.
+        clock = new Date('2027-01-08T12:00:00.000Z');
+        await send(c, sensor, { host: 'h1' }, [flow({ ip: '172.17.0.2', port: 40002, container: { id: 'a'.repeat(12) } }, { ip: '172.17.0.3', port: 6379 })]);
+        assert.equal((await c.db().selectFrom('flow_edges').select('edge_key').execute()).length, 1, 'only the new edge is left');
+        assert.equal((await c.db().selectFrom('flow_edge_hours').select('edge_key').execute()).length, 1);
+        assert.equal((await c.db().selectFrom('flow_ids').select('id').execute()).length, 1);
 
         const doc = (await c.api('GET', '/api/v1/openapi.json')).body;
         assert.ok(doc.paths['/api/v1/network/graph']?.get && doc.paths['/api/v1/network/flows']?.get, 'both routes in the OpenAPI document');

@@ -24,6 +24,8 @@ import type { Database, FlowEdgeHoursTable, FlowEdgesTable } from './schema.js';
 type Db = Kysely<Database> | Transaction<Database>;
 
 export const FLOW_ID_RETENTION_MS = 7 * 24 * 3_600_000;
+/** Observed edges and edge-hours not seen for this long are forgotten. */
+export const FLOW_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /** Processes that are a mesh's proxy, and the ports a sidecar intercepts on: a flow through them is mTLS evidence. */
 const MESH_PROCESSES = new Set(['envoy', 'pilot-agent', 'linkerd2-proxy', 'linkerd-proxy', 'ztunnel']);
@@ -127,12 +129,15 @@ function ends<P extends 'src' | 'dst'>(p: P, e: GraphEndpoint) {
 
 let lastPrune = 0;
 
-/** Forgets flow ids older than the retention, at most once a minute per process. */
+/** Forgets flow ids, edge-hours and edges older than their retention, at most once a minute per process. */
 async function pruneFlowIds(db: Db, now: string): Promise<void> {
   const t = Date.parse(now);
   if (Math.abs(t - lastPrune) < 60_000) return;
   lastPrune = t;
   await db.deleteFrom('flow_ids').where('received_at', '<', new Date(t - FLOW_ID_RETENTION_MS).toISOString()).execute();
+  const cutoff = new Date(t - FLOW_RETENTION_MS).toISOString();
+  await db.deleteFrom('flow_edge_hours').where('bucket', '<', cutoff.slice(0, 13)).execute();
+  await db.deleteFrom('flow_edges').where('last_seen', '<', cutoff).execute();
 }
 
 export interface EdgeQuery {

@@ -51,6 +51,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('mesh_flows', 'bigint', (c) => c.notNull())
     .addPrimaryKeyConstraint('flow_edge_hours_pk', ['edge_key', 'bucket'])
     .execute();
+  await db.schema.createIndex('flow_edge_hours_by_bucket').on('flow_edge_hours').columns(['bucket']).execute();
 
   await db.schema.createTable('flow_ids')
     .addColumn('id', 'text', (c) => c.primaryKey())

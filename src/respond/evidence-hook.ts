@@ -10,8 +10,8 @@ import { collectEvidence } from './evidence/collect.js';
 import { collectPodEvidence } from './evidence/collect-pod.js';
 import type { KubeApi } from './kube-api.js';
 import { EngineApi as EvidenceEngine } from './evidence/engine.js';
-import type { EvidenceLimits } from './evidence/manifest.js';
-import type { EvidenceCapture } from './types.js';
+import type { EvidenceIncident, EvidenceLimits } from './evidence/manifest.js';
+import type { EvidenceCapture, Trigger } from './types.js';
 
 export interface EvidenceHookOptions {
   /** Folder the bundles go into (one sub-folder per capture). */
@@ -27,6 +27,16 @@ export interface EvidenceHookOptions {
 
 /** The capture function, with `close()` for the engine connections it keeps (one per endpoint, reused). */
 export type ClosableEvidenceCapture = EvidenceCapture & { close(): Promise<void> };
+
+/** What the bundle records about why it was taken. */
+function incidentOf(trigger: Trigger, action: string): EvidenceIncident {
+  return {
+    ...(trigger.incident ? { id: trigger.incident } : {}),
+    trigger: trigger.alert?.rule ?? trigger.by,
+    ...(trigger.policies?.length ? { policy: trigger.policies.join(',') } : {}),
+    reason: `before ${action}`,
+  };
+}
 
 export function evidenceCapture(opts: EvidenceHookOptions): ClosableEvidenceCapture {
   let seq = 0;
@@ -48,12 +58,7 @@ export function evidenceCapture(opts: EvidenceHookOptions): ClosableEvidenceCapt
       ...(target.endpoint ?? opts.host ? { host: target.endpoint ?? opts.host, engine: engineFor(target.endpoint ?? opts.host) } : {}),
       output,
       ...(events ? { events } : {}),
-      incident: {
-        ...(trigger.incident ? { id: trigger.incident } : {}),
-        trigger: trigger.alert?.rule ?? trigger.by,
-        ...(trigger.policies?.length ? { policy: trigger.policies.join(',') } : {}),
-        reason: `before ${action}`,
-      },
+      incident: incidentOf(trigger, action),
       ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.noProc ? { noProc: true } : {}),
@@ -93,12 +98,7 @@ export function podEvidenceCapture(opts: PodEvidenceHookOptions): EvidenceCaptur
       api: opts.api, namespace: target.namespace, name: target.name,
       output: join(opts.dir, `${stamp}-${safe}-${action}-${++seq}`),
       ...(events ? { events } : {}),
-      incident: {
-        ...(trigger.incident ? { id: trigger.incident } : {}),
-        trigger: trigger.alert?.rule ?? trigger.by,
-        ...(trigger.policies?.length ? { policy: trigger.policies.join(',') } : {}),
-        reason: `before ${action}`,
-      },
+      incident: incidentOf(trigger, action),
       ...(opts.signingKey ? { signingKey: opts.signingKey } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
       ...(opts.now ? { now: opts.now } : {}),

@@ -17,11 +17,8 @@ import { join, resolve } from 'node:path';
 import { GATEHOUSE_VERSION } from '../../version.js';
 import { UserError, describeError } from '../../util/errors.js';
 import type { KubeApi } from '../kube-api.js';
-import { checkOutput, type EvidenceResult } from './collect.js';
-import {
-  DEFAULT_LIMITS, EVIDENCE_SCHEMA, MANIFEST_FILE, SIGNATURE_FILE, SIGNER_KEY_FILE, sha256Hex, signManifest,
-  type EvidenceIncident, type EvidenceLimits, type EvidenceManifest, type ManifestPart,
-} from './manifest.js';
+import { checkOutput, finishBundle, type EvidenceResult } from './collect.js';
+import { DEFAULT_LIMITS, EVIDENCE_SCHEMA, sha256Hex, type EvidenceIncident, type EvidenceLimits, type EvidenceManifest, type ManifestPart } from './manifest.js';
 
 export interface CollectPodEvidenceOptions {
   api: KubeApi;
@@ -158,14 +155,5 @@ export async function collectPodEvidence(o: CollectPodEvidenceOptions): Promise<
     unavailable,
     parts,
   };
-  const manifestBytes = json(manifest);
-  await writeFile(join(out, MANIFEST_FILE), manifestBytes, { flag: 'wx', mode: 0o600 });
-  let keyId: string | undefined;
-  if (o.signingKey) {
-    const signed = signManifest(manifestBytes, o.signingKey, uid);
-    await writeFile(join(out, SIGNATURE_FILE), signed.signature, { flag: 'wx', mode: 0o600 });
-    await writeFile(join(out, SIGNER_KEY_FILE), signed.publicPem, { flag: 'wx', mode: 0o600 });
-    keyId = signed.keyId;
-  }
-  return { path: out, manifest, manifestSha256: sha256Hex(manifestBytes), signed: keyId !== undefined, ...(keyId ? { keyId } : {}) };
+  return finishBundle(out, manifest, json(manifest), o.signingKey);
 }

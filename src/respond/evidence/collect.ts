@@ -204,11 +204,18 @@ async function collect(engine: EngineApi, inspect: ContainerInspect, out: string
     unavailable,
     parts,
   };
-  const manifestBytes = json(manifest);
+  return finishBundle(out, manifest, json(manifest), opts.signingKey);
+}
+
+/**
+ * Writes a bundle's manifest and, with a key, its signature (binding `manifest.container.id`)
+ * and the signer's public key; the result the collectors return.
+ */
+export async function finishBundle(out: string, manifest: EvidenceManifest, manifestBytes: Buffer, signingKey: KeyObject | undefined): Promise<EvidenceResult> {
   await writeFile(join(out, MANIFEST_FILE), manifestBytes, { flag: 'wx', mode: 0o600 });
   let keyId: string | undefined;
-  if (opts.signingKey) {
-    const signed = signManifest(manifestBytes, opts.signingKey, id);
+  if (signingKey) {
+    const signed = signManifest(manifestBytes, signingKey, manifest.container.id);
     await writeFile(join(out, SIGNATURE_FILE), signed.signature, { flag: 'wx', mode: 0o600 });
     await writeFile(join(out, SIGNER_KEY_FILE), signed.publicPem, { flag: 'wx', mode: 0o600 });
     keyId = signed.keyId;

@@ -1,5 +1,6 @@
 """The corpus's Python web app: a small JSON API over SQLite (stdlib only)."""
 import json
+import os
 import subprocess
 from urllib.parse import parse_qs, urlparse
 import sqlite3
@@ -17,7 +18,10 @@ def db():
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
-        pass
+        # Quiet by default (the corpus records syscalls, not logs); WEBAPP_ACCESS_LOG=1 writes
+        # http.server's access log to stderr, which `gatehouse netpol authz` reads.
+        if os.environ.get("WEBAPP_ACCESS_LOG"):
+            super().log_message(*args)
 
     def _send(self, code, body):
         data = json.dumps(body).encode()

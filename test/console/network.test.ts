@@ -21,6 +21,7 @@ import { runCli } from '../helpers/cli.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
 import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
 import { CLUSTER, IPS, shopFlows, shopObjects } from './network-fixture.js';
+import { clusterObjects } from '../../bench/central/inventory.js';
 
 interface CyNode { id: string; label: string; kind: string; parent: string | null; isParent: boolean; rendered: { x: number; y: number } }
 interface CyEdge { id: string; source: string; target: string; flag: string; allowed: boolean; observed: boolean; lineColor: string; lineStyle: string; width: string; rendered: { x: number; y: number } }
@@ -240,5 +241,70 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     assert.equal(drawn.flag, '');
     assert.equal(drawn.lineStyle, 'solid');
     assert.equal(await page.evaluate('window.marker'), 5, 'no reload');
+  });
+});
+
+describe('console: network graph of 600 workloads (the large-graph drawing)', { skip: chromiumSkip() }, () => {
+  let central: TestCentral;
+  let browser: Browser;
+  let page: Page;
+  let graph: NetworkGraph;
+
+  before(async () => {
+    ensureConsoleBuilt();
+    central = await startTestCentral();
+    const { ctx } = central;
+    const source = (await createSource(ctx.db, { kind: 'cluster', name: 'big', sealedConfig: ctx.secrets.seal(JSON.stringify({ kubeconfig: 'apiVersion: v1\nkind: Config\n' })) }, new Date().toISOString()))!;
+    const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000, onError: (m) => console.error(m) });
+    const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
+    const pods: { namespace: string; name: string; ip: string }[] = [];
+    for (const [kind, list] of clusterObjects(source.id, 600, 50)) {
+      if (kind === 'Pod') for (const o of list) if (/-0-x\d+$/.test(o.name ?? '')) pods.push({ namespace: o.namespace!, name: o.name!, ip: (o.body.status as { podIP: string }).podIP });
+      await sink.replaceKind(source.id, kind, list);
+    }
+    await evaluator.settle();
+    // Each workload's first pod talks to the next workload of its namespace: half the namespaces deny it.
+    const now = Date.now() - 60_000;
+    const events = pods.map((p, i) => {
+      const peer = pods[Math.floor(i / 50) * 50 + ((i + 1) % 50)] ?? pods[0]!;
+      return { id: `f-${i}`, type: 'flow', time: new Date(now).toISOString(), data: { protocol: 'TCP', direction: 'egress', local: { ip: p.ip, port: 40000 + i, pod: { namespace: p.namespace, name: p.name } }, remote: { ip: peer.ip, port: 8080 }, firstSeen: new Date(now).toISOString(), lastSeen: new Date(now).toISOString(), connections: 1, observedBy: 'ebpf' } };
+    });
+    const res = await central.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', cluster: 'big' }, events }, await central.token('sensor'));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    graph = (await central.api('GET', '/api/v1/network/graph?cluster=big')).body;
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    await context.addInitScript('window.__GATEHOUSE_TEST_HOOKS__ = true');
+    page = await context.newPage();
+    await signIn(page, central.url, central.adminToken);
+  });
+  after(async () => {
+    await browser?.close();
+    await central?.close();
+  });
+
+  test('drawn with namespace boxes as plain nodes, flags kept, a click still opens the side panel', async () => {
+    assert.ok(graph.nodes.length > 500, `${graph.nodes.length} nodes`);
+    assert.ok(graph.counts.observedNotAllowed > 0);
+    await page.goto(`${central.url}/network?cluster=big`);
+    await until(page, 'window.__gatehouseNetwork && window.__gatehouseNetwork.renderedAt !== null', 60_000);
+    const nodes = await page.evaluate<(CyNode & { box: string | null })[]>('window.__gatehouseNetwork.nodes()');
+    const edges = await page.evaluate<CyEdge[]>('window.__gatehouseNetwork.edges()');
+    const members = nodes.filter((n) => !n.isParent);
+    assert.deepEqual(members.map((n) => n.id).sort(), graph.nodes.filter((n) => n.kind !== 'namespace').map((n) => n.id).sort());
+    // No compound parents: every member names its namespace box, which is drawn.
+    assert.ok(members.every((n) => n.parent === null && n.box && nodes.some((b) => b.id === n.box && b.isParent)));
+    const dep = graph.nodes.find((n) => n.kind === 'deployment' && n.namespace === 'team-0')!;
+    assert.equal(members.find((n) => n.id === dep.id)!.box, `namespace:big/team-0`);
+    assert.equal(edges.length, graph.edges.length);
+    const flagged = graph.edges.filter((e) => e.flag === 'observed-not-allowed');
+    assert.equal(edges.filter((e) => e.flag === 'observed-not-allowed' && e.width === '3px').length, flagged.length);
+    // A tap on a node (Cytoscape's own event, emitted through the hook) opens the side panel with its edges.
+    await page.evaluate(`window.__gatehouseNetwork.select(${JSON.stringify(dep.id)})`);
+    const panel = page.getByRole('complementary', { name: 'Selection' });
+    await panel.getByRole('heading', { name: dep.label }).waitFor();
+    assert.equal(await panel.getByTestId('neighbours').locator('tbody tr').count(), graph.edges.filter((e) => e.source === dep.id || e.target === dep.id).length);
+    await shot(page, 'network-600');
+    assert.deepEqual(await axeSerious(page), []);
   });
 });

@@ -100,7 +100,7 @@ export function registerSensorCommands(program: Command): Command {
     .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(addMetricsOptions(sensor))).action(async (o: SensorCliOptions & CentralCliOptions & MetricsCliOptions) => {
-      if (!o.rules.length && !o.events && !o.baselineDir && !o.flows) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies), --events FILE|- (events) and/or --flows FILE|- (network flows)');
+      if (!o.rules.length && !o.events && !o.baselineDir && !o.flows) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
       if (!o.flows && o.flowInterval !== '30s') throw new UserError('--flow-interval applies with --flows FILE|- only', 'usage');
       const flowIntervalMs = parseDuration(o.flowInterval, '--flow-interval');
       if (o.learn !== undefined && !o.baselineDir) throw new UserError('--learn sets the observation window of baselines: give --baseline-dir DIR too', 'usage');

@@ -120,6 +120,12 @@ function showSelection(cy: Core, selected: Selection): void {
   // The selection and its neighbours are named whatever the zoom.
   const near = el.isNode() ? el.closedNeighborhood('node') : cy.edges().getElementById(selected.id).connectedNodes();
   near.addClass('near labelled');
+  // Zoomed out past readable (a large graph's overview): bring the selection close enough to read its neighbours.
+  if (cy.zoom() < LABEL_ZOOM) {
+    cy.zoom(Math.min(cy.maxZoom(), 0.9));
+    cy.center(el);
+    return;
+  }
   const b = el.boundingBox();
   const v = cy.extent();
   if (b.x1 < v.x1 || b.x2 > v.x2 || b.y1 < v.y1 || b.y2 > v.y2) cy.center(el);

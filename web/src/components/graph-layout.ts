@@ -59,7 +59,7 @@ export function placeGraph(nodes: GraphNode[], _edges: GraphEdge[]): Placed {
   for (const g of sorted) {
     const z = size(g);
     if (x > 0 && x + z.w > rowWidth) { x = 0; y += rowH + GAP; rowH = 0; }
-    g.members.sort((a, b) => a.label.localeCompare(b.label));
+    g.members.sort((a, b) => a.label.localeCompare(b.label, undefined, { numeric: true }));
     g.members.forEach((n, i) => positions.set(n.id, { x: x + (i % z.cols) * CELL_W + CELL_W / 2, y: y + Math.floor(i / z.cols) * CELL_H + CELL_H / 2 }));
     // An empty namespace box (only its namespace peer) still needs a place.
     if (g.members.length === 0) positions.set(g.id, { x: x + CELL_W / 2, y: y + CELL_H / 2 });

@@ -92,6 +92,12 @@ for (const dialect of DIALECTS.filter((d) => !process.env.BUS_DIALECT || d === p
       assert.match(metrics, /^gatehouse_central_bus_lag_seconds\{[^}]*\} \d/m);
       const stored = await central.db().selectFrom('events').select(['id', 'cluster', 'host', 'type']).where('id', '=', 'a-399').executeTakeFirstOrThrow();
       assert.deepEqual(stored, { id: 'a-399', cluster: 'prod.eu-1', host: 'node-1', type: 'alert' });
+
+      // A flow (the sensor's aggregated connection) goes through storeEventBatch's flow path (deduplicated by flow_ids), as through the HTTP route.
+      const flow = { protocol: 'TCP', direction: 'egress', local: { ip: '10.0.0.5', port: 40000, container: { id: 'abc123' } }, remote: { ip: '10.0.0.9', port: 5432 }, firstSeen: '2026-01-01T00:00:00Z', lastSeen: '2026-01-01T00:00:05Z', connections: 3, observedBy: 'ebpf' };
+      handle.shipper.submit({ id: 'flow-1', type: 'flow', time: '2026-01-01T00:00:05Z', data: flow });
+      await waitFor('the flow stored', async () => (await central.db().selectFrom('flow_ids').select('id').where('id', '=', 'flow-1').executeTakeFirst()) !== undefined, 30_000);
+      await waitFor('the flow counted as stored', async () => metricValue((await central.api('GET', '/metrics')).body as string, 'gatehouse_central_bus_events_total', 'outcome="stored"') === 401, 10_000);
     } finally {
       abort.abort();
       await consumerDone;

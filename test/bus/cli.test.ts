@@ -18,7 +18,11 @@ const event = { id: 'e1', type: 'alert', time: '2026-01-01T00:00:00Z', finding: 
 
 test('bus messages are checked against the ingest contract', () => {
   assert.deepEqual(parseBusMessage(enc({ source, event })), { source, event });
-  assert.deepEqual(parseBusMessage(enc({ source, event: { id: 'f1', type: 'flow', time: '2026-01-01T00:00:00.5+02:00', data: { protocol: 'tcp' } } })), { source, event: { id: 'f1', type: 'flow', time: '2026-01-01T00:00:00.5+02:00', data: { protocol: 'tcp' } } });
+  const flow = { protocol: 'TCP', direction: 'egress', local: { ip: '10.0.0.5', port: 40000, container: { id: 'abc' } }, remote: { ip: '10.0.0.9', port: 5432 }, firstSeen: '2026-01-01T00:00:00Z', lastSeen: '2026-01-01T00:00:05Z', connections: 3, observedBy: 'ebpf' };
+  const flowEvent = { id: 'f1', type: 'flow', time: '2026-01-01T00:00:00.5+02:00', data: flow };
+  assert.deepEqual(parseBusMessage(enc({ source, event: flowEvent })), { source, event: flowEvent });
+  assert.match(String(parseBusMessage(enc({ source, event: { ...flowEvent, data: { protocol: 'tcp' } } }))), /bad flow/);
+  assert.match(String(parseBusMessage(enc({ source, event: { ...flowEvent, finding: event.finding } }))), /a flow carries no finding/);
   assert.equal(parseBusMessage(new TextEncoder().encode('{')), 'not JSON');
   assert.match(String(parseBusMessage(enc({ source: { kind: 'robot' }, event }))), /unknown source kind/);
   assert.match(String(parseBusMessage(enc({ source, event: { ...event, extra: 1 } }))), /unknown field in event/);

@@ -4,8 +4,12 @@
  * transaction for the whole fetch, then the same change notices. Messages are checked first
  * against the contract the HTTP route's schema enforces; one that fails is refused alone.
  */
+import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
+import type { ObservedFlow } from '../../network/flow.js';
 import { findingSchema } from '../api/schemas/finding.js';
+import { networkIndexOf } from '../network/endpoints.js';
+import { checkFlow, observedFlowSchema } from '../network/flow-schema.js';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
 import type { BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
@@ -17,8 +21,12 @@ const SOURCE_KEYS = new Set(['kind', 'cluster', 'host', 'node']);
 const EVENT_KEYS = new Set(['id', 'type', 'time', 'finding', 'data']);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
-// The route's Finding schema with the route's ajv options (as src/central/images/push-work.ts does).
-const validateFinding = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false }).compile(findingSchema);
+// The route's Finding and ObservedFlow schemas with the route's ajv options (as src/central/images/push-work.ts does).
+const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false });
+// A CommonJS module whose default export TypeScript's NodeNext view does not see as callable.
+(createRequire(import.meta.url)('ajv-formats') as (a: Ajv) => void)(ajv);
+const validateFinding = ajv.compile(findingSchema);
+const validateFlow = ajv.compile(observedFlowSchema);
 
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const shortString = (x: unknown, max: number) => x === undefined || (typeof x === 'string' && x.length <= max);
@@ -42,6 +50,12 @@ export function parseBusMessage(data: Uint8Array): BusMessage | string {
   if (typeof event.time !== 'string' || !RFC3339.test(event.time) || Number.isNaN(Date.parse(event.time))) return 'event time must be RFC 3339';
   if (event.finding !== undefined && !validateFinding(event.finding)) return `bad finding: ${validateFinding.errors?.[0]?.instancePath || '/'} ${validateFinding.errors?.[0]?.message ?? ''}`.trim();
   if (event.data !== undefined && !isObject(event.data)) return 'event data must be an object';
+  if (event.type === 'flow') {
+    if (event.finding !== undefined) return 'a flow carries no finding';
+    if (!validateFlow(event.data)) return `bad flow: ${validateFlow.errors?.[0]?.instancePath || '/'} ${validateFlow.errors?.[0]?.message ?? ''}`.trim();
+    const bad = checkFlow(event.data as unknown as ObservedFlow);
+    if (bad) return `bad flow: ${bad}`;
+  }
   return { source: source as EventBatch['source'], event: event as unknown as IngestEvent };
 }
 
@@ -60,9 +74,10 @@ export function batchesOf(messages: readonly BusMessage[]): EventBatch[] {
 /** Stores the batches in one transaction (all or nothing) and emits what the HTTP route emits. */
 export async function ingestBusBatches(ctx: CentralContext, batches: readonly EventBatch[]): Promise<{ stored: number; duplicates: number }> {
   const now = ctx.now().toISOString();
+  const network = networkIndexOf(ctx);
   const results = await ctx.db.transaction().execute(async (trx) => {
     const out = [];
-    for (const b of batches) out.push(await storeEventBatch(trx, b, now));
+    for (const b of batches) out.push(await storeEventBatch(trx, b, now, network));
     return out;
   });
   let stored = 0;

@@ -13,9 +13,9 @@ import { rng } from '../helpers/random.js';
 const r = rng(25);
 const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
 
-// Fields of each declared type, the values a check compares with, and the values events hold.
+// Fields of each declared type, the values a check compares with, and the values events hold (fd.directory and proc.pname are derived when absent).
 const FIELDS: Record<string, { fields: string[]; literals: string[] }> = {
-  string: { fields: ['proc.name', 'fd.name', 'proc.cmdline'], literals: ['sh', 'bash', '/etc/shadow', '/etc', '3', '"a b"', '""'] },
+  string: { fields: ['proc.name', 'fd.name', 'proc.cmdline', 'fd.directory', 'proc.pname'], literals: ['sh', 'bash', '/etc/shadow', '/etc', '3', '"a b"', '""'] },
   number: { fields: ['fd.num', 'proc.pid', 'evt.rawres'], literals: ['0', '3', '-1', '42', '0x10', '2.5'] },
   bool: { fields: ['evt.is_open_read', 'evt.is_open_write'], literals: ['true', 'false'] },
   any: { fields: ['evt.arg.flags', 'evt.arg.fd'], literals: ['O_RDONLY', '3', '0', 'x'] },

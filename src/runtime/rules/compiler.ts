@@ -5,7 +5,7 @@
  * so `not (x = y)` holds when x is missing.
  */
 import type { FieldValue, RuntimeEvent } from '../event.js';
-import { LIST_OPS, type CompareOp, type Expr, type FieldExpr, type Modifier, type Value } from './ast.js';
+import { exprText, LIST_OPS, type CompareOp, type Expr, type FieldExpr, type Modifier, type Value } from './ast.js';
 import { ConditionError } from './errors.js';
 import type { FieldDef, FieldRegistry, FieldType } from './fields.js';
 import { compileGlob } from './glob.js';
@@ -101,6 +101,11 @@ function b64decode(s: string): string | undefined {
 interface CheckParts {
   /** Property to read directly (plain fields); otherwise call `get`. */
   key?: string;
+  /**
+   * For a derived field read by `key`: how to derive it when the event lacks the property
+   * (the generated code reads the property inline and calls this only when it is absent).
+   */
+  derive?: { fn: NonNullable<FieldDef['derive']>; arg: string | undefined };
   get: Extractor;
   /** Absent for `exists`. */
   test?: (x: Scalar) => boolean;
@@ -117,32 +122,56 @@ export type Plan =
   | { k: 'not'; child: Plan }
   | { k: 'and' | 'or'; children: Plan[] }
   | { k: 'pred'; pred: Predicate }
-  | ({ k: 'check' } & CheckParts);
+  | ({ k: 'check'; sig: string } & CheckParts);
 
 /** "Not read yet" for the field locals of a bucket function. */
 const UNREAD = Object.freeze({ unread: true });
 
-function emit(p: Plan, K: unknown[], read: (key: string) => string): string {
+type Reader = (key: string, derive: CheckParts['derive'], ref: (x: unknown) => string) => string;
+
+/** `x` is the value read from the event; the derivation when it is absent. */
+function orDerive(x: string, derive: CheckParts['derive'], ref: (x: unknown) => string): string {
+  if (!derive) return '';
+  return `, ${x} === undefined ? (${x} = ${ref(derive.fn)}(ev, ${derive.arg === undefined ? 'undefined' : JSON.stringify(derive.arg)})) : ${x}`;
+}
+
+/** Per-bucket knowledge: the bucket's evt.type, and locals memoizing checks that occur more than once. */
+interface BucketEnv {
+  /** Undefined: the bucket's events can have any type. */
+  evtType: string | undefined;
+  memo: Map<string, string>;
+}
+
+function emit(p: Plan, K: unknown[], read: Reader, env?: BucketEnv): string {
   const ref = (x: unknown): string => `K[${K.push(x) - 1}]`;
   switch (p.k) {
     case 'const':
       return p.value ? 'true' : 'false';
     case 'not':
-      return `!${emit(p.child, K, read)}`;
+      return `!${emit(p.child, K, read, env)}`;
     case 'and':
     case 'or':
-      return `(${p.children.map((x) => emit(x, K, read)).join(p.k === 'and' ? ' && ' : ' || ')})`;
+      return `(${p.children.map((x) => emit(x, K, read, env)).join(p.k === 'and' ? ' && ' : ' || ')})`;
     case 'pred':
       return `${ref(p.pred)}(c)`;
     case 'check': {
-      const get = p.key !== undefined ? read(p.key) : `${ref(p.get)}(c)`;
-      if (!p.test) return `((v = ${get}) !== undefined && v !== null)`;
-      const t = ref(p.test);
-      const slow = `(typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v))`;
-      if (p.inline) return `((v = ${get}) !== undefined && v !== null && (typeof v === "${p.inline.type}" ? ${p.inline.code('v', ref)} : ${slow}))`;
-      return `((v = ${get}) !== undefined && v !== null && ${slow})`;
+      // Every event of a bucket has its evt.type (RuleSet routes by it): checks of evt.type
+      // alone are constants there.
+      if (env?.evtType !== undefined && p.key === 'evt.type' && !p.derive && p.test) return p.test(env.evtType) ? 'true' : 'false';
+      const memo = env?.memo.get(p.sig);
+      if (memo !== undefined) return `(${memo} !== U ? ${memo} : (${memo} = ${emitCheck(p, ref, read)}))`;
+      return emitCheck(p, ref, read);
     }
   }
+}
+
+function emitCheck(p: Extract<Plan, { k: 'check' }>, ref: (x: unknown) => string, read: Reader): string {
+  const get = p.key !== undefined ? read(p.key, p.derive, ref) : `${ref(p.get)}(c)`;
+  if (!p.test) return `((v = ${get}) !== undefined && v !== null)`;
+  const t = ref(p.test);
+  const slow = `(typeof v === "object" ? (Array.isArray(v) && v.some(${t})) : ${t}(v))`;
+  if (p.inline) return `((v = ${get}) !== undefined && v !== null && (typeof v === "${p.inline.type}" ? ${p.inline.code('v', ref)} : ${slow}))`;
+  return `((v = ${get}) !== undefined && v !== null && ${slow})`;
 }
 
 export class Compiler {
@@ -317,7 +346,8 @@ export class Compiler {
         const pred = this.check(e);
         const parts = this.lastParts as CheckParts | undefined;
         if (!parts) return { k: 'pred', pred };
-        return { k: 'check', ...parts };
+        // the check's text: macros repeat the same checks across rules (see compileBucket)
+        return { k: 'check', sig: exprText(e), ...parts };
       }
     }
   }
@@ -327,9 +357,10 @@ export class Compiler {
     const consts: unknown[] = [];
     // Plain fields are read once per event into a slot: rules share most fields, and
     // property loads on big (dictionary-mode) event objects cost far more than a slot.
-    const read = (key: string): string => {
+    const read: Reader = (key, derive, ref) => {
       const slot = this.slot(key);
-      return `(c.marks[${slot}] === c.gen ? c.vals[${slot}] : (c.marks[${slot}] = c.gen, c.vals[${slot}] = ev[${JSON.stringify(key)}]))`;
+      const x = `c.vals[${slot}]`;
+      return `(c.marks[${slot}] === c.gen ? ${x} : (c.marks[${slot}] = c.gen, ${x} = ev[${JSON.stringify(key)}]${orDerive(x, derive, ref)}))`;
     };
     const src = emit(plan, consts, read);
     // Generated from our own tree: field keys are JSON-quoted literals, every other constant is K[i].
@@ -344,19 +375,31 @@ export class Compiler {
    * per-rule call and no slot bookkeeping. `first` returns the index of the first condition
    * that holds (-1 if none); `all` pushes the index of every one that holds to `out`.
    */
-  compileBucket(plans: Plan[]): { first: (c: EvalContext) => number; all: (c: EvalContext, out: number[]) => void } {
+  compileBucket(plans: Plan[], evtType?: string): { first: (c: EvalContext) => number; all: (c: EvalContext, out: number[]) => void } {
     const consts: unknown[] = [UNREAD];
+    // checks that occur more than once in the bucket (macros such as open_read, container)
+    // are evaluated once per event into a local
+    const seen = new Map<string, number>();
+    const count = (p: Plan): void => {
+      if (p.k === 'check') seen.set(p.sig, (seen.get(p.sig) ?? 0) + 1);
+      else if (p.k === 'not') count(p.child);
+      else if (p.k === 'and' || p.k === 'or') p.children.forEach(count);
+    };
+    plans.forEach(count);
+    const memo = new Map<string, string>();
+    for (const [sig, n] of seen) if (n > 1) memo.set(sig, `m${memo.size}`);
+    const env: BucketEnv = { evtType, memo };
     const locals = new Map<string, string>();
-    const read = (key: string): string => {
+    const read: Reader = (key, derive, ref) => {
       let l = locals.get(key);
       if (l === undefined) {
         l = `f${locals.size}`;
         locals.set(key, l);
       }
-      return `(${l} !== U ? ${l} : (${l} = ev[${JSON.stringify(key)}]))`;
+      return `(${l} !== U ? ${l} : (${l} = ev[${JSON.stringify(key)}]${orDerive(l, derive, ref)}))`;
     };
-    const conds = plans.map((p) => emit(p, consts, read));
-    const decl = [...locals.values()].map((l) => `${l} = U`).join(', ');
+    const conds = plans.map((p) => emit(p, consts, read, env));
+    const decl = [...locals.values(), ...memo.values()].map((l) => `${l} = U`).join(', ');
     const head = `const ev = c.ev; const U = K[0]; let v${decl ? `, ${decl}` : ''};`;
     const first = `${head}\n${conds.map((x, i) => `if (${x}) return ${i};`).join('\n')}\nreturn -1;`;
     const all = `${head}\n${conds.map((x, i) => `if (${x}) out.push(${i});`).join('\n')}`;
@@ -370,10 +413,14 @@ export class Compiler {
 
   private check(e: Extract<Expr, { kind: 'check' }>): Predicate {
     const { get, type } = this.extractor(e.field);
-    const key = e.field.kind === 'field' && !this.resolve(e.field).derive ? (e.field.arg === undefined ? e.field.name : `${e.field.name}[${e.field.arg}]`) : undefined;
+    // Plain fields, and derived ones (read as a property first, derived only when absent), are
+    // read by key in the generated code; transformers go through their extractor.
+    const fdef = e.field.kind === 'field' ? this.resolve(e.field) : undefined;
+    const key = e.field.kind === 'field' ? (e.field.arg === undefined ? e.field.name : `${e.field.name}[${e.field.arg}]`) : undefined;
+    const derived = fdef?.derive && e.field.kind === 'field' ? { derive: { fn: fdef.derive, arg: e.field.arg } } : {};
     const op = e.op;
     if (op === 'exists') {
-      this.lastParts = { ...(key !== undefined ? { key } : {}), get };
+      this.lastParts = { ...(key !== undefined ? { key } : {}), ...derived, get };
       return (c) => {
         const v = get(c);
         return v !== undefined && v !== null;
@@ -406,7 +453,7 @@ export class Compiler {
     const modifier: Modifier = e.modifier ?? (type === 'list' && op === 'in' ? 'allof' : 'anyof');
     if (!e.modifier && modifier === 'anyof') {
       const inline = this.opts.inline === false ? undefined : inlineTest(op, type, e.rhs.kind === 'list' ? e.rhs.values : [e.rhs.value]);
-      this.lastParts = { ...(key !== undefined ? { key } : {}), get, test, ...(inline ? { inline } : {}) };
+      this.lastParts = { ...(key !== undefined ? { key } : {}), ...derived, get, test, ...(inline ? { inline } : {}) };
       return (c) => {
         const v = get(c);
         if (v === undefined || v === null) return false;

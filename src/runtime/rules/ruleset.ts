@@ -74,12 +74,13 @@ export class RuleSet {
     const types = new Set<string>();
     for (const r of this.rules) r.evtTypes?.forEach((t) => types.add(t));
     for (const t of types) {
-      this.byType.set(t, this.bucket(this.rules.filter((r) => r.evtTypes === null || r.evtTypes.has(t))));
+      this.byType.set(t, this.bucket(this.rules.filter((r) => r.evtTypes === null || r.evtTypes.has(t)), t));
     }
   }
 
-  private bucket(rules: CompiledRule[]): Bucket {
-    const fns = this.loaded.compiler.compileBucket(rules.map((r) => r.plan));
+  /** `evtType`: every event routed to this bucket has it (the byType buckets). */
+  private bucket(rules: CompiledRule[], evtType?: string): Bucket {
+    const fns = this.loaded.compiler.compileBucket(rules.map((r) => r.plan), evtType);
     return { rules, outputs: rules.map((r) => this.outputs.get(r)!), ...fns };
   }
 

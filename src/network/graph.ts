@@ -27,6 +27,7 @@ import { analyzeConnectivity, NetpolEngine, type Peer } from '../kube/netpol/ana
 import type { ConnSet, Protocol } from '../kube/netpol/conns.js';
 import { formatInterval, parseCidr, type Interval } from '../kube/netpol/ipset.js';
 import { buildModel, type ClusterModel, type NetpolObject, type Workload } from '../kube/netpol/model.js';
+import { workloadKindOf } from '../kube/workload-kinds.js';
 import type { FlowProtocol } from './flow.js';
 import type { EdgeFlag, GraphEdge, GraphNode, GraphNodeKind, NetworkGraph } from './graph-types.js';
 import { meshProfiles, edgeMtls, type MeshProfiles } from './graph-mesh.js';
@@ -149,7 +150,7 @@ export class PolicyAnalysis {
   private governedConns: Connection[] | undefined;
 
   constructor(objects: NetpolObject[], readonly nodeIdOf: GraphScope['nodeIdOf']) {
-    this.model = buildModel(objects);
+    this.model = buildModel(withSelectedLabelsOnly(objects));
     this.engine = new NetpolEngine(this.model);
     this.mesh = meshProfiles(objects, nodeIdOf);
     for (const w of this.model.workloads) if (!w.synthetic) this.byNode.set(nodeIdOf(w.kind, w.namespace, w.name), w);
@@ -194,6 +195,55 @@ export class PolicyAnalysis {
     for (const s of this.peers(src)) for (const d of this.peers(dst)) if (this.engine.allowed(s, d).contains(protocol, port)) return true;
     return false;
   }
+}
+
+/**
+ * The objects with each workload's pod labels cut to the keys some selector reads (policies'
+ * matchLabels / matchExpressions, Services' selectors). Labels no selector reads cannot change
+ * any verdict, and dropping them lets the analysis treat workloads that differ only there
+ * (an `app` label unique per workload, say) as one class: far fewer pairs to evaluate.
+ */
+function withSelectedLabelsOnly(objects: NetpolObject[]): NetpolObject[] {
+  const keys = new Set<string>();
+  const walk = (v: unknown, depth: number): void => {
+    if (depth > 12 || !v || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x, depth + 1);
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (k === 'matchLabels' && x && typeof x === 'object') {
+        for (const key of Object.keys(x)) keys.add(key);
+      } else if (k === 'matchExpressions' && Array.isArray(x)) {
+        for (const e of x) if (typeof e?.key === 'string') keys.add(e.key);
+      } else {
+        walk(x, depth + 1);
+      }
+    }
+  };
+  for (const o of objects) {
+    if (o.kind === 'Service') for (const key of Object.keys(o.raw.spec?.selector ?? {})) keys.add(key);
+    else if (!workloadKindOf(o.kind)?.runsPods && o.kind !== 'Namespace') walk(o.raw.spec, 0);
+  }
+  const cut = (labels: unknown): Record<string, string> | undefined =>
+    labels && typeof labels === 'object' ? Object.fromEntries(Object.entries(labels).filter(([k]) => keys.has(k))) : undefined;
+  return objects.map((o) => {
+    const wk = workloadKindOf(o.kind);
+    if (!wk?.runsPods) return o;
+    if (wk.template.length === 0) return { ...o, labels: cut(o.labels) ?? {}, raw: { ...o.raw, metadata: { ...o.raw.metadata, labels: cut(o.raw.metadata?.labels) } } };
+    // Copy the path down to the template's metadata, the rest shared.
+    const raw = { ...o.raw };
+    let from: any = o.raw;
+    let to: any = raw;
+    for (const k of wk.template) {
+      from = from?.[k];
+      if (!from || typeof from !== 'object') return o;
+      to[k] = { ...from };
+      to = to[k];
+    }
+    to.metadata = { ...to.metadata, labels: cut(to.metadata?.labels) };
+    return { ...o, raw };
+  });
 }
 
 /** An interval no ipBlock holds (IPv4 addresses are 0 … 2^32-1). */

@@ -216,6 +216,14 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     const nodes = await page.evaluate<CyNode[]>('window.__gatehouseNetwork.nodes()');
     assert.deepEqual(nodes.filter((n) => !n.isParent || api.nodes.some((g: GraphNode) => g.id === n.id)).map((n) => n.id).sort(), api.nodes.map((n: GraphNode) => n.id).sort());
     assert.ok(api.edges.every((e: GraphEdge) => [e.source, e.target].includes(byName('frontend').id)), 'the web namespace view keeps frontend\'s edges');
+    // "Observed in" asks for the window as an RFC 3339 `since`, an hour back from now.
+    const asked = page.waitForRequest((r) => r.url().includes('/api/v1/network/graph?') && r.url().includes('since='));
+    const before = Date.now();
+    await page.getByLabel('Observed in').selectOption('1h');
+    const since = new URL((await asked).url()).searchParams.get('since')!;
+    await page.waitForURL(/window=1h/);
+    const back = before - Date.parse(since);
+    assert.ok(back > 3_590_000 && back < 3_700_000, `since ${since} is an hour back`);
   });
 
   test('new flows are offered live; redrawn, the unused edge becomes observed', async () => {

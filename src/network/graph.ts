@@ -147,10 +147,20 @@ export class PolicyAnalysis {
   readonly engine: NetpolEngine;
   readonly mesh: MeshProfiles;
   private readonly byNode = new Map<string, Workload>();
+  private readonly podLabels = new Map<string, Record<string, string>>();
   private governedConns: Connection[] | undefined;
 
   constructor(objects: NetpolObject[], readonly nodeIdOf: GraphScope['nodeIdOf']) {
     this.model = buildModel(withSelectedLabelsOnly(objects));
+    // Service ends are matched against the full pod labels (the model's are cut to what policies read).
+    for (const o of objects) {
+      const wk = workloadKindOf(o.kind);
+      if (!wk?.runsPods) continue;
+      let tpl: any = o.raw;
+      for (const k of wk.template) tpl = tpl?.[k];
+      const labels = (wk.template.length ? tpl?.metadata?.labels : o.raw.metadata?.labels) ?? {};
+      this.podLabels.set(nodeIdOf(o.kind, o.namespace || 'default', o.name), labels as Record<string, string>);
+    }
     this.engine = new NetpolEngine(this.model);
     this.mesh = meshProfiles(objects, nodeIdOf);
     for (const w of this.model.workloads) if (!w.synthetic) this.byNode.set(nodeIdOf(w.kind, w.namespace, w.name), w);
@@ -178,7 +188,7 @@ export class PolicyAnalysis {
     } else if (e.kind === 'service' && e.namespace && e.name) {
       const svc = this.model.services.find((s) => s.namespace === e.namespace && s.name === e.name);
       const sel = svc?.selector;
-      const selected = sel ? this.model.workloads.filter((w) => !w.synthetic && w.namespace === e.namespace && Object.entries(sel).every(([k, v]) => w.labels[k] === v)) : [];
+      const selected = sel ? [...this.byNode].filter(([id, w]) => w.namespace === e.namespace && Object.entries(sel).every(([k, v]) => this.podLabels.get(id)?.[k] === v)).map(([, w]) => w) : [];
       if (selected.length) return selected.map((w) => ({ type: 'workload', w, id: w.id }));
     }
     return [{ type: 'ip', iv: NOWHERE, id: e.id }];
@@ -199,7 +209,7 @@ export class PolicyAnalysis {
 
 /**
  * The objects with each workload's pod labels cut to the keys some selector reads (policies'
- * matchLabels / matchExpressions, Services' selectors). Labels no selector reads cannot change
+ * matchLabels / matchExpressions; Services' selectors when Ingresses or Routes route to them). Labels no selector reads cannot change
  * any verdict, and dropping them lets the analysis treat workloads that differ only there
  * (an `app` label unique per workload, say) as one class: far fewer pairs to evaluate.
  */
@@ -221,9 +231,12 @@ function withSelectedLabelsOnly(objects: NetpolObject[]): NetpolObject[] {
       }
     }
   };
+  const routed = objects.some((x) => x.kind === 'Ingress' || x.kind === 'Route');
   for (const o of objects) {
-    if (o.kind === 'Service') for (const key of Object.keys(o.raw.spec?.selector ?? {})) keys.add(key);
-    else if (!workloadKindOf(o.kind)?.runsPods && o.kind !== 'Namespace') walk(o.raw.spec, 0);
+    // Services matter to the analysis only through Ingresses and Routes (the ingress controller's reach).
+    if (o.kind === 'Service') {
+      if (routed) for (const key of Object.keys(o.raw.spec?.selector ?? {})) keys.add(key);
+    } else if (!workloadKindOf(o.kind)?.runsPods && o.kind !== 'Namespace') walk(o.raw.spec, 0);
   }
   const cut = (labels: unknown): Record<string, string> | undefined =>
     labels && typeof labels === 'object' ? Object.fromEntries(Object.entries(labels).filter(([k]) => keys.has(k))) : undefined;

@@ -94,7 +94,7 @@ export function registerSensorCommands(program: Command): Command {
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
     .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
-    .option('--nats <url>', 'publish alerts to the NATS JetStream event bus at nats://HOST:PORT instead of pushing to --server (through the same disk spool: see --spool-dir)')
+    .option('--nats <url>', 'publish alerts and flows to the NATS JetStream event bus at nats://HOST:PORT (subject gatehouse.events.<cluster>) instead of pushing to --server, through the same disk spool (see --spool-dir)')
     .option('--flows <target>', 'report network flows (connect, accept, UDP first packet; conntrack for what no probe saw), aggregated per --flow-interval, as JSON lines of ObservedFlow (- for stdout, or a file); with --server they are also sent to Central')
     .option('--flow-interval <duration>', 'with --flows: aggregation interval (30s, 1m, …)', '30s')
     .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')

@@ -8,6 +8,9 @@
  * through axe-core.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { alertEvent } from '../../src/cli/central-push.js';
@@ -15,6 +18,7 @@ import { admissionEvent } from '../../src/cli/commands/admission.js';
 import type { Alert } from '../../src/runtime/alerts/alert.js';
 import type { FalcoAlert, Incident } from '../../src/runtime/incidents/index.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
+import { StoreAuditSink } from '../../src/central/store/response-actions.js';
 import { dbProcessAlert, DB_WORKLOAD, execAudit, flow, shellAlert, unrelatedA, unrelatedB, WEB_WORKLOAD } from '../incidents/scenario.js';
 import { readableTitle } from '../../web/src/api/names.js';
 import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
@@ -176,6 +180,39 @@ describe('console: incidents', { skip: chromiumSkip() }, () => {
     assert.match(entry.title, /^admission denied: .*no-privileged/);
     assert.ok((await row.innerText()).includes(readableTitle(entry.title)));
     assert.match(await row.innerText(), /Admission/);
+  });
+
+  test('response actions Central took on the incident\'s alerts appear live, with their evidence to download', async () => {
+    await page.goto(`${central.url}/incidents/${main.id}`);
+    await page.getByRole('heading', { name: readableTitle(main.title), level: 1 }).waitFor();
+    await page.getByTestId('no-actions').waitFor();
+    // The audit sink Central's responder writes through, with a bundle in its evidence folder.
+    const ref = main.timeline.find((e) => e.kind === 'alert')!.ref;
+    const bundle = join(central.ctx.dataDir!, 'evidence', '2026-12-07T10-00-00-shop-web-1-delete-1');
+    mkdirSync(bundle, { recursive: true });
+    writeFileSync(join(bundle, 'manifest.json'), '{"schema":"gatehouse.dev/evidence/v1"}\n');
+    writeFileSync(join(bundle, 'inspect.json'), '{"kind":"Pod"}\n');
+    await new StoreAuditSink(central.ctx.db, 'prod', () => central.ctx.events.emit('response-actions')).append({
+      time: iso(12), action: 'delete', target: { type: 'kube', kind: 'Pod', namespace: 'shop', name: 'web-1', cluster: 'prod' },
+      trigger: { by: 'central', policies: ['respond-shell'], ref }, dryRun: false, outcome: 'done', detail: 'deleted pod shop/web-1', evidence: bundle, durationMs: 40,
+    });
+    const table = page.getByTestId('actions');
+    await table.waitFor();
+    const row = table.getByRole('row').filter({ hasText: 'pod shop/web-1' });
+    assert.equal(await row.count(), 1);
+    assert.match(await row.innerText(), /delete\s+pod shop\/web-1 in prod\s+done\s+respond-shell/);
+    // The incident's evidence list is part of its record: a reload shows the bundle.
+    await page.reload();
+    const button = page.getByRole('button', { name: 'Download evidence 2026-12-07T10-00-00-shop-web-1-delete-1' });
+    await button.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
+    const saved = join(central.ctx.dataDir!, 'downloaded.tar.gz');
+    await download.saveAs(saved);
+    const list = spawnSync('tar', ['-tzf', saved], { encoding: 'utf8' });
+    assert.equal(list.status, 0, list.stderr);
+    assert.deepEqual(list.stdout.trim().split('\n').sort(), ['2026-12-07T10-00-00-shop-web-1-delete-1/inspect.json', '2026-12-07T10-00-00-shop-web-1-delete-1/manifest.json']);
+    await shot(page, 'incident-detail-actions');
+    assert.deepEqual(await axeSerious(page), []);
   });
 
   test('a new incident appears in the list without a reload', async () => {

@@ -78,6 +78,8 @@ export class IncidentService {
       if (!changes.updated.length && !changes.removed.length) return;
       const now = this.ctx.now().toISOString();
       await this.ctx.db.transaction().execute((trx) => applyIncidentChanges(trx, changes, now));
+      // The console's incident pages re-read on this (GET /api/v1/stream).
+      this.ctx.events.emit('incidents');
     });
     this.chain = run.catch((e) => this.fail(e));
     return run;

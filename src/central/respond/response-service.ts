@@ -153,7 +153,7 @@ export class CentralResponse {
     const evidenceDir = o.evidenceDir ?? (this.ctx.dataDir ? join(this.ctx.dataDir, 'evidence') : undefined);
     return clusterResponder({
       api,
-      audit: new StoreAuditSink(this.ctx.db, cluster),
+      audit: new StoreAuditSink(this.ctx.db, cluster, () => this.ctx.events.emit('response-actions')),
       responder: {
         ...(evidenceDir ? { evidence: podEvidenceCapture({ dir: evidenceDir, api, signingKey: centralEvidenceKey(evidenceDir), now: this.ctx.now }) } : {}),
         clock: () => this.ctx.now().getTime(),

@@ -17,7 +17,8 @@ export interface StoredResponseAction extends AuditRecord {
 
 /** An AuditSink over the store: every record the responder writes becomes one row, in its own statement. */
 export class StoreAuditSink implements AuditSink {
-  constructor(private readonly db: Kysely<Database>, private readonly cluster: string) {}
+  /** `onStored`: after each row (Central emits its 'response-actions' notice). */
+  constructor(private readonly db: Kysely<Database>, private readonly cluster: string, private readonly onStored?: () => void) {}
 
   async append(record: AuditRecord): Promise<void> {
     const id = randomUUID();
@@ -26,6 +27,7 @@ export class StoreAuditSink implements AuditSink {
       target: targetKey(record.target), event_id: record.trigger.ref ?? null, incident_id: record.trigger.incident ?? null,
       body: toJson({ ...record, id, cluster: this.cluster } satisfies StoredResponseAction),
     }).execute();
+    this.onStored?.();
   }
 }
 

@@ -81,11 +81,17 @@ export interface Incident {
   hosts: string[]; workloads: string[]; layers: IncidentLayer[];
   firstSeen: string; lastSeen: string; closedAt?: string;
   timeline: IncidentTimelineEntry[]; timelineDropped: number; signals: number;
-  /**
-   * Not served by Central yet (see docs/notes/console.md, Session 4): evidence bundles
-   * captured for this incident's response actions, each downloadable from `path`.
-   */
+  /** Evidence bundles Central captured before this incident's response actions, each downloadable from `path` (GET /api/v1/evidence/{id}). */
   evidence?: { id: string; path: string; createdAt?: string; container?: string }[];
+}
+
+/** `GET /api/v1/response-actions?incident=ID` (src/central/store/response-actions.ts). */
+export interface ResponseAction {
+  id: string; time: string; action: string; cluster?: string; dryRun: boolean;
+  outcome: 'done' | 'already' | 'dry-run' | 'refused' | 'failed'; detail: string;
+  target: { type: 'kube'; kind: string; namespace?: string; name: string } | { type: 'container'; container: string };
+  trigger: { by: string; policies?: string[]; alert?: { rule: string; time: string } };
+  evidence?: string;
 }
 
 /** `GET /api/v1/network/graph` (src/network/graph-types.ts). */

@@ -1,15 +1,15 @@
 /**
  * `/incidents/:id`: one correlated incident — its timeline across hosts and layers (API,
- * runtime, network, admission), ATT&CK tactics and techniques, the response actions taken
- * (admission and engine-proxy refusals in its timeline) and its evidence bundles when it
- * has some. Re-read live.
+ * runtime, network, admission), ATT&CK tactics and techniques, the response actions Central
+ * took on its alerts (GET /api/v1/response-actions?incident=) and the admission and
+ * engine-proxy refusals in its timeline, and its evidence bundles. Re-read live.
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
 import { ApiError } from '../api/client';
 import { downloadFile } from '../api/download';
 import { useApi, useLiveChanges } from '../api/hooks';
-import type { Incident, IncidentTimelineEntry } from '../api/types';
+import type { Incident, IncidentTimelineEntry, ResponseAction } from '../api/types';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When } from '../components/bits';
 import { LAYER_NAMES, readableTitle, WorkloadLink } from '../components/incidents';
 
@@ -21,6 +21,8 @@ export function IncidentDetail() {
   const { id = '' } = useParams();
   const { data: inc, error, reload } = useApi<Incident>(`/api/v1/incidents/${encodeURIComponent(id)}`);
   useLiveChanges(['alerts', 'events', 'incidents'], reload);
+  const actions = useApi<{ items: ResponseAction[] }>(`/api/v1/response-actions?incident=${encodeURIComponent(id)}`);
+  useLiveChanges(['response-actions'], actions.reload);
   if (!inc) return <><p className="crumbs"><Link to="/incidents">Incidents</Link> /</p><h1>Incident</h1><ErrorNote error={error} />{!error && <Loading what="the incident" />}</>;
   const names = new Map(inc.techniques.map((t) => [t.id, t.name]));
   const responses = inc.timeline.filter((e) => e.kind === 'denial');
@@ -74,7 +76,10 @@ export function IncidentDetail() {
           {inc.workloads.length === 0 ? <p className="muted">None named.</p> : <ul className="plain" data-testid="workloads">{inc.workloads.map((w) => <li key={w}><WorkloadLink id={w} /></li>)}</ul>}
         </Section>
         <Section title="Response actions">
-          {responses.length === 0 ? <p className="muted" data-testid="no-response">No response action recorded for this incident.</p> : (
+          <ActionsTaken actions={actions.data?.items ?? []} />
+          <ErrorNote error={actions.error} />
+          <h3>Refusals</h3>
+          {responses.length === 0 ? <p className="muted" data-testid="no-response">No admission or engine-proxy refusal in this incident.</p> : (
             <table className="compact">
               <thead><tr><th scope="col">Time</th><th scope="col">Action</th><th scope="col">By</th></tr></thead>
               <tbody>{responses.map((e) => <tr key={e.ref + e.time}><td><When iso={e.time} short /></td><td>Refused: {readableTitle(e.title)}</td><td>{LAYER_NAMES[e.layer] ?? e.layer}{e.host ? ` on ${e.host}` : ''}</td></tr>)}</tbody>
@@ -84,6 +89,28 @@ export function IncidentDetail() {
         </Section>
       </div>
     </>
+  );
+}
+
+/** What Central's response engine did on the incident's alerts (GET /api/v1/response-actions?incident=). */
+function ActionsTaken({ actions }: { actions: ResponseAction[] }) {
+  if (actions.length === 0) return <p className="muted" data-testid="no-actions">No response action taken for this incident.</p>;
+  const target = (a: ResponseAction) => (a.target.type === 'kube' ? `${a.target.kind.toLowerCase()} ${a.target.namespace ? `${a.target.namespace}/` : ''}${a.target.name}` : `container ${a.target.container}`);
+  return (
+    <table className="compact" data-testid="actions">
+      <thead><tr><th scope="col">Time</th><th scope="col">Action</th><th scope="col">Target</th><th scope="col">Outcome</th><th scope="col">Policies</th></tr></thead>
+      <tbody>
+        {actions.map((a) => (
+          <tr key={a.id}>
+            <td className="nowrap"><When iso={a.time} short /></td>
+            <td>{a.action}{a.dryRun ? ' (dry run)' : ''}</td>
+            <td>{target(a)}{a.cluster ? <span className="muted small"> in {a.cluster}</span> : null}</td>
+            <td title={a.detail}>{a.outcome}</td>
+            <td className="small">{(a.trigger.policies ?? []).join(', ') || a.trigger.by}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 

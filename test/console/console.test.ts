@@ -300,7 +300,7 @@ describe('web console', { skip: chromiumSkip() }, () => {
   test('axe-core finds no serious or critical violation on any page, in light and dark', async () => {
     const image = (await central.api('GET', '/api/v1/images')).body.items[0]?.digest as string | undefined;
     const deployment = (await central.api('GET', '/api/v1/deployments')).body.items[0]?.id as string | undefined;
-    const pages = ['/login', '/', '/deployments', '/images', '/violations', '/compliance', '/registries', '/policies', '/settings', ...(image ? [`/images/${image}`] : []), ...(deployment ? [`/deployments/${encodeURIComponent(deployment)}`] : [])];
+    const pages = ['/login', '/', '/deployments', '/images', '/violations', '/incidents', '/network', '/compliance', '/registries', '/policies', '/settings', ...(image ? [`/images/${image}`] : []), ...(deployment ? [`/deployments/${encodeURIComponent(deployment)}`] : [])];
     const p = await context.newPage();
     try {
       const problems: string[] = [];

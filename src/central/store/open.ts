@@ -74,6 +74,9 @@ function openPostgres(url: string, max: number): Store {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client's error (server restart) must not crash Central; the next query reconnects.
   pool.on('error', () => undefined);
+  // A checked-out client whose connection dies (a PostgreSQL restart) emits 'error' with no pool
+  // listener: without this Node crashes; the query in flight still rejects.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', location: redactUrl(url), close: () => db.destroy() };
 }

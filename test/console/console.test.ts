@@ -297,6 +297,25 @@ describe('web console', { skip: chromiumSkip() }, () => {
     }
   });
 
+  test('the dashboard draws 30 days of open violations, the same numbers as the trends API, also as a table', async () => {
+    await navLink(page, 'Dashboard').click();
+    const card = page.getByRole('region', { name: 'Open violations, last 30 days' });
+    await card.locator('canvas').first().waitFor();
+    const api = (await central.api('GET', '/api/v1/summary/trends?days=30')).body.points as { date: string; open: { total: number; bySeverity: Record<string, number> }; alerts: number; incidents: number }[];
+    assert.equal(api.length, 30);
+    await card.getByText('Show as a table').click();
+    const rows = card.getByTestId('trends-table').getByRole('row');
+    assert.equal(await rows.count(), 31, 'a header and a row a day');
+    const cells = async (i: number) => [await rows.nth(i).getByRole('rowheader').innerText(), ...(await rows.nth(i).getByRole('cell').allInnerTexts())];
+    for (const i of [0, 15, 29]) {
+      const p = api[i]!;
+      assert.deepEqual(await cells(i + 1), [p.date, ...['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN'].map((s) => String(p.open.bySeverity[s] ?? 0)), String(p.open.total), String(p.alerts), String(p.incidents)]);
+    }
+    assert.ok(api[29]!.open.total > 0, 'the earlier tests left open violations today');
+    assert.match(await card.getByRole('img').getAttribute('aria-label') ?? '', new RegExp(`today ${api[29]!.open.total}$`));
+    await shot(page, 'dashboard-trends');
+  });
+
   test('axe-core finds no serious or critical violation on any page, in light and dark', async () => {
     const image = (await central.api('GET', '/api/v1/images')).body.items[0]?.digest as string | undefined;
     const deployment = (await central.api('GET', '/api/v1/deployments')).body.items[0]?.id as string | undefined;

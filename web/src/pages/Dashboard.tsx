@@ -1,7 +1,8 @@
 /**
  * `/`: what needs attention first — active violations by severity and stage (exact counts
  * from `GET /api/v1/summary`), the riskiest deployments, recently scanned images, what
- * Central covers (clusters and hosts connected, sensors up) and the vulnerability DB's age.
+ * Central covers (clusters and hosts connected, sensors up), the vulnerability DB's age, and
+ * the trend of open violations over 30 days (GET /api/v1/summary/trends).
  * Re-read on live changes.
  */
 import { useCallback, useEffect, useState } from 'react';
@@ -11,20 +12,22 @@ import { useLiveChanges } from '../api/hooks';
 import { SEVERITIES, STAGES, vulnCount, type Deployment, type Image, type Incident, type SummaryCounts } from '../api/types';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, shortDigest, age, When } from '../components/bits';
 import { readableTitle, Tactics } from '../components/incidents';
+import { TrendChart, type TrendPoint } from '../components/TrendChart';
 
-interface Summary { counts: SummaryCounts; top: Deployment[]; images: Image[]; incidents: Incident[] }
+interface Summary { counts: SummaryCounts; top: Deployment[]; images: Image[]; incidents: Incident[]; trends: TrendPoint[] }
 
 /** A DB older than this is shown as stale (the DB-watch job re-matches on every update). */
 const DB_STALE_DAYS = 2;
 
 async function loadSummary(): Promise<Summary> {
-  const [counts, top, images, incidents] = await Promise.all([
+  const [counts, top, images, incidents, trends] = await Promise.all([
     api<SummaryCounts>('GET', '/api/v1/summary'),
     api<Page<Deployment>>('GET', '/api/v1/deployments?sort=risk&limit=10'),
     api<Page<Image>>('GET', '/api/v1/images?limit=1000'),
     api<Page<Incident>>('GET', '/api/v1/incidents?limit=6'),
+    api<{ points: TrendPoint[] }>('GET', '/api/v1/summary/trends?days=30'),
   ]);
-  return { counts, top: top.items, images: images.items, incidents: incidents.items };
+  return { counts, top: top.items, images: images.items, incidents: incidents.items, trends: trends.points };
 }
 
 /** "3 d 4 h", "25 min": how long ago, from seconds. */
@@ -78,6 +81,9 @@ function DashboardBody({ data }: { data: Summary }) {
           })}
         </ul>
         <p className="hint">{c.violations.active} active of {c.violations.total}: {Object.entries(c.violations.byState).filter(([k]) => k !== 'active').map(([k, v]) => `${v} ${k}`).join(', ') || 'none resolved or excepted'}.</p>
+      </Section>
+      <Section title="Open violations, last 30 days">
+        <TrendChart points={data.trends} />
       </Section>
       <Section title="Active violations by stage">
         <dl className="stats">

@@ -15,7 +15,7 @@
  * goal of the issue as a ratio against its target.
  *
  *   node --import tsx bench/runtime.bench.ts [--quick] [--duration S] [--rates 5000,20000,50000]
- *        [--compare GIT-REF] [--no-storm] [--no-filtered]
+ *        [--compare GIT-REF] [--no-storm] [--no-filtered] [--http-share 0.2] [--exec-share 0.02] [--alert-every 500]
  *
  * --compare REF runs the same phases a second time with the sensor of REF (a git worktree
  * in a temp dir, sharing node_modules): today's design side by side. BENCH_NODE_FLAGS passes
@@ -56,11 +56,17 @@ if (!Number.isFinite(SECONDS) || SECONDS <= 0 || RATES.some((r) => !Number.isFin
 }
 
 /** Shares of the events that reach user space (the rest are watched writes). */
-const HTTP_SHARE = 0.2; // connect + accept: two events per request
-const EXEC_SHARE = 0.02;
-const ALERT_EVERY = 500; // one /etc/shadow read per 500 events: 10 alerts/s at 5k
+// (a real fork+exec or HTTP request costs the load generator far more CPU than an open: on a
+// 2-core machine a lighter mix, e.g. --http-share 0.1 --exec-share 0.01, lets it offer 50k)
+const HTTP_SHARE = Number(opt('--http-share') ?? 0.2); // connect + accept: two events per request
+const EXEC_SHARE = Number(opt('--exec-share') ?? 0.02);
+const ALERT_EVERY = Number(opt('--alert-every') ?? 500); // one /etc/shadow read per 500 events: 10 alerts/s at 5k
 const STORM_EVERY = 20; // the storm: 1000 alerts/s at 20k
 const UNWATCHED_PER_EVENT = 0.25; // opens the kernel filters, per event that reaches user space
+if (!(HTTP_SHARE >= 0 && EXEC_SHARE >= 0 && HTTP_SHARE + EXEC_SHARE < 1) || !(ALERT_EVERY >= 1)) {
+  console.error('bench:runtime: --http-share and --exec-share are fractions (sum below 1), --alert-every a count ≥ 1');
+  process.exit(2);
+}
 
 // ---------------------------------------------------------------- /proc helpers
 function procCpuSeconds(pid: number): number {

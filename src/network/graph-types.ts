@@ -23,6 +23,11 @@ export interface GraphNode {
   labels?: Record<string, string>;
   /** The workload's baseline is still in its observation window: its observed edges are not yet complete. */
   learning?: boolean;
+  /**
+   * Deployments, when Central has the cluster's policies: whether a NetworkPolicy (or an
+   * admin network policy) decides its ingress and egress; both false: no policy protects it.
+   */
+  isolated?: { ingress: boolean; egress: boolean };
   /** External nodes: the DNS name a sensor saw resolve to the address, when known. */
   dns?: string;
 }

@@ -293,6 +293,11 @@ function scopeGraph(scope: GraphScope, nodes: Map<string, GraphNode>, edges: Gra
   }
 
   if (!policies) return;
+  for (const n of nodes.values()) {
+    if (n.kind !== 'deployment' || n.cluster !== scope.cluster || n.host !== scope.host) continue;
+    const w = policies.workload(n.id);
+    if (w) n.isolated = { ingress: policies.governs({ type: 'workload', w, id: w.id }, true), egress: policies.governs({ type: 'workload', w, id: w.id }, false) };
+  }
   for (const c of policies.governed()) {
     const src = peerNode(c.src, scope, nodes);
     const dst = peerNode(c.dst, scope, nodes);

@@ -23,7 +23,7 @@ import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, sign
 import { CLUSTER, IPS, shopFlows, shopObjects } from './network-fixture.js';
 import { clusterObjects } from '../../bench/central/inventory.js';
 
-interface CyNode { id: string; label: string; kind: string; parent: string | null; isParent: boolean; rendered: { x: number; y: number } }
+interface CyNode { id: string; label: string; kind: string; parent: string | null; isParent: boolean; unprotected: boolean; background: string; rendered: { x: number; y: number } }
 interface CyEdge { id: string; source: string; target: string; flag: string; allowed: boolean; observed: boolean; lineColor: string; lineStyle: string; width: string; rendered: { x: number; y: number } }
 
 /** Polls `expression` in the page until it is true (page.waitForFunction compiles strings in the page, which the console's CSP forbids). */
@@ -126,6 +126,15 @@ describe('console: network graph', { skip: chromiumSkip() }, () => {
     assert.notEqual(norm(dashed.lineColor), norm(errorColour));
     assert.equal(plain.lineStyle, 'solid');
     assert.notEqual(norm(plain.lineColor), norm(errorColour));
+    // Deployments no policy protects are highlighted: web/frontend has no NetworkPolicy; shop is isolated for ingress.
+    assert.deepEqual(byName('frontend').isolated, { ingress: false, egress: false });
+    assert.deepEqual(byName('cart').isolated, { ingress: true, egress: false });
+    const front = cy.nodes.find((n) => n.id === byName('frontend').id)!;
+    const cart = cy.nodes.find((n) => n.id === byName('cart').id)!;
+    assert.equal(front.unprotected, true);
+    assert.equal(norm(front.background), norm(errorColour));
+    assert.equal(cart.unprotected, false);
+    assert.notEqual(norm(cart.background), norm(errorColour));
     const counts = await page.getByTestId('graph-counts').innerText();
     assert.match(counts, new RegExp(`^${graph.counts.nodes} nodes, ${graph.counts.edges} edges: ${graph.counts.observedNotAllowed} observed but not allowed, ${graph.counts.allowedNotObserved} allowed but never observed`));
     await shot(page, 'network');

@@ -25,6 +25,7 @@ export const graphNodeSchema = {
     id: { type: 'string' }, kind: kindSchema, label: { type: 'string' }, cluster: { type: 'string' }, host: { type: 'string' },
     namespace: { type: 'string' }, name: { type: 'string' }, workloadKind: { type: 'string' },
     labels: { type: 'object', additionalProperties: { type: 'string' } }, learning: { type: 'boolean' }, dns: { type: 'string' },
+    isolated: { type: 'object', additionalProperties: false, required: ['ingress', 'egress'], properties: { ingress: { type: 'boolean' }, egress: { type: 'boolean' } } },
   },
 } as const;
 

@@ -99,6 +99,8 @@ export type GraphNodeKind = 'deployment' | 'service' | 'namespace' | 'external';
 export interface GraphNode {
   id: string; kind: GraphNodeKind; label: string; cluster?: string; host?: string; namespace?: string; name?: string;
   workloadKind?: string; labels?: Record<string, string>; learning?: boolean; dns?: string;
+  /** Deployments: whether policies isolate its ingress and egress (both false: unprotected). */
+  isolated?: { ingress: boolean; egress: boolean };
 }
 export type EdgeFlag = 'observed-not-allowed' | 'allowed-not-observed';
 export interface GraphEdge {

@@ -37,6 +37,8 @@ function style(large: boolean): StylesheetJson {
     { selector: 'node[kind = "external"]', style: { shape: 'hexagon', 'background-color': c.muted } },
     // A solid ring (a dashed border costs twice as much to draw on 2,000 nodes).
     { selector: 'node[?learning]', style: { 'border-width': 3, 'border-color': c.medium } },
+    // No NetworkPolicy isolates it either way: highlighted (the "deployments with no policy").
+    { selector: 'node[?unprotected]', style: { 'background-color': c.error, shape: 'round-triangle' } },
     { selector: ':parent', style: { shape: 'round-rectangle', 'background-color': c.bg, 'border-width': 1, 'border-color': c.border, 'text-valign': 'top', 'text-halign': 'center', 'text-margin-y': -4, 'font-size': 13, 'font-weight': 'bold', padding: '14px', label: 'data(label)', 'text-max-width': '600px', ...(large ? { 'compound-sizing-wrt-labels': 'exclude' as const } : {}) } },
     // Flat mode's namespace boxes: under everything, sized by the layout.
     ...(large ? [
@@ -80,7 +82,7 @@ export function toElements(graph: NetworkGraph, flat = false): ElementDefinition
   for (const n of graph.nodes) {
     if (n.kind === 'namespace') continue;
     const box = placed.parentOf.get(n.id);
-    els.push({ group: 'nodes', data: { id: n.id, label: n.name ?? n.label, kind: n.kind, learning: n.learning ?? false, box, ...(flat ? {} : { parent: box }) }, position: placed.positions.get(n.id) });
+    els.push({ group: 'nodes', data: { id: n.id, label: n.name ?? n.label, kind: n.kind, learning: n.learning ?? false, unprotected: n.isolated ? !n.isolated.ingress && !n.isolated.egress : false, box, ...(flat ? {} : { parent: box }) }, position: placed.positions.get(n.id) });
   }
   for (const e of graph.edges) {
     if (!known.has(e.source) || !known.has(e.target)) continue;
@@ -185,7 +187,7 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
         const c = cy;
         window.__gatehouseNetwork = {
           renderedAt: null,
-          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, box: (n.data('box') as string | undefined) ?? null, isParent: n.isParent() || n.hasClass('box'), rendered: n.renderedPosition() })),
+          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, box: (n.data('box') as string | undefined) ?? null, isParent: n.isParent() || n.hasClass('box'), unprotected: n.data('unprotected') === true, background: n.style('background-color'), rendered: n.renderedPosition() })),
           edges: () => c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width'), rendered: e.renderedMidpoint(), selected: e.selected() })),
           select: (id: string) => { const el = c.getElementById(id); if (el.nonempty()) el.emit('tap'); },
         };

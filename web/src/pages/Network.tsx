@@ -125,6 +125,7 @@ function Legend() {
       <li><span className="swatch mtls" aria-hidden="true" /> mTLS (square at the source)</li>
       <li><span className="swatch node-dep" aria-hidden="true" /> deployment <span className="swatch node-svc" aria-hidden="true" /> service <span className="swatch node-ext" aria-hidden="true" /> external; boxes are namespaces</li>
       <li><span className="swatch node-learning" aria-hidden="true" /> ringed: still learning (its baseline window is open)</li>
+      <li><span className="swatch node-unprotected" aria-hidden="true" /> red triangle: no NetworkPolicy protects it (ingress or egress)</li>
     </ul>
   );
 }
@@ -163,6 +164,7 @@ function SidePanel({ graph, nodes, selected, onSelect }: { graph: NetworkGraph; 
         {n.namespace && <div><dt>Namespace</dt><dd>{n.namespace}</dd></div>}
         {n.dns && <div><dt>DNS name</dt><dd>{n.dns}</dd></div>}
         {n.learning && <div><dt>Baseline</dt><dd>still learning: its observed edges are not complete yet</dd></div>}
+        {n.isolated && <div><dt>NetworkPolicies</dt><dd data-testid="isolation">{isolationText(n.isolated)}</dd></div>}
       </dl>
       {n.kind === 'deployment' && <p><Link to={`/deployments/${encodeURIComponent(n.id)}`}>Open deployment {n.name ?? n.label}</Link></p>}
       {n.kind === 'deployment' && n.cluster && n.namespace && <GeneratedPolicies key={n.id} cluster={n.cluster} namespace={n.namespace} />}
@@ -170,6 +172,14 @@ function SidePanel({ graph, nodes, selected, onSelect }: { graph: NetworkGraph; 
       <NeighbourTable edges={edges} self={n.id} nodes={nodes} onSelect={onSelect} compact />
     </>
   );
+}
+
+/** What the policies decide for a deployment, in words. */
+function isolationText(i: { ingress: boolean; egress: boolean }): string {
+  if (i.ingress && i.egress) return 'isolate its ingress and egress';
+  if (i.ingress) return 'isolate its ingress; egress is open to everything';
+  if (i.egress) return 'isolate its egress; ingress is open to everything';
+  return 'none: any peer may reach it, and it may reach any peer';
 }
 
 function NodeButton({ node, id, onSelect }: { node: GraphNode | undefined; id: string; onSelect: (s: Selection) => void }) {

@@ -116,6 +116,8 @@ export class Sensor {
     clearTimeout(timer);
     if (outcome !== 'ready') {
       run.child.kill('SIGKILL');
+      // The engine watch (--flows) holds a connection open: without this the process never exits.
+      await this.containers.close();
       const why = run.stderrTail() || (outcome === 'timeout' ? `no ready signal within ${timeoutMs} ms` : 'exited');
       throw new UserError(`bpftrace could not start the Gatehouse probe: ${why}`, 'bpftrace-failed');
     }

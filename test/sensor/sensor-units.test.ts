@@ -184,6 +184,13 @@ describe('gatehouse sensor: bad input', () => {
     assert.match(b.stderr, /gatehouse: bpftrace not found \(no-such-bpftrace\): install it/);
     assert.doesNotMatch(b.stderr, /at .*\.ts:\d+/, 'no stack trace');
   });
+  it('exits when bpftrace fails to start with --flows (the engine watch is closed)', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+    const { runCli } = await import('../helpers/cli.js');
+    // /bin/false stands for a bpftrace that dies at once (no privilege, a verifier refusal).
+    const r = await runCli(['sensor', '--flows', '-', '--bpftrace', '/bin/false'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /gatehouse: bpftrace could not start the Gatehouse probe: exited/);
+  });
 });
 
 describe('reorder buffer', () => {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { FlowAggregator, flowId, flowKey, type FlowObservation } from '../../src/sensor/flows/aggregator.js';
 import { observationOf } from '../../src/sensor/flows/observe.js';
-import { ConntrackWatcher, parseConntrackLine } from '../../src/sensor/flows/conntrack.js';
+import { ConntrackWatcher, parseConntrackLine, rawLineKey } from '../../src/sensor/flows/conntrack.js';
 import { FlowTracker } from '../../src/sensor/flows/tracker.js';
 import { probeWithoutUdp, DEFAULT_PROBE, UDP_BEGIN_MARKER } from '../../src/sensor/bpftrace.js';
 import { EventBuilder } from '../../src/sensor/event-builder.js';
@@ -271,6 +271,31 @@ describe('conntrack', () => {
     assert.equal(upd[0]!.bytes, 90);
     assert.equal(w.stats().matched, 1);
     assert.equal(w.stats().reported, 1);
+  });
+
+  it('a probe\'s entry is skipped unparsed on later polls, whatever its timeout and state; gone and back unseen, it is reported', () => {
+    const live = 'ipv4     2 tcp      6 431999 ESTABLISHED src=10.89.0.5 dst=10.89.0.3 sport=54532 dport=6379 src=10.89.0.3 dst=10.89.0.5 sport=6379 dport=54532 [ASSURED] mark=0 use=1';
+    let table = live;
+    const w = new ConntrackWatcher({ read: () => table });
+    w.probeSaw('TCP', '10.89.0.5', 54532, '10.89.0.3', 6379);
+    assert.deepEqual(w.scan(), []);
+    assert.equal(w.stats().matched, 1);
+    // Later polls: the same connection in TIME_WAIT, then a tail that would not parse at all:
+    // the identity (protocol + original tuple) is enough, nothing is parsed or reported.
+    table = live.replace('431999 ESTABLISHED', '117 TIME_WAIT');
+    assert.deepEqual(w.scan(), []);
+    table = `${live.slice(0, live.indexOf(' src=10.89.0.3'))} garbage`;
+    assert.deepEqual(w.scan(), []);
+    assert.equal(w.stats().entries, 1);
+    assert.equal(w.stats().matched, 1, 'matched once');
+    // The entry leaves the table; the same tuple comes back from a connection no probe saw.
+    table = '';
+    assert.deepEqual(w.scan(), []);
+    table = live;
+    assert.deepEqual(w.scan(), [], 'first sighting waits a poll');
+    assert.equal(w.scan().length, 1, 'then it is reported: the settled identity was forgotten with the entry');
+    assert.equal(rawLineKey(live), 't src=10.89.0.5 dst=10.89.0.3 sport=54532 dport=6379');
+    assert.equal(rawLineKey('garbage'), undefined);
   });
 
   it('a probe record that arrives after the first poll still claims its entry', () => {

@@ -125,15 +125,6 @@ export class ConntrackTimeouts {
   }
 }
 
-export function parseConntrack(text: string): ConntrackEntry[] {
-  const out: ConntrackEntry[] = [];
-  for (const line of text.split('\n')) {
-    const e = parseConntrackLine(line);
-    if (e) out.push(e);
-  }
-  return out;
-}
-
 /** client ip:port → server ip:port, with the protocol. */
 export function tupleKey(protocol: FlowProtocol, cip: string, cport: number, sip: string, sport: number): string {
   return `${protocol} ${cip} ${cport} ${sip} ${sport}`;
@@ -176,6 +167,24 @@ interface Known {
   state: 'ebpf' | 'pending' | 'reported';
   bytes: number;
   seenPoll: number;
+  /** The entry's line identity (rawLineKey), once it is a probe's connection. */
+  raw?: string;
+}
+
+/**
+ * An entry's identity read straight from its line, without parsing it: the protocol and the
+ * original tuple's text (`src=… dst=… sport=… dport=…`), which never change while the
+ * entry lives (the timeout, state and counters after it do). Undefined for an odd line.
+ */
+export function rawLineKey(line: string): string | undefined {
+  const i = line.indexOf(' src=');
+  if (i < 0) return undefined;
+  const d = line.indexOf(' dport=', i);
+  if (d < 0) return undefined;
+  const end = line.indexOf(' ', d + 7);
+  const head = line.slice(0, i);
+  const proto = head.includes(' tcp ') ? 't' : head.includes(' udp ') ? 'u' : head.includes(' sctp ') ? 's' : 'o';
+  return proto + line.slice(i, end < 0 ? line.length : end);
 }
 
 export class ConntrackWatcher {
@@ -185,6 +194,13 @@ export class ConntrackWatcher {
   private probeNow = new Set<string>();
   private probePrev = new Set<string>();
   private readonly known = new Map<string, Known>();
+  /**
+   * The probes' own connections by line identity: most of a busy host's table (loopback and
+   * pod traffic in TIME_WAIT that the probes saw), skipped without parsing on every later poll.
+   * Parsing every line made the table scan most of what flows cost at thousands of
+   * connections a second (bench:flows).
+   */
+  private readonly settled = new Map<string, Known>();
   private poll = 0;
   private counters: ConntrackStats = { polls: 0, entries: 0, matched: 0, reported: 0, dropped: 0, errors: 0 };
 
@@ -218,9 +234,22 @@ export class ConntrackWatcher {
     this.poll++;
     this.counters.polls++;
     const out: ConntrackSighting[] = [];
-    const entries = parseConntrack(text);
-    this.counters.entries = entries.length;
-    for (const e of entries) {
+    let entries = 0;
+    for (let at = 0; at < text.length;) {
+      let nl = text.indexOf('\n', at);
+      if (nl < 0) nl = text.length;
+      const line = text.slice(at, nl);
+      at = nl + 1;
+      const raw = rawLineKey(line);
+      const done = raw === undefined ? undefined : this.settled.get(raw);
+      if (done) {
+        entries++;
+        done.seenPoll = this.poll;
+        continue;
+      }
+      const e = parseConntrackLine(line);
+      if (!e) continue;
+      entries++;
       const o = e.orig;
       const key = tupleKey(e.protocol, o.src, o.sport, o.dst, o.dport);
       const bytes = (o.bytes ?? 0) + (e.reply.bytes ?? 0);
@@ -232,6 +261,7 @@ export class ConntrackWatcher {
         if (k.state === 'pending') {
           if (this.matches(e, key)) {
             k.state = 'ebpf';
+            this.settle(k, raw);
             this.counters.matched++;
             continue;
           }
@@ -252,13 +282,27 @@ export class ConntrackWatcher {
         continue;
       }
       k = { state: this.matches(e, key) ? 'ebpf' : 'pending', bytes: 0, seenPoll: this.poll };
-      if (k.state === 'ebpf') this.counters.matched++;
+      if (k.state === 'ebpf') {
+        this.settle(k, raw);
+        this.counters.matched++;
+      }
       this.known.set(key, k);
     }
-    for (const [key, k] of this.known) if (k.seenPoll !== this.poll) this.known.delete(key);
+    this.counters.entries = entries;
+    for (const [key, k] of this.known) {
+      if (k.seenPoll === this.poll) continue;
+      this.known.delete(key);
+      if (k.raw !== undefined) this.settled.delete(k.raw);
+    }
     this.probePrev = this.probeNow;
     this.probeNow = new Set();
     return out;
+  }
+
+  private settle(k: Known, raw: string | undefined): void {
+    if (raw === undefined) return;
+    k.raw = raw;
+    this.settled.set(raw, k);
   }
 
   private matches(e: ConntrackEntry, key: string): boolean {

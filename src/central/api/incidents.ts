@@ -9,7 +9,7 @@
 import type { AuditEvent, FlowRecord } from '../../runtime/incidents/types.js';
 import { incidentService, stopIncidentService } from '../incidents/service.js';
 import { basename } from 'node:path';
-import { getIncident, listIncidents } from '../store/incidents.js';
+import { getIncident, listIncidents, workloadPattern } from '../store/incidents.js';
 import { alertRefs, listResponseActions } from '../store/response-actions.js';
 import { evidencePath } from './evidence.js';
 import { severityList } from './alerts.js';
@@ -84,7 +84,7 @@ const flowBatchSchema = {
 
 const listQuery = {
   type: 'object', additionalProperties: false,
-  properties: { ...pageQuerySchema, severity: { type: 'string', description: 'comma list of severities' }, state: { type: 'string', enum: ['open', 'closed'] } },
+  properties: { ...pageQuerySchema, severity: { type: 'string', description: 'comma list of severities' }, state: { type: 'string', enum: ['open', 'closed'] }, deployment: { type: 'string', minLength: 1, maxLength: 600, description: 'only incidents that involve this deployment (its id)' } },
 } as const;
 
 export const incidentsApi: ApiModule = (app, ctx) => {
@@ -123,15 +123,24 @@ export const incidentsApi: ApiModule = (app, ctx) => {
     return { received: flows.length };
   });
 
-  app.get<{ Querystring: { limit: number; cursor?: string; severity?: string; state?: 'open' | 'closed' } }>('/api/v1/incidents', {
+  app.get<{ Querystring: { limit: number; cursor?: string; severity?: string; state?: 'open' | 'closed'; deployment?: string } }>('/api/v1/incidents', {
     config: { permission: 'read' },
     schema: { summary: 'Correlated incidents, most recently active first', querystring: listQuery },
   }, async (req) => {
-    const { limit, severity, state } = req.query;
+    const { limit, severity, state, deployment } = req.query;
     const c = decodeCursor(req.query.cursor);
+    let workloadLike: string | undefined;
+    if (deployment) {
+      const d = await ctx.db.selectFrom('deployments').innerJoin('sources', 'sources.id', 'deployments.source_id')
+        .select(['deployments.kind', 'deployments.namespace', 'deployments.name', 'sources.kind as source_kind', 'sources.name as source_name'])
+        .where('deployments.id', '=', deployment).executeTakeFirst();
+      if (!d) throw new ApiError(404, 'not-found', `no deployment ${deployment}`);
+      workloadLike = workloadPattern({ sourceKind: d.source_kind, sourceName: d.source_name, kind: d.kind, namespace: d.namespace, name: d.name });
+    }
     await service().idle();
     const { items, more } = await listIncidents(ctx.db, {
       limit, ...(state ? { state } : {}), ...(severity ? { severities: severityList(severity) } : {}), ...(c ? { cursor: { k: String(c.k), id: c.id } } : {}),
+      ...(workloadLike ? { workloadLike } : {}),
     });
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor({ k: last.lastSeen, id: last.id }) : null };

@@ -37,6 +37,22 @@ export interface IncidentQuery {
   cursor?: { k: string; id: string };
   severities?: string[];
   state?: 'open' | 'closed';
+  /** Only incidents that involve this workload: a LIKE pattern over the stored body (workloadPattern). */
+  workloadLike?: string;
+}
+
+/** `\`-escaped for LIKE … ESCAPE '\'. */
+const likeText = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/**
+ * The LIKE pattern that finds a Central deployment among an incident's workloads (their ids are
+ * src/runtime/baseline/identity.ts's: `k8s:CLUSTER/NS/KIND/NAME/CONTAINER`, and
+ * `host:HOST/IMAGE/CONTAINER` for a plain host's container).
+ */
+export function workloadPattern(d: { sourceKind: string; sourceName: string; kind: string; namespace: string; name: string }): string {
+  return d.sourceKind === 'cluster'
+    ? `%"k8s:${likeText(`${d.sourceName}/${d.namespace}/${d.kind}/${d.name}/`)}%`
+    : `%"host:${likeText(`${d.sourceName}/`)}%/${likeText(d.name)}"%`;
 }
 
 /** Newest activity first (last_seen desc, id desc); one extra row tells whether a next page exists. */
@@ -44,6 +60,7 @@ export async function listIncidents(db: Db, q: IncidentQuery): Promise<{ items: 
   let query = db.selectFrom('incidents').select(['id', 'body', 'last_seen']);
   if (q.state) query = query.where('state', '=', q.state);
   if (q.severities) query = query.where('severity', 'in', q.severities);
+  if (q.workloadLike) query = query.where(sql<boolean>`body like ${q.workloadLike} escape '\\'`);
   if (q.cursor) query = query.where(sql<boolean>`(last_seen < ${q.cursor.k} or (last_seen = ${q.cursor.k} and id < ${q.cursor.id}))`);
   const rows = await query.orderBy('last_seen', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
   return { items: rows.slice(0, q.limit).map((r) => fromJson<Incident>(r.body, {} as Incident)), more: rows.length > q.limit };

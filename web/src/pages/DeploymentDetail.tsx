@@ -1,7 +1,9 @@
-/** `/deployments/:id`: one workload — its risk explained, images, violations and runtime alerts. */
+/** `/deployments/:id`: one workload — its risk explained, images, violations, runtime alerts, incidents and network neighbours. */
 import { Link, useParams } from 'react-router';
 import { useApi, useLiveChanges } from '../api/hooks';
-import { vulnCount, type DeploymentDetail as Detail } from '../api/types';
+import { vulnCount, type DeploymentDetail as Detail, type Incident } from '../api/types';
+import type { Page } from '../api/client';
+import { readableTitle, Tactics } from '../components/incidents';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
 import { FactorTable } from '../components/RiskFactors';
 import { DeploymentNeighbours } from '../components/DeploymentNeighbours';
@@ -10,6 +12,8 @@ export function DeploymentDetail() {
   const { id = '' } = useParams();
   const { data: d, error, reload } = useApi<Detail>(`/api/v1/deployments/${encodeURIComponent(id)}`);
   useLiveChanges(['objects', 'image', 'images', 'alerts', 'exceptions', 'policies', 'deployments', 'violations'], reload);
+  const incidents = useApi<Page<Incident>>(`/api/v1/incidents?deployment=${encodeURIComponent(id)}&limit=20`);
+  useLiveChanges(['incidents'], incidents.reload);
   if (!d) return <><h1>Deployment</h1><ErrorNote error={error} />{!error && <Loading what="the deployment" />}</>;
   const labels = Object.entries(d.labels);
   return (
@@ -59,6 +63,17 @@ export function DeploymentDetail() {
             <table className="compact">
               <thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Rule</th></tr></thead>
               <tbody>{d.alerts.map((a) => <tr key={a.id}><td><When iso={a.time} /></td><td><SeverityBadge severity={a.severity} /></td><td>{a.rule}</td></tr>)}</tbody>
+            </table>
+          )}
+        </Section>
+        <Section title="Incidents">
+          <ErrorNote error={incidents.error} />
+          {(incidents.data?.items.length ?? 0) === 0 ? <p className="muted">No incident involves it.</p> : (
+            <table className="compact" data-testid="deployment-incidents">
+              <thead><tr><th scope="col">Severity</th><th scope="col">Incident</th><th scope="col">Tactics</th><th scope="col">Last seen</th></tr></thead>
+              <tbody>{incidents.data!.items.map((i) => (
+                <tr key={i.id}><td><SeverityBadge severity={i.severity} /></td><td><Link to={`/incidents/${encodeURIComponent(i.id)}`} title={i.title}>{readableTitle(i.title)}</Link></td><td><Tactics incident={i} max={2} /></td><td><When iso={i.lastSeen} short /></td></tr>
+              ))}</tbody>
             </table>
           )}
         </Section>

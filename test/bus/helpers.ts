@@ -7,11 +7,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasCommand, missing } from '../helpers/components.js';
+import { freePort } from '../helpers/free-port.js';
+export { freePort };
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const publisherChild = fileURLToPath(new URL('./publisher-child.ts', import.meta.url));
@@ -29,16 +30,6 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `gatehouse-bus-${prefix}-`));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

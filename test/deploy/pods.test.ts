@@ -13,12 +13,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { cachedPath, hasCommand, missing, testRegistry } from '../helpers/components.js';
+import { freePort } from '../helpers/free-port.js';
 
 type Obj = Record<string, any>;
 
@@ -40,16 +40,6 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function render(): Obj[] {
   const r = spawnSync(helm4, ['template', 'gh', chart, '--namespace', NS], { encoding: 'utf8', maxBuffer: 64 << 20 });

@@ -7,11 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { cachedPath, cacheHas } from './components.js';
+import { freePort } from './free-port.js';
 
 export const kubeBinariesPresent = (): boolean => cacheHas('bin', 'kube-apiserver') && cacheHas('bin', 'kine');
 
@@ -38,16 +38,6 @@ export interface TestCluster {
   sideApiserver(): Promise<{ server: string; stop(): Promise<void> }>;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts kine and kube-apiserver; `users` get static tokens (user name = token subject). */
 export async function startCluster(users: { name: string; groups?: string[] }[] = []): Promise<TestCluster> {

@@ -7,25 +7,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetch as undiciFetch } from 'undici';
 import { cachedPath } from '../helpers/components.js';
 import { insecureAgent } from '../helpers/kube-cluster.js';
+import { freePort } from '../helpers/free-port.js';
 
 export interface AuditCluster { server: string; adminToken: string; dir: string; stop(): Promise<void> }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Audits pods' exec/attach/portforward and everything the admin does (so unrelated audit events arrive too). */
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1

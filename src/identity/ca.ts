@@ -21,11 +21,12 @@
 // tsyringe, which @peculiar/x509 uses inside, needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError, describeError } from '../util/errors.js';
 import { checkTrustDomain, requireWorkloadSpiffeId } from './spiffe.js';
+import { pkcs8Der, privateKeyPem, serialNumber } from '../util/x509-keys.js';
 
 const crypto = webcrypto;
 const EC_KEY: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
@@ -58,21 +59,6 @@ export interface IssuedSvid {
   serialNumber: string;
 }
 
-/** 128 random bits, the top bit cleared so the DER integer stays positive (RFC 5280 4.1.2.2). */
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return bytes.toString('hex');
-}
-
-function privateKeyPem(key: webcrypto.CryptoKey): string {
-  return KeyObject.from(key).export({ format: 'pem', type: 'pkcs8' }).toString();
-}
-
-function pkcs8Der(pem: string): ArrayBuffer {
-  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
-  return der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
-}
 
 /** The CA as one PEM text (key, then certificate), as parseCaFile reads it back. */
 export function caPem(ca: SpiffeCa): string {

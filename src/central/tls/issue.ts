@@ -5,8 +5,9 @@
 // tsyringe, which @peculiar/x509 uses inside, needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { KeyObject, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
+import { pkcs8Der, privateKeyPem, serialNumber } from '../../util/x509-keys.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 export const CA_LIFETIME_DAYS = 3650;
@@ -96,18 +97,3 @@ export function serverNames(hostname: string): ServerNames {
   return { dns, ips };
 }
 
-/** 128 random bits, the top bit cleared so the DER integer stays positive (RFC 5280 4.1.2.2). */
-function serialNumber(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
-  return bytes.toString('hex');
-}
-
-function privateKeyPem(key: webcrypto.CryptoKey): string {
-  return KeyObject.from(key).export({ format: 'pem', type: 'pkcs8' }).toString();
-}
-
-function pkcs8Der(pem: string): ArrayBuffer {
-  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
-  return der.buffer.slice(der.byteOffset, der.byteOffset + der.byteLength) as ArrayBuffer;
-}

@@ -10,7 +10,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { defaultDataDir } from '../../central/data-dir.js';
 import type { CentralClient } from '../../central/client/client.js';
 import { issueSvid, makeSvidRequest, openSpiffeCa, parseTtl, writeSvidFiles, type IssuedSvid } from '../../identity/ca.js';
@@ -68,7 +68,7 @@ function topLevelWorkloads(objects: ManifestObject[]): ManifestObject[] {
   });
 }
 
-type IssueOptions = CentralCliOptions & { trustDomain?: string; ttl: string; caDir?: string; outDir: string; host?: string; format: 'text' | 'json' };
+type IssueOptions = CentralCliOptions & { trustDomain?: string; ttl: string; caDir?: string; outDir: string; host?: string; format: 'table' | 'json' };
 
 export function registerIdentityCommands(program: Command): void {
   const group = program.command('identity').description('service identities (image, signature, vulnerabilities, build commit, service account, SPIFFE ID) and SPIFFE X.509-SVIDs');
@@ -137,7 +137,7 @@ export function registerIdentityCommands(program: Command): void {
       .option('--ca-dir <dir>', 'where the Gatehouse CA is kept (made on first use; default DATA_DIR/identity-ca)')
       .option('--host <name>', 'host name in a NAME workload\'s ID (default: this machine\'s)')
       .requiredOption('--out-dir <dir>', 'directory for svid.pem, svid.key and bundle.pem')
-      .addOption(new Option('--format <format>', 'what to print').choices(['text', 'json']).default('text')),
+      .addOption(formatOption(['table', 'json'])),
   ).action(async (workload: string, o: IssueOptions) => {
     const ttlMs = parseTtl(o.ttl);
     const spiffeId = spiffeIdForWorkload(workload, o.trustDomain, o.host ?? hostname().toLowerCase());

@@ -16,10 +16,11 @@
  * unshare and ip.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childrenOf, procCpuSeconds } from './proc-stats.js';
 
 const RULES = fileURLToPath(new URL('../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/gatehouse.mjs', import.meta.url));
@@ -28,32 +29,9 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
 const PORT = 18080;
 const GOAL = 3;
-const TICKS = 100; // USER_HZ
 
 if (process.getuid?.() !== 0) throw new Error('bench:flows needs root (bpftrace)');
 for (const cmd of ['bpftrace', 'unshare', 'ip']) if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) throw new Error(`bench:flows needs ${cmd}`);
-
-function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
-  } catch {
-    return 0;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
-}
 
 // The server accepts and closes at once (its own process, a deep backlog); the client makes
 // RATE connections a second, paced per 5 ms, each closed as soon as it is up.

@@ -23,19 +23,19 @@
  * tracefs, podman, ab and the test image (.ci/setup.d/40-test-images.sh).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { DRIVER_JS, SERVER_JS, type DriverSpec } from './runtime-load.js';
+import { childrenOf, procCpuSeconds, rssMiB } from './proc-stats.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RULES = `${process.env.GATEHOUSE_FALCO_REF ?? fileURLToPath(new URL('../../shared/reference/falco', import.meta.url))}/rules/falco_rules.yaml`;
 const IMAGE = process.env.BENCH_IMAGE ?? '127.0.0.1:5000/gatehouse-test/debian:bookworm';
 const PODMAN_RUN = ['run', '--runtime', 'runc', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096'];
-const TICKS = 100; // USER_HZ
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
@@ -69,34 +69,6 @@ if (!(HTTP_SHARE >= 0 && EXEC_SHARE >= 0 && HTTP_SHARE + EXEC_SHARE < 1) || !(AL
 }
 
 // ---------------------------------------------------------------- /proc helpers
-function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
-  } catch {
-    return 0;
-  }
-}
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const wallNs = (): number => (performance.timeOrigin + performance.now()) * 1e6;
 

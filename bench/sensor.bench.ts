@@ -14,10 +14,11 @@
  * `--cpu-prof --cpu-prof-dir DIR`); BENCH_DEBUG shows the sensor's stdout.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childrenOf, procCpuSeconds } from './proc-stats.js';
 
 const RULES = fileURLToPath(new URL('../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/gatehouse.mjs', import.meta.url));
@@ -26,30 +27,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3); // must differ from SECONDS
 /** Sensitive opens: one in 1000 (10 alerts/s) for the goal, one in 100 (an alert storm) for reference. */
 const MIXES = [1000, 100];
-const TICKS = 100; // USER_HZ
-
-/** CPU seconds of a process, all its threads (user + system). */
-function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
-  } catch {
-    return 0;
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.push(...readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    } catch {
-      // thread gone
-    }
-  }
-  return out;
-}
 
 // Load generator: RATE opens per second (half reads below /etc, half writes, one in
 // `every` a read of /etc/shadow), paced per 10 ms.

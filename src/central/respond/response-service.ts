@@ -22,7 +22,7 @@ import type { Alert } from '../../runtime/alerts/alert.js';
 import { evaluate } from '../../policy/evaluate.js';
 import { clusterResponder } from '../../respond/cluster-responder.js';
 import { KubeApi } from '../../respond/kube-api.js';
-import { toRequest } from '../../respond/request.js';
+import { toRequest, type ResponseRequest } from '../../respond/request.js';
 import type { Decision, NeverTouch, RateLimit, Responder } from '../../respond/responder.js';
 import { describeError } from '../../util/errors.js';
 import { podEvidenceCapture } from '../../respond/evidence-hook.js';
@@ -107,7 +107,7 @@ export class CentralResponse {
     if (!cluster || batch.source.kind !== 'sensor') return;
     const alerts = batch.events.filter((e) => e.type === 'alert');
     if (!alerts.length) return;
-    const wanted: { event: IngestEvent; request: ReturnType<typeof toRequest> }[] = [];
+    const wanted: ResponseRequest[] = [];
     for (const e of alerts) {
       const alert = alertOfEvent(e, batch);
       if (!alert) continue;
@@ -116,7 +116,7 @@ export class CentralResponse {
       if (!verdict.violations.length) continue;
       const policies = [...new Set(verdict.violations.map((v) => v.policy?.id ?? v.id))];
       const judged = { alert: { ...alert, gatehouse: { decision: verdict.decision, enforcement: verdict.enforcement, policies } }, violations: verdict.violations };
-      wanted.push({ event: e, request: { ...toRequest(judged), cluster, ref: e.id } });
+      wanted.push({ ...toRequest(judged), cluster, ref: e.id });
     }
     if (!wanted.length) return;
     const responder = await this.responderFor(cluster);
@@ -124,7 +124,7 @@ export class CentralResponse {
       this.options.onError?.(responder);
       return;
     }
-    for (const { request } of wanted) {
+    for (const request of wanted) {
       for (const d of responder.respondTo(request)) this.options.onDecision?.(cluster, d);
     }
   }

@@ -28,6 +28,7 @@ import { identitiesApi } from './identities.js';
 import { responseActionsApi } from './response-actions.js';
 import { evidenceApi } from './evidence.js';
 import { trendsApi } from './trends.js';
+import { baselinesApi } from './baselines.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -60,4 +61,5 @@ export const API_MODULES: ApiModule[] = [
   responseActionsApi,
   evidenceApi,
   trendsApi,
+  baselinesApi,
 ];

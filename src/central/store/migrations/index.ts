@@ -14,6 +14,8 @@ import * as networkFlows from './0008-network-flows.js';
 import * as leases from './0009-leases.js';
 import * as responseActions from './0010-response-actions.js';
 import * as imageProvenance from './0011-image-provenance.js';
+import * as baselines from './0012-baselines.js';
+import * as sharedAdvisories from './0013-shared-advisories.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -27,6 +29,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-leases': leases,
   '0010-response-actions': responseActions,
   '0011-image-provenance': imageProvenance,
+  '0012-baselines': baselines,
+  '0013-shared-advisories': sharedAdvisories,
 };
 
 export const migrationProvider: MigrationProvider = {

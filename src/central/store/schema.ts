@@ -89,6 +89,14 @@ export interface ImagesTable {
 export interface ImageSbomsTable {
   digest: string;
   sbom: string;
+  /** Content address of the package list the matcher reads from the SBOM ('' until computed; migration 0013): re-match works once per distinct list. */
+  packages_hash: Generated<string>;
+}
+
+/** Texts shared by many images' vulnerability findings, by content address (migration 0013; store/shared-texts.ts). */
+export interface SharedTextsTable {
+  hash: string;
+  body: string;
 }
 
 /**
@@ -279,6 +287,8 @@ export interface Database {
   images: ImagesTable;
   image_finding_docs: ImageFindingDocsTable;
   image_sboms: ImageSbomsTable;
+  finding_texts: SharedTextsTable;
+  advisory_texts: SharedTextsTable;
   findings: FindingsTable;
   violations: ViolationsTable;
   events: EventsTable;

@@ -2,11 +2,13 @@
  * Correlated incidents (src/runtime/incidents): the Kubernetes audit webhook receiver
  * `POST /api/v1/ingest/audit` (kube-apiserver's `--audit-webhook-config-file` pointed at
  * Central posts audit.k8s.io/v1 EventLists), `POST /api/v1/ingest/flows` (network flow
- * records), `GET /api/v1/incidents` (paged, filters severity and state) and
+ * records), `GET /api/v1/incidents` (paged, filters severity, state, deployment, host, workload
+ * and ATT&CK tactic) and
  * `GET /api/v1/incidents/{id}`. Alerts and decisions reach the correlator through
  * ingest/events' `event-batch` notice.
  */
 import type { AuditEvent, FlowRecord } from '../../runtime/incidents/types.js';
+import { defaultAttackMap } from '../../runtime/incidents/attack.js';
 import { incidentService, stopIncidentService } from '../incidents/service.js';
 import { basename } from 'node:path';
 import { getIncident, listIncidents, workloadPattern } from '../store/incidents.js';
@@ -84,8 +86,19 @@ const flowBatchSchema = {
 
 const listQuery = {
   type: 'object', additionalProperties: false,
-  properties: { ...pageQuerySchema, severity: { type: 'string', description: 'comma list of severities' }, state: { type: 'string', enum: ['open', 'closed'] }, deployment: { type: 'string', minLength: 1, maxLength: 600, description: 'only incidents that involve this deployment (its id)' } },
+  properties: { ...pageQuerySchema, severity: { type: 'string', description: 'comma list of severities' }, state: { type: 'string', enum: ['open', 'closed'] }, deployment: { type: 'string', minLength: 1, maxLength: 600, description: 'only incidents that involve this deployment (its id)' },
+    host: { type: 'string', minLength: 1, maxLength: 253, description: 'only incidents with this host among their hosts' },
+    workload: { type: 'string', minLength: 1, maxLength: 1024, description: 'only incidents involving this workload identity (k8s:CLUSTER/NS/KIND/NAME[/CONTAINER] or host:HOST/IMAGE/CONTAINER); without the container, any of its containers' },
+    tactic: { type: 'string', minLength: 1, maxLength: 64, description: 'only incidents that reached this ATT&CK tactic: its id (TA0002), name (Execution) or tag (mitre_execution)' } },
 } as const;
+
+/** An ATT&CK tactic named by id, name or tag (any case), as the correlator's mapping knows it; else a 400 naming the known ones. */
+export function tacticIdOf(value: string): string {
+  const v = value.trim().toLowerCase();
+  const t = defaultAttackMap().tactics.find((x) => x.id.toLowerCase() === v || x.name.toLowerCase() === v || x.tag.toLowerCase() === v);
+  if (!t) throw new ApiError(400, 'bad-request', `unknown ATT&CK tactic "${value}" (known: ${defaultAttackMap().tactics.map((x) => `${x.id} ${x.name}`).join(', ')})`);
+  return t.id;
+}
 
 export const incidentsApi: ApiModule = (app, ctx) => {
   const service = () => incidentService(ctx, { onError: (e) => app.log.error({ err: e }, 'incident correlation: store write failed') });
@@ -123,11 +136,13 @@ export const incidentsApi: ApiModule = (app, ctx) => {
     return { received: flows.length };
   });
 
-  app.get<{ Querystring: { limit: number; cursor?: string; severity?: string; state?: 'open' | 'closed'; deployment?: string } }>('/api/v1/incidents', {
+  type ListQuery = { limit: number; cursor?: string; severity?: string; state?: 'open' | 'closed'; deployment?: string; host?: string; workload?: string; tactic?: string };
+  app.get<{ Querystring: ListQuery }>('/api/v1/incidents', {
     config: { permission: 'read' },
     schema: { summary: 'Correlated incidents, most recently active first', querystring: listQuery },
   }, async (req) => {
-    const { limit, severity, state, deployment } = req.query;
+    const { limit, severity, state, deployment, host, workload, tactic } = req.query;
+    const tacticId = tactic === undefined ? undefined : tacticIdOf(tactic);
     const c = decodeCursor(req.query.cursor);
     let workloadLike: string | undefined;
     if (deployment) {
@@ -140,7 +155,8 @@ export const incidentsApi: ApiModule = (app, ctx) => {
     await service().idle();
     const { items, more } = await listIncidents(ctx.db, {
       limit, ...(state ? { state } : {}), ...(severity ? { severities: severityList(severity) } : {}), ...(c ? { cursor: { k: String(c.k), id: c.id } } : {}),
-      ...(workloadLike ? { workloadLike } : {}),
+      ...(workloadLike ? { workloadLike } : {}), ...(host ? { host } : {}), ...(workload ? { workload } : {}), ...(tacticId ? { tacticId } : {}),
+      dialect: ctx.store.dialect,
     });
     const last = items[items.length - 1];
     return { items, nextCursor: more && last ? encodeCursor({ k: last.lastSeen, id: last.id }) : null };

@@ -39,6 +39,14 @@ export interface IncidentQuery {
   state?: 'open' | 'closed';
   /** Only incidents that involve this workload: a LIKE pattern over the stored body (workloadPattern). */
   workloadLike?: string;
+  /** Only incidents with this host among their hosts (exact). */
+  host?: string;
+  /** Only incidents with a workload identity equal to this one or under it (`k8s:c/ns/Kind/name` matches its containers). */
+  workload?: string;
+  /** Only incidents that reached this ATT&CK tactic (its id, e.g. TA0002). */
+  tacticId?: string;
+  /** The JSON functions differ: SQLite's json_each, PostgreSQL's jsonb. */
+  dialect?: 'sqlite' | 'postgres';
 }
 
 /** `\`-escaped for LIKE … ESCAPE '\'. */
@@ -55,12 +63,40 @@ export function workloadPattern(d: { sourceKind: string; sourceName: string; kin
     : `%"host:${likeText(`${d.sourceName}/`)}%/${likeText(d.name)}"%`;
 }
 
+/*
+ * Membership tests over the body's arrays. The body is JSON text on both stores, so each
+ * dialect reads it with its own JSON functions; exact element matches, never a substring of
+ * the whole body (a host name also appears in titles and timeline entries).
+ */
+function hasHost(dialect: 'sqlite' | 'postgres', host: string) {
+  return dialect === 'postgres'
+    ? sql<boolean>`(body::jsonb -> 'hosts') @> jsonb_build_array(${host}::text)`
+    : sql<boolean>`exists (select 1 from json_each(incidents.body, '$.hosts') where value = ${host})`;
+}
+
+function hasTactic(dialect: 'sqlite' | 'postgres', id: string) {
+  return dialect === 'postgres'
+    ? sql<boolean>`(body::jsonb -> 'tactics') @> jsonb_build_array(jsonb_build_object('id', ${id}::text))`
+    : sql<boolean>`exists (select 1 from json_each(incidents.body, '$.tactics') where json_extract(value, '$.id') = ${id})`;
+}
+
+function hasWorkload(dialect: 'sqlite' | 'postgres', workload: string) {
+  const under = `${likeText(workload.replace(/\/+$/, ''))}/%`;
+  return dialect === 'postgres'
+    ? sql<boolean>`exists (select 1 from jsonb_array_elements_text(body::jsonb -> 'workloads') as w(v) where w.v = ${workload} or w.v like ${under} escape '\\')`
+    : sql<boolean>`exists (select 1 from json_each(incidents.body, '$.workloads') where value = ${workload} or value like ${under} escape '\\')`;
+}
+
 /** Newest activity first (last_seen desc, id desc); one extra row tells whether a next page exists. */
 export async function listIncidents(db: Db, q: IncidentQuery): Promise<{ items: Incident[]; more: boolean }> {
   let query = db.selectFrom('incidents').select(['id', 'body', 'last_seen']);
   if (q.state) query = query.where('state', '=', q.state);
   if (q.severities) query = query.where('severity', 'in', q.severities);
   if (q.workloadLike) query = query.where(sql<boolean>`body like ${q.workloadLike} escape '\\'`);
+  const dialect = q.dialect ?? 'sqlite';
+  if (q.host) query = query.where(hasHost(dialect, q.host));
+  if (q.workload) query = query.where(hasWorkload(dialect, q.workload));
+  if (q.tacticId) query = query.where(hasTactic(dialect, q.tacticId));
   if (q.cursor) query = query.where(sql<boolean>`(last_seen < ${q.cursor.k} or (last_seen = ${q.cursor.k} and id < ${q.cursor.id}))`);
   const rows = await query.orderBy('last_seen', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
   return { items: rows.slice(0, q.limit).map((r) => fromJson<Incident>(r.body, {} as Incident)), more: rows.length > q.limit };

@@ -1,5 +1,6 @@
 /**
- * `gatehouse incidents list|show ID`: Central's correlated incidents (GET /api/v1/incidents,
+ * `gatehouse incidents list [--severity --state --host --workload --tactic]|show ID`: Central's
+ * correlated incidents (GET /api/v1/incidents,
  * GET /api/v1/incidents/{id}) as a table or JSON.
  */
 import { Option, type Command } from 'commander';
@@ -58,14 +59,19 @@ export function registerIncidentsCommands(program: Command): void {
       .addOption(outputOption('list'))
       .addOption(severityOption())
       .addOption(new Option('--state <state>', 'only open or closed incidents').choices(['open', 'closed']))
+      .addOption(new Option('--host <host>', 'only incidents with this host among their hosts'))
+      .addOption(new Option('--workload <identity>', 'only incidents involving this workload (k8s:CLUSTER/NS/KIND/NAME[/CONTAINER] or host:HOST/IMAGE/CONTAINER)'))
+      .addOption(new Option('--tactic <tactic>', 'only incidents that reached this ATT&CK tactic (id TA0002, name "Execution" or tag mitre_execution)'))
       .addOption(new Option('--limit <n>', 'at most this many').default(100).argParser(parseLimit)),
-  ).action(async (o: Options & { severity?: string; state?: string; limit: number }) => {
+  ).action(async (o: Options & { severity?: string; state?: string; host?: string; workload?: string; tactic?: string; limit: number }) => {
+    const filters = { severity: o.severity, state: o.state, host: o.host, workload: o.workload, tactic: o.tactic };
+    const given = Object.fromEntries(Object.entries(filters).filter((e): e is [string, string] => e[1] !== undefined));
     const items: Incident[] = [];
     await withClient(o, async (c) => {
       let cursor: string | undefined;
       do {
         const page = await c.get<{ items: Incident[]; nextCursor: string | null }>('/api/v1/incidents', {
-          limit: Math.min(1000, o.limit - items.length), ...(o.severity ? { severity: o.severity } : {}), ...(o.state ? { state: o.state } : {}), ...(cursor ? { cursor } : {}),
+          limit: Math.min(1000, o.limit - items.length), ...given, ...(cursor ? { cursor } : {}),
         });
         items.push(...page.items);
         cursor = page.nextCursor ?? undefined;

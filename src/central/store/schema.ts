@@ -278,6 +278,32 @@ export interface LeasesTable {
   epoch: number | string;
 }
 
+/** A behavioural baseline merged over every sensor (migration 0012; src/central/store/baselines.ts). */
+export interface BaselinesTable {
+  workload: string;
+  cluster: string | null;
+  namespace: string | null;
+  kind: string;
+  name: string;
+  container: string;
+  host: string | null;
+  state: 'learning' | 'locked';
+  epoch: number;
+  summary: string;
+  deviations: number;
+  body: string;
+  updated_at: string;
+}
+
+/** One host's part of a merged baseline: its last push and its deviations (migration 0012). */
+export interface BaselineHostsTable {
+  workload: string;
+  host: string;
+  push_id: string;
+  deviations: string;
+  updated_at: string;
+}
+
 /** Keeps migrations' own bookkeeping out of the query types. */
 export interface Database {
   tokens: TokensTable;
@@ -301,6 +327,8 @@ export interface Database {
   flow_edges: FlowEdgesTable;
   flow_edge_hours: FlowEdgeHoursTable;
   flow_ids: FlowIdsTable;
+  baselines: BaselinesTable;
+  baseline_hosts: BaselineHostsTable;
 }
 
 export type { Generated };

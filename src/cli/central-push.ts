@@ -303,7 +303,16 @@ export function decisionEvent(rec: AuditRecord, id: string): IngestEvent {
   return { id, type: 'decision', time: rfc3339(rec.time) ?? new Date().toISOString(), ...(finding ? { finding: contractFinding(finding) } : {}), data };
 }
 
-/** The host name events are reported under. */
-export function reportingHost(): string {
-  return hostname();
+/**
+ * The host name events are reported under: `--node-name`, else $NODE_NAME (what a
+ * DaemonSet sets from the downward API's spec.nodeName), else the machine's host name.
+ */
+export function reportingHost(nodeName?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const name = nodeName ?? (env.NODE_NAME || undefined);
+  if (name === undefined) return hostname();
+  // a node name is a DNS subdomain (RFC 1123), as Kubernetes requires of it
+  if (name.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(name)) {
+    throw new UserError(`${nodeName !== undefined ? '--node-name' : 'NODE_NAME'} must be a host name (letters, digits, '-' and '.', at most 253), got '${name}'`, 'usage');
+  }
+  return name;
 }

@@ -18,7 +18,8 @@ import { dropAlert } from './drop-alert.js';
 import { DEFAULT_OPEN_BOUNDS, NO_OPENS } from './open-filter.js';
 import type { SensorMetrics } from './metrics.js';
 import { Sensor, type SensorOptions, type SensorStats } from './sensor.js';
-import { FlowTracker, type FlowTrackerOptions, type FlowTrackerStats } from './flows/tracker.js';
+import { FlowTracker, type ContainerLookup, type FlowTrackerOptions, type FlowTrackerStats } from './flows/tracker.js';
+import type { CgroupScope } from './cgroup-scope.js';
 
 export interface SensorRunOptions extends SensorOptions {
   ruleSet?: RuleSet;
@@ -36,6 +37,10 @@ export interface SensorRunOptions extends SensorOptions {
   metrics?: SensorMetrics;
   /** Network flows: connections aggregated per interval, handed to `flows.onFlows` (src/sensor/flows). */
   flows?: FlowTrackerOptions;
+  /** The host name alerts carry (`--node-name`); default: the machine's. */
+  nodeName?: string;
+  /** Only containers below this cgroup parent are reported (`--cgroup-parent`, src/sensor/cgroup-scope.ts). */
+  scope?: CgroupScope;
 }
 
 export interface SensorRunResult {
@@ -43,16 +48,25 @@ export interface SensorRunResult {
   alerts: number;
   drops: number;
   flows?: FlowTrackerStats;
+  /** Events of containers (or the host) outside --cgroup-parent, dropped unseen by rules and flows. */
+  outOfScope?: number;
 }
 
 /** Container fields every sensor alert carries, whatever its rule's output names. */
 const CONTAINER_FIELDS = ['container.id', 'container.name', 'container.image', 'container.image.repository', 'container.image.tag'] as const;
+
+const K8S_LABELS = [['k8s.pod.name', 'io.kubernetes.pod.name'], ['k8s.ns.name', 'io.kubernetes.pod.namespace']] as const;
 
 export function withContainer(a: Alert, ev: RuntimeEvent): Alert {
   const fields = { ...a.output_fields };
   for (const f of CONTAINER_FIELDS) {
     const v = ev[f];
     if (fields[f] === undefined) fields[f] = v === undefined || v === null ? null : String(v);
+  }
+  // The pod, as Falco fills k8s.* from the CRI labels: incidents join an exec through the API to it.
+  for (const [f, label] of K8S_LABELS) {
+    const v = ev[`container.label[${label}]`];
+    if ((fields[f] === undefined || fields[f] === null) && typeof v === 'string' && v) fields[f] = v;
   }
   const id = fields['container.id'];
   const suffix = id && id !== 'host' ? ` container_id=${id} container_name=${fields['container.name']} container_image=${fields['container.image']}` : '';
@@ -69,6 +83,18 @@ export function sensorOpenBounds(ruleSet: RuleSet | undefined, everyEvent: boole
   return everyEvent ? unionBounds(DEFAULT_OPEN_BOUNDS, bounds) : bounds;
 }
 
+/** The container lookup flows use, limited to the scope (conntrack attributes by address: another node's container is not ours). */
+export function scopedLookup(lookup: ContainerLookup, scope: CgroupScope | undefined): ContainerLookup {
+  if (!scope) return lookup;
+  return {
+    byShort: (id) => (scope.hasContainer(id) ? lookup.byShort(id) : undefined),
+    byAddress: (ip) => {
+      const c = lookup.byAddress(ip);
+      return c && scope.hasContainer(c.id) ? c : undefined;
+    },
+  };
+}
+
 export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult> {
   const sensor = await Sensor.start({
     ...opts,
@@ -76,7 +102,8 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
     openBounds: opts.openBounds ?? (!opts.ruleSet && !opts.onEvent && opts.flows ? NO_OPENS : sensorOpenBounds(opts.ruleSet, !!opts.onEvent)),
     ...(opts.flows ? { udp: true, watchContainers: true } : {}),
   });
-  const flows = opts.flows ? new FlowTracker(opts.flows, sensor.containerLookup) : undefined;
+  const scope = opts.scope;
+  const flows = opts.flows ? new FlowTracker(opts.flows, scopedLookup(sensor.containerLookup, scope)) : undefined;
   flows?.start();
   const engine = opts.ruleSet ? new Engine(opts.ruleSet) : undefined;
   const sinks = opts.sinks ?? [];
@@ -84,7 +111,10 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   metrics?.watch(() => sensor.stats());
   let alerts = 0;
   let drops = 0;
-  const emit = (raw: Alert, ev: RuntimeEvent | undefined) => {
+  let outOfScope = 0;
+  const nodeName = opts.nodeName;
+  const emit = (made: Alert, ev: RuntimeEvent | undefined) => {
+    const raw = nodeName && made.hostname !== nodeName ? { ...made, hostname: nodeName } : made;
     const a = opts.annotate ? opts.annotate(raw, ev) : raw;
     for (const s of sinks) s.write(a);
     metrics?.alert(a);
@@ -104,6 +134,11 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   opts.onReady?.(sensor);
   try {
     for await (const ev of sensor.events()) {
+      // after the event is built (its container resolved): rules, flows and baselines never see it
+      if (scope && !scope.hasContainer(ev['container.id'] as string | undefined)) {
+        outOfScope++;
+        continue;
+      }
       metrics?.event(ev);
       opts.onEvent?.(ev);
       flows?.push(ev);
@@ -121,5 +156,5 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
     report();
     for (const s of sinks) await s.close();
   }
-  return { stats: sensor.stats(), alerts, drops, ...(flows ? { flows: flows.stats() } : {}) };
+  return { stats: sensor.stats(), alerts, drops, ...(flows ? { flows: flows.stats() } : {}), ...(scope ? { outOfScope } : {}) };
 }

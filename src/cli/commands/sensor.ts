@@ -11,6 +11,7 @@ import { SensorMetrics } from '../../sensor/metrics.js';
 import { AlertJudge } from '../../runtime/alerts/verdict.js';
 import { loadRuleSet, parsePriority } from '../../runtime/rules/index.js';
 import { runSensor, sensorOpenBounds } from '../../sensor/run.js';
+import { CgroupScope, parseCgroupParent } from '../../sensor/cgroup-scope.js';
 import { DROP_RULE } from '../../sensor/drop-alert.js';
 import { AnomalyDetector } from '../../runtime/anomaly/index.js';
 import { BaselineStore, parseDuration } from '../../runtime/baseline/index.js';
@@ -56,6 +57,8 @@ interface SensorCliOptions {
   flows?: string;
   flowInterval: string;
   flowConntrack: boolean;
+  nodeName?: string;
+  cgroupParent?: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -98,6 +101,8 @@ export function registerSensorCommands(program: Command): Command {
     .option('--flows <target>', 'report network flows (connect, accept, UDP first packet; conntrack for what no probe saw), aggregated per --flow-interval, as JSON lines of ObservedFlow (- for stdout, or a file); with --server they are also sent to Central')
     .option('--flow-interval <duration>', 'with --flows: aggregation interval (30s, 1m, …)', '30s')
     .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')
+    .option('--node-name <name>', 'the host name of alerts, flows and what goes to Central (default: $NODE_NAME, as a DaemonSet sets it from spec.nodeName, else the machine\'s host name)')
+    .option('--cgroup-parent <path>', 'report only containers whose cgroup v2 path is below PATH (kubelet: /kubepods.slice; podman/docker: their --cgroup-parent); the host\'s own processes are left out too')
     .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
   return addSpoolOption(addCentralOptions(addMetricsOptions(sensor))).action(async (o: SensorCliOptions & CentralCliOptions & MetricsCliOptions) => {
       if (!o.rules.length && !o.events && !o.baselineDir && !o.flows) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
@@ -114,8 +119,10 @@ export function registerSensorCommands(program: Command): Command {
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
         detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
       }
+      const host = reportingHost(o.nodeName);
+      const scope = o.cgroupParent !== undefined ? new CgroupScope(parseCgroupParent(o.cgroupParent)) : undefined;
       if (o.nats && o.server) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
-      const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${reportingHost()}` }) : centralClientFrom(o);
+      const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${host}` }) : centralClientFrom(o);
       if (central && !o.rules.length && !o.flows) throw new UserError('--server pushes alerts and flows: give -r FILE and/or --flows FILE|- too', 'usage');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
@@ -159,8 +166,9 @@ export function registerSensorCommands(program: Command): Command {
       const onEvent = detector
         ? (ev: RuntimeEvent) => {
             writeEvent?.(ev);
-            for (const raw of detector.push(ev)) {
+            for (const made of detector.push(ev)) {
               anomalies++;
+              const raw = made.hostname === host ? made : { ...made, hostname: host };
               const a = annotate ? annotate(raw, ev) : raw;
               metrics?.alert(a);
               for (const s of sinks) s.write(a);
@@ -174,7 +182,7 @@ export function registerSensorCommands(program: Command): Command {
       // Alerts go through a disk spool: those raised while Central is down are sent when it is back.
       let shipping: ShipperHandle | undefined;
       if (central) {
-        shipping = eventShipperFor(central, { kind: 'sensor', host: reportingHost(), ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'));
+        shipping = eventShipperFor(central, { kind: 'sensor', host, ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'));
         sinks.push(new ShippedAlertSink(shipping.shipper));
         const shipper = shipping.shipper;
         if (metrics) registerShipperMetrics(metrics.registry, () => shipper.stats());
@@ -217,7 +225,9 @@ export function registerSensorCommands(program: Command): Command {
           openBounds: o.opens === 'all' ? ALL_OPENS : o.opens === 'default' ? DEFAULT_OPEN_BOUNDS : o.opens === 'rules' ? sensorOpenBounds(ruleSet, false) : undefined,
           signal: ac.signal,
           ...(metrics ? { metrics } : {}),
-          ...(o.flows ? { flows: { intervalMs: flowIntervalMs, host: reportingHost(), ...(o.flowConntrack ? {} : { conntrack: false as const }), onFlows } } : {}),
+          nodeName: host,
+          ...(scope ? { scope } : {}),
+          ...(o.flows ? { flows: { intervalMs: flowIntervalMs, host, ...(o.flowConntrack ? {} : { conntrack: false as const }), onFlows } } : {}),
           onReady: () => {
             process.stderr.write('gatehouse: sensor ready\n');
             if (duration !== undefined) timer = setTimeout(() => ac.abort(), duration * 1000);
@@ -228,7 +238,8 @@ export function registerSensorCommands(program: Command): Command {
         const anomalyText = detector ? `, ${anomalies} anomalies (${detector.stats.workloads} workloads, ${detector.stats.locked} locked baselines)` : '';
         const fl = res.flows;
         const flowText = fl ? `, ${fl.flushed} flows from ${fl.observed} connections (${fl.dropped} over the cap${fl.conntrack ? `; conntrack: ${fl.conntrack.reported} seen by conntrack only${fl.conntrack.errors ? `, unreadable: ${fl.conntrack.lastError}` : ''}` : ''})` : '';
-        const summary = `${s.events} events, ${res.alerts} alerts${anomalyText}${flowText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
+        const scopeText = res.outOfScope !== undefined ? `, ${res.outOfScope} events outside ${scope!.parent} left out` : '';
+        const summary = `${s.events} events${scopeText}, ${res.alerts} alerts${anomalyText}${flowText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
         report?.write([summary]);
         process.stderr.write(`gatehouse: sensor stopped: ${summary}\n`);
         const failed = sinks.reduce((n, k) => n + k.failed, 0);

@@ -134,6 +134,46 @@ describe('console: incidents', { skip: chromiumSkip() }, () => {
     assert.deepEqual(await table.getByRole('row').getByRole('link').allInnerTexts(), high.map((i) => readableTitle(i.title)));
   });
 
+  test('/incidents filters by host, workload and ATT&CK tactic, kept in the URL (a shared link opens the same view)', async () => {
+    const table = page.getByRole('region', { name: 'Incidents' });
+    /** The page's rows are the API's answer to the same filters, in its order. */
+    const showsApi = async (q: string) => {
+      const api = await incidents(q);
+      assert.ok(api.length > 0, `${q} matches something`);
+      await until(page, `document.querySelectorAll('[aria-label="Incidents"] tbody tr a').length === ${api.length}`);
+      await table.getByRole('link', { name: readableTitle(api[0]!.title) }).waitFor();
+      assert.deepEqual(await table.getByRole('row').getByRole('link').allInnerTexts(), api.map((i) => readableTitle(i.title)), q);
+      return api;
+    };
+    const all = await incidents();
+    await page.goto(`${central.url}/incidents?host=node-b`);
+    assert.equal(await page.getByLabel('Host').inputValue(), 'node-b', 'the shared link fills the form');
+    const onB = await showsApi('?host=node-b');
+    assert.ok(onB.length < all.length && onB.every((i) => i.hosts.includes('node-b')));
+
+    await page.getByLabel('ATT&CK tactic').selectOption('Execution');
+    await page.waitForURL((u) => u.searchParams.get('host') === 'node-b' && u.searchParams.get('tactic') === 'Execution');
+    const both = await showsApi('?host=node-b&tactic=Execution');
+    assert.ok(both.length < onB.length, 'the exporter incident (Command and Control) is left out');
+    await shot(page, 'incidents-filtered');
+    assert.deepEqual(await axeSerious(page), []);
+
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.waitForURL(/\/incidents$/);
+    await page.getByLabel('Workload').fill(DB_WORKLOAD);
+    await page.getByLabel('Workload').press('Enter');
+    await page.waitForURL((u) => u.searchParams.get('workload') === DB_WORKLOAD);
+    assert.deepEqual((await showsApi(`?workload=${encodeURIComponent(DB_WORKLOAD)}`)).map((i) => i.id), [main.id]);
+
+    // From an incident, a host leads to that host's incidents, with the form showing the filter.
+    await page.goto(`${central.url}/incidents/${main.id}`);
+    await page.getByTestId('hosts').getByRole('link', { name: 'node-a' }).click();
+    await page.waitForURL(/\/incidents\?host=node-a$/);
+    assert.equal(await page.getByLabel('Host').inputValue(), 'node-a');
+    assert.equal(await page.getByLabel('Workload').inputValue(), '', 'the earlier filter is gone from the form');
+    await showsApi('?host=node-a');
+  });
+
   test('/incidents/:id shows the timeline across hosts and layers, ATT&CK, hosts and workloads', async () => {
     await page.goto(`${central.url}/incidents/${main.id}`);
     await page.getByRole('heading', { name: readableTitle(main.title), level: 1 }).waitFor();

@@ -2,7 +2,7 @@
  * Filters kept in the URL's query string, so a filtered view is a link that can be shared.
  * Each field applies on submit (Enter) or, for selects, on change.
  */
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 
 export interface FilterField { name: string; label: string; options?: string[]; placeholder?: string }
@@ -14,7 +14,11 @@ export function useFilters(names: string[]): Record<string, string> {
 
 export function Filters({ fields }: { fields: FilterField[] }) {
   const [params, setParams] = useSearchParams();
-  const [draft, setDraft] = useState<Record<string, string>>(() => Object.fromEntries(fields.map((f) => [f.name, params.get(f.name) ?? ''])));
+  const fromUrl = () => Object.fromEntries(fields.map((f) => [f.name, params.get(f.name) ?? '']));
+  const [draft, setDraft] = useState<Record<string, string>>(fromUrl);
+  // A link to the same page with other filters (or Back) changes the URL under the form: show what applies.
+  const key = params.toString();
+  useEffect(() => setDraft(fromUrl()), [key]);
   const apply = (values: Record<string, string>) => {
     const next = new URLSearchParams();
     for (const [k, v] of Object.entries(values)) if (v.trim()) next.set(k, v.trim());

@@ -25,4 +25,10 @@ export function Tactics({ incident, max }: { incident: Pick<Incident, 'tactics'>
   );
 }
 
+/** ATT&CK Enterprise tactics in kill-chain order (policies/attack/techniques.yaml), the /incidents tactic filter's choices. */
+export const TACTIC_NAMES = [
+  'Reconnaissance', 'Resource Development', 'Initial Access', 'Execution', 'Persistence', 'Privilege Escalation', 'Defense Evasion',
+  'Credential Access', 'Discovery', 'Lateral Movement', 'Collection', 'Command and Control', 'Exfiltration', 'Impact',
+];
+
 export const LAYER_NAMES: Record<string, string> = { api: 'Kubernetes API', runtime: 'Runtime', network: 'Network', admission: 'Admission' };

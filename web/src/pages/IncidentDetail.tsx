@@ -6,7 +6,7 @@
  */
 import { useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { ApiError } from '../api/client';
+import { ApiError, query } from '../api/client';
 import { downloadFile } from '../api/download';
 import { useApi, useLiveChanges } from '../api/hooks';
 import type { Incident, IncidentTimelineEntry, ResponseAction } from '../api/types';
@@ -71,7 +71,7 @@ export function IncidentDetail() {
         </Section>
         <Section title="Involved">
           <h3>Hosts</h3>
-          {inc.hosts.length === 0 ? <p className="muted">None named.</p> : <ul className="plain" data-testid="hosts">{inc.hosts.map((h) => <li key={h}>{h}</li>)}</ul>}
+          {inc.hosts.length === 0 ? <p className="muted">None named.</p> : <ul className="plain" data-testid="hosts">{inc.hosts.map((h) => <li key={h}><Link to={`/incidents${query({ host: h })}`} title={`Incidents on ${h}`}>{h}</Link></li>)}</ul>}
           <h3>Workloads</h3>
           {inc.workloads.length === 0 ? <p className="muted">None named.</p> : <ul className="plain" data-testid="workloads">{inc.workloads.map((w) => <li key={w}><WorkloadLink id={w} /></li>)}</ul>}
         </Section>

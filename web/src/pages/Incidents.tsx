@@ -1,7 +1,7 @@
 /**
  * `/incidents`: correlated incidents, most recently active first (cursor-paged, virtualized):
  * severity, state, title, first/last seen, hosts and workloads involved, ATT&CK tactics.
- * Filters (severity, state) live in the URL. Re-read when alerts, decisions, audit events or
+ * Filters (severity, state, host, workload, ATT&CK tactic) live in the URL. Re-read when alerts, decisions, audit events or
  * flows arrive (the API waits for the correlator before answering).
  */
 import { useMemo, useState } from 'react';
@@ -13,9 +13,10 @@ import { SEVERITIES, type Incident } from '../api/types';
 import { Filters, useFilters } from '../components/Filters';
 import { PagedTable } from '../components/PagedTable';
 import { SeverityBadge, StateBadge, When } from '../components/bits';
-import { readableTitle, Tactics, workloadParts } from '../components/incidents';
+import { readableTitle, TACTIC_NAMES, Tactics, workloadParts } from '../components/incidents';
 
 const col = createColumnHelper<Incident>();
+const FILTERS = ['severity', 'state', 'host', 'workload', 'tactic'];
 
 /** "node-a, node-b +2". */
 function some(list: string[], n = 2): string {
@@ -24,7 +25,7 @@ function some(list: string[], n = 2): string {
 }
 
 export function Incidents() {
-  const f = useFilters(['severity', 'state']);
+  const f = useFilters(FILTERS);
   const [refresh, setRefresh] = useState(0);
   useLiveChanges(['alerts', 'events', 'incidents'], () => setRefresh((n) => n + 1));
   const columns = useMemo(() => [
@@ -37,12 +38,16 @@ export function Incidents() {
     col.accessor('firstSeen', { header: 'First seen', size: 130, cell: (c) => <When iso={c.getValue()} short /> }),
     col.accessor('lastSeen', { header: 'Last seen', size: 130, cell: (c) => <When iso={c.getValue()} short /> }),
   ], []);
-  const path = `/api/v1/incidents${query({ severity: f.severity, state: f.state })}`;
+  const path = `/api/v1/incidents${query(f)}`;
   return (
     <>
       <h1>Incidents</h1>
       <p className="hint">Alerts, admission and engine denials, Kubernetes audit events and network flows that Central correlated into one story: the same workload, pod, process lineage, remote endpoint, or a connection from an incident's workload.</p>
-      <Filters fields={[{ name: 'severity', label: 'Severity', options: SEVERITIES }, { name: 'state', label: 'State', options: ['open', 'closed'] }]} />
+      <Filters fields={[
+        { name: 'severity', label: 'Severity', options: SEVERITIES }, { name: 'state', label: 'State', options: ['open', 'closed'] },
+        { name: 'tactic', label: 'ATT&CK tactic', options: TACTIC_NAMES }, { name: 'host', label: 'Host', placeholder: 'node-a' },
+        { name: 'workload', label: 'Workload', placeholder: 'k8s:cluster/ns/Deployment/name' },
+      ]} />
       <PagedTable path={path} columns={columns} label="Incidents" rowKey={(i) => i.id} refresh={refresh} empty="No incident matches." />
     </>
   );

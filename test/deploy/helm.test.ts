@@ -189,6 +189,17 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
     const env = Object.fromEntries(ds.containers[0].env.map((e: Obj) => [e.name, e.value]));
     assert.equal(env.GATEHOUSE_SERVER, `https://gh-gatehouse-central.${NS}.svc:8443`);
     assert.ok(new X509Certificate(secretData(objects, 'gh-gatehouse-central-tls', 'tls.crt')).checkHost(new URL(env.GATEHOUSE_SERVER).hostname));
+    // Central's API token reaches the sensors and the webhook as a mounted file (--token-file's variable), never as an environment variable.
+    for (const [kind, name] of [['DaemonSet', 'gh-gatehouse-sensor'], ['Deployment', 'gh-gatehouse-admission']]) {
+      const pod = find(objects, kind, name).spec.template.spec;
+      const c = pod.containers[0];
+      assert.ok(!c.env.some((e: Obj) => e.valueFrom?.secretKeyRef), `${name}: no Secret in its environment`);
+      const file = c.env.find((e: Obj) => e.name === 'GATEHOUSE_TOKEN_FILE').value as string;
+      const mount = c.volumeMounts.find((m: Obj) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount?.readOnly, `${name}: the token file is on a read-only mount`);
+      assert.equal(pod.volumes.find((v: Obj) => v.name === mount.name).secret.items[0].key, 'token');
+    }
+    assert.deepEqual(ds.containers[0].env.find((e: Obj) => e.name === 'NODE_NAME').valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
   });
 
   test('cert-manager values: Certificates for Central, the webhook and metrics from a CA Issuer; caBundle injected, not rendered', () => {

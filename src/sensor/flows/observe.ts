@@ -5,6 +5,7 @@
 import type { RuntimeEvent } from '../../runtime/event.js';
 import type { FlowLocalEnd } from '../../network/flow.js';
 import type { FlowObservation } from './aggregator.js';
+import { parseDnsAnswer, type DnsAnswer } from './dns.js';
 
 /** -EINPROGRESS: a non-blocking connect under way (curl, most clients) counts as a connection. */
 const EINPROGRESS = -115;
@@ -13,6 +14,39 @@ const UNSPECIFIED = new Set(['', '0.0.0.0', '::']);
 
 export function isUnspecified(ip: string): boolean {
   return UNSPECIFIED.has(ip);
+}
+
+const V4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
+/**
+ * An IPv4 address written as IPv6 (`::ffff:7f00:1`: an IPv6 socket talking to an IPv4 peer,
+ * e.g. a dual-stack client) as the IPv4 address it is, so both ends of one connection and
+ * Central's inventory agree on it; any other address unchanged.
+ */
+export function unmapV4(ip: string): string {
+  const m = V4_MAPPED.exec(ip);
+  if (!m) return ip;
+  const hi = parseInt(m[1]!, 16);
+  const lo = parseInt(m[2]!, 16);
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/** The wall-clock time of an event in ms. */
+function timeMsOf(ev: RuntimeEvent): number {
+  const raw = ev['evt.rawtime'];
+  return typeof raw === 'bigint' ? Number(raw / 1_000_000n) : typeof raw === 'number' ? Math.floor(raw / 1e6) : Date.now();
+}
+
+/**
+ * A DNS answer the event carries (the probe's UDP receive from port 53, with flows on), with
+ * who received it (container id, or `host`) and when; undefined for any other event.
+ */
+export function dnsAnswerOf(ev: RuntimeEvent): { container: string; timeMs: number; answer: DnsAnswer } | undefined {
+  if (ev['evt.type'] !== 'recvfrom' || ev['fd.l4proto'] !== 'udp' || Number(ev['fd.rport']) !== 53) return undefined;
+  const payload = ev['evt.buffer'];
+  if (typeof payload !== 'string' || payload.length < 12) return undefined;
+  const answer = parseDnsAnswer(Buffer.from(payload, 'latin1'));
+  return answer ? { container: String(ev['container.id'] ?? 'host'), timeMs: timeMsOf(ev), answer } : undefined;
 }
 
 /**
@@ -41,11 +75,11 @@ export function observationOf(ev: RuntimeEvent, containerIp?: (containerId: stri
     direction = 'egress';
     protocol = 'UDP';
   } else return undefined;
-  const rip = String(ev['fd.rip'] ?? '');
+  const rip = unmapV4(String(ev['fd.rip'] ?? ''));
   const rport = Number(ev['fd.rport'] ?? 0);
   if (!rip) return undefined;
   const cid = String(ev['container.id'] ?? 'host');
-  let lip = String(ev['fd.lip'] ?? '') || '0.0.0.0';
+  let lip = unmapV4(String(ev['fd.lip'] ?? '')) || '0.0.0.0';
   if (isUnspecified(lip) && cid !== 'host') lip = containerIp?.(cid) ?? lip;
   const local: FlowLocalEnd = { ip: lip, port: Number(ev['fd.lport'] ?? 0) };
   if (cid !== 'host') {
@@ -64,7 +98,5 @@ export function observationOf(ev: RuntimeEvent, containerIp?: (containerId: stri
     const exe = ev['proc.exepath'] || ev['proc.exe'];
     local.process = { name: String(pname), ...(exe ? { exe: String(exe) } : {}) };
   }
-  const raw = ev['evt.rawtime'];
-  const timeMs = typeof raw === 'bigint' ? Number(raw / 1_000_000n) : typeof raw === 'number' ? Math.floor(raw / 1e6) : Date.now();
-  return { timeMs, protocol, direction, local, remote: { ip: rip, port: rport }, observedBy: 'ebpf' };
+  return { timeMs: timeMsOf(ev), protocol, direction, local, remote: { ip: rip, port: rport }, observedBy: 'ebpf' };
 }

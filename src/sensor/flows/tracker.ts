@@ -10,7 +10,8 @@ import type { FlowLocalEnd } from '../../network/flow.js';
 import type { ContainerInfo } from '../containers.js';
 import { FlowAggregator, type FlowAggregatorStats, type FlowObservation, type FlushedFlow } from './aggregator.js';
 import { ConntrackTimeouts, ConntrackWatcher, type ConntrackEntry, type ConntrackOptions, type ConntrackSighting, type ConntrackStats } from './conntrack.js';
-import { observationOf } from './observe.js';
+import { DnsNameCache } from './dns.js';
+import { dnsAnswerOf, observationOf } from './observe.js';
 
 export interface ContainerLookup {
   byShort(id: string): ContainerInfo | undefined;
@@ -32,6 +33,9 @@ export interface FlowTrackerOptions {
 }
 
 export interface FlowTrackerStats extends FlowAggregatorStats {
+  /** DNS answers read (A/AAAA records remembered per container) and names held now. */
+  dnsAnswers: number;
+  dnsNames: number;
   conntrack?: ConntrackStats;
   /** Conntrack entries with neither end on this host (forwarded traffic, or a container's address before it had it). */
   conntrackForeign: number;
@@ -65,6 +69,8 @@ export class FlowTracker {
   private foreign = 0;
   private hostIps: Set<string>;
   private readonly timeouts: ConntrackTimeouts;
+  /** Names containers resolved, for the remote ends of their egress flows. */
+  readonly dns = new DnsNameCache();
 
   constructor(
     private readonly opts: FlowTrackerOptions,
@@ -81,8 +87,12 @@ export class FlowTracker {
   /** A sensor event: a connection becomes an observation (and a tuple conntrack will not report). */
   push(ev: RuntimeEvent): void {
     const o = observationOf(ev, (id) => this.containers.byShort(id)?.ips?.[0]);
-    if (!o) return;
-    this.aggregator.add(o);
+    if (!o) {
+      const d = dnsAnswerOf(ev);
+      if (d) this.dns.add(d.container, d.answer, d.timeMs);
+      return;
+    }
+    this.addObservation(o);
     if (this.conntrack) {
       const lport = Number(ev['fd.lport'] ?? 0);
       const lip = String(ev['fd.lip'] ?? '');
@@ -95,7 +105,16 @@ export class FlowTracker {
   pollConntrack(nowMs = Date.now()): void {
     if (!this.conntrack) return;
     this.lastPoll = nowMs;
-    for (const s of this.conntrack.scan()) for (const o of this.sightingObservations(s, nowMs)) this.aggregator.add(o);
+    for (const s of this.conntrack.scan()) for (const o of this.sightingObservations(s, nowMs)) this.addObservation(o);
+  }
+
+  /** An egress flow to an address its container resolved carries the name. */
+  private addObservation(o: FlowObservation): void {
+    if (o.direction === 'egress' && !o.remote.dns) {
+      const name = this.dns.lookup(o.local.container?.id ?? 'host', o.remote.ip, o.timeMs);
+      if (name) o.remote.dns = name;
+    }
+    this.aggregator.add(o);
   }
 
   /** The local ends of a conntrack entry: the client's (egress) and the server's (ingress), each when on this host. */
@@ -152,6 +171,12 @@ export class FlowTracker {
   }
 
   stats(): FlowTrackerStats {
-    return { ...this.aggregator.stats(), ...(this.conntrack ? { conntrack: this.conntrack.stats() } : {}), conntrackForeign: this.foreign };
+    return {
+      ...this.aggregator.stats(),
+      ...(this.conntrack ? { conntrack: this.conntrack.stats() } : {}),
+      conntrackForeign: this.foreign,
+      dnsAnswers: this.dns.answers,
+      dnsNames: this.dns.size,
+    };
   }
 }

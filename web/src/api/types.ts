@@ -112,3 +112,24 @@ export interface NetworkGraph {
   generatedAt: string; nodes: GraphNode[]; edges: GraphEdge[];
   counts: { nodes: number; edges: number; observedNotAllowed: number; allowedNotObserved: number };
 }
+
+/** `GET /api/v1/baselines?deployment=ID` rows (src/central/api/baselines.ts, docs/notes/baseline-central.md). */
+export type BaselineState = 'learning' | 'locked';
+export interface BaselineSummary {
+  workload: string; cluster?: string; namespace?: string; kind: string; name: string; container: string; host?: string;
+  state: BaselineState; learnUntil?: string; lockedAt?: string; observations: number;
+  /** Known (most specific) items per channel: exec, lineage, net, file, sys, seq. */
+  items: Record<string, number>;
+  deviations: number; hosts: string[];
+}
+export interface BaselineDeviation {
+  item: string; channel: string; keys?: string[]; score: number; count: number; firstSeen: string; lastSeen: string; hosts: string[]; replicas: string[];
+}
+/** `GET /api/v1/baselines/{workload}`. */
+export interface BaselineDetail extends Omit<BaselineSummary, 'items' | 'deviations' | 'hosts'> {
+  epoch: number; learnMs: number; threshold?: number; targetPerDay?: number; replicas: string[];
+  hosts: { host: string; updatedAt: string; deviations: number }[];
+  items: Record<string, { item: string; count: number }[]>;
+  /** Highest score first; `item` is what accept takes. */
+  deviations: BaselineDeviation[];
+}

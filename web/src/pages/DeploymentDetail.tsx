@@ -1,4 +1,4 @@
-/** `/deployments/:id`: one workload — its risk explained, images, violations, runtime alerts, incidents and network neighbours. */
+/** `/deployments/:id`: one workload — its risk explained, images, violations, runtime alerts, incidents, behavioural baseline and network neighbours. */
 import { Link, useParams } from 'react-router';
 import { useApi, useLiveChanges } from '../api/hooks';
 import { vulnCount, type DeploymentDetail as Detail, type Incident } from '../api/types';
@@ -7,6 +7,7 @@ import { readableTitle, Tactics } from '../components/incidents';
 import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDigest } from '../components/bits';
 import { FactorTable } from '../components/RiskFactors';
 import { DeploymentNeighbours } from '../components/DeploymentNeighbours';
+import { DeploymentBaseline } from '../components/DeploymentBaseline';
 
 export function DeploymentDetail() {
   const { id = '' } = useParams();
@@ -78,6 +79,7 @@ export function DeploymentDetail() {
           )}
         </Section>
       </div>
+      <DeploymentBaseline id={d.id} />
       <DeploymentNeighbours id={d.id} />
     </>
   );

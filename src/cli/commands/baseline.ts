@@ -1,7 +1,8 @@
 /**
  * `gatehouse baseline list|show|lock|unlock|accept`: the behavioural baselines a sensor keeps
- * with `--baseline-dir DIR` (src/runtime/baseline/). Against a local baseline directory;
- * Central is not wired yet (docs/notes/baseline-anomaly.md).
+ * with `--baseline-dir DIR` (src/runtime/baseline/), or those Central keeps merged over every
+ * sensor with `--server URL --token T` (or GATEHOUSE_SERVER/GATEHOUSE_TOKEN;
+ * docs/notes/baseline-central.md). Same commands and formats on both.
  */
 import { Option, type Command } from 'commander';
 import { BaselineStore, normaliseWorkloadArg, type Baseline } from '../../runtime/baseline/index.js';
@@ -9,8 +10,10 @@ import { AnomalyDetector } from '../../runtime/anomaly/index.js';
 import { renderGrid } from '../../report/index.js';
 import { UserError } from '../../util/errors.js';
 import { writeOutput } from '../report-options.js';
+import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
+import { centralBaselineCommands } from './baseline-central.js';
 
-interface BaselineCliOptions {
+interface BaselineCliOptions extends CentralCliOptions {
   baselineDir?: string;
   format: 'table' | 'json';
   output?: string;
@@ -18,8 +21,18 @@ interface BaselineCliOptions {
 }
 
 function storeOf(o: BaselineCliOptions): BaselineStore {
-  if (!o.baselineDir) throw new UserError('give --baseline-dir DIR (the directory `gatehouse sensor --baseline-dir` writes); Central baselines are not available yet', 'usage');
+  if (!o.baselineDir) throw new UserError('give --baseline-dir DIR (the directory `gatehouse sensor --baseline-dir` writes) or --server URL (Central\'s baselines)', 'usage');
   return new BaselineStore(o.baselineDir);
+}
+
+/** Central's baselines when --server (or GATEHOUSE_SERVER without --baseline-dir) is given; undefined for the local directory. */
+function centralOf(o: BaselineCliOptions) {
+  if (o.baselineDir) {
+    if (o.server) throw new UserError('give --baseline-dir DIR (local baselines) or --server URL (Central\'s), not both', 'usage');
+    return undefined;
+  }
+  const client = centralClientFrom(o);
+  return client ? centralBaselineCommands(client) : undefined;
 }
 
 function common(cmd: Command, formats = true): Command {
@@ -27,7 +40,7 @@ function common(cmd: Command, formats = true): Command {
   cmd.option('--cluster <name>', 'cluster of a short WORKLOAD (namespace/Kind/name/container)', 'default');
   if (formats) cmd.addOption(new Option('--format <format>', 'output format').choices(['table', 'json']).default('table'));
   cmd.option('-o, --output <file>', 'write to this file instead of stdout');
-  return cmd;
+  return addCentralOptions(cmd);
 }
 
 /** The specific items of a baseline (keys nothing more specific was counted under). */
@@ -50,7 +63,9 @@ function summary(b: Baseline): string[] {
 export function registerBaselineCommands(program: Command): void {
   const baseline = program.command('baseline').description('behavioural baselines of workloads (learned by `gatehouse sensor --baseline-dir DIR`): show, lock, unlock, accept deviations');
 
-  common(baseline.command('list').description('the workloads that have a baseline in --baseline-dir')).action(async (o: BaselineCliOptions) => {
+  common(baseline.command('list').description('the workloads that have a baseline in --baseline-dir, or in Central (--server)')).action(async (o: BaselineCliOptions) => {
+    const central = centralOf(o);
+    if (central) return writeOutput(await central.list(o.format), o);
     const store = storeOf(o);
     const rows = store.list();
     if (o.format === 'json') return writeOutput(`${JSON.stringify(rows, null, 2)}\n`, o);
@@ -60,6 +75,8 @@ export function registerBaselineCommands(program: Command): void {
 
   common(baseline.command('show').description('a workload\'s baseline: state, learned items per channel, deviations seen since it locked').argument('<workload>', 'workload id (k8s:CLUSTER/NS/KIND/NAME/CONTAINER or host:HOST/IMAGE/CONTAINER) or NS/KIND/NAME/CONTAINER')).action(
     async (workload: string, o: BaselineCliOptions) => {
+      const central = centralOf(o);
+      if (central) return writeOutput(await central.show(normaliseWorkloadArg(workload, o.cluster), o.format), o);
       const b = storeOf(o).require(normaliseWorkloadArg(workload, o.cluster));
       if (o.format === 'json') return writeOutput(`${JSON.stringify(b.toJSON(), null, 2)}\n`, o);
       const its = items(b);
@@ -78,6 +95,8 @@ export function registerBaselineCommands(program: Command): void {
   );
 
   common(baseline.command('lock').description('end the observation window now: the baseline raises deviation alerts from here on').argument('<workload>'), false).action(async (workload: string, o: BaselineCliOptions) => {
+    const central = centralOf(o);
+    if (central) return writeOutput(await central.lock(normaliseWorkloadArg(workload, o.cluster)), o);
     const store = storeOf(o);
     const b = store.require(normaliseWorkloadArg(workload, o.cluster));
     if (b.locked) return writeOutput(`${b.workload.id} is already locked (${b.lockedAt})\n`, o);
@@ -87,6 +106,8 @@ export function registerBaselineCommands(program: Command): void {
   });
 
   common(baseline.command('unlock').description('start a new observation window: the baseline learns again and raises nothing').argument('<workload>'), false).action(async (workload: string, o: BaselineCliOptions) => {
+    const central = centralOf(o);
+    if (central) return writeOutput(await central.unlock(normaliseWorkloadArg(workload, o.cluster)), o);
     const store = storeOf(o);
     const b = store.require(normaliseWorkloadArg(workload, o.cluster));
     b.unlock();
@@ -102,6 +123,8 @@ export function registerBaselineCommands(program: Command): void {
       .argument('[item]', 'a deviation, e.g. "exec:/usr/bin/curl [-s URL(http)] parent=/bin/sh user=root"'),
     false,
   ).action(async (workload: string, item: string | undefined, o: BaselineCliOptions) => {
+    const central = centralOf(o);
+    if (central) return writeOutput(await central.accept(normaliseWorkloadArg(workload, o.cluster), item), o);
     const store = storeOf(o);
     const b = store.require(normaliseWorkloadArg(workload, o.cluster));
     const wanted = item === undefined ? [...b.deviations.keys()] : [item];

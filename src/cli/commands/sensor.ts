@@ -3,6 +3,7 @@
  * with --policy every alert carries its runtime policy verdict (`gatehouse` key).
  */
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { registerShipperMetrics, serveMetrics, type MetricsListener } from '../../util/metrics.js';
@@ -20,6 +21,8 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { BusPublisher } from '../../central/client/bus-publisher.js';
+import { BaselineSync, journalHook } from '../../central/client/baseline-sync.js';
+import { LearnJournal } from '../../runtime/baseline/merge.js';
 import type { IngestEvent } from '../../central/client/ingest-types.js';
 import type { FlushedFlow } from '../../sensor/flows/aggregator.js';
 import { ShippedAlertSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost, type ShipperHandle } from '../central-push.js';
@@ -111,19 +114,21 @@ export function registerSensorCommands(program: Command): Command {
       if (o.learn !== undefined && !o.baselineDir) throw new UserError('--learn sets the observation window of baselines: give --baseline-dir DIR too', 'usage');
       const learnMs = o.learn === undefined ? undefined : parseDuration(o.learn, '--learn');
       let detector: AnomalyDetector | undefined;
+      // with Central (not the bus) the baselines are shared: what is learned is journalled and pushed
+      const journal = o.baselineDir && !o.nats && (o.server || process.env.GATEHOUSE_SERVER) ? new LearnJournal() : undefined;
       if (o.baselineDir) {
         const store = new BaselineStore(o.baselineDir);
         store.ensureDir();
         // every stored baseline is read now: a corrupt one stops the sensor before it starts (and is left as it is)
         const bad = store.list().find((x) => x.error);
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
-        detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
+        detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), ...(journal ? { onLearn: journalHook(journal) } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
       }
       const host = reportingHost(o.nodeName);
       const scope = o.cgroupParent !== undefined ? new CgroupScope(parseCgroupParent(o.cgroupParent)) : undefined;
       if (o.nats && o.server) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
       const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${host}` }) : centralClientFrom(o);
-      if (central && !o.rules.length && !o.flows) throw new UserError('--server pushes alerts and flows: give -r FILE and/or --flows FILE|- too', 'usage');
+      if (central && !o.rules.length && !o.flows && !detector) throw new UserError('--server pushes alerts, flows and baselines: give -r FILE, --flows FILE|- and/or --baseline-dir DIR too', 'usage');
       const queue = Number(o.queue);
       if (!Number.isInteger(queue) || queue < 1) throw new UserError(`--queue must be a positive integer, got '${o.queue}'`);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -187,6 +192,14 @@ export function registerSensorCommands(program: Command): Command {
         const shipper = shipping.shipper;
         if (metrics) registerShipperMetrics(metrics.registry, () => shipper.stats());
       }
+      // Baselines shared through Central: deltas pushed and the merged baselines adopted every 30 s and at exit
+      let baselineSync: BaselineSync | undefined;
+      if (detector && journal && central && !(central instanceof BusPublisher)) {
+        let last = '';
+        const onError = (m: string) => { if (m !== last) process.stderr.write(`gatehouse: warning: ${(last = m)}\n`); };
+        baselineSync = new BaselineSync({ client: central, detector, journal, host, stateFile: join(o.baselineDir!, '.central-sync.state'), onError });
+        baselineSync.start(30_000);
+      }
       // Network flows: JSON lines of ObservedFlow, and ingest events of type flow through the same shipper
       let flowsOut: NodeJS.WritableStream | WriteStream | undefined;
       if (o.flows) flowsOut = o.flows === '-' ? process.stdout : createWriteStream(o.flows, { flags: 'w' });
@@ -247,6 +260,10 @@ export function registerSensorCommands(program: Command): Command {
         if (res.alerts + anomalies > 0) process.exitCode = exitCode;
       } finally {
         clearTimeout(timer);
+        if (baselineSync) {
+          await baselineSync.sync(AbortSignal.timeout(10_000));
+          baselineSync.close();
+        }
         detector?.flush();
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

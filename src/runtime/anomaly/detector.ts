@@ -39,6 +39,8 @@ export interface DetectorOptions {
   host?: string;
   /** A workload whose stored baseline is unreadable (reported once per workload). */
   onError?: (message: string) => void;
+  /** Every event learned: its features and calibration bin (a Central sync journals them, src/central/client/baseline-sync.ts). */
+  onLearn?: (b: Baseline, features: readonly Feature[], calibrationBin: number | undefined) => void;
 }
 
 interface Entry {
@@ -154,8 +156,9 @@ export class AnomalyDetector {
     const features = extractFeatures(ev, { workloadOfIp: (ip) => this.ipOwner.get(ip), ...(prev !== undefined ? { prevClass: prev } : {}), gap });
     const ended = b.observe(tNs, cid);
     if (!b.locked) {
-      if (this.mode === 'model' && b.progress() >= 0.5) this.calibrationSample(b, features);
+      const bin = this.mode === 'model' && b.progress() >= 0.5 ? this.calibrationSample(b, features) : undefined;
       for (const f of features) b.learn(f);
+      this.opts.onLearn?.(b, features, bin);
       if (ended && this.opts.autoLock !== false) this.lock(b);
       return [];
     }
@@ -190,15 +193,16 @@ export class AnomalyDetector {
   }
 
   /** Prequential scores (each event against the baseline before it is learned) of the window's second half. */
-  private calibrationSample(b: Baseline, features: Feature[]): void {
+  private calibrationSample(b: Baseline, features: Feature[]): number | undefined {
     let max = 0;
     for (const f of features) {
       const s = scoreFeature(b, f).score;
       if (s > max) max = s;
     }
-    if (max <= 0) return;
+    if (max <= 0) return undefined;
     const bin = Math.min(HIST_BINS - 1, Math.floor(max / HIST_STEP));
     b.calibration.hist[bin]!++;
+    return bin;
   }
 
   /**

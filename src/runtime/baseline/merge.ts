@@ -70,40 +70,80 @@ export interface MergedBaseline {
   epoch: number;
 }
 
+/** What a detector learned for one workload between two pushes. */
+export interface LearnedSince {
+  items: LearnedItem[];
+  /** Events learned. */
+  events: number;
+  /** Calibration histogram increments: [bin, count]. */
+  hist: Array<[number, number]>;
+}
+
+interface JournalEntry {
+  items: Map<string, LearnedItem>;
+  events: number;
+  hist: Map<number, number>;
+}
+
 /** Collects what a detector learns between pushes, per workload (bounded by distinct items). */
 export class LearnJournal {
-  private readonly byWorkload = new Map<string, Map<string, LearnedItem>>();
+  private readonly byWorkload = new Map<string, JournalEntry>();
 
-  record(workload: string, features: readonly Feature[]): void {
-    let m = this.byWorkload.get(workload);
-    if (!m) this.byWorkload.set(workload, (m = new Map()));
+  /** One learned event: its features and, in the calibration half of the window, its histogram bin. */
+  record(workload: string, features: readonly Feature[], bin?: number): void {
+    let e = this.byWorkload.get(workload);
+    if (!e) this.byWorkload.set(workload, (e = { items: new Map(), events: 0, hist: new Map() }));
+    e.events++;
+    if (bin !== undefined) e.hist.set(bin, (e.hist.get(bin) ?? 0) + 1);
     for (const f of features) {
       const k = `${f.ch}\u0000${f.keys.join('\u0000')}`;
-      const it = m.get(k);
+      const it = e.items.get(k);
       if (it) it.n++;
-      else m.set(k, { ch: f.ch, keys: f.keys, n: 1 });
+      else e.items.set(k, { ch: f.ch, keys: f.keys, n: 1 });
     }
   }
 
-  /** The items of a workload learned since the last take, and forgets them. */
-  take(workload: string): LearnedItem[] {
-    const m = this.byWorkload.get(workload);
+  /** What a workload learned since the last take, forgetting it. */
+  take(workload: string): LearnedSince {
+    const out = this.peek(workload);
     this.byWorkload.delete(workload);
-    return m ? [...m.values()] : [];
+    return out;
   }
 
-  peek(workload: string): LearnedItem[] {
-    return [...(this.byWorkload.get(workload)?.values() ?? [])];
+  peek(workload: string): LearnedSince {
+    const e = this.byWorkload.get(workload);
+    return e ? { items: [...e.items.values()], events: e.events, hist: [...e.hist] } : { items: [], events: 0, hist: [] };
   }
 
   drop(workload: string): void {
     this.byWorkload.delete(workload);
   }
 
+  /** Distinct items held (what bounds its memory). */
   get size(): number {
     let n = 0;
-    for (const m of this.byWorkload.values()) n += m.size;
+    for (const e of this.byWorkload.values()) n += e.items.size;
     return n;
+  }
+
+  toJSON(): Record<string, LearnedSince> {
+    return Object.fromEntries([...this.byWorkload.keys()].map((k) => [k, this.peek(k)]));
+  }
+
+  /** Adds what another journal held (a saved one, read back at start). */
+  restore(saved: Record<string, LearnedSince>): void {
+    for (const [wl, l] of Object.entries(saved)) {
+      let e = this.byWorkload.get(wl);
+      if (!e) this.byWorkload.set(wl, (e = { items: new Map(), events: 0, hist: new Map() }));
+      e.events += l.events;
+      for (const [bin, n] of l.hist) e.hist.set(bin, (e.hist.get(bin) ?? 0) + n);
+      for (const it of l.items) {
+        const k = `${it.ch}\u0000${it.keys.join('\u0000')}`;
+        const have = e.items.get(k);
+        if (have) have.n += it.n;
+        else e.items.set(k, { ...it });
+      }
+    }
   }
 }
 
@@ -201,14 +241,14 @@ export function hostDeviations(b: Baseline): HostDeviation[] {
  * kept while the merged baseline learns (it goes in the next push), dropped once it is locked
  * (a locked baseline learns nothing). Local deviations stay, minus the items now known.
  */
-export function adoptMerged(local: Baseline, merged: BaselineFile, since: readonly LearnedItem[], extra: { events: number; hist: number[] }): void {
+export function adoptMerged(local: Baseline, merged: BaselineFile, since: LearnedSince): void {
   const m = Baseline.fromJSON({ ...merged, deviations: {} }, `merged baseline of ${merged.workload.id}`);
   local.state = m.state;
   local.lockedAt = m.lockedAt;
   local.learnMs = m.learnMs;
   local.firstSeenNs = m.firstSeenNs;
   local.lastSeenNs = m.lastSeenNs;
-  local.events = m.events + extra.events;
+  local.events = m.events;
   local.replicas = m.replicas;
   local.calibration = m.calibration;
   for (const ch of CHANNELS) {
@@ -219,8 +259,9 @@ export function adoptMerged(local: Baseline, merged: BaselineFile, since: readon
     to.t = from.t;
   }
   if (!local.locked) {
-    for (let i = 0; i < HIST_BINS; i++) local.calibration.hist[i]! += extra.hist[i] ?? 0;
-    for (const it of since) local.learn({ ch: it.ch, keys: it.keys, prior: 0 }, it.n);
+    local.events += since.events;
+    for (const [bin, n] of since.hist) if (bin >= 0 && bin < HIST_BINS) local.calibration.hist[bin]! += n;
+    for (const it of since.items) local.learn({ ch: it.ch, keys: it.keys, prior: 0 }, it.n);
   }
   for (const [k, d] of [...local.deviations] as Array<[string, Deviation]>) if (local.count(d.channel, d.keys[0]!) > 0) local.deviations.delete(k);
   local.dirty = true;

@@ -7,7 +7,9 @@
  * (malformed push, unknown workload, wrong role) is one line and stores nothing.
  */
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { startTestCentral, storeTest, type TestCentral } from '../helpers/central.js';
+import { runCli } from '../helpers/cli.js';
 import type { BaselineDelta } from '../../src/runtime/baseline/merge.js';
 
 const WL = { id: 'k8s:prod/shop/Deployment/web/nginx', kind: 'Deployment' as const, namespace: 'shop', name: 'web', container: 'nginx', cluster: 'prod' };
@@ -175,6 +177,32 @@ await storeTest('bad input: malformed pushes, unknown workloads and wrong roles 
     assert.equal((await c.api('GET', '/api/v1/baselines?deployment=nope')).status, 404);
     assert.equal((await c.api('GET', '/api/v1/baselines?state=done')).status, 400);
     assert.equal((await c.api('GET', '/api/v1/baselines', undefined, '')).status, 401);
+  } finally {
+    await c.close();
+  }
+});
+
+test('CLI against Central: unknown workload, wrong role, both sources, one line each (exit 2)', async () => {
+  const c = await startTestCentral();
+  try {
+    const sensor = await c.token('sensor');
+    assert.equal((await push(c, 'node-a', 'push-a-0001', [delta()], sensor)).status, 200);
+    const env = { GATEHOUSE_SERVER: c.url, GATEHOUSE_TOKEN: c.adminToken };
+    const unknown = await runCli(['baseline', 'show', 'shop/Deployment/nope/nginx'], { env });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /404 no baseline for workload 'k8s:default\/shop\/Deployment\/nope\/nginx'/);
+    assert.equal(unknown.stderr.trim().split('\n').length, 1);
+    const analyst = await runCli(['baseline', 'lock', WL.id], { env: { ...env, GATEHOUSE_TOKEN: await c.token('analyst') } });
+    assert.equal(analyst.code, 2);
+    assert.match(analyst.stderr, /403 role "analyst" may not do this/);
+    assert.equal((await c.api('GET', `/api/v1/baselines/${enc}`)).body.state, 'learning', 'nothing changed');
+    const both = await runCli(['baseline', 'list', '--server', c.url, '--baseline-dir', '/tmp'], { env });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /not both/);
+    const shown = await runCli(['baseline', 'show', 'prod/shop/Deployment/web/nginx'.replace('prod/', ''), '--cluster', 'prod'], { env });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /state: +learning/);
+    assert.match(shown.stdout, /\/usr\/sbin\/nginx \[-g TEXT\(daemon\)\] parent=container-runtime user=root +3/);
   } finally {
     await c.close();
   }

@@ -14,6 +14,7 @@ import { createCentralContext, type CentralContext } from './context.js';
 import { defaultDataDir } from './data-dir.js';
 import { CENTRAL_JOBS, type CentralJob } from './jobs.js';
 import { centralResponseJob, type CentralResponseOptions } from './respond/response-service.js';
+import { auditFileJob, type AuditFileOptions } from './incidents/audit-file.js';
 import { buildCentral, type BuildCentralOptions } from './server.js';
 import { openStore, type Store } from './store/open.js';
 import { countAdminTokens, createToken, findTokenByValue } from './store/tokens.js';
@@ -45,6 +46,8 @@ export interface StartCentralOptions {
   nats?: string | BusConsumerOptions;
   /** Carry out cluster response actions that Central's runtime policies ask for (src/central/respond); off by default. */
   respond?: CentralResponseOptions;
+  /** Tail the kube-apiserver's audit log file (`--audit-log`) into the incident correlator. */
+  auditLog?: AuditFileOptions;
 }
 
 export interface CentralTlsInfo {
@@ -67,6 +70,8 @@ export interface RunningCentral {
   nats?: string;
   /** Cluster response is on (--respond); its options. */
   respond?: CentralResponseOptions;
+  /** The audit log file tailed (--audit-log). */
+  auditLog?: AuditFileOptions;
   /** Absent with --insecure-http. */
   tls?: CentralTlsInfo;
   /** The local CA's fingerprint (absent with the user's certificate or plain HTTP). */
@@ -121,7 +126,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     }
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : listen.port;
-    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats), busNoticesJob(nats.url)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : [])]);
+    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), ...(nats ? [busConsumerJob(nats), busNoticesJob(nats.url)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : []), ...(options.auditLog ? [auditFileJob(options.auditLog)] : [])]);
     const running = app;
     let closing: Promise<void> | undefined;
     return {
@@ -130,6 +135,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
       storeLocation: store.location,
       ...(nats ? { nats: redactNatsUrl(nats.url) } : {}),
       ...(options.respond ? { respond: options.respond } : {}),
+      ...(options.auditLog ? { auditLog: options.auditLog } : {}),
       tls,
       caFingerprint: tls?.source === 'local' ? tls.fingerprint : undefined,
       adminToken: admin.created,

@@ -1,4 +1,5 @@
 /** `gatehouse server`: runs Central (src/central/start.ts) until SIGINT or SIGTERM. */
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { discoverLocalSources, type LocalSources } from '../../central/discover.js';
 import { adoptLocalSources } from '../../central/live/local-sources.js';
@@ -25,6 +26,8 @@ interface ServerCliOptions {
   respondDryRun?: boolean;
   respondCooldown: string;
   killSwitch?: string;
+  auditLog?: string;
+  auditCluster?: string;
 }
 
 /** --respond's options, checked before Central starts. */
@@ -54,10 +57,14 @@ export function registerServerCommands(program: Command): void {
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--nats-max-age <duration>', 'with --nats: how long the bus keeps events (stream limit; 90s, 30m, 12h, 7d)', '7d')
     .option('--nats-max-bytes <size>', 'with --nats: how many bytes of events the bus keeps before dropping the oldest (stream limit; 512MiB, 1GiB, 20GB)', '1GiB')
+    .option('--audit-log <file>', "tail the kube-apiserver's audit log (its --audit-log-path: JSON lines) into incidents, as its audit webhook would send them; rotation and truncation are followed")
+    .option('--audit-cluster <name>', 'with --audit-log: the cluster those audit events belong to (default: default)')
     .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
     .addOption(new Option('--log-level <level>', 'request and job log level (JSON lines on stdout)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: ServerCliOptions) => {
       if (!o.respond && (o.respondDryRun || o.killSwitch)) throw new UserError('--respond-dry-run and --kill-switch go with --respond', 'usage');
+      if (o.auditCluster !== undefined && !o.auditLog) throw new UserError('--audit-cluster names the cluster of --audit-log FILE: give --audit-log too', 'usage');
+      if (o.auditCluster !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(o.auditCluster)) throw new UserError(`--audit-cluster must be a cluster name (letters, digits, '-' and '.'), got '${o.auditCluster}'`, 'usage');
       const central = await startCentral({
         listen: o.listen,
         dataDir: o.dataDir,
@@ -69,6 +76,7 @@ export function registerServerCommands(program: Command): void {
         logger: { level: o.logLevel },
         ...(o.nats ? { nats: { url: o.nats, limits: { maxAgeMs: parseBusDuration(o.natsMaxAge ?? '7d', '--nats-max-age'), maxBytes: parseBusBytes(o.natsMaxBytes ?? '1GiB', '--nats-max-bytes') } } } : {}),
         ...(o.respond ? { respond: responseOptions(o) } : {}),
+        ...(o.auditLog ? { auditLog: { file: resolve(o.auditLog), ...(o.auditCluster ? { cluster: o.auditCluster } : {}) } } : {}),
       });
       const local = discoverLocalSources();
       const { adopted, notes } = o.localSources === false ? { adopted: [], notes: [] } : await adoptLocalSources(central.context, local);
@@ -99,6 +107,7 @@ function banner(c: RunningCentral, sources: LocalSources): string {
   }
   rows.push(['store', c.storeLocation]);
   if (c.respond) rows.push(['response', `on${c.respond.dryRun ? ' (dry run)' : ''}: cluster actions of runtime policies, cooldown ${Math.round((c.respond.cooldownMs ?? 300_000) / 1000)} s${c.respond.killSwitchFile ? `, kill switch ${c.respond.killSwitchFile}` : ''}`]);
+  if (c.auditLog) rows.push(['audit log', `${c.auditLog.file} (cluster ${c.auditLog.cluster ?? 'default'})`]);
   if (c.nats) rows.push(['event bus', `${c.nats} (JetStream stream GATEHOUSE_EVENTS)`]);
   if (c.adminToken) rows.push(['admin token', `${c.adminToken}  (shown only this once: keep it now)`]);
   else if (c.adminTokenAdopted) rows.push(['admin token', 'GATEHOUSE_ADMIN_TOKEN (its hash is stored)']);

@@ -49,6 +49,7 @@ interface SensorCliOptions {
   spoolDir?: string;
   baselineDir?: string;
   learn?: string;
+  baselineSync: string;
   respond?: boolean;
   respondDryRun?: boolean;
   respondAudit?: string;
@@ -93,6 +94,7 @@ export function registerSensorCommands(program: Command): Command {
     )
     .option('--baseline-dir <dir>', 'learn a behavioural baseline per workload into DIR (one file each), lock it after --learn and raise anomaly alerts (source gatehouse-anomaly) through the same outputs')
     .option('--learn <duration>', 'observation window of a new baseline, in activity time (90s, 15m, 1h; default 1h)')
+    .option('--baseline-sync <duration>', 'with --baseline-dir and --server: how often the baselines are pushed to Central and its merged ones (lifecycle included) adopted', '30s')
     .option('--respond', "carry out the runtime policies' enforcement (kill, stop, pause, isolate) on this host's containers, through the engine at --host or $DOCKER_HOST")
     .option('--respond-dry-run', 'with --respond: decide and audit every action, change nothing')
     .option('--respond-audit <file>', 'with --respond: the response audit log (default $GATEHOUSE_RESPOND_AUDIT, else ~/.local/state/gatehouse/respond-audit.jsonl)')
@@ -198,7 +200,7 @@ export function registerSensorCommands(program: Command): Command {
         let last = '';
         const onError = (m: string) => { if (m !== last) process.stderr.write(`gatehouse: warning: ${(last = m)}\n`); };
         baselineSync = new BaselineSync({ client: central, detector, journal, host, stateFile: join(o.baselineDir!, '.central-sync.state'), onError });
-        baselineSync.start(30_000);
+        baselineSync.start(parseDuration(o.baselineSync, '--baseline-sync'));
       }
       // Network flows: JSON lines of ObservedFlow, and ingest events of type flow through the same shipper
       let flowsOut: NodeJS.WritableStream | WriteStream | undefined;

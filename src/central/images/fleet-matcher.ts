@@ -5,6 +5,18 @@ import type { Finding } from '../../findings/finding.js';
 import type { OsInfo, Package } from '../../inventory/package.js';
 import type { VulnDb } from '../../vuln/db.js';
 import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../../vuln/match.js';
+import { splitVulnerability, type SplitVulnerability } from '../store/image-findings.js';
+
+/**
+ * One package list's findings (for no image in particular: no digest, no fingerprint), each
+ * split as the store keeps it: computed once per distinct list in a run, then given to every
+ * image that has that list.
+ */
+export interface MatchedSet {
+  os: OsInfo | undefined;
+  packages: readonly Package[];
+  findings: { finding: Finding; split: SplitVulnerability }[];
+}
 
 /**
  * The matcher for a whole run. The engine's caches live for one matchPackages call, but a
@@ -17,6 +29,7 @@ import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../.
 export class FleetMatcher {
   private readonly lookups = new Map<string, ReturnType<VulnDb['candidates']>>();
   private readonly matches = new Map<string, MatchedVulnerability[]>();
+  private readonly sets = new Map<string, MatchedSet>();
   private readonly db: VulnDb;
 
   constructor(db: VulnDb, private readonly maxEntries = 100_000) {
@@ -31,6 +44,23 @@ export class FleetMatcher {
     };
     // matchVulnerabilities takes the VulnDb class: a proxy routes its lookups through the cache.
     this.db = new Proxy(db, { get: (target, prop) => (prop === 'candidates' ? candidates : Reflect.get(target, prop, target)) });
+  }
+
+  /** The matched set of a package list seen before in this run (by its content address), if still held. */
+  cachedSet(packagesHash: string): MatchedSet | undefined {
+    return this.sets.get(packagesHash);
+  }
+
+  /**
+   * Matches a package list and keeps the result under its content address. A few lists are
+   * held (a re-match visits images in order of their list's address, so one list's images
+   * come one after another); each is ~0.5 MB.
+   */
+  matchSet(packagesHash: string, packages: readonly Package[], os: OsInfo | undefined): MatchedSet {
+    const set: MatchedSet = { os, packages, findings: this.match(packages, os).map((finding) => ({ finding, split: splitVulnerability(finding) })) };
+    if (this.sets.size >= 8) this.sets.delete(this.sets.keys().next().value!);
+    this.sets.set(packagesHash, set);
+    return set;
   }
 
   match(packages: readonly Package[], os: OsInfo | undefined): Finding[] {

@@ -16,7 +16,8 @@ import { findViolations, type PolicySet } from '../../policy/evaluate.js';
 import { describeSchemaError } from '../api/errors.js';
 import { imageReportSchema } from '../api/schemas/image-report.js';
 import type { ImageReport } from '../client/ingest-types.js';
-import { canonicalFindings, findingsText, type StoredFinding } from '../store/image-findings.js';
+import { canonicalFindings, findingDocs, type StoredFinding } from '../store/image-findings.js';
+import { packagesAddress } from '../store/image-sboms.js';
 import { summarize, type PreparedImage } from '../store/images.js';
 import { packagesFromCycloneDx } from './sbom-packages.js';
 import { storedImageFacts, type StoredImageRow } from './stored-facts.js';
@@ -46,20 +47,17 @@ export function preparePush(body: Uint8Array): { prepared: PreparedImage; token:
   if (!validate(report)) throw new BadPush(`body: ${describeSchemaError(validate.errors![0]!)}`);
   const digest = report.image.digest;
   const findings = report.findings && canonicalFindings(report.findings.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } })) as StoredFinding[]);
+  const fromSbom = report.sbom ? packagesFromCycloneDx(report.sbom) : undefined;
   const prepared: PreparedImage = {
     image: report.image, signature: report.signature, db: report.db,
     sbomText: report.sbom ? JSON.stringify(report.sbom) : undefined,
-    findings: findings && {
-      vulnerabilities: findingsText(findings.filter((f) => f.kind === 'vulnerability')),
-      others: findingsText(findings.filter((f) => f.kind !== 'vulnerability')),
-      count: findings.length,
-      summary: JSON.stringify(summarize(findings)),
-    },
+    packagesHash: fromSbom && packagesAddress(fromSbom),
+    findings: findings && { ...findingDocs(findings), summary: JSON.stringify(summarize(findings)) },
   };
   const now = Date.now();
   for (const [t, p] of parsedByToken) if (now - p.at > TOKEN_TTL_MS) parsedByToken.delete(t);
   const token = nextToken++;
-  parsedByToken.set(token, { packages: report.sbom ? packagesFromCycloneDx(report.sbom).packages : undefined, findings, at: now });
+  parsedByToken.set(token, { packages: fromSbom?.packages, findings, at: now });
   return { prepared, token };
 }
 

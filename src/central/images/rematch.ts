@@ -16,7 +16,7 @@ import type { VulnDb } from '../../vuln/db.js';
 import { describeError } from '../../util/errors.js';
 import type { CentralContext } from '../context.js';
 import type { Database } from '../store/schema.js';
-import { readImageSbom } from '../store/image-sboms.js';
+import { readImageSbom, setPackagesHash } from '../store/image-sboms.js';
 import { readForRematch, replaceImageVulnerabilities } from '../store/image-findings.js';
 import { reconcileViolations } from '../store/violations.js';
 import { FleetMatcher } from './fleet-matcher.js';
@@ -70,6 +70,8 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   const db = { path: opts.db.path, version: opts.version };
   const onlyStale = opts.onlyStale ?? true;
   const result: RematchResult = { images: 0, changed: 0, vulnerabilities: 0, failed: 0, ms: 0 };
+  // Shared texts this run wrote or found, committed: not looked up again for the next image.
+  const known = new Set<string>();
   const record = (digest: string, r: RematchOutcome) => {
     if (!r) return;
     if (r === 'unreadable' || r === 'pushed') {
@@ -82,9 +84,9 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     if (r.changed) result.changed++;
     opts.onImage?.(digest, r.changed);
   };
-  const one = async (digest: string) => {
+  const one = async (digest: { digest: string; packagesHash: string }) => {
     try {
-      record(digest, pool ? await rematchInPool(ctx, pool, db, digest) : await rematchImage(ctx, matcher!, opts.version, digest));
+      record(digest.digest, pool ? await rematchInPool(ctx, pool, db, digest, known) : await rematchImage(ctx, matcher!, opts.version, digest.digest, digest.packagesHash, known));
     } catch (e) {
       // One image failed (its transaction, or its worker): it stays stale and the next run takes it again.
       result.failed++;
@@ -92,24 +94,31 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
     }
   };
   try {
-    let after = '';
+    // In order of package list, so the images of one list come one after another (their
+    // matched set is computed once and held while they pass).
+    let after = { packagesHash: '', digest: '' };
     for (;;) {
-      let q = ctx.db.selectFrom('images').select('digest').where('has_sbom', '=', 1).where('digest', '>', after);
-      if (onlyStale) q = q.where((eb) => eb.or([eb('db_version', 'is', null), eb('db_version', '!=', opts.version)]));
-      const page = await q.orderBy('digest').limit(opts.pageSize ?? 200).execute();
+      let q = ctx.db.selectFrom('images as i').innerJoin('image_sboms as s', 's.digest', 'i.digest')
+        .select(['i.digest as digest', 's.packages_hash as packagesHash'])
+        .where('i.has_sbom', '=', 1)
+        .where((eb) => eb.or([eb('s.packages_hash', '>', after.packagesHash), eb.and([eb('s.packages_hash', '=', after.packagesHash), eb('i.digest', '>', after.digest)])]));
+      if (onlyStale) q = q.where((eb) => eb.or([eb('i.db_version', 'is', null), eb('i.db_version', '!=', opts.version)]));
+      const page = await q.orderBy('s.packages_hash').orderBy('i.digest').limit(opts.pageSize ?? 200).execute();
       if (page.length === 0) break;
-      const queue = page.map((r) => r.digest);
+      const queue = [...page];
       // Two images per worker in flight: one computing while the other's result is written.
       const lanes = pool ? pool.size * 2 : 1;
       await Promise.all(Array.from({ length: lanes }, async () => {
         while (queue.length > 0 && !opts.signal?.aborted) {
           // better-sqlite3 is synchronous: give the API a turn between images.
           await yieldToEventLoop();
-          await one(queue.shift()!);
+          // Another lane may have taken the last one meanwhile.
+          const next = queue.shift();
+          if (next) await one(next);
         }
       }));
       if (opts.signal?.aborted) break;
-      after = page[page.length - 1]!.digest;
+      after = page[page.length - 1]!;
     }
   } finally {
     await ownPool?.close();
@@ -118,46 +127,84 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   return result;
 }
 
-/** What re-matching one image reads from the store; undefined when it is gone or has no SBOM. */
-async function readInput(db: Db, digest: string, now: Date): Promise<(RematchInput & { lastSeen: string }) | undefined> {
+/** What re-matching one image reads from the store (the SBOM only when asked); undefined when it is gone or has no SBOM. */
+async function readInput(db: Db, digest: string, packagesHash: string, withSbom: boolean, now: Date): Promise<(RematchInput & { lastSeen: string }) | undefined> {
   const row = await db.selectFrom('images').select(['digest', 'refs', 'os', 'created', 'layers', 'signature', 'last_seen']).where('digest', '=', digest).executeTakeFirst();
-  const sbomText = row && await readImageSbom(db, digest);
-  if (!row || sbomText === undefined) return undefined;
+  if (!row) return undefined;
+  const sbomText = withSbom || !packagesHash ? await readImageSbom(db, digest) : undefined;
+  if ((withSbom || !packagesHash) && sbomText === undefined) return undefined;
   const stored = await readForRematch(db, digest);
   const { last_seen: lastSeen, ...image } = row;
-  return { row: image, sbomText, storedVulnerabilities: stored.vulnerabilitiesText, others: stored.others, now: now.toISOString(), lastSeen };
+  return { row: image, packagesHash, ...(sbomText !== undefined ? { sbomText } : {}), storedVulnerabilities: stored.vulnerabilitiesDoc, others: stored.others, now: now.toISOString(), lastSeen };
 }
 
+type Computed = Exclude<RematchComputed, { needSbom: true }>;
+
 /** Writes what was computed: the findings if they changed, the summary, the DB version, the image's violations. */
-async function writeOutcome(trx: Db, ctx: RematchCtx, digest: string, version: string, computed: RematchComputed, others: number, now: Date): Promise<Matched> {
+async function writeOutcome(trx: Db, ctx: RematchCtx, digest: string, version: string, computed: Computed, others: number, now: Date, known: ReadonlySet<string>): Promise<Matched> {
   if (computed.unreadable) return 'unreadable';
-  if (computed.changed) await replaceImageVulnerabilities(trx, digest, computed.text, computed.vulnerabilities, others);
+  if (computed.packagesHash) await setPackagesHash(trx, digest, computed.packagesHash);
+  if (computed.changed) await replaceImageVulnerabilities(trx, digest, computed, computed.vulnerabilities, others, known);
   await trx.updateTable('images').set({ ...(computed.changed ? { summary: computed.summary } : {}), db_version: version }).where('digest', '=', digest).execute();
   await reconcileViolations(trx, { subjectKind: 'image', subjectKey: digest, stage: 'build', findings: computed.violations }, ctx.policies.exceptions, now);
   return { changed: computed.changed, vulnerabilities: computed.vulnerabilities };
 }
 
-/** One image through a worker: read, compute there, then write unless the image was pushed meanwhile. */
-async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: string; version: string }, digest: string): Promise<RematchOutcome> {
+/** After a commit: the texts it wrote are known to be stored. */
+function remember(known: Set<string>, computed: Computed): void {
+  if (computed.unreadable || !computed.changed) return;
+  if (known.size > 200_000) known.clear();
+  for (const h of Object.keys(computed.texts.findings)) known.add(h);
+  for (const h of Object.keys(computed.texts.advisories)) known.add(h);
+}
+
+/** One image through a worker: read, compute there (with its SBOM only if the worker asks), then write unless the image was pushed meanwhile. */
+async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: string; version: string }, image: { digest: string; packagesHash: string }, known: Set<string>): Promise<RematchOutcome> {
+  const { digest } = image;
   const now = ctx.now();
-  const input = await readInput(ctx.db, digest, now);
+  let input = await readInput(ctx.db, digest, image.packagesHash, false, now);
   if (!input) return undefined;
-  const { lastSeen, ...work } = input;
-  const computed = await pool.rematch(db, work);
-  return ctx.db.transaction().execute(async (trx) => {
+  let computed = await pool.rematch(db, withoutLastSeen(input));
+  if ('needSbom' in computed && computed.needSbom) {
+    input = await readInput(ctx.db, digest, image.packagesHash, true, now);
+    if (!input) return undefined;
+    computed = await pool.rematch(db, withoutLastSeen(input));
+    if ('needSbom' in computed && computed.needSbom) throw new Error(`the image worker asked again for the SBOM of ${digest}`);
+  }
+  const done = computed as Computed;
+  const { lastSeen } = input;
+  const outcome = await ctx.db.transaction().execute(async (trx): Promise<RematchOutcome> => {
     const current = await trx.selectFrom('images').select('last_seen').where('digest', '=', digest).executeTakeFirst();
     if (!current) return undefined;
     if (current.last_seen !== lastSeen) return 'pushed';
-    return writeOutcome(trx, ctx, digest, db.version, computed, input.others.length, now);
+    return writeOutcome(trx, ctx, digest, db.version, done, input!.others.length, now, known);
   });
+  if (outcome && outcome !== 'pushed') remember(known, done);
+  return outcome;
 }
 
-/** One image in this thread, in one transaction. Undefined when it is gone or has no SBOM; 'unreadable' when its SBOM is not JSON (it is left as it was). */
-export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string): Promise<Matched | undefined> {
-  return ctx.db.transaction().execute(async (trx) => {
+function withoutLastSeen(input: RematchInput & { lastSeen: string }): RematchInput {
+  const { lastSeen: _, ...work } = input;
+  return work;
+}
+
+/**
+ * One image in this thread, in one transaction. Undefined when it is gone or has no SBOM;
+ * 'unreadable' when its SBOM is not JSON (it is left as it was). `packagesHash`: its package
+ * list's address when the caller knows it ('' or undefined: read from the store).
+ */
+export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string, packagesHash?: string, known = new Set<string>()): Promise<Matched | undefined> {
+  let computedOut: Computed | undefined;
+  const outcome = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
-    const input = await readInput(trx, digest, now);
+    const hash = packagesHash || ((await trx.selectFrom('image_sboms').select('packages_hash').where('digest', '=', digest).executeTakeFirst())?.packages_hash ?? '');
+    const input = await readInput(trx, digest, hash, !hash || !matcher.cachedSet(hash), now);
     if (!input) return undefined;
-    return writeOutcome(trx, ctx, digest, version, computeRematch(input, matcher, ctx.policies.set), input.others.length, now);
+    const computed = computeRematch(input, matcher, ctx.policies.set);
+    if ('needSbom' in computed && computed.needSbom) throw new Error(`no SBOM read for ${digest}`);
+    computedOut = computed as Computed;
+    return writeOutcome(trx, ctx, digest, version, computedOut, input.others.length, now, known);
   });
+  if (outcome && computedOut) remember(known, computedOut);
+  return outcome;
 }

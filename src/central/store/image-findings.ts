@@ -1,16 +1,29 @@
 /**
- * An image's stored findings: one row, two JSON documents (migration 0005). Every
- * reader wants all of an image's findings, so a document per image replaces ~120 rows; the
- * vulnerabilities are apart from the rest because a re-match rewrites only them. Documents
- * are sorted by fingerprint, so the same findings always encode to the same text and a
- * re-match can tell "unchanged" by comparing text.
+ * An image's stored findings: one row, two JSON documents (migration 0005). Every reader
+ * wants all of an image's findings, so a document per image replaces ~120 rows; the
+ * vulnerabilities are apart from the rest because a re-match rewrites only them.
+ *
+ * Vulnerabilities (migration 0013) are `[fingerprint, finding text address, modified?]`
+ * entries: a fleet's images repeat the same findings (same advisory, package, version,
+ * path) with only the image digest differing, so the body is stored once in `finding_texts`
+ * and its advisory's text (description, references, CVSS…) once in `advisory_texts`
+ * (store/shared-texts.ts). What differs per image stays in the entry: the fingerprint (it
+ * hashes the digest) and the advisory's `modified` time (feeds without per-record times
+ * re-stamp every record at each import; keeping it out of the shared text keeps a daily
+ * update from re-addressing every finding). The digest is put back when read.
+ *
+ * Documents are sorted by fingerprint, so the same findings always encode to the same text
+ * and a re-match can tell "unchanged" by comparing text.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import type { Database } from './schema.js';
+import { cachedTextAddress, readSharedTexts, writeSharedTexts, type SharedTexts } from './shared-texts.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 export type StoredFinding = Finding & { fingerprint: string };
+/** A stored vulnerability: fingerprint, its finding text's address, and the advisory's modified time when it had one. */
+export type VulnerabilityEntry = [fingerprint: string, finding: string, modified?: string];
 
 const byFingerprint = (a: StoredFinding, b: StoredFinding) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0);
 
@@ -19,9 +32,99 @@ export function canonicalFindings(list: readonly StoredFinding[]): StoredFinding
   return [...new Map(list.map((f) => [f.fingerprint, f])).values()].sort(byFingerprint);
 }
 
-/** The document text of canonical findings. */
+/** The document text of canonical findings (the other findings' document). */
 export function findingsText(canonical: readonly StoredFinding[]): string {
   return JSON.stringify(canonical);
+}
+
+/** A vulnerability finding split into what images share (its body, its advisory's text) and what is its own. */
+export interface SplitVulnerability {
+  /** The finding without fingerprint, image digest, advisory text and modified time; `advisory` holds the advisory text's address. */
+  body: string;
+  bodyHash: string;
+  advisory?: { text: string; hash: string };
+  modified?: string;
+}
+
+/**
+ * Splits a vulnerability finding (see the file comment). Its fingerprint and image digest
+ * are left out, so a finding the matcher made for no image in particular splits the same.
+ */
+export function splitVulnerability(f: Omit<Finding, 'fingerprint'> & { fingerprint?: string }): SplitVulnerability {
+  const { fingerprint: _fp, detail, references, data, resource, ...rest } = f;
+  const { digest: _digest, ...image } = resource.image ?? {};
+  const { aliases, cve, cvss, feed, published, modified, ...own } = data ?? {};
+  const shared: Record<string, unknown> = {};
+  if (detail !== undefined) shared.detail = detail;
+  if (references !== undefined) shared.references = references;
+  const sharedData: Record<string, unknown> = {};
+  if (aliases !== undefined) sharedData.aliases = aliases;
+  if (cve !== undefined) sharedData.cve = cve;
+  if (cvss !== undefined) sharedData.cvss = cvss;
+  if (feed !== undefined) sharedData.feed = feed;
+  if (published !== undefined) sharedData.published = published;
+  if (Object.keys(sharedData).length) shared.data = sharedData;
+  const advisoryText = Object.keys(shared).length ? JSON.stringify(shared) : undefined;
+  const advisory = advisoryText === undefined ? undefined : { text: advisoryText, hash: cachedTextAddress(advisoryText) };
+  const body = JSON.stringify({ ...rest, resource: { ...resource, image }, ...(data ? { data: own } : {}), ...(advisory ? { advisory: advisory.hash } : {}) });
+  return { body, bodyHash: cachedTextAddress(body), ...(advisory ? { advisory } : {}), ...(typeof modified === 'string' ? { modified } : {}) };
+}
+
+export function vulnerabilityEntry(fingerprint: string, s: SplitVulnerability): VulnerabilityEntry {
+  return s.modified === undefined ? [fingerprint, s.bodyHash] : [fingerprint, s.bodyHash, s.modified];
+}
+
+/** Adds a split finding's texts to those a write stores. */
+export function addTexts(texts: SharedTexts, s: SplitVulnerability): void {
+  texts.findings[s.bodyHash] = s.body;
+  if (s.advisory) texts.advisories[s.advisory.hash] = s.advisory.text;
+}
+
+export const emptyTexts = (): SharedTexts => ({ findings: {}, advisories: {} });
+
+/** The vulnerabilities' document of canonical findings, and the texts it refers to. */
+export function encodeVulnerabilities(canonical: readonly StoredFinding[]): { doc: string; texts: SharedTexts } {
+  const texts = emptyTexts();
+  const entries = canonical.map((f) => {
+    const s = splitVulnerability(f);
+    addTexts(texts, s);
+    return vulnerabilityEntry(f.fingerprint, s);
+  });
+  return { doc: JSON.stringify(entries), texts };
+}
+
+/** What a push stores: both documents of its canonical findings, and the shared texts. */
+export function findingDocs(canonical: readonly StoredFinding[]): { vulnerabilities: string; others: string; count: number; texts: SharedTexts } {
+  const { doc, texts } = encodeVulnerabilities(canonical.filter((f) => f.kind === 'vulnerability'));
+  return { vulnerabilities: doc, others: findingsText(canonical.filter((f) => f.kind !== 'vulnerability')), count: canonical.length, texts };
+}
+
+/**
+ * A vulnerabilities document with the modified times left out: two documents with the same
+ * key hold the same findings but for a re-stamped time, which is not worth a rewrite.
+ */
+export function vulnerabilityDocKey(doc: string): string {
+  return JSON.stringify((JSON.parse(doc) as VulnerabilityEntry[]).map((e) => [e[0], e[1]]));
+}
+
+/** The findings of a vulnerabilities document, rebuilt as they were pushed or matched. */
+async function decodeVulnerabilities(db: Db, doc: string, digest: string): Promise<StoredFinding[]> {
+  const entries = JSON.parse(doc) as VulnerabilityEntry[];
+  if (entries.length === 0) return [];
+  const bodies = await readSharedTexts(db, 'finding_texts', entries.map((e) => e[1]));
+  const parsed = new Map([...bodies].map(([h, text]) => [h, JSON.parse(text) as Omit<Finding, 'fingerprint'> & { advisory?: string }]));
+  const advisoryHashes = [...parsed.values()].flatMap((b) => (b.advisory ? [b.advisory] : []));
+  const advisories = await readSharedTexts(db, 'advisory_texts', advisoryHashes);
+  return entries.map(([fingerprint, hash, modified]) => {
+    // Parsed again per finding: findings that share a text must not share its objects.
+    const { advisory, ...body } = JSON.parse(bodies.get(hash)!) as Omit<Finding, 'fingerprint'> & { advisory?: string };
+    const shared = advisory === undefined ? {} : JSON.parse(advisories.get(advisory)!) as { detail?: string; references?: string[]; data?: Record<string, unknown> };
+    const f: StoredFinding = { ...body, fingerprint, resource: { ...body.resource, image: { ...body.resource.image, digest } } };
+    if (shared.detail !== undefined) f.detail = shared.detail;
+    if (shared.references !== undefined) f.references = shared.references;
+    if (body.data) f.data = { ...body.data, ...shared.data, ...(modified !== undefined ? { modified } : {}) };
+    return f;
+  });
 }
 
 export interface StoredImageFindings {
@@ -33,7 +136,7 @@ export interface StoredImageFindings {
 export async function readImageFindings(db: Db, digest: string): Promise<StoredImageFindings> {
   const row = await db.selectFrom('image_finding_docs').select(['vulnerabilities', 'others']).where('image_digest', '=', digest).executeTakeFirst();
   if (!row) return { vulnerabilities: [], others: [] };
-  return { vulnerabilities: JSON.parse(row.vulnerabilities) as StoredFinding[], others: JSON.parse(row.others) as StoredFinding[] };
+  return { vulnerabilities: await decodeVulnerabilities(db, row.vulnerabilities, digest), others: JSON.parse(row.others) as StoredFinding[] };
 }
 
 /** All of the image's findings in one list. */
@@ -42,23 +145,27 @@ export async function readAllImageFindings(db: Db, digest: string): Promise<Stor
   return [...vulnerabilities, ...others];
 }
 
-/** The stored vulnerabilities' document text (for re-match's unchanged test) and the other findings, parsed. */
-export async function readForRematch(db: Db, digest: string): Promise<{ vulnerabilitiesText: string | undefined; others: StoredFinding[] }> {
+/** The stored vulnerabilities' document (for re-match's unchanged test) and the other findings, parsed. */
+export async function readForRematch(db: Db, digest: string): Promise<{ vulnerabilitiesDoc: string | undefined; others: StoredFinding[] }> {
   const row = await db.selectFrom('image_finding_docs').select(['vulnerabilities', 'others']).where('image_digest', '=', digest).executeTakeFirst();
-  if (!row) return { vulnerabilitiesText: undefined, others: [] };
-  return { vulnerabilitiesText: row.vulnerabilities, others: JSON.parse(row.others) as StoredFinding[] };
+  if (!row) return { vulnerabilitiesDoc: undefined, others: [] };
+  return { vulnerabilitiesDoc: row.vulnerabilities, others: JSON.parse(row.others) as StoredFinding[] };
 }
 
-
-/** Replaces the image's vulnerabilities only (a re-match), keeping its other findings. */
-export async function replaceImageVulnerabilities(db: Db, digest: string, text: string, vulnerabilities: number, others: number): Promise<void> {
-  const row = { vulnerabilities: text, count: vulnerabilities + others };
+/**
+ * Replaces the image's vulnerabilities only (a re-match), keeping its other findings.
+ * `known`: text addresses the caller saw committed (skips looking them up again).
+ */
+export async function replaceImageVulnerabilities(db: Db, digest: string, encoded: { doc: string; texts: SharedTexts }, vulnerabilities: number, others: number, known?: ReadonlySet<string>): Promise<void> {
+  await writeSharedTexts(db, encoded.texts, known);
+  const row = { vulnerabilities: encoded.doc, count: vulnerabilities + others };
   const updated = await db.updateTable('image_finding_docs').set(row).where('image_digest', '=', digest).executeTakeFirst();
   if (Number(updated.numUpdatedRows) === 0) await db.insertInto('image_finding_docs').values({ image_digest: digest, ...row, others: '[]' }).execute();
 }
 
-/** Replaces all of the image's findings (a push) with their documents (made by findingsText from canonicalFindings). */
-export async function writeImageFindingDocs(db: Db, digest: string, docs: { vulnerabilities: string; others: string; count: number }): Promise<void> {
+/** Replaces all of the image's findings (a push) with their documents (made by findingDocs). */
+export async function writeImageFindingDocs(db: Db, digest: string, docs: { vulnerabilities: string; others: string; count: number; texts: SharedTexts }): Promise<void> {
+  await writeSharedTexts(db, docs.texts);
   const row = { vulnerabilities: docs.vulnerabilities, others: docs.others, count: docs.count };
   await db.insertInto('image_finding_docs').values({ image_digest: digest, ...row })
     .onConflict((oc) => oc.column('image_digest').doUpdateSet(row)).execute();

@@ -6,8 +6,9 @@ import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { ImageReport } from '../client/ingest-types.js';
-import { canonicalFindings, findingsText, readAllImageFindings, writeImageFindingDocs } from './image-findings.js';
-import { writeImageSbom } from './image-sboms.js';
+import { canonicalFindings, findingDocs, readAllImageFindings, writeImageFindingDocs } from './image-findings.js';
+import { packagesHashOf, writeImageSbom } from './image-sboms.js';
+import type { SharedTexts } from './shared-texts.js';
 import { fromJson, toJson } from './json.js';
 import type { Database, ImagesTable } from './schema.js';
 
@@ -49,12 +50,8 @@ export async function upsertImageReport(db: Kysely<Database> | Transaction<Datab
   const prepared: PreparedImage = {
     image: report.image, signature: report.signature, db: report.db,
     sbomText: report.sbom ? toJson(report.sbom) : undefined,
-    findings: canonical && {
-      vulnerabilities: findingsText(canonical.filter((f) => f.kind === 'vulnerability')),
-      others: findingsText(canonical.filter((f) => f.kind !== 'vulnerability')),
-      count: canonical.length,
-      summary: toJson(summarize(canonical)),
-    },
+    packagesHash: report.sbom ? packagesHashOf(report.sbom) : undefined,
+    findings: canonical && { ...findingDocs(canonical), summary: toJson(summarize(canonical)) },
   };
   const { created, row } = await upsertPreparedImage(db, prepared, now);
   return { created, row, findings: canonical };
@@ -67,8 +64,10 @@ export interface PreparedImage {
   db?: ImageReport['db'];
   /** The SBOM's JSON text, when the push had one. */
   sbomText?: string;
-  /** The findings' documents (store/image-findings.ts), when the push had findings. */
-  findings?: { vulnerabilities: string; others: string; count: number; summary: string };
+  /** The content address of its package list (image-sboms.ts packagesHashOf), when known. */
+  packagesHash?: string;
+  /** The findings' documents and the shared texts they refer to (store/image-findings.ts findingDocs), when the push had findings. */
+  findings?: { vulnerabilities: string; others: string; count: number; summary: string; texts: SharedTexts };
 }
 
 /** The image's row, if stored. */
@@ -102,7 +101,7 @@ export function mergeImageRow(existing: ImagesTable | undefined, push: PreparedI
 export async function writePreparedImage(db: Kysely<Database> | Transaction<Database>, push: PreparedImage, row: ImagesTable, exists: boolean): Promise<void> {
   if (exists) await db.updateTable('images').set(row).where('digest', '=', row.digest).execute();
   else await db.insertInto('images').values(row).execute();
-  if (push.sbomText !== undefined) await writeImageSbom(db, row.digest, push.sbomText);
+  if (push.sbomText !== undefined) await writeImageSbom(db, row.digest, push.sbomText, push.packagesHash);
   if (push.findings) await writeImageFindingDocs(db, row.digest, push.findings);
 }
 

@@ -1,0 +1,87 @@
+/**
+ * Texts many images share, stored once by content address (migration 0013): a vulnerability
+ * finding's package-level body (`finding_texts`) and its advisory's text (`advisory_texts`:
+ * description, references, CVSS…). A fleet repeats the same findings image after image, so an
+ * image's own record shrinks to fingerprints and addresses (store/image-findings.ts).
+ *
+ * The address is SHA-256, not the fingerprint's fast hash: any `ci` token can push texts, and
+ * a text is shared with every image that has the same one, so a collision must be infeasible
+ * (else a push could plant its text under another's address first). Rows are immutable and
+ * never deleted here, so a text once read is cached for good.
+ */
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { chunks } from './json.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+export type SharedTextTable = 'finding_texts' | 'advisory_texts';
+
+/** Texts to store with a write, by address. Plain records: they cross from image workers. */
+export interface SharedTexts {
+  findings: Record<string, string>;
+  advisories: Record<string, string>;
+}
+
+/** 192 bits of SHA-256, base64url (32 characters). */
+export function textAddress(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, 32);
+}
+
+// Texts repeat push after push: remember their addresses rather than hash them again. Bounded.
+const addressOf = new Map<string, string>();
+/** textAddress, remembered for the texts seen last. */
+export function cachedTextAddress(text: string): string {
+  let a = addressOf.get(text);
+  if (a === undefined) {
+    if (addressOf.size >= 20_000) addressOf.clear();
+    addressOf.set(text, (a = textAddress(text)));
+  }
+  return a;
+}
+
+/**
+ * Stores the texts not stored yet. Existing ones are looked up first, so a push whose texts are
+ * all known (the common case in a fleet) writes none; `known` (addresses this caller saw
+ * committed) skips even the look-up.
+ */
+export async function writeSharedTexts(db: Db, texts: SharedTexts, known?: ReadonlySet<string>): Promise<void> {
+  await writeTable(db, 'finding_texts', texts.findings, known);
+  await writeTable(db, 'advisory_texts', texts.advisories, known);
+}
+
+async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, string>, known?: ReadonlySet<string>): Promise<void> {
+  const wanted = Object.keys(texts).filter((h) => !known?.has(h));
+  for (const part of chunks(wanted, 400)) {
+    const stored = new Set((await db.selectFrom(table).select('hash').where('hash', 'in', part).execute()).map((r) => r.hash));
+    const missing = part.filter((h) => !stored.has(h));
+    if (missing.length === 0) continue;
+    // Another writer (PostgreSQL, concurrent pushes) may store the same text meanwhile: it is the same row.
+    await db.insertInto(table).values(missing.map((hash) => ({ hash, body: texts[hash]! })))
+      .onConflict((oc) => oc.column('hash').doNothing()).execute();
+  }
+}
+
+// Read texts, by address (immutable, so never stale). Bounded: cleared when full.
+const cache = new Map<string, string>();
+const CACHE_ENTRIES = 20_000;
+
+/** The texts at these addresses; an address with no row is an error (a store that lost its texts). */
+export async function readSharedTexts(db: Db, table: SharedTextTable, hashes: Iterable<string>): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const missing: string[] = [];
+  for (const h of new Set(hashes)) {
+    const hit = cache.get(h);
+    if (hit === undefined) missing.push(h);
+    else out.set(h, hit);
+  }
+  for (const part of chunks(missing, 400)) {
+    for (const r of await db.selectFrom(table).select(['hash', 'body']).where('hash', 'in', part).execute()) {
+      out.set(r.hash, r.body);
+      if (cache.size >= CACHE_ENTRIES) cache.clear();
+      cache.set(r.hash, r.body);
+    }
+  }
+  for (const h of missing) if (!out.has(h)) throw new Error(`${table} has no text ${h}: the store is damaged`);
+  return out;
+}

@@ -16,7 +16,9 @@
  * before the load each policy-enforcing webhook must deny a privileged pod and a pod from a
  * blocked registry (and Gatehouse an unsigned image), so a webhook that allows everything
  * cannot pass. Then the cold-cache cost of a verification against the local registry.
- * Knobs: GATEHOUSE_BENCH_ADMISSION_RPS (500), _SECONDS (20), _WARMUP (5).
+ * Knobs: GATEHOUSE_BENCH_ADMISSION_RPS (500), _SECONDS (20), _WARMUP (5), _TARGETS (floor,
+ * gatehouse,opa: which webhooks run), _PROFILE (a directory: CPU profile, GC trace and
+ * event-loop delay of `admission serve`).
  * Needs the local registry (.ci/setup.d/30-registry.sh) and Go for the OPA peer.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -39,17 +41,24 @@ import { cachedPath, testRegistry } from '../test/helpers/components.js';
 import { pushTestImage, registryUp, uniqueRepo } from '../test/trust/fixtures.js';
 import { BLOCKED_REGISTRIES, gatehousePack, regoPolicy } from './admission/policies.js';
 import { percentile, podReview, post, runLoad, type LoadResult } from './admission/load.js';
+import { procCpuSeconds } from './proc-stats.js';
 
 const RATE = Number(process.env.GATEHOUSE_BENCH_ADMISSION_RPS ?? 500);
 const SECONDS = Number(process.env.GATEHOUSE_BENCH_ADMISSION_SECONDS ?? 20);
 const WARMUP = Number(process.env.GATEHOUSE_BENCH_ADMISSION_WARMUP ?? 5);
 /** A directory: `admission serve` runs with --cpu-prof and --trace-gc, its profile and log are kept there. */
 const PROFILE_DIR = process.env.GATEHOUSE_BENCH_ADMISSION_PROFILE;
+/** Which webhooks run (a profile of Gatehouse alone needs neither the floor nor OPA). */
+/** Node flags for both Node webhooks, e.g. `--perf-basic-prof` for `perf record -p` (the bench prints their pids). */
+const NODE_FLAGS = (process.env.GATEHOUSE_BENCH_ADMISSION_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const TARGETS = (process.env.GATEHOUSE_BENCH_ADMISSION_TARGETS ?? 'floor,gatehouse,opa').split(',').map((t) => t.trim());
 const OPA_VERSION = 'v1.22.4';
 const COLD_IMAGES = 20;
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 interface Target {
+  /** floor, gatehouse or opa (GATEHOUSE_BENCH_ADMISSION_TARGETS). */
+  key: string;
   name: string;
   path: string;
   /** Starts the webhook; resolves to its port and process. */
@@ -152,11 +161,13 @@ async function main(): Promise<void> {
     };
     const targets: Target[] = [
       {
+        key: 'floor',
         name: 'floor (no-op Node HTTPS)',
         path: '/',
         mustDeny: [],
         start: async () => {
-          const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench/admission/noop-webhook.ts'), files.cert, files.key], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+          const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', join(PROFILE_DIR, 'floor')] : [];
+          const proc = spawn(process.execPath, [...profile, ...NODE_FLAGS, '--import', 'tsx', join(root, 'bench/admission/noop-webhook.ts'), files.cert, files.key], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
           children.push(proc);
           const port = await new Promise<number>((resolve, reject) => {
             proc.stdout!.on('data', (d: Buffer) => {
@@ -169,20 +180,22 @@ async function main(): Promise<void> {
         },
       },
       {
+        key: 'gatehouse',
         name: 'gatehouse admission serve',
         path: '/validate',
         mustDeny: [...policyDenials, { what: 'an unsigned image', override: (p) => (p.spec.containers[0].image = unsigned.ref) }],
         start: async () => {
           const port = await freePort();
-          const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--trace-gc'] : [];
+          const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--trace-gc', '--import', 'tsx', '--import', join(root, 'bench/admission/loop-delay.ts')] : [];
           const { proc, log } = spawnLogged('gatehouse', process.execPath, [
-            ...profile, join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
+            ...profile, ...NODE_FLAGS, join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
           ]);
           await waitHealthy(clientFor(port), '/healthz', proc, 'gatehouse admission serve', log);
           return { port, proc };
         },
       },
       {
+        key: 'opa',
         name: `OPA ${OPA_VERSION} (same 50 policies in Rego)`,
         path: '/',
         mustDeny: policyDenials,
@@ -215,6 +228,7 @@ async function main(): Promise<void> {
     const running: { t: Target; pool: Pool; proc: ChildProcess }[] = [];
     let n = 0;
     for (const t of targets) {
+      if (!TARGETS.includes(t.key)) continue;
       try {
         const { port, proc } = await t.start();
         running.push({ t, pool: clientFor(port), proc });
@@ -223,6 +237,8 @@ async function main(): Promise<void> {
       }
     }
     const reviews = () => podReview(images, n++);
+    if (NODE_FLAGS.length) console.log(`pids: ${running.map(({ t, proc }) => `${t.key} ${proc.pid}`).join(', ')}`);
+    if (running.length === 0) throw new Error(`no webhook to measure (GATEHOUSE_BENCH_ADMISSION_TARGETS=${TARGETS.join(',')})`);
     for (const { t, pool } of running) {
       for (const d of t.mustDeny) {
         const a = await post(pool, t.path, podReview(images, n++, d.override).body);
@@ -233,10 +249,15 @@ async function main(): Promise<void> {
     // Per-round p99s show whether a bad tail is the webhook's or a burst from elsewhere.
     const roundP99 = new Map<string, number[]>(running.map(({ t }) => [t.name, []]));
     const merged = new Map<string, LoadResult>(running.map(({ t }) => [t.name, { sent: 0, errors: 0, latenciesMs: [], achievedRps: 0 }]));
+    // CPU time of each webhook process (all threads) during its own rounds: its cost per
+    // request, which the machine's other load does not inflate as it does wall-clock latency.
+    const cpuSeconds = new Map<string, number>(running.map(({ t }) => [t.name, 0]));
     for (let round = 0; round < rounds; round++) {
       for (let k = 0; k < running.length; k++) {
-        const { t, pool } = running[(round + k) % running.length]!;
+        const { t, pool, proc } = running[(round + k) % running.length]!;
+        const cpuBefore = procCpuSeconds(proc.pid!);
         const r = await runLoad(pool, t.path, reviews, RATE, SECONDS / rounds);
+        cpuSeconds.set(t.name, cpuSeconds.get(t.name)! + procCpuSeconds(proc.pid!) - cpuBefore);
         const m = merged.get(t.name)!;
         m.sent += r.sent;
         m.errors += r.errors;
@@ -251,7 +272,7 @@ async function main(): Promise<void> {
     for (const { name, r } of results) {
       const s = stats(r);
       console.log(`${name.padEnd(44)} p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  max ${s.max.toFixed(1)} ms  ${r.achievedRps.toFixed(0)} req/s  errors ${r.errors}/${r.sent}${r.firstError ? ` (first: ${r.firstError})` : ''}`);
-      console.log(`${''.padEnd(44)} p99 by round: ${roundP99.get(name)!.map((x) => x.toFixed(1)).join(' ')} ms; median round ${percentile(roundP99.get(name)!, 50).toFixed(2)} ms`);
+      console.log(`${''.padEnd(44)} p99 by round: ${roundP99.get(name)!.map((x) => x.toFixed(1)).join(' ')} ms; median round ${percentile(roundP99.get(name)!, 50).toFixed(2)} ms; CPU ${((cpuSeconds.get(name)! / r.sent) * 1e6).toFixed(0)} µs/request`);
     }
     console.log(`load average (1 min) before/after: ${loadBefore.toFixed(1)} / ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`);
 
@@ -271,23 +292,26 @@ async function main(): Promise<void> {
 
     // Cold cache: each image verified once against the local registry (tag → digest, .sig
     // manifest, payload blob, referrers), then again from the cache.
-    const cold: number[] = [];
-    const warm: number[] = [];
-    const gateLib = new ImageTrustGate({ policy: await parseTrustPolicy(trustDoc, 'bench trust policy', dir) });
-    for (let i = 0; i < COLD_IMAGES; i++) {
-      const img = await push('admission-bench-cold', true);
-      const pod = JSON.parse(podReview({ app: img.ref, sidecar: img.ref }, i).body).request.object as Record<string, unknown>;
-      const found = containerImagesOf(pod).slice(0, 1);
-      for (const into of [cold, warm]) {
-        const t0 = performance.now();
-        const { verdicts } = await gateLib.check(found, { deadline: Date.now() + 10_000 });
-        into.push(performance.now() - t0);
-        if (verdicts[0]?.outcome !== 'verified') throw new Error(`cold-cache image not verified: ${verdicts[0]?.reason}`);
-      }
-    }
-    await gateLib.close();
+    if (TARGETS.includes('gatehouse')) await coldCache();
     await store.close();
-    console.log(`image trust, in process, ${COLD_IMAGES} images: cold (registry) p50 ${percentile(cold, 50).toFixed(2)} ms, max ${percentile(cold, 100).toFixed(2)} ms; cached p50 ${percentile(warm, 50).toFixed(3)} ms, max ${percentile(warm, 100).toFixed(3)} ms; stats ${JSON.stringify(gateLib.stats().verdicts)}`);
+    async function coldCache(): Promise<void> {
+      const cold: number[] = [];
+      const warm: number[] = [];
+      const gateLib = new ImageTrustGate({ policy: await parseTrustPolicy(trustDoc, 'bench trust policy', dir) });
+      for (let i = 0; i < COLD_IMAGES; i++) {
+        const img = await push('admission-bench-cold', true);
+        const pod = JSON.parse(podReview({ app: img.ref, sidecar: img.ref }, i).body).request.object as Record<string, unknown>;
+        const found = containerImagesOf(pod).slice(0, 1);
+        for (const into of [cold, warm]) {
+          const t0 = performance.now();
+          const { verdicts } = await gateLib.check(found, { deadline: Date.now() + 10_000 });
+          into.push(performance.now() - t0);
+          if (verdicts[0]?.outcome !== 'verified') throw new Error(`cold-cache image not verified: ${verdicts[0]?.reason}`);
+        }
+      }
+      await gateLib.close();
+      console.log(`image trust, in process, ${COLD_IMAGES} images: cold (registry) p50 ${percentile(cold, 50).toFixed(2)} ms, max ${percentile(cold, 100).toFixed(2)} ms; cached p50 ${percentile(warm, 50).toFixed(3)} ms, max ${percentile(warm, 100).toFixed(3)} ms; stats ${JSON.stringify(gateLib.stats().verdicts)}`);
+    }
     await Promise.all([...pools.values()].map((p) => p.close()));
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');

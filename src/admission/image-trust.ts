@@ -93,6 +93,57 @@ export interface ImageTrustStats {
 
 type Decided = Omit<ImageTrustVerdict, 'image' | 'path' | 'container'>;
 
+/** An image decided by the policy alone: an unreadable reference, or no `require` rule. */
+interface FixedPlan {
+  fixed: Decided;
+}
+
+/** An image under a `require` rule: its verdict is the registry's evidence, cached by digest. */
+interface RequiredPlan {
+  fixed?: undefined;
+  ref: RegistryReference;
+  rule: TrustRule;
+  /** The tag cache's key (the reference as written out). */
+  tagKey: string;
+  /** The verdict cache's key for a digest (`registry/repository@digest`), the last one kept. */
+  verdictKey(digest: string): string;
+}
+
+type ImagePlan = FixedPlan | RequiredPlan;
+
+function planFor(policy: TrustPolicy, image: string): ImagePlan {
+  let ref: RegistryReference;
+  try {
+    ref = registryReference(image);
+  } catch (e) {
+    return { fixed: { allowed: false, verified: false, outcome: 'rejected', reason: describeError(e), cached: false } };
+  }
+  const repo = `${ref.registry}/${ref.repository}`;
+  const rule = findRule(policy, repo);
+  if (rule?.action !== 'require') {
+    const d = decide(policy, rule);
+    return { fixed: { digest: ref.digest, allowed: d.allowed, verified: false, outcome: d.allowed ? 'exempt' : 'rejected', reason: d.reason, cached: false } };
+  }
+  // A tag's digest changes rarely: keeping the last key saves building it per lookup.
+  let lastDigest = '';
+  let lastKey = '';
+  const verdictKey = (digest: string): string => {
+    if (digest !== lastDigest) [lastDigest, lastKey] = [digest, `${repo}@${digest}`];
+    return lastKey;
+  };
+  return { ref, rule, tagKey: formatReference(ref), verdictKey };
+}
+
+/** Pins each verified image that has a path and no digest yet to `image@digest`. */
+function withPatches(verdicts: ImageTrustVerdict[]): ImageTrustResult {
+  const patches: JsonPatchOp[] = [];
+  for (const v of verdicts) {
+    if (v.outcome !== 'verified' || !v.path || !v.digest || v.image.includes('@')) continue;
+    patches.push({ op: 'replace', path: v.path, value: `${v.image}@${v.digest}` });
+  }
+  return { verdicts, patches };
+}
+
 const TIMEOUT = Symbol('timeout');
 
 /** The fraction of a tag's TTL, at its end, in which a lookup also re-resolves it in the background. */
@@ -113,27 +164,43 @@ export class ImageTrustGate {
   private readonly verdictTtl: number;
   private readonly negativeTtl: number;
   private readonly tagTtl: number;
+  private readonly plans = new Map<string, ImagePlan>();
+  private readonly planLimit: number;
 
   constructor(private readonly opts: ImageTrustGateOptions) {
     this.now = opts.now ?? Date.now;
     const size = opts.cacheSize ?? 10_000;
     this.verdicts = new TtlLruCache(size, this.now);
     this.tags = new TtlLruCache(size, this.now);
+    this.planLimit = size;
     this.verdictTtl = opts.verdictTtlMs ?? 5 * 60_000;
     this.negativeTtl = opts.negativeTtlMs ?? 30_000;
     this.tagTtl = opts.tagTtlMs ?? 30_000;
   }
 
-  /** Verdicts for `images` (strings or images with their JSON pointer) and the pinning patches. */
-  async check(images: readonly (string | ImageToCheck)[], opts: ImageTrustCheckOptions): Promise<ImageTrustResult> {
-    const items = images.map((i) => (typeof i === 'string' ? { image: i } : i));
-    const verdicts = await Promise.all(items.map((item) => this.checkOne(item, opts.deadline)));
-    const patches: JsonPatchOp[] = [];
-    for (const v of verdicts) {
-      if (v.outcome !== 'verified' || !v.path || !v.digest || v.image.includes('@')) continue;
-      patches.push({ op: 'replace', path: v.path, value: `${v.image}@${v.digest}` });
+  /**
+   * Verdicts for `images` (strings or images with their JSON pointer) and the pinning
+   * patches. When every verdict is in the caches (the common case at admission) the result
+   * comes at once, not as a promise: the webhook then answers without a timer or a race.
+   */
+  check(images: readonly (string | ImageToCheck)[], opts: ImageTrustCheckOptions): ImageTrustResult | Promise<ImageTrustResult> {
+    const verdicts: ImageTrustVerdict[] = new Array<ImageTrustVerdict>(images.length);
+    let pending: Promise<void>[] | undefined;
+    for (let i = 0; i < images.length; i++) {
+      const given = images[i]!;
+      const item = typeof given === 'string' ? { image: given } : given;
+      const plan = this.planOf(item.image);
+      if (plan.fixed) {
+        verdicts[i] = { image: item.image, path: item.path, container: item.container, ...plan.fixed };
+        continue;
+      }
+      // Each cache is looked up once either way; a miss carries the digest found on.
+      const digest = plan.ref.digest ?? this.cachedTag(plan);
+      const hit = digest === undefined ? undefined : this.verdicts.get(plan.verdictKey(digest));
+      if (hit) verdicts[i] = { image: item.image, path: item.path, container: item.container, ...hit, cached: true };
+      else (pending ??= []).push(this.checkUncached(item, plan, digest, opts.deadline).then((v) => void (verdicts[i] = v)));
     }
-    return { verdicts, patches };
+    return pending ? Promise.all(pending).then(() => withPatches(verdicts)) : withPatches(verdicts);
   }
 
   stats(): ImageTrustStats {
@@ -147,26 +214,10 @@ export class ImageTrustGate {
     await Promise.all(stores.map((s) => s.close()));
   }
 
-  private async checkOne(item: ImageToCheck, deadline: number): Promise<ImageTrustVerdict> {
+  /** An image under a `require` rule whose verdict the caches did not hold: the registry, within the deadline. */
+  private async checkUncached(item: ImageToCheck, plan: RequiredPlan, digest: string | undefined, deadline: number): Promise<ImageTrustVerdict> {
     const where = { image: item.image, path: item.path, container: item.container };
-    let ref: RegistryReference;
-    try {
-      ref = registryReference(item.image);
-    } catch (e) {
-      return { ...where, allowed: false, verified: false, outcome: 'rejected', reason: describeError(e), cached: false };
-    }
-    const rule = findRule(this.opts.policy, `${ref.registry}/${ref.repository}`);
-    if (rule?.action !== 'require') {
-      // Exempt, rejected or default: decided by the policy alone, no registry round trip.
-      const d = decide(this.opts.policy, rule);
-      return { ...where, digest: ref.digest, allowed: d.allowed, verified: false, outcome: d.allowed ? 'exempt' : 'rejected', reason: d.reason, cached: false };
-    }
-    // The common case, answered from the caches with no timer and no race: a digest (given,
-    // or a live tag's) whose verdict is cached. Each cache is looked up once either way.
-    const digest = ref.digest ?? this.cachedTag(ref);
-    const hit = digest === undefined ? undefined : this.verdicts.get(`${ref.registry}/${ref.repository}@${digest}`);
-    if (hit) return { ...where, ...hit, cached: true };
-    const work = this.decideRequired(ref, rule, digest);
+    const work = this.decideRequired(plan.ref, plan.rule, digest);
     const remaining = deadline - this.now();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<typeof TIMEOUT>((resolve) => {
@@ -183,8 +234,23 @@ export class ImageTrustGate {
     }
   }
 
+  /**
+   * What an image reference means under the policy, worked out once per distinct image
+   * text: its parse, its rule and, without a `require` rule, its verdict (the policy alone
+   * decides, no registry). The policy is fixed for the gate's life, so this never goes
+   * stale; the table is bounded and simply starts over when full.
+   */
+  private planOf(image: string): ImagePlan {
+    let plan = this.plans.get(image);
+    if (plan) return plan;
+    plan = planFor(this.opts.policy, image);
+    if (this.plans.size >= this.planLimit) this.plans.clear();
+    this.plans.set(image, plan);
+    return plan;
+  }
+
   /** The verdict under a `require` rule: tag resolved, cache consulted, else verified once for all waiters. */
-  /** After checkOne's cache lookups missed: `digest` is the one they found (its verdict was not cached), or none. */
+  /** After check's cache lookups missed: `digest` is the one they found (its verdict was not cached), or none. */
   private async decideRequired(ref: RegistryReference, rule: TrustRule, digest: string | undefined): Promise<Decided> {
     const repo = `${ref.registry}/${ref.repository}`;
     if (digest === undefined) {
@@ -226,8 +292,8 @@ export class ImageTrustGate {
   }
 
   /** The live digest of a tag from the cache (counted as a hit or a miss), or undefined. */
-  private cachedTag(ref: RegistryReference): string | undefined {
-    const key = formatReference(ref);
+  private cachedTag(plan: RequiredPlan): string | undefined {
+    const key = plan.tagKey;
     const known = this.tags.get(key);
     if (known) {
       // Refresh ahead: in the last part of its TTL a tag is re-resolved in the background
@@ -235,7 +301,7 @@ export class ImageTrustGate {
       // the registry when the TTL runs out. A failed refresh changes nothing: the entry
       // expires as before and the next request resolves it (and reports the failure).
       const left = this.tags.timeLeft(key);
-      if (left !== undefined && left <= this.tagTtl * TAG_REFRESH_AHEAD && !this.resolving.has(key)) this.startResolve(ref, key).catch(() => undefined);
+      if (left !== undefined && left <= this.tagTtl * TAG_REFRESH_AHEAD && !this.resolving.has(key)) this.startResolve(plan.ref, key).catch(() => undefined);
     }
     return known;
   }

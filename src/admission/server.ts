@@ -49,9 +49,15 @@ export interface JsonPatchOperation {
   value?: unknown;
 }
 
+export interface HookResult {
+  verdicts: HookImageVerdict[];
+  patches: JsonPatchOperation[];
+}
+
 /** The image-trust check the webhook calls (ImageTrustGate has this shape). */
 export interface ImageTrustHook {
-  check(images: readonly HookImage[], opts: { deadline: number }): Promise<{ verdicts: HookImageVerdict[]; patches: JsonPatchOperation[] }>;
+  /** A result at once when every verdict is known without waiting (cached); else a promise. */
+  check(images: readonly HookImage[], opts: { deadline: number }): HookResult | Promise<HookResult>;
   /** Cache counters, for /metrics. */
   stats?(): TrustCacheStats;
 }
@@ -136,6 +142,7 @@ export class AdmissionServer {
   private app?: FastifyInstance;
   private set: PolicySet;
   private breakGlass: string[];
+  private reviewer?: ReviewerOptions;
   private readonly budgetMs: number;
   private readonly failClosed: boolean;
   private readonly log: AdmissionLog;
@@ -207,32 +214,58 @@ export class AdmissionServer {
     await this.app?.close();
   }
 
-  private async answer(endpoint: 'validate' | 'mutate', req: FastifyRequest, reply: FastifyReply): Promise<AdmissionReviewResponse> {
+  /**
+   * One review. When nothing waits on I/O (no image check, or every image verdict cached:
+   * the common case) the answer is built synchronously, with no budget timer, promise race
+   * or microtask hops; synchronous work cannot be cut off by a timer anyway. Only an
+   * answer that waits on the registry races the budget.
+   */
+  private answer(endpoint: 'validate' | 'mutate', req: FastifyRequest, reply: FastifyReply): AdmissionReviewResponse | Promise<AdmissionReviewResponse> {
     const started = Date.now();
     const startedNs = process.hrtime.bigint();
     const deadline = started + this.budgetMs;
     const body = req.body;
     // No body at all (no content-type) reaches here as undefined: the parser says what is wrong.
     const review = parseAdmissionReview(Buffer.isBuffer(body) ? body : '', { maxBytes: this.opts.maxBodyBytes ?? DEFAULT_MAX_REVIEW_BYTES });
+    let work: Answer | Promise<Answer>;
+    try {
+      work = endpoint === 'validate' ? this.validate(review, deadline) : this.mutate(review, deadline);
+    } catch (e) {
+      work = this.failed(endpoint, review, e);
+    }
+    if (!isPromise(work)) return this.finish(endpoint, review, reply, work, false, started, startedNs);
+    return this.withinBudget(endpoint, review, work, deadline).then((result) =>
+      result === TIMED_OUT
+        ? this.finish(endpoint, review, reply, { response: this.failureResponse(review, `Gatehouse did not decide within its ${this.budgetMs} ms budget`) }, true, started, startedNs)
+        : this.finish(endpoint, review, reply, result, false, started, startedNs),
+    );
+  }
+
+  /** The work's answer, or TIMED_OUT when the budget runs out first. */
+  private async withinBudget(endpoint: 'validate' | 'mutate', review: AdmissionReview, work: Promise<Answer>, deadline: number): Promise<Answer | typeof TIMED_OUT> {
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<typeof TIMED_OUT>((resolve) => {
       timer = setTimeout(() => resolve(TIMED_OUT), Math.max(0, deadline - Date.now()));
     });
-    const work = endpoint === 'validate' ? this.validate(review, deadline) : this.mutate(review, deadline);
     // The work may still fail after the budget won the race: its failure is logged, not thrown.
     work.catch((e: unknown) => this.log('error', `${endpoint} ${review.request.uid}: ${describeError(e)}`));
-    let result: Answer | typeof TIMED_OUT;
     try {
-      result = await Promise.race([work, budget]);
+      return await Promise.race([work, budget]);
     } catch (e) {
-      this.log('error', `${endpoint} ${review.request.uid}: ${describeError(e)}`);
-      this.metrics.errors.inc({ kind: 'error' });
-      result = { response: this.failureResponse(review, `Gatehouse could not decide: ${describeError(e)}`) };
+      return this.failed(endpoint, review, e);
     } finally {
       clearTimeout(timer);
     }
-    const timedOut = result === TIMED_OUT;
-    const answer: Answer = result === TIMED_OUT ? { response: this.failureResponse(review, `Gatehouse did not decide within its ${this.budgetMs} ms budget`) } : result;
+  }
+
+  /** A check that threw: logged, counted, answered by the failure policy. */
+  private failed(endpoint: 'validate' | 'mutate', review: AdmissionReview, e: unknown): Answer {
+    this.log('error', `${endpoint} ${review.request.uid}: ${describeError(e)}`);
+    this.metrics.errors.inc({ kind: 'error' });
+    return { response: this.failureResponse(review, `Gatehouse could not decide: ${describeError(e)}`) };
+  }
+
+  private finish(endpoint: 'validate' | 'mutate', review: AdmissionReview, reply: FastifyReply, answer: Answer, timedOut: boolean, started: number, startedNs: bigint): AdmissionReviewResponse {
     this.record(endpoint, review, answer, { timedOut, durationMs: Date.now() - started });
     const r = answer.response.response;
     this.metrics.reviews.inc({ endpoint, operation: review.request.operation, decision: !r.allowed ? 'deny' : r.warnings?.length ? 'warn' : 'allow' });
@@ -251,32 +284,40 @@ export class AdmissionServer {
     return { apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid, allowed: true, warnings: [`${why}; admitted unchecked (fail-open)`] } };
   }
 
+  /** The reviewer's options for the policies in force (built once per policy set, not per request). */
   private reviewerOptions(): ReviewerOptions {
+    if (this.reviewer?.set === this.set) return this.reviewer;
     const o = this.opts;
-    return {
+    return (this.reviewer = {
       set: this.set, breakGlassAnnotations: this.breakGlass, cluster: o.cluster, dryRunOnly: o.dryRunOnly,
       excludeNamespaces: o.excludeNamespaces, excludeLabels: o.excludeLabels, now: o.now,
-    };
+    });
   }
 
-  private async validate(review: AdmissionReview, deadline: number): Promise<Answer> {
+  private validate(review: AdmissionReview, deadline: number): Answer | Promise<Answer> {
     const opts = this.reviewerOptions();
-    const images = await this.checkImages(review, deadline, opts);
-    const outcome = reviewAdmission(review, opts, images);
-    return { outcome, response: outcome.response };
+    const images = this.checkImages(review, deadline, opts);
+    const decide = (extras: ImageChecks): Answer => {
+      const outcome = reviewAdmission(review, opts, extras);
+      return { outcome, response: outcome.response };
+    };
+    return isPromise(images) ? images.then(decide) : decide(images);
   }
 
   /** Image verdicts as refusals and warnings; unknown ones (timeout, error) follow the failure policy. */
-  private async checkImages(review: AdmissionReview, deadline: number, opts: ReviewerOptions): Promise<{ denials: string[]; warnings: string[]; patches: JsonPatchOperation[] }> {
-    const out = { denials: [] as string[], warnings: [] as string[], patches: [] as JsonPatchOperation[] };
+  private checkImages(review: AdmissionReview, deadline: number, opts: ReviewerOptions): ImageChecks | Promise<ImageChecks> {
     const wiring = this.opts.imageTrust;
     const { request } = review;
-    if (!wiring || !request.object || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return out;
-    if (exclusionOf(request, opts)) return out;
+    if (!wiring || !request.object || (request.operation !== 'CREATE' && request.operation !== 'UPDATE')) return NO_IMAGE_CHECKS;
+    if (exclusionOf(request, opts)) return NO_IMAGE_CHECKS;
     const images = wiring.imagesOf(request.object);
-    if (images.length === 0) return out;
-    const { verdicts, patches } = await wiring.gate.check(images, { deadline });
-    out.patches = patches;
+    if (images.length === 0) return NO_IMAGE_CHECKS;
+    const result = wiring.gate.check(images, { deadline });
+    return isPromise(result) ? result.then((r) => this.imageChecksOf(r)) : this.imageChecksOf(result);
+  }
+
+  private imageChecksOf({ verdicts, patches }: HookResult): ImageChecks {
+    const out: ImageChecks = { denials: [], warnings: [], patches };
     for (const v of verdicts) {
       const what = `image ${v.image}${v.container ? ` (container ${v.container})` : ''}`;
       if (v.allowed) continue;
@@ -288,9 +329,13 @@ export class AdmissionServer {
     return out;
   }
 
-  private async mutate(review: AdmissionReview, deadline: number): Promise<Answer> {
+  private mutate(review: AdmissionReview, deadline: number): Answer | Promise<Answer> {
+    const images = this.checkImages(review, deadline, this.reviewerOptions());
+    return isPromise(images) ? images.then((i) => this.pinned(review, i)) : this.pinned(review, images);
+  }
+
+  private pinned(review: AdmissionReview, images: ImageChecks): Answer {
     const { request } = review;
-    const images = await this.checkImages(review, deadline, this.reviewerOptions());
     const base: AdmissionReviewResponse = { apiVersion: review.apiVersion, kind: 'AdmissionReview', response: { uid: request.uid, allowed: true } };
     // Refusals are /validate's to give (after every mutation); /mutate only pins what verified.
     if (images.patches.length) {
@@ -348,6 +393,18 @@ export class AdmissionServer {
     }
   }
 }
+
+/** What the image-trust hook adds to a review. */
+interface ImageChecks {
+  denials: string[];
+  warnings: string[];
+  patches: JsonPatchOperation[];
+}
+
+/** No image was checked (shared: nothing writes to it). */
+const NO_IMAGE_CHECKS = Object.freeze({ denials: Object.freeze([]), warnings: Object.freeze([]), patches: Object.freeze([]) }) as unknown as ImageChecks;
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 
 /** A finished answer: a policy outcome, or a bare response (failure policy, /mutate). */
 interface Answer {

@@ -94,7 +94,7 @@ function ContainerBaseline({ summary: b, admin, onChanged }: { summary: Baseline
                   <td className="num">{d.score.toFixed(1)}</td>
                   <td className="num">{d.count}</td>
                   <td><When iso={d.lastSeen} short /></td>
-                  <td>{d.hosts.join(', ')}</td>
+                  <td className="nowrap">{d.hosts.join(', ')}</td>
                   {admin && <td><button type="button" className="small secondary" disabled={busy} aria-label={`Accept ${d.item}`}
                     onClick={() => void act('accept', `Accept "${d.item}" into the baseline of ${b.workload}? Sensors stop flagging it.`, d.item)}>Accept</button></td>}
                 </tr>

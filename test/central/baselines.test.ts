@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startTestCentral, storeTest, type TestCentral } from '../helpers/central.js';
 import { runCli } from '../helpers/cli.js';
+import { deploymentId } from '../../src/central/live/deployments.js';
 import type { BaselineDelta } from '../../src/runtime/baseline/merge.js';
 
 const WL = { id: 'k8s:prod/shop/Deployment/web/nginx', kind: 'Deployment' as const, namespace: 'shop', name: 'web', container: 'nginx', cluster: 'prod' };
@@ -203,6 +204,54 @@ test('CLI against Central: unknown workload, wrong role, both sources, one line 
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /state: +learning/);
     assert.match(shown.stdout, /\/usr\/sbin\/nginx \[-g TEXT\(daemon\)\] parent=container-runtime user=root +3/);
+  } finally {
+    await c.close();
+  }
+});
+
+await storeTest('list: ?deployment= maps a Central deployment to its containers\' baselines (cluster and plain host); pages by cursor', async (dialect) => {
+  const c = await startTestCentral({ dialect });
+  try {
+    const now = new Date().toISOString();
+    for (const [id, kind] of [['prod', 'cluster'], ['build-1', 'host']] as const) {
+      await c.db().insertInto('sources').values({ id, kind, name: id, config: 'sealed', state: 'up', message: null, first_seen: now, last_seen: now }).execute();
+    }
+    const addDeployment = async (source: string, kind: string, namespace: string, name: string) => {
+      const id = deploymentId(source, kind, namespace, name);
+      await c.db().insertInto('deployments').values({ id, source_id: source, namespace, kind, name, labels: '{}', images: '[]', risk_score: 1, risk: '{}', first_seen: now, last_seen: now, deleted_at: null }).execute();
+      return id;
+    };
+    const web = await addDeployment('prod', 'Deployment', 'shop', 'web');
+    const app = await addDeployment('build-1', 'Container', '', 'app');
+    const wl = (id: string, w: Partial<typeof WL> & { kind: any }) => ({ ...delta(), workload: { name: 'x', container: 'x', ...w, id } as any });
+    const sensor = await c.token('sensor');
+    const r = await push(c, 'node-a', 'push-a-0001', [
+      delta(), // k8s:prod/shop/Deployment/web/nginx
+      wl('k8s:prod/shop/Deployment/web/sidecar', { ...WL, container: 'sidecar' }),
+      wl('k8s:prod/shop/Deployment/webx/nginx', { ...WL, name: 'webx' }),
+      wl('k8s:prod/other/Deployment/web/nginx', { ...WL, namespace: 'other' }),
+      wl('host:build-1/registry.local/app/app', { kind: 'Container', name: 'app', container: 'app', image: 'registry.local/app', host: 'build-1' }),
+      wl('host:build-2/registry.local/app/app', { kind: 'Container', name: 'app', container: 'app', image: 'registry.local/app', host: 'build-2' }),
+    ], sensor);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const ids = async (q: string) => (await c.api('GET', `/api/v1/baselines${q}`)).body.items.map((i: any) => i.workload);
+    assert.deepEqual(await ids(`?deployment=${encodeURIComponent(web)}`), ['k8s:prod/shop/Deployment/web/nginx', 'k8s:prod/shop/Deployment/web/sidecar']);
+    assert.deepEqual(await ids(`?deployment=${encodeURIComponent(app)}`), ['host:build-1/registry.local/app/app']);
+    const hostRow = (await c.api('GET', `/api/v1/baselines?deployment=${encodeURIComponent(app)}`)).body.items[0];
+    assert.equal(hostRow.host, 'build-1');
+    assert.equal(hostRow.cluster, undefined);
+    // pages of two, in workload order, nothing twice or missed
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await c.api('GET', `/api/v1/baselines?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      assert.ok(page.body.items.length <= 2);
+      seen.push(...page.body.items.map((i: any) => i.workload));
+      cursor = page.body.nextCursor;
+    } while (cursor);
+    assert.equal(seen.length, 6);
+    assert.deepEqual(seen, [...seen].sort());
+    assert.equal((await c.api('GET', '/api/v1/baselines?cursor=garbage')).status, 400);
   } finally {
     await c.close();
   }

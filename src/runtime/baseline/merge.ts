@@ -96,7 +96,8 @@ export class LearnJournal {
     e.events++;
     if (bin !== undefined) e.hist.set(bin, (e.hist.get(bin) ?? 0) + 1);
     for (const f of features) {
-      const k = `${f.ch}\u0000${f.keys.join('\u0000')}`;
+      // the first key names the item (its chain follows from it), as Baseline.deviate does
+      const k = `${f.ch}\u0000${f.keys[0]!}`;
       const it = e.items.get(k);
       if (it) it.n++;
       else e.items.set(k, { ch: f.ch, keys: f.keys, n: 1 });
@@ -138,7 +139,7 @@ export class LearnJournal {
       e.events += l.events;
       for (const [bin, n] of l.hist) e.hist.set(bin, (e.hist.get(bin) ?? 0) + n);
       for (const it of l.items) {
-        const k = `${it.ch}\u0000${it.keys.join('\u0000')}`;
+        const k = `${it.ch}\u0000${it.keys[0]!}`;
         const have = e.items.get(k);
         if (have) have.n += it.n;
         else e.items.set(k, { ...it });

@@ -60,7 +60,7 @@ export function computeRematch(input: RematchInput, matcher: FleetMatcher, polic
     }
     const { os, packages } = packagesFromCycloneDx(bom);
     const hash = packagesAddress({ os, packages });
-    set = matcher.matchSet(hash, packages, os);
+    set = matcher.cachedSet(hash) ?? matcher.matchSet(hash, packages, os);
     if (hash !== input.packagesHash) packagesHash = hash;
   }
   const digest = input.row.digest;

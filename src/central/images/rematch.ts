@@ -18,6 +18,7 @@ import type { CentralContext } from '../context.js';
 import type { Database } from '../store/schema.js';
 import { readImageSbom, setPackagesHash } from '../store/image-sboms.js';
 import { readForRematch, replaceImageVulnerabilities } from '../store/image-findings.js';
+import { markTextsStored } from '../store/shared-texts.js';
 import { reconcileViolations } from '../store/violations.js';
 import { FleetMatcher } from './fleet-matcher.js';
 import { ImagePool } from './image-pool.js';
@@ -70,8 +71,6 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   const db = { path: opts.db.path, version: opts.version };
   const onlyStale = opts.onlyStale ?? true;
   const result: RematchResult = { images: 0, changed: 0, vulnerabilities: 0, failed: 0, ms: 0 };
-  // Shared texts this run wrote or found, committed: not looked up again for the next image.
-  const known = new Set<string>();
   const record = (digest: string, r: RematchOutcome) => {
     if (!r) return;
     if (r === 'unreadable' || r === 'pushed') {
@@ -86,7 +85,7 @@ export async function rematchAll(ctx: RematchCtx, opts: RematchOptions): Promise
   };
   const one = async (digest: { digest: string; packagesHash: string }) => {
     try {
-      record(digest.digest, pool ? await rematchInPool(ctx, pool, db, digest, known) : await rematchImage(ctx, matcher!, opts.version, digest.digest, digest.packagesHash, known));
+      record(digest.digest, pool ? await rematchInPool(ctx, pool, db, digest) : await rematchImage(ctx, matcher!, opts.version, digest.digest, digest.packagesHash));
     } catch (e) {
       // One image failed (its transaction, or its worker): it stays stale and the next run takes it again.
       result.failed++;
@@ -141,25 +140,22 @@ async function readInput(db: Db, digest: string, packagesHash: string, withSbom:
 type Computed = Exclude<RematchComputed, { needSbom: true }>;
 
 /** Writes what was computed: the findings if they changed, the summary, the DB version, the image's violations. */
-async function writeOutcome(trx: Db, ctx: RematchCtx, digest: string, version: string, computed: Computed, others: number, now: Date, known: ReadonlySet<string>): Promise<Matched> {
+async function writeOutcome(trx: Db, ctx: RematchCtx, digest: string, version: string, computed: Computed, others: number, now: Date): Promise<Matched> {
   if (computed.unreadable) return 'unreadable';
   if (computed.packagesHash) await setPackagesHash(trx, digest, computed.packagesHash);
-  if (computed.changed) await replaceImageVulnerabilities(trx, digest, computed, computed.vulnerabilities, others, known);
+  if (computed.changed) await replaceImageVulnerabilities(trx, digest, computed, computed.vulnerabilities, others);
   await trx.updateTable('images').set({ ...(computed.changed ? { summary: computed.summary } : {}), db_version: version }).where('digest', '=', digest).execute();
   await reconcileViolations(trx, { subjectKind: 'image', subjectKey: digest, stage: 'build', findings: computed.violations }, ctx.policies.exceptions, now);
   return { changed: computed.changed, vulnerabilities: computed.vulnerabilities };
 }
 
-/** After a commit: the texts it wrote are known to be stored. */
-function remember(known: Set<string>, computed: Computed): void {
-  if (computed.unreadable || !computed.changed) return;
-  if (known.size > 200_000) known.clear();
-  for (const h of Object.keys(computed.texts.findings)) known.add(h);
-  for (const h of Object.keys(computed.texts.advisories)) known.add(h);
+/** After a commit: the texts it wrote are stored (shared-texts.ts skips looking them up again). */
+function remember(computed: Computed): void {
+  if (!computed.unreadable && computed.changed) markTextsStored(computed.texts);
 }
 
 /** One image through a worker: read, compute there (with its SBOM only if the worker asks), then write unless the image was pushed meanwhile. */
-async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: string; version: string }, image: { digest: string; packagesHash: string }, known: Set<string>): Promise<RematchOutcome> {
+async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: string; version: string }, image: { digest: string; packagesHash: string }): Promise<RematchOutcome> {
   const { digest } = image;
   const now = ctx.now();
   let input = await readInput(ctx.db, digest, image.packagesHash, false, now);
@@ -177,9 +173,9 @@ async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: strin
     const current = await trx.selectFrom('images').select('last_seen').where('digest', '=', digest).executeTakeFirst();
     if (!current) return undefined;
     if (current.last_seen !== lastSeen) return 'pushed';
-    return writeOutcome(trx, ctx, digest, db.version, done, input!.others.length, now, known);
+    return writeOutcome(trx, ctx, digest, db.version, done, input!.others.length, now);
   });
-  if (outcome && outcome !== 'pushed') remember(known, done);
+  if (outcome && outcome !== 'pushed') remember(done);
   return outcome;
 }
 
@@ -193,7 +189,7 @@ function withoutLastSeen(input: RematchInput & { lastSeen: string }): RematchInp
  * 'unreadable' when its SBOM is not JSON (it is left as it was). `packagesHash`: its package
  * list's address when the caller knows it ('' or undefined: read from the store).
  */
-export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string, packagesHash?: string, known = new Set<string>()): Promise<Matched | undefined> {
+export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, version: string, digest: string, packagesHash?: string): Promise<Matched | undefined> {
   let computedOut: Computed | undefined;
   const outcome = await ctx.db.transaction().execute(async (trx) => {
     const now = ctx.now();
@@ -203,8 +199,8 @@ export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, versi
     const computed = computeRematch(input, matcher, ctx.policies.set);
     if ('needSbom' in computed && computed.needSbom) throw new Error(`no SBOM read for ${digest}`);
     computedOut = computed as Computed;
-    return writeOutcome(trx, ctx, digest, version, computedOut, input.others.length, now, known);
+    return writeOutcome(trx, ctx, digest, version, computedOut, input.others.length, now);
   });
-  if (outcome && computedOut) remember(known, computedOut);
+  if (outcome && computedOut) remember(computedOut);
   return outcome;
 }

@@ -153,11 +153,11 @@ export async function readForRematch(db: Db, digest: string): Promise<{ vulnerab
 }
 
 /**
- * Replaces the image's vulnerabilities only (a re-match), keeping its other findings.
- * `known`: text addresses the caller saw committed (skips looking them up again).
+ * Replaces the image's vulnerabilities only (a re-match), keeping its other findings. After
+ * the transaction commits, the caller tells shared-texts.ts (markTextsStored).
  */
-export async function replaceImageVulnerabilities(db: Db, digest: string, encoded: { doc: string; texts: SharedTexts }, vulnerabilities: number, others: number, known?: ReadonlySet<string>): Promise<void> {
-  await writeSharedTexts(db, encoded.texts, known);
+export async function replaceImageVulnerabilities(db: Db, digest: string, encoded: { doc: string; texts: SharedTexts }, vulnerabilities: number, others: number): Promise<void> {
+  await writeSharedTexts(db, encoded.texts);
   const row = { vulnerabilities: encoded.doc, count: vulnerabilities + others };
   const updated = await db.updateTable('image_finding_docs').set(row).where('image_digest', '=', digest).executeTakeFirst();
   if (Number(updated.numUpdatedRows) === 0) await db.insertInto('image_finding_docs').values({ image_digest: digest, ...row, others: '[]' }).execute();

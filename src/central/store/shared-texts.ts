@@ -7,7 +7,8 @@
  * The address is SHA-256, not the fingerprint's fast hash: any `ci` token can push texts, and
  * a text is shared with every image that has the same one, so a collision must be infeasible
  * (else a push could plant its text under another's address first). Rows are immutable and
- * never deleted here, so a text once read is cached for good.
+ * never deleted, so a text once read is cached for good, and an address once seen committed
+ * is not looked up again (a deleting clean-up, if one is ever added, must clear `committed`).
  */
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
@@ -34,26 +35,42 @@ const addressOf = new Map<string, string>();
 export function cachedTextAddress(text: string): string {
   let a = addressOf.get(text);
   if (a === undefined) {
-    if (addressOf.size >= 20_000) addressOf.clear();
+    if (addressOf.size >= 5_000) addressOf.clear();
     addressOf.set(text, (a = textAddress(text)));
   }
   return a;
 }
 
-/**
- * Stores the texts not stored yet. Existing ones are looked up first, so a push whose texts are
- * all known (the common case in a fleet) writes none; `known` (addresses this caller saw
- * committed) skips even the look-up.
- */
-export async function writeSharedTexts(db: Db, texts: SharedTexts, known?: ReadonlySet<string>): Promise<void> {
-  await writeTable(db, 'finding_texts', texts.findings, known);
-  await writeTable(db, 'advisory_texts', texts.advisories, known);
+// Addresses known to be stored by committed transactions (in this process). Bounded.
+const committed = new Set<string>();
+const remember = (hash: string) => {
+  if (committed.size >= 200_000) committed.clear();
+  committed.add(hash);
+};
+
+/** After the caller's transaction committed: these texts are stored. */
+export function markTextsStored(texts: SharedTexts): void {
+  for (const h of Object.keys(texts.findings)) remember(h);
+  for (const h of Object.keys(texts.advisories)) remember(h);
 }
 
-async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, string>, known?: ReadonlySet<string>): Promise<void> {
-  const wanted = Object.keys(texts).filter((h) => !known?.has(h));
+/**
+ * Stores the texts not stored yet. Addresses not known committed are looked up first, so a
+ * push whose texts are all stored (the common case in a fleet) writes none, and from then on
+ * needs no look-up either.
+ */
+export async function writeSharedTexts(db: Db, texts: SharedTexts): Promise<void> {
+  await writeTable(db, 'finding_texts', texts.findings);
+  await writeTable(db, 'advisory_texts', texts.advisories);
+}
+
+async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, string>): Promise<void> {
+  const wanted = Object.keys(texts).filter((h) => !committed.has(h));
   for (const part of chunks(wanted, 400)) {
+    // A row found here was committed by an earlier transaction (each write stores a text at
+    // most once per transaction, and rows are never deleted): remembered as stored.
     const stored = new Set((await db.selectFrom(table).select('hash').where('hash', 'in', part).execute()).map((r) => r.hash));
+    for (const h of stored) remember(h);
     const missing = part.filter((h) => !stored.has(h));
     if (missing.length === 0) continue;
     // Another writer (PostgreSQL, concurrent pushes) may store the same text meanwhile: it is the same row.
@@ -64,7 +81,7 @@ async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, 
 
 // Read texts, by address (immutable, so never stale). Bounded: cleared when full.
 const cache = new Map<string, string>();
-const CACHE_ENTRIES = 20_000;
+const CACHE_ENTRIES = 5_000;
 
 /** The texts at these addresses; an address with no row is an error (a store that lost its texts). */
 export async function readSharedTexts(db: Db, table: SharedTextTable, hashes: Iterable<string>): Promise<Map<string, string>> {

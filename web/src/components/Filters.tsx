@@ -5,7 +5,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
 
-export interface FilterField { name: string; label: string; options?: string[]; placeholder?: string }
+export interface FilterField { name: string; label: string; options?: string[]; placeholder?: string; /** Room for long values (workload identities). */ wide?: boolean }
 
 export function useFilters(names: string[]): Record<string, string> {
   const [params] = useSearchParams();
@@ -36,7 +36,7 @@ export function Filters({ fields }: { fields: FilterField[] }) {
               {f.options.map((o) => <option key={o} value={o}>{o}</option>)}
             </select>
           ) : (
-            <input name={f.name} value={draft[f.name] ?? ''} placeholder={f.placeholder} onChange={(e) => setDraft({ ...draft, [f.name]: e.target.value })} />
+            <input name={f.name} className={f.wide ? 'wide' : undefined} value={draft[f.name] ?? ''} placeholder={f.placeholder} onChange={(e) => setDraft({ ...draft, [f.name]: e.target.value })} />
           )}
         </label>
       ))}

@@ -83,7 +83,7 @@ export function Policies() {
             {items.map((p) => (
               <tr key={p.id} aria-selected={p.id === selectedId ? 'true' : undefined} data-testid="policy-row">
                 <td><Link to={`?${new URLSearchParams({ ...Object.fromEntries(params), id: p.id }).toString()}`}>{p.id}</Link></td>
-                <td>{p.name}</td>
+                <td className="text-col">{p.name}</td>
                 <td>{p.subject}</td>
                 <td className="nowrap">{p.stages.join(', ')}</td>
                 <td><SeverityBadge severity={p.severity} /></td>

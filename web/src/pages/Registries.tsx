@@ -111,8 +111,8 @@ export function Registries() {
             <tbody>
               {tags.map((r) => (
                 <tr key={r.ref + r.image.digest} className={r.old ? 'row-old' : undefined} data-testid="tag-row">
-                  <td><Link to={`/images/${r.image.digest}`}>{r.tag}</Link></td>
-                  <td><code>{shortDigest(r.image.digest)}</code></td>
+                  <td className="nowrap"><Link to={`/images/${r.image.digest}`}>{r.tag}</Link></td>
+                  <td className="nowrap"><code>{shortDigest(r.image.digest)}</code></td>
                   <td>{r.ageDays === null ? <span className="muted">unknown</span> : <>{age(r.image.created)}{r.old && <span className="flag-old" data-testid="old-flag"> · older than 6 months</span>}</>}</td>
                   <td>{r.signed}{r.image.signature?.signers?.length ? <span className="muted"> ({r.image.signature.signers.join(', ')})</span> : null}</td>
                   <td>{vulnCount(r.image.summary, 'CRITICAL')}</td>

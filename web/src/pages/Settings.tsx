@@ -2,10 +2,38 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
-import type { Source, TokenInfo } from '../api/types';
+import type { Source, SummaryCounts, TokenInfo } from '../api/types';
 import { ErrorNote, Loading, Section, StateBadge, When } from '../components/bits';
 
 const ROLES = ['admin', 'analyst', 'ci', 'sensor', 'admission'];
+
+/** The vulnerability DB Central matches with (GET /api/v1/summary's vulnDb): version, age, sources; how to get one when there is none. */
+function VulnDbStatus() {
+  const { data, error, reload } = useApi<SummaryCounts>('/api/v1/summary');
+  useLiveChanges(['db'], reload);
+  if (!data) return error ? <ErrorNote error={error} /> : <Loading what="the vulnerability DB status" />;
+  const db = data.vulnDb;
+  if (!db.present) {
+    return <p className="muted">{db.error ?? 'No vulnerability DB yet'}: <code>gatehouse db update</code> (or <code>db import</code> / <code>db pull</code> when air-gapped) on Central's machine; Central picks it up by itself.</p>;
+  }
+  return (
+    <>
+      <dl className="facts">
+        <div><dt>Version</dt><dd><code>{db.version ?? '—'}</code></dd></div>
+        <div><dt>Updated</dt><dd><When iso={db.updatedAt} /></dd></div>
+        <div><dt>Advisories</dt><dd>{db.advisories?.toLocaleString() ?? '—'}</dd></div>
+        <div><dt>Images matched</dt><dd>{db.imagesCurrent} current, {db.imagesStale} behind</dd></div>
+      </dl>
+      {db.error && <p className="error" role="alert">{db.error}</p>}
+      {db.sources.length > 0 && (
+        <table className="compact">
+          <thead><tr><th scope="col">Source</th><th scope="col">Advisories</th><th scope="col">Updated</th></tr></thead>
+          <tbody>{db.sources.map((src) => <tr key={src.name}><td>{src.name}</td><td>{src.advisories.toLocaleString()}</td><td><When iso={src.updatedAt} short /></td></tr>)}</tbody>
+        </table>
+      )}
+    </>
+  );
+}
 
 /** Clusters or hosts: the list, and for admins an add form and a remove button per row. */
 function Sources({ kind }: { kind: 'clusters' | 'hosts' }) {
@@ -143,7 +171,7 @@ export function Settings() {
         <Section title="Hosts"><Sources kind="hosts" /></Section>
       </div>
       <Section title="API tokens"><Tokens /></Section>
-      <Section title="Vulnerability DB"><p className="muted">Update status is not exposed by the API yet.</p></Section>
+      <Section title="Vulnerability DB"><VulnDbStatus /></Section>
     </>
   );
 }

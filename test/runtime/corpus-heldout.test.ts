@@ -20,8 +20,8 @@ import {
   type Corpus,
   type Evaluation,
 } from '../../src/runtime/anomaly/evaluate.js';
-import { ANOMALY_SOURCE } from '../../src/runtime/anomaly/index.js';
-import { workloadOf } from '../../src/runtime/baseline/index.js';
+import { ANOMALY_SOURCE, describeFeature, ruleFor } from '../../src/runtime/anomaly/index.js';
+import { extractFeatures, workloadOf } from '../../src/runtime/baseline/index.js';
 
 const DIR = fileURLToPath(new URL('../fixtures/corpus2', import.meta.url));
 const TUNING = fileURLToPath(new URL('../fixtures/corpus', import.meta.url));
@@ -107,5 +107,22 @@ describe('held-out anomaly corpus (corpus2) replay', () => {
       }
     }
     assert.ok(n > 0);
+  });
+});
+
+describe('refused writes (the one model change made after looking at corpus2)', () => {
+  const open = (res: string) => ({
+    'evt.type': 'openat', 'evt.res': res, 'evt.is_open_write': true, 'fd.type': 'file', 'fd.name': '/etc/cron.d/root',
+    'proc.exepath': '/usr/bin/redis-server', 'proc.name': 'redis-server', 'container.id': 'c1', 'container.name': 'cache-0',
+  });
+  it('a write the kernel refused for permission is an item of its own; a missing file is not a refusal', () => {
+    const keys = (res: string) => extractFeatures(open(res)).flatMap((f) => f.keys);
+    for (const res of ['EACCES', 'EPERM', 'EROFS']) assert.ok(keys(res).includes('w!denied'), res);
+    for (const res of ['SUCCESS', 'ENOENT']) assert.ok(!keys(res).includes('w!denied'), res);
+  });
+  it('is reported as an anomalous file write that says it was refused', () => {
+    const f = extractFeatures(open('EACCES')).find((x) => x.keys.includes('w!denied'))!;
+    assert.equal(ruleFor(f), 'Anomalous file write');
+    assert.match(describeFeature(f), /^refused write below \/usr\/bin\/redis-server:\/etc\/cron\.d/);
   });
 });

@@ -41,7 +41,7 @@ export function ruleFor(f: Feature): string {
     case 'net':
       return f.keys[0]!.startsWith('in:') ? ANOMALY_RULES.inbound : ANOMALY_RULES.outbound;
     case 'file':
-      return f.keys[0]!.startsWith('w:') ? ANOMALY_RULES.write : f.keys[0]!.startsWith('r:') ? ANOMALY_RULES.read : ANOMALY_RULES.remove;
+      return f.keys[0]!.startsWith('w:') || f.keys[0]!.startsWith('w!:') ? ANOMALY_RULES.write : f.keys[0]!.startsWith('r:') ? ANOMALY_RULES.read : ANOMALY_RULES.remove;
     case 'sys':
       return ANOMALY_RULES.syscall;
     default:
@@ -60,6 +60,7 @@ export function describeFeature(f: Feature): string {
     case 'net':
       return k.startsWith('in:') ? `inbound connection on ${k.slice(3)}` : `outbound connection to ${k.slice(4)}`;
     case 'file':
+      if (k.startsWith('w!:')) return `refused write below ${k.slice(3)}`;
       return k.startsWith('w:') ? `write below ${k.slice(2)}` : k.startsWith('r:') ? `read of ${k.slice(2)}` : `removal below ${k.slice(2)}`;
     case 'sys':
       return `operation ${k}`;

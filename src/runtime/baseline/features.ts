@@ -132,6 +132,9 @@ function outside(exe: string): string {
   return RUNTIME_EXE.test(exe) ? RUNTIME : exe;
 }
 
+/** Results of an open that mean "not allowed" (as opposed to "not there"). */
+const DENIED = new Set(['EACCES', 'EPERM', 'EROFS']);
+
 /** Bits a sequence item can score at most (below any alert threshold). */
 export const SEQ_CAP = 8;
 
@@ -252,6 +255,10 @@ export function extractFeatures(ev: RuntimeEvent, ctx: ExtractContext = {}): Fea
       if (ev['evt.is_open_write'] === true) {
         const pre = dirPrefix(path);
         out.push({ ch: 'file', keys: [`w:${exe}:${pre}`, `w:${pre}`, `w:${topDir(pre)}`], prior: SENSITIVE_WRITE.test(path) ? 16 : 6, priorLevel: 1 });
+        // A write the kernel refused for lack of permission: a service trying to write where it
+        // does not own the directory (a CONFIG SET dir, a planted key) — known only if it happened
+        // while learning. Missing files (ENOENT, which PostgreSQL probes all day) are not refusals.
+        if (DENIED.has(s(ev, 'evt.res'))) out.push({ ch: 'file', keys: [`w!:${exe}:${pre}`, `w!:${pre}`, 'w!denied'], prior: 12, priorLevel: 2 });
       } else if (SENSITIVE_READ.test(path)) {
         const shape = pathShape(path);
         out.push({ ch: 'file', keys: [`r:${exe}:${shape}`, `r:${shape}`, `r:class=${sensitiveClass(path)}`, 'r:sensitive'], prior: 16, priorLevel: 2 });

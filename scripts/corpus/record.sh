@@ -22,7 +22,7 @@ OUT="${1:-test/fixtures/corpus}"
 LEARN_S="${LEARN_S:-150}"
 TEST_S="${TEST_S:-120}"
 VARIANT="${CORPUS_VARIANT:-1}"
-[ "$VARIANT" = 2 ] && RANDOM=20261207  # seeded, so variant 2's scenario order repeats
+[ "$VARIANT" = 2 ] && RANDOM="${CORPUS_SEED:-20261207}"  # seeded, so variant 2's scenario order repeats (CORPUS_SEED: another order)
 IMAGE="${GATEHOUSE_CORPUS_IMAGE:-localhost/gatehouse-corpus:2}"
 PODMAN_RUN=(podman run -d --runtime runc --ulimit nofile=20000:20000 --ulimit nproc=4096:4096)
 WORK="$(mktemp -d /var/tmp/gatehouse-corpus.XXXXXX)"

@@ -12,6 +12,7 @@ import { startTestCentral, storeTest, type TestCentral } from '../helpers/centra
 import { runCli } from '../helpers/cli.js';
 import { deploymentId } from '../../src/central/live/deployments.js';
 import type { BaselineDelta } from '../../src/runtime/baseline/merge.js';
+import type { WorkloadIdentity } from '../../src/runtime/baseline/identity.js';
 
 const WL = { id: 'k8s:prod/shop/Deployment/web/nginx', kind: 'Deployment' as const, namespace: 'shop', name: 'web', container: 'nginx', cluster: 'prod' };
 const enc = encodeURIComponent(WL.id);
@@ -223,7 +224,7 @@ await storeTest('list: ?deployment= maps a Central deployment to its containers\
     };
     const web = await addDeployment('prod', 'Deployment', 'shop', 'web');
     const app = await addDeployment('build-1', 'Container', '', 'app');
-    const wl = (id: string, w: Partial<typeof WL> & { kind: any }) => ({ ...delta(), workload: { name: 'x', container: 'x', ...w, id } as any });
+    const wl = (id: string, w: Partial<WorkloadIdentity>) => ({ ...delta(), workload: { name: 'x', container: 'x', ...w, id } as any });
     const sensor = await c.token('sensor');
     const r = await push(c, 'node-a', 'push-a-0001', [
       delta(), // k8s:prod/shop/Deployment/web/nginx

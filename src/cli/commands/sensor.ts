@@ -250,7 +250,7 @@ export function registerSensorCommands(program: Command): Command {
         });
         const s = res.stats;
         const verdicts = judge ? `; policy verdicts: ${judge.counts.deny} deny, ${judge.counts.warn} warn, ${judge.counts.allow} allow` : '';
-        const anomalyText = detector ? `, ${anomalies} anomalies (${detector.stats.workloads} workloads, ${detector.stats.locked} locked baselines)` : '';
+        const anomalyText = detector ? `, ${anomalies} anomalies (${detector.stats.workloads} workloads, ${[...detector.baselines.values()].filter((b) => b.locked).length} locked baselines)` : '';
         const fl = res.flows;
         const flowText = fl ? `, ${fl.flushed} flows from ${fl.observed} connections (${fl.dropped} over the cap${fl.conntrack ? `; conntrack: ${fl.conntrack.reported} seen by conntrack only${fl.conntrack.errors ? `, unreadable: ${fl.conntrack.lastError}` : ''}` : ''})` : '';
         const scopeText = res.outOfScope !== undefined ? `, ${res.outOfScope} events outside ${scope!.parent} left out` : '';

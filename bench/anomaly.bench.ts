@@ -102,7 +102,7 @@ async function compare(dir: string, label: string): Promise<Corpus> {
 
 async function main(): Promise<void> {
   const corpus = await compare(CORPUS, 'corpus (TUNING set: the model was shaped on it, figures optimistic)');
-  if (existsSync(`${CORPUS2}/manifest.json`)) await compare(CORPUS2, 'corpus2 (HELD-OUT set: recorded later, not looked at while the model was built)');
+  if (existsSync(`${CORPUS2}/manifest.json`)) await compare(CORPUS2, 'corpus2 (HELD-OUT set: recorded after the model was built; one change, the refused-write item, was chosen after seeing it)');
   else console.log(`\n(held-out corpus missing at ${CORPUS2}: CORPUS_VARIANT=2 scripts/corpus/record.sh test/fixtures/corpus2)`);
   const learnMs = corpus.manifest.phases.learn.seconds * 1000;
 

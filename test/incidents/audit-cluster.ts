@@ -29,7 +29,8 @@ rules:
   - level: None
 `;
 
-export async function startAuditCluster(webhookUrl: string, webhookToken: string, webhookCaPem?: string): Promise<AuditCluster> {
+/** `extraArgs`: more kube-apiserver flags (e.g. `--audit-log-path=FILE`, the log backend beside the webhook). */
+export async function startAuditCluster(webhookUrl: string, webhookToken: string, webhookCaPem?: string, extraArgs: string[] = []): Promise<AuditCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kube-audit-'));
   const [etcdPort, apiPort] = [await freePort(), await freePort()];
   writeFileSync(join(dir, 'tokens.csv'), 'admin-token-0000,admin,admin-uid,system:masters\n');
@@ -60,6 +61,7 @@ export async function startAuditCluster(webhookUrl: string, webhookToken: string
     `--audit-webhook-config-file=${join(dir, 'audit-webhook.json')}`,
     // batch mode, flushed every second: a slow Central never holds up the apiserver's requests
     '--audit-webhook-mode=batch', '--audit-webhook-batch-max-wait=1s',
+    ...extraArgs,
   ], { cwd: dir, stdio: ['ignore', log('apiserver'), log('apiserver')] });
   procs.push(api);
   const server = `https://127.0.0.1:${apiPort}`;

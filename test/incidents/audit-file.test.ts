@@ -147,7 +147,7 @@ storeTest('--audit-log through Central: an exec line in the file joins the shell
     const file = join(dir, 'audit.log');
     const log = { info: () => undefined, warn: () => undefined, error: () => undefined };
     let tail: AuditFileTail | undefined;
-    const job = auditFileJob({ file, cluster: 'prod', pollMs: 100 }, (t) => (tail = t))(central.ctx, ac.signal, { log });
+    const job = auditFileJob({ file, cluster: 'prod', pollMs: 100, onTail: (t) => (tail = t) })(central.ctx, ac.signal, { log });
     while (!tail?.stats.polls) await new Promise((r) => setTimeout(r, 20));
     const t = Date.now();
     appendFileSync(file, line('aud-file-1', new Date(t).toISOString()));

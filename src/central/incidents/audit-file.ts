@@ -37,6 +37,8 @@ export interface AuditFileOptions {
   pollMs?: number;
   /** Read an existing file from its start instead of its end. */
   fromStart?: boolean;
+  /** Sees the tail once made (its counters: tests, and a future status endpoint). */
+  onTail?: (tail: AuditFileTail) => void;
 }
 
 export interface AuditFileStats {
@@ -197,12 +199,12 @@ export class AuditFileTail {
 }
 
 /** The background job of `--audit-log`: polls until Central stops. */
-export function auditFileJob(opts: AuditFileOptions, onTail?: (tail: AuditFileTail) => void): CentralJob {
+export function auditFileJob(opts: AuditFileOptions): CentralJob {
   const job: CentralJob = async (ctx: CentralContext, signal, { log }) => {
     const cluster = opts.cluster;
     const service = incidentService(ctx);
     const tail = new AuditFileTail(opts, (events) => service.feed(events.map((event): CorrelationInput => ({ kind: 'audit', event, ...(cluster ? { cluster } : {}) }))), log);
-    onTail?.(tail);
+    opts.onTail?.(tail);
     log.info({ file: opts.file, cluster: cluster ?? 'default' }, 'tailing the Kubernetes audit log');
     try {
       while (!signal.aborted) {
@@ -213,8 +215,13 @@ export function auditFileJob(opts: AuditFileOptions, onTail?: (tail: AuditFileTa
           await tail.close();
         }
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, opts.pollMs ?? 1000);
-          signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+          const wake = () => {
+            clearTimeout(t);
+            signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          const t = setTimeout(wake, opts.pollMs ?? 1000);
+          signal.addEventListener('abort', wake, { once: true });
         });
       }
     } finally {

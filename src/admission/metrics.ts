@@ -33,6 +33,24 @@ export class AdmissionMetrics {
     });
   }
 
+  private readonly counted = new Map<string, { inc(): void }>();
+  private readonly timed = new Map<string, { observe(v: number): void }>();
+
+  /**
+   * One answered review: counted and its latency observed. The label sets are few and
+   * fixed, so each one's child is looked up once and kept (prom-client otherwise hashes the
+   * labels object on every call, per request).
+   */
+  answered(endpoint: string, operation: string, decision: 'allow' | 'warn' | 'deny', seconds: number): void {
+    const key = `${endpoint} ${operation} ${decision}`;
+    let count = this.counted.get(key);
+    if (!count) this.counted.set(key, (count = this.reviews.labels({ endpoint, operation, decision })));
+    count.inc();
+    let time = this.timed.get(endpoint);
+    if (!time) this.timed.set(endpoint, (time = this.latency.labels({ endpoint })));
+    time.observe(seconds);
+  }
+
   /** Reads the image-trust caches' counters at scrape time. */
   watchTrustCache(stats: () => TrustCacheStats): void {
     this.trust = stats;

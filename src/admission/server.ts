@@ -268,8 +268,7 @@ export class AdmissionServer {
   private finish(endpoint: 'validate' | 'mutate', review: AdmissionReview, reply: FastifyReply, answer: Answer, timedOut: boolean, started: number, startedNs: bigint): AdmissionReviewResponse {
     this.record(endpoint, review, answer, { timedOut, durationMs: Date.now() - started });
     const r = answer.response.response;
-    this.metrics.reviews.inc({ endpoint, operation: review.request.operation, decision: !r.allowed ? 'deny' : r.warnings?.length ? 'warn' : 'allow' });
-    this.metrics.latency.observe({ endpoint }, secondsSince(startedNs));
+    this.metrics.answered(endpoint, review.request.operation, !r.allowed ? 'deny' : r.warnings?.length ? 'warn' : 'allow', secondsSince(startedNs));
     if (timedOut) this.metrics.errors.inc({ kind: 'timeout' });
     void reply.header('content-type', 'application/json');
     return answer.response;

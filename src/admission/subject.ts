@@ -181,13 +181,28 @@ function manifestObjectOf(o: KubeObject, notes: LoadNote[]): ManifestObject | un
     raw: o,
     source: NOWHERE,
     known,
-    positionOf: () => NOWHERE,
+    positionOf: nowhere,
   };
 }
 
-/** Label and annotation values as strings, as the manifest loader reads them. */
+const nowhere = () => NOWHERE;
+
+/**
+ * Label and annotation values as strings, as the manifest loader reads them. A map whose
+ * values are all strings already (every reviewed object: parseAdmissionReview checks them)
+ * is used as it is, as the object itself is; only others are copied.
+ */
 function stringMap(v: unknown): Record<string, string> {
+  if (!isMap(v)) return {};
+  let strings = true;
+  for (const k in v) {
+    if (typeof v[k] !== 'string') {
+      strings = false;
+      break;
+    }
+  }
+  if (strings && Object.getPrototypeOf(v) === Object.prototype) return v as Record<string, string>;
   const out: Record<string, string> = {};
-  if (isMap(v)) for (const [k, val] of Object.entries(v)) out[k] = val === null || val === undefined ? '' : String(val);
+  for (const [k, val] of Object.entries(v)) out[k] = val === null || val === undefined ? '' : String(val);
   return out;
 }

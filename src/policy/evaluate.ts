@@ -150,6 +150,8 @@ export function decide(
   opts: Pick<EvaluateOptions, 'informOnly'> = {},
   outcome: { excepted: Verdict['excepted']; expired: PolicyException[] } = { excepted: [], expired: [] },
 ): Verdict {
+  // Nothing violated (the usual answer, per request at admission): nothing to collect.
+  if (violations.length === 0) return { violations, decision: 'allow', enforcement: [], excepted: outcome.excepted, expiredExceptions: outcome.expired };
   const effective = STAGE_ENFORCEMENTS[stage];
   const actions = new Set<Enforcement>();
   if (!opts.informOnly) {

@@ -11,7 +11,8 @@
  * Central's unauthenticated health route (one loopback round trip through fastify, no store).
  * --quick: a tenth of the size, for a smoke run; --store sqlite|postgres: one store only;
  * --cpu-prof-dir DIR: Central's CPU profile (node --cpu-prof) for finding what a miss costs, and the
- * setup process's (re-match, evaluation) in DIR/setup.
+ * setup process's (re-match, evaluation) in DIR/setup. --distinct-lists: every stored SBOM its
+ * own package list (re-match works once per distinct list; by default the fleet has 70).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
@@ -30,6 +31,8 @@ const argValue = (flag: string) => (process.argv.includes(flag) ? process.argv[p
 const only = argValue('--store');
 /** --cpu-prof-dir DIR: Central runs with node's --cpu-prof, its profile written there at its stop. */
 const cpuProfDir = argValue('--cpu-prof-dir');
+/** --distinct-lists: every stored SBOM a package list of its own (re-match's worst case; by default 70 lists over the fleet, as images on shared bases). */
+const distinctLists = process.argv.includes('--distinct-lists');
 const DEPLOYMENTS = quick ? 1_500 : 15_000;
 const INGEST_SCANS = quick ? 100 : 600;
 const LIST_REQUESTS = quick ? 100 : 300;
@@ -115,7 +118,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
   let central: ChildProcess | undefined;
   try {
     process.stdout.write(`[${store}] seeding ${DEPLOYMENTS} SBOMs and ${DEPLOYMENTS} deployments…\n`);
-    const seedRun = spawnSync(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'setup')] : []), '--import', 'tsx', join(root, 'bench', 'central', 'seed.ts'), JSON.stringify({ dataDir, database: pg?.url, deployments: DEPLOYMENTS, sbomFile, dbPath: fx.dbPath, laterDbPath: fx.laterDbPath, rematchBudgetMs: REMATCH_BUDGET_MS })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    const seedRun = spawnSync(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'setup')] : []), '--import', 'tsx', join(root, 'bench', 'central', 'seed.ts'), JSON.stringify({ dataDir, database: pg?.url, deployments: DEPLOYMENTS, sbomFile, dbPath: fx.dbPath, laterDbPath: fx.laterDbPath, rematchBudgetMs: REMATCH_BUDGET_MS, distinctLists })], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (seedRun.status !== 0) throw new Error(`seed process failed: ${seedRun.stderr.trim().split('\n').slice(-5).join(' | ')}`);
     const seed = JSON.parse(seedRun.stdout.trim().split('\n').pop()!) as SeedResult;
 
@@ -254,7 +257,7 @@ if (!cacheHas('oci', 'index.json')) {
     const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
     const sbomFile = join(work, 'sbom.json');
     writeFileSync(sbomFile, JSON.stringify(fx.sbom));
-    console.log(`bench:central${quick ? ' --quick' : ''}: ${DEPLOYMENTS} deployments, ${DEPLOYMENTS * 3} pods; images of ${fx.packages} packages with ${fx.findings.length} vulnerability findings; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Central from ${process.env.GATEHOUSE_FROM_SOURCE || !cacheHasDist() ? 'source (tsx)' : 'dist/'}`);
+    console.log(`bench:central${quick ? ' --quick' : ''}: ${DEPLOYMENTS} deployments, ${DEPLOYMENTS * 3} pods; images of ${fx.packages} packages with ${fx.findings.length} vulnerability findings, stored SBOMs with ${distinctLists ? 'a package list each' : '70 package lists'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Central from ${process.env.GATEHOUSE_FROM_SOURCE || !cacheHasDist() ? 'source (tsx)' : 'dist/'}`);
     const results: (StoreFigures | { store: string; skipped: string })[] = [];
     for (const store of ['sqlite', 'postgres'] as const) {
       if (only && only !== store) continue;

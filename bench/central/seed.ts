@@ -24,6 +24,8 @@ export interface SeedArgs {
   laterDbPath: string;
   /** The re-match stops after this long (its rate is then projected); images left are stale. */
   rematchBudgetMs: number;
+  /** Every stored SBOM's package list its own (bench-hook sbomCopy), not 70 lists over the fleet. */
+  distinctLists?: boolean;
 }
 export interface RematchFigures { images: number; of: number; ms: number; cpuSeconds: number; vulnerabilities: number; changed: number; failed: number; perSecond: number }
 export interface SeedResult {
@@ -41,7 +43,7 @@ const store = await openStore({ dataDir: args.dataDir, database: args.database }
 try {
   const ctx = await createCentralContext(store, undefined, { dataDir: args.dataDir });
   const sbom = JSON.parse(readFileSync(args.sbomFile, 'utf8')) as Record<string, unknown>;
-  await seedStoredSboms(ctx.db, sbom, args.deployments);
+  await seedStoredSboms(ctx.db, sbom, args.deployments, undefined, args.distinctLists);
   const timedRematch = async (dbPath: string): Promise<RematchFigures> => {
     const cpu0 = process.cpuUsage();
     const vulnDb = openVulnDb(dbPath);

@@ -9,19 +9,25 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { openVulnDb } from './db-version.js';
 import { rematchAll, type RematchResult } from './rematch.js';
+import { packagesHashOf } from '../store/image-sboms.js';
 import { chunks, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 
-interface CdxComponent { type?: string; version?: string; properties?: { name: string; value: string }[] }
+interface CdxComponent { type?: string; name?: string; version?: string; purl?: string; properties?: { name: string; value: string }[] }
 
-/** The i-th copy of a CycloneDX SBOM (see the file comment). */
-export function sbomCopy(sbom: Record<string, unknown>, i: number): Record<string, unknown> {
+/**
+ * The i-th copy of a CycloneDX SBOM (see the file comment): 70 package lists over the
+ * copies. `distinct`: every copy's list its own (one more package of its own), the worst
+ * case for re-match, which works once per distinct list.
+ */
+export function sbomCopy(sbom: Record<string, unknown>, i: number, distinct = false): Record<string, unknown> {
   const components = ((sbom.components ?? []) as CdxComponent[]).map((c, k) => {
     if (c.type === 'operating-system' || k % 10 !== i % 10 || !c.version) return c;
     // Another binNMU of the same version (Debian's "+bN"): same source package, another build.
     const version = `${c.version}+b${(i % 7) + 1}`;
     return { ...c, version };
   });
+  if (distinct) components.push({ type: 'library', name: `bench-own-${i}`, version: '1.0.0', purl: `pkg:generic/bench-own-${i}@1.0.0` } as CdxComponent);
   return { ...sbom, serialNumber: `urn:uuid:${syntheticUuid(i)}`, components };
 }
 
@@ -35,7 +41,7 @@ export function syntheticDigest(i: number): string {
 }
 
 /** Stores `count` images made from `sbom`, matched with no DB yet (db_version 'seed'). */
-export async function seedStoredSboms(db: Kysely<Database>, sbom: Record<string, unknown>, count: number, now = new Date().toISOString()): Promise<void> {
+export async function seedStoredSboms(db: Kysely<Database>, sbom: Record<string, unknown>, count: number, now = new Date().toISOString(), distinct = false): Promise<void> {
   const rows = Array.from({ length: count }, (_, i) => i);
   for (const part of chunks(rows, 100)) {
     await db.transaction().execute(async (trx) => {
@@ -44,7 +50,11 @@ export async function seedStoredSboms(db: Kysely<Database>, sbom: Record<string,
         created: now, layers: '[]', has_sbom: 1, signature: null, summary: toJson({ counts: {}, fixable: 0, knownExploited: 0 }),
         db_version: 'seed', scanned_at: now, first_seen: now, last_seen: now,
       }))).execute();
-      await trx.insertInto('image_sboms').values(part.map((i) => ({ digest: syntheticDigest(i), sbom: toJson(sbomCopy(sbom, i)) }))).execute();
+      // With its package list's address, as a push stores it.
+      await trx.insertInto('image_sboms').values(part.map((i) => {
+        const copy = sbomCopy(sbom, i, distinct);
+        return { digest: syntheticDigest(i), sbom: toJson(copy), packages_hash: packagesHashOf(copy) };
+      })).execute();
     });
   }
 }

@@ -58,7 +58,7 @@ export class FleetMatcher {
    */
   matchSet(packagesHash: string, packages: readonly Package[], os: OsInfo | undefined): MatchedSet {
     const set: MatchedSet = { os, packages, findings: this.match(packages, os).map((finding) => ({ finding, split: splitVulnerability(finding) })) };
-    if (this.sets.size >= 8) this.sets.delete(this.sets.keys().next().value!);
+    if (this.sets.size >= 16) this.sets.delete(this.sets.keys().next().value!);
     this.sets.set(packagesHash, set);
     return set;
   }

@@ -17,8 +17,10 @@
  * blocked registry (and Gatehouse an unsigned image), so a webhook that allows everything
  * cannot pass. Then the cold-cache cost of a verification against the local registry.
  * Knobs: GATEHOUSE_BENCH_ADMISSION_RPS (500), _SECONDS (20), _WARMUP (5), _TARGETS (floor,
- * gatehouse,opa: which webhooks run), _PROFILE (a directory: CPU profile, GC trace and
- * event-loop delay of `admission serve`).
+ * gatehouse,opa: which webhooks run), _PROFILE (a directory: CPU profiles of both Node
+ * webhooks, GC trace and event-loop delay of `admission serve`), _NODE_FLAGS (for both Node
+ * webhooks, e.g. --perf-basic-prof; their pids are printed), _SEMI_SPACE (MB of young
+ * generation for `admission serve`; V8's default when unset).
  * Needs the local registry (.ci/setup.d/30-registry.sh) and Go for the OPA peer.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -51,6 +53,8 @@ const PROFILE_DIR = process.env.GATEHOUSE_BENCH_ADMISSION_PROFILE;
 /** Which webhooks run (a profile of Gatehouse alone needs neither the floor nor OPA). */
 /** Node flags for both Node webhooks, e.g. `--perf-basic-prof` for `perf record -p` (the bench prints their pids). */
 const NODE_FLAGS = (process.env.GATEHOUSE_BENCH_ADMISSION_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** Young-generation semi-space of `admission serve`, MB (`--min-semi-space-size` and `--max-semi-space-size`: V8 grows it only when much survives, so a max alone changes nothing here; 0: V8 default). */
+const SEMI_SPACE_MB = Number(process.env.GATEHOUSE_BENCH_ADMISSION_SEMI_SPACE ?? 0);
 const TARGETS = (process.env.GATEHOUSE_BENCH_ADMISSION_TARGETS ?? 'floor,gatehouse,opa').split(',').map((t) => t.trim());
 const OPA_VERSION = 'v1.22.4';
 const COLD_IMAGES = 20;
@@ -188,7 +192,7 @@ async function main(): Promise<void> {
           const port = await freePort();
           const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR, '--trace-gc', '--import', 'tsx', '--import', join(root, 'bench/admission/loop-delay.ts')] : [];
           const { proc, log } = spawnLogged('gatehouse', process.execPath, [
-            ...profile, ...NODE_FLAGS, join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
+            ...profile, ...NODE_FLAGS, ...(SEMI_SPACE_MB > 0 ? [`--min-semi-space-size=${SEMI_SPACE_MB}`, `--max-semi-space-size=${SEMI_SPACE_MB}`] : []), join(root, 'bin/gatehouse.mjs'), 'admission', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', files.pack, '--trust-policy', files.trust, '--tls-cert', files.cert, '--tls-key', files.key,
           ]);
           await waitHealthy(clientFor(port), '/healthz', proc, 'gatehouse admission serve', log);
           return { port, proc };

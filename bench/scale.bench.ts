@@ -41,7 +41,7 @@ for (const deployments of SIZES) {
   const db = await freshDatabase();
   const nats = await startNats();
   try {
-    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, ...(CPU_PROF_DIR ? { centralEnv: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${CPU_PROF_DIR}` } } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
+    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
     results.push(f);
     console.log(`\n${describeFigures(f, RATE).join('\n')}\n`);
   } finally {

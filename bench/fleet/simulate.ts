@@ -44,8 +44,8 @@ export interface FleetOptions {
   drainTimeoutS?: number;
   /** Extra `gatehouse server` arguments. */
   centralArgs?: string[];
-  /** Extra environment of the Central processes (NODE_OPTIONS=--cpu-prof … to profile them). */
-  centralEnv?: Record<string, string>;
+  /** Node's own flags for the Central processes (--cpu-prof --cpu-prof-dir=DIR to profile them). */
+  centralNodeArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -109,8 +109,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
   await client.connect();
   try {
     // No vulnerability DB for Central: it must not re-match the fleet's SBOMs while it is measured.
-    const env = { GATEHOUSE_DB: join(tempDir('fleet-novuln'), 'none.db'), ...o.centralEnv };
-    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env));
+    const env = { GATEHOUSE_DB: join(tempDir('fleet-novuln'), 'none.db') };
+    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env, o.centralNodeArgs));
     log(`${centralsN} Central(s) up; pushing ${images} images with SBOMs`);
 
     const tImages = performance.now();

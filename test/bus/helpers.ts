@@ -140,9 +140,9 @@ export interface CentralProcess {
   post(path: string, body: unknown): Promise<{ status: number; text: string }>;
 }
 
-/** `gatehouse server --insecure-http --listen 127.0.0.1:0 --no-local-sources ARGS`, once its banner is out. */
-export async function startCentralCli(args: string[], env: Record<string, string | undefined> = {}): Promise<CentralProcess> {
-  const proc = launch(process.execPath, [bin, 'server', '--insecure-http', '--listen', '127.0.0.1:0', '--no-local-sources', '--data-dir', tempDir('central'), ...args], {
+/** `gatehouse server --insecure-http --listen 127.0.0.1:0 --no-local-sources ARGS`, once its banner is out (nodeArgs: node's own flags, e.g. --cpu-prof). */
+export async function startCentralCli(args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = []): Promise<CentralProcess> {
+  const proc = launch(process.execPath, [...nodeArgs, bin, 'server', '--insecure-http', '--listen', '127.0.0.1:0', '--no-local-sources', '--data-dir', tempDir('central'), ...args], {
     GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN, GATEHOUSE_REGISTRY_HYGIENE_MINUTES: undefined, ...env,
   });
   await waitOutput(proc, /^\s+clients:.*\n/m, 'gatehouse server banner');

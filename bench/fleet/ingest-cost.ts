@@ -1,0 +1,84 @@
+/**
+ * What one bus event costs Central to store, without the bus: the fleet's inventory in a
+ * fresh PostgreSQL database (seed-inventory.ts), then batches of the fleet's events (the
+ * publishers' mix) parsed as the consumer parses them (parseBusMessage) and stored as it
+ * stores them (ingestBusBatches: storeEventBatch in one transaction). Prints CPU ms per
+ * event of this process (Central's share) and of the database's backends, and events/s.
+ *
+ *   node --import tsx bench/fleet/ingest-cost.ts [--deployments 1000] [--events 20000] [--batch 1000] [--flow-share 0.3] [--cpu-prof-dir DIR]
+ */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createCentralContext } from '../../src/central/context.js';
+import { ingestBusBatches, parseBusMessage, batchesOf } from '../../src/central/bus/ingest.js';
+import { openStore } from '../../src/central/store/open.js';
+import type { BusMessage } from '../../src/central/client/bus-stream.js';
+import { freshDatabase } from '../../test/helpers/postgres.js';
+import { tempDir } from '../../test/bus/helpers.js';
+import { procCpuSeconds } from '../proc-stats.js';
+import { clusterName, imageCount, nodeEvent, nodeName, podOf, podsByNode, prng } from './model.js';
+import { readdirSync, readFileSync } from 'node:fs';
+
+const arg = (flag: string, dflt: number) => (process.argv.includes(flag) ? Number(process.argv[process.argv.indexOf(flag) + 1]) : dflt);
+const DEPLOYMENTS = arg('--deployments', 1000);
+const EVENTS = arg('--events', 20_000);
+const BATCH = arg('--batch', 1000);
+const FLOW_SHARE = arg('--flow-share', 0.3);
+const NODES = arg('--nodes', 1000);
+const SEED = 7;
+
+function backendsCpu(dbName: string): number {
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('postgres: ') && cmd.split(' ').includes(dbName)) n += procCpuSeconds(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}
+
+const db = await freshDatabase();
+try {
+  const dataDir = tempDir('ingest-cost');
+  const seed = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'seed-inventory.ts'), JSON.stringify({ database: db.url, dataDir, nodes: NODES, deployments: DEPLOYMENTS, seed: SEED })], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (seed.status !== 0) throw new Error(seed.stderr);
+  const store = await openStore({ database: db.url, dataDir });
+  const ctx = await createCentralContext(store, undefined, { dataDir });
+  const byNode = podsByNode({ nodes: NODES, deployments: DEPLOYMENTS, seed: SEED });
+  const images = imageCount(DEPLOYMENTS);
+  const r = prng(SEED);
+  const cluster = clusterName(SEED);
+  const payloads: Uint8Array[] = [];
+  const enc = new TextEncoder();
+  for (let k = 0; k < EVENTS; k++) {
+    const node = k % NODES;
+    if (!byNode[node]!.length) continue;
+    const event = nodeEvent('cost', node, k, byNode[node]!, (i) => podOf(i, Math.floor(r() * 3), images), DEPLOYMENTS, r, { flowShare: FLOW_SHARE }, new Date());
+    payloads.push(enc.encode(JSON.stringify({ source: { kind: 'sensor', cluster, host: nodeName(node), node: nodeName(node) }, event } satisfies BusMessage)));
+  }
+  const cpu0 = process.cpuUsage();
+  const pg0 = backendsCpu(db.name);
+  const t0 = performance.now();
+  let parseCpu = 0;
+  let stored = 0;
+  for (let i = 0; i < payloads.length; i += BATCH) {
+    const p0 = process.cpuUsage();
+    const msgs = payloads.slice(i, i + BATCH).map((p) => parseBusMessage(p) as BusMessage);
+    const pu = process.cpuUsage(p0);
+    parseCpu += (pu.user + pu.system) / 1e6;
+    stored += (await ingestBusBatches(ctx, batchesOf(msgs))).stored;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const nodeCpu = (cpu.user + cpu.system) / 1e6;
+  const pgCpu = backendsCpu(db.name) - pg0;
+  console.log(`${stored} of ${payloads.length} events stored (${DEPLOYMENTS} deployments, flow share ${FLOW_SHARE}, batches of ${BATCH}) in ${secs.toFixed(1)} s: ${(stored / secs).toFixed(0)}/s wall`);
+  console.log(`CPU ms per event: Central ${((nodeCpu * 1000) / stored).toFixed(3)} (of which parse ${((parseCpu * 1000) / stored).toFixed(3)}), PostgreSQL ${((pgCpu * 1000) / stored).toFixed(3)}`);
+  await store.close();
+} finally {
+  await db.drop();
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- --quick] [--rate N] [--seconds S] [--sizes 1000,5000,15000] [--centrals N] [--publishers N]`:
+ * `npm run bench:scale [-- --quick] [--rate N] [--seconds S] [--sizes 1000,5000,15000] [--centrals N] [--publishers N] [--flow-share 0.3]`:
  * issue 21's benchmark on this machine. For each fleet size (1k, 5k and 15k deployments,
  * 3 pods each, 1,000 nodes), a fresh PostgreSQL database and nats-server (JetStream, file
  * store), then the fleet simulator (bench/fleet/simulate.ts): real `gatehouse server --nats
@@ -26,6 +26,7 @@ const NODES = num('--nodes', 1000);
 const CENTRALS = num('--centrals', 1);
 const PUBLISHERS = num('--publishers', 2);
 const SEED = num('--seed', 21);
+const FLOW_SHARE = num('--flow-share', 0.3);
 /** --cpu-prof-dir DIR: the Centrals run with node's --cpu-prof, their profiles written there at their stop. */
 const CPU_PROF_DIR = arg('--cpu-prof-dir');
 
@@ -35,13 +36,13 @@ if (skip) {
   process.exit(0);
 }
 
-console.log(`bench:scale: ${NODES} nodes, sizes ${SIZES.join(', ')} deployments, ${RATE} events/s offered for ${SECONDS} s, ${CENTRALS} Central(s), ${PUBLISHERS} publisher processes; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB (shared)\n`);
+console.log(`bench:scale: ${NODES} nodes, sizes ${SIZES.join(', ')} deployments, ${RATE} events/s offered for ${SECONDS} s, ${CENTRALS} Central(s), ${PUBLISHERS} publisher processes, flow share ${FLOW_SHARE}; ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB (shared)\n`);
 const results: FleetFigures[] = [];
 for (const deployments of SIZES) {
   const db = await freshDatabase();
   const nats = await startNats();
   try {
-    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
+    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
     results.push(f);
     console.log(`\n${describeFigures(f, RATE).join('\n')}\n`);
   } finally {

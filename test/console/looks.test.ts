@@ -4,8 +4,8 @@
  * from the real importer, two dated images, the shop cluster through Central's inventory path
  * with its flows, the two-host incident scenario, baselines pushed as sensors push them),
  * screenshotted in light and dark at 1280 and 800 px wide for people to read
- * (`# console screenshots:`). What can be checked is: the page never scrolls sideways (wide
- * tables scroll inside their own region), nothing is left "Loading…", and axe-core finds no
+ * (`# console screenshots:`). What can be checked is: the page never scrolls sideways and no
+ * card's content spills out of it (wide tables scroll inside their own region), nothing is left "Loading…", and axe-core finds no
  * serious violation at 800 px in either theme (console.test.ts runs it at 1360).
  */
 import assert from 'node:assert/strict';
@@ -124,7 +124,7 @@ describe('console: every page in both themes at 1280 and 800 px', { skip }, () =
   });
 
   for (const width of [1280, 800]) {
-    test(`${width} px: no page scrolls sideways or stays loading${width === 800 ? '; axe in light and dark' : ''}`, async () => {
+    test(`${width} px: no page scrolls sideways, spills out of a card or stays loading${width === 800 ? '; axe in light and dark' : ''}`, async () => {
       const context: BrowserContext = await browser.newContext({ viewport: { width, height: 900 } });
       const page = await context.newPage();
       try {
@@ -146,6 +146,9 @@ describe('console: every page in both themes at 1280 and 800 px', { skip }, () =
             await shot(page, `looks-${name}-${scheme}-${width}`);
             const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
             if (overflow > 0) problems.push(`${path} (${scheme}) is ${overflow} px wider than the window`);
+            // Content spilling out of its card (a table wider than the card it sits in).
+            const spilled = await page.evaluate<string[]>(`[...document.querySelectorAll('.card')].filter((c) => c.scrollWidth > c.clientWidth + 1).map((c) => (c.querySelector('h2')?.textContent ?? c.className) + ' by ' + (c.scrollWidth - c.clientWidth) + ' px')`);
+            for (const s of spilled) problems.push(`${path} (${scheme}): ${s} spills out of its card`);
             if (width === 800) for (const v of await axeSerious(page)) problems.push(`${path} (${scheme}): axe ${v.id} ${v.help} ${JSON.stringify(v.nodes)}`);
           }
           await page.emulateMedia({ colorScheme: 'light' });

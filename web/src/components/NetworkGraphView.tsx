@@ -185,10 +185,11 @@ export function NetworkGraphView({ graph, selected, onSelect, label }: { graph: 
       });
       if (window.__GATEHOUSE_TEST_HOOKS__) {
         const c = cy;
+        // A redraw destroys this instance while a test may still be polling it: answer empty then.
         window.__gatehouseNetwork = {
           renderedAt: null,
-          nodes: () => c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, box: (n.data('box') as string | undefined) ?? null, isParent: n.isParent() || n.hasClass('box'), unprotected: n.data('unprotected') === true, background: n.style('background-color'), rendered: n.renderedPosition() })),
-          edges: () => c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width'), rendered: e.renderedMidpoint(), selected: e.selected() })),
+          nodes: () => c.destroyed() ? [] : c.nodes().map((n) => ({ id: n.id(), label: n.data('label') as string, kind: n.data('kind') as string, parent: (n.data('parent') as string | undefined) ?? null, box: (n.data('box') as string | undefined) ?? null, isParent: n.isParent() || n.hasClass('box'), unprotected: n.data('unprotected') === true, background: n.style('background-color'), rendered: n.renderedPosition() })),
+          edges: () => c.destroyed() ? [] : c.edges().map((e) => ({ ...(e.data() as Record<string, unknown>), lineColor: e.style('line-color'), lineStyle: e.style('line-style'), width: e.style('width'), rendered: e.renderedMidpoint(), selected: e.selected() })),
           select: (id: string) => { const el = c.getElementById(id); if (el.nonempty()) el.emit('tap'); },
         };
       }

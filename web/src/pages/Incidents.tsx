@@ -29,14 +29,14 @@ export function Incidents() {
   const [refresh, setRefresh] = useState(0);
   useLiveChanges(['alerts', 'events', 'incidents'], () => setRefresh((n) => n + 1));
   const columns = useMemo(() => [
-    col.accessor('severity', { header: 'Severity', size: 92, cell: (c) => <SeverityBadge severity={c.getValue()} /> }),
-    col.accessor('state', { header: 'State', size: 72, cell: (c) => <StateBadge state={c.getValue()} /> }),
-    col.accessor('title', { header: 'Incident', size: 290, cell: (c) => <Link to={`/incidents/${encodeURIComponent(c.row.original.id)}`} title={c.getValue()}>{readableTitle(c.getValue())}</Link> }),
-    col.display({ id: 'tactics', header: 'ATT&CK tactics', size: 220, cell: (c) => <Tactics incident={c.row.original} max={3} /> }),
-    col.display({ id: 'hosts', header: 'Hosts', size: 130, cell: (c) => <span title={c.row.original.hosts.join(', ')}>{some(c.row.original.hosts)}</span> }),
-    col.display({ id: 'workloads', header: 'Workloads', size: 166, cell: (c) => <span title={c.row.original.workloads.join('\n')}>{some(c.row.original.workloads.map((w) => workloadParts(w).label), 1)}</span> }),
-    col.accessor('firstSeen', { header: 'First seen', size: 142, cell: (c) => <When iso={c.getValue()} short /> }),
-    col.accessor('lastSeen', { header: 'Last seen', size: 142, cell: (c) => <When iso={c.getValue()} short /> }),
+    col.accessor('severity', { header: 'Severity', size: 88, cell: (c) => <SeverityBadge severity={c.getValue()} /> }),
+    col.accessor('state', { header: 'State', size: 70, cell: (c) => <StateBadge state={c.getValue()} /> }),
+    col.accessor('title', { header: 'Incident', size: 262, cell: (c) => <Link to={`/incidents/${encodeURIComponent(c.row.original.id)}`} title={c.getValue()}>{readableTitle(c.getValue())}</Link> }),
+    col.display({ id: 'tactics', header: 'ATT&CK tactics', size: 215, cell: (c) => <Tactics incident={c.row.original} max={3} /> }),
+    col.display({ id: 'hosts', header: 'Hosts', size: 120, cell: (c) => <span title={c.row.original.hosts.join(', ')}>{some(c.row.original.hosts)}</span> }),
+    col.display({ id: 'workloads', header: 'Workloads', size: 160, cell: (c) => <span title={c.row.original.workloads.join('\n')}>{some(c.row.original.workloads.map((w) => workloadParts(w).label), 1)}</span> }),
+    col.accessor('firstSeen', { header: 'First seen', size: 152, cell: (c) => <When iso={c.getValue()} short /> }),
+    col.accessor('lastSeen', { header: 'Last seen', size: 152, cell: (c) => <When iso={c.getValue()} short /> }),
   ], []);
   const path = `/api/v1/incidents${query(f)}`;
   return (

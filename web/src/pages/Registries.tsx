@@ -106,6 +106,7 @@ export function Registries() {
 
       {repos.length === 0 ? <p className="muted">{rows.length ? 'No tag with a problem.' : 'No image yet: push a scan with gatehouse image scan IMAGE --server URL.'}</p> : repos.map(([name, tags]) => (
         <Section key={name} title={name}>
+          <div className="table-scroll short" tabIndex={0} role="region" aria-label={`Tags of ${name} (scrolls sideways on narrow windows)`}>
           <table className="compact" aria-label={`Tags of ${name}`}>
             <thead><tr><th scope="col">Tag</th><th scope="col">Digest</th><th scope="col">Age</th><th scope="col">Signature</th><th scope="col">Critical</th><th scope="col">High</th><th scope="col">Medium</th><th scope="col">Low</th><th scope="col">Fixable</th><th scope="col">Scanned</th></tr></thead>
             <tbody>
@@ -125,6 +126,7 @@ export function Registries() {
               ))}
             </tbody>
           </table>
+          </div>
         </Section>
       ))}
 

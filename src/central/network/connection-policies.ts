@@ -113,6 +113,10 @@ export class ConnectionPolicyEvaluator {
     this.known.add(sourceId);
     this.evaluations++;
     const policies = this.ctx.policies;
+    const open = new Set((await this.ctx.db.selectFrom('violations').select('subject_key').where('subject_kind', '=', 'connection').where('stage', '=', 'runtime')
+      .where('state', '!=', 'resolved').execute()).map((r) => r.subject_key));
+    // No connection policy and nothing to resolve (the usual case): no graph to build.
+    if (!open.size && !policies.set.policiesFor('connection').some((p) => p.stages.includes('runtime'))) return { edges: 0, opened: 0, resolved: 0 };
     const graph = await buildNetworkGraph(this.ctx, { cluster: sourceId, since: this.options.since ?? '24h' });
     const identities = await sourceIdentities(this.ctx, sourceId);
     const now = this.ctx.now();
@@ -121,9 +125,7 @@ export class ConnectionPolicyEvaluator {
       findings: findViolations({ kind: 'connection', value: connection }, policies.set, 'runtime'),
     }));
     // An edge with nothing to say and nothing on record costs no write: only edges with a
-    // violation now, or an active one before, are reconciled.
-    const open = new Set((await this.ctx.db.selectFrom('violations').select('subject_key').where('subject_kind', '=', 'connection').where('stage', '=', 'runtime')
-      .where('state', '!=', 'resolved').execute()).map((r) => r.subject_key));
+    // violation now, or an unresolved one before, are reconciled.
     let opened = 0;
     let resolved = 0;
     await this.ctx.db.transaction().execute(async (trx) => {

@@ -150,7 +150,7 @@ export function applyBaselinePush(db: Db, dialect: StoreDialect, push: { host: s
     for (const d of push.baselines) {
       const id = d.workload.id;
       const row = await readRow(trx, dialect, id);
-      const host = await trx.selectFrom('baseline_hosts').select(['push_id']).where('workload', '=', id).where('host', '=', push.host).executeTakeFirst();
+      const host = await trx.selectFrom('baseline_hosts').select(['push_id', 'deviations']).where('workload', '=', id).where('host', '=', push.host).executeTakeFirst();
       let m = row ? parse(row) : undefined;
       if (m && host?.push_id === push.pushId) {
         out.push(answer(m));
@@ -158,6 +158,11 @@ export function applyBaselinePush(db: Db, dialect: StoreDialect, push: { host: s
       }
       m = applyDelta(m, d);
       const devs = toJson(liveDeviations(m.baseline, d.deviations));
+      // an idle workload's sync changes nothing: no write (a repeat of such a push is harmless)
+      if (row && host && host.deviations === devs && row.body === bodyOf(m.baseline)) {
+        out.push(answer(m));
+        continue;
+      }
       if (host) await trx.updateTable('baseline_hosts').set({ push_id: push.pushId, deviations: devs, updated_at: now }).where('workload', '=', id).where('host', '=', push.host).execute();
       else await trx.insertInto('baseline_hosts').values({ workload: id, host: push.host, push_id: push.pushId, deviations: devs, updated_at: now }).execute();
       await writeBaseline(trx, m, !!row, now);

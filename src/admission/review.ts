@@ -214,27 +214,6 @@ export function validateAdmissionReview(data: unknown): AdmissionReview {
 export function validateAdmissionRequest(data: unknown, at = 'request'): AdmissionRequest {
   if (!isMap(data)) return fail(`${at} must be an object, got ${typeName(data)}`);
   const p = (k: string) => `${at}.${k}`;
-  const str = (v: unknown, path: string, required: boolean): string => {
-    if (v === undefined || v === null) {
-      if (required) fail(`${path} is missing`);
-      return '';
-    }
-    if (typeof v !== 'string') fail(`${path} must be a string, got ${typeName(v)}`);
-    return v as string;
-  };
-  const gvk = (v: unknown, path: string): GroupVersionKind => {
-    if (!isMap(v)) return fail(v === undefined || v === null ? `${path} is missing` : `${path} must be an object with group, version and kind, got ${typeName(v)}`);
-    return { group: str(v.group, `${path}.group`, false), version: str(v.version, `${path}.version`, false), kind: str(v.kind, `${path}.kind`, true) };
-  };
-  const gvr = (v: unknown, path: string): GroupVersionResource => {
-    if (!isMap(v)) return fail(v === undefined || v === null ? `${path} is missing` : `${path} must be an object with group, version and resource, got ${typeName(v)}`);
-    return { group: str(v.group, `${path}.group`, false), version: str(v.version, `${path}.version`, false), resource: str(v.resource, `${path}.resource`, true) };
-  };
-  const obj = (v: unknown, path: string): KubeObject | undefined => {
-    if (v === undefined || v === null) return undefined;
-    if (!isMap(v)) return fail(`${path} must be an object, got ${typeName(v)}`);
-    return v;
-  };
 
   const uid = str(data.uid, p('uid'), true);
   if (uid === '') fail(`${p('uid')} is empty`);
@@ -274,6 +253,33 @@ export function validateAdmissionRequest(data: unknown, at = 'request'): Admissi
   return request;
 }
 
+// The readers below are module functions, not closures made per review (this runs per
+// request). A path is only built into a message when something is wrong.
+function str(v: unknown, path: string, required: boolean): string {
+  if (v === undefined || v === null) {
+    if (required) fail(`${path} is missing`);
+    return '';
+  }
+  if (typeof v !== 'string') fail(`${path} must be a string, got ${typeName(v)}`);
+  return v as string;
+}
+
+function gvk(v: unknown, path: string): GroupVersionKind {
+  if (!isMap(v)) return fail(v === undefined || v === null ? `${path} is missing` : `${path} must be an object with group, version and kind, got ${typeName(v)}`);
+  return { group: str(v.group, `${path}.group`, false), version: str(v.version, `${path}.version`, false), kind: str(v.kind, `${path}.kind`, true) };
+}
+
+function gvr(v: unknown, path: string): GroupVersionResource {
+  if (!isMap(v)) return fail(v === undefined || v === null ? `${path} is missing` : `${path} must be an object with group, version and resource, got ${typeName(v)}`);
+  return { group: str(v.group, `${path}.group`, false), version: str(v.version, `${path}.version`, false), resource: str(v.resource, `${path}.resource`, true) };
+}
+
+function obj(v: unknown, path: string): KubeObject | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!isMap(v)) return fail(`${path} must be an object, got ${typeName(v)}`);
+  return v;
+}
+
 function readUserInfo(v: unknown, path: string): AdmissionUserInfo {
   if (v === undefined || v === null) return fail(`${path} is missing`);
   if (!isMap(v)) return fail(`${path} must be an object, got ${typeName(v)}`);
@@ -281,9 +287,9 @@ function readUserInfo(v: unknown, path: string): AdmissionUserInfo {
   if (v.uid !== undefined && v.uid !== null && typeof v.uid !== 'string') fail(`${path}.uid must be a string, got ${typeName(v.uid)}`);
   const groups = v.groups ?? [];
   if (!Array.isArray(groups)) return fail(`${path}.groups must be a list of strings, got ${typeName(groups)}`);
-  groups.forEach((g, i) => {
-    if (typeof g !== 'string') fail(`${path}.groups[${i}] must be a string, got ${typeName(g)}`);
-  });
+  for (let i = 0; i < groups.length; i++) {
+    if (typeof groups[i] !== 'string') fail(`${path}.groups[${i}] must be a string, got ${typeName(groups[i])}`);
+  }
   const info: AdmissionUserInfo = { username: typeof v.username === 'string' ? v.username : '', groups: groups as string[] };
   if (typeof v.uid === 'string') info.uid = v.uid;
   if (v.extra !== undefined && v.extra !== null) {
@@ -311,8 +317,8 @@ function checkObjectMeta(o: KubeObject, path: string): void {
     const m = meta[k];
     if (m === undefined || m === null) continue;
     if (!isMap(m)) return fail(`${path}.metadata.${k} must be a map of strings, got ${typeName(m)}`);
-    for (const [key, val] of Object.entries(m)) {
-      if (typeof val !== 'string') fail(`${path}.metadata.${k}[${show(key)}] must be a string, got ${typeName(val)}`);
+    for (const key of Object.keys(m)) {
+      if (typeof m[key] !== 'string') fail(`${path}.metadata.${k}[${show(key)}] must be a string, got ${typeName(m[key])}`);
     }
   }
 }

@@ -296,11 +296,7 @@ export class AdmissionServer {
   private validate(review: AdmissionReview, deadline: number): Answer | Promise<Answer> {
     const opts = this.reviewerOptions();
     const images = this.checkImages(review, deadline, opts);
-    const decide = (extras: ImageChecks): Answer => {
-      const outcome = reviewAdmission(review, opts, extras);
-      return { outcome, response: outcome.response };
-    };
-    return isPromise(images) ? images.then(decide) : decide(images);
+    return isPromise(images) ? images.then((i) => reviewed(review, opts, i)) : reviewed(review, opts, images);
   }
 
   /** Image verdicts as refusals and warnings; unknown ones (timeout, error) follow the failure policy. */
@@ -402,6 +398,11 @@ interface ImageChecks {
 
 /** No image was checked (shared: nothing writes to it). */
 const NO_IMAGE_CHECKS = Object.freeze({ denials: Object.freeze([]), warnings: Object.freeze([]), patches: Object.freeze([]) }) as unknown as ImageChecks;
+
+function reviewed(review: AdmissionReview, opts: ReviewerOptions, extras: ImageChecks): Answer {
+  const outcome = reviewAdmission(review, opts, extras);
+  return { outcome, response: outcome.response };
+}
 
 const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
 

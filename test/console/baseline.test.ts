@@ -4,7 +4,7 @@
  * as sensors push them (`POST /api/v1/ingest/baselines`, sensor token) from two hosts for two
  * containers of `cart` — `cart` still learning, `envoy` locked with deviations seen on both
  * hosts. Checked against the baselines API: state and time left, items per channel,
- * deviations (item, score, count, hosts); an admin locks, accepts (after a confirm; a
+ * deviations (item, score, count, hosts); an admin locks, accepts, unlocks (after a confirm; a
  * dismissed confirm changes nothing) and the card follows without a reload; an analyst sees
  * no controls; a deployment without a baseline says so. axe in light and dark.
  */
@@ -138,7 +138,7 @@ describe('console: deployment baseline', { skip: chromiumSkip() }, () => {
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
-  test('an admin locks and accepts after a confirm; the card follows without a reload', async () => {
+  test('an admin locks, accepts and unlocks after a confirm; the card follows without a reload', async () => {
     await page.goto(`${central.url}/deployments/${encodeURIComponent(cart)}`);
     await card('cart').getByRole('button', { name: 'Lock now' }).waitFor();
     await page.evaluate('window.marker = 7');
@@ -168,8 +168,15 @@ describe('console: deployment baseline', { skip: chromiumSkip() }, () => {
     assert.ok(!after.deviations.some((d) => d.item === top.item));
     assert.ok(after.items.exec!.some((i) => i.item === curlKeys[0]), 'accepted into the exec channel');
     assert.equal(await card('envoy').locator('td[data-channel="exec"]').innerText(), String((await list()).find((b) => b.container === 'envoy')!.items.exec));
-    assert.equal(await page.evaluate('window.marker'), 7, 'no reload');
     await shot(page, 'deployment-baseline-after-actions');
+
+    // Unlock cart again: a new learning window, said on the card and by the API.
+    page.once('dialog', (d) => { assert.match(d.message(), /^Unlock the baseline of k8s:shop-prod\/shop\/Deployment\/cart\/cart\?/); void d.accept(); });
+    await card('cart').getByRole('button', { name: 'Unlock and learn again' }).click();
+    await card('cart').getByRole('button', { name: 'Lock now' }).waitFor();
+    assert.equal((await list()).find((b) => b.container === 'cart')!.state, 'learning');
+    assert.match(await card('cart').getByTestId('baseline-state').innerText(), /^Learning/);
+    assert.equal(await page.evaluate('window.marker'), 7, 'no reload');
   });
 
   test('an analyst sees the baseline but no control; a deployment without one says so', async () => {

@@ -5,6 +5,7 @@ import type { Finding } from '../../findings/finding.js';
 import type { OsInfo, Package } from '../../inventory/package.js';
 import type { VulnDb } from '../../vuln/db.js';
 import { matchVulnerabilities, toFinding, type MatchedVulnerability } from '../../vuln/match.js';
+import type { ImageComponent } from '../../vuln/image-facts.js';
 import { splitVulnerability, type SplitVulnerability } from '../store/image-findings.js';
 
 /**
@@ -16,6 +17,8 @@ export interface MatchedSet {
   os: OsInfo | undefined;
   packages: readonly Package[];
   findings: { finding: Finding; split: SplitVulnerability }[];
+  /** The packages' component facts for the image policies (the same for every image of the list), made on first use. */
+  components?: ImageComponent[];
 }
 
 /**

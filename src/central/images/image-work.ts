@@ -8,6 +8,7 @@
 import type { Finding } from '../../findings/finding.js';
 import { fingerprintOf } from '../../findings/fingerprint.js';
 import { findViolations, type PolicySet } from '../../policy/evaluate.js';
+import { componentFacts } from '../../vuln/image-facts.js';
 import { addTexts, emptyTexts, vulnerabilityEntry, type StoredFinding, type VulnerabilityEntry } from '../store/image-findings.js';
 import { packagesAddress } from '../store/image-sboms.js';
 import { summarize } from '../store/images.js';
@@ -79,7 +80,8 @@ export function computeRematch(input: RematchInput, matcher: FleetMatcher, polic
   const texts = emptyTexts();
   if (changed) for (const v of vulns) addTexts(texts, v.split);
   const all: Finding[] = [...input.others, ...vulns.map((v) => v.finding)];
-  const violations = findViolations({ kind: 'image', value: storedImageFacts(input.row, set.packages, all, new Date(input.now)) }, policies, 'build');
+  set.components ??= componentFacts({ packages: [...set.packages], warnings: [] });
+  const violations = findViolations({ kind: 'image', value: storedImageFacts(input.row, set.packages, all, new Date(input.now), set.components) }, policies, 'build');
   return { changed, vulnerabilities: vulns.length, doc, texts, summary: JSON.stringify(summarize(all)), violations, ...(packagesHash ? { packagesHash } : {}) };
 }
 

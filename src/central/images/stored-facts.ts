@@ -45,14 +45,15 @@ function hygieneFrom(findings: readonly Finding[]): ImageHygiene | undefined {
   };
 }
 
-export function storedImageFacts(row: StoredImageRow, packages: readonly Package[], findings: readonly Finding[], now: Date): ImageFacts {
+/** `components`: the packages' component facts when the caller holds them already (re-match: once per package list; read-only). */
+export function storedImageFacts(row: StoredImageRow, packages: readonly Package[], findings: readonly Finding[], now: Date, components?: ImageFacts['components']): ImageFacts {
   const { secrets, checks } = secretAndCheckFacts(findings);
   const facts: ImageFacts = {
     now: now.toISOString(),
     ...nameOf(row.digest, fromJson<string[]>(row.refs, [])),
     digest: row.digest,
     vulnerabilities: vulnerabilityFacts(findings),
-    components: componentFacts({ packages: [...packages], warnings: [] }),
+    components: components ?? componentFacts({ packages: [...packages], warnings: [] }),
     secrets,
     checks,
   };

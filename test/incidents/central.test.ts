@@ -24,8 +24,8 @@ import { dbProcessAlert, DB_WORKLOAD, execAudit, flow, shellAlert, unrelatedA, u
 
 const kubeSkip = missing(kubeBinariesPresent(), 'kube-apiserver and kine are not built (.ci/setup.d/66-kube.sh)');
 
-async function pushAlerts(central: TestCentral, token: string, host: string, alerts: FalcoAlert[]): Promise<void> {
-  const res = await central.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', host }, events: alerts.map((a) => alertEvent('sensor', a as Alert)) }, token);
+async function pushAlerts(central: TestCentral, token: string, host: string, alerts: FalcoAlert[], cluster?: string): Promise<void> {
+  const res = await central.api('POST', '/api/v1/ingest/events', { source: { kind: 'sensor', host, ...(cluster ? { cluster } : {}) }, events: alerts.map((a) => alertEvent('sensor', a as Alert)) }, token);
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.stored, alerts.length);
 }
@@ -85,7 +85,8 @@ async function scenario(dialect: Dialect, open: Array<{ stop(): Promise<void> } 
   const caFile = join(caDir, 'ca.pem');
   writeFileSync(caFile, ca.certPem);
   const sensor = await central.token('sensor');
-  const cluster: AuditCluster = await startAuditCluster(`${url}/api/v1/ingest/audit`, sensor, ca.certPem);
+  // The cluster in the path: the apiserver's webhook client drops a configured query (?cluster=).
+  const cluster: AuditCluster = await startAuditCluster(`${url}/api/v1/ingest/audit/default`, sensor, ca.certPem);
   open.push(cluster);
   const kube = { server: cluster.server, adminToken: cluster.adminToken };
   assert.equal((await kubeRequest(kube, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } })).status, 201);
@@ -197,9 +198,21 @@ storeTest('malformed audit bodies are a 400 with nothing correlated or stored', 
     assert.deepEqual((await incidents(central))[0]!.timeline.map((e) => e.layer), ['api', 'runtime']);
     // the apiserver's webhook client appends ?timeout=; anything else there is refused above
     assert.equal((await central.api('POST', '/api/v1/ingest/audit?timeout=30s&cluster=prod', list([good]), sensor)).status, 200);
+    // the cluster in the path (what the apiserver keeps): a name, and only ?timeout= beside it
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit/prod?timeout=30s', list([good]), sensor)).status, 200);
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit/prod?cluster=other', list([good]), sensor)).status, 400);
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit/..%2Fx', list([good]), sensor)).status, 400);
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit/prod', list([good]), await central.token('analyst'))).status, 403);
+    // …and that cluster is the exec's: it joins a shell in cluster prod's web pod, not default's
+    const prodExec = execAudit(new Date(t + 60_000).toISOString(), 'aud-prod');
+    assert.equal((await central.api('POST', '/api/v1/ingest/audit/prod', list([prodExec]), sensor)).status, 200);
+    await pushAlerts(central, sensor, 'node-c', [shellAlert(new Date(t + 61_000).toISOString())], 'prod');
+    const prodIncident = await waitFor('the prod exec in the prod shell incident', async () =>
+      (await incidents(central)).find((i) => i.workloads.includes(WEB_WORKLOAD.replace('k8s:default/', 'k8s:prod/')) && i.timeline.some((e) => e.layer === 'api')));
+    assert.ok(!prodIncident.workloads.includes(WEB_WORKLOAD));
     const doc = await central.api('GET', '/api/v1/openapi.json');
     assert.equal(doc.status, 200);
-    for (const path of ['/api/v1/ingest/audit', '/api/v1/ingest/flows', '/api/v1/incidents', '/api/v1/incidents/{id}']) assert.ok(doc.body.paths[path], `OpenAPI lists ${path}`);
+    for (const path of ['/api/v1/ingest/audit', '/api/v1/ingest/audit/{cluster}', '/api/v1/ingest/flows', '/api/v1/incidents', '/api/v1/incidents/{id}']) assert.ok(doc.body.paths[path], `OpenAPI lists ${path}`);
   } finally {
     await central.close();
   }

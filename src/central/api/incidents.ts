@@ -106,21 +106,35 @@ export const incidentsApi: ApiModule = (app, ctx) => {
   app.addHook('onReady', async () => void service());
   app.addHook('onClose', () => stopIncidentService(ctx));
 
+  // The apiserver's webhook client replaces the configured URL's query with ?timeout=30s, so the
+  // cluster is also taken from the path (/ingest/audit/NAME); ?cluster= stays for other senders.
+  const feedAudit = async (items: AuditEvent[], cluster: string | undefined) => {
+    await service().feed(items.map((event) => ({ kind: 'audit' as const, event, ...(cluster ? { cluster } : {}) })));
+    return { received: items.length };
+  };
+  const auditQuery = { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253 }, timeout: { type: 'string', pattern: '^[0-9]+(ms|s|m)$' } } } as const;
+  const auditResponse = { 200: { type: 'object', properties: { received: { type: 'integer' } }, required: ['received'] }, 400: errorSchema } as const;
   app.post<{ Body: { kind: 'EventList'; items: AuditEvent[] }; Querystring: { cluster?: string; timeout?: string } }>('/api/v1/ingest/audit', {
     bodyLimit: AUDIT_BODY_LIMIT,
     config: { permission: 'ingest:events' },
     schema: {
-      summary: 'Kubernetes audit webhook: an audit.k8s.io/v1 EventList (kube-apiserver --audit-webhook-config-file)',
-      // The apiserver's webhook client adds ?timeout=30s to the configured URL.
-      querystring: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253 }, timeout: { type: 'string', pattern: '^[0-9]+(ms|s|m)$' } } },
+      summary: 'Kubernetes audit webhook: an audit.k8s.io/v1 EventList (kube-apiserver --audit-webhook-config-file); the cluster is `default` or ?cluster=',
+      querystring: auditQuery,
       body: eventListSchema,
-      response: { 200: { type: 'object', properties: { received: { type: 'integer' } }, required: ['received'] }, 400: errorSchema },
+      response: auditResponse,
     },
-  }, async (req) => {
-    const cluster = req.query.cluster;
-    await service().feed(req.body.items.map((event) => ({ kind: 'audit' as const, event, ...(cluster ? { cluster } : {}) })));
-    return { received: req.body.items.length };
-  });
+  }, async (req) => feedAudit(req.body.items, req.query.cluster));
+  app.post<{ Body: { kind: 'EventList'; items: AuditEvent[] }; Params: { cluster: string }; Querystring: { timeout?: string } }>('/api/v1/ingest/audit/:cluster', {
+    bodyLimit: AUDIT_BODY_LIMIT,
+    config: { permission: 'ingest:events' },
+    schema: {
+      summary: "Kubernetes audit webhook for the cluster named in the path (the apiserver's webhook client drops a configured query)",
+      params: { type: 'object', additionalProperties: false, properties: { cluster: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' } }, required: ['cluster'] },
+      querystring: { type: 'object', additionalProperties: false, properties: { timeout: auditQuery.properties.timeout } },
+      body: eventListSchema,
+      response: auditResponse,
+    },
+  }, async (req) => feedAudit(req.body.items, req.params.cluster));
 
   app.post<{ Body: { cluster?: string; flows: Array<FlowRecord & { id: string }> } }>('/api/v1/ingest/flows', {
     bodyLimit: AUDIT_BODY_LIMIT,

@@ -176,6 +176,11 @@ describe('console: deployment baseline', { skip: chromiumSkip() }, () => {
     await card('cart').getByRole('button', { name: 'Lock now' }).waitFor();
     assert.equal((await list()).find((b) => b.container === 'cart')!.state, 'learning');
     assert.match(await card('cart').getByTestId('baseline-state').innerText(), /^Learning/);
+    // A lock made elsewhere (another admin, the CLI) reaches the open page through the live stream.
+    const elsewhere = await central.api('POST', `/api/v1/baselines/${encodeURIComponent(identity('cart').id)}/lock`);
+    assert.equal(elsewhere.status, 200, JSON.stringify(elsewhere.body));
+    await card('cart').getByRole('button', { name: 'Unlock and learn again' }).waitFor();
+    assert.match(await card('cart').getByTestId('baseline-state').innerText(), /^Locked since /);
     assert.equal(await page.evaluate('window.marker'), 7, 'no reload');
   });
 

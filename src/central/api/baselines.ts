@@ -184,6 +184,7 @@ export const baselinesApi: ApiModule = (app, ctx) => {
       return { result: changed };
     });
     if (!r) throw unknownWorkload(req.params.workload);
+    if (r.result) ctx.events.emit('baselines', req.params.workload);
     return lifecycleAnswer(r.merged.baseline, r.result);
   });
   lifecycle('lock');
@@ -212,6 +213,7 @@ export const baselinesApi: ApiModule = (app, ctx) => {
     if (missing) {
       throw new ApiError(404, 'not-found', `'${item}' is not a deviation of ${req.params.workload}${missing.length ? `; deviations: ${missing.slice(0, 5).map((x) => JSON.stringify(x)).join(', ')}${missing.length > 5 ? ', …' : ''}` : ' (it has none)'}`);
     }
+    if (r.result.length > 0) ctx.events.emit('baselines', req.params.workload);
     return { ...lifecycleAnswer(r.merged.baseline, r.result.length > 0), accepted: r.result };
   });
 
@@ -240,7 +242,10 @@ export const baselinesApi: ApiModule = (app, ctx) => {
         if (v.item !== `${v.channel}:${v.keys[0]}`) throw new ApiError(400, 'bad-request', `${where}/deviations/${j}: item must be "${v.channel}:${v.keys[0]}" (channel:first key), got ${JSON.stringify(v.item)}`);
       });
     });
-    return { baselines: await applyBaselinePush(ctx.db, dialect, req.body, now()) };
+    const baselines = await applyBaselinePush(ctx.db, dialect, req.body, now());
+    // A notice for the console only when something was observed: idle sensors sync every 30 s.
+    if (req.body.baselines.some((d) => d.events > 0 || d.items.length > 0)) ctx.events.emit('baselines');
+    return { baselines };
   });
 };
 

@@ -13,7 +13,7 @@ import { ApiError, errorSchema } from './errors.js';
 import { NO_QUERY } from './paging.js';
 
 /** The context's change notices that the console cares about. */
-export const STREAM_TOPICS = ['policies', 'exceptions', 'image', 'images', 'alerts', 'events', 'sources', 'registry-watches', 'objects', 'db', 'violations', 'deployments', 'incidents', 'response-actions'] as const;
+export const STREAM_TOPICS = ['policies', 'exceptions', 'image', 'images', 'alerts', 'events', 'sources', 'registry-watches', 'objects', 'db', 'violations', 'deployments', 'incidents', 'response-actions', 'baselines'] as const;
 const TICKET_TTL_MS = 30_000;
 const HEARTBEAT_MS = 25_000;
 const MAX_TICKETS = 10_000;

@@ -65,7 +65,9 @@ export async function writeSharedTexts(db: Db, texts: SharedTexts): Promise<void
 }
 
 async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, string>): Promise<void> {
-  const wanted = Object.keys(texts).filter((h) => !committed.has(h));
+  // In address order: two transactions inserting the same texts (PostgreSQL, two images of
+  // one package list at once) then take their row locks in one order and cannot deadlock.
+  const wanted = Object.keys(texts).filter((h) => !committed.has(h)).sort();
   for (const part of chunks(wanted, 400)) {
     // A row found here was committed by an earlier transaction (each write stores a text at
     // most once per transaction, and rows are never deleted): remembered as stored.

@@ -258,6 +258,10 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
       cpuMsPerEvent: { central: ms(cpuCentral), postgres: ms(cpuPg), publishers: ms(cpuPublishers) },
       load,
     };
+  } catch (e) {
+    // What Central said last says why a request failed (it exited, it refused).
+    const said = centrals.map((c, i) => `Central ${i} (pid ${c.pid}): ${c.output().slice(-1500)}`).join('\n');
+    throw new Error(`${(e as Error).message}${said ? `\n${said}` : ''}`, { cause: e });
   } finally {
     for (const c of centrals) await c.stop();
     await client.end().catch(() => undefined);

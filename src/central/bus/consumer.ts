@@ -17,9 +17,10 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerInfo, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describeError } from '../../util/errors.js';
-import { BUS_STREAM, BUS_SUBJECT_PREFIX, connectBus, ensureStream, parseNatsUrl, redactNatsUrl, type BusLimits, type BusMessage } from '../client/bus-stream.js';
+import { BUS_STREAM, BUS_SUBJECT_PREFIX, ensureStream, parseNatsUrl, redactNatsUrl, type BusLimits, type BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
+import { connectBusWithAccess } from './access.js';
 import { busMetrics } from './metrics.js';
 import { batchesOf, ingestBusBatches, parseBusMessage } from './ingest.js';
 
@@ -112,7 +113,7 @@ class BusConsumer {
 
   async run(signal: AbortSignal): Promise<void> {
     const where = redactNatsUrl(this.servers.join(','));
-    const connecting = connectBus(this.servers, `gatehouse-central ${process.pid}`);
+    const connecting = connectBusWithAccess(this.servers, `gatehouse-central ${process.pid}`);
     const nc = await Promise.race([connecting, aborted(signal)]);
     if (!nc) {
       void connecting.then((c) => c.close()).catch(() => undefined);

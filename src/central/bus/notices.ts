@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describeError } from '../../util/errors.js';
 import { POLICIES_EVALUATED } from '../images/image-policies.js';
-import { connectBus, parseNatsUrl } from '../client/bus-stream.js';
+import { parseNatsUrl } from '../client/bus-stream.js';
+import { connectBusWithAccess } from './access.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
 
@@ -42,7 +43,7 @@ interface Notice {
 export function busNoticesJob(url: string): CentralJob {
   const servers = parseNatsUrl(url);
   const job = async (ctx: CentralContext, signal: AbortSignal, tools: CentralJobTools): Promise<void> => {
-    const connecting = connectBus(servers, `gatehouse-central-notices ${process.pid}`);
+    const connecting = connectBusWithAccess(servers, `gatehouse-central-notices ${process.pid}`);
     const nc = await Promise.race([connecting, new Promise<undefined>((r) => (signal.aborted ? r(undefined) : signal.addEventListener('abort', () => r(undefined), { once: true })))]);
     if (!nc) {
       void connecting.then((c) => c.close()).catch(() => undefined);

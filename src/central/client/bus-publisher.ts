@@ -15,9 +15,10 @@ import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describeError } from '../../util/errors.js';
 import { CentralError, type RequestOptions } from './client.js';
-import { connectBus, ensureStream, parseNatsUrl, redactNatsUrl, subjectFor, type BusLimits, type BusMessage } from './bus-stream.js';
+import { ensureStream, parseNatsUrl, redactNatsUrl, subjectFor, type BusLimits, type BusMessage } from './bus-stream.js';
 import type { EventBatch, IngestResult } from './ingest-types.js';
 import { INGEST_EVENTS_PATH } from './shipper.js';
+import { connectBusWithAccess, type BusAccess } from '../bus/access.js';
 
 export interface BusPublisherOptions {
   /** nats://HOST:PORT (comma-separated for several servers). */
@@ -28,6 +29,8 @@ export interface BusPublisherOptions {
   timeoutMs?: number;
   /** Stream limits used when this publisher is the first and creates the stream. */
   limits?: BusLimits;
+  /** Credentials and TLS trust (--nats-creds, --nats-tls-ca); default: the process's (setBusAccess). */
+  access?: BusAccess;
   /** Called after a batch is acknowledged, with the ids JetStream stored and those it dropped as duplicates. */
   onAck?: (stored: string[], duplicates: string[]) => void;
 }
@@ -106,7 +109,7 @@ export class BusPublisher {
     if (this.closed) throw new Error('publisher closed');
     if (!this.connecting) {
       const name = this.opts.name ?? 'gatehouse-sensor';
-      this.connecting = connectBus(this.servers, name);
+      this.connecting = connectBusWithAccess(this.servers, name, this.opts.access);
       this.connecting.then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;

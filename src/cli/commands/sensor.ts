@@ -21,6 +21,7 @@ import type { RuntimeEvent } from '../../runtime/event.js';
 import type { Alert } from '../../runtime/alerts/alert.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { BusPublisher } from '../../central/client/bus-publisher.js';
+import { prepareBusAccess } from '../../central/bus/access.js';
 import { BaselineSync, journalHook } from '../../central/client/baseline-sync.js';
 import { LearnJournal } from '../../runtime/baseline/merge.js';
 import type { IngestEvent } from '../../central/client/ingest-types.js';
@@ -58,6 +59,8 @@ interface SensorCliOptions {
   evidenceDir?: string;
   host?: string;
   nats?: string;
+  natsCreds?: string;
+  natsTlsCa?: string;
   flows?: string;
   flowInterval: string;
   flowConntrack: boolean;
@@ -103,6 +106,8 @@ export function registerSensorCommands(program: Command): Command {
     .option('--evidence-dir <dir>', 'with --respond: capture a forensic evidence bundle here before a destructive action')
     .option('--host <url>', "with --respond: container engine API (unix:///path or tcp://host:port; default $DOCKER_HOST, else podman's socket)")
     .option('--nats <url>', 'publish alerts and flows to the NATS JetStream event bus at nats://HOST:PORT (subject gatehouse.events.<cluster>) instead of pushing to --server, through the same disk spool (see --spool-dir)')
+    .option('--nats-creds <file>', 'with --nats: NATS credentials — a .creds file, an nkey user seed (SU…) or one line of user:password')
+    .option('--nats-tls-ca <file>', 'with --nats: the CA (PEM) that signed the NATS server certificate (TLS to the bus)')
     .option('--flows <target>', 'report network flows (connect, accept, UDP first packet; conntrack for what no probe saw), aggregated per --flow-interval, as JSON lines of ObservedFlow (- for stdout, or a file); with --server they are also sent to Central')
     .option('--flow-interval <duration>', 'with --flows: aggregation interval (30s, 1m, …)', '30s')
     .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')
@@ -129,6 +134,7 @@ export function registerSensorCommands(program: Command): Command {
       const host = reportingHost(o.nodeName);
       const scope = o.cgroupParent !== undefined ? new CgroupScope(parseCgroupParent(o.cgroupParent)) : undefined;
       if (o.nats && o.server) throw new UserError('the sensor sends its events either to Central (--server) or to the event bus (--nats): give one', 'usage');
+      await prepareBusAccess(o);
       const central = o.nats ? new BusPublisher({ url: o.nats, name: `gatehouse-sensor ${host}` }) : centralClientFrom(o);
       if (central && !o.rules.length && !o.flows && !detector) throw new UserError('--server pushes alerts, flows and baselines: give -r FILE, --flows FILE|- and/or --baseline-dir DIR too', 'usage');
       const queue = Number(o.queue);

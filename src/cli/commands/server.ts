@@ -6,6 +6,7 @@ import { adoptLocalSources } from '../../central/live/local-sources.js';
 import { startCentral, type RunningCentral } from '../../central/start.js';
 import { DEFAULT_LISTEN_HOST, DEFAULT_LISTEN_PORT } from '../../central/tls.js';
 import { parseBusBytes, parseBusDuration } from '../../central/client/bus-stream.js';
+import { prepareBusAccess } from '../../central/bus/access.js';
 import type { CentralResponseOptions } from '../../central/respond/response-service.js';
 import { UserError } from '../../util/errors.js';
 
@@ -22,6 +23,8 @@ interface ServerCliOptions {
   nats?: string;
   natsMaxAge?: string;
   natsMaxBytes?: string;
+  natsCreds?: string;
+  natsTlsCa?: string;
   respond?: boolean;
   respondDryRun?: boolean;
   respondCooldown: string;
@@ -57,6 +60,8 @@ export function registerServerCommands(program: Command): void {
     .option('--kill-switch <file>', 'with --respond: no action runs while this file exists')
     .option('--nats-max-age <duration>', 'with --nats: how long the bus keeps events (stream limit; 90s, 30m, 12h, 7d)', '7d')
     .option('--nats-max-bytes <size>', 'with --nats: how many bytes of events the bus keeps before dropping the oldest (stream limit; 512MiB, 1GiB, 20GB)', '1GiB')
+    .option('--nats-creds <file>', 'with --nats: NATS credentials — a .creds file, an nkey user seed (SU…) or one line of user:password')
+    .option('--nats-tls-ca <file>', 'with --nats: the CA (PEM) that signed the NATS server certificate (TLS to the bus)')
     .option('--audit-log <file>', "tail the kube-apiserver's audit log (its --audit-log-path: JSON lines) into incidents, as its audit webhook would send them; rotation and truncation are followed")
     .option('--audit-cluster <name>', 'with --audit-log: the cluster those audit events belong to (default: default)')
     .option('--no-local-sources', 'with no cluster or host configured, do not watch the local engine socket and kubeconfig')
@@ -65,6 +70,7 @@ export function registerServerCommands(program: Command): void {
       if (!o.respond && (o.respondDryRun || o.killSwitch)) throw new UserError('--respond-dry-run and --kill-switch go with --respond', 'usage');
       if (o.auditCluster !== undefined && !o.auditLog) throw new UserError('--audit-cluster names the cluster of --audit-log FILE: give --audit-log too', 'usage');
       if (o.auditCluster !== undefined && !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/i.test(o.auditCluster)) throw new UserError(`--audit-cluster must be a cluster name (letters, digits, '-' and '.'), got '${o.auditCluster}'`, 'usage');
+      await prepareBusAccess(o);
       const central = await startCentral({
         listen: o.listen,
         dataDir: o.dataDir,

@@ -98,6 +98,21 @@ function postgresCpu(dbName: string): Map<number, number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * A request again after a socket error: fetch reuses a keep-alive connection that Central may
+ * have closed while idle (minutes of setup), which fails at once with "other side closed" or
+ * EPIPE. Every request here is idempotent (GETs, image pushes by digest).
+ */
+async function again<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 3 || !(e instanceof TypeError && /fetch failed/.test(e.message))) throw e;
+    }
+  }
+}
+
 export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
   const log = o.log ?? (() => undefined);
   const centralsN = o.centrals ?? 1;
@@ -118,7 +133,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     await Promise.all(Array.from({ length: 4 }, async (_, w) => {
       while (nextImage < images) {
         const i = nextImage++;
-        const res = await centrals[(i + w) % centrals.length]!.post('/api/v1/ingest/images', imageReport(o.seed, i));
+        const res = await again(() => centrals[(i + w) % centrals.length]!.post('/api/v1/ingest/images', imageReport(o.seed, i)));
         if (res.status !== 200) throw new Error(`image push ${i}: ${res.status} ${res.text.slice(0, 300)}`);
       }
     }));
@@ -133,7 +148,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     const ids: string[] = [];
     let cursor: string | undefined;
     for (let p = 0; p < 4; p++) {
-      const page = JSON.parse((await centrals[0]!.get(`/api/v1/deployments?sort=risk&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).text) as { items: { id: string }[]; nextCursor?: string };
+      const page = JSON.parse((await again(() => centrals[0]!.get(`/api/v1/deployments?sort=risk&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`))).text) as { items: { id: string }[]; nextCursor?: string };
       ids.push(...page.items.map((x) => x.id));
       if (!page.nextCursor) break;
       cursor = page.nextCursor;
@@ -188,7 +203,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
       for (let k = 0; probing; k++) {
         const c = centrals[k % centrals.length]!;
         const t = performance.now();
-        const res = k % 2 === 0 ? await c.get('/api/v1/deployments?sort=risk&limit=50') : await c.get(`/api/v1/deployments/${encodeURIComponent(ids[k % ids.length]!)}`);
+        const res = await again(() => (k % 2 === 0 ? c.get('/api/v1/deployments?sort=risk&limit=50') : c.get(`/api/v1/deployments/${encodeURIComponent(ids[k % ids.length]!)}`)));
         if (res.status !== 200) throw new Error(`API probe: ${res.status} ${res.text.slice(0, 200)}`);
         (k % 2 === 0 ? riskList : detail).push(performance.now() - t);
         await sleep(o.apiEveryMs ?? 100);

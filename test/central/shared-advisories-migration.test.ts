@@ -83,3 +83,27 @@ await storeTest('0013 stores the findings\' shared text once; a store written by
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+await storeTest('shared texts known stored in one store are still written to another store of the same process', async (dialect) => {
+  // Addresses seen committed are remembered per store: a process with two stores (tests, the bench) must not skip a write to the second.
+  const { openStore } = await import('../../src/central/store/open.js');
+  const { markTextsStored, writeSharedTexts } = await import('../../src/central/store/shared-texts.js');
+  const dirs = [mkdtempSync(join(tmpdir(), 'gatehouse-texts-a-')), mkdtempSync(join(tmpdir(), 'gatehouse-texts-b-'))];
+  const pgdbs = dialect === 'postgres' ? [await freshDatabase(), await freshDatabase()] : [];
+  const stores = await Promise.all(dirs.map((dataDir, i) => openStore({ dataDir, database: pgdbs[i]?.url })));
+  try {
+    const texts = { findings: { [`addr-${dialect}-1`]: '{"id":"a"}' }, advisories: { [`addr-${dialect}-2`]: '{"detail":"d"}' } };
+    for (const store of stores) {
+      await store.db.transaction().execute((trx) => writeSharedTexts(trx, texts));
+      markTextsStored(store.db, texts);
+    }
+    for (const store of stores) {
+      assert.deepEqual((await store.db.selectFrom('finding_texts').select('body').execute()).map((r) => r.body), ['{"id":"a"}']);
+      assert.deepEqual((await store.db.selectFrom('advisory_texts').select('body').execute()).map((r) => r.body), ['{"detail":"d"}']);
+    }
+  } finally {
+    for (const store of stores) await store.close();
+    for (const p of pgdbs) await p.drop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+});

@@ -153,8 +153,8 @@ async function writeOutcome(trx: Db, ctx: RematchCtx, digest: string, version: s
 }
 
 /** After a commit: the texts it wrote are stored (shared-texts.ts skips looking them up again). */
-function remember(computed: Computed): void {
-  if (!computed.unreadable && computed.changed) markTextsStored(computed.texts);
+function remember(db: Db, computed: Computed): void {
+  if (!computed.unreadable && computed.changed) markTextsStored(db, computed.texts);
 }
 
 /** One image through a worker: read, compute there (with its SBOM only if the worker asks), then write unless the image was pushed meanwhile. */
@@ -178,7 +178,7 @@ async function rematchInPool(ctx: RematchCtx, pool: ImagePool, db: { path: strin
     if (current.last_seen !== lastSeen) return 'pushed';
     return writeOutcome(trx, ctx, digest, db.version, done, input!.others.length, now);
   });
-  if (outcome && outcome !== 'pushed') remember(done);
+  if (outcome && outcome !== 'pushed') remember(ctx.db, done);
   return outcome;
 }
 
@@ -204,6 +204,6 @@ export async function rematchImage(ctx: RematchCtx, matcher: FleetMatcher, versi
     computedOut = computed as Computed;
     return writeOutcome(trx, ctx, digest, version, computedOut, input.others.length, now);
   });
-  if (outcome && computedOut) remember(computedOut);
+  if (outcome && computedOut) remember(ctx.db, computedOut);
   return outcome;
 }

@@ -8,7 +8,8 @@
  * a text is shared with every image that has the same one, so a collision must be infeasible
  * (else a push could plant its text under another's address first). Rows are immutable and
  * never deleted, so a text once read is cached for good, and an address once seen committed
- * is not looked up again (a deleting clean-up, if one is ever added, must clear `committed`).
+ * is not looked up again in that store (a deleting clean-up, if one is ever added, must clear
+ * `committedByStore`).
  */
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
@@ -41,17 +42,26 @@ export function cachedTextAddress(text: string): string {
   return a;
 }
 
-// Addresses known to be stored by committed transactions (in this process). Bounded.
-const committed = new Set<string>();
-const remember = (hash: string) => {
+// Addresses known to be stored by committed transactions, per store (a process may open
+// several: tests, the bench). Keyed by the store's dialect adapter, which its transactions
+// share. Bounded.
+const committedByStore = new WeakMap<object, Set<string>>();
+function committedIn(db: Db): Set<string> {
+  const key = db.getExecutor().adapter;
+  let set = committedByStore.get(key);
+  if (!set) committedByStore.set(key, (set = new Set()));
+  return set;
+}
+const remember = (committed: Set<string>, hash: string) => {
   if (committed.size >= 200_000) committed.clear();
   committed.add(hash);
 };
 
-/** After the caller's transaction committed: these texts are stored. */
-export function markTextsStored(texts: SharedTexts): void {
-  for (const h of Object.keys(texts.findings)) remember(h);
-  for (const h of Object.keys(texts.advisories)) remember(h);
+/** After the caller's transaction on `db`'s store committed: these texts are stored. */
+export function markTextsStored(db: Db, texts: SharedTexts): void {
+  const committed = committedIn(db);
+  for (const h of Object.keys(texts.findings)) remember(committed, h);
+  for (const h of Object.keys(texts.advisories)) remember(committed, h);
 }
 
 /**
@@ -67,12 +77,13 @@ export async function writeSharedTexts(db: Db, texts: SharedTexts): Promise<void
 async function writeTable(db: Db, table: SharedTextTable, texts: Record<string, string>): Promise<void> {
   // In address order: two transactions inserting the same texts (PostgreSQL, two images of
   // one package list at once) then take their row locks in one order and cannot deadlock.
+  const committed = committedIn(db);
   const wanted = Object.keys(texts).filter((h) => !committed.has(h)).sort();
   for (const part of chunks(wanted, 400)) {
     // A row found here was committed by an earlier transaction (each write stores a text at
     // most once per transaction, and rows are never deleted): remembered as stored.
     const stored = new Set((await db.selectFrom(table).select('hash').where('hash', 'in', part).execute()).map((r) => r.hash));
-    for (const h of stored) remember(h);
+    for (const h of stored) remember(committed, h);
     const missing = part.filter((h) => !stored.has(h));
     if (missing.length === 0) continue;
     // Another writer (PostgreSQL, concurrent pushes) may store the same text meanwhile: it is the same row.

@@ -16,6 +16,7 @@ import { CENTRAL_JOBS, type CentralJob } from './jobs.js';
 import { centralResponseJob, type CentralResponseOptions } from './respond/response-service.js';
 import { auditFileJob, type AuditFileOptions } from './incidents/audit-file.js';
 import { incidentFlowsJob } from './incidents/flow-feed.js';
+import { connectionPoliciesJob } from './network/connection-policies.js';
 import { buildCentral, type BuildCentralOptions } from './server.js';
 import { openStore, type Store } from './store/open.js';
 import { countAdminTokens, createToken, findTokenByValue } from './store/tokens.js';
@@ -128,7 +129,7 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : listen.port;
     // sensors' flows reach incidents beside whatever jobs were asked for: correlation is not optional
-    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), incidentFlowsJob, ...(nats ? [busConsumerJob(nats), busNoticesJob(nats.url)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : []), ...(options.auditLog ? [auditFileJob(options.auditLog)] : [])]);
+    const jobs = startJobs(app, ctx, [...(options.jobs ?? CENTRAL_JOBS), incidentFlowsJob, connectionPoliciesJob, ...(nats ? [busConsumerJob(nats), busNoticesJob(nats.url)] : []), ...(options.respond ? [centralResponseJob(options.respond)] : []), ...(options.auditLog ? [auditFileJob(options.auditLog)] : [])]);
     const running = app;
     let closing: Promise<void> | undefined;
     return {

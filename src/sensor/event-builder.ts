@@ -191,7 +191,15 @@ export class EventBuilder {
     // ~14 µs per open event and made every later property load on the event slow.
     const ret = head.ret;
     const res = resName(ret);
-    const resolve = (p: string, dirfd: number) => resolvePath(this.ctx.procRoot, head.pid, p, dirfd, proc.cwd);
+    const resolve = (p: string, dirfd: number) => {
+      // A relative path is relative to the cwd the process has now, not the one it had at exec
+      // (redis and PostgreSQL chdir after they start): read it live, keep it while it answers.
+      if (dirfd === AT_FDCWD && p && !p.startsWith('/')) {
+        const live = procCwd(this.ctx.procRoot, head.pid);
+        if (live) proc.cwd = live;
+      }
+      return resolvePath(this.ctx.procRoot, head.pid, p, dirfd, proc.cwd);
+    };
     switch (head.kind) {
       case 'open': {
         const [flags, mode, dirfdRaw, kind] = head.a;
@@ -219,6 +227,8 @@ export class EventBuilder {
           'fd.type': dir ? 'directory' : 'file',
         };
       }
+      case 'dns':
+        return this.dnsFields(head, bytes, res);
       case 'connect':
       case 'accept':
       case 'udp':
@@ -303,6 +313,29 @@ export class EventBuilder {
     }
   }
 
+  /** A DNS answer received on a UDP socket (probe: recvfrom/recvmsg from port 53, flows only): its first 400 bytes. */
+  private dnsFields(head: RawHead, bytes: Buffer[], res: string): Record<string, FieldValue> {
+    const [fd, fam, lport, len] = head.a;
+    const v6 = fam === 10;
+    return {
+      'evt.res': res,
+      'evt.rawres': head.ret,
+      'evt.type': 'recvfrom',
+      'fd.num': fd,
+      'fd.typechar': v6 ? '6' : '4',
+      'fd.type': v6 ? 'ipv6' : 'ipv4',
+      'fd.l4proto': 'udp',
+      'fd.lport': lport,
+      'fd.rport': 53,
+      'fd.sport': 53,
+      'fd.cport': lport,
+      // not a new inbound peer (Falco's `inbound` macro reads it for recvfrom)
+      'fd.name_changed': false,
+      'evt.arg.size': len,
+      'evt.buffer': Buffer.concat(bytes).toString('latin1'),
+    };
+  }
+
   private socketFields(head: RawHead, strings: string[], bytes: Buffer[], res: string): Record<string, FieldValue> {
     const a = head.a;
     let type: string;
@@ -353,8 +386,9 @@ export class EventBuilder {
       rip = ipv4(Number(strings[0] ?? 0));
       server = 'local';
       if (fam === 10) {
-        lip = '::';
-        rip = '::';
+        // the probe adds the peer's and the socket's own IPv6 address (v4-mapped peers come as IPv4)
+        rip = bytes[0]?.length === 16 ? ipv6(bytes[0]) : '::';
+        lip = bytes[1]?.length === 16 ? ipv6(bytes[1]) : '::';
       }
     } else {
       type = head.kind === 'dup1' ? 'dup' : head.kind;

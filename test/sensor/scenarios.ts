@@ -35,7 +35,7 @@ syscall(101, 16, $pid, 0, 0); waitpid($pid, 0);`;
 
 export const SCENARIOS: Scenario[] = [
   { name: 'read-shadow', suite: 'read_sensitive_file_untrusted.yaml', rule: 'Read sensitive file untrusted',
-    cmd: sh('/bin/cat /etc/shadow >/dev/null; cd /etc && /bin/sleep 0.5; /bin/true'), fields: { 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'proc.pname': 'sh' } },
+    cmd: sh('/bin/cat /etc/shadow >/dev/null; cd /etc && /bin/sleep 0.5; /bin/true; cd /tmp && echo x > gh-relative && /bin/sleep 1'), fields: { 'fd.name': '/etc/shadow', 'proc.name': 'cat', 'proc.pname': 'sh' } },
   { name: 'dir-traversal', suite: 'directory_traversal_monitored_file_read.yaml', rule: 'Directory traversal monitored file read',
     cmd: ['/bin/cat', '/etc/../etc/../etc/shadow'], fields: { 'fd.name': '/etc/shadow', 'fd.nameraw': '/etc/../etc/../etc/shadow' } },
   { name: 'clear-log', suite: 'clear_log_activities.yaml', rule: 'Clear Log Activities',

@@ -168,11 +168,14 @@ describe('sensor on real containers', { skip, timeout: 600_000 }, () => {
     assert.equal(cat['proc.exe'], '/bin/cat');
     assert.equal(cat['proc.args'], '/etc/shadow');
     assert.equal(cat['proc.pname'], 'sh');
-    assert.equal(cat['proc.pcmdline'], 'sh -c /bin/cat /etc/shadow >/dev/null; cd /etc && /bin/sleep 0.5; /bin/true');
+    assert.equal(cat['proc.pcmdline'], 'sh -c /bin/cat /etc/shadow >/dev/null; cd /etc && /bin/sleep 0.5; /bin/true; cd /tmp && echo x > gh-relative && /bin/sleep 1');
     assert.equal(cat['proc.aname[1]'], 'sh');
     // cwd as the container sees it (read from /proc while the process lives)
     const sleep = events.find((e) => e['container.id'] === r.id.slice(0, 12) && e['evt.type'] === 'execve' && e['proc.name'] === 'sleep');
     assert.equal(sleep?.['proc.cwd'], '/etc/');
+    // a relative path opened after the shell's own chdir resolves against the cwd it has then (read live while it runs), not the one at its exec
+    const rel = events.find((e) => e['container.id'] === r.id.slice(0, 12) && e['proc.name'] === 'sh' && String(e['fd.name'] ?? '').endsWith('gh-relative'));
+    assert.equal(rel?.['fd.name'], '/tmp/gh-relative', JSON.stringify(rel));
     assert.equal(cat['user.uid'], 0);
     assert.equal(cat['user.name'], 'root');
     assert.equal(cat['container.name'], r.name);

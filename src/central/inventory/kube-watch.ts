@@ -129,7 +129,9 @@ async function watchKind(kind: ClusterKind, opts: WatchClusterOptions, status: S
       const code = e instanceof ApiStatusError ? e.statusCode : undefined;
       if (code === 404 || code === 403) {
         const reason = code === 404 ? `${kind}: not served by this cluster` : `${kind}: not allowed to list or watch (RBAC)`;
-        status.set(kind, { skipped: reason });
+        // An optional kind (a CRD such as Istio's) that is not installed is normal, not news for the source's state.
+        if (code === 404 && KIND_RESOURCES[kind].optional) status.set(kind, undefined);
+        else status.set(kind, { skipped: reason });
         emit({ kind, type: 'skipped', reason });
         firstPass();
         resourceVersion = undefined;

@@ -14,6 +14,9 @@ export const CLUSTER_KINDS = [
   // admission webhooks and policies that guard pods (CIS 5.2.1).
   'ResourceQuota', 'LimitRange', 'PodDisruptionBudget', 'HorizontalPodAutoscaler',
   'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy',
+  // Istio's mTLS settings, for the network graph's mTLS marks and the mesh compliance checks:
+  // CRDs most clusters do not install (optional in kube/resources.ts: a 404 is expected).
+  'PeerAuthentication', 'DestinationRule',
 ] as const;
 export type ClusterKind = (typeof CLUSTER_KINDS)[number];
 

@@ -1,10 +1,12 @@
-/** Where each watched kind lives in the Kubernetes API (all are GA kinds with fixed paths). */
+/** Where each watched kind lives in the Kubernetes API: GA kinds with fixed paths, and optional CRDs (Istio's). */
 import type { ClusterKind } from '../types.js';
 
 export interface KindResource {
   apiVersion: string;
   plural: string;
   namespaced: boolean;
+  /** A CRD most clusters do not install: a 404 is expected, skipped quietly (not in the source's status) and looked for again later. */
+  optional?: boolean;
 }
 
 const core = (plural: string, namespaced = true): KindResource => ({ apiVersion: 'v1', plural, namespaced });
@@ -35,6 +37,9 @@ export const KIND_RESOURCES: Record<ClusterKind, KindResource> = {
   HorizontalPodAutoscaler: { apiVersion: 'autoscaling/v2', plural: 'horizontalpodautoscalers', namespaced: true },
   ValidatingWebhookConfiguration: { apiVersion: 'admissionregistration.k8s.io/v1', plural: 'validatingwebhookconfigurations', namespaced: false },
   ValidatingAdmissionPolicy: { apiVersion: 'admissionregistration.k8s.io/v1', plural: 'validatingadmissionpolicies', namespaced: false },
+  // v1beta1: served by every Istio release since 1.5 (v1 only since 1.22); the objects are the same
+  PeerAuthentication: { apiVersion: 'security.istio.io/v1beta1', plural: 'peerauthentications', namespaced: true, optional: true },
+  DestinationRule: { apiVersion: 'networking.istio.io/v1beta1', plural: 'destinationrules', namespaced: true, optional: true },
 };
 
 /** The all-namespaces collection path, e.g. /apis/apps/v1/deployments. */

@@ -21,9 +21,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { hasCommand, missing } from '../helpers/components.js';
 import type { ObservedFlow } from '../../src/network/flow.js';
-import { EventBuilder } from '../../src/sensor/event-builder.js';
-import { ProcessTable } from '../../src/sensor/process-table.js';
-import type { RawHead } from '../../src/sensor/records.js';
 
 const IMAGE = 'localhost/gatehouse-net:1';
 const BIN = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
@@ -36,26 +33,6 @@ const skip =
   missing(hasCommand('bpftrace'), 'bpftrace not installed (.ci/setup.d/65-bpftrace.sh)') ||
   missing(imageReady, `podman image ${IMAGE} missing (.ci/setup.d/41-net-image.sh)`) ||
   missing(existsSync('/proc/net/if_inet6'), 'IPv6 is off in this kernel');
-
-/**
- * Whether the event builder (src/sensor/event-builder.ts, not this suite's file) turns the
- * probe's DNS records into events and reads the IPv6 addresses of an accept: until that
- * change is applied (docs/notes/flows.md, "Needs"), those two checks are skipped with this reason.
- */
-function builderReads(): { dns: boolean; v6Accept: boolean } {
-  const builder = new EventBuilder({ procRoot: '/nonexistent', table: new ProcessTable('/nonexistent'), host: { users: new Map(), groups: new Map() }, clockOffset: 0n });
-  const proc = { pid: 1, ppid: 0, name: 't', exe: 't', exepath: '/t', args: [], cwd: '/', tty: 0, sid: 0, vpgid: 0, loginuid: -1, mntns: 0 };
-  const head = (kind: string, a: RawHead['a']): RawHead => ({
-    tid: 1, pid: 1, ppid: 0, uid: 0, gid: 0, euid: 0, egid: 0, loginuid: 0, mntns: 0, cgroup: 1, capEffective: 0n, tty: 0, sid: 0, vpgid: 0, ts: 0n, kind, ret: 30, a, comm: 't',
-  });
-  const one = Buffer.alloc(16);
-  one[15] = 1;
-  const dns = builder.specific(head('dns', [3, 2, 40000, 30, 0]), [], [Buffer.alloc(30)], proc);
-  const accept = builder.specific(head('accept', [10, 6, 80, 0, 0]), ['0'], [one, one], proc);
-  return { dns: dns?.['evt.type'] === 'recvfrom', v6Accept: accept?.['fd.rip'] === '::1' };
-}
-const reads = builderReads();
-const NEEDS_BUILDER = 'src/sensor/event-builder.ts does not build this yet (the change listed in docs/notes/flows.md under "Needs")';
 
 const runId = Math.random().toString(36).slice(2, 8);
 const net = `gh-dns-${runId}`;
@@ -198,7 +175,7 @@ describe('sensor flows: DNS names and IPv6 ends (real sensor, podman)', { skip, 
     assert.ok(dns!.answered() >= 1, 'the container asked the test\'s DNS server');
   });
 
-  it('curl\'s flow to nginx carries the name it resolved; its DNS query does not', { skip: !reads.dns && NEEDS_BUILDER }, () => {
+  it('curl\'s flow to nginx carries the name it resolved; its DNS query does not', () => {
     const mine = flows.filter((f) => f.local.container?.id && curlId.startsWith(f.local.container.id) && f.direction === 'egress');
     const web = mine.filter((f) => f.remote.ip === nginxIp && f.remote.port === 80 && f.protocol === 'TCP');
     assert.equal(web.length, 1, JSON.stringify(mine));
@@ -217,7 +194,7 @@ describe('sensor flows: DNS names and IPv6 ends (real sensor, podman)', { skip, 
     assert.equal(sum(egress), 3);
   });
 
-  it('an IPv6 client: the ingress flow comes from ::1, the egress flow goes to ::1', { skip: !reads.v6Accept && NEEDS_BUILDER }, () => {
+  it('an IPv6 client: the ingress flow comes from ::1, the egress flow goes to ::1', () => {
     const ingress = flows.filter((f) => f.direction === 'ingress' && f.protocol === 'TCP' && f.local.port === listenPort && !f.local.container);
     assert.equal(sum(ingress.filter((f) => f.remote.ip === '::1')), 2, JSON.stringify(ingress));
     assert.equal(sum(ingress.filter((f) => f.remote.ip === '::')), 0, 'no unknown IPv6 address');

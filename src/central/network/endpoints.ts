@@ -82,10 +82,18 @@ class SourceIndex {
 
   constructor(readonly sourceId: string, readonly kind: 'cluster' | 'host', readonly name: string) {}
 
+  /**
+   * Where the last read ended once the mark was older than REREAD_MS: nothing can still commit
+   * at or before it, so the next read starts there. Without it, a quiet inventory whose first
+   * list stamped a whole kind with one time (45,000 pods) was read again at every refresh.
+   */
+  private settled?: { seen: string; kind: string; uid: string };
+
   async refresh(db: Db): Promise<void> {
+    const started = Date.now();
     // Re-read a few seconds back: a writer's transaction may commit rows stamped before our last look.
     const since = this.mark ? new Date(Date.parse(this.mark) - REREAD_MS).toISOString() : '';
-    let after = { seen: since, kind: '', uid: '' };
+    let after = this.mark && this.settled?.seen === this.mark ? this.settled : { seen: since, kind: '', uid: '' };
     for (;;) {
       const rows = await db.selectFrom('objects').select(['kind', 'uid', 'namespace', 'name', 'body', 'deleted_at', 'last_seen'])
         .where('source_id', '=', this.sourceId).where('kind', 'in', KINDS)
@@ -100,8 +108,10 @@ class SourceIndex {
         after = { seen: last.last_seen, kind: last.kind, uid: last.uid };
         if (last.last_seen > this.mark) this.mark = last.last_seen;
       }
-      if (rows.length < PAGE) return;
+      if (rows.length < PAGE) break;
     }
+    // (assumes Central's and the writers' clocks agree within REREAD_MS)
+    if (this.mark && started - Date.parse(this.mark) > REREAD_MS && after.seen === this.mark) this.settled = after;
   }
 
   private unmapIps(ips: readonly string[], uid: string): void {

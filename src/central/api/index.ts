@@ -29,6 +29,7 @@ import { responseActionsApi } from './response-actions.js';
 import { evidenceApi } from './evidence.js';
 import { trendsApi } from './trends.js';
 import { baselinesApi } from './baselines.js';
+import { deploymentVulnerabilitiesApi } from './deployment-vulnerabilities.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -62,4 +63,5 @@ export const API_MODULES: ApiModule[] = [
   evidenceApi,
   trendsApi,
   baselinesApi,
+  deploymentVulnerabilitiesApi,
 ];

@@ -217,7 +217,9 @@ export class LiveEvaluator implements ChangeListener {
     if (contextChanged) s.prepared = undefined;
     const now = this.now();
     const at = now.toISOString();
-    const existing = new Map((await this.db.selectFrom('deployments').select(['id', 'risk_score', 'risk', 'images', 'labels', 'deleted_at'])
+    // Only what the pass decides on: reading every row's risk JSON per pass cost an image push at
+    // 15,000 deployments most of its CPU (bench:central), and evaluation writes the row whole.
+    const existing = new Map((await this.db.selectFrom('deployments').select(['id', 'deleted_at'])
       .where('source_id', '=', sourceId).execute()).map((r) => [r.id, r]));
     const alerts = await this.alertCounts(sourceId, now);
     const seen = new Set<string>();
@@ -249,7 +251,7 @@ export class LiveEvaluator implements ChangeListener {
   private async evaluateDeployment(
     sourceId: string, s: SourceState, id: string, object: ManifestObject,
     meta: { kind: string; namespace: string; name: string; body: Record<string, any> },
-    old: { risk_score: number; risk: string; images: string; labels: string; deleted_at: string | null } | undefined, now: Date,
+    old: { deleted_at: string | null } | undefined, now: Date,
     alerts: SeverityCounts | undefined,
   ): Promise<void> {
     const at = now.toISOString();

@@ -133,3 +133,9 @@ export interface BaselineDetail extends Omit<BaselineSummary, 'items' | 'deviati
   /** Highest score first; `item` is what accept takes. */
   deviations: BaselineDeviation[];
 }
+
+/** One row of `GET /api/v1/deployments/{id}/vulnerabilities`: a CVE in a package, with the images carrying it. */
+export interface DeploymentVulnerability {
+  id: string; severity: Severity; package: string; version: string; fixedVersion?: string;
+  images: string[]; layer?: string | number;
+}

@@ -8,6 +8,7 @@ import { ErrorNote, Loading, Section, SeverityBadge, StateBadge, When, shortDige
 import { FactorTable } from '../components/RiskFactors';
 import { DeploymentNeighbours } from '../components/DeploymentNeighbours';
 import { DeploymentBaseline } from '../components/DeploymentBaseline';
+import { DeploymentVulnerabilities } from '../components/DeploymentVulnerabilities';
 
 export function DeploymentDetail() {
   const { id = '' } = useParams();
@@ -40,7 +41,7 @@ export function DeploymentDetail() {
               <tbody>
                 {d.images.map((i) => (
                   <tr key={i.ref}>
-                    <td>{i.digest ? <Link to={`/images/${i.digest}`}>{i.ref.split('@')[0]}@{shortDigest(i.digest)}</Link> : <>{i.ref} <span className="muted">(not scanned)</span></>}</td>
+                    <td>{i.digest ? <Link to={`/images/${i.digest}`}>{i.ref.split('@')[0]}@{shortDigest(i.digest)}</Link> : <><span title={i.ref}>{i.ref.includes('@') ? `${i.ref.split('@')[0]}@${shortDigest(i.ref.split('@')[1]!)}` : i.ref}</span> <span className="muted">(not scanned)</span></>}</td>
                     <td>{i.summary ? vulnCount(i.summary, 'CRITICAL') : '—'}</td>
                     <td>{i.summary ? vulnCount(i.summary, 'HIGH') : '—'}</td>
                     <td>{i.summary?.fixable ?? '—'}</td>
@@ -79,6 +80,7 @@ export function DeploymentDetail() {
           )}
         </Section>
       </div>
+      <DeploymentVulnerabilities id={d.id} images={d.images} />
       <DeploymentBaseline id={d.id} />
       <DeploymentNeighbours id={d.id} />
     </>

@@ -30,6 +30,7 @@ import { evidenceApi } from './evidence.js';
 import { trendsApi } from './trends.js';
 import { baselinesApi } from './baselines.js';
 import { deploymentVulnerabilitiesApi } from './deployment-vulnerabilities.js';
+import { whoamiApi } from './whoami.js';
 
 export const API_MODULES: ApiModule[] = [
   healthApi,
@@ -64,4 +65,5 @@ export const API_MODULES: ApiModule[] = [
   trendsApi,
   baselinesApi,
   deploymentVulnerabilitiesApi,
+  whoamiApi,
 ];

@@ -1,35 +1,40 @@
 /**
- * Whether the session's token is an admin's, for showing controls only admins may use.
- * Central has no "who am I" route yet, so this asks an admin-only list (`GET /api/v1/tokens`):
- * 200 = admin, 403 = not. Asked once per token. The API still decides every write.
+ * Who the session's token is (`GET /api/v1/whoami`), for showing controls only admins may use.
+ * Asked once per token. The API still decides every write.
  */
 import { useEffect, useState } from 'react';
-import { api, ApiError } from './client';
+import { api } from './client';
 import { session } from './session';
 
-const known = new Map<string, Promise<boolean>>();
+export interface Whoami { role: string; name: string; id: string; expiresAt?: string }
 
-function probe(token: string): Promise<boolean> {
+const known = new Map<string, Promise<Whoami | null>>();
+
+function ask(token: string): Promise<Whoami | null> {
   let p = known.get(token);
   if (!p) {
-    p = api('GET', '/api/v1/tokens').then(() => true, (e: unknown) => {
-      if (e instanceof ApiError && e.status === 403) return false;
-      known.delete(token); // unreachable or the like: ask again next time
-      return false;
+    p = api<Whoami>('GET', '/api/v1/whoami').catch(() => {
+      known.delete(token); // unreachable, expired or refused: ask again next time
+      return null;
     });
     known.set(token, p);
   }
   return p;
 }
 
-export function useIsAdmin(): boolean {
-  const [admin, setAdmin] = useState(false);
+/** The calling token, or null until known (or when Central cannot say). */
+export function useWhoami(): Whoami | null {
+  const [me, setMe] = useState<Whoami | null>(null);
   useEffect(() => {
     const token = session.token();
     if (!token) return;
     let live = true;
-    void probe(token).then((a) => { if (live) setAdmin(a); });
+    void ask(token).then((w) => { if (live) setMe(w); });
     return () => { live = false; };
   }, []);
-  return admin;
+  return me;
+}
+
+export function useIsAdmin(): boolean {
+  return useWhoami()?.role === 'admin';
 }

@@ -1,7 +1,10 @@
-/** `GET /api/v1/whoami`: each token is told its own role, name, id and expiry. */
+/** `GET /api/v1/whoami`: each token is told its own role, name, id and expiry; /settings shows it. */
 import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
 import { createToken } from '../../src/central/store/tokens.js';
-import { startTestCentral, storeTest } from '../helpers/central.js';
+import { startTestCentral, storeTest, type TestCentral } from '../helpers/central.js';
+import { chromiumSkip, ensureConsoleBuilt, launchBrowser, signIn } from './browser.js';
 
 await storeTest('whoami answers each token with its own role, name, id and expiry', async (dialect) => {
   const c = await startTestCentral({ dialect });
@@ -31,4 +34,33 @@ await storeTest('whoami answers each token with its own role, name, id and expir
   } finally {
     await c.close();
   }
+});
+
+describe('console: /settings names the session\'s token', { skip: chromiumSkip() }, () => {
+  let central: TestCentral;
+  let browser: Browser;
+  before(async () => {
+    ensureConsoleBuilt();
+    central = await startTestCentral();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await central?.close();
+  });
+
+  test('an analyst with an expiry and an admin without one each see their own token', async () => {
+    const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+    const analyst = await createToken(central.db(), { name: 'night-shift', role: 'analyst', expiresAt });
+    for (const [token, name, role, expiry] of [[analyst.token, 'night-shift', 'analyst', expiresAt], [central.adminToken, 'test-admin', 'admin', undefined]] as const) {
+      const page = await (await browser.newContext()).newPage();
+      await signIn(page, central.url, token);
+      await page.goto(`${central.url}/settings`);
+      const line = page.getByTestId('whoami');
+      await line.waitFor();
+      assert.match(await line.innerText(), new RegExp(`token ${name} \\(role ${role}\\), which ${expiry ? 'expires' : 'does not expire'}`));
+      if (expiry) assert.equal(await line.locator('time').getAttribute('datetime'), expiry);
+      await page.context().close();
+    }
+  });
 });

@@ -4,6 +4,7 @@ import { api, ApiError } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
 import type { Source, SummaryCounts, TokenInfo } from '../api/types';
 import { ErrorNote, Loading, Section, StateBadge, When } from '../components/bits';
+import { useWhoami } from '../api/role';
 
 const ROLES = ['admin', 'analyst', 'ci', 'sensor', 'admission'];
 
@@ -162,10 +163,22 @@ function Tokens() {
   );
 }
 
+/** Which token this session uses (`GET /api/v1/whoami`): its name, role and expiry. */
+function SignedInAs() {
+  const me = useWhoami();
+  if (!me) return null;
+  return (
+    <p className="hint" data-testid="whoami">
+      Signed in with the token <strong>{me.name}</strong> (role <strong>{me.role}</strong>), {me.expiresAt ? <>which expires <When iso={me.expiresAt} /></> : 'which does not expire'}.
+    </p>
+  );
+}
+
 export function Settings() {
   return (
     <>
       <h1>Settings</h1>
+      <SignedInAs />
       <div className="grid">
         <Section title="Clusters"><Sources kind="clusters" /></Section>
         <Section title="Hosts"><Sources kind="hosts" /></Section>

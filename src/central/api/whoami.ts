@@ -16,9 +16,8 @@ const whoamiSchema = {
 
 export const whoamiApi: ApiModule = (app, ctx) => {
   app.get('/api/v1/whoami', {
-    // 'read': every role that uses the console. ci, sensor and admission tokens get 403
-    // until a permission every role holds exists (see docs/notes/console.md).
-    config: { permission: 'read' },
+    // every role may ask what it is (a pipeline checking its token's expiry, a sensor its role)
+    config: { permission: 'self' },
     schema: { summary: 'The calling API token: role, name, id, expiry', querystring: NO_QUERY, response: { 200: whoamiSchema } },
   }, async (req) => {
     const p = req.principal;

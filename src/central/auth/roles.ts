@@ -7,14 +7,15 @@ export type Permission =
   | 'admin' // tokens, clusters, hosts, policies and exceptions changes
   | 'ingest:scans' // image scans, SBOMs, signature status, k8s check and registry audit findings
   | 'ingest:events' // alerts and decisions
-  | 'ci:check'; // verdicts against Central's policies
+  | 'ci:check' // verdicts against Central's policies
+  | 'self'; // what the calling token is (whoami): every role
 
 const GRANTS: Record<Role, readonly Permission[]> = {
-  admin: ['read', 'admin', 'ingest:scans', 'ingest:events', 'ci:check'],
-  analyst: ['read'],
-  ci: ['ingest:scans', 'ci:check'],
-  sensor: ['ingest:events'],
-  admission: ['ingest:events', 'ci:check'],
+  admin: ['read', 'admin', 'ingest:scans', 'ingest:events', 'ci:check', 'self'],
+  analyst: ['read', 'self'],
+  ci: ['ingest:scans', 'ci:check', 'self'],
+  sensor: ['ingest:events', 'self'],
+  admission: ['ingest:events', 'ci:check', 'self'],
 };
 
 export function roleAllows(role: string, permission: Permission): boolean {

@@ -105,6 +105,29 @@ await storeTest('registry hygiene: watched repositories get stale, unsigned and 
     await auditWatchedRepositories(c.ctx);
     assert.deepEqual(flags(await stored()), ['v1:stale', 'v2-copy:unsigned', 'v2-copy:vulnerable', 'v2:unsigned', 'v2:vulnerable']);
 
+    // Every tag, flagged or not, as the console's per-tag view reads it (an analyst may).
+    const tagsRes = await c.api('GET', `/api/v1/registry-watches/${watch.id}/tags`, undefined, analyst.GATEHOUSE_TOKEN);
+    assert.equal(tagsRes.status, 200, JSON.stringify(tagsRes.body));
+    const tagRows = tagsRes.body.items as Array<{ tag: string; digest?: string; signed: boolean; stale: boolean; ageDays?: number; vulnerabilities?: Record<string, number> }>;
+    assert.equal(tagRows.length, 4);
+    const byTag = new Map(tagRows.map((t) => [t.tag, t]));
+    // the same facts as the findings: v1 stale and (now) signed, v2 and its copy vulnerable and unsigned
+    assert.deepEqual(tagRows.filter((t) => t.stale).map((t) => t.tag), ['v1']);
+    assert.equal(byTag.get('v1')!.signed, true);
+    assert.equal(byTag.get('v1')!.digest, old.digest);
+    assert.ok(byTag.get('v1')!.ageDays! >= 399 && byTag.get('v1')!.ageDays! <= 402);
+    for (const t of ['v2', 'v2-copy']) {
+      assert.equal(byTag.get(t)!.signed, false, t);
+      assert.equal(byTag.get(t)!.digest, vulnerable.digest, t);
+      assert.equal(byTag.get(t)!.vulnerabilities?.CRITICAL, 1, t);
+      assert.equal(byTag.get(t)!.vulnerabilities?.HIGH, 1, t);
+    }
+    const flaggedTags = new Set(flags(await stored()).map((f) => f.split(':')[0]));
+    const clean = tagRows.filter((t) => !flaggedTags.has(t.tag));
+    assert.equal(clean.length, 1, 'one tag no finding names is listed too');
+    assert.ok(clean[0]!.signed && !clean[0]!.stale && !Object.values(clean[0]!.vulnerabilities ?? {}).some((n) => n > 0), JSON.stringify(clean[0]));
+    assert.equal((await c.api('GET', '/api/v1/registry-watches/rw-nope/tags')).status, 404);
+
     const listed = await runCli(['registry', 'watch', 'list', '--format', 'json'], { env: analyst });
     assert.equal(listed.code, 0, listed.stderr);
     const [w] = JSON.parse(listed.stdout);

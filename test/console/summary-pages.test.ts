@@ -18,6 +18,7 @@ import { cacheHas, missing } from '../helpers/components.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
 import { OCI_DIR } from '../fixtures/test-images.js';
 import { VulnDb } from '../../src/vuln/db.js';
+import { recordWatchRun, type WatchTag } from '../../src/central/store/registry-watches.js';
 import { importPath } from '../../src/vuln/feeds/index.js';
 import { axeSerious, chromiumSkip, ensureConsoleBuilt, launchBrowser, shot, signIn } from './browser.js';
 
@@ -124,6 +125,33 @@ describe('console: dashboard summary, SBOM download, /registries, /policies', { 
     await page.waitForURL(/flagged=1/);
     await cart.locator('tbody tr', { hasText: '2.0' }).waitFor({ state: 'detached' });
     assert.equal(await cart.locator('tbody tr').count(), 1, 'cart:2.0 is recent, signed and has no critical or high vulnerability');
+  });
+
+  test('/registries: a watched repository\'s audited tags, also those Central never had pushed', async () => {
+    const added = await central.api('POST', '/api/v1/registry-watches', { repository: 'registry.example/shop/ledger' });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    // The hygiene job's record of its audit (the job itself runs against the real registry in test/central/registry-hygiene.test.ts).
+    const rows: WatchTag[] = [
+      { repository: 'shop/ledger', tag: '0.9', digest: `sha256:${'c'.repeat(64)}`, created: new Date(Date.now() - 300 * DAY).toISOString(), ageDays: 300, signed: false, stale: true },
+      { repository: 'shop/ledger', tag: '1.4', digest: `sha256:${'d'.repeat(64)}`, created: new Date(Date.now() - 3 * DAY).toISOString(), ageDays: 3, signed: true, stale: false, vulnerabilities: { CRITICAL: 1, HIGH: 2 } },
+    ];
+    await recordWatchRun(central.db(), added.body.id, { at: new Date().toISOString(), error: null, tags: rows.length, rows });
+    await page.goto(`${central.url}/registries`);
+    const show = page.getByRole('button', { name: 'Show tags' });
+    await show.waitFor();
+    await show.press('Enter');
+    const table = page.getByRole('table', { name: 'Audited tags of registry.example/shop/ledger' });
+    await table.waitFor();
+    const api = (await central.api('GET', `/api/v1/registry-watches/${added.body.id}/tags`)).body.items as WatchTag[];
+    assert.equal(await table.getByTestId('watch-tag-row').count(), api.length);
+    const old = table.getByTestId('watch-tag-row').filter({ hasText: '0.9' });
+    assert.match(await old.innerText(), /300 days · older than 6 months/);
+    assert.match(await old.innerText(), /unsigned/);
+    const recent = await table.getByTestId('watch-tag-row').filter({ hasText: '1.4' }).locator('td').allInnerTexts();
+    assert.deepEqual(recent.slice(2), ['3 days', 'signed', '1', '2', '0', '0']);
+    assert.equal(await page.getByRole('button', { name: 'Hide tags' }).getAttribute('aria-expanded'), 'true');
+    await shot(page, 'registries-watch-tags');
+    assert.deepEqual(await axeSerious(page), []);
   });
 
   test('/policies: list, YAML, a changed policy\'s dry run, and problems at file:line', async () => {

@@ -4,7 +4,7 @@
  * them; readers list them with their last run. The job stores its findings like the
  * findings ingest does: source 'registry-audit', target registry/repository.
  */
-import { addWatch, listWatches, removeWatch } from '../store/registry-watches.js';
+import { addWatch, listWatches, removeWatch, watchTags } from '../store/registry-watches.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
 import { NO_QUERY } from './paging.js';
@@ -16,6 +16,16 @@ const watchSchema = {
     createdAt: { type: 'string' }, createdBy: { type: ['string', 'null'] }, lastRunAt: { type: ['string', 'null'] }, lastError: { type: ['string', 'null'] }, tags: { type: ['integer', 'null'] },
   },
   required: ['id', 'registry', 'repository', 'target', 'createdAt'],
+} as const;
+
+const tagSchema = {
+  type: 'object',
+  properties: {
+    repository: { type: 'string' }, tag: { type: 'string' }, digest: { type: 'string' }, created: { type: 'string' }, ageDays: { type: 'number' },
+    signed: { type: 'boolean' }, stale: { type: 'boolean' },
+    vulnerabilities: { type: 'object', additionalProperties: { type: 'integer' } }, error: { type: 'string' },
+  },
+  required: ['repository', 'tag', 'signed', 'stale'],
 } as const;
 
 /** Repository paths as the distribution spec names them, with glob characters for watches over many. */
@@ -41,6 +51,20 @@ export const registryWatchesApi: ApiModule = (app, ctx) => {
     config: { permission: 'read' },
     schema: { querystring: NO_QUERY, summary: 'List the watched registry repositories and their last hygiene audit', response: { 200: { type: 'object', properties: { items: { type: 'array', items: watchSchema } }, required: ['items'] } } },
   }, async () => ({ items: await listWatches(ctx.db) }));
+
+  app.get<{ Params: { id: string } }>('/api/v1/registry-watches/:id/tags', {
+    config: { permission: 'read' },
+    schema: {
+      querystring: NO_QUERY,
+      summary: "Each tag of a watched repository as its last good audit saw it: age (stale past six months), signature, Central's vulnerability counts",
+      params: { type: 'object', additionalProperties: false, properties: { id: { type: 'string', minLength: 1, maxLength: 100 } }, required: ['id'] },
+      response: { 200: { type: 'object', properties: { items: { type: 'array', items: tagSchema } }, required: ['items'] }, 404: errorSchema },
+    },
+  }, async (req) => {
+    const items = await watchTags(ctx.db, req.params.id);
+    if (!items) throw new ApiError(404, 'not-found', `no registry watch ${req.params.id}`);
+    return { items };
+  });
 
   app.post<{ Body: { repository: string } }>('/api/v1/registry-watches', {
     config: { permission: 'admin' },

@@ -20,7 +20,7 @@ import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
 import { chunks, fromJson } from '../store/json.js';
 import type { ImageSummary } from '../store/images.js';
-import { REGISTRY_AUDIT_SOURCE, listWatches, recordWatchRun, type RegistryWatch } from '../store/registry-watches.js';
+import { REGISTRY_AUDIT_SOURCE, listWatches, recordWatchRun, type RegistryWatch, type WatchTag } from '../store/registry-watches.js';
 import { replaceFindings } from '../store/findings.js';
 import { reconcileViolations } from '../store/violations.js';
 
@@ -86,7 +86,7 @@ export async function auditWatch(ctx: CentralContext, watch: RegistryWatch, opts
     await replaceFindings(trx, REGISTRY_AUDIT_SOURCE, watch.target, [...hygiene, ...violations], at);
     await reconcileViolations(trx, { subjectKind: REGISTRY_AUDIT_SOURCE, subjectKey: watch.target, stage: 'build', findings: violations }, ctx.policies.exceptions, now);
   });
-  await recordWatchRun(ctx.db, watch.id, { at, error: null, tags: rows.length });
+  await recordWatchRun(ctx.db, watch.id, { at, error: null, tags: rows.length, rows: rows.map((r) => watchTag(r, known.summaries.get(r.digest ?? ''))) });
   return { watch, tags: rows.length, findings: hygiene.length + violations.length, violations: violations.length };
 }
 
@@ -99,6 +99,16 @@ async function knownImages(ctx: CentralContext, digests: string[]): Promise<{ su
     }
   }
   return { summaries };
+}
+
+/** A tag as the console shows it: the audit's facts and Central's vulnerability counts of its digest. */
+function watchTag(r: AuditRow, summary: ImageSummary | undefined): WatchTag {
+  const counts = summary?.counts.vulnerability;
+  return {
+    repository: r.repository, tag: r.tag, signed: r.signed, stale: r.flags.includes('stale'),
+    ...(r.digest ? { digest: r.digest } : {}), ...(r.created ? { created: r.created } : {}), ...(r.ageDays !== undefined ? { ageDays: r.ageDays } : {}),
+    ...(summary ? { vulnerabilities: { ...(counts ?? {}) } } : {}), ...(r.error ? { error: r.error } : {}),
+  };
 }
 
 /** The image subject of a tag Central has not scanned: what the audit read (no pull, so no packages, secrets or hygiene). */

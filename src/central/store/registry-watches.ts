@@ -16,7 +16,27 @@ export interface RegistryWatchesTable {
   last_run_at: string | null;
   last_error: string | null;
   tags: number | null;
+  /** JSON of WatchTag[] from the last successful audit (migration 0014). */
+  tag_rows?: string | null;
 }
+
+/** One tag as the last audit saw it: what the console's per-tag hygiene view shows. */
+export interface WatchTag {
+  repository: string;
+  tag: string;
+  digest?: string;
+  created?: string;
+  ageDays?: number;
+  signed: boolean;
+  /** Older than the audit's maximum age (six months by default). */
+  stale: boolean;
+  /** Vulnerabilities by severity from Central's last scan of the digest; absent when never scanned. */
+  vulnerabilities?: Record<string, number>;
+  error?: string;
+}
+
+/** Tags kept per watch: a repository with more shows the first ones (by repository and tag) and says how many. */
+export const MAX_WATCH_TAGS = 5000;
 
 type WatchDb = Kysely<Database & { registry_watches: RegistryWatchesTable }>;
 
@@ -32,6 +52,9 @@ export interface RegistryWatch {
   lastError: string | null;
   tags: number | null;
 }
+
+/** Every column but the tag rows (read only by the per-tag route). */
+const WATCH_COLUMNS = ['id', 'registry', 'repository', 'created_at', 'created_by', 'last_run_at', 'last_error', 'tags'] as const;
 
 const watches = (db: Kysely<Database>): WatchDb => db.withTables<{ registry_watches: RegistryWatchesTable }>();
 
@@ -52,7 +75,7 @@ export async function addWatch(db: Kysely<Database>, w: { registry: string; repo
 }
 
 export async function listWatches(db: Kysely<Database>): Promise<RegistryWatch[]> {
-  return (await watches(db).selectFrom('registry_watches').selectAll().orderBy('registry').orderBy('repository').execute()).map(toWatch);
+  return (await watches(db).selectFrom('registry_watches').select(WATCH_COLUMNS).orderBy('registry').orderBy('repository').execute()).map(toWatch);
 }
 
 /** Removes a watch and the findings it stored; its open violations resolve (nothing watches them any more). */
@@ -69,8 +92,19 @@ export async function removeWatch(db: Kysely<Database>, id: string, now: string)
   });
 }
 
-export async function recordWatchRun(db: Kysely<Database>, id: string, run: { at: string; error: string | null; tags: number | null }): Promise<void> {
-  await watches(db).updateTable('registry_watches').set({ last_run_at: run.at, last_error: run.error, tags: run.tags }).where('id', '=', id).execute();
+/** Records a run; a failed run (no `rows`) keeps the tags of the last good one. */
+export async function recordWatchRun(db: Kysely<Database>, id: string, run: { at: string; error: string | null; tags: number | null; rows?: WatchTag[] }): Promise<void> {
+  const rows = run.rows ? [...run.rows].sort((a, b) => a.repository.localeCompare(b.repository) || a.tag.localeCompare(b.tag)).slice(0, MAX_WATCH_TAGS) : undefined;
+  await watches(db).updateTable('registry_watches')
+    .set({ last_run_at: run.at, last_error: run.error, tags: run.tags, ...(rows ? { tag_rows: JSON.stringify(rows) } : {}) })
+    .where('id', '=', id).execute();
+}
+
+/** The tags of a watch's last good audit; undefined for an unknown watch. */
+export async function watchTags(db: Kysely<Database>, id: string): Promise<WatchTag[] | undefined> {
+  const r = await watches(db).selectFrom('registry_watches').select(['tag_rows']).where('id', '=', id).executeTakeFirst();
+  if (!r) return undefined;
+  return r.tag_rows ? (JSON.parse(r.tag_rows) as WatchTag[]) : [];
 }
 
 /** The findings source of `registry audit` pushes and of the hygiene job alike. */

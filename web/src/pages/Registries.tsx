@@ -11,6 +11,7 @@ import { collect } from '../api/collect';
 import { useLiveChanges } from '../api/hooks';
 import { vulnCount, type Image } from '../api/types';
 import { ErrorNote, Loading, Section, When, age, shortDigest } from '../components/bits';
+import { WatchTags } from '../components/WatchTags';
 
 interface Watch { id: string; registry: string; repository: string; target: string; createdAt: string; lastRunAt?: string | null; lastError?: string | null; tags?: number | null }
 
@@ -64,6 +65,7 @@ export function Registries() {
   const [params, setParams] = useSearchParams();
   // Local state (the URL follows): the box changes at once, even while the router's navigation is pending.
   const [onlyFlagged, setOnlyFlagged] = useState(params.get('flagged') === '1');
+  const [openWatch, setOpenWatch] = useState<string>();
   const [data, setData] = useState<{ images: Image[]; complete: boolean; watches: Watch[] }>();
   const [error, setError] = useState<ApiError>();
   const reload = useCallback(() => {
@@ -138,7 +140,10 @@ export function Registries() {
               {data.watches.map((w) => (
                 <tr key={w.id}>
                   <td><code>{w.target}</code></td>
-                  <td>{w.tags ?? '—'}</td>
+                  <td>
+                    {w.tags ?? '—'}
+                    {w.tags ? <> <button type="button" className="secondary small" aria-expanded={openWatch === w.id} aria-controls={`watch-tags-${w.id}`} onClick={() => setOpenWatch(openWatch === w.id ? undefined : w.id)}>{openWatch === w.id ? 'Hide tags' : 'Show tags'}</button></> : null}
+                  </td>
                   <td><When iso={w.lastRunAt ?? null} /></td>
                   <td>{w.lastError ? <span className="error">{w.lastError}</span> : w.lastRunAt ? 'ok' : <span className="muted">not audited yet</span>}</td>
                 </tr>
@@ -146,6 +151,12 @@ export function Registries() {
             </tbody>
           </table>
         )}
+        {data.watches.filter((w) => w.id === openWatch).map((w) => (
+          <div key={w.id} id={`watch-tags-${w.id}`}>
+            <h3>Tags of <code>{w.target}</code> at its last audit</h3>
+            <WatchTags watchId={w.id} target={w.target} />
+          </div>
+        ))}
         <p className="hint">Violations the audits opened: <Link to="/violations?state=active&stage=build">active build-stage violations</Link>.</p>
       </Section>
     </>

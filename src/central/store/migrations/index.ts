@@ -16,6 +16,7 @@ import * as responseActions from './0010-response-actions.js';
 import * as imageProvenance from './0011-image-provenance.js';
 import * as baselines from './0012-baselines.js';
 import * as sharedAdvisories from './0013-shared-advisories.js';
+import * as registryWatchTags from './0014-registry-watch-tags.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-image-provenance': imageProvenance,
   '0012-baselines': baselines,
   '0013-shared-advisories': sharedAdvisories,
+  '0014-registry-watch-tags': registryWatchTags,
 };
 
 export const migrationProvider: MigrationProvider = {

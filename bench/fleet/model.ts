@@ -13,6 +13,7 @@ import type { ImageReport, IngestEvent } from '../../src/central/client/ingest-t
 import type { Finding, Severity } from '../../src/findings/finding.js';
 import { syntheticDigest } from '../../src/central/images/bench-hook.js';
 import { imageRef } from '../central/inventory.js';
+import { rng } from '../../test/helpers/random.js';
 
 export interface FleetSize {
   nodes: number;
@@ -20,17 +21,8 @@ export interface FleetSize {
   seed: number;
 }
 
-/** A small fast PRNG (mulberry32): the same seed gives the same fleet and the same event stream. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded PRNG (mulberry32): the same seed gives the same fleet and the same event stream. */
+export const prng = rng;
 
 /** Distinct images: one per 40 workloads, between 50 and 400 ("a few hundred distinct SBOMs"). */
 export const imageCount = (deployments: number) => Math.max(50, Math.min(400, Math.round(deployments / 40)));

@@ -13,15 +13,11 @@
  * (`image scan|sbom --server`, Central's own scans: images.provenance), the engine's image
  * labels on plain hosts, then pod annotations and labels (src/identity/provenance.ts orders them).
  */
-import { buildServiceIdentity, countsFromSeverities, type ImageFactsForIdentity } from '../../identity/record.js';
 import { caPem, issueSvidForRequest, makeSpiffeCa, parseCaFile, type SpiffeCa } from '../../identity/ca.js';
 import { DEFAULT_TRUST_DOMAIN, checkTrustDomain, parseSpiffeId } from '../../identity/spiffe.js';
 import type { ServiceIdentity } from '../../identity/types.js';
-import { workloadKindOf } from '../../kube/workload-kinds.js';
 import { isUserError } from '../../util/errors.js';
-import { canonicalRef } from '../live/image-catalog.js';
-import { fromJson } from '../store/json.js';
-import type { ImageSummary } from '../store/images.js';
+import { identitiesOfDeployments } from '../network/identities.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
 import { decodeCursor, encodeCursor, pageQuerySchema, pageSchema } from './paging.js';
@@ -67,17 +63,6 @@ export const identitySchema = {
     signature, signers: { type: 'array', items: str }, vulnerabilities: counts, scanned: { type: 'boolean' }, build,
   },
 } as const;
-
-/** `value` placed at `path` (a pod template inside its workload). */
-function nest(path: readonly string[], value: Record<string, any>): Record<string, any> {
-  return path.reduceRight<Record<string, any>>((inner, key) => ({ [key]: inner }), value);
-}
-
-interface StoredImage {
-  digest: string; signature: { verified?: boolean; signers?: string[] } | null; summary: ImageSummary | null; scanned: boolean;
-  /** Config labels and manifest annotations as pushed (images.provenance). */
-  provenance: { labels?: Record<string, string>; annotations?: Record<string, string> };
-}
 
 interface Query { cluster?: string; namespace?: string; trustDomain: string; limit: number; cursor?: string }
 
@@ -164,68 +149,7 @@ export const identitiesApi: ApiModule = (app, ctx) => {
     const page = rows.slice(0, limit);
     if (!page.length) return { items: [], nextCursor: null };
 
-    // The objects behind the page's deployments, in one query.
-    const objects = await ctx.db.selectFrom('objects').select(['source_id', 'kind', 'namespace', 'name', 'uid', 'body'])
-      .where('source_id', 'in', [...new Set(page.map((r) => r.source_id))])
-      .where('name', 'in', [...new Set(page.map((r) => r.name))])
-      .where('deleted_at', 'is', null).execute();
-    const objectOf = new Map(objects.map((o) => [`${o.source_id}\u001f${o.kind}\u001f${o.namespace}\u001f${o.name}`, o]));
-
-    // Stored images by digest and canonical reference.
-    const images = await ctx.db.selectFrom('images').select(['digest', 'refs', 'signature', 'summary', 'scanned_at', 'has_sbom', 'provenance']).execute();
-    const byDigest = new Map<string, StoredImage>();
-    const byRef = new Map<string, StoredImage>();
-    for (const r of images) {
-      const img: StoredImage = {
-        digest: r.digest,
-        signature: fromJson(r.signature, null),
-        summary: fromJson<ImageSummary | null>(r.summary, null),
-        scanned: r.scanned_at !== null || r.has_sbom === 1,
-        provenance: fromJson<{ labels?: Record<string, string>; annotations?: Record<string, string> }>(r.provenance, {}),
-      };
-      byDigest.set(r.digest, img);
-      for (const ref of fromJson<string[]>(r.refs, [])) byRef.set(canonicalRef(ref), img);
-    }
-    // Plain hosts: the engine's images (their labels), by image id.
-    const hostImageIds = new Set<string>();
-    for (const o of objects) if (o.kind === 'Container') {
-      const id = (fromJson<Record<string, any>>(o.body, {}) as { Image?: unknown }).Image;
-      if (typeof id === 'string') hostImageIds.add(id);
-    }
-    const hostImages = hostImageIds.size
-      ? await ctx.db.selectFrom('objects').select(['source_id', 'uid', 'body']).where('kind', '=', 'Image').where('uid', 'in', [...hostImageIds]).where('deleted_at', 'is', null).execute()
-      : [];
-    const hostImageLabels = new Map(hostImages.map((i) => [`${i.source_id}\u001f${i.uid}`, fromJson<Record<string, any>>(i.body, {}).Config?.Labels as Record<string, string> | undefined]));
-
-    const lookup = (sourceId: string, ref: string, imageId?: string): ImageFactsForIdentity | undefined => {
-      const at = ref.indexOf('@');
-      const stored = (at >= 0 ? byDigest.get(ref.slice(at + 1)) : undefined) ?? byRef.get(canonicalRef(ref)) ?? (imageId ? byDigest.get(imageId) : undefined);
-      // The engine's labels of a host image, else the labels pushed with the stored image.
-      const labels = (imageId ? hostImageLabels.get(`${sourceId}\u001f${imageId}`) : undefined) ?? stored?.provenance.labels;
-      const annotations = stored?.provenance.annotations;
-      if (!stored && !labels) return undefined;
-      return {
-        ...(stored ? { digest: stored.digest } : imageId ? { digest: imageId } : {}),
-        signature: stored?.signature ? { verified: stored.signature.verified === true, signers: stored.signature.signers ?? [] } : null,
-        vulnerabilities: stored?.scanned ? countsFromSeverities(stored.summary?.counts.vulnerability) : null,
-        ...(labels ? { labels } : {}),
-        ...(annotations ? { annotations } : {}),
-      };
-    };
-
-    const items: ServiceIdentity[] = page.map((d) => {
-      const o = objectOf.get(`${d.source_id}\u001f${d.kind}\u001f${d.namespace}\u001f${d.name}`);
-      // No object stored (yet): the deployment's own image list stands in for its containers.
-      const body = o ? fromJson<Record<string, any>>(o.body, {}) : d.kind === 'Container'
-        ? { Config: { Image: fromJson<string[]>(d.images, [])[0] } }
-        : nest(workloadKindOf(d.kind)?.template ?? [], { spec: { containers: fromJson<string[]>(d.images, []).map((image) => ({ image })) } });
-      const where = d.source_kind === 'cluster' ? { cluster: d.source_name } : { host: d.source_name };
-      const identity = buildServiceIdentity({ ...where, namespace: d.namespace, kind: d.kind, name: d.name, body }, {
-        trustDomain,
-        image: (ref, c) => lookup(d.source_id, ref, c.imageId),
-      });
-      return { id: d.id, ...identity };
-    });
+    const items: ServiceIdentity[] = await identitiesOfDeployments(ctx, page, trustDomain);
     return { items, nextCursor: rows.length > limit ? encodeCursor({ k: null, id: page[page.length - 1]!.id }) : null };
   });
 };

@@ -17,7 +17,7 @@ import type { ImageFacts } from '../../vuln/image-facts.js';
 import { describeError } from '../../util/errors.js';
 import type { CentralPolicies } from '../policies.js';
 import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster, type SeverityCounts } from '../risk/index.js';
-import { fromJson, toJson } from '../store/json.js';
+import { chunks, fromJson, toJson } from '../store/json.js';
 import type { Database } from '../store/schema.js';
 import { reconcileViolations, resolveSubject } from '../store/violations.js';
 import { deploymentId, imagesOf, isDeployment, labelsOf } from './deployments.js';
@@ -30,10 +30,15 @@ const NAMESPACE_CONTEXT = new Set(['Service', 'Ingress', 'NetworkPolicy', 'Role'
 const CLUSTER_CONTEXT = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'AdminNetworkPolicy', 'BaselineAdminNetworkPolicy', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy']);
 
 interface SourceState {
+  id: string;
   loaded: boolean;
   name: string;
   /** kind/namespace/name → object. */
   objects: Map<string, ManifestObject>;
+  /** Deployments' keys by the images they run (digest or canonical reference), and by deployment id: a push or an alert marks only these. */
+  imageUsers: Map<string, Set<string>>;
+  imagesOfKey: Map<string, string[]>;
+  keyOfId: Map<string, string>;
   index?: ObjectIndex;
   prepared?: PreparedCluster;
   /** Marks: deployment keys, namespaces whose deployments all need a pass, or everything. */
@@ -108,7 +113,7 @@ export class LiveEvaluator implements ChangeListener {
 
   /** One image changed (a push): only deployments running one of its references or its digest are evaluated again. */
   imageChanged(refsAndDigest: readonly string[]): void {
-    this.images.invalidate();
+    this.images.refresh(refsAndDigest.filter((r) => r.startsWith('sha256:')));
     for (const r of refsAndDigest) this.changedImages.add(r.startsWith('sha256:') ? r : canonicalRef(r));
     this.schedule();
   }
@@ -163,7 +168,7 @@ export class LiveEvaluator implements ChangeListener {
 
   private state(sourceId: string): SourceState {
     let s = this.sources.get(sourceId);
-    if (!s) this.sources.set(sourceId, (s = { loaded: false, name: sourceId, objects: new Map(), keys: new Set(), namespaces: new Set(), all: true, reread: new Set(), indexStale: true, contextChanged: true }));
+    if (!s) this.sources.set(sourceId, (s = { id: sourceId, loaded: false, name: sourceId, objects: new Map(), imageUsers: new Map(), imagesOfKey: new Map(), keyOfId: new Map(), keys: new Set(), namespaces: new Set(), all: true, reread: new Set(), indexStale: true, contextChanged: true }));
     return s;
   }
 
@@ -183,14 +188,53 @@ export class LiveEvaluator implements ChangeListener {
     this.changedImages = new Set();
     let evaluated = 0;
     for (const [sourceId, s] of this.sources) {
+      // Only pushed images or new alerts, nothing re-read: the pass visits the deployments they name.
+      const targeted = s.loaded && !s.all && s.reread.size === 0 && s.keys.size === 0 && s.namespaces.size === 0 && !s.contextChanged;
       try {
-        evaluated += await this.passSource(sourceId, s, alerted, images);
+        evaluated += targeted ? await this.passTargeted(sourceId, s, alerted, images) : await this.passSource(sourceId, s, alerted, images);
       } catch (e) {
+        // A targeted pass does not check every deployment's row: after a failure, the next pass does.
+        if (targeted) s.all = true;
         this.options.onError?.(`evaluation of source ${s.name}: ${describeError(e)}`);
       }
     }
     this.passes++;
     if (evaluated > 0) this.options.onEvaluated?.(evaluated);
+  }
+
+  /**
+   * A pass for pushed images and alerts only: the deployments running those images (the
+   * source's image index) and those alerted, found without walking every object, their rows
+   * and alert counts read for them alone. What else a full pass does (rows missing or deleted,
+   * objects gone) only follows from object changes, which take the full pass.
+   */
+  private async passTargeted(sourceId: string, s: SourceState, alerted: ReadonlySet<string>, images: ReadonlySet<string>): Promise<number> {
+    const keys = new Set<string>();
+    for (const image of images) for (const key of s.imageUsers.get(image) ?? []) keys.add(key);
+    for (const id of alerted) {
+      const key = s.keyOfId.get(id);
+      if (key) keys.add(key);
+    }
+    if (keys.size === 0) return 0;
+    const targets = [...keys].flatMap((key) => {
+      const object = s.objects.get(key);
+      if (!object) return [];
+      const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
+      return [{ key, object, meta: { kind, namespace, name, body: object.raw }, id: deploymentId(sourceId, kind, namespace, name) }];
+    });
+    const ids = targets.map((t) => t.id);
+    const existing = new Map<string, { deleted_at: string | null }>();
+    for (const part of chunks(ids, 500)) {
+      for (const r of await this.db.selectFrom('deployments').select(['id', 'deleted_at']).where('id', 'in', part).execute()) existing.set(r.id, r);
+    }
+    const now = this.now();
+    const alerts = await this.alertCounts(sourceId, now, ids);
+    let count = 0;
+    for (const t of targets) {
+      await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id));
+      if (++count % 25 === 0) await yieldToEventLoop();
+    }
+    return count;
   }
 
   /** Returns how many deployments it evaluated or marked deleted. */
@@ -231,7 +275,7 @@ export class LiveEvaluator implements ChangeListener {
       if (!isDeployment(meta)) continue;
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
-      if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at || (images.size > 0 && runsAny(meta, images)))) continue;
+      if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at || (images.size > 0 && runsAny(s, key, images)))) continue;
       await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id));
       // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
       if (++count % 25 === 0) await yieldToEventLoop();
@@ -297,13 +341,15 @@ export class LiveEvaluator implements ChangeListener {
     return this.imageFields;
   }
 
-  /** Alerts of the last day per deployment of a source, by severity (one grouped query per pass). */
-  private async alertCounts(sourceId: string, now: Date): Promise<Map<string, SeverityCounts>> {
+  /** Alerts of the last day per deployment of a source (or of these deployments), by severity (one grouped query per pass). */
+  private async alertCounts(sourceId: string, now: Date, ids?: readonly string[]): Promise<Map<string, SeverityCounts>> {
     const since = new Date(now.getTime() - ALERT_WINDOW_MS).toISOString();
-    const rows = await this.db.selectFrom('events').select(['deployment_id', 'severity', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('type', '=', 'alert').where('time', '>=', since)
-      .where('deployment_id', 'in', (eb) => eb.selectFrom('deployments').select('id').where('source_id', '=', sourceId))
-      .groupBy(['deployment_id', 'severity']).execute();
+    const query = this.db.selectFrom('events').select(['deployment_id', 'severity', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('type', '=', 'alert').where('time', '>=', since);
+    const rows = ids
+      ? (await Promise.all(chunks([...ids], 500).map((part) => query.where('deployment_id', 'in', part).groupBy(['deployment_id', 'severity']).execute()))).flat()
+      : await query.where('deployment_id', 'in', (eb) => eb.selectFrom('deployments').select('id').where('source_id', '=', sourceId))
+        .groupBy(['deployment_id', 'severity']).execute();
     const out = new Map<string, SeverityCounts>();
     for (const r of rows) {
       if (!r.deployment_id) continue;
@@ -335,6 +381,9 @@ export class LiveEvaluator implements ChangeListener {
     const src = await this.db.selectFrom('sources').select('name').where('id', '=', sourceId).executeTakeFirst();
     s.name = src?.name ?? sourceId;
     s.objects.clear();
+    s.imageUsers.clear();
+    s.imagesOfKey.clear();
+    s.keyOfId.clear();
     // In pages, so a large cluster's bodies are never all in memory as text at once.
     let after = { kind: '', namespace: '', name: '' };
     for (;;) {
@@ -364,7 +413,7 @@ export class LiveEvaluator implements ChangeListener {
     const key = keyOf(kind, namespace, name);
     const body = fromJson<Record<string, any>>(text, {});
     if (workloadKindOf(kind)?.runsPods && !isDeployment({ kind, namespace, name, body })) {
-      s.objects.delete(key);
+      this.drop(s, key);
       return;
     }
     if (body.kind !== undefined) {
@@ -372,7 +421,41 @@ export class LiveEvaluator implements ChangeListener {
       const annotations = body.metadata?.annotations as Record<string, string> | undefined;
       if (annotations) delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
     }
-    s.objects.set(key, asManifest(body, s.name));
+    const object = asManifest(body, s.name);
+    s.objects.set(key, object);
+    const meta = { kind, namespace, name, body: object.raw };
+    if (isDeployment(meta)) this.index(s, key, deploymentId(s.id, kind, namespace, name), imageKeys(meta));
+    else this.unindex(s, key);
+  }
+
+  /** Forgets an object, and its place in the image and id indexes. */
+  private drop(s: SourceState, key: string): void {
+    s.objects.delete(key);
+    this.unindex(s, key);
+  }
+
+  private index(s: SourceState, key: string, id: string, images: string[]): void {
+    this.unindex(s, key);
+    s.keyOfId.set(id, key);
+    s.imagesOfKey.set(key, images);
+    for (const image of images) {
+      let users = s.imageUsers.get(image);
+      if (!users) s.imageUsers.set(image, (users = new Set()));
+      users.add(key);
+    }
+  }
+
+  private unindex(s: SourceState, key: string): void {
+    const images = s.imagesOfKey.get(key);
+    if (!images) return;
+    s.imagesOfKey.delete(key);
+    const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
+    s.keyOfId.delete(deploymentId(s.id, kind, namespace, name));
+    for (const image of images) {
+      const users = s.imageUsers.get(image);
+      users?.delete(key);
+      if (users?.size === 0) s.imageUsers.delete(image);
+    }
   }
 
   /** The stored bodies of these objects (undefined: deleted), read before any of them is applied. */
@@ -391,7 +474,7 @@ export class LiveEvaluator implements ChangeListener {
     for (const [key, body] of rows) {
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
       if (body !== undefined) this.keep(s, kind, namespace, name, body);
-      else s.objects.delete(key);
+      else this.drop(s, key);
       if (NAMESPACE_CONTEXT.has(kind) || CLUSTER_CONTEXT.has(kind)) context = true;
     }
     if (rows.length) s.indexStale = true;
@@ -405,12 +488,20 @@ export class LiveEvaluator implements ChangeListener {
   }
 }
 
-/** Whether a deployment runs one of these images (canonical references or digests). */
-function runsAny(meta: { kind: string; namespace: string; name: string; body: Record<string, any> }, images: ReadonlySet<string>): boolean {
-  return imagesOf(meta).some((ref) => {
+/** What a deployment's images are known by when an image is pushed: each reference's digest, if pinned, and its canonical form. */
+function imageKeys(meta: { kind: string; namespace: string; name: string; body: Record<string, any> }): string[] {
+  const keys = new Set<string>();
+  for (const ref of imagesOf(meta)) {
     const at = ref.indexOf('@');
-    return (at >= 0 && images.has(ref.slice(at + 1))) || images.has(canonicalRef(at >= 0 ? ref.slice(0, at) : ref));
-  });
+    if (at >= 0) keys.add(ref.slice(at + 1));
+    keys.add(canonicalRef(at >= 0 ? ref.slice(0, at) : ref));
+  }
+  return [...keys];
+}
+
+/** Whether a deployment runs one of these images (canonical references or digests). */
+function runsAny(s: SourceState, key: string, images: ReadonlySet<string>): boolean {
+  return (s.imagesOfKey.get(key) ?? []).some((image) => images.has(image));
 }
 
 function asManifest(raw: Record<string, any>, where: string): ManifestObject {

@@ -8,14 +8,11 @@
  * the window `since`); the connectivity model from the cluster's stored objects (Namespaces,
  * top-level workloads, NetworkPolicies, Services). Analyst role and up (permission `read`).
  */
-import { buildModel, type ClusterModel, type NetpolObject } from '../../kube/netpol/model.js';
-import { inferIntentFromEnv, parseIntentFile, type IntentConnection } from '../../kube/netpol/intent.js';
+import type { NetpolObject } from '../../kube/netpol/model.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
-import { observedFromGraph } from '../../network/observed-graph.js';
-import { generateFromObserved } from '../../network/observed-policy.js';
-import { isUserError } from '../../util/errors.js';
 import type { CentralContext } from '../context.js';
 import { isDeployment } from '../live/deployments.js';
+import { GeneratePool } from '../network/generate-pool.js';
 import { buildNetworkGraph } from '../network/graph-service.js';
 import { fromJson } from '../store/json.js';
 import { ApiError, errorSchema } from './errors.js';
@@ -89,7 +86,7 @@ async function clusterSource(ctx: Pick<CentralContext, 'db'>, cluster: string | 
 }
 
 /** The cluster's stored objects that connectivity depends on (owned ReplicaSets, Jobs and Pods left out, as deployments are). */
-export async function storedClusterModel(ctx: Pick<CentralContext, 'db'>, source: { id: string; name: string }): Promise<ClusterModel> {
+export async function storedClusterObjects(ctx: Pick<CentralContext, 'db'>, source: { id: string; name: string }): Promise<NetpolObject[]> {
   const objects: NetpolObject[] = [];
   let after = { kind: '', namespace: '', name: '' };
   for (;;) {
@@ -118,15 +115,13 @@ export async function storedClusterModel(ctx: Pick<CentralContext, 'db'>, source
     const raw = fromJson<Record<string, any>>(r.body, {});
     objects.push({ kind: 'Pod', name: b.name, namespace: b.namespace || undefined, labels: (raw.metadata?.labels ?? {}) as Record<string, string>, raw, source: { file: `cluster ${source.name}`, line: 0 } });
   }
-  try {
-    return buildModel(objects);
-  } catch (e) {
-    if (isUserError(e)) throw new ApiError(422, 'bad-policy', `cluster ${source.name}: ${e.message.split('\n')[0]}`);
-    throw e;
-  }
+  return objects;
 }
 
 export const networkPoliciesApi: ApiModule = (app, ctx) => {
+  // Generation is seconds of CPU at thousands of workloads: off the event loop (generate-work.ts).
+  const pool = new GeneratePool();
+  app.addHook('onClose', async () => pool.close());
   app.post<{ Body: GenerateBody }>('/api/v1/network/policies/generate', {
     config: { permission: 'read' },
     schema: {
@@ -151,31 +146,10 @@ export const networkPoliciesApi: ApiModule = (app, ctx) => {
     const body = req.body ?? {};
     const source = await clusterSource(ctx, body.cluster);
     const graph = await buildNetworkGraph(ctx, { cluster: source.id, since: body.since, namespace: body.namespace });
-    const model = await storedClusterModel(ctx, source);
-    const observed = observedFromGraph(graph, model);
-    const intents: IntentConnection[] = [];
-    if (body.intent !== undefined) {
-      try {
-        intents.push(...parseIntentFile(body.intent, 'intent', model));
-      } catch (e) {
-        if (isUserError(e)) throw new ApiError(400, 'bad-intent', e.message.split('\n')[0]!);
-        throw e;
-      }
-    }
-    if (body.env !== false) intents.push(...inferIntentFromEnv(model));
-    const res = generateFromObserved(model, { edges: observed.edges, learning: observed.learning }, {
-      intents, learning: body.learning, namespace: body.namespace, exclude: body.exclude, keepExisting: body.keepExisting, limit: body.limit,
-    });
-    return {
-      cluster: source.name,
-      yaml: res.yaml,
-      policies: res.policies,
-      simulation: res.simulation,
-      learning: res.learning,
-      unobserved: res.unobserved,
-      intents: res.intents,
-      notes: [...observed.notes, ...res.notes],
-      assumptions: res.assumptions,
-    };
+    const objects = await storedClusterObjects(ctx, source);
+    const { since: _since, cluster: _cluster, ...options } = body;
+    const outcome = await pool.run({ clusterName: source.name, objects, graph, options });
+    if ('refused' in outcome) throw new ApiError(outcome.refused.status, outcome.refused.code, outcome.refused.message);
+    return outcome.result;
   });
 };

@@ -183,3 +183,22 @@ describe('ATT&CK map and audit input', () => {
     assert.throws(() => auditLogEvents('{"auditID":"x"}\nnot json\n'), /line 1 is not an audit/);
   });
 });
+
+describe('audit IDs per cluster', () => {
+  it('the same audit ID from two clusters is two audit entries, each in its own cluster\'s incident; a repeat in one cluster stays one', () => {
+    const inputs: CorrelationInput[] = [];
+    for (const cluster of ['east', 'west']) {
+      inputs.push({ kind: 'audit', event: execAudit(at(0), 'aud-same', 'RequestReceived') as unknown as AuditEvent, cluster });
+      inputs.push({ kind: 'audit', event: execAudit(at(0), 'aud-same') as unknown as AuditEvent, cluster });
+      inputs.push({ kind: 'alert', id: `shell-${cluster}`, alert: shellAlert(at(2)), cluster, host: `node-${cluster}` });
+    }
+    const { all } = run(inputs);
+    const withShell = (id: string) => [...all.values()].find((i) => i.timeline.some((e) => e.ref === id));
+    for (const cluster of ['east', 'west']) {
+      const inc = withShell(`shell-${cluster}`);
+      assert.ok(inc, `an incident holds ${cluster}'s shell alert`);
+      assert.equal(inc.timeline.filter((e) => e.kind === 'audit').length, 1, `${cluster}'s incident has its exec audit entry once`);
+    }
+    assert.notEqual(withShell('shell-east')!.id, withShell('shell-west')!.id);
+  });
+});

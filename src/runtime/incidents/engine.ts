@@ -164,8 +164,9 @@ export class IncidentCorrelator {
   }
 
   private seenBefore(input: CorrelationInput, item: Item): boolean {
-    // Audit events come once per stage; one entry per audit ID.
-    const key = input.kind === 'audit' ? `audit:${input.event.auditID}` : `${input.kind}:${item.entry.ref}`;
+    // Audit events come once per stage; one entry per audit ID — per cluster, since two
+    // apiservers' IDs are independent.
+    const key = input.kind === 'audit' ? `audit:${input.cluster ?? 'default'}\u001f${input.event.auditID}` : `${input.kind}:${item.entry.ref}`;
     if (this.seen.has(key)) return true;
     this.seen.set(key, true);
     if (this.seen.size > 100_000) this.seen.delete(this.seen.keys().next().value!);

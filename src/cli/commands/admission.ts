@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { containerImagesOf } from '../../admission/image-trust-images.js';
 import { ImageTrustGate } from '../../admission/image-trust.js';
 import { AdmissionMetrics } from '../../admission/metrics.js';
@@ -23,6 +23,8 @@ import { UserError, describeError } from '../../util/errors.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { registerAdmissionInstall } from './admission-install.js';
 import { addSpoolOption, contractFinding, defaultSpoolDir, eventShipperFor } from '../central-push.js';
+import { createLogger, logFunction, LOG_LEVELS } from '../../util/log.js';
+import { addNatsOptions, busPublisherFrom, type NatsCliOptions } from './bus-push.js';
 
 interface ServeCliOptions {
   listen: string;
@@ -38,6 +40,7 @@ interface ServeCliOptions {
   budget: string;
   cluster?: string;
   spoolDir?: string;
+  logLevel: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -133,17 +136,17 @@ export function registerAdmissionCommands(program: Command): Command {
     .option('--exclude-label <key[=value]>', 'admit objects with this label without evaluation (repeatable)', collect, [])
     .option('--fail-closed', 'deny when the budget runs out or an image cannot be verified in time (default: admit with a warning)')
     .option('--budget <duration>', 'every answer is sent within this time (below the webhook timeoutSeconds)', `${DEFAULT_BUDGET_MS / 1000}s`)
-    .option('--cluster <name>', 'cluster name for policy scopes and Central');
-  addSpoolOption(addCentralOptions(addMetricsOptions(serve, { ownListener: true }))).action(async (o: ServeCliOptions & CentralCliOptions & MetricsCliOptions) => {
+    .option('--cluster <name>', 'cluster name for policy scopes and Central')
+    .addOption(new Option('--log-level <level>', 'level of the JSON log lines on stderr').choices(LOG_LEVELS).default('info'));
+  addNatsOptions(addSpoolOption(addCentralOptions(addMetricsOptions(serve, { ownListener: true }))), 'denials, warnings and break-glass uses', '<cluster>').action(async (o: ServeCliOptions & CentralCliOptions & MetricsCliOptions & NatsCliOptions) => {
     const listen = resolveListen({ listen: o.listen });
     const budgetMs = parseBudget(o.budget);
     const metricsTokenValue = metricsToken(o);
     if (!!o.tlsCert !== !!o.tlsKey) throw new UserError('--tls-cert and --tls-key go together', 'usage');
     if (o.tlsCert && o.dataDir) throw new UserError('give either --tls-cert/--tls-key or --data-dir, not both', 'usage');
-    const log = (level: string, msg: string, data?: Record<string, unknown>) => {
-      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
-    };
-    const central = centralClientFrom(o);
+    const log = logFunction(createLogger({ component: 'admission', level: o.logLevel as (typeof LOG_LEVELS)[number] }));
+    // Answers go to Central (--server) or to the event bus (--nats), through the same disk spool.
+    const central = (await busPublisherFrom(o, 'the admission webhook sends its decisions', `gatehouse-admission ${o.cluster ?? ''}`.trim())) ?? centralClientFrom(o);
     // Everything is checked before anything listens: a bad pack exits 2 with file:line.
     const loaded = await loadAdmissionPolicies(o.policy, subjects());
     const trustPolicy = o.trustPolicy ? await loadTrustPolicy(o.trustPolicy) : undefined;
@@ -185,7 +188,7 @@ export function registerAdmissionCommands(program: Command): Command {
       });
       log('info', 'admission webhook listening', {
         url, policies: loaded.policies.length, sources: loaded.sources, budgetMs, failClosed: !!o.failClosed, dryRunOnly: !!o.dryRunOnly,
-        ...(caFile ? { caFile } : {}), ...(gate ? { trustPolicy: o.trustPolicy } : {}), ...(central ? { central: true } : {}),
+        ...(caFile ? { caFile } : {}), ...(gate ? { trustPolicy: o.trustPolicy } : {}), ...(central ? (o.nats ? { bus: true } : { central: true }) : {}),
       });
       await new Promise<void>((resolve) => {
         const stop = () => resolve();

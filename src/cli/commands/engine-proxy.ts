@@ -1,6 +1,6 @@
 /** `gatehouse engine-proxy`: the Docker Engine API authorization proxy (src/engine-proxy/). */
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseAddress } from '../../engine-proxy/address.js';
 import { JsonlAuditLog } from '../../engine-proxy/audit.js';
 import { EngineProxy } from '../../engine-proxy/proxy.js';
@@ -14,6 +14,8 @@ import { addMetricsOptions, metricsServeOptions, type MetricsCliOptions } from '
 import { EngineProxyMetrics } from '../../engine-proxy/metrics.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedDecisionSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost } from '../central-push.js';
+import { createLogger, logFunction, LOG_LEVELS } from '../../util/log.js';
+import { addNatsOptions, busPublisherFrom, type NatsCliOptions } from './bus-push.js';
 
 interface ProxyCliOptions {
   listen: string;
@@ -27,6 +29,7 @@ interface ProxyCliOptions {
   auditOnly?: boolean;
   trustPolicy?: string;
   spoolDir?: string;
+  logLevel: string;
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -52,9 +55,12 @@ export function registerEngineProxyCommands(program: Command): void {
     .option('--alert-webhook <url>', 'POST denials and would-denials to this URL (JSON with the violations as findings)')
     .option('--tls-cert <file>', 'server certificate (PEM) for tcp:// listen')
     .option('--tls-key <file>', 'server key (PEM) for tcp:// listen')
-    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to');
-  addSpoolOption(addCentralOptions(addMetricsOptions(cmd))).action(async (o: ProxyCliOptions & CentralCliOptions & MetricsCliOptions) => {
-      const central = centralClientFrom(o);
+    .option('--tls-ca <file>', 'CA (PEM) that client certificates must chain to')
+    .addOption(new Option('--log-level <level>', 'level of the JSON log lines on stderr').choices(LOG_LEVELS).default('info'));
+  addNatsOptions(addSpoolOption(addCentralOptions(addMetricsOptions(cmd))), 'every decision', '<host>').action(async (o: ProxyCliOptions & CentralCliOptions & MetricsCliOptions & NatsCliOptions) => {
+      const host = reportingHost();
+      // Decisions go to Central (--server) or to the event bus (--nats), through the same disk spool.
+      const central = (await busPublisherFrom(o, 'the engine proxy sends its decisions', `gatehouse-engine-proxy ${host}`)) ?? centralClientFrom(o);
       const listen = parseAddress(o.listen, '--listen');
       const upstream = parseAddress(o.upstream, '--upstream');
       const metricsAt = metricsServeOptions(o);
@@ -67,13 +73,11 @@ export function registerEngineProxyCommands(program: Command): void {
         if (!o.tlsCert || !o.tlsKey || !o.tlsCa) throw new UserError('tcp:// listen needs --tls-cert, --tls-key and --tls-ca', 'bad-option');
         tls = { cert: readPem(o.tlsCert, 'TLS certificate'), key: readPem(o.tlsKey, 'TLS key'), ca: readPem(o.tlsCa, 'TLS CA') };
       }
-      const log = (level: string, msg: string, data?: Record<string, unknown>) => {
-        process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...data })}\n`);
-      };
+      const log = logFunction(createLogger({ component: 'engine-proxy', level: o.logLevel as (typeof LOG_LEVELS)[number] }));
       const auditLog = o.audit ? new JsonlAuditLog(o.audit, (e) => log('error', `audit log ${o.audit}: ${describeError(e)}`)) : undefined;
       // Every decision also goes to Central, through a disk spool that outlives an outage.
       const imageVerifier = o.trustPolicy ? trustPolicyVerifier(await loadTrustPolicy(o.trustPolicy)) : undefined;
-      const shipping = central ? eventShipperFor(central, { kind: 'engine-proxy', host: reportingHost() }, o.spoolDir ?? defaultSpoolDir('engine-proxy'), { log: (level, msg) => log(level, msg) }) : undefined;
+      const shipping = central ? eventShipperFor(central, { kind: 'engine-proxy', host }, o.spoolDir ?? defaultSpoolDir('engine-proxy'), { log: (level, msg) => log(level, msg) }) : undefined;
       const audit = shipping ? new ShippedDecisionSink(shipping.shipper, auditLog) : auditLog;
       const metrics = new EngineProxyMetrics();
       if (shipping) registerShipperMetrics(metrics.registry, () => shipping.shipper.stats());

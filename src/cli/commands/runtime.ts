@@ -13,6 +13,7 @@ import {
 } from '../runtime-policy.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ReplayAlertCollector, pushEvents } from '../central-push.js';
+import { addNatsOptions, busPublisherFrom, publishEvents, type NatsCliOptions } from './bus-push.js';
 
 interface ReplayOptions {
   rules: string[];
@@ -120,9 +121,10 @@ export function registerRuntimeCommands(program: Command): Command {
     .option('-T, --disable-tags <tag>', 'drop rules with this tag (as falco -T); repeatable', collect, [])
     .option('-D, --disable-rules <substring>', 'drop rules whose name contains this (as falco -D); repeatable', collect, [])
     .addOption(exitCodeOption('a rule alerted'));
-  addCentralOptions(replay).action(async (file: string, o: ReplayOptions & CentralCliOptions) => {
-      const central = centralClientFrom(o);
-      const forCentral = central ? new ReplayAlertCollector() : undefined;
+  addNatsOptions(addCentralOptions(replay), 'the alerts', 'unknown', false).action(async (file: string, o: ReplayOptions & CentralCliOptions & NatsCliOptions) => {
+      const bus = await busPublisherFrom(o, 'runtime replay sends its alerts', 'gatehouse-runtime-replay');
+      const central = bus ? undefined : centralClientFrom(o);
+      const forCentral = central || bus ? new ReplayAlertCollector() : undefined;
       const min = o.minPriority === undefined ? undefined : parsePriority(o.minPriority);
       if (o.minPriority !== undefined && !min) throw new UserError(`unknown priority '${o.minPriority}'`);
       const rules = requireRules(o.rules);
@@ -153,6 +155,7 @@ export function registerRuntimeCommands(program: Command): Command {
       if (s.alerts > 0) process.exitCode = Number(o.exitCode);
       // Stable ids: replaying the same trace again stores nothing twice.
       if (central && forCentral) await pushEvents(central, { kind: 'runtime-replay' }, forCentral.events);
+      if (bus && forCentral) await publishEvents(bus, o.nats!, { kind: 'runtime-replay' }, forCentral.events);
     });
 
   return runtime;

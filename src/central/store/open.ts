@@ -66,8 +66,38 @@ function openSqlite(path: string): Store {
   } catch (e) {
     throw new UserError(`cannot open the store ${path}: ${describeError(e)}`, 'store');
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   return { db, dialect: 'sqlite', location: path, close: () => db.destroy() };
+}
+
+/** Prepared statements kept, by SQL text: enough for every query shape Central runs. */
+const STATEMENT_CACHE = 500;
+
+/**
+ * The database as Kysely's SQLite driver sees it (prepare and close), with prepared
+ * statements reused by SQL text: the driver prepares every statement at every execution,
+ * 6–8% of the main thread in the ingest and re-match profiles. Bounded, least recently used
+ * out first; a statement still iterating (a streamed select) is not handed out twice.
+ */
+function withStatementCache(sqlite: BetterSqlite3.Database): { prepare(sql: string): BetterSqlite3.Statement; close(): void } {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    prepare(sql) {
+      const hit = cache.get(sql);
+      if (hit && !hit.busy) {
+        cache.delete(sql);
+        cache.set(sql, hit);
+        return hit;
+      }
+      const stmt = sqlite.prepare(sql);
+      if (!hit) {
+        if (cache.size >= STATEMENT_CACHE) cache.delete(cache.keys().next().value!);
+        cache.set(sql, stmt);
+      }
+      return stmt;
+    },
+    close: () => sqlite.close(),
+  };
 }
 
 function openPostgres(url: string, max: number): Store {

@@ -154,12 +154,24 @@ export class ImagePool {
   }
 }
 
+/**
+ * The worker's old generation, bounded. Left to V8's defaults (sized from the machine's
+ * memory: ~4 GB here) V8 lets a heap grow to up to 4× its live size between full
+ * collections, and a worker parsing 367 KB pushes back to back allocates fast: in process,
+ * 200 pushes grew the process's RSS by 37 MB (bench:central: Central 492 → 667 MB over 600).
+ * At or under 512 MB V8 treats the heap as memory-constrained (growth at most 2×): the same
+ * pushes grew it by 4–22 MB. 512 MB is far above what a worker keeps (compiled policies, one
+ * FleetMatcher with bounded caches, push tokens for a minute) and a worker needing more
+ * would break Central's whole memory budget (500 MB) anyway.
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 512 };
+
 function spawnImageWorker(): Worker {
   const built = new URL('./image-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return new Worker(built);
+  if (existsSync(fileURLToPath(built))) return new Worker(built, { resourceLimits: WORKER_LIMITS });
   // From source (tests, `npm ci` without a build): workers do not inherit the main thread's
   // loader hooks, so the worker registers tsx itself before importing the TypeScript entry.
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./image-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, resourceLimits: WORKER_LIMITS });
 }

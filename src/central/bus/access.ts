@@ -80,6 +80,32 @@ export function connectBusWithAccess(servers: string[], name: string, access: Bu
   return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000, ...withAccess(access) });
 }
 
+/**
+ * connectBusWithAccess that can be given up: the first connection is tried every 500 ms
+ * until it succeeds or `signal` aborts (then it rejects and nothing keeps trying); once
+ * connected, the connection reconnects forever as connectBusWithAccess's does. nats.js's
+ * own first-connect wait (waitOnFirstConnect) cannot be cancelled.
+ */
+export async function connectBusUntil(servers: string[], name: string, signal: AbortSignal, access: BusAccess = processAccess): Promise<NatsConnection> {
+  for (;;) {
+    if (signal.aborted) throw new Error('connection given up');
+    try {
+      const nc = await connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false, pingInterval: 10_000, timeout: 5000, ...withAccess(access) });
+      if (!signal.aborted) return nc;
+      await nc.close().catch(() => undefined);
+    } catch {
+      // NATS not there (yet): try again below.
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 500);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    });
+  }
+}
+
 const REFUSED = /authori[sz]ation|authentication|permission|user|nkey|jwt|signature|certificate|tls|self[- ]signed|handshake/i;
 
 /**

@@ -20,18 +20,23 @@ import { describeError } from '../../util/errors.js';
 import { BUS_STREAM, BUS_SUBJECT_PREFIX, ensureStream, parseNatsUrl, redactNatsUrl, type BusLimits, type BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
 import type { CentralJob, CentralJobTools } from '../jobs.js';
-import { connectBusWithAccess } from './access.js';
+import { connectBusUntil } from './access.js';
 import { busMetrics } from './metrics.js';
-import { batchesOf, ingestBusBatches, parseBusMessage } from './ingest.js';
+import { batchesOf, ingestBusBatches, parseBusPayload } from './ingest.js';
 
 export const DEFAULT_DURABLE = 'gatehouse-central';
+/** About 2,000 alerts per fetch (one transaction) when messages are batches. */
+const FETCH_BYTES = 2 << 20;
 
 export interface BusConsumerOptions {
   /** nats://HOST:PORT (comma-separated for several). */
   url: string;
   /** Durable consumer name, shared by the Central instances of one deployment. */
   durable?: string;
-  /** Messages per fetch, stored in one transaction (default 1000). */
+  /**
+   * Messages per fetch, stored in one transaction. Default: as many as fit in 2 MiB (about
+   * 2,000 alerts, whether they come one per message or in batch messages).
+   */
   batchSize?: number;
   /** How long JetStream waits for an ack before redelivering (default 30 s). */
   ackWaitMs?: number;
@@ -92,7 +97,7 @@ export function busConsumerJob(options: BusConsumerOptions): CentralJob {
 
 class BusConsumer {
   private readonly durable: string;
-  private readonly batchSize: number;
+  private readonly batchSize: number | undefined;
   private readonly ackWaitMs: number;
   private readonly retryDelayMs: number;
   private readonly metrics;
@@ -104,7 +109,7 @@ class BusConsumer {
 
   constructor(private readonly ctx: CentralContext, private readonly servers: string[], private readonly options: BusConsumerOptions, private readonly tools: CentralJobTools) {
     this.durable = options.durable ?? DEFAULT_DURABLE;
-    this.batchSize = options.batchSize ?? 1000;
+    this.batchSize = options.batchSize;
     this.ackWaitMs = options.ackWaitMs ?? 30_000;
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.parallel = Math.max(1, options.parallel ?? 2);
@@ -113,12 +118,9 @@ class BusConsumer {
 
   async run(signal: AbortSignal): Promise<void> {
     const where = redactNatsUrl(this.servers.join(','));
-    const connecting = connectBusWithAccess(this.servers, `gatehouse-central ${process.pid}`);
-    const nc = await Promise.race([connecting, aborted(signal)]);
-    if (!nc) {
-      void connecting.then((c) => c.close()).catch(() => undefined);
-      return;
-    }
+    // Given up at Central's stop, also while NATS has never answered yet.
+    const nc = await connectBusUntil(this.servers, `gatehouse-central ${process.pid}`, signal).catch(() => undefined);
+    if (!nc) return;
     this.nc = nc;
     this.metrics.connected.set(1);
     void this.watchStatus(nc, where);
@@ -167,13 +169,16 @@ class BusConsumer {
   private async prepare(nc: NatsConnection): Promise<Consumer> {
     const jsm = await jetstreamManager(nc, { timeout: 10_000 });
     await ensureStream(jsm, this.options.limits, true);
-    await ensureConsumer(jsm, this.durable, this.ackWaitMs, Math.max(this.batchSize * 4, 10_000));
+    await ensureConsumer(jsm, this.durable, this.ackWaitMs, Math.max((this.batchSize ?? 0) * 4, 10_000));
     return jetstream(nc, { timeout: 10_000 }).consumers.get(BUS_STREAM, this.durable);
   }
 
   /** One fetch: up to batchSize messages (waiting at most 2 s for them), stored, then acked. */
   private async fetchAndStore(consumer: Consumer, signal: AbortSignal): Promise<void> {
-    const iter = await consumer.fetch({ max_messages: this.batchSize, expires: 2000 });
+    // Bytes bound a fetch too now that a message holds a whole batch; at least two of the
+    // largest messages, or the server would end the pull without delivering one.
+    const maxBytes = Math.max(FETCH_BYTES, 2 * (this.nc?.info?.max_payload ?? 1 << 20));
+    const iter = await consumer.fetch(this.batchSize ? { max_messages: this.batchSize, expires: 2000 } : { max_bytes: maxBytes, expires: 2000 });
     const onAbort = () => iter.stop();
     signal.addEventListener('abort', onAbort, { once: true });
     const msgs: JsMsg[] = [];
@@ -192,15 +197,19 @@ class BusConsumer {
     const goodMsgs: JsMsg[] = [];
     for (const m of msgs) {
       if (m.redelivered) this.metrics.redeliveries.inc();
-      const parsed = parseBusMessage(m.data);
-      if (typeof parsed === 'string') {
-        this.tools.log.warn({ subject: m.subject, seq: m.seq, reason: parsed }, 'event bus: message refused');
-        this.metrics.events.inc({ outcome: 'rejected' });
+      const parsed = parseBusPayload(m.data);
+      const refused = typeof parsed === 'string' ? [parsed] : parsed.refused;
+      if (refused.length) {
+        this.tools.log.warn({ subject: m.subject, seq: m.seq, reason: refused[0], refused: refused.length }, 'event bus: message refused');
+        this.metrics.events.inc({ outcome: 'rejected' }, refused.length);
+      }
+      if (typeof parsed === 'string' || !parsed.messages.length) {
         // No reason string: nats-server 2.9 (Debian bookworm) takes a bare +TERM only.
         m.term();
         continue;
       }
-      good.push(parsed);
+      // A batch message with some refused events: the others are stored and the message acked.
+      good.push(...parsed.messages);
       goodMsgs.push(m);
     }
     if (!good.length) return;
@@ -237,20 +246,18 @@ class BusConsumer {
   }
 }
 
-function aborted(signal: AbortSignal): Promise<undefined> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(undefined);
-    signal.addEventListener('abort', () => resolve(undefined), { once: true });
-  });
-}
-
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    t.unref();
-    signal.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(t);
       resolve();
-    }, { once: true });
+    };
+    // The listener goes with the timer: a loop that waits often must not pile them up on the signal.
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    t.unref();
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -31,19 +31,65 @@ const validateFlow = ajv.compile(observedFlowSchema);
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const shortString = (x: unknown, max: number) => x === undefined || (typeof x === 'string' && x.length <= max);
 
-/** The message as a BusMessage, or why it is refused (one line). */
+/** The message as a BusMessage, or why it is refused (one line): the one-event message of sensors before session 6. */
 export function parseBusMessage(data: Uint8Array): BusMessage | string {
-  let x: unknown;
+  const x = parseJson(data);
+  if (typeof x === 'string') return x;
+  if (!isObject(x) || !isObject(x.source) || !isObject(x.event)) return 'not {source, event}';
+  const source = checkSource(x.source);
+  if (typeof source === 'string') return source;
+  const event = checkEvent(x.event);
+  return typeof event === 'string' ? event : { source, event };
+}
+
+/** What one bus message holds: its good events, and why each other event is refused. */
+export interface ParsedBusPayload {
+  messages: BusMessage[];
+  refused: string[];
+}
+
+/**
+ * A bus message of either shape — `{source, events: [...]}` (BusPublisher's batch message) or
+ * `{source, event}` — as its events; a string when the whole message is refused. An event that
+ * breaks the contract is refused alone: the others of its message are stored.
+ */
+export function parseBusPayload(data: Uint8Array): ParsedBusPayload | string {
+  const x = parseJson(data);
+  if (typeof x === 'string') return x;
+  if (!isObject(x) || !isObject(x.source)) return 'not {source, event} or {source, events}';
+  if (!Array.isArray(x.events)) {
+    const one = parseBusMessage(data);
+    return typeof one === 'string' ? one : { messages: [one], refused: [] };
+  }
+  if (Object.keys(x).some((k) => k !== 'source' && k !== 'events')) return 'unknown field in message';
+  const source = checkSource(x.source);
+  if (typeof source === 'string') return source;
+  const out: ParsedBusPayload = { messages: [], refused: [] };
+  for (const e of x.events) {
+    const event = checkEvent(e);
+    if (typeof event === 'string') out.refused.push(event);
+    else out.messages.push({ source, event });
+  }
+  return out;
+}
+
+function parseJson(data: Uint8Array): unknown {
   try {
-    x = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
   } catch {
     return 'not JSON';
   }
-  if (!isObject(x) || !isObject(x.source) || !isObject(x.event)) return 'not {source, event}';
-  const { source, event } = x;
+}
+
+function checkSource(source: Record<string, unknown>): EventBatch['source'] | string {
   if (Object.keys(source).some((k) => !SOURCE_KEYS.has(k))) return 'unknown field in source';
   if (typeof source.kind !== 'string' || !SOURCE_KINDS.has(source.kind)) return `unknown source kind ${JSON.stringify(source.kind)}`;
   if (!shortString(source.cluster, 253) || !shortString(source.host, 253) || !shortString(source.node, 253)) return 'bad source cluster/host/node';
+  return source as EventBatch['source'];
+}
+
+function checkEvent(event: unknown): IngestEvent | string {
+  if (!isObject(event)) return 'an event must be an object';
   if (Object.keys(event).some((k) => !EVENT_KEYS.has(k))) return 'unknown field in event';
   if (typeof event.id !== 'string' || event.id.length < 1 || event.id.length > 200) return 'event id must be 1–200 characters';
   if (typeof event.type !== 'string' || !EVENT_TYPES.has(event.type)) return `unknown event type ${JSON.stringify(event.type)}`;
@@ -56,7 +102,7 @@ export function parseBusMessage(data: Uint8Array): BusMessage | string {
     const bad = checkFlow(event.data as unknown as ObservedFlow);
     if (bad) return `bad flow: ${bad}`;
   }
-  return { source: source as EventBatch['source'], event: event as unknown as IngestEvent };
+  return event as unknown as IngestEvent;
 }
 
 /** Groups messages into batches by source, in arrival order. */

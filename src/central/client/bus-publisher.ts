@@ -1,24 +1,29 @@
 /**
  * The sensor side of the event bus: a drop-in for the Central client under EventShipper
  * (shipper.ts), so the bus keeps every guarantee of the HTTP path. Events go through the
- * bounded disk spool first; the shipper hands the oldest batch to `post`, which publishes one
- * JetStream message per event (subject per cluster, Nats-Msg-Id = event id) and resolves
- * only when JetStream acknowledged every one of them (PubAck: the message is stored on the
- * server's disk). Only then does the shipper drop the batch from the spool. While NATS is
+ * bounded disk spool first; the shipper hands the oldest batch to `post`, which publishes it
+ * as one JetStream message `{source, events}` (several when it exceeds NATS's max payload;
+ * subject per cluster, Nats-Msg-Id = a hash of the event ids) and resolves only when
+ * JetStream acknowledged every message (PubAck: it is stored on the server's disk). One
+ * message per batch instead of one per event: the per-message work of the publisher,
+ * nats-server and Central's consumer (publish, store, deliver, ack) is paid once per batch
+ * (measured in docs/notes/bus.md, session 6). Central also accepts the older one-event
+ * messages `{source, event}`. Only then does the shipper drop the batch from the spool. While NATS is
  * down `post` fails, the shipper backs off, the spool fills (bounded; loss counted and
  * reported as an alert), and the spool drains in order once NATS answers again.
  *
  * A batch published twice (a crash between the PubAck and the spool's ack) is dropped by
  * JetStream within its duplicate window and by Central's store after it.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { createHash } from 'node:crypto';
 import { describeError } from '../../util/errors.js';
 import { CentralError, type RequestOptions } from './client.js';
 import { ensureStream, parseNatsUrl, redactNatsUrl, subjectFor, type BusLimits, type BusMessage } from './bus-stream.js';
-import type { EventBatch, IngestResult } from './ingest-types.js';
+import type { EventBatch, IngestEvent, IngestResult } from './ingest-types.js';
 import { INGEST_EVENTS_PATH } from './shipper.js';
-import { connectBusWithAccess, type BusAccess } from '../bus/access.js';
+import { connectBusUntil, type BusAccess } from '../bus/access.js';
 
 export interface BusPublisherOptions {
   /** nats://HOST:PORT (comma-separated for several servers). */
@@ -33,6 +38,17 @@ export interface BusPublisherOptions {
   access?: BusAccess;
   /** Called after a batch is acknowledged, with the ids JetStream stored and those it dropped as duplicates. */
   onAck?: (stored: string[], duplicates: string[]) => void;
+  /**
+   * `batch` (default): one message per posted batch (split at the max payload); `event`: one
+   * message per event, as before session 6 (for a Central older than the batch messages).
+   */
+  messageShape?: 'batch' | 'event';
+}
+
+/** A batch message: several events of one source (Central's consumer also reads a BusMessage). */
+export interface BusBatchMessage {
+  source: EventBatch['source'];
+  events: IngestEvent[];
 }
 
 export interface BusPublisherStats {
@@ -55,6 +71,7 @@ export class BusPublisher {
   private js: JetStreamClient | undefined;
   private streamReady = false;
   private closed = false;
+  private readonly abortConnect = new AbortController();
   private readonly counters = { published: 0, duplicates: 0, failures: 0 };
 
   constructor(private readonly opts: BusPublisherOptions) {
@@ -75,16 +92,13 @@ export class BusPublisher {
       const js = await this.client(opts.signal);
       const subject = subjectFor(batch.source);
       const max = this.nc?.info?.max_payload ?? 1 << 20;
-      const payloads = batch.events.map((event) => encoder.encode(JSON.stringify({ source: batch.source, event } satisfies BusMessage)));
-      const tooBig = payloads.findIndex((p) => p.length > max);
-      // Refused as bad input: the shipper isolates the event and skips it instead of retrying forever.
-      if (tooBig >= 0) throw new CentralError(`event ${batch.events[tooBig]!.id} is ${payloads[tooBig]!.length} bytes, over NATS's max payload of ${max}`, 413);
+      const messages = this.opts.messageShape === 'event' ? oneEventEach(batch, max) : batchMessages(batch, max);
       // Published in order on one connection; the acks are awaited together.
-      const acks: Promise<PubAck>[] = payloads.map((p, i) => js.publish(subject, p, { msgID: batch.events[i]!.id, timeout: this.timeoutMs }));
+      const acks = messages.map((m) => js.publish(subject, m.payload, { msgID: m.id, timeout: this.timeoutMs }));
       const results = await abortable(Promise.all(acks), opts.signal);
       const stored: string[] = [];
       const duplicates: string[] = [];
-      results.forEach((ack, i) => (ack.duplicate ? duplicates : stored).push(batch.events[i]!.id));
+      results.forEach((ack, i) => (ack.duplicate ? duplicates : stored).push(...messages[i]!.ids));
       this.counters.published += stored.length;
       this.counters.duplicates += duplicates.length;
       this.opts.onAck?.(stored, duplicates);
@@ -102,14 +116,16 @@ export class BusPublisher {
     const nc = this.nc;
     this.nc = undefined;
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
-    else if (this.connecting) void this.connecting.then((c) => c.close()).catch(() => undefined);
+    // Still waiting for a first connection (NATS never answered): stop trying, without
+    // waiting for it — the attempt is closed in client() if it ever succeeds.
+    else this.abortConnect.abort();
   }
 
   private async client(signal?: AbortSignal): Promise<JetStreamClient> {
     if (this.closed) throw new Error('publisher closed');
     if (!this.connecting) {
       const name = this.opts.name ?? 'gatehouse-sensor';
-      this.connecting = connectBusWithAccess(this.servers, name, this.opts.access);
+      this.connecting = connectBusUntil(this.servers, name, this.abortConnect.signal, this.opts.access);
       this.connecting.then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
@@ -148,5 +164,55 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
     const onAbort = () => reject(new Error('aborted'));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+const HEADER_ROOM = 512;
+
+interface OutgoingMessage {
+  /** Nats-Msg-Id: JetStream drops a message with an id it stored within its duplicate window. */
+  id: string;
+  ids: string[];
+  payload: Uint8Array;
+}
+
+/** The batch as `{source, events}` messages of at most `max` bytes each, in order. */
+function batchMessages(batch: EventBatch, max: number): OutgoingMessage[] {
+  const head = `{"source":${JSON.stringify(batch.source)},"events":[`;
+  const base = Buffer.byteLength(head) + 2;
+  // The message's headers (Nats-Msg-Id) count against the server's max payload too.
+  max -= HEADER_ROOM;
+  const out: OutgoingMessage[] = [];
+  let parts: string[] = [];
+  let ids: string[] = [];
+  let bytes = base;
+  const flush = () => {
+    if (!parts.length) return;
+    // The same events give the same id: a batch re-sent whole after a crash is dropped by JetStream.
+    out.push({ id: `b-${createHash('sha256').update(ids.join('\n')).digest('base64url')}`, ids, payload: encoder.encode(`${head}${parts.join(',')}]}`) });
+    parts = [];
+    ids = [];
+    bytes = base;
+  };
+  for (const event of batch.events) {
+    const json = JSON.stringify(event);
+    const size = Buffer.byteLength(json) + 1;
+    // Refused as bad input: the shipper isolates the event and skips it instead of retrying forever.
+    if (base + size > max) throw new CentralError(`event ${event.id} is ${base + size} bytes, over NATS's max payload of ${max + HEADER_ROOM}`, 413);
+    if (bytes + size > max) flush();
+    parts.push(json);
+    ids.push(event.id);
+    bytes += size;
+  }
+  flush();
+  return out;
+}
+
+/** One `{source, event}` message per event, Nats-Msg-Id = the event id (before session 6). */
+function oneEventEach(batch: EventBatch, max: number): OutgoingMessage[] {
+  return batch.events.map((event) => {
+    const payload = encoder.encode(JSON.stringify({ source: batch.source, event } satisfies BusMessage));
+    if (payload.length > max) throw new CentralError(`event ${event.id} is ${payload.length} bytes, over NATS's max payload of ${max}`, 413);
+    return { id: event.id, ids: [event.id], payload };
   });
 }

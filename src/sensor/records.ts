@@ -1,8 +1,9 @@
 /**
- * Parses the probe's output (bpftrace `-f json` lines) into complete raw events. A syscall
- * event is a head record followed by its string/byte parts (see probes/gatehouse.bt); the
- * parts are joined here, keyed by thread id. A head whose parts never arrive (a lost
- * record) is counted, not silently forgotten.
+ * Parses the probe's records into complete raw events. A syscall event is a head record
+ * followed by its string/byte parts (see probes/gatehouse.bt); the parts are joined here,
+ * keyed by thread id. A head whose parts never arrive (a lost record) is counted, not
+ * silently forgotten. Records come as text (bpftrace -f text: `pushRecord`, split out of
+ * the stream by output-reader.ts) or as bpftrace -f json lines (`push`).
  */
 
 /**
@@ -36,10 +37,16 @@ export interface RawHead {
   comm: string;
 }
 
+/**
+ * `cpu`: the CPU whose perf buffer carried the record (the ordering watermark, reorder.ts);
+ * absent in records of probes that do not print it.
+ */
 export type RawRecord =
-  | { t: 'event'; head: RawHead; strings: string[]; bytes: Buffer[] }
-  | { t: 'fork'; ppid: number; pid: number; ts: bigint; comm: string }
-  | { t: 'exit'; pid: number; ts: bigint }
+  | { t: 'event'; head: RawHead; strings: string[]; bytes: Buffer[]; cpu?: number }
+  | { t: 'fork'; ppid: number; pid: number; ts: bigint; comm: string; cpu?: number }
+  | { t: 'exit'; pid: number; ts: bigint; cpu?: number }
+  /** A CPU's clock: every record of that CPU older than `ts` has been read. */
+  | { t: 'heartbeat'; cpu: number; ts: bigint }
   | { t: 'ready' }
   | { t: 'lost'; count: number };
 
@@ -47,19 +54,29 @@ const SEP = '\x1f';
 
 /** Decodes bpftrace's %r rendering of a byte buffer (printable bytes as is, others as \xNN). */
 export function decodeRBuf(s: string): Buffer {
-  const out: number[] = [];
+  const out = Buffer.allocUnsafe(s.length * 3);
+  let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0x5c && s[i + 1] === 'x' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 2, i + 4))) {
-      out.push(parseInt(s.slice(i + 2, i + 4), 16));
+    const hi = c === 0x5c && s.charCodeAt(i + 1) === 0x78 ? hexDigit(s.charCodeAt(i + 2)) : -1;
+    const lo = hi >= 0 ? hexDigit(s.charCodeAt(i + 3)) : -1;
+    if (lo >= 0) {
+      out[n++] = (hi << 4) | lo;
       i += 3;
     } else if (c < 0x80) {
-      out.push(c);
+      out[n++] = c;
     } else {
-      for (const b of Buffer.from(s[i]!, 'utf8')) out.push(b);
+      n += out.write(s[i]!, n, 'utf8');
     }
   }
-  return Buffer.from(out);
+  return Buffer.from(out.subarray(0, n));
+}
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
 }
 
 /** Splits off the first n fields; the rest (which may contain the separator) is the last field. */
@@ -86,6 +103,7 @@ export function s32(n: number): number {
 
 interface Pending {
   head: RawHead;
+  cpu: number;
   want: number;
   strings: string[];
   bytes: Buffer[];
@@ -105,7 +123,7 @@ export class RecordAssembler {
     this.pending.clear();
   }
 
-  /** Feeds one line of bpftrace output; returns the completed records it finished. */
+  /** Feeds one line of bpftrace -f json output; returns the completed records it finished. */
   push(line: string): RawRecord[] {
     if (!line) return [];
     let msg: { type?: string; data?: unknown };
@@ -122,38 +140,67 @@ export class RecordAssembler {
       const n = Number((msg.data as { events?: number } | undefined)?.events ?? 0);
       return [{ t: 'lost', count: n }];
     }
+    if (msg.type === 'value' && Array.isArray(msg.data) && msg.data.length === 2) {
+      const [cpu, ts] = msg.data as unknown[];
+      if (typeof cpu === 'number' && typeof ts === 'number') return [{ t: 'heartbeat', cpu, ts: BigInt(ts) }];
+    }
     if (msg.type !== 'printf' || typeof msg.data !== 'string') return [];
     let data = msg.data;
     if (data.endsWith('\n')) data = data.slice(0, -1);
-    const tag = data[0];
-    const body = data.slice(2);
+    const out: RawRecord[] = [];
+    this.pushRecord(data, out);
+    return out;
+  }
+
+  /**
+   * Feeds one record's text (its tag up to, not including, its terminator) and appends the
+   * records it completes to `out`. The tag may carry the CPU (`H1`, `F0`, `X1`).
+   */
+  pushRecord(data: string, out: RawRecord[]): void {
+    const tag = data.charCodeAt(0);
+    const sep = data.indexOf(SEP);
+    if (sep < 1) {
+      this.malformed++;
+      return;
+    }
+    const cpu = sep > 1 ? Number(data.slice(1, sep)) : -1;
+    const body = data.slice(sep + 1);
     switch (tag) {
-      case 'H':
-        return this.head(body);
-      case 'S':
-      case 'B':
-        return this.part(tag, body);
-      case 'F': {
+      case 0x48: // H
+        this.head(body, cpu, out);
+        return;
+      case 0x53: // S
+      case 0x42: // B
+        if (sep === 1) this.part(tag, body, out);
+        else this.malformed++;
+        return;
+      case 0x46: { // F
         const [ppid, pid, ts, comm] = fields(body, 3);
-        return [{ t: 'fork', ppid: Number(ppid), pid: Number(pid), ts: BigInt(ts ?? '0'), comm: comm ?? '' }];
+        const r: RawRecord = { t: 'fork', ppid: Number(ppid), pid: Number(pid), ts: BigInt(ts ?? '0'), comm: comm ?? '' };
+        if (cpu >= 0) r.cpu = cpu;
+        out.push(r);
+        return;
       }
-      case 'X': {
+      case 0x58: { // X
         const [pid, ts] = fields(body, 1);
-        return [{ t: 'exit', pid: Number(pid), ts: BigInt(ts ?? '0') }];
+        const r: RawRecord = { t: 'exit', pid: Number(pid), ts: BigInt(ts ?? '0') };
+        if (cpu >= 0) r.cpu = cpu;
+        out.push(r);
+        return;
       }
-      case 'R':
-        return [{ t: 'ready' }];
+      case 0x52: // R
+        out.push({ t: 'ready' });
+        return;
       default:
         this.malformed++;
-        return [];
     }
   }
 
-  private head(body: string): RawRecord[] {
+  private head(body: string, cpu: number, out: RawRecord[]): void {
     const f = fields(body, 23);
     if (f.length < 24) {
       this.malformed++;
-      return [];
+      return;
     }
     const n = (i: number) => Number(f[i]);
     const head: RawHead = {
@@ -178,27 +225,33 @@ export class RecordAssembler {
       comm: f[23] ?? '',
     };
     const want = n(22);
-    if (this.ignoreTids.has(head.tid)) return [];
-    const out: RawRecord[] = [];
+    if (this.ignoreTids.has(head.tid)) return;
     if (this.pending.delete(head.tid)) this.incomplete++;
-    if (want === 0) out.push({ t: 'event', head, strings: [], bytes: [] });
-    else this.pending.set(head.tid, { head, want, strings: [], bytes: [] });
-    return out;
+    if (want === 0) out.push(this.event(head, cpu, [], []));
+    else this.pending.set(head.tid, { head, cpu, want, strings: [], bytes: [] });
   }
 
-  private part(tag: string, body: string): RawRecord[] {
-    const [tid, value] = fields(body, 1);
-    const p = this.pending.get(Number(tid));
-    if (!p && this.ignoreTids.has(Number(tid))) return [];
+  private event(head: RawHead, cpu: number, strings: string[], bytes: Buffer[]): RawRecord {
+    const r: RawRecord = { t: 'event', head, strings, bytes };
+    if (cpu >= 0) r.cpu = cpu;
+    return r;
+  }
+
+  private part(tag: number, body: string, out: RawRecord[]): void {
+    const at = body.indexOf(SEP);
+    const tid = Number(at < 0 ? body : body.slice(0, at));
+    const value = at < 0 ? '' : body.slice(at + 1);
+    const p = this.pending.get(tid);
+    if (!p && this.ignoreTids.has(tid)) return;
     if (!p) {
       // A part without its head: the head was lost, or arrived before the probe was whole.
       this.incomplete++;
-      return [];
+      return;
     }
-    if (tag === 'S') p.strings.push(value ?? '');
-    else p.bytes.push(decodeRBuf(value ?? ''));
-    if (p.strings.length + p.bytes.length < p.want) return [];
+    if (tag === 0x53) p.strings.push(value);
+    else p.bytes.push(decodeRBuf(value));
+    if (p.strings.length + p.bytes.length < p.want) return;
     this.pending.delete(p.head.tid);
-    return [{ t: 'event', head: p.head, strings: p.strings, bytes: p.bytes }];
+    out.push(this.event(p.head, p.cpu, p.strings, p.bytes));
   }
 }

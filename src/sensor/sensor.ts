@@ -12,13 +12,18 @@ import { ContainerResolver, engineSocket } from './containers.js';
 import { EventBuilder } from './event-builder.js';
 import { ProcessTable } from './process-table.js';
 import { BoundedQueue } from './queue.js';
+import { ProbeOutputReader } from './output-reader.js';
 import { RecordAssembler, type RawRecord } from './records.js';
-import { ReorderBuffer } from './reorder.js';
+import { onlineCpus, ReorderBuffer } from './reorder.js';
 
-/** How long records wait to be put in order across CPUs. */
+/**
+ * The longest a record waits to be put in order across CPUs: normally the watermark lets
+ * it go within one heartbeat period (~10 ms); this bounds the wait for a CPU that shows
+ * nothing (reorder.ts).
+ */
 const REORDER_WINDOW_NS = 50_000_000n;
-/** Longest wait between bpftrace writing a line and the sensor parsing it. */
-const DRAIN_MS = 20;
+/** Longest wait between bpftrace writing output and the sensor parsing it (batches wake-ups). */
+const DRAIN_MS = 8;
 
 export interface SensorOptions extends BpftraceOptions {
   /** Records buffered between the probe and the pipeline (default 65536). */
@@ -71,9 +76,12 @@ export class Sensor {
   private incompleteAtReady = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  /** When (performance.now() ms) the armed tick fires. */
+  private tickAt = 0;
   private pendingChunks: string[] = [];
-  /** The start of a line whose end bpftrace has not written yet. */
-  private partial = '';
+  private reader: ProbeOutputReader | undefined;
+  /** Records parsed from one batch of output (reused). */
+  private readonly batch: RawRecord[] = [];
   private onReady: (() => void) | undefined;
   private readonly reorder: ReorderBuffer;
 
@@ -84,7 +92,7 @@ export class Sensor {
     const clockOffset = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
     this.builder = new EventBuilder({ procRoot, table: this.table, host: this.containers.host, clockOffset });
     this.queue = new BoundedQueue(opts.queueCapacity ?? 65536);
-    this.reorder = new ReorderBuffer(REORDER_WINDOW_NS, (r) => this.queue.push(r));
+    this.reorder = new ReorderBuffer(REORDER_WINDOW_NS, (r) => this.queue.push(r), onlineCpus());
     this.selfPids = new Set([process.pid]);
   }
 
@@ -100,6 +108,7 @@ export class Sensor {
     if (this.opts.watchContainers) await this.containers.watch();
     const run = startBpftrace(this.opts);
     this.run = run;
+    this.reader = new ProbeOutputReader(this.assembler, run.recordEnd);
     if (run.child.pid) {
       this.selfPids.add(run.child.pid);
       this.assembler.ignoreTids.add(run.child.pid);
@@ -127,14 +136,13 @@ export class Sensor {
 
   /**
    * One timer drives the reader: it parses what bpftrace wrote since the last tick (at most
-   * DRAIN_MS ago) and releases the records old enough to leave the reorder buffer, then
-   * sleeps until there is output again or the next held record is due. Parsing in batches
-   * rather than per line keeps the per-event cost low when events are sparse (each wake-up
-   * of a cold pipeline costs far more than the record it handles); records wait in the
-   * reorder window anyway.
+   * DRAIN_MS ago) and releases the records the watermark lets go, then sleeps until there
+   * is output again or a held record's window ends. Parsing in batches rather than per write
+   * keeps the per-event cost low when events are sparse (each wake-up of a cold pipeline
+   * costs far more than the record it handles).
    */
   private armTick(): void {
-    if (this.tickTimer || this.readerDone) return;
+    if (this.readerDone) return;
     let waitMs: number;
     if (this.pendingChunks.length) waitMs = DRAIN_MS;
     else {
@@ -142,45 +150,55 @@ export class Sensor {
       if (next === undefined) return;
       waitMs = Math.max(1, Math.ceil(Number(next - process.hrtime.bigint()) / 1e6));
     }
-    this.tickTimer = setTimeout(() => {
-      this.tickTimer = undefined;
-      this.drain();
-      this.reorder.flush(process.hrtime.bigint());
-      this.armTick();
-    }, waitMs);
+    const at = performance.now() + waitMs;
+    if (this.tickTimer) {
+      // output that arrives while a held record's window runs is parsed within DRAIN_MS
+      if (this.tickAt <= at) return;
+      clearTimeout(this.tickTimer);
+    }
+    this.tickAt = at;
+    this.tickTimer = setTimeout(this.tick, waitMs);
   }
 
-  /** Parses the complete lines bpftrace has written so far. */
+  private readonly tick = (): void => {
+    this.tickTimer = undefined;
+    this.drain();
+    this.reorder.flush(process.hrtime.bigint());
+    this.armTick();
+  };
+
+  /** Parses the complete records bpftrace has written so far. */
   private drain(): void {
     if (!this.pendingChunks.length) return;
-    const text = this.partial + this.pendingChunks.join('');
+    const text = this.pendingChunks.length === 1 ? this.pendingChunks[0]! : this.pendingChunks.join('');
     this.pendingChunks = [];
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      this.handleLine(text.slice(start, nl));
-      start = nl + 1;
-    }
-    this.partial = text.slice(start);
+    this.reader!.feed(text, this.batch);
+    this.handle(this.batch);
   }
 
-  private handleLine(line: string): void {
-    for (const rec of this.assembler.push(line)) {
-      if (rec.t === 'ready') {
-        // records cut in half while probes were still attaching are expected, not drops
-        this.assembler.resetPending();
-        this.incompleteAtReady = this.assembler.incomplete;
-        this.onReady?.();
-        continue;
+  private handle(records: RawRecord[]): void {
+    for (const rec of records) {
+      switch (rec.t) {
+        case 'ready':
+          // records cut in half while probes were still attaching are expected, not drops
+          this.assembler.resetPending();
+          this.incompleteAtReady = this.assembler.incomplete;
+          this.onReady?.();
+          continue;
+        case 'lost':
+          this.counters.lost += rec.count;
+          continue;
+        case 'heartbeat':
+          this.reorder.advance(rec.cpu, Number(rec.ts));
+          continue;
+        default:
+          this.counters.records++;
+          // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
+          if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
+          else this.reorder.push(rec);
       }
-      if (rec.t === 'lost') {
-        this.counters.lost += rec.count;
-        continue;
-      }
-      this.counters.records++;
-      // the reorder buffer is bounded by the same capacity: beyond it, records are dropped
-      if (this.reorder.size >= this.queue.capacity) this.queue.dropped++;
-      else this.reorder.push(rec);
     }
+    records.length = 0;
   }
 
   private read(run: BpftraceRun): Promise<void> {
@@ -195,8 +213,8 @@ export class Sensor {
         clearTimeout(this.tickTimer);
         this.tickTimer = undefined;
         this.drain();
-        if (this.partial) this.handleLine(this.partial);
-        this.partial = '';
+        this.reader!.end(this.batch);
+        this.handle(this.batch);
         this.reorder.flush(process.hrtime.bigint(), true);
         this.readerDone = true;
         this.queue.wake();

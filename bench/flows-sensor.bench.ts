@@ -14,19 +14,31 @@
  * filled with 600,000 TIME_WAIT entries (5,000/s × 120 s) the way host loopback would be.
  * Also checks the flows sensor counted the connections (both ends). Needs root, bpftrace,
  * unshare and ip.
+ *
+ * Fixed costs (timers, conntrack reads of the host's table, the engine's event stream) do not
+ * grow with the rate: an idle window (no load, BENCH_IDLE_SECONDS, default 10) measures them,
+ * and the projection to RATE is that fixed share plus the per-connection slope × RATE, next to
+ * the plain linear scaling of the loaded window.
+ *
+ * Profiles: BENCH_CPU_PROF_DIR=DIR runs both sensors' node with --cpu-prof (DIR/flows-off,
+ * DIR/flows-on) and prints both stage tables (bench/runtime-profile.ts); BENCH_NODE_FLAGS
+ * passes other flags to both.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { childrenOf, procCpuSeconds } from './proc-stats.js';
+import { profileTable } from './runtime-profile.js';
 
 const RULES = fileURLToPath(new URL('../../shared/reference/falco/rules/falco_rules.yaml', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/gatehouse.mjs', import.meta.url));
 const RATE = Number(process.env.BENCH_RATE ?? 5000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+const PROF_DIR = process.env.BENCH_CPU_PROF_DIR;
 const PORT = 18080;
 const GOAL = 3;
 
@@ -89,7 +101,11 @@ interface Running {
 }
 
 async function startSensor(name: string, extra: string[]): Promise<Running> {
-  const child = spawn(process.execPath, [BIN, 'sensor', '--rules', RULES, '--output', join(dir, `${name}-alerts.jsonl`), ...extra], {
+  const nodeFlags = [
+    ...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []),
+    ...(PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', join(PROF_DIR, name)] : []),
+  ];
+  const child = spawn(process.execPath, [...nodeFlags, BIN, 'sensor', '--rules', RULES, '--output', join(dir, `${name}-alerts.jsonl`), ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
     // a deeper perf buffer than the sensor's default (1024 pages): near 5,000 connections/s on
     // a busy 2-core machine both sensors lost records in bursts, which makes the comparison
@@ -114,6 +130,13 @@ const warm = await runLoad(WARMUP_SECONDS); // warm both pipelines
 await sleep(1000);
 
 const cpu = (s: Running) => ({ node: procCpuSeconds(s.pid), bt: procCpuSeconds(s.bpftrace) });
+const total = (c: { node: number; bt: number }) => c.node + c.bt;
+// the idle window: what flows cost with no connections at all
+const idle0 = { off: cpu(off), on: cpu(on), t: process.hrtime.bigint() };
+await sleep(IDLE_SECONDS * 1000);
+const idle1 = { off: cpu(off), on: cpu(on), t: process.hrtime.bigint() };
+const idleWall = Number(idle1.t - idle0.t) / 1e9;
+const idleAdded = idleWall > 0 ? ((total(idle1.on) - total(idle0.on) - (total(idle1.off) - total(idle0.off))) / idleWall) * 100 : 0;
 const before = { off: cpu(off), on: cpu(on) };
 const t0 = process.hrtime.bigint();
 const load = await runLoad(SECONDS);
@@ -139,6 +162,7 @@ const expected = load.made - load.failed + warm.made - warm.failed;
 const onStats = /(\d+) flows from (\d+) connections \((\d+) over the cap/.exec(on.stderr());
 const drops = (s: Running) => /(\d+) dropped \(kernel=(\d+) queue=(\d+) incomplete=(\d+)\)/.exec(s.stderr())?.slice(1).join('/') ?? '?';
 rmSync(dir, { recursive: true, force: true });
+const sensorEvents = (s: Running) => Number(/(\d+) events/.exec(s.stderr())?.[1] ?? 0);
 
 console.log(`bench:flows (sensor)  load: ${load.made} connections in ${load.wall.toFixed(1)} s (${(load.made / load.wall).toFixed(0)}/s of the ${RATE}/s asked; ${load.failed} failed${load.failed ? ` ${JSON.stringify(load.errors ?? {})}` : ''}), window ${wall.toFixed(1)} s; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus().length} cores`);
 console.log(`  sensor without flows: node ${o.node.toFixed(2)}% + bpftrace ${o.bt.toFixed(2)}% = ${(o.node + o.bt).toFixed(2)}% of a core`);
@@ -149,5 +173,19 @@ console.log(`  added by flows: ${added.toFixed(2)}% of a core; goal ≤ ${GOAL}%
 const measured = load.made - load.failed;
 const perConnUs = measured > 0 ? ((added / 100) * wall * 1e6) / measured : NaN;
 console.log(`  per connection (both ends): ${perConnUs.toFixed(1)} µs of sensor CPU added; at ${RATE}/s that is ${((perConnUs * RATE) / 1e4).toFixed(2)}% of a core (goal ≤ ${GOAL}%)`);
+// fixed + slope: the idle window's added share, and the loaded window's excess over it per connection
+const slopeUs = measured > 0 ? (((added - idleAdded) / 100) * wall * 1e6) / measured : NaN;
+const projected = idleAdded + (slopeUs * RATE) / 1e4;
+console.log(`  idle window ${idleWall.toFixed(1)} s: flows add ${idleAdded.toFixed(2)}% of a core with no load; per connection beyond it ${slopeUs.toFixed(1)} µs → at ${RATE}/s ${projected.toFixed(2)}% of a core (goal ≤ ${GOAL}%: ${projected <= GOAL ? 'met' : 'NOT met'})`);
 console.log(`  flows counted the load's connections: ${egress} egress, ${ingress} ingress of ${expected} made (warm-up included); ${onStats ? `${onStats[1]} flows from ${onStats[2]} connections, ${onStats[3]} over the cap` : 'no summary'}`);
 console.log(`  drops (total/kernel/queue/incomplete): without flows ${drops(off)}, with flows ${drops(on)} (goal 0)`);
+
+if (PROF_DIR) {
+  for (const s of [off, on]) {
+    const d = join(PROF_DIR, s.name);
+    // thread 0 is the main thread (tsx's loader hooks run on a second one)
+    const file = readdirSync(d).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)).map((f) => join(d, f)).sort().pop();
+    console.log(`\n${s.name} (${sensorEvents(s)} events over the whole run): ${file ?? 'no profile written'}`);
+    if (file) console.log(profileTable(file, Math.max(1, sensorEvents(s)), 0));
+  }
+}

@@ -70,6 +70,30 @@ export function flowKey(o: Pick<FlowObservation, 'protocol' | 'direction' | 'loc
   return `${o.local.container?.id ?? 'host'}\x1f${o.local.process?.name ?? ''}\x1f${o.local.process?.exe ?? ''}\x1f${o.direction}\x1f${o.protocol}\x1f${o.remote.ip}\x1f${egress ? o.remote.port : 0}\x1f${egress ? 0 : o.local.port}\x1f${o.observedBy}`;
 }
 
+const RECENT_SLOTS = 256;
+
+/** A slot for the observation's flow among the recent ones: the direction, the server's port, the remote address's length and last character, the process name's length. */
+function recentSlot(o: FlowObservation): number {
+  const ip = o.remote.ip;
+  // the two ends of one connection on this host share port, address and often the program: the direction keeps them apart
+  const egress = o.direction === 'egress';
+  const h = (egress ? o.remote.port : o.local.port) * 31 + ip.length * 7 + ip.charCodeAt(ip.length - 1) + (o.local.process?.name.length ?? 0) * 3;
+  return (h & (RECENT_SLOTS / 2 - 1)) | (egress ? 0 : RECENT_SLOTS / 2);
+}
+
+/** The flow has the observation's key (the fields of flowKey, compared one by one). */
+function sameFlow(f: ObservedFlow, o: FlowObservation): boolean {
+  if (f.direction !== o.direction || f.protocol !== o.protocol || f.observedBy !== o.observedBy || f.remote.ip !== o.remote.ip) return false;
+  if (o.direction === 'egress' ? f.remote.port !== o.remote.port : f.local.port !== o.local.port) return false;
+  const fl = f.local;
+  const ol = o.local;
+  return (
+    (fl.container?.id ?? 'host') === (ol.container?.id ?? 'host') &&
+    (fl.process?.name ?? '') === (ol.process?.name ?? '') &&
+    (fl.process?.exe ?? '') === (ol.process?.exe ?? '')
+  );
+}
+
 /** The flow's idempotency key: a hash of its key, its interval and the host. */
 export function flowId(key: string, intervalStart: number, host = ''): string {
   return `flow:${createHash('sha256').update(`${host}\n${intervalStart}\n${key}`).digest('hex').slice(0, 40)}`;
@@ -91,6 +115,8 @@ export class FlowAggregator {
   /** Every interval before this one is flushed. */
   private flushedUntil = -Infinity;
   private counters = { observed: 0, dropped: 0, late: 0, flushed: 0 };
+  /** Flows observed lately, by a cheap hash of their fields (see recentSlot). */
+  private readonly recent: Array<Entry | undefined> = new Array<Entry | undefined>(RECENT_SLOTS).fill(undefined);
 
   constructor(private readonly opts: FlowAggregatorOptions) {
     if (!(opts.intervalMs > 0)) throw new RangeError('intervalMs must be positive');
@@ -110,21 +136,26 @@ export class FlowAggregator {
       this.counters.late++;
       start = this.flushedUntil;
     }
-    const key = flowKey(o);
-    let bucket = this.open.get(start);
-    if (!bucket) {
-      bucket = new Map();
-      this.open.set(start, bucket);
-    }
     const n = o.connections ?? 1;
-    const e = bucket.get(key);
+    // most connections repeat a flow seen a moment ago: found by comparing its fields, the
+    // flow key (a string of ~100 characters, built and hashed) is not needed
+    const slot = recentSlot(o);
+    const recent = this.recent[slot];
+    const e = recent !== undefined && recent.intervalStart === start && sameFlow(recent.flow, o) ? recent : this.lookup(o, start);
     if (e) {
+      this.recent[slot] = e;
       e.flow.connections += n;
       if (o.bytes !== undefined) e.flow.bytes = (e.flow.bytes ?? 0) + o.bytes;
       if (o.timeMs < e.first) e.first = o.timeMs;
       if (o.timeMs > e.last) e.last = o.timeMs;
       if (!e.flow.remote.dns && o.remote.dns) e.flow.remote.dns = o.remote.dns;
       return;
+    }
+    const key = flowKey(o);
+    let bucket = this.open.get(start);
+    if (!bucket) {
+      bucket = new Map();
+      this.open.set(start, bucket);
     }
     if (this.openCount >= this.maxFlows) {
       this.counters.dropped++;
@@ -142,8 +173,14 @@ export class FlowAggregator {
       observedBy: o.observedBy,
     };
     if (o.bytes !== undefined) flow.bytes = o.bytes;
-    bucket.set(key, { key, intervalStart: start, flow, first: o.timeMs, last: o.timeMs });
+    const entry: Entry = { key, intervalStart: start, flow, first: o.timeMs, last: o.timeMs };
+    bucket.set(key, entry);
+    this.recent[slot] = entry;
     this.openCount++;
+  }
+
+  private lookup(o: FlowObservation, start: number): Entry | undefined {
+    return this.open.get(start)?.get(flowKey(o));
   }
 
   /**
@@ -156,6 +193,7 @@ export class FlowAggregator {
     for (const [start, bucket] of this.open) {
       if (start >= cutoff) continue;
       this.open.delete(start);
+      this.recent.fill(undefined);
       this.openCount -= bucket.size;
       for (const e of bucket.values()) {
         e.flow.firstSeen = new Date(e.first).toISOString();

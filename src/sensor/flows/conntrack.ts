@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FlowProtocol } from '../../network/flow.js';
+import { ProbeTupleSet } from './probe-tuples.js';
 
 export interface ConntrackTuple {
   src: string;
@@ -191,8 +192,8 @@ export class ConntrackWatcher {
   private readonly path: string;
   private readonly maxEntries: number;
   /** Probe tuples since the previous poll, and those of the poll before (a two-generation window). */
-  private probeNow = new Set<string>();
-  private probePrev = new Set<string>();
+  private probeNow = new ProbeTupleSet();
+  private probePrev = new ProbeTupleSet();
   private readonly known = new Map<string, Known>();
   /**
    * The probes' own connections by line identity: most of a busy host's table (loopback and
@@ -212,13 +213,19 @@ export class ConntrackWatcher {
   /** A connection a probe reported (client → server). */
   probeSaw(protocol: FlowProtocol, cip: string, cport: number, sip: string, sport: number): void {
     if (this.probeNow.size >= this.maxEntries) return;
-    this.probeNow.add(tupleKey(protocol, cip, cport, sip, sport));
+    this.probeNow.add(protocol, cip, cport, sip, sport);
     // an unbound UDP socket reports 0.0.0.0 as its own address
-    if (cip === '0.0.0.0' || cip === '::') this.probeNow.add(tupleKey(protocol, '*', cport, sip, sport));
+    if (cip === '0.0.0.0' || cip === '::') this.probeNow.add(protocol, '*', cport, sip, sport);
   }
 
-  private isProbes(key: string, wild: string): boolean {
-    return this.probeNow.has(key) || this.probePrev.has(key) || this.probeNow.has(wild) || this.probePrev.has(wild);
+  /** The tuple, or the same with any client address, was a probe's (this poll's window or the one before). */
+  private isProbes(protocol: FlowProtocol, cip: string, cport: number, sip: string, sport: number): boolean {
+    const now = this.probeNow;
+    const prev = this.probePrev;
+    return (
+      now.has(protocol, cip, cport, sip, sport) || prev.has(protocol, cip, cport, sip, sport) ||
+      now.has(protocol, '*', cport, sip, sport) || prev.has(protocol, '*', cport, sip, sport)
+    );
   }
 
   /** Reads the table and returns what no probe saw; entries gone from the table are forgotten. */
@@ -259,7 +266,7 @@ export class ConntrackWatcher {
         k.seenPoll = this.poll;
         if (k.state === 'ebpf') continue;
         if (k.state === 'pending') {
-          if (this.matches(e, key)) {
+          if (this.matches(e)) {
             k.state = 'ebpf';
             this.settle(k, raw);
             this.counters.matched++;
@@ -281,7 +288,7 @@ export class ConntrackWatcher {
         this.counters.dropped++;
         continue;
       }
-      k = { state: this.matches(e, key) ? 'ebpf' : 'pending', bytes: 0, seenPoll: this.poll };
+      k = { state: this.matches(e) ? 'ebpf' : 'pending', bytes: 0, seenPoll: this.poll };
       if (k.state === 'ebpf') {
         this.settle(k, raw);
         this.counters.matched++;
@@ -294,8 +301,11 @@ export class ConntrackWatcher {
       this.known.delete(key);
       if (k.raw !== undefined) this.settled.delete(k.raw);
     }
+    // the older generation is emptied and reused: no set grown from nothing after each poll
+    const spare = this.probePrev;
+    spare.clear();
     this.probePrev = this.probeNow;
-    this.probeNow = new Set();
+    this.probeNow = spare;
     return out;
   }
 
@@ -305,13 +315,13 @@ export class ConntrackWatcher {
     this.settled.set(raw, k);
   }
 
-  private matches(e: ConntrackEntry, key: string): boolean {
+  private matches(e: ConntrackEntry): boolean {
     const o = e.orig;
     const r = e.reply;
     return (
-      this.isProbes(key, tupleKey(e.protocol, '*', o.sport, o.dst, o.dport)) ||
+      this.isProbes(e.protocol, o.src, o.sport, o.dst, o.dport) ||
       // the server's view behind a DNAT: the reply tuple reversed
-      this.isProbes(tupleKey(e.protocol, r.dst, r.dport, r.src, r.sport), tupleKey(e.protocol, '*', r.dport, r.src, r.sport))
+      this.isProbes(e.protocol, r.dst, r.dport, r.src, r.sport)
     );
   }
 

@@ -10,10 +10,8 @@ import { parseDnsAnswer, type DnsAnswer } from './dns.js';
 /** -EINPROGRESS: a non-blocking connect under way (curl, most clients) counts as a connection. */
 const EINPROGRESS = -115;
 
-const UNSPECIFIED = new Set(['', '0.0.0.0', '::']);
-
 export function isUnspecified(ip: string): boolean {
-  return UNSPECIFIED.has(ip);
+  return ip === '' || ip === '0.0.0.0' || ip === '::';
 }
 
 const V4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
@@ -24,11 +22,18 @@ const V4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
  * Central's inventory agree on it; any other address unchanged.
  */
 export function unmapV4(ip: string): string {
+  // per connection: most addresses are plain IPv4, which never start with ':'
+  if (ip.charCodeAt(0) !== 58) return ip;
   const m = V4_MAPPED.exec(ip);
   if (!m) return ip;
   const hi = parseInt(m[1]!, 16);
   const lo = parseInt(m[2]!, 16);
   return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+}
+
+/** A field as a string ('' when absent), without a String() call for what is one already. */
+function str(v: unknown): string {
+  return typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
 }
 
 /** The wall-clock time of an event in ms. */
@@ -75,11 +80,12 @@ export function observationOf(ev: RuntimeEvent, containerIp?: (containerId: stri
     direction = 'egress';
     protocol = 'UDP';
   } else return undefined;
-  const rip = unmapV4(String(ev['fd.rip'] ?? ''));
+  const rip = unmapV4(str(ev['fd.rip']));
   const rport = Number(ev['fd.rport'] ?? 0);
   if (!rip) return undefined;
-  const cid = String(ev['container.id'] ?? 'host');
-  let lip = unmapV4(String(ev['fd.lip'] ?? '')) || '0.0.0.0';
+  const cidField = ev['container.id'];
+  const cid = cidField === undefined || cidField === null ? 'host' : str(cidField);
+  let lip = unmapV4(str(ev['fd.lip'])) || '0.0.0.0';
   if (isUnspecified(lip) && cid !== 'host') lip = containerIp?.(cid) ?? lip;
   const local: FlowLocalEnd = { ip: lip, port: Number(ev['fd.lport'] ?? 0) };
   if (cid !== 'host') {

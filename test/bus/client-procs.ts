@@ -95,20 +95,43 @@ export interface WebhookChild extends Child {
   close(): Promise<void>;
 }
 
-/** `gatehouse admission serve --listen 127.0.0.1:0 --data-dir DIR/data ARGS`, once its ready line is out. */
-export async function startWebhook(dir: string, args: string[], env: Record<string, string | undefined> = {}): Promise<WebhookChild> {
-  const p = launch(['admission', 'serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--spool-dir', join(dir, 'spool'), ...args], env);
-  const ready = await waitFor('the webhook ready line', () => {
+/**
+ * `gatehouse admission serve --listen 127.0.0.1:0 --data-dir DIR/data ARGS`, once its ready line is out;
+ * with `port` (for a run whose log level hides that line) on that port, once /healthz answers.
+ */
+export async function startWebhook(dir: string, args: string[], env: Record<string, string | undefined> = {}, port?: number): Promise<WebhookChild> {
+  const p = launch(['admission', 'serve', '--listen', `127.0.0.1:${port ?? 0}`, '--data-dir', join(dir, 'data'), '--spool-dir', join(dir, 'spool'), ...args], env);
+  const exited = () => {
     if (p.child.exitCode !== null) throw new Error(`admission serve exited: ${p.stderr()}`);
-    const line = p.stderr().split('\n').find((l) => l.includes('"admission webhook listening"'));
-    return line ? (JSON.parse(line) as { url: string; caFile: string }) : undefined;
-  }, 120_000, 100);
-  const agent = new Agent({ connect: { ca: readFileSync(ready.caFile, 'utf8') } });
+  };
+  let url: string;
+  let agent: Agent;
+  if (port === undefined) {
+    const ready = await waitFor('the webhook ready line', () => {
+      exited();
+      const line = p.stderr().split('\n').find((l) => l.includes('"admission webhook listening"'));
+      return line ? (JSON.parse(line) as { url: string; caFile: string }) : undefined;
+    }, 120_000, 100);
+    url = ready.url;
+    agent = new Agent({ connect: { ca: readFileSync(ready.caFile, 'utf8') } });
+  } else {
+    url = `https://127.0.0.1:${port}`;
+    const caFile = join(dir, 'data', 'tls', 'ca.crt');
+    agent = await waitFor('the webhook answering /healthz', async () => {
+      exited();
+      if (!existsSync(caFile)) return undefined;
+      const a = new Agent({ connect: { ca: readFileSync(caFile, 'utf8') } });
+      const res = await fetch(`${url}/healthz`, { dispatcher: a }).catch(() => undefined);
+      if (res?.status === 200) return a;
+      await a.close();
+      return undefined;
+    }, 120_000, 200);
+  }
   return {
     ...p,
-    url: ready.url,
+    url,
     async review(body) {
-      const res = await fetch(`${ready.url}/validate`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(`${url}/validate`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${await res.text()}`);
       return ((await res.json()) as { response: { allowed: boolean; status?: { message: string } } }).response;
     },

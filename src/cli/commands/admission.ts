@@ -24,7 +24,7 @@ import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '..
 import { registerAdmissionInstall } from './admission-install.js';
 import { addSpoolOption, contractFinding, defaultSpoolDir, eventShipperFor } from '../central-push.js';
 import { createLogger, logFunction, LOG_LEVELS } from '../../util/log.js';
-import { addNatsOptions, busPublisherFrom, type NatsCliOptions } from './bus-push.js';
+import { addNatsOptions, busPublisherFrom, keepingAlive, type NatsCliOptions } from './bus-push.js';
 
 interface ServeCliOptions {
   listen: string;
@@ -199,7 +199,7 @@ export function registerAdmissionCommands(program: Command): Command {
       await gate?.close();
     } finally {
       sink?.flush();
-      await shipping?.close();
+      await keepingAlive(shipping?.close());
     }
   });
   registerAdmissionInstall(admission);

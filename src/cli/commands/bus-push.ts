@@ -96,3 +96,18 @@ export async function publishEvents(publisher: BusPublisher, url: string, source
   process.stderr.write(`gatehouse: published ${events.length} ${source.kind} events to ${where} (${total.stored} new on the bus, ${total.duplicates} already there); Central stores them from the bus\n`);
   return total;
 }
+
+/**
+ * Awaits a shipper's close while holding the event loop open. EventShipper's last retry
+ * waits on an unref'd timer that can outlive its own close deadline by a moment; with
+ * nothing else pending Node then ends the process mid-close with exit code 13 (an
+ * unsettled top-level await). Seen when a push was refused just before SIGTERM.
+ */
+export async function keepingAlive<T>(p: Promise<T> | undefined): Promise<T | undefined> {
+  const hold = setInterval(() => undefined, 1000);
+  try {
+    return await p;
+  } finally {
+    clearInterval(hold);
+  }
+}

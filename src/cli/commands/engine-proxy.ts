@@ -15,7 +15,7 @@ import { EngineProxyMetrics } from '../../engine-proxy/metrics.js';
 import { addCentralOptions, centralClientFrom, type CentralCliOptions } from '../central-options.js';
 import { ShippedDecisionSink, addSpoolOption, defaultSpoolDir, eventShipperFor, reportingHost } from '../central-push.js';
 import { createLogger, logFunction, LOG_LEVELS } from '../../util/log.js';
-import { addNatsOptions, busPublisherFrom, type NatsCliOptions } from './bus-push.js';
+import { addNatsOptions, busPublisherFrom, keepingAlive, type NatsCliOptions } from './bus-push.js';
 
 interface ProxyCliOptions {
   listen: string;
@@ -99,7 +99,7 @@ export function registerEngineProxyCommands(program: Command): void {
         await audit?.close();
       } finally {
         await metricsServer?.close();
-        await shipping?.close();
+        await keepingAlive(shipping?.close());
       }
     });
 }

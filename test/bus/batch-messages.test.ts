@@ -111,11 +111,13 @@ for (const dialect of DIALECTS) {
     const nc = await connect({ servers: nats.url });
     let consumerDone: Promise<void> | undefined;
     try {
-      // 30 batches of 50 (as 30 sensors' shippers would post them), one old-style message,
-      // a batch message with one bad event among two good ones, and a message whose source is bad.
+      // 30 batches of 50 (as 30 sensors' shippers would post them) and 3,000 of one (a backlog of
+      // many small messages: a max_bytes pull stalled on them), one old-style message, a batch
+      // message with one bad event among two good ones, and a message whose source is bad.
       for (let b = 0; b < 30; b++) {
         await publisher.post(INGEST_EVENTS_PATH, { source: { ...source, host: `node-${b}`, node: `node-${b}` }, events: Array.from({ length: 50 }, (_, i) => alert(`e-${b}-${i}`, i)) });
       }
+      await Promise.all(Array.from({ length: 3000 }, (_, b) => publisher.post(INGEST_EVENTS_PATH, { source: { ...source, host: `small-${b % 100}` }, events: [alert(`s-${b}`, b)] })));
       const js = jetstream(nc);
       await js.publish('gatehouse.events.batch-test', JSON.stringify({ source, event: alert('legacy-1', 1) }));
       await js.publish('gatehouse.events.batch-test', JSON.stringify({ source, events: [alert('mixed-1', 1), { id: 'bad', type: 'bogus', time: 'now' }, alert('mixed-2', 2)] }));
@@ -123,15 +125,15 @@ for (const dialect of DIALECTS) {
 
       consumerDone = busConsumerJob({ url: nats.url })(central.ctx, abort.signal, { log: quiet });
       const count = async () => Number((await central.db().selectFrom('events').select((e) => e.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
-      await waitFor('1,503 events stored', async () => (await count()) === 1503 || undefined, 60_000);
+      await waitFor('4,503 events stored', async () => (await count()) === 4503 || undefined, 60_000);
       const metrics = await waitFor('consumer idle', async () => {
         const text = (await central.api('GET', '/metrics')).body as string;
         return metricValue(text, 'gatehouse_central_bus_consumer_ack_pending') === 0 && metricValue(text, 'gatehouse_central_bus_consumer_pending') === 0 && text;
       }, 30_000);
-      assert.equal(metricValue(metrics, 'gatehouse_central_bus_events_total', 'outcome="stored"'), 1503);
+      assert.equal(metricValue(metrics, 'gatehouse_central_bus_events_total', 'outcome="stored"'), 4503);
       assert.equal(metricValue(metrics, 'gatehouse_central_bus_events_total', 'outcome="rejected"'), 2, 'the bad event and the robot message');
       const ids = new Set((await central.db().selectFrom('events').select('id').execute()).map((r) => r.id));
-      for (const id of ['e-0-0', 'e-29-49', 'legacy-1', 'mixed-1', 'mixed-2']) assert.ok(ids.has(id), id);
+      for (const id of ['e-0-0', 'e-29-49', 's-0', 's-2999', 'legacy-1', 'mixed-1', 'mixed-2']) assert.ok(ids.has(id), id);
       assert.ok(!ids.has('robot-1') && !ids.has('bad'));
       const row = await central.db().selectFrom('events').select(['cluster', 'host']).where('id', '=', 'e-17-3').executeTakeFirstOrThrow();
       assert.deepEqual(row, { cluster: 'batch-test', host: 'node-17' }, 'each event keeps its own message\'s source');

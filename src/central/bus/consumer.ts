@@ -25,8 +25,8 @@ import { busMetrics } from './metrics.js';
 import { batchesOf, ingestBusBatches, parseBusPayload } from './ingest.js';
 
 export const DEFAULT_DURABLE = 'gatehouse-central';
-/** About 2,000 alerts per fetch (one transaction) when messages are batches. */
-const FETCH_BYTES = 2 << 20;
+/** Events per fetch (one transaction) the consumer aims at when messages are batches. */
+const FETCH_EVENTS = 2000;
 
 export interface BusConsumerOptions {
   /** nats://HOST:PORT (comma-separated for several). */
@@ -34,8 +34,8 @@ export interface BusConsumerOptions {
   /** Durable consumer name, shared by the Central instances of one deployment. */
   durable?: string;
   /**
-   * Messages per fetch, stored in one transaction. Default: as many as fit in 2 MiB (about
-   * 2,000 alerts, whether they come one per message or in batch messages).
+   * Messages per fetch, stored in one transaction. Default: as many as hold about 2,000 events
+   * at the recent events per message (one-event or batch messages), at most 1,000.
    */
   batchSize?: number;
   /** How long JetStream waits for an ack before redelivering (default 30 s). */
@@ -106,6 +106,8 @@ class BusConsumer {
   private preparing: Promise<Consumer> | undefined;
   private readonly parallel: number;
   private failures = 0;
+  /** Recent events per message (moving average); pessimistic at first: a spool's backlog comes in batches of 500. */
+  private eventsPerMessage = 50;
 
   constructor(private readonly ctx: CentralContext, private readonly servers: string[], private readonly options: BusConsumerOptions, private readonly tools: CentralJobTools) {
     this.durable = options.durable ?? DEFAULT_DURABLE;
@@ -175,10 +177,11 @@ class BusConsumer {
 
   /** One fetch: up to batchSize messages (waiting at most 2 s for them), stored, then acked. */
   private async fetchAndStore(consumer: Consumer, signal: AbortSignal): Promise<void> {
-    // Bytes bound a fetch too now that a message holds a whole batch; at least two of the
-    // largest messages, or the server would end the pull without delivering one.
-    const maxBytes = Math.max(FETCH_BYTES, 2 * (this.nc?.info?.max_payload ?? 1 << 20));
-    const iter = await consumer.fetch(this.batchSize ? { max_messages: this.batchSize, expires: 2000 } : { max_bytes: maxBytes, expires: 2000 });
+    // A message holds a whole batch now: the fetch asks for as many messages as should hold
+    // FETCH_EVENTS events at the recent events per message. (A max_bytes pull stalled on
+    // nats-server 2.9.10: "heartbeats missed", nothing delivered.)
+    const wanted = this.batchSize ?? Math.max(1, Math.min(1000, Math.round(FETCH_EVENTS / this.eventsPerMessage)));
+    const iter = await consumer.fetch({ max_messages: wanted, expires: 2000 });
     const onAbort = () => iter.stop();
     signal.addEventListener('abort', onAbort, { once: true });
     const msgs: JsMsg[] = [];
@@ -212,6 +215,7 @@ class BusConsumer {
       good.push(...parsed.messages);
       goodMsgs.push(m);
     }
+    this.eventsPerMessage = 0.7 * this.eventsPerMessage + 0.3 * Math.max(1, good.length / msgs.length);
     if (!good.length) return;
     const started = performance.now();
     let result: { stored: number; duplicates: number };

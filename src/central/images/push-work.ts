@@ -13,6 +13,7 @@ import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { Package } from '../../inventory/package.js';
 import { findViolations, type PolicySet } from '../../policy/evaluate.js';
+import { componentFacts, type ImageFacts } from '../../vuln/image-facts.js';
 import { describeSchemaError } from '../api/errors.js';
 import { imageReportSchema } from '../api/schemas/image-report.js';
 import type { ImageReport } from '../client/ingest-types.js';
@@ -31,7 +32,7 @@ const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: '
 (createRequire(import.meta.url)('ajv-formats') as (a: Ajv) => void)(ajv);
 const validate = ajv.compile(imageReportSchema);
 
-interface Parsed { packages?: Package[]; findings?: StoredFinding[]; at: number }
+interface Parsed { packages?: Package[]; packagesHash?: string; findings?: StoredFinding[]; at: number }
 const parsedByToken = new Map<number, Parsed>();
 let nextToken = 1;
 /** A token not claimed within this long (its request failed in between) is dropped. */
@@ -57,7 +58,7 @@ export function preparePush(body: Uint8Array): { prepared: PreparedImage; token:
   const now = Date.now();
   for (const [t, p] of parsedByToken) if (now - p.at > TOKEN_TTL_MS) parsedByToken.delete(t);
   const token = nextToken++;
-  parsedByToken.set(token, { packages: fromSbom?.packages, findings, at: now });
+  parsedByToken.set(token, { packages: fromSbom?.packages, packagesHash: prepared.packagesHash, findings, at: now });
   return { prepared, token };
 }
 
@@ -69,5 +70,18 @@ export function pushViolations(token: number, row: StoredImageRow, now: string, 
   const parsed = parsedByToken.get(token);
   parsedByToken.delete(token);
   if (!parsed?.packages || !parsed.findings) return undefined;
-  return findViolations({ kind: 'image', value: storedImageFacts(row, parsed.packages, parsed.findings, new Date(now)) }, policies, 'build');
+  return findViolations({ kind: 'image', value: storedImageFacts(row, parsed.packages, parsed.findings, new Date(now), componentsOf(parsed.packagesHash!, parsed.packages)) }, policies, 'build');
+}
+
+// A fleet pushes the same package lists again and again (rebuilds, tags of one build, one
+// base): their component facts are made once per list, by its address, and shared read-only
+// as re-match shares them (FleetMatcher's sets). Bounded.
+const componentsByList = new Map<string, ImageFacts['components']>();
+function componentsOf(packagesHash: string, packages: Package[]): ImageFacts['components'] {
+  let hit = componentsByList.get(packagesHash);
+  if (!hit) {
+    if (componentsByList.size >= 32) componentsByList.delete(componentsByList.keys().next().value!);
+    componentsByList.set(packagesHash, (hit = componentFacts({ packages: [...packages], warnings: [] })));
+  }
+  return hit;
 }

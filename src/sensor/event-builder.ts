@@ -67,80 +67,251 @@ export interface BuildContext {
   clockOffset: bigint;
 }
 
+/** The fields every event carries, in the order every event has them (then the kind's own). */
+const COMMON_FIELDS = [
+  'evt.rawtime', 'evt.dir', 'thread.tid', 'thread.cap_effective', 'proc.pid',
+  'proc.ppid', 'proc.name', 'proc.exe', 'proc.exepath', 'proc.args', 'proc.cmdline', 'proc.cwd', 'proc.tty', 'proc.sid', 'proc.vpgid',
+  'proc.sname', 'proc.aname', 'proc.aexepath', 'proc.pname', 'proc.pexe', 'proc.pexepath', 'proc.pcmdline',
+  'proc.duration', 'user.uid', 'user.name', 'user.loginuid', 'user.loginname', 'group.gid', 'group.name',
+  'container.id', 'container.name', 'container.image', 'container.image.repository', 'container.image.tag', 'container.image.id',
+  'container.privileged', 'container.type', 'container.start_ts',
+] as const;
+
+type CommonValues = Record<(typeof COMMON_FIELDS)[number], FieldValue | undefined>;
+type Specific = Record<string, FieldValue | undefined>;
+type Factory = (c: CommonValues, s: Specific) => RuntimeEvent;
+
+/**
+ * One generated object literal per kind of event, with every common field and the kind's own
+ * fields: V8 gives all events of a kind one hidden class with every field in the object, where
+ * a common part with a specific part assigned onto it (Object.assign, ~60 keys) ended in
+ * dictionary mode — slower to build, to collect, and to read for the rules and flows.
+ * Generated because the literal must be written out key by key to get that shape.
+ */
+function makeFactory(specificKeys: readonly string[]): Factory {
+  const q = (k: string) => JSON.stringify(k);
+  const fields = [...COMMON_FIELDS.map((k) => `${q(k)}: c[${q(k)}]`), ...specificKeys.map((k) => `${q(k)}: s[${q(k)}]`)];
+  return new Function('c', 's', `return { ${fields.join(', ')} };`) as Factory;
+}
+
+/** Keys of the ancestors' indexed fields, made once (proc.aname[1], …). */
+const ANCESTOR_KEYS = Array.from({ length: 17 }, (_, i) => [`proc.aname[${i}]`, `proc.aexepath[${i}]`, `proc.apid[${i}]`] as const);
+
+/**
+ * A process's own and its ancestors' fields, cached per process and valid while the process and
+ * every ancestor are the same table entries (an exec or a fork makes a new entry: its exec
+ * version) with the same names and parents, and the cwd, session leader and end of the chain
+ * unchanged. "Until the next exec anywhere" rebuilt most entries at 2% execs.
+ */
+interface ProcFields {
+  proc: ProcInfo;
+  ppid: number;
+  name: string;
+  cwd: string;
+  parent: ProcInfo | undefined;
+  sidProc: ProcInfo | undefined;
+  sname: string | undefined;
+  ancestors: ProcInfo[];
+  /** Each ancestor's name and parent when cached. */
+  ancNames: string[];
+  ancPpids: number[];
+  exe: string;
+  exepath: string;
+  args: string;
+  cmdline: string;
+  tty: number;
+  sid: number;
+  vpgid: number;
+  aname: string[];
+  aexepath: string[];
+  pname: string | undefined;
+  pexe: string | undefined;
+  pexepath: string | undefined;
+  pcmdline: string | undefined;
+}
+
+interface ContainerFields {
+  labelKeys: string[];
+  labelValues: string[];
+  imageRepository: string;
+}
+
+const NO_SPECIFIC: Specific = {};
+
 export class EventBuilder {
   constructor(private readonly ctx: BuildContext) {}
 
-  /** Process and ancestry fields, cached per process until the next exec anywhere. */
-  private procCache = new Map<number, { version: number; proc: ProcInfo; ppid: number; name: string; fields: RuntimeEvent }>();
+  private procCache = new Map<number, ProcFields>();
+  /** Event factories by evt.type (each type's specific part always has the same keys). */
+  private readonly factories = new Map<string, Factory>();
+  private readonly commonOnly = makeFactory([]);
+  private readonly containerCache = new WeakMap<ContainerInfo, ContainerFields>();
+  /** Filled per event and read by the factory: one object of one shape, never allocated again. */
+  private readonly scratch = makeFactory([])({} as CommonValues, NO_SPECIFIC) as CommonValues;
 
-  private procFields(proc: ProcInfo): RuntimeEvent {
-    const t = this.ctx.table;
+  private procFields(proc: ProcInfo): ProcFields {
     const hit = this.procCache.get(proc.pid);
-    if (hit && hit.version === t.execVersion && hit.proc === proc && hit.ppid === proc.ppid && hit.name === proc.name) return hit.fields;
+    if (hit && this.stillValid(hit, proc)) return hit;
+    const t = this.ctx.table;
     const parent = t.get(proc.ppid);
     const ancestors = t.ancestors(proc.pid);
-    const f: RuntimeEvent = {
-      'proc.ppid': proc.ppid,
-      'proc.name': proc.name,
-      'proc.exe': proc.exe,
-      'proc.exepath': proc.exepath,
-      'proc.args': proc.args.join(' '),
-      'proc.cmdline': [proc.name, ...proc.args].join(' '),
-      'proc.cwd': proc.cwd,
-      'proc.tty': proc.tty,
-      'proc.sid': proc.sid,
-      'proc.vpgid': proc.vpgid,
-      'proc.sname': t.get(proc.sid)?.name,
-      'proc.aname': ancestors.map((a) => a.name),
-      'proc.aexepath': ancestors.map((a) => a.exepath),
+    const sidProc = t.get(proc.sid);
+    const f: ProcFields = {
+      proc,
+      ppid: proc.ppid,
+      name: proc.name,
+      cwd: proc.cwd,
+      parent,
+      sidProc,
+      sname: sidProc?.name,
+      ancestors,
+      ancNames: ancestors.map((a) => a.name),
+      ancPpids: ancestors.map((a) => a.ppid),
+      exe: proc.exe,
+      exepath: proc.exepath,
+      args: proc.args.join(' '),
+      cmdline: [proc.name, ...proc.args].join(' '),
+      tty: proc.tty,
+      sid: proc.sid,
+      vpgid: proc.vpgid,
+      aname: ancestors.map((a) => a.name),
+      aexepath: ancestors.map((a) => a.exepath),
+      pname: parent?.name,
+      pexe: parent?.exe,
+      pexepath: parent?.exepath,
+      pcmdline: parent ? [parent.name, ...parent.args].join(' ') : undefined,
     };
-    if (parent) {
-      f['proc.pname'] = parent.name;
-      f['proc.pexe'] = parent.exe;
-      f['proc.pexepath'] = parent.exepath;
-      f['proc.pcmdline'] = [parent.name, ...parent.args].join(' ');
-    }
-    ancestors.forEach((a, i) => {
-      f[`proc.aname[${i + 1}]`] = a.name;
-      f[`proc.aexepath[${i + 1}]`] = a.exepath;
-      f[`proc.apid[${i + 1}]`] = a.pid;
-    });
     if (this.procCache.size > 65536) this.procCache.clear();
-    this.procCache.set(proc.pid, { version: t.execVersion, proc, ppid: proc.ppid, name: proc.name, fields: f });
+    this.procCache.set(proc.pid, f);
     return f;
+  }
+
+  /** The cached fields still describe the process and its chain as the table has them now. */
+  private stillValid(f: ProcFields, proc: ProcInfo): boolean {
+    if (f.proc !== proc || f.ppid !== proc.ppid || f.name !== proc.name || f.cwd !== proc.cwd) return false;
+    const t = this.ctx.table;
+    const parent = t.get(proc.ppid);
+    if (parent !== f.parent || (parent !== undefined && parent.name !== f.pname)) return false;
+    const sidProc = t.get(proc.sid);
+    if (sidProc !== f.sidProc || sidProc?.name !== f.sname) return false;
+    const anc = f.ancestors;
+    // the same chain: each ancestor is the entry its child's parent pid names now, unchanged
+    let cur = proc;
+    for (let i = 0; i < anc.length; i++) {
+      const a = anc[i]!;
+      if ((i > 0 && t.get(cur.ppid) !== a) || a.name !== f.ancNames[i] || a.ppid !== f.ancPpids[i]) return false;
+      cur = a;
+    }
+    // and it still ends where it ended (a parent that was not found may be known now)
+    if (anc.length < 16 && cur.ppid > 0 && cur.ppid !== proc.pid && !anc.some((a) => a.pid === cur.ppid) && t.get(cur.ppid) !== undefined) return false;
+    return true;
+  }
+
+  private containerFields(c: ContainerInfo): ContainerFields {
+    let f = this.containerCache.get(c);
+    if (!f) {
+      const labels = Object.entries(c.labels);
+      f = { labelKeys: labels.map(([k]) => `container.label[${k}]`), labelValues: labels.map(([, v]) => v), imageRepository: c.imageRepository };
+      this.containerCache.set(c, f);
+    }
+    return f;
+  }
+
+  /** Fills the scratch object with the fields every event carries. */
+  private fillCommon(head: RawHead, proc: ProcInfo, container: ContainerInfo | null): ProcFields {
+    const users = container?.users.size ? container.users : this.ctx.host.users;
+    const groups = container?.groups.size ? container.groups : this.ctx.host.groups;
+    const loginuid = head.loginuid === 4294967295 ? -1 : head.loginuid;
+    const pf = this.procFields(proc);
+    const c = this.scratch;
+    c['evt.rawtime'] = head.ts + this.ctx.clockOffset;
+    c['evt.dir'] = '<';
+    c['thread.tid'] = head.tid;
+    c['thread.cap_effective'] = capNames(head.capEffective);
+    c['proc.pid'] = head.pid;
+    c['proc.ppid'] = pf.ppid;
+    c['proc.name'] = pf.name;
+    c['proc.exe'] = pf.exe;
+    c['proc.exepath'] = pf.exepath;
+    c['proc.args'] = pf.args;
+    c['proc.cmdline'] = pf.cmdline;
+    c['proc.cwd'] = pf.cwd;
+    c['proc.tty'] = pf.tty;
+    c['proc.sid'] = pf.sid;
+    c['proc.vpgid'] = pf.vpgid;
+    c['proc.sname'] = pf.sname;
+    c['proc.aname'] = pf.aname;
+    c['proc.aexepath'] = pf.aexepath;
+    c['proc.pname'] = pf.pname;
+    c['proc.pexe'] = pf.pexe;
+    c['proc.pexepath'] = pf.pexepath;
+    c['proc.pcmdline'] = pf.pcmdline;
+    c['proc.duration'] = proc.startNs !== undefined && head.ts >= proc.startNs ? Number(head.ts - proc.startNs) : undefined;
+    c['user.uid'] = head.uid;
+    c['user.name'] = users.get(head.uid) ?? String(head.uid);
+    c['user.loginuid'] = loginuid;
+    c['user.loginname'] = loginuid >= 0 ? (users.get(loginuid) ?? String(loginuid)) : '';
+    c['group.gid'] = head.gid;
+    c['group.name'] = groups.get(head.gid) ?? String(head.gid);
+    c['container.id'] = container ? container.id : 'host';
+    c['container.name'] = container ? container.name : 'host';
+    c['container.image'] = container?.image ?? '';
+    c['container.image.repository'] = container?.imageRepository ?? '';
+    c['container.image.tag'] = container?.imageTag ?? '';
+    c['container.image.id'] = container?.imageId ?? '';
+    c['container.privileged'] = container?.privileged ?? false;
+    c['container.type'] = container?.type ?? 'host';
+    c['container.start_ts'] = container?.startTs;
+    return pf;
+  }
+
+  /** Adds the fields whose keys vary: each ancestor's (proc.aname[N], …) and the container's labels. */
+  private addVariable(e: RuntimeEvent, pf: ProcFields, container: ContainerInfo | null): RuntimeEvent {
+    const anc = pf.ancestors;
+    for (let i = 0; i < anc.length; i++) {
+      const keys = ANCESTOR_KEYS[i + 1]!;
+      e[keys[0]] = pf.aname[i];
+      e[keys[1]] = pf.aexepath[i];
+      e[keys[2]] = anc[i]!.pid;
+    }
+    if (container) {
+      const cf = this.containerFields(container);
+      for (let i = 0; i < cf.labelKeys.length; i++) e[cf.labelKeys[i]!] = cf.labelValues[i];
+    }
+    return e;
   }
 
   /** Fields every event carries: process, ancestry, user, container, thread. */
   common(head: RawHead, proc: ProcInfo, container: ContainerInfo | null): RuntimeEvent {
-    const users = container?.users.size ? container.users : this.ctx.host.users;
-    const groups = container?.groups.size ? container.groups : this.ctx.host.groups;
-    const loginuid = head.loginuid === 4294967295 ? -1 : head.loginuid;
-    const e: RuntimeEvent = {
-      'evt.rawtime': head.ts + this.ctx.clockOffset,
-      'evt.dir': '<',
-      'thread.tid': head.tid,
-      'thread.cap_effective': capNames(head.capEffective),
-      'proc.pid': head.pid,
-      ...this.procFields(proc),
-      'proc.duration': proc.startNs !== undefined && head.ts >= proc.startNs ? Number(head.ts - proc.startNs) : undefined,
-      'user.uid': head.uid,
-      'user.name': users.get(head.uid) ?? String(head.uid),
-      'user.loginuid': loginuid,
-      'user.loginname': loginuid >= 0 ? (users.get(loginuid) ?? String(loginuid)) : '',
-      'group.gid': head.gid,
-      'group.name': groups.get(head.gid) ?? String(head.gid),
-      'container.id': container ? container.id : 'host',
-      'container.name': container ? container.name : 'host',
-      'container.image': container?.image ?? '',
-      'container.image.repository': container?.imageRepository ?? '',
-      'container.image.tag': container?.imageTag ?? '',
-      'container.image.id': container?.imageId ?? '',
-      'container.privileged': container?.privileged ?? false,
-      'container.type': container?.type ?? 'host',
-      'container.start_ts': container?.startTs,
-    };
-    if (container) for (const [k, v] of Object.entries(container.labels)) e[`container.label[${k}]`] = v;
-    return e;
+    const pf = this.fillCommon(head, proc, container);
+    return this.addVariable(this.commonOnly(this.scratch, NO_SPECIFIC), pf, container);
+  }
+
+  /** The whole event of a record: the common fields and the kind's own (from specific()), one literal. */
+  event(head: RawHead, proc: ProcInfo, container: ContainerInfo | null, specific: Specific): RuntimeEvent {
+    const type = String(specific['evt.type']);
+    let make = this.factories.get(type);
+    if (!make) {
+      make = makeFactory(Object.keys(specific));
+      this.factories.set(type, make);
+    }
+    const pf = this.fillCommon(head, proc, container);
+    return this.addVariable(make(this.scratch, specific), pf, container);
+  }
+
+  /** The whole event of an exec record (after applyExec). */
+  execEvent(head: RawHead, proc: ProcInfo, container: ContainerInfo | null, flags: string[], strings: string[]): RuntimeEvent {
+    return this.event(head, proc, container, {
+      'evt.type': 'execve',
+      'evt.res': 'SUCCESS',
+      'evt.rawres': 0,
+      'evt.arg.flags': flags.join('|'),
+      'evt.arg.exe': proc.exe,
+      'evt.arg.filename': strings[0] ?? '',
+      'proc.is_exe_writable': flags.includes('EXE_WRITABLE'),
+      'proc.is_exe_upper_layer': flags.includes('EXE_UPPER_LAYER'),
+      'proc.is_exe_from_memfd': flags.includes('EXE_FROM_MEMFD'),
+    });
   }
 
   /** Updates the process table from an exec record and returns its new entry. */

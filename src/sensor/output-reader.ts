@@ -10,7 +10,7 @@
  * - `-f json` (bpftrace's JSON lines; older probes, test stand-ins): a line starting with `{`.
  *
  * At the start of each item the first characters say which one it is: a record starts
- * with its tag (H S B F X R) and then a CPU number or \x1f; a JSON line with `{`; anything
+ * with its tag (H S B W F X R) and then a CPU number or \x1f; a JSON line with `{`; anything
  * else is one of bpftrace's own lines.
  */
 import type { RawRecord, RecordAssembler } from './records.js';
@@ -19,7 +19,7 @@ const HEARTBEAT = /^\((\d+), (\d+)\)$/;
 const LOST = /^Lost (\d+) events$/;
 
 function isTag(c: number): boolean {
-  return c === 0x48 || c === 0x53 || c === 0x42 || c === 0x46 || c === 0x58 || c === 0x52;
+  return c === 0x48 || c === 0x53 || c === 0x42 || c === 0x57 || c === 0x46 || c === 0x58 || c === 0x52;
 }
 
 function startsRecord(text: string, at: number): boolean {

@@ -72,6 +72,15 @@ export function decodeRBuf(s: string): Buffer {
   return Buffer.from(out.subarray(0, n));
 }
 
+/** Decodes a W part's value: a byte count, then that many bytes as little-endian 32-bit words. */
+export function decodeWords(s: string): Buffer {
+  const f = s.split(SEP);
+  const n = Math.min(Number(f[0]) || 0, (f.length - 1) * 4);
+  const out = Buffer.alloc(Math.ceil(n / 4) * 4);
+  for (let i = 1; i < f.length && (i - 1) * 4 < out.length; i++) out.writeUInt32LE(Number(f[i]) >>> 0, (i - 1) * 4);
+  return out.length === n ? out : out.subarray(0, n);
+}
+
 function hexDigit(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
@@ -171,6 +180,7 @@ export class RecordAssembler {
         return;
       case 0x53: // S
       case 0x42: // B
+      case 0x57: // W
         if (sep === 1) this.part(tag, body, out);
         else this.malformed++;
         return;
@@ -249,7 +259,8 @@ export class RecordAssembler {
       return;
     }
     if (tag === 0x53) p.strings.push(value);
-    else p.bytes.push(decodeRBuf(value));
+    else if (tag === 0x42) p.bytes.push(decodeRBuf(value));
+    else p.bytes.push(decodeWords(value));
     if (p.strings.length + p.bytes.length < p.want) return;
     this.pending.delete(p.head.tid);
     out.push(this.event(p.head, p.cpu, p.strings, p.bytes));

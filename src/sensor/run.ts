@@ -133,19 +133,21 @@ export async function runSensor(opts: SensorRunOptions): Promise<SensorRunResult
   opts.signal?.addEventListener('abort', stop, { once: true });
   opts.onReady?.(sensor);
   try {
-    for await (const ev of sensor.events()) {
-      // after the event is built (its container resolved): rules, flows and baselines never see it
-      if (scope && !scope.hasContainer(ev['container.id'] as string | undefined)) {
-        outOfScope++;
-        continue;
-      }
-      metrics?.event(ev);
-      opts.onEvent?.(ev);
-      flows?.push(ev);
-      if (!engine) continue;
-      for (const a of engine.push(ev)) {
-        alerts++;
-        emit(withContainer(a, ev), ev);
+    for await (const batch of sensor.batches()) {
+      for (const ev of batch) {
+        // after the event is built (its container resolved): rules, flows and baselines never see it
+        if (scope && !scope.hasContainer(ev['container.id'] as string | undefined)) {
+          outOfScope++;
+          continue;
+        }
+        metrics?.event(ev);
+        opts.onEvent?.(ev);
+        flows?.push(ev);
+        if (!engine) continue;
+        for (const a of engine.push(ev)) {
+          alerts++;
+          emit(withContainer(a, ev), ev);
+        }
       }
     }
   } finally {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProbeOutputReader } from '../../src/sensor/output-reader.js';
-import { RecordAssembler, type RawRecord } from '../../src/sensor/records.js';
+import { decodeWords, RecordAssembler, type RawRecord } from '../../src/sensor/records.js';
 import { onlineCpus, ReorderBuffer } from '../../src/sensor/reorder.js';
 import { newRecordEnd, probeWithOutput } from '../../src/sensor/bpftrace.js';
 import { hasCommand, missing } from '../helpers/components.js';
@@ -104,6 +104,17 @@ describe('text output framing', () => {
       assert.ok(fromJson?.t === 'event' && out[0]?.t === 'event');
       assert.deepEqual(out[0].strings, fromJson.strings, `bytes ${bytes.toString('hex')}`);
     }
+  });
+
+  it('rebuilds W parts (bytes as 32-bit words) into the bytes %r would have given', () => {
+    const sa = Buffer.from('0a00303900000000fe80000000000000000000000000000105000000', 'hex'); // sockaddr_in6, 28 bytes
+    const words = (b: Buffer) => [b.length, ...Array.from({ length: b.length / 4 }, (_, i) => b.readUInt32LE(4 * i))].join(US);
+    const v4 = Buffer.from([127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    const { out, malformed } = parseAll([rec(headOf(1, 8, 1, 'connect', 2, 'curl')), rec(`W${US}8${US}${words(sa)}`), rec(`W${US}8${US}${words(v4)}`)]);
+    assert.equal(malformed, 0);
+    assert.ok(out[0]?.t === 'event');
+    assert.deepEqual(out[0].bytes, [sa, v4]);
+    assert.deepEqual(decodeWords(`6${US}${0x04030201}${US}${0x08070605}`), Buffer.from([1, 2, 3, 4, 5, 6]));
   });
 
   it('counts text that is neither a record nor a line of bpftrace as malformed', () => {
@@ -230,7 +241,7 @@ describe('text output from real bpftrace', { skip: skipKernel }, () => {
         if (got.size === want.size) break;
       }
       clearTimeout(deadline);
-      assert.deepEqual(new Map([...got].sort()), new Map([...want].sort()));
+      assert.deepEqual(new Map([...got].sort()), new Map([...want].sort()), `sensor stats ${JSON.stringify(sensor.stats())}`);
       assert.equal(sensor.stats().malformed, 0);
       assert.equal(sensor.stats().incomplete, 0);
     } finally {

@@ -127,6 +127,31 @@ describe('--nats on runtime replay, engine-proxy and admission serve', { skip },
     }
   });
 
+  test('engine-proxy --nats stopped while NATS is down: it exits 0, the decisions it answered wait in its spool and a restart with NATS back delivers them once', { skip: missing(existsSync(podmanSocket), `no podman socket at ${podmanSocket}`), timeout: 300_000 }, async () => {
+    const dir = join(work, 'proxy-restart');
+    mkdirSync(dir);
+    const pack = join(dir, 'no-info.yaml');
+    writeFileSync(pack, DENY_INFO);
+    // Counted by the host this run's decisions carry: the earlier test's are in Central too.
+    const before = (await listAll<StoredEvent>(central.get, '/api/v1/decisions?source=engine-proxy')).length;
+    await nats.stop();
+    const first = await startProxy(dir, ['--policy', pack, '--nats', nats.url]);
+    for (let i = 0; i < 7; i++) assert.equal(await dockerGet(first.socket, '/v1.41/info'), 403);
+    assert.equal(await first.stop(), 0, first.stderr());
+    assert.match(first.stderr(), /"msg":"7 events not yet in Central wait in .*spool for the next start"/);
+    await nats.restart();
+    const second = await startProxy(dir, ['--policy', pack, '--nats', nats.url]);
+    try {
+      await waitFor('the spooled decisions in Central', async () => (await listAll<StoredEvent>(central.get, '/api/v1/decisions?source=engine-proxy')).length >= before + 7, 120_000, 250);
+      await waitFor('the bus drained', async () => /gatehouse_central_bus_consumer_pending(\{[^}]*\})? 0\b/.test((await central.get('/metrics')).text), 60_000, 250);
+      const stored = await listAll<StoredEvent>(central.get, '/api/v1/decisions?source=engine-proxy');
+      assert.equal(stored.length, before + 7, 'the 7 spooled decisions stored once');
+      assert.equal(auditLines(second.audit).length, 7, 'the audit log holds the 7 decisions of the first run');
+    } finally {
+      assert.equal(await second.stop(), 0, second.stderr());
+    }
+  });
+
   test('admission serve --nats: denials reach Central under the cluster; NATS killed while it answers, then back: every denial stored exactly once', { timeout: 300_000 }, async () => {
     const dir = join(work, 'webhook');
     mkdirSync(dir);

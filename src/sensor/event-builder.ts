@@ -355,6 +355,29 @@ export class EventBuilder {
     return { proc, flags };
   }
 
+  /**
+   * A path as the process meant it. A relative path is relative to the cwd the process has
+   * now, not the one it had at exec (redis and PostgreSQL chdir after they start): read it
+   * live, keep it while it answers. One bound method per builder, not a closure per event.
+   */
+  private resolveHead: RawHead | undefined;
+  private resolveProc: ProcInfo | undefined;
+  private readonly resolveBound = (p: string, dirfd: number): string => {
+    const head = this.resolveHead!;
+    const proc = this.resolveProc!;
+    if (dirfd === AT_FDCWD && p && !p.startsWith('/')) {
+      const live = procCwd(this.ctx.procRoot, head.pid);
+      if (live) proc.cwd = live;
+    }
+    return resolvePath(this.ctx.procRoot, head.pid, p, dirfd, proc.cwd);
+  };
+
+  private resolver(head: RawHead, proc: ProcInfo): (p: string, dirfd: number) => string {
+    this.resolveHead = head;
+    this.resolveProc = proc;
+    return this.resolveBound;
+  }
+
   /** Event-specific fields; undefined when the record is not an event the sensor reports. */
   specific(head: RawHead, strings: string[], bytes: Buffer[], proc: ProcInfo): Record<string, FieldValue | undefined> | undefined {
     // Every literal starts with evt.res/evt.rawres written out: an object literal that opens
@@ -362,15 +385,7 @@ export class EventBuilder {
     // ~14 µs per open event and made every later property load on the event slow.
     const ret = head.ret;
     const res = resName(ret);
-    const resolve = (p: string, dirfd: number) => {
-      // A relative path is relative to the cwd the process has now, not the one it had at exec
-      // (redis and PostgreSQL chdir after they start): read it live, keep it while it answers.
-      if (dirfd === AT_FDCWD && p && !p.startsWith('/')) {
-        const live = procCwd(this.ctx.procRoot, head.pid);
-        if (live) proc.cwd = live;
-      }
-      return resolvePath(this.ctx.procRoot, head.pid, p, dirfd, proc.cwd);
-    };
+    const resolve = this.resolver(head, proc);
     switch (head.kind) {
       case 'open': {
         const [flags, mode, dirfdRaw, kind] = head.a;
@@ -575,7 +590,6 @@ export class EventBuilder {
     const v6 = fam === 10;
     const l4 = l4proto(proto);
     const [sip, sport, cip, cport] = server === 'remote' ? [rip, rport, lip, lport] : [lip, lport, rip, rport];
-    const fmt = (ip: string, port: number) => (v6 ? `${ip}:${port}` : `${ip}:${port}`);
     const out: Record<string, FieldValue> = {
       'evt.res': res,
       'evt.rawres': head.ret,
@@ -594,9 +608,9 @@ export class EventBuilder {
       'fd.rport': rport,
       'fd.dip': rip,
       'fd.dport': rport,
-      'fd.name': `${fmt(cip, cport)}->${fmt(sip, sport)}`,
+      'fd.name': `${cip}:${cport}->${sip}:${sport}`,
       'fd.connected': head.kind !== 'udp' && (head.ret >= 0 || head.ret === -115),
-      'evt.arg.addr': head.kind === 'connect' ? `${fmt(rip, rport)}` : '',
+      'evt.arg.addr': head.kind === 'connect' ? `${rip}:${rport}` : '',
     };
     if (oldfdArg !== undefined) {
       out['evt.arg.oldfd'] = oldfdArg;

@@ -13,7 +13,7 @@ import { deploymentId } from '../live/deployments.js';
 import { AlertOwners } from '../live/alert-owner.js';
 import { NetworkIndex } from '../network/endpoints.js';
 import type { ObservedFlow } from '../../network/flow.js';
-import { storeFlowEvents } from './flows.js';
+import { storeFlowBatches } from './flows.js';
 import type { Database, EventsTable } from './schema.js';
 
 /**
@@ -39,10 +39,12 @@ export async function storeEventBatches(db: Transaction<Database> | Kysely<Datab
   const results: BatchResult[] = [];
   // The first event of a key wins, within a batch and across the batches of the call.
   const unique = new Map<string, { e: IngestEvent; batch: number }>();
+  // The flows of all batches together: one claim of ids and one upsert of edges for the call.
+  const flowBatches = batches.map((batch) => ({ source: batch.source, events: batch.events.filter((e) => e.type === 'flow').map((e) => ({ id: e.id, data: e.data as unknown as ObservedFlow })) }));
+  const flowsStored = flowBatches.some((b) => b.events.length) ? await storeFlowBatches(db, flowBatches.filter((b) => b.events.length), now, index) : [];
+  let withFlows = 0;
   for (const [b, batch] of batches.entries()) {
-    const flows = batch.events.filter((e) => e.type === 'flow').map((e) => ({ id: e.id, data: e.data as unknown as ObservedFlow }));
-    const flowsStored = flows.length ? await storeFlowEvents(db, batch.source, flows, now, index) : 0;
-    results.push({ stored: flowsStored, duplicates: 0, deployments: [] });
+    results.push({ stored: flowBatches[b]!.events.length ? flowsStored[withFlows++]! : 0, duplicates: 0, deployments: [] });
     for (const e of batch.events) if (e.type !== 'flow' && !unique.has(e.id)) unique.set(e.id, { e, batch: b });
   }
   const known = new Set<string>();

@@ -118,14 +118,13 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
     const ownerOf = new Map<string, { kind: string; name: string } | undefined>();
     for (const [kind, names] of byKind) {
       for (const part of chunks([...names], 500)) {
-        const rows = await db.selectFrom('objects').select(['namespace', 'name', 'body']).where('source_id', '=', sourceId).where('kind', '=', kind)
+        const rows = await db.selectFrom('objects').select(['namespace', 'name', 'uid', 'resource_version', 'last_seen']).where('source_id', '=', sourceId).where('kind', '=', kind)
           .where('name', 'in', part).where('deleted_at', 'is', null).execute();
+        await readOwners(db, sourceId, kind, rows);
         for (const r of rows) {
           const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
           if (ownerOf.has(key)) continue; // the first row, as executeTakeFirst
-          const owner = (fromJson<{ metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }>(r.body, {}).metadata?.ownerReferences ?? [])
-            .find((o) => o.controller && o.kind && o.name && workloadKindOf(o.kind)?.runsPods);
-          ownerOf.set(key, owner ? { kind: owner.kind!, name: owner.name! } : undefined);
+          ownerOf.set(key, OWNERS.get(ownerKey(sourceId, kind, r))?.owner);
         }
       }
     }
@@ -141,6 +140,30 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
   const existing = new Set<string>();
   for (const part of chunks([...new Set(ids)], 500)) for (const r of await db.selectFrom('deployments').select('id').where('id', 'in', part).execute()) existing.add(r.id);
   inCluster.forEach((x, i) => out.set(x.finding, existing.has(ids[i]!) ? ids[i] : undefined));
+}
+
+type OwnerRef = { kind: string; name: string } | undefined;
+/**
+ * The controller of each object version (source, kind, uid, resourceVersion or last_seen)
+ * seen by alert resolution: bodies are read and parsed once per version, not for every
+ * fetch's alerts (parsing the pods' bodies was a third of the alerts' store cost). Bounded:
+ * emptied when full.
+ */
+const OWNERS = new Map<string, { owner: OwnerRef }>();
+const OWNERS_MAX = 200_000;
+const ownerKey = (sourceId: string, kind: string, r: { uid: string; resource_version: string | null; last_seen: string }) => `${sourceId}\u001f${kind}\u001f${r.uid}\u001f${r.resource_version ?? r.last_seen}`;
+
+async function readOwners(db: Transaction<Database> | Kysely<Database>, sourceId: string, kind: string, rows: readonly { uid: string; resource_version: string | null; last_seen: string }[]): Promise<void> {
+  const missing = new Map(rows.filter((r) => !OWNERS.has(ownerKey(sourceId, kind, r))).map((r) => [r.uid, r]));
+  if (!missing.size) return;
+  if (OWNERS.size + missing.size > OWNERS_MAX) OWNERS.clear();
+  for (const part of chunks([...missing.keys()], 500)) {
+    for (const b of await db.selectFrom('objects').select(['uid', 'body']).where('source_id', '=', sourceId).where('kind', '=', kind).where('uid', 'in', part).execute()) {
+      const owner = (fromJson<{ metadata?: { ownerReferences?: { kind?: string; name?: string; controller?: boolean }[] } }>(b.body, {}).metadata?.ownerReferences ?? [])
+        .find((o) => o.controller && o.kind && o.name && workloadKindOf(o.kind)?.runsPods);
+      OWNERS.set(ownerKey(sourceId, kind, missing.get(b.uid)!), { owner: owner ? { kind: owner.kind!, name: owner.name! } : undefined });
+    }
+  }
 }
 
 /**

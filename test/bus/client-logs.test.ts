@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +18,7 @@ import { freePort, natsSkip, startCentralCli, startNats, tempDir, waitFor, type 
 import { DENY_INFO, dockerGet, privilegedPodReview, startProxy, startWebhook } from './client-procs.js';
 
 const work = tempDir('client-logs');
+after(() => rmSync(work, { recursive: true, force: true }));
 
 function capture(level?: 'info' | 'warn') {
   const stream = new PassThrough();

@@ -9,7 +9,7 @@
  *     started again: every decision they answered is stored exactly once.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
@@ -19,6 +19,7 @@ import { DENY_INFO, auditLines, dockerGet, listAll, privilegedPodReview, startPr
 
 const skip = natsSkip();
 const work = tempDir('clients');
+after(() => rmSync(work, { recursive: true, force: true }));
 
 /** Recorded events in the Gatehouse model: `cat` reading /etc/shadow in a container, `count` times. */
 function shadowReads(count: number): string {

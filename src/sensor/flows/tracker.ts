@@ -110,7 +110,8 @@ export class FlowTracker {
 
   /** An egress flow to an address its container resolved carries the name. */
   private addObservation(o: FlowObservation): void {
-    if (o.direction === 'egress' && !o.remote.dns) {
+    // no names known (no DNS answer seen yet): no key to build per connection
+    if (o.direction === 'egress' && !o.remote.dns && this.dns.size > 0) {
       const name = this.dns.lookup(o.local.container?.id ?? 'host', o.remote.ip, o.timeMs);
       if (name) o.remote.dns = name;
     }

@@ -6,7 +6,10 @@
  * table is /proc lookups). Prints a table per stage: share of the sensor's busy time and µs
  * per event (and per alert), given the run's totals.
  *
- *   node --import tsx bench/runtime-profile.ts FILE.cpuprofile EVENTS ALERTS
+ *   node --import tsx bench/runtime-profile.ts FILE.cpuprofile EVENTS ALERTS [--last SECONDS]
+ *
+ * --last S keeps only the samples of the profile's last S seconds (one phase of a run, e.g.
+ * the filtered mix before the sensor stopped; also leaves out the start-up).
  */
 import { readFileSync } from 'node:fs';
 
@@ -41,8 +44,15 @@ const STAGES: Array<[string, (f: Frame) => boolean]> = [
   ['sensor loop (sensor.ts, run.ts)', (f) => /sensor\/(sensor|run)\.ts/.test(f.url)],
 ];
 
-export function profileTable(file: string, events: number, alerts: number): string {
+export function profileTable(file: string, events: number, alerts: number, lastSeconds?: number): string {
   const p = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  if (lastSeconds !== undefined) {
+    const total = p.timeDeltas.reduce((a, b) => a + b, 0);
+    let t = 0;
+    const keep = p.timeDeltas.map((d) => (t += d) >= total - lastSeconds * 1e6);
+    p.samples = p.samples.filter((_, i) => keep[i]);
+    p.timeDeltas = p.timeDeltas.filter((_, i) => keep[i]);
+  }
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -85,10 +95,13 @@ export function profileTable(file: string, events: number, alerts: number): stri
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const [file, events, alerts] = process.argv.slice(2);
-  if (!file || !events) {
-    console.error('usage: runtime-profile.ts FILE.cpuprofile EVENTS [ALERTS]');
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--last');
+  const last = at >= 0 ? Number(args.splice(at, 2)[1]) : undefined;
+  const [file, events, alerts] = args;
+  if (!file || !events || (last !== undefined && !(last > 0))) {
+    console.error('usage: runtime-profile.ts FILE.cpuprofile EVENTS [ALERTS] [--last SECONDS]');
     process.exit(2);
   }
-  console.log(profileTable(file, Number(events), Number(alerts ?? 0)));
+  console.log(profileTable(file, Number(events), Number(alerts ?? 0), last));
 }

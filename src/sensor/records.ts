@@ -212,29 +212,29 @@ export class RecordAssembler {
       this.malformed++;
       return;
     }
-    const n = (i: number) => Number(f[i]);
+    // no closure per head: tsx/esbuild wraps each one in a __name() call
     const head: RawHead = {
-      tid: n(0),
-      pid: n(1),
-      ppid: n(2),
-      uid: n(3),
-      gid: n(4),
-      euid: n(5),
-      egid: n(6),
-      loginuid: n(7),
-      mntns: n(8),
-      cgroup: n(9),
-      capEffective: BigInt(f[10] ?? '0'),
-      tty: n(11),
-      sid: s32(n(12)),
-      vpgid: s32(n(13)),
-      ts: BigInt(f[14] ?? '0'),
-      kind: f[15] ?? '',
-      ret: n(16),
-      a: [n(17), n(18), n(19), n(20), n(21)],
-      comm: f[23] ?? '',
+      tid: Number(f[0]),
+      pid: Number(f[1]),
+      ppid: Number(f[2]),
+      uid: Number(f[3]),
+      gid: Number(f[4]),
+      euid: Number(f[5]),
+      egid: Number(f[6]),
+      loginuid: Number(f[7]),
+      mntns: Number(f[8]),
+      cgroup: Number(f[9]),
+      capEffective: BigInt(f[10]!),
+      tty: Number(f[11]),
+      sid: s32(Number(f[12])),
+      vpgid: s32(Number(f[13])),
+      ts: BigInt(f[14]!),
+      kind: f[15]!,
+      ret: Number(f[16]),
+      a: [Number(f[17]), Number(f[18]), Number(f[19]), Number(f[20]), Number(f[21])],
+      comm: f[23]!,
     };
-    const want = n(22);
+    const want = Number(f[22]);
     if (this.ignoreTids.has(head.tid)) return;
     if (this.pending.delete(head.tid)) this.incomplete++;
     if (want === 0) out.push(this.event(head, cpu, [], []));

@@ -48,6 +48,10 @@ export function recordTime(r: RawRecord): bigint {
   }
 }
 
+function byTime(a: Held, b: Held): number {
+  return a.ts - b.ts || a.seq - b.seq;
+}
+
 interface Held {
   /** ns since boot: exact as a double for centuries of uptime */
   ts: number;
@@ -123,7 +127,7 @@ export class ReorderBuffer {
         this.held = this.held.slice(this.head);
         this.head = 0;
       }
-      this.held.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+      this.held.sort(byTime);
       this.sorted = true;
       this.lastTs = this.held[this.held.length - 1]!.ts;
     }

@@ -13,7 +13,7 @@ import { EventBuilder } from './event-builder.js';
 import { ProcessTable, type ProcInfo } from './process-table.js';
 import { BoundedQueue } from './queue.js';
 import { ProbeOutputReader } from './output-reader.js';
-import { RecordAssembler, type RawRecord } from './records.js';
+import { RecordAssembler, type RawHead, type RawRecord } from './records.js';
 import { onlineCpus, ReorderBuffer } from './reorder.js';
 
 /**
@@ -272,10 +272,8 @@ export class Sensor {
         if (head.kind === 'execve') {
           ({ proc, flags } = this.builder.applyExec(head, strings, bytes));
         } else {
-          proc = this.table.touch(head.pid, () => ({
-            pid: head.pid, ppid: head.ppid, name: head.comm, exe: head.comm, exepath: '', args: [], cwd: '',
-            tty: head.tty, sid: head.sid, vpgid: head.vpgid, loginuid: head.loginuid, mntns: head.mntns,
-          }));
+          this.fillHead = head;
+          proc = this.table.touch(head.pid, this.fillFromHead);
           proc.ppid = head.ppid;
           proc.name = head.comm;
           proc.mntns = head.mntns;
@@ -292,6 +290,16 @@ export class Sensor {
         return undefined;
     }
   }
+
+  /** A process the table does not know and /proc no longer has: what its record says (one function, not a closure per event). */
+  private fillHead: RawHead | undefined;
+  private readonly fillFromHead = (): ProcInfo => {
+    const head = this.fillHead!;
+    return {
+      pid: head.pid, ppid: head.ppid, name: head.comm, exe: head.comm, exepath: '', args: [], cwd: '',
+      tty: head.tty, sid: head.sid, vpgid: head.vpgid, loginuid: head.loginuid, mntns: head.mntns,
+    };
+  };
 
   private finish(
     rec: Extract<RawRecord, { t: 'event' }>,

@@ -3,6 +3,7 @@
  * schemas on every route, the OpenAPI document, one error shape. Listening, TLS and the
  * background work (inventory, re-matching) are the caller's: see start.ts.
  */
+import { LOG_REDACTED_PATHS } from '../util/log.js';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { registerAuthentication } from './auth/authenticate.js';
@@ -15,11 +16,6 @@ import type { CentralContext } from './context.js';
 import { GATEHOUSE_VERSION } from '../version.js';
 
 /** Headers and fields that carry secrets: pino replaces them wherever they appear in a log line. */
-export const REDACTED_PATHS = [
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization',
-  'token', '*.token', 'password', '*.password', 'kubeconfig', '*.kubeconfig', 'config.kubeconfig',
-];
-
 export interface BuildCentralOptions {
   /** pino options (level, destination stream); redaction is always added. `false` = no log. */
   logger?: false | { level?: string; stream?: NodeJS.WritableStream };
@@ -35,7 +31,7 @@ export async function buildCentral(ctx: CentralContext, options: BuildCentralOpt
     ? false
     : {
         level: options.logger?.level ?? 'info',
-        redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+        redact: { paths: LOG_REDACTED_PATHS, censor: '[redacted]' },
         ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
       };
   const app = Fastify({

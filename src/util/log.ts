@@ -13,7 +13,7 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import { UserError } from './errors.js';
 
-/** As Central's REDACTED_PATHS (util imports nothing of Central), plus the bus's credentials. */
+/** Paths pino redacts in every Gatehouse log (Central's, the clients'): tokens, passwords, kubeconfigs, the bus's credentials. */
 export const LOG_REDACTED_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization',
   'token', '*.token', 'password', '*.password', 'kubeconfig', '*.kubeconfig', 'config.kubeconfig',

@@ -255,7 +255,9 @@ export class EventShipper {
       this.wake = resolve;
     });
     this.wakeOn = wakeOn;
-    await Promise.race([woken, sleep(ms, undefined, { signal: timer.signal, ref: false }).catch(() => {})]);
+    // A closing shipper is awaited by its caller: its wait must keep the process alive, or Node
+    // ends it mid-close (exit 13, unsettled top-level await) when close()'s own timer fires first.
+    await Promise.race([woken, sleep(ms, undefined, { signal: timer.signal, ref: this.closing }).catch(() => {})]);
     timer.abort();
     this.wake = undefined;
     this.wakeOn = 'close';

@@ -32,7 +32,7 @@ const REPLAY_BATCH = 1000;
 
 /** `--spool-dir`, for the commands that push through a disk spool (sensor, engine-proxy). */
 export function addSpoolOption(cmd: Command): Command {
-  return cmd.option('--spool-dir <dir>', 'with --server: where events wait while Central is unreachable (default: $XDG_STATE_HOME/gatehouse/spool/<command>)');
+  return cmd.option('--spool-dir <dir>', 'with --server or --nats: where events wait while Central (or NATS) is unreachable (default: $XDG_STATE_HOME/gatehouse/spool/<command>)');
 }
 
 /** $XDG_STATE_HOME/gatehouse/spool/<command>, or ~/.local/state/gatehouse/spool/<command>. */

@@ -378,7 +378,11 @@ export class EventBuilder {
     return this.resolveBound;
   }
 
-  /** Event-specific fields; undefined when the record is not an event the sensor reports. */
+  /**
+   * Event-specific fields; undefined when the record is not an event the sensor reports.
+   * Every evt.type must always come with the same keys: event() makes one literal per evt.type
+   * from the first one it sees (test/sensor/event-builder-shape.test.ts covers every kind).
+   */
   specific(head: RawHead, strings: string[], bytes: Buffer[], proc: ProcInfo): Record<string, FieldValue | undefined> | undefined {
     // Every literal starts with evt.res/evt.rawres written out: an object literal that opens
     // with a spread (`{ ...base, k: v, … }`) gets a hidden class of its own, which cost

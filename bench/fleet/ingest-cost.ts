@@ -1,18 +1,22 @@
 /**
  * What one bus event costs Central to store, without the bus: the fleet's inventory in a
  * fresh PostgreSQL database (seed-inventory.ts), then batches of the fleet's events (the
- * publishers' mix) parsed as the consumer parses them (parseBusMessage) and stored as it
+ * publishers' mix) in batch messages of --per-message events of one node (as BusPublisher sends
+ * a sensor's batch; 1 = the older one-event messages), parsed as the consumer parses them
+ * (parseBusPayload) and stored as it
  * stores them (ingestBusBatches: storeEventBatch in one transaction). Prints CPU ms per
  * event of this process (Central's share) and of the database's backends, and events/s.
  *
- *   node --import tsx bench/fleet/ingest-cost.ts [--deployments 1000] [--events 20000] [--batch 1000] [--flow-share 0.3] [--cpu-prof-dir DIR]
+ *   node --import tsx bench/fleet/ingest-cost.ts [--deployments 1000] [--events 20000] [--batch 1000] [--per-message 2] [--flow-share 0.3]
+ * (--batch: events per fetch, i.e. per transaction)
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { createCentralContext } from '../../src/central/context.js';
-import { ingestBusBatches, parseBusMessage, batchesOf } from '../../src/central/bus/ingest.js';
+import { ingestBusBatches, parseBusPayload, batchesOf, type ParsedBusPayload } from '../../src/central/bus/ingest.js';
 import { openStore } from '../../src/central/store/open.js';
-import type { BusMessage } from '../../src/central/client/bus-stream.js';
+import type { BusBatchMessage } from '../../src/central/client/bus-publisher.js';
+import type { IngestEvent } from '../../src/central/client/ingest-types.js';
 import { freshDatabase } from '../../test/helpers/postgres.js';
 import { tempDir } from '../../test/bus/helpers.js';
 import { procCpuSeconds } from '../proc-stats.js';
@@ -25,6 +29,7 @@ const EVENTS = arg('--events', 20_000);
 const BATCH = arg('--batch', 1000);
 const FLOW_SHARE = arg('--flow-share', 0.3);
 const NODES = arg('--nodes', 1000);
+const PER_MESSAGE = Math.max(1, arg('--per-message', 2));
 const SEED = 7;
 
 function backendsCpu(dbName: string): number {
@@ -52,31 +57,49 @@ try {
   const images = imageCount(DEPLOYMENTS);
   const r = prng(SEED);
   const cluster = clusterName(SEED);
-  const payloads: Uint8Array[] = [];
+  const payloads: { events: number; data: Uint8Array }[] = [];
   const enc = new TextEncoder();
+  const open = new Map<number, IngestEvent[]>();
+  const flush = (node: number) => {
+    const events = open.get(node);
+    if (!events?.length) return;
+    open.delete(node);
+    payloads.push({ events: events.length, data: enc.encode(JSON.stringify({ source: { kind: 'sensor', cluster, host: nodeName(node), node: nodeName(node) }, events } satisfies BusBatchMessage)) });
+  };
   for (let k = 0; k < EVENTS; k++) {
     const node = k % NODES;
     if (!byNode[node]!.length) continue;
     const event = nodeEvent('cost', node, k, byNode[node]!, (i) => podOf(i, Math.floor(r() * 3), images), DEPLOYMENTS, r, { flowShare: FLOW_SHARE }, new Date());
-    payloads.push(enc.encode(JSON.stringify({ source: { kind: 'sensor', cluster, host: nodeName(node), node: nodeName(node) }, event } satisfies BusMessage)));
+    if (!open.has(node)) open.set(node, []);
+    open.get(node)!.push(event);
+    if (open.get(node)!.length >= PER_MESSAGE) flush(node);
   }
+  for (const node of [...open.keys()]) flush(node);
   const cpu0 = process.cpuUsage();
   const pg0 = backendsCpu(db.name);
   const t0 = performance.now();
   let parseCpu = 0;
   let stored = 0;
-  for (let i = 0; i < payloads.length; i += BATCH) {
+  let total = 0;
+  // One fetch: as many messages as hold BATCH events.
+  for (let i = 0; i < payloads.length;) {
+    const fetch: typeof payloads = [];
+    for (let n = 0; i < payloads.length && n < BATCH; i++) {
+      fetch.push(payloads[i]!);
+      n += payloads[i]!.events;
+    }
     const p0 = process.cpuUsage();
-    const msgs = payloads.slice(i, i + BATCH).map((p) => parseBusMessage(p) as BusMessage);
+    const msgs = fetch.flatMap((p) => (parseBusPayload(p.data) as ParsedBusPayload).messages);
     const pu = process.cpuUsage(p0);
     parseCpu += (pu.user + pu.system) / 1e6;
+    total += msgs.length;
     stored += (await ingestBusBatches(ctx, batchesOf(msgs))).stored;
   }
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const nodeCpu = (cpu.user + cpu.system) / 1e6;
   const pgCpu = backendsCpu(db.name) - pg0;
-  console.log(`${stored} of ${payloads.length} events stored (${DEPLOYMENTS} deployments, flow share ${FLOW_SHARE}, batches of ${BATCH}) in ${secs.toFixed(1)} s: ${(stored / secs).toFixed(0)}/s wall`);
+  console.log(`${stored} of ${total} events stored (${DEPLOYMENTS} deployments, flow share ${FLOW_SHARE}, fetches of ${BATCH}, ${PER_MESSAGE} per message) in ${secs.toFixed(1)} s: ${(stored / secs).toFixed(0)}/s wall`);
   console.log(`CPU ms per event: Central ${((nodeCpu * 1000) / stored).toFixed(3)} (of which parse ${((parseCpu * 1000) / stored).toFixed(3)}), PostgreSQL ${((pgCpu * 1000) / stored).toFixed(3)}`);
   await store.close();
 } finally {

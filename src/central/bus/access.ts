@@ -96,12 +96,17 @@ export async function connectBusUntil(servers: string[], name: string, signal: A
     } catch {
       // NATS not there (yet): try again below.
     }
+    // One listener per wait, removed when the wait ends (else they pile up while NATS is down).
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 500);
-      signal.addEventListener('abort', () => {
+      const onAbort = () => {
         clearTimeout(t);
         resolve();
-      }, { once: true });
+      };
+      const t = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, 500);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

@@ -3,9 +3,12 @@
  * Central's consumer (src/central/bus): one JetStream stream, file storage, limits on age
  * and bytes, and one subject per cluster (or per host for a plain host):
  *   gatehouse.events.<cluster-or-host>
- * Every message is one ingest event with its sender's source, and its Nats-Msg-Id is the
- * event's id, so JetStream drops a re-publish within the duplicate window and Central drops
- * any later one by id in its store.
+ * A message is a batch of one source's events (BusBatchMessage, bus-publisher.ts: what one
+ * shipped batch holds, split below the server's max payload) whose Nats-Msg-Id is a hash of
+ * its events' ids, so JetStream drops a re-publish of the same batch within the duplicate
+ * window; Central drops any other copy of an event by its id in the store. One-event
+ * messages (BusMessage, Nats-Msg-Id = the event's id) are what older sensors send, and
+ * Central still reads them.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
@@ -21,7 +24,7 @@ export const DEFAULT_BUS_MAX_BYTES = 1 << 30;
 /** JetStream's own dedup window (by Nats-Msg-Id); later duplicates are dropped by Central's store. */
 export const DEFAULT_BUS_DUPLICATE_WINDOW_MS = 2 * 60_000;
 
-/** What one bus message carries: one event and who sent it. */
+/** A one-event message (older sensors, `messageShape: 'event'`): one event and who sent it. */
 export interface BusMessage {
   source: EventBatch['source'];
   event: IngestEvent;

@@ -8,7 +8,7 @@
 import type { CentralContext } from '../context.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { IncidentCorrelator, type CorrelatorOptions } from '../../runtime/incidents/engine.js';
-import type { CorrelationInput, IncidentChanges } from '../../runtime/incidents/types.js';
+import type { CorrelationInput, Incident, IncidentChanges } from '../../runtime/incidents/types.js';
 import { applyIncidentChanges, closeStaleIncidents } from '../store/incidents.js';
 import { batchInputs } from './feed.js';
 
@@ -24,9 +24,22 @@ export class IncidentService {
   readonly engine: IncidentCorrelator;
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Inputs from ingest notices not yet correlated: a bus fetch emits one notice per node's batch. */
+  private pending: CorrelationInput[] = [];
+  private pendingQueued = false;
   private readonly listener = (batch: EventBatch) => {
     const inputs = batchInputs(batch);
-    if (inputs.length) void this.feed(inputs).catch(() => undefined);
+    if (!inputs.length) return;
+    for (const i of inputs) this.pending.push(i);
+    if (this.pendingQueued) return;
+    // One correlation and one transaction for every notice that arrived before its turn, not one per batch.
+    this.pendingQueued = true;
+    void this.write(() => {
+      this.pendingQueued = false;
+      const taken = this.pending;
+      this.pending = [];
+      return this.correlate(taken);
+    }).catch(() => undefined);
   };
   errors = 0;
 
@@ -53,18 +66,24 @@ export class IncidentService {
 
   /** Correlates inputs and stores what changed; resolves once stored (rejects if the store failed). */
   feed(inputs: CorrelationInput[]): Promise<void> {
-    return this.write(() => {
-      const all: IncidentChanges = { updated: [], removed: [] };
-      for (const i of inputs) {
-        const ch = this.engine.ingest(i);
-        // An incident merged away in this step is neither stored nor kept in `updated`.
-        const gone = new Set(ch.removed);
-        all.updated = all.updated.filter((x) => !gone.has(x.id));
-        all.updated.push(...ch.updated);
-        all.removed.push(...ch.removed);
+    return this.write(() => this.correlate(inputs));
+  }
+
+  /** What correlating these inputs changed, an incident updated several times stored once in its last state. */
+  private correlate(inputs: CorrelationInput[]): IncidentChanges {
+    const updated = new Map<string, Incident>();
+    const removed: string[] = [];
+    for (const i of inputs) {
+      const ch = this.engine.ingest(i);
+      // An incident merged away in this step is neither stored nor kept in `updated`.
+      for (const id of ch.removed) updated.delete(id);
+      for (const inc of ch.updated) {
+        updated.delete(inc.id);
+        updated.set(inc.id, inc);
       }
-      return all;
-    });
+      removed.push(...ch.removed);
+    }
+    return { updated: [...updated.values()], removed };
   }
 
   /** Resolves when everything fed so far is stored. */

@@ -1,0 +1,58 @@
+/**
+ * The incident service takes every ingest notice that arrived before its turn in one
+ * correlation and one transaction (a bus fetch emits one notice per node's batch), and stores
+ * the same incidents as feeding the batches one at a time — on both stores.
+ */
+import assert from 'node:assert/strict';
+import { alertEvent } from '../../src/cli/central-push.js';
+import type { EventBatch } from '../../src/central/client/ingest-types.js';
+import { batchInputs } from '../../src/central/incidents/feed.js';
+import { EVENT_BATCH_NOTICE, incidentService } from '../../src/central/incidents/service.js';
+import type { Alert } from '../../src/runtime/alerts/alert.js';
+import type { FalcoAlert, Incident } from '../../src/runtime/incidents/index.js';
+import { startTestCentral, storeTest, type TestCentral } from '../helpers/central.js';
+import { at, dbProcessAlert, shellAlert, T0, unrelatedA, unrelatedB } from './scenario.js';
+
+function batches(): EventBatch[] {
+  const out: EventBatch[] = [];
+  const perHost: Array<[string, FalcoAlert[]]> = [
+    ['node-a', [shellAlert(at(1))]], ['node-a', [unrelatedA(at(3))]], ['node-b', [unrelatedB(at(6))]], ['node-b', [dbProcessAlert(at(8))]],
+  ];
+  for (let round = 0; round < 5; round++) {
+    for (const [host, alerts] of perHost) {
+      out.push({ source: { kind: 'sensor', host }, events: alerts.map((a) => ({ ...alertEvent('sensor', a as Alert), id: `r${round}-${host}-${a.rule}` })) });
+    }
+  }
+  return out;
+}
+
+async function stored(c: TestCentral): Promise<string[]> {
+  const r = await c.api('GET', '/api/v1/incidents?limit=100');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return (r.body.items as Incident[]).map((i) => JSON.stringify([i.title, i.hosts, i.workloads, i.tactics, i.signals, i.timeline.map((e) => e.ref)])).sort();
+}
+
+await storeTest('notices of one turn are correlated and stored in one write, with the same incidents as batch by batch', async (dialect) => {
+  const now = () => new Date(T0 + 120_000);
+  const together = await startTestCentral({ dialect, now });
+  const oneByOne = await startTestCentral({ dialect, now });
+  try {
+    const service = incidentService(together.ctx);
+    let writes = 0;
+    together.ctx.events.on('incidents', () => writes++);
+    const all = batches();
+    for (const b of all) together.ctx.events.emit(EVENT_BATCH_NOTICE, b);
+    await service.idle();
+    assert.equal(writes, 1, `${all.length} notices in one turn: one write`);
+
+    const reference = incidentService(oneByOne.ctx);
+    for (const b of all) await reference.feed(batchInputs(b));
+
+    const got = await stored(together);
+    assert.ok(got.length >= 2, 'the scenario makes incidents');
+    assert.deepEqual(got, await stored(oneByOne));
+  } finally {
+    await together.close();
+    await oneByOne.close();
+  }
+});

@@ -5,13 +5,14 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 /** `base` is the module's URL without its extension, e.g. `new URL('./image-worker', import.meta.url)`. */
-export function spawnModuleWorker(base: URL): Worker {
+export function spawnModuleWorker(base: URL, resourceLimits?: ResourceLimits): Worker {
+  const limits = resourceLimits ? { resourceLimits } : {};
   const built = new URL(`${base.href}.js`);
-  if (existsSync(fileURLToPath(built))) return new Worker(built);
+  if (existsSync(fileURLToPath(built))) return new Worker(built, limits);
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = `${base.href}.ts`;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, ...limits });
 }

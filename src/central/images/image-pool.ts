@@ -6,11 +6,10 @@
  * so a Central with nothing to match holds none (their memory counts in Central's RSS).
  * A worker that dies fails its requests; the next request starts a new one.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Finding } from '../../findings/finding.js';
+import { spawnModuleWorker } from '../../util/ts-worker.js';
 import type { Policy } from '../../policy/types.js';
 import type { PreparedImage } from '../store/images.js';
 import type { EvaluateInput, RematchComputed, RematchInput } from './image-work.js';
@@ -120,7 +119,7 @@ export class ImagePool {
   }
 
   private start(i: number): Slot {
-    const worker = spawnImageWorker();
+    const worker = spawnModuleWorker(new URL('./image-worker', import.meta.url), WORKER_LIMITS);
     const slot: Slot = { index: i, worker, policiesVersion: undefined, pending: new Map() };
     worker.unref();
     worker.on('message', (reply: WorkReply) => {
@@ -166,12 +165,3 @@ export class ImagePool {
  */
 const WORKER_LIMITS = { maxOldGenerationSizeMb: 512 };
 
-function spawnImageWorker(): Worker {
-  const built = new URL('./image-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(built))) return new Worker(built, { resourceLimits: WORKER_LIMITS });
-  // From source (tests, `npm ci` without a build): workers do not inherit the main thread's
-  // loader hooks, so the worker registers tsx itself before importing the TypeScript entry.
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./image-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, resourceLimits: WORKER_LIMITS });
-}

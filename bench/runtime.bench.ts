@@ -229,7 +229,7 @@ async function runSensor(label: string, bin: string): Promise<Phase[]> {
     if (Date.now() - t0 > 180_000) throw new Error(`sensor not ready after 180 s: ${stderr}`);
     await sleep(200);
   }
-  const metricsUrl = /sensor metrics at (\S+)/.exec(stderr)?.[1];
+  const metricsUrl = /sensor metrics at (https?:\/\/[^\s"]+)/.exec(stderr)?.[1];
   need(!!metricsUrl, `no metrics URL in the sensor's stderr: ${stderr}`);
   const btPid = childrenOf(sensor.pid!).find((p) => readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'bpftrace') ?? -1;
   const scrape = async (): Promise<Counters> => {

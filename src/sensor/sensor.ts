@@ -309,21 +309,8 @@ export class Sensor {
     container: ContainerInfo | null,
   ): RuntimeEvent {
     const { head, strings } = rec;
-    const ev = this.builder.common(head, proc, container);
-    if (head.kind === 'execve') {
-      ev['evt.type'] = 'execve';
-      ev['evt.res'] = 'SUCCESS';
-      ev['evt.rawres'] = 0;
-      ev['evt.arg.flags'] = flags.join('|');
-      ev['evt.arg.exe'] = proc.exe;
-      ev['evt.arg.filename'] = strings[0] ?? '';
-      ev['proc.is_exe_writable'] = flags.includes('EXE_WRITABLE');
-      ev['proc.is_exe_upper_layer'] = flags.includes('EXE_UPPER_LAYER');
-      ev['proc.is_exe_from_memfd'] = flags.includes('EXE_FROM_MEMFD');
-    } else {
-      Object.assign(ev, specific);
-    }
-    return ev;
+    // one literal per kind (event-builder.ts): no specific part assigned onto a common one
+    return head.kind === 'execve' ? this.builder.execEvent(head, proc, container, flags, strings) : this.builder.event(head, proc, container, specific!);
   }
 
   /** Containers known so far, by short id and by address (see watchContainers). */

@@ -6,6 +6,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { createLogger, logFunction, LOG_LEVELS } from '../../util/log.js';
 import { registerShipperMetrics, serveMetrics, type MetricsListener } from '../../util/metrics.js';
 import { addMetricsOptions, metricsServeOptions, type MetricsCliOptions } from '../metrics-options.js';
 import { SensorMetrics } from '../../sensor/metrics.js';
@@ -66,6 +67,7 @@ interface SensorCliOptions {
   flowConntrack: boolean;
   nodeName?: string;
   cgroupParent?: string;
+  logLevel: string;
 }
 
 const jsonReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? Number(v) : v);
@@ -113,8 +115,11 @@ export function registerSensorCommands(program: Command): Command {
     .option('--no-flow-conntrack', 'with --flows: do not read /proc/net/nf_conntrack for connections no probe saw')
     .option('--node-name <name>', 'the host name of alerts, flows and what goes to Central (default: $NODE_NAME, as a DaemonSet sets it from spec.nodeName, else the machine\'s host name)')
     .option('--cgroup-parent <path>', 'report only containers whose cgroup v2 path is below PATH (kubelet: /kubepods.slice; podman/docker: their --cgroup-parent); the host\'s own processes are left out too')
-    .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'));
+    .addOption(new Option('--exit-code <n>', 'exit code when a rule or an anomaly alerted').default('0'))
+    .addOption(new Option('--log-level <level>', 'level of the JSON log lines on stderr (start, ready, stop, warnings)').choices(LOG_LEVELS).default('info'));
   return addSpoolOption(addCentralOptions(addMetricsOptions(sensor))).action(async (o: SensorCliOptions & CentralCliOptions & MetricsCliOptions) => {
+      // Operational lines are pino JSON on stderr (src/util/log.ts: secrets redacted); usage errors stay one human line.
+      const log = logFunction(createLogger({ component: 'sensor', level: o.logLevel as (typeof LOG_LEVELS)[number] }));
       if (!o.rules.length && !o.events && !o.baselineDir && !o.flows) throw new UserError('nothing to do: give --rules FILE… (alerts), --baseline-dir DIR (anomalies) and/or --events FILE|- (events)');
       if (!o.flows && o.flowInterval !== '30s') throw new UserError('--flow-interval applies with --flows FILE|- only', 'usage');
       const flowIntervalMs = parseDuration(o.flowInterval, '--flow-interval');
@@ -129,7 +134,7 @@ export function registerSensorCommands(program: Command): Command {
         // every stored baseline is read now: a corrupt one stops the sensor before it starts (and is left as it is)
         const bad = store.list().find((x) => x.error);
         if (bad) throw new UserError(bad.error!, 'corrupt-baseline');
-        detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), ...(journal ? { onLearn: journalHook(journal) } : {}), onError: (m) => process.stderr.write(`gatehouse: warning: ${m}\n`) });
+        detector = new AnomalyDetector({ store, ...(learnMs !== undefined ? { learnMs } : {}), ...(o.cluster ? { cluster: o.cluster } : {}), ...(journal ? { onLearn: journalHook(journal) } : {}), onError: (m) => log('warn', m) });
       }
       const host = reportingHost(o.nodeName);
       const scope = o.cgroupParent !== undefined ? new CgroupScope(parseCgroupParent(o.cgroupParent)) : undefined;
@@ -195,7 +200,7 @@ export function registerSensorCommands(program: Command): Command {
       // Alerts go through a disk spool: those raised while Central is down are sent when it is back.
       let shipping: ShipperHandle | undefined;
       if (central) {
-        shipping = eventShipperFor(central, { kind: 'sensor', host, ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'));
+        shipping = eventShipperFor(central, { kind: 'sensor', host, ...(o.cluster ? { cluster: o.cluster } : {}) }, o.spoolDir ?? defaultSpoolDir('sensor'), { log: (level, msg) => log(level, msg) });
         sinks.push(new ShippedAlertSink(shipping.shipper));
         const shipper = shipping.shipper;
         if (metrics) registerShipperMetrics(metrics.registry, () => shipper.stats());
@@ -204,7 +209,7 @@ export function registerSensorCommands(program: Command): Command {
       let baselineSync: BaselineSync | undefined;
       if (detector && journal && central && !(central instanceof BusPublisher)) {
         let last = '';
-        const onError = (m: string) => { if (m !== last) process.stderr.write(`gatehouse: warning: ${(last = m)}\n`); };
+        const onError = (m: string) => { if (m !== last) log('warn', (last = m)); };
         baselineSync = new BaselineSync({ client: central, detector, journal, host, stateFile: join(o.baselineDir!, '.central-sync.state'), onError });
         baselineSync.start(parseDuration(o.baselineSync, '--baseline-sync'));
       }
@@ -224,14 +229,14 @@ export function registerSensorCommands(program: Command): Command {
           await shipping?.close();
           throw e;
         }
-        process.stderr.write(`gatehouse: sensor metrics at ${metricsServer.url}\n`);
+        log('info', `sensor metrics at ${metricsServer.url}`, { url: metricsServer.url });
       }
 
       const ac = new AbortController();
       const onSignal = () => ac.abort();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      process.stderr.write('gatehouse: sensor starting (attaching probes)…\n');
+      log('info', 'sensor starting (attaching probes)…', { host, ...(o.cluster ? { cluster: o.cluster } : {}), ...(o.nats ? { bus: true } : central ? { central: true } : {}) });
       let timer: NodeJS.Timeout | undefined;
       try {
         const res = await runSensor({
@@ -250,7 +255,7 @@ export function registerSensorCommands(program: Command): Command {
           ...(scope ? { scope } : {}),
           ...(o.flows ? { flows: { intervalMs: flowIntervalMs, host, ...(o.flowConntrack ? {} : { conntrack: false as const }), onFlows } } : {}),
           onReady: () => {
-            process.stderr.write('gatehouse: sensor ready\n');
+            log('info', 'sensor ready');
             if (duration !== undefined) timer = setTimeout(() => ac.abort(), duration * 1000);
           },
         });
@@ -262,7 +267,7 @@ export function registerSensorCommands(program: Command): Command {
         const scopeText = res.outOfScope !== undefined ? `, ${res.outOfScope} events outside ${scope!.parent} left out` : '';
         const summary = `${s.events} events${scopeText}, ${res.alerts} alerts${anomalyText}${flowText}, ${res.drops} dropped (kernel=${s.lostInKernel} queue=${s.droppedInQueue} incomplete=${s.incomplete})${verdicts}`;
         report?.write([summary]);
-        process.stderr.write(`gatehouse: sensor stopped: ${summary}\n`);
+        log('info', `sensor stopped: ${summary}`, { events: s.events, alerts: res.alerts, anomalies, drops: res.drops });
         const failed = sinks.reduce((n, k) => n + k.failed, 0);
         if (failed) throw new UserError(`${failed} alerts could not be delivered to ${o.webhook ?? o.output}`);
         if (res.alerts + anomalies > 0) process.exitCode = exitCode;

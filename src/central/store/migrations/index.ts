@@ -16,8 +16,6 @@ import * as responseActions from './0010-response-actions.js';
 import * as imageProvenance from './0011-image-provenance.js';
 import * as baselines from './0012-baselines.js';
 import * as sharedAdvisories from './0013-shared-advisories.js';
-import * as ingestReserved from './0015-ingest-reserved.js';
-import * as busReserved from './0016-bus-reserved.js';
 import * as registryWatchTags from './0014-registry-watch-tags.js';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -35,8 +33,6 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-baselines': baselines,
   '0013-shared-advisories': sharedAdvisories,
   '0014-registry-watch-tags': registryWatchTags,
-  '0015-ingest-reserved': ingestReserved,
-  '0016-bus-reserved': busReserved,
 };
 
 export const migrationProvider: MigrationProvider = {

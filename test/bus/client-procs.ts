@@ -13,21 +13,9 @@ import { Agent, fetch } from 'undici';
 import { podmanSocket } from '../helpers/components.js';
 import { waitFor } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
+export { DENY_INFO } from '../helpers/engine-proxy-packs.js';
 
-/** Denies `docker info`: a decision that is easy to make and to recognise. */
-export const DENY_INFO = `apiVersion: gatehouse.dev/v1
-kind: PolicyPack
-metadata: { name: no-info }
-subject: engine-request
-policies:
-  - id: T-INFO
-    name: system info is off limits
-    severity: MEDIUM
-    scope: { actions: [system.info] }
-    criteria: { field: action, op: exists }
-    enforcement: [block]
-`;
+const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 
 export interface Child {
   child: ChildProcess;

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { hasCommand, missing, podmanSocket } from '../helpers/components.js';
 import { startTestCentral, type TestCentral } from '../helpers/central.js';
+import { DENY_INFO } from '../helpers/engine-proxy-packs.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-push-runtime-'));
@@ -32,18 +33,6 @@ after(() => {
   rmSync(work, { recursive: true, force: true });
 });
 
-const DENY_INFO = `apiVersion: gatehouse.dev/v1
-kind: PolicyPack
-metadata: { name: no-info }
-subject: engine-request
-policies:
-  - id: T-INFO
-    name: system info is off limits
-    severity: MEDIUM
-    scope: { actions: [system.info] }
-    criteria: { field: action, op: exists }
-    enforcement: [block]
-`;
 const pack = join(work, 'no-info.yaml');
 writeFileSync(pack, DENY_INFO);
 

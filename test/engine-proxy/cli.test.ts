@@ -14,6 +14,7 @@ import { after, describe, test } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { missing, podmanSocket } from '../helpers/components.js';
 import { podmanUp } from './helpers.js';
+import { DENY_INFO } from '../helpers/engine-proxy-packs.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const up = podmanUp();
@@ -56,18 +57,6 @@ function startCli(args: string[]): Proc {
   };
 }
 
-const DENY_INFO = `apiVersion: gatehouse.dev/v1
-kind: PolicyPack
-metadata: { name: no-info }
-subject: engine-request
-policies:
-  - id: T-INFO
-    name: system info is off limits
-    severity: MEDIUM
-    scope: { actions: [system.info] }
-    criteria: { field: action, op: exists }
-    enforcement: [block]
-`;
 /** The old rule format (deprecated, still read). */
 const DENY_VERSION = `kind: EngineProxyPolicy
 name: no-version

@@ -18,6 +18,7 @@ import { missing, podmanSocket } from '../helpers/components.js';
 import { runCli } from '../helpers/cli.js';
 import { podmanUp } from '../engine-proxy/helpers.js';
 import { assertProcessMetrics, scrape } from './prom-text.js';
+import { DENY_INFO } from '../helpers/engine-proxy-packs.js';
 
 const bin = fileURLToPath(new URL('../../bin/gatehouse.mjs', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'gatehouse-metrics-proxy-'));
@@ -33,18 +34,7 @@ writeFileSync(tokenFile, `${scrapeToken}\n`, { mode: 0o600 });
 const bearer = { headers: { authorization: `Bearer ${scrapeToken}` } };
 
 const pack = join(work, 'no-info.yaml');
-writeFileSync(pack, `apiVersion: gatehouse.dev/v1
-kind: PolicyPack
-metadata: { name: no-info }
-subject: engine-request
-policies:
-  - id: T-INFO
-    name: system info is off limits
-    severity: MEDIUM
-    scope: { actions: [system.info] }
-    criteria: { field: action, op: exists }
-    enforcement: [block]
-`);
+writeFileSync(pack, DENY_INFO);
 
 function get(socketPath: string, path: string): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -13,21 +13,16 @@ import { workloadKindOf } from '../../kube/workload-kinds.js';
 import type { CentralContext } from '../context.js';
 import { isDeployment } from '../live/deployments.js';
 import { GeneratePool } from '../network/generate-pool.js';
+import type { GenerateOptions } from '../network/generate-work.js';
 import { buildNetworkGraph } from '../network/graph-service.js';
 import { fromJson } from '../store/json.js';
 import { ApiError, errorSchema } from './errors.js';
 import type { ApiModule } from './module.js';
 
-interface GenerateBody {
+/** The generator's options (generate-work.ts), plus what picks the graph and the cluster. */
+interface GenerateBody extends GenerateOptions {
   since?: string;
   cluster?: string;
-  namespace?: string;
-  learning?: 'open' | 'enforce';
-  exclude?: string[];
-  keepExisting?: boolean;
-  intent?: string;
-  env?: boolean;
-  limit?: number;
 }
 
 const MODEL_KINDS = ['Namespace', 'NetworkPolicy', 'Service', ...['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job', 'CronJob', 'DeploymentConfig', 'VirtualMachine']];

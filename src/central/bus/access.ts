@@ -9,6 +9,7 @@
  * and handed to the nats client only: never logged, never in a message.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, credsAuthenticator, nkeyAuthenticator, usernamePasswordAuthenticator, type Authenticator, type NatsConnection, type TlsOptions } from '@nats-io/transport-node';
 import { describeError, UserError } from '../../util/errors.js';
 import { parseNatsUrl, redactNatsUrl } from '../client/bus-stream.js';
@@ -96,18 +97,8 @@ export async function connectBusUntil(servers: string[], name: string, signal: A
     } catch {
       // NATS not there (yet): try again below.
     }
-    // One listener per wait, removed when the wait ends (else they pile up while NATS is down).
-    await new Promise<void>((resolve) => {
-      const onAbort = () => {
-        clearTimeout(t);
-        resolve();
-      };
-      const t = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, 500);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    // timers/promises removes its abort listener when the wait ends: none pile up while NATS is down
+    await sleep(500, undefined, { signal }).catch(() => undefined);
   }
 }
 

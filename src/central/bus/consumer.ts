@@ -16,6 +16,7 @@
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, type Consumer, type ConsumerInfo, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describeError } from '../../util/errors.js';
 import { BUS_STREAM, BUS_SUBJECT_PREFIX, ensureStream, parseNatsUrl, redactNatsUrl, type BusLimits, type BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
@@ -250,18 +251,7 @@ class BusConsumer {
   }
 }
 
+/** Waits `ms` or until `signal` aborts, without keeping the process alive (timers/promises drops its listener after). */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(t);
-      resolve();
-    };
-    // The listener goes with the timer: a loop that waits often must not pile them up on the signal.
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    t.unref();
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return sleep(ms, undefined, { signal, ref: false }).catch(() => undefined);
 }

@@ -13,6 +13,8 @@
  * --cpu-prof-dir DIR: Central's CPU profile (node --cpu-prof) for finding what a miss costs, and the
  * setup process's (re-match, evaluation) in DIR/setup. --distinct-lists: every stored SBOM its
  * own package list (re-match works once per distinct list; by default the fleet has 70).
+ * --from-source: Central through tsx, as a checkout without a build runs it; by default Central
+ * runs compiled (bench/compiled-cli.ts), as `npm ci` and the container image install it.
  * --skip-rematch: the SBOMs are seeded but their re-match is not timed (a shorter run for ingest,
  * list, detail and RSS). Ingest starts once Central is idle (it evaluates the stored cluster at
  * start); each pushed scan is a new build of a deployed image's tag, so the live evaluator
@@ -26,6 +28,7 @@ import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { ImageReport } from '../src/central/client/ingest-types.js';
 import { buildImageFixture, type ImageFixture } from './central/fixtures.js';
+import { compiledCli } from './compiled-cli.js';
 import { imageRef } from './central/inventory.js';
 import type { RematchFigures, SeedResult } from './central/seed.js';
 import { cachedPath, cacheHas } from '../test/helpers/components.js';
@@ -40,6 +43,8 @@ const cpuProfDir = argValue('--cpu-prof-dir');
 const distinctLists = process.argv.includes('--distinct-lists');
 /** --skip-rematch: no re-match timing (the SBOMs are still seeded): a shorter run for ingest, list, detail and RSS. */
 const skipRematch = process.argv.includes('--skip-rematch');
+const fromSource = process.argv.includes('--from-source');
+const centralEntry = fromSource ? join(import.meta.dirname, '..', 'bin', 'gatehouse.mjs') : compiledCli();
 const DEPLOYMENTS = quick ? 1_500 : 15_000;
 const INGEST_SCANS = quick ? 100 : 600;
 const LIST_REQUESTS = quick ? 100 : 300;
@@ -147,7 +152,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const t0 = performance.now();
-    central = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), join(root, 'bin', 'gatehouse.mjs'), 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
+    central = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), centralEntry, 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
       // No vulnerability DB for Central: images the budget left stale must not be re-matched while it is measured.
       env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: token, GATEHOUSE_DB: join(work, 'no-vuln.db') }, stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -277,7 +282,7 @@ if (!cacheHas('oci', 'index.json')) {
     const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
     const sbomFile = join(work, 'sbom.json');
     writeFileSync(sbomFile, JSON.stringify(fx.sbom));
-    console.log(`bench:central${quick ? ' --quick' : ''}: ${DEPLOYMENTS} deployments, ${DEPLOYMENTS * 3} pods; images of ${fx.packages} packages with ${fx.findings.length} vulnerability findings, stored SBOMs with ${distinctLists ? 'a package list each' : '70 package lists'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Central from ${process.env.GATEHOUSE_FROM_SOURCE || !cacheHasDist() ? 'source (tsx)' : 'dist/'}`);
+    console.log(`bench:central${quick ? ' --quick' : ''}: ${DEPLOYMENTS} deployments, ${DEPLOYMENTS * 3} pods; images of ${fx.packages} packages with ${fx.findings.length} vulnerability findings, stored SBOMs with ${distinctLists ? 'a package list each' : '70 package lists'}; ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Central ${fromSource ? 'from source (tsx)' : `compiled (${centralEntry})`}`);
     const results: (StoreFigures | { store: string; skipped: string })[] = [];
     for (const store of ['sqlite', 'postgres'] as const) {
       if (only && only !== store) continue;
@@ -287,14 +292,5 @@ if (!cacheHas('oci', 'index.json')) {
     table(results);
   } finally {
     rmSync(work, { recursive: true, force: true });
-  }
-}
-
-function cacheHasDist(): boolean {
-  try {
-    readFileSync(join(root, 'dist', 'cli', 'main.js'));
-    return true;
-  } catch {
-    return false;
   }
 }

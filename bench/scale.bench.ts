@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- --quick] [--rate N] [--seconds S] [--sizes 1000,5000,15000] [--centrals N] [--publishers N] [--flow-share 0.3]`:
+ * `npm run bench:scale [-- --quick] [--rate N] [--seconds S] [--sizes 1000,5000,15000] [--centrals N] [--publishers N] [--flow-share 0.3] [--from-source]`:
  * issue 21's benchmark on this machine. For each fleet size (1k, 5k and 15k deployments,
  * 3 pods each, 1,000 nodes), a fresh PostgreSQL database and nats-server (JetStream, file
  * store), then the fleet simulator (bench/fleet/simulate.ts): real `gatehouse server --nats
@@ -15,6 +15,7 @@ import { cpus, totalmem } from 'node:os';
 import { freshDatabase, postgresAvailable } from '../test/helpers/postgres.js';
 import { natsSkip, startNats } from '../test/bus/helpers.js';
 import { describeFigures, runFleet, type FleetFigures } from './fleet/simulate.js';
+import { compiledCli } from './compiled-cli.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
@@ -29,6 +30,8 @@ const SEED = num('--seed', 21);
 const FLOW_SHARE = num('--flow-share', 0.3);
 /** --cpu-prof-dir DIR: the Centrals run with node's --cpu-prof, their profiles written there at their stop. */
 const CPU_PROF_DIR = arg('--cpu-prof-dir');
+/** --from-source: the Centrals run through tsx; by default compiled, as an install runs them (bench/compiled-cli.ts). */
+const FROM_SOURCE = process.argv.includes('--from-source');
 
 const skip = natsSkip() || (!(await postgresAvailable()) && 'PostgreSQL not reachable (run .ci/setup.d/80-postgres.sh)');
 if (skip) {
@@ -42,7 +45,7 @@ for (const deployments of SIZES) {
   const db = await freshDatabase();
   const nats = await startNats();
   try {
-    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
+    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(FROM_SOURCE ? {} : { centralEntry: compiledCli() }), ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
     results.push(f);
     console.log(`\n${describeFigures(f, RATE).join('\n')}\n`);
   } finally {

@@ -46,6 +46,8 @@ export interface FleetOptions {
   centralArgs?: string[];
   /** Node's own flags for the Central processes (--cpu-prof --cpu-prof-dir=DIR to profile them). */
   centralNodeArgs?: string[];
+  /** The CLI the Centrals run (default bin/gatehouse.mjs, from source; benches pass the compiled one). */
+  centralEntry?: string;
   log?: (line: string) => void;
 }
 
@@ -125,7 +127,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
   try {
     // No vulnerability DB for Central: it must not re-match the fleet's SBOMs while it is measured.
     const env = { GATEHOUSE_DB: join(tempDir('fleet-novuln'), 'none.db') };
-    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env, o.centralNodeArgs));
+    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env, o.centralNodeArgs, o.centralEntry));
     log(`${centralsN} Central(s) up; pushing ${images} images with SBOMs`);
 
     const tImages = performance.now();

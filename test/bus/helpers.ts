@@ -141,8 +141,9 @@ export interface CentralProcess {
 }
 
 /** `gatehouse server --insecure-http --listen 127.0.0.1:0 --no-local-sources ARGS`, once its banner is out (nodeArgs: node's own flags, e.g. --cpu-prof). */
-export async function startCentralCli(args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = []): Promise<CentralProcess> {
-  const proc = launch(process.execPath, [...nodeArgs, bin, 'server', '--insecure-http', '--listen', '127.0.0.1:0', '--no-local-sources', '--data-dir', tempDir('central'), ...args], {
+/** `entry`: the CLI to run (benches pass the compiled one, bench/compiled-cli.ts). */
+export async function startCentralCli(args: string[], env: Record<string, string | undefined> = {}, nodeArgs: string[] = [], entry = bin): Promise<CentralProcess> {
+  const proc = launch(process.execPath, [...nodeArgs, entry, 'server', '--insecure-http', '--listen', '127.0.0.1:0', '--no-local-sources', '--data-dir', tempDir('central'), ...args], {
     GATEHOUSE_FROM_SOURCE: '1', GATEHOUSE_ADMIN_TOKEN: ADMIN_TOKEN, GATEHOUSE_REGISTRY_HYGIENE_MINUTES: undefined, ...env,
   });
   await waitOutput(proc, /^\s+clients:.*\n/m, 'gatehouse server banner');

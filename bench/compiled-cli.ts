@@ -58,7 +58,11 @@ export function compiledCli(log: (line: string) => void = (l) => process.stderr.
   // Resolved from dist/ as from an install: packages, the policy packs, the console, "type".
   cpSync(join(ROOT, 'package.json'), join(building, 'package.json'));
   for (const name of ['node_modules', 'policies', 'web']) symlinkSync(join(ROOT, name), join(building, name));
-  rmSync(cache, { recursive: true, force: true });
-  renameSync(building, cache);
+  // Another bench may have built the same tree meanwhile and be running from it: keep its copy.
+  if (existsSync(entry)) rmSync(building, { recursive: true, force: true });
+  else {
+    rmSync(cache, { recursive: true, force: true });
+    renameSync(building, cache);
+  }
   return entry;
 }

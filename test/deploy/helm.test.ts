@@ -164,6 +164,25 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
     const webhookArgs = find(objects, 'Deployment', 'gh-gatehouse-admission').spec.template.spec.containers[0].args as string[];
     assert.equal(webhookArgs[webhookArgs.indexOf('--budget') + 1], '2000ms');
     assert.ok(webhookArgs.includes('--fail-closed'));
+    // All three speak to the bus with the same flags; its credentials and CA are mounted files.
+    for (const [kind, name] of [['Deployment', 'gh-gatehouse-central'], ['DaemonSet', 'gh-gatehouse-sensor'], ['Deployment', 'gh-gatehouse-admission']] as const) {
+      const pod = find(objects, kind, name).spec.template.spec;
+      const args = pod.containers[0].args as string[];
+      const after = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+      assert.equal(after('--nats'), 'nats://nats.messaging.svc:4222', name);
+      assert.equal(after('--nats-creds'), '/etc/gatehouse/nats-creds/creds', name);
+      assert.equal(after('--nats-tls-ca'), '/etc/gatehouse/nats-ca/ca.crt', name);
+      const mounts = pod.containers[0].volumeMounts as Obj[];
+      assert.deepEqual(mounts.filter((m) => m.name.startsWith('nats-')).map((m) => [m.name, m.mountPath, m.readOnly]), [['nats-creds', '/etc/gatehouse/nats-creds', true], ['nats-ca', '/etc/gatehouse/nats-ca', true]], name);
+      const volumes = pod.volumes as Obj[];
+      assert.deepEqual(volumes.find((v) => v.name === 'nats-creds').secret.secretName, 'gatehouse-nats', name);
+      assert.deepEqual(volumes.find((v) => v.name === 'nats-ca').configMap.name, 'nats-ca', name);
+      assert.ok(!(pod.containers[0].env as Obj[] ?? []).some((e) => /NATS/i.test(e.name)), `${name}: no NATS secret in the environment`);
+    }
+    // Without a bus, nobody gets a NATS flag or mount.
+    const plain = render('default').objects.filter((o) => ['Deployment', 'DaemonSet'].includes(o.kind));
+    assert.ok(plain.length >= 3);
+    for (const w of plain) assert.ok(!JSON.stringify(w.spec.template.spec).includes('nats'), w.metadata.name);
   });
 
   test('helm-made certificates: one CA in caBundle and in both Secrets; it signed Central\'s, the webhook\'s and the metrics certificate, for their Service names', () => {
@@ -336,6 +355,7 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
       `10.96.0.1-10.96.0.1[External] => ${gh('admission')}[Deployment] : TCP 8443`,
       `172.18.0.2-172.18.0.2[External] => ${gh('admission')}[Deployment] : TCP 8443`,
       `${gh('admission')}[Deployment] => ${gh('central')}[Deployment] : TCP 8443`,
+      `${gh('admission')}[Deployment] => 10.20.0.20-10.20.0.20[External] : TCP 4222`,
       `${gh('central')}[Deployment] => 10.20.0.10-10.20.0.10[External] : TCP 5432`,
       `${gh('central')}[Deployment] => 10.20.0.20-10.20.0.20[External] : TCP 4222`,
       `${gh('central')}[Deployment] => 10.30.0.0-10.30.255.255[External] : TCP 443,5000`,

@@ -202,3 +202,62 @@ seccompProfile:
 cert-manager
 {{- end -}}
 {{- end -}}
+
+{{/*
+The event bus flags, the same for Central, the sensor and the webhook: --nats, and the
+credentials and CA as mounted files (never environment variables). Indent: the args list's.
+*/}}
+{{- define "gatehouse.natsArgs" -}}
+{{- if .Values.nats.url }}
+- --nats
+- {{ .Values.nats.url }}
+{{- if .Values.nats.credsSecret }}
+- --nats-creds
+- /etc/gatehouse/nats-creds/creds
+{{- end }}
+{{- if .Values.nats.tlsCaConfigMap }}
+- --nats-tls-ca
+- /etc/gatehouse/nats-ca/ca.crt
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gatehouse.natsMounts" -}}
+{{- if and .Values.nats.url .Values.nats.credsSecret }}
+- { name: nats-creds, mountPath: /etc/gatehouse/nats-creds, readOnly: true }
+{{- end }}
+{{- if and .Values.nats.url .Values.nats.tlsCaConfigMap }}
+- { name: nats-ca, mountPath: /etc/gatehouse/nats-ca, readOnly: true }
+{{- end }}
+{{- end }}
+
+{{- define "gatehouse.natsVolumes" -}}
+{{- if and .Values.nats.url .Values.nats.credsSecret }}
+- name: nats-creds
+  secret:
+    secretName: {{ .Values.nats.credsSecret }}
+    defaultMode: 0440
+    items: [{ key: creds, path: creds }]
+{{- end }}
+{{- if and .Values.nats.url .Values.nats.tlsCaConfigMap }}
+- name: nats-ca
+  configMap:
+    name: {{ .Values.nats.tlsCaConfigMap }}
+    items: [{ key: ca.crt, path: ca.crt }]
+{{- end }}
+{{- end }}
+
+{{/* Egress to NATS (the webhook's, the sensor's and Central's NetworkPolicies). */}}
+{{- define "gatehouse.natsEgress" -}}
+{{- if .Values.nats.url }}
+# NATS JetStream
+- ports:
+    - { protocol: TCP, port: {{ .Values.nats.port }} }
+  {{- with .Values.nats.cidrs }}
+  to:
+    {{- range . }}
+    - ipBlock: { cidr: {{ . }} }
+    {{- end }}
+  {{- end }}
+{{- end }}
+{{- end }}

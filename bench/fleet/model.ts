@@ -206,3 +206,52 @@ export function nodeEvent(run: string, node: number, k: number, pods: readonly S
 
 /** The cluster's name in Central for a seed (one fleet per store). */
 export const clusterName = (seed: number) => `fleet-${seed}`;
+
+/** Workload i's replica p's pod IP (podOf's formula, without its container id hash). */
+const podIp = (i: number, p: number) => `10.${(i >> 8) & 255}.${i & 255}.${p + 2}`;
+
+/**
+ * nodeEvent's events made cheaply, for the publishers: the same events from the same random
+ * draws in the same order (test/bus/fleet-model.test.ts compares them), but what does not
+ * change between two events of a pod — its alert findings, their detail text, the container
+ * and Pod references — is built once per pod and shared, the time is formatted once per tick
+ * and a flow's peer is its IP only. A real sensor builds its events on its own node; the
+ * simulator builds 1,000 nodes' on this machine, so its own share should stay small.
+ */
+export class NodeEventMaker {
+  private readonly findings = new Map<SimPod, Finding[]>();
+
+  constructor(private readonly run: string, private readonly deployments: number, private readonly r: () => number, private readonly mix: EventMix) {}
+
+  /** nodeEvent(run, node, k, pods, (i) => podOf(i, Math.floor(r() * 3), …), deployments, r, mix, now) with `time` = now.toISOString(). */
+  event(node: number, k: number, pods: readonly SimPod[], time: string): IngestEvent {
+    const r = this.r;
+    const pod = pods[Math.floor(r() * pods.length)]!;
+    const id = `${this.run}:${node}:${k}`;
+    if (r() < this.mix.flowShare) {
+      const external = r() < 0.1;
+      const peerIp = podIp(Math.floor(r() * this.deployments), Math.floor(r() * 3));
+      return {
+        id, type: 'flow', time,
+        data: {
+          protocol: 'TCP', direction: 'egress',
+          local: { ip: pod.ip, port: 30000 + Math.floor(r() * 30000), container: { id: pod.containerId, name: 'app', image: pod.image }, pod: { namespace: pod.namespace, name: pod.name }, process: { name: 'app' } },
+          remote: external ? { ip: `93.184.${Math.floor(r() * 255)}.${Math.floor(r() * 255)}`, port: 443, dns: 'api.example.com' } : { ip: peerIp, port: 8080 },
+          firstSeen: time, lastSeen: time, connections: 1 + Math.floor(r() * 20), observedBy: 'ebpf',
+        },
+      };
+    }
+    let f = this.findings.get(pod);
+    if (!f) this.findings.set(pod, (f = []));
+    // Slot 0: the anomaly; 1 + n: RULES[n] (each built at its first use).
+    const slot = r() < 0.1 ? 0 : 1 + Math.floor(r() * RULES.length);
+    return { id, type: 'alert', time, finding: (f[slot] ??= podFinding(node, pod, slot)) };
+  }
+}
+
+/** A pod's alert finding as nodeEvent writes it (slot 0: the anomaly, 1 + n: RULES[n]), from the draws that pick it. */
+function podFinding(node: number, pod: SimPod, slot: number): Finding {
+  // Draws of an alert: pod, flow or not, anomaly or not, rule.
+  const draws = slot === 0 ? [0, 0.99, 0] : [0, 0.99, 0.99, (slot - 0.5) / RULES.length];
+  return nodeEvent('', node, 0, [pod], () => pod, 1, () => draws.shift()!, { flowShare: 0 }, new Date(0)).finding!;
+}

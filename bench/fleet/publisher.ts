@@ -12,7 +12,7 @@
  */
 import { BusPublisher } from '../../src/central/client/bus-publisher.js';
 import type { EventBatch } from '../../src/central/client/ingest-types.js';
-import { nodeEvent, nodeName, podOf, podsByNode, prng, imageCount, type FleetSize } from './model.js';
+import { NodeEventMaker, nodeName, podsByNode, prng, type FleetSize } from './model.js';
 
 export interface PublisherArgs extends FleetSize {
   nats: string;
@@ -40,10 +40,9 @@ const a = JSON.parse(process.argv[2]!) as PublisherArgs;
 const tickMs = a.tickMs ?? 200;
 const maxInFlight = a.maxInFlight ?? 50_000;
 const byNode = podsByNode(a);
-const images = imageCount(a.deployments);
-const mine = byNode.map((pods, n) => ({ n, pods })).filter((x) => x.n % a.of === a.index && x.pods.length > 0);
-const r = prng(a.seed * 31 + a.index);
-const seq = new Map<number, number>();
+// Each node's source is one object, shared by its batches.
+const mine = byNode.map((pods, n) => ({ n, pods, seq: 0, source: { kind: 'sensor' as const, cluster: a.cluster, host: nodeName(n), node: nodeName(n) } })).filter((x) => x.n % a.of === a.index && x.pods.length > 0);
+const maker = new NodeEventMaker(a.run, a.deployments, prng(a.seed * 31 + a.index), { flowShare: a.flowShare });
 const publisher = new BusPublisher({ url: a.nats, name: `fleet-sim-${a.index}`, timeoutMs: 30_000 });
 const c: PublisherCounters = { offered: 0, acked: 0, duplicates: 0, failed: 0, behind: 0, cpuSeconds: 0 };
 let inFlight = 0;
@@ -94,14 +93,12 @@ while (!stopping && performance.now() - started < a.seconds * 1000) {
     made += due;
     // Spread over the nodes round-robin; one batch per node per tick, as a sensor flushes.
     const batches = new Map<number, EventBatch>();
-    const now = new Date();
+    const time = new Date().toISOString();
     for (let k = 0; k < n; k++) {
       const node = mine[cursor++ % mine.length]!;
       let b = batches.get(node.n);
-      if (!b) batches.set(node.n, (b = { source: { kind: 'sensor', cluster: a.cluster, host: nodeName(node.n), node: nodeName(node.n) }, events: [] }));
-      const s = (seq.get(node.n) ?? 0) + 1;
-      seq.set(node.n, s);
-      b.events.push(nodeEvent(a.run, node.n, s, node.pods, (i) => podOf(i, Math.floor(r() * 3), images), a.deployments, r, { flowShare: a.flowShare }, now));
+      if (!b) batches.set(node.n, (b = { source: node.source, events: [] }));
+      b.events.push(maker.event(node.n, ++node.seq, node.pods, time));
     }
     for (const b of batches.values()) send(b);
   }

@@ -68,6 +68,13 @@ export function loadBusAccess(credsFile?: string, tlsCaFile?: string): BusAccess
   return access;
 }
 
+/*
+ * Every bus connection sets noAsyncTraces: otherwise nats.js builds two Error objects (stack
+ * captured) per request — every JetStream publish and pull — to decorate a timeout that
+ * rarely comes: a third of a fleet publisher's CPU per message (bench/fleet, session 7).
+ * Our errors are reported by message only (describeError).
+ */
+
 /** A connection options fragment with the process's access. */
 function withAccess(access: BusAccess): { authenticator?: Authenticator; tls?: TlsOptions } {
   return { ...(access.authenticator ? { authenticator: access.authenticator } : {}), ...(access.tls ? { tls: access.tls } : {}) };
@@ -78,7 +85,7 @@ function withAccess(access: BusAccess): { authenticator?: Authenticator; tls?: T
  * (an outage of NATS is waited out, not fatal), including when the first attempt fails.
  */
 export function connectBusWithAccess(servers: string[], name: string, access: BusAccess = processAccess): Promise<NatsConnection> {
-  return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000, ...withAccess(access) });
+  return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000, noAsyncTraces: true, ...withAccess(access) });
 }
 
 /**
@@ -91,7 +98,7 @@ export async function connectBusUntil(servers: string[], name: string, signal: A
   for (;;) {
     if (signal.aborted) throw new Error('connection given up');
     try {
-      const nc = await connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false, pingInterval: 10_000, timeout: 5000, ...withAccess(access) });
+      const nc = await connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false, pingInterval: 10_000, timeout: 5000, noAsyncTraces: true, ...withAccess(access) });
       if (!signal.aborted) return nc;
       await nc.close().catch(() => undefined);
     } catch {

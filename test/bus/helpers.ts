@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +26,16 @@ export function privatePostgresSkip(): string | false {
   return missing(existsSync(join(PG_BIN, 'initdb')) && existsSync(join(PG_BIN, 'pg_ctl')) && process.getuid?.() === 0, `PostgreSQL 15 server binaries (${PG_BIN}) and root (to run them as the postgres user) are needed (run .ci/setup.d/80-postgres.sh)`);
 }
 
+/** Directories tempDir made in this process: removed when it exits (a test file or a bench run ends). */
+const made = new Set<string>();
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true, maxRetries: 2 });
+});
+
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `gatehouse-bus-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `gatehouse-bus-${prefix}-`));
+  made.add(dir);
+  return dir;
 }
 
 

@@ -12,8 +12,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { CentralClient } from '../central/client/client.js';
-import type { EventBatch, FindingsReport, ImageReport, IngestEvent, IngestResult } from '../central/client/ingest-types.js';
+import { CentralError, type CentralClient } from '../central/client/client.js';
+import { addressedImageReport, type EventBatch, type FindingsReport, type ImageReport, type IngestEvent, type IngestResult } from '../central/client/ingest-types.js';
 import { EventShipper } from '../central/client/shipper.js';
 import { openSpool, type Spool } from '../central/client/spool.js';
 import type { AuditRecord, AuditSink } from '../engine-proxy/audit.js';
@@ -137,8 +137,24 @@ async function pushing<T>(client: CentralClient, what: string, send: () => Promi
 /** `POST /api/v1/ingest/images`; a second push of the same digest updates that image. */
 export async function pushImageReport(client: CentralClient, p: ImagePush): Promise<{ digest: string; created: boolean }> {
   const body = imageReport(p);
-  const res = await pushing(client, `image ${p.digest}`, () => client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', body));
+  let byAddress = false;
+  const res = await pushing(client, `image ${p.digest}`, async () => {
+    // The SBOM's component list (most of the body) by address first: a rebuild's list is
+    // usually in Central already. Sent whole only when Central says it lacks it.
+    const addressed = addressedImageReport(body);
+    if (addressed) {
+      try {
+        const r = await client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', addressed);
+        byAddress = true;
+        return r;
+      } catch (e) {
+        if (!(e instanceof CentralError && e.status === 409 && e.error === 'missing-content')) throw e;
+      }
+    }
+    return client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', body);
+  });
   note(`pushed image ${p.digest} to ${client.server} (${res.created ? 'new' : 'updated'}${body.findings ? `, ${body.findings.length} findings` : ''}${body.sbom ? ', SBOM' : ''}${body.signature ? `, signature ${body.signature.verified ? 'verified' : 'not verified'}` : ''})`);
+  if (byAddress) note('the SBOM\'s component list was already in Central: sent by address');
   return res;
 }
 

@@ -8,10 +8,18 @@
  * (src/central/images/push-work.ts: the same parser guard, the same schema, the same ajv
  * options as every other route); the main thread only writes, in one transaction, the row,
  * the SBOM, the findings and the image's violations.
+ *
+ * A push may name its SBOM's component list (the bulk of a push) by address instead of
+ * sending it, as Trivy's client asks its server for the blobs it lacks: when Central holds
+ * no list under that address it answers 409 `missing-content` with `missing:
+ * ['sbom.components']`, stores nothing, and the client sends the push again whole. Central
+ * computes every stored address itself, from a list it parsed (store/image-sboms.ts), so a
+ * push can only name a list it could have sent.
  */
 import type { ImageReport } from '../client/ingest-types.js';
-import { BadPushError } from '../images/image-pool.js';
+import { BadPushError, MissingListError } from '../images/image-pool.js';
 import { evaluateStoredImageIn, POLICIES_EVALUATED } from '../images/image-policies.js';
+import { componentListStored, readComponentList } from '../store/image-sboms.js';
 import { mergeImageRow, readImageRow, upsertPreparedImage, writePreparedImage } from '../store/images.js';
 import { reconcileViolations } from '../store/violations.js';
 import { ApiError, errorSchema } from './errors.js';
@@ -31,14 +39,33 @@ export const ingestImagesApi: ApiModule = (app, ctx) => {
     schema: {
       summary: 'Push an image scan, SBOM or signature status (same digest again = update)',
       body: imageReportSchema,
-      response: { 200: { type: 'object', properties: { digest: { type: 'string' }, created: { type: 'boolean' } }, required: ['digest', 'created'] }, 400: errorSchema },
+      response: {
+        200: { type: 'object', properties: { digest: { type: 'string' }, created: { type: 'boolean' } }, required: ['digest', 'created'] },
+        400: errorSchema,
+        409: { type: 'object', properties: { ...errorSchema.properties, missing: { type: 'array', items: { type: 'string' } } }, required: ['error', 'message', 'missing'] },
+      },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     // Only this scope's JSON parser gives a Buffer; fastify's text/plain parser a string.
     if (!Buffer.isBuffer(req.body)) throw new ApiError(415, 'unsupported-media-type', 'an image push is application/json');
-    const push = await ctx.imagePool.preparePush(req.body).catch((e: unknown) => {
+    let listRead = false;
+    const missing = () => reply.code(409).send({ error: 'missing-content', message: 'Central does not hold the SBOM component list this push names: send the push with its SBOM whole', missing: ['sbom.components'] });
+    let push;
+    try {
+      push = await ctx.imagePool.preparePush(req.body, (address) => {
+        listRead = true;
+        return readComponentList(ctx.db, address);
+      });
+    } catch (e) {
+      if (e instanceof MissingListError) return missing();
       throw e instanceof BadPushError ? new ApiError(400, 'bad-request', e.message.split('\n')[0]!.slice(0, 500)) : e;
-    });
+    }
+    // A list the worker knew from an earlier push: that push's write may have failed.
+    const named = push.prepared.sbom?.componentsText === undefined ? push.prepared.sbom?.componentsHash : undefined;
+    if (named !== undefined && !listRead && !(await componentListStored(ctx.db, named))) {
+      push.drop();
+      return missing();
+    }
     const { prepared } = push;
     const digest = prepared.image.digest;
     const now = ctx.now();

@@ -2,6 +2,7 @@
  * Bodies of Central's ingest routes (`POST /api/v1/ingest/...`). The CLI and the sensor
  * send these; Central's routes validate them with JSON schemas built beside the routes.
  */
+import { createHash } from 'node:crypto';
 import type { Finding } from '../../findings/finding.js';
 
 /** `POST /api/v1/ingest/images`: what `image scan`, `image sbom` and `image verify` found about one image. */
@@ -18,7 +19,12 @@ export interface ImageReport {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
   };
-  /** CycloneDX 1.6 JSON of the image's components (stored; re-matched when the DB changes). */
+  /**
+   * CycloneDX 1.6 JSON of the image's components (stored; re-matched when the DB changes).
+   * Its `components` may be the list's address (sbomComponentsAddress) instead of the list:
+   * Central then answers 409 `missing-content` (`missing: ['sbom.components']`) when it does
+   * not hold that list, and the push is sent again with the list.
+   */
   sbom?: Record<string, unknown>;
   /** Vulnerability, secret, hygiene and policy findings of this scan (replace the previous scan's). */
   findings?: Finding[];
@@ -26,6 +32,22 @@ export interface ImageReport {
   signature?: { verified: boolean; signers?: string[]; message?: string; checkedAt?: string };
   /** Vulnerability DB the findings were matched against. */
   db?: { version?: string; updatedAt?: string };
+}
+
+/**
+ * The address of an SBOM's component list: 192 bits of the SHA-256 of its JSON text
+ * (JSON.stringify), base64url, as Central computes it over the lists it stores
+ * (store/shared-texts.ts textAddress).
+ */
+export function sbomComponentsAddress(components: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(components)).digest('base64url').slice(0, 32);
+}
+
+/** The push with its SBOM's component list named by address, or undefined when it has no list to name. */
+export function addressedImageReport(report: ImageReport): ImageReport | undefined {
+  const components = report.sbom?.components;
+  if (!Array.isArray(components)) return undefined;
+  return { ...report, sbom: { ...report.sbom, components: sbomComponentsAddress(components) } };
 }
 
 /** `POST /api/v1/ingest/findings`: findings of `k8s check`, `registry audit` and others that are not about one image. */

@@ -15,9 +15,24 @@ import type { PreparedImage } from '../store/images.js';
 import type { EvaluateInput, RematchComputed, RematchInput } from './image-work.js';
 import type { StoredImageRow } from './stored-facts.js';
 import type { WorkJob, WorkReply, WorkRequest } from './image-worker.js';
+import type { PrepareResult } from './push-work.js';
 
 /** A push the worker refused (bad JSON, or not what the route's schema accepts): its message is the 400's. */
 export class BadPushError extends Error {}
+
+/** A push that named its SBOM's component list by an address Central holds no list under. */
+export class MissingListError extends Error {
+  constructor(readonly address: string) {
+    super(`Central holds no SBOM component list ${address}`);
+  }
+}
+
+export interface PreparedPush {
+  prepared: PreparedImage;
+  violations: (row: StoredImageRow, now: string) => Promise<Finding[] | undefined>;
+  /** The push will not be stored: the worker forgets what it kept for `violations`. */
+  drop: () => void;
+}
 
 export interface PolicySource {
   /** Bumped on every change (CentralPolicies.version). */
@@ -70,17 +85,34 @@ export class ImagePool {
 
   /**
    * Parses, validates and serializes a push's raw body in a worker (push-work.ts); the body's
-   * memory is moved there, not copied. `violations` then evaluates the image's policies in the
-   * same worker, which kept what it parsed. A push the worker refuses rejects with BadPushError.
+   * memory is moved there, not copied. A push that names its SBOM's component list by an
+   * address the worker has not parsed gets the list from `readList` (the store), or rejects
+   * with MissingListError when there is none. `violations` then evaluates the image's policies
+   * in the same worker, which kept what it parsed; `drop` lets it go instead (a push not
+   * stored). A push the worker refuses rejects with BadPushError.
    */
-  async preparePush(body: Uint8Array): Promise<{ prepared: PreparedImage; violations: (row: StoredImageRow, now: string) => Promise<Finding[] | undefined> }> {
+  async preparePush(body: Uint8Array, readList: (address: string) => Promise<string | undefined>): Promise<PreparedPush> {
     // Only a buffer of its own can be transferred (small bodies share a pooled one).
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
     const slot = this.pick();
-    const { prepared, token } = await this.sendTo(slot, { op: 'prepare-push', body: own }, [own.buffer as ArrayBuffer]) as { prepared: PreparedImage; token: number };
+    let reply = await this.sendTo(slot, { op: 'prepare-push', body: own }, [own.buffer as ArrayBuffer]) as PrepareResult;
+    const alive = () => this.slots[slot.index] === slot;
+    const drop = (token: number) => { if (alive()) void this.sendTo(slot, { op: 'drop-push', token }).catch(() => undefined); };
+    if ('needList' in reply) {
+      const { needList: address, token } = reply;
+      const list = await readList(address).catch((e: unknown) => { drop(token); throw e; });
+      if (list === undefined) {
+        drop(token);
+        throw new MissingListError(address);
+      }
+      reply = await this.sendTo(slot, { op: 'supply-list', token, address, list }) as PrepareResult;
+    }
+    if (!('prepared' in reply)) throw new Error('the image worker asked twice for a component list');
+    const { prepared, token } = reply;
     return {
       prepared,
-      violations: (row, now) => (this.slots[slot.index] === slot ? this.sendTo(slot, { op: 'push-violations', token, row, now }) as Promise<Finding[] | undefined> : Promise.resolve(undefined)),
+      violations: (row, now) => (alive() ? this.sendTo(slot, { op: 'push-violations', token, row, now }) as Promise<Finding[] | undefined> : Promise.resolve(undefined)),
+      drop: () => drop(token),
     };
   }
 

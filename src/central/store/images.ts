@@ -7,7 +7,7 @@ import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { ImageReport } from '../client/ingest-types.js';
 import { canonicalFindings, findingDocs, readAllImageFindings, writeImageFindingDocs } from './image-findings.js';
-import { packagesHashOf, writeImageSbom } from './image-sboms.js';
+import { packagesHashOf, splitSbom, writeImageSbom, type SplitSbom } from './image-sboms.js';
 import type { SharedTexts } from './shared-texts.js';
 import { fromJson, toJson } from './json.js';
 import type { Database, ImagesTable } from './schema.js';
@@ -49,7 +49,7 @@ export async function upsertImageReport(db: Kysely<Database> | Transaction<Datab
   const canonical = findings && canonicalFindings(findings);
   const prepared: PreparedImage = {
     image: report.image, signature: report.signature, db: report.db,
-    sbomText: report.sbom ? toJson(report.sbom) : undefined,
+    sbom: report.sbom ? splitSbom(report.sbom) : undefined,
     packagesHash: report.sbom ? packagesHashOf(report.sbom) : undefined,
     findings: canonical && { ...findingDocs(canonical), summary: toJson(summarize(canonical)) },
   };
@@ -62,8 +62,8 @@ export interface PreparedImage {
   image: ImageReport['image'];
   signature?: ImageReport['signature'];
   db?: ImageReport['db'];
-  /** The SBOM's JSON text, when the push had one. */
-  sbomText?: string;
+  /** The SBOM as stored (its envelope, and its component list's address and text), when the push had one. */
+  sbom?: SplitSbom;
   /** The content address of its package list (image-sboms.ts packagesHashOf), when known. */
   packagesHash?: string;
   /** The findings' documents and the shared texts they refer to (store/image-findings.ts findingDocs), when the push had findings. */
@@ -84,7 +84,7 @@ export function mergeImageRow(existing: ImagesTable | undefined, push: PreparedI
     os: push.image.os ? toJson(push.image.os) : existing?.os ?? null,
     created: push.image.created ?? existing?.created ?? null,
     layers: push.image.layers ? toJson(push.image.layers) : existing?.layers ?? '[]',
-    has_sbom: push.sbomText !== undefined ? 1 : existing?.has_sbom ?? 0,
+    has_sbom: push.sbom !== undefined ? 1 : existing?.has_sbom ?? 0,
     signature: push.signature ? toJson({ ...push.signature, checkedAt: push.signature.checkedAt ?? now }) : existing?.signature ?? null,
     summary: push.findings ? push.findings.summary : existing?.summary ?? toJson(summarize([])),
     db_version: push.db?.version ?? existing?.db_version ?? null,
@@ -101,7 +101,7 @@ export function mergeImageRow(existing: ImagesTable | undefined, push: PreparedI
 export async function writePreparedImage(db: Kysely<Database> | Transaction<Database>, push: PreparedImage, row: ImagesTable, exists: boolean): Promise<void> {
   if (exists) await db.updateTable('images').set(row).where('digest', '=', row.digest).execute();
   else await db.insertInto('images').values(row).execute();
-  if (push.sbomText !== undefined) await writeImageSbom(db, row.digest, push.sbomText, push.packagesHash);
+  if (push.sbom !== undefined) await writeImageSbom(db, row.digest, push.sbom, push.packagesHash);
   if (push.findings) await writeImageFindingDocs(db, row.digest, push.findings);
 }
 

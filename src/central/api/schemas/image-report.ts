@@ -26,7 +26,12 @@ export const imageReportSchema = {
         annotations: stringMap,
       },
     },
-    sbom: { type: 'object' },
+    // No type on `components` here: ajv's coerceTypes: 'array' would turn an address into a
+    // one-item list. The image worker checks it (images/push-work.ts).
+    sbom: {
+      type: 'object',
+      description: "CycloneDX JSON. Its `components` may instead be the address of a component list Central holds (32 characters, base64url of SHA-256 over the list's JSON text): Central answers 409 missing-content when it holds none, and the push is sent again whole.",
+    },
     findings: { type: 'array', items: findingSchema, maxItems: 200_000 },
     signature: {
       type: 'object', additionalProperties: false, required: ['verified'],

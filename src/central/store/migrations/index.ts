@@ -17,6 +17,7 @@ import * as imageProvenance from './0011-image-provenance.js';
 import * as baselines from './0012-baselines.js';
 import * as sharedAdvisories from './0013-shared-advisories.js';
 import * as registryWatchTags from './0014-registry-watch-tags.js';
+import * as sbomComponentLists from './0015-sbom-component-lists.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-baselines': baselines,
   '0013-shared-advisories': sharedAdvisories,
   '0014-registry-watch-tags': registryWatchTags,
+  '0015-sbom-component-lists': sbomComponentLists,
 };
 
 export const migrationProvider: MigrationProvider = {

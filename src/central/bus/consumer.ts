@@ -24,6 +24,7 @@ import type { CentralJob, CentralJobTools } from '../jobs.js';
 import { connectBusUntil } from './access.js';
 import { busMetrics } from './metrics.js';
 import { batchesOf, ingestBusBatches, parseBusPayload } from './ingest.js';
+import { Slices } from './slices.js';
 
 export const DEFAULT_DURABLE = 'gatehouse-central';
 /** Events per fetch (one transaction) the consumer aims at when messages are batches. */
@@ -199,7 +200,10 @@ class BusConsumer {
     if (signal.aborted) return;
     const good: BusMessage[] = [];
     const goodMsgs: JsMsg[] = [];
+    // Parsed in slices: API requests are answered between them, not after the whole fetch.
+    const slices = new Slices();
     for (const m of msgs) {
+      await slices.pass();
       if (m.redelivered) this.metrics.redeliveries.inc();
       const parsed = parseBusPayload(m.data);
       const refused = typeof parsed === 'string' ? [parsed] : parsed.refused;
@@ -221,7 +225,7 @@ class BusConsumer {
     const started = performance.now();
     let result: { stored: number; duplicates: number };
     try {
-      result = await ingestBusBatches(this.ctx, batchesOf(good));
+      result = await ingestBusBatches(this.ctx, batchesOf(good), slices);
     } catch (e) {
       // Nothing was committed: redelivered later, to this or another instance.
       const wait = Math.min(15_000, this.retryDelayMs * 2 ** Math.min(this.failures, 4));

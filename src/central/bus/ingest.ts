@@ -14,6 +14,7 @@ import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
 import type { BusMessage } from '../client/bus-stream.js';
 import type { CentralContext } from '../context.js';
 import { storeEventBatches } from '../store/events.js';
+import { Slices } from './slices.js';
 
 const SOURCE_KINDS = new Set(['sensor', 'runtime-replay', 'engine-proxy', 'admission']);
 const EVENT_TYPES = new Set(['alert', 'decision', 'flow']);
@@ -146,20 +147,24 @@ class RefreshedOncePerFetch extends NetworkIndex {
   }
 }
 
-/** Stores the batches in one transaction (all or nothing) and emits what the HTTP route emits. */
-export async function ingestBusBatches(ctx: CentralContext, batches: readonly EventBatch[]): Promise<{ stored: number; duplicates: number }> {
+/**
+ * Stores the batches in one transaction (all or nothing) and emits what the HTTP route emits,
+ * the notices in slices (their listeners' work is per batch; a fetch holds up to 1,000).
+ */
+export async function ingestBusBatches(ctx: CentralContext, batches: readonly EventBatch[], slices = new Slices()): Promise<{ stored: number; duplicates: number }> {
   const now = ctx.now().toISOString();
   const network = new RefreshedOncePerFetch(networkIndexOf(ctx));
   const results = await ctx.db.transaction().execute((trx) => storeEventBatches(trx, batches, now, network));
   let stored = 0;
   let duplicates = 0;
-  results.forEach((r, i) => {
+  for (const [i, r] of results.entries()) {
+    await slices.pass();
     stored += r.stored;
     duplicates += r.duplicates;
     const batch = batches[i]!;
     if (r.stored) ctx.events.emit('events', batch.source);
     if (r.deployments.length) ctx.events.emit('alerts', r.deployments);
     if (r.stored) ctx.events.emit('event-batch', batch);
-  });
+  }
   return { stored, duplicates };
 }

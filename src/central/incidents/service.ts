@@ -11,6 +11,7 @@ import { IncidentCorrelator, type CorrelatorOptions } from '../../runtime/incide
 import type { CorrelationInput, Incident, IncidentChanges } from '../../runtime/incidents/types.js';
 import { applyIncidentChanges, closeStaleIncidents } from '../store/incidents.js';
 import { batchInputs } from './feed.js';
+import { Slices } from '../bus/slices.js';
 
 export const EVENT_BATCH_NOTICE = 'event-batch';
 
@@ -69,11 +70,16 @@ export class IncidentService {
     return this.write(() => this.correlate(inputs));
   }
 
-  /** What correlating these inputs changed, an incident updated several times stored once in its last state. */
-  private correlate(inputs: CorrelationInput[]): IncidentChanges {
+  /**
+   * What correlating these inputs changed, an incident updated several times stored once in its
+   * last state. In slices: a bus fetch brings ~2,000 inputs, and API requests are answered between.
+   */
+  private async correlate(inputs: CorrelationInput[]): Promise<IncidentChanges> {
     const updated = new Map<string, Incident>();
     const removed: string[] = [];
+    const slices = new Slices();
     for (const i of inputs) {
+      await slices.pass();
       const ch = this.engine.ingest(i);
       // An incident merged away in this step is neither stored nor kept in `updated`.
       for (const id of ch.removed) updated.delete(id);
@@ -91,9 +97,9 @@ export class IncidentService {
     return this.chain.catch(() => undefined);
   }
 
-  private write(step: () => IncidentChanges): Promise<void> {
+  private write(step: () => IncidentChanges | Promise<IncidentChanges>): Promise<void> {
     const run = this.chain.catch(() => undefined).then(async () => {
-      const changes = step();
+      const changes = await step();
       if (!changes.updated.length && !changes.removed.length) return;
       const now = this.ctx.now().toISOString();
       await this.ctx.db.transaction().execute((trx) => applyIncidentChanges(trx, changes, now));

@@ -26,6 +26,7 @@ import type { GraphEndpoint } from '../../network/graph.js';
 import { deploymentId } from '../live/deployments.js';
 import type { Database } from '../store/schema.js';
 import type { Kysely, Transaction } from 'kysely';
+import { Slices } from '../bus/slices.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -89,8 +90,23 @@ class SourceIndex {
    */
   private settled?: { seen: string; kind: string; uid: string };
 
-  async refresh(db: Db): Promise<void> {
+  private refreshing: Promise<void> = Promise.resolve();
+
+  /**
+   * Reads what changed since the last look, one refresh at a time: the bus consumer's two
+   * fetch loops otherwise both read the whole inventory at their first flows (45,000 pods at
+   * 15k deployments), and each later one reads only what moved after the one before.
+   */
+  refresh(db: Db): Promise<void> {
+    const run = this.refreshing.catch(() => undefined).then(() => this.read(db));
+    this.refreshing = run;
+    return run;
+  }
+
+  private async read(db: Db): Promise<void> {
     const started = Date.now();
+    // A page is up to 2,000 bodies to parse: in slices, so API requests are answered between.
+    const slices = new Slices();
     // Re-read a few seconds back: a writer's transaction may commit rows stamped before our last look.
     const since = this.mark ? new Date(Date.parse(this.mark) - REREAD_MS).toISOString() : '';
     let after = this.mark && this.settled?.seen === this.mark ? this.settled : { seen: since, kind: '', uid: '' };
@@ -102,7 +118,10 @@ class SourceIndex {
           eb.and([eb('last_seen', '=', after.seen), eb.or([eb('kind', '>', after.kind), eb.and([eb('kind', '=', after.kind), eb('uid', '>', after.uid)])])]),
         ]))
         .orderBy('last_seen').orderBy('kind').orderBy('uid').limit(PAGE).execute();
-      for (const r of rows) this.apply(r.kind, r.uid, r.namespace, r.name, r.deleted_at === null ? JSON.parse(r.body) : undefined);
+      for (const r of rows) {
+        await slices.pass();
+        this.apply(r.kind, r.uid, r.namespace, r.name, r.deleted_at === null ? JSON.parse(r.body) : undefined);
+      }
       const last = rows[rows.length - 1];
       if (last) {
         after = { seen: last.last_seen, kind: last.kind, uid: last.uid };

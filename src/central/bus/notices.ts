@@ -63,16 +63,31 @@ export function shareNotices(ctx: CentralContext, nc: NatsConnection, tools: Cen
   const instance = `${process.pid}-${randomBytes(6).toString('hex')}`;
   let relaying = false;
   const listeners: Array<[string, (...args: unknown[]) => void]> = [];
+  const publish = (name: string, args: unknown[]) => {
+    try {
+      nc.publish(NOTICES_SUBJECT, JSON.stringify({ from: instance, name, args } satisfies Notice));
+    } catch {
+      // Closed or reconnecting: best effort (see the top of this file).
+    }
+  };
+  // A bus fetch raises one `alerts` notice per node's batch (up to 1,000): their deployment ids
+  // cross together, one message per turn of the event loop.
+  let alertIds = new Set<string>();
+  let alertsQueued: NodeJS.Immediate | undefined;
+  const flushAlerts = () => {
+    alertsQueued = undefined;
+    const ids = [...alertIds];
+    alertIds = new Set();
+    for (let i = 0; i < ids.length; i += 10_000) publish('alerts', [ids.slice(i, i + 10_000)]);
+  };
   for (const [name, pick] of Object.entries(SHARED)) {
     const listener = (...args: unknown[]) => {
       if (relaying) return; // a notice from another instance is not sent back
       const shared = pick(args);
       if (!shared) return;
-      try {
-        nc.publish(NOTICES_SUBJECT, JSON.stringify({ from: instance, name, args: shared } satisfies Notice));
-      } catch {
-        // Closed or reconnecting: best effort (see the top of this file).
-      }
+      if (name !== 'alerts') return publish(name, shared);
+      for (const id of shared[0] as string[]) alertIds.add(id);
+      alertsQueued ??= setImmediate(flushAlerts);
     };
     ctx.events.on(name, listener);
     listeners.push([name, listener]);
@@ -104,6 +119,10 @@ export function shareNotices(ctx: CentralContext, nc: NatsConnection, tools: Cen
   return {
     instance,
     stop() {
+      if (alertsQueued) {
+        clearImmediate(alertsQueued);
+        flushAlerts();
+      }
       sub.unsubscribe();
       for (const [name, listener] of listeners) ctx.events.off(name, listener);
     },

@@ -3,7 +3,7 @@
  * is stored in one transaction and keys already stored are dropped, so at-least-once
  * delivery stores every event once.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
@@ -30,9 +30,9 @@ export interface BatchResult { stored: number; duplicates: number; deployments: 
 
 /**
  * Several batches (the bus consumer's fetch: one batch per node) stored as storeEventBatch
- * stores each in turn, with the per-event work done once for all: one look-up of known ids,
- * one resolution of the alerts' deployments per cluster, multi-row inserts of up to 1,000
- * events. An id seen in an earlier batch of the call is a duplicate in the later one.
+ * stores each in turn, with the per-event work done once for all: one resolution of the
+ * alerts' deployments per cluster, then one insert that keeps the ids not stored yet
+ * (insertNewEvents). An id seen in an earlier batch of the call is a duplicate in the later one.
  */
 export async function storeEventBatches(db: Transaction<Database> | Kysely<Database>, batches: readonly EventBatch[], now: string, network?: NetworkIndex): Promise<BatchResult[]> {
   const index = network ?? new NetworkIndex();
@@ -47,15 +47,10 @@ export async function storeEventBatches(db: Transaction<Database> | Kysely<Datab
     results.push({ stored: flowBatches[b]!.events.length ? flowsStored[withFlows++]! : 0, duplicates: 0, deployments: [] });
     for (const e of batch.events) if (e.type !== 'flow' && !unique.has(e.id)) unique.set(e.id, { e, batch: b });
   }
-  const known = new Set<string>();
-  for (const part of chunks([...unique.keys()], 1000)) {
-    for (const r of await db.selectFrom('events').select('id').where('id', 'in', part).execute()) known.add(r.id);
-  }
-  const fresh = [...unique.values()].filter((x) => !known.has(x.e.id)).map((x) => ({ ...x, source: batches[x.batch]!.source, finding: x.e.finding ? withFingerprint(x.e.finding) : undefined }));
-  const owners = await alertDeployments(db, fresh.filter((x) => x.e.type === 'alert'));
+  const candidates = [...unique.values()].map((x) => ({ ...x, source: batches[x.batch]!.source, finding: x.e.finding ? withFingerprint(x.e.finding) : undefined }));
+  const owners = await alertDeployments(db, candidates.filter((x) => x.e.type === 'alert'));
   const rows: EventsTable[] = [];
-  const deployments = batches.map(() => new Set<string>());
-  for (const { e, batch, source, finding } of fresh) {
+  for (const { e, source, finding } of candidates) {
     const deployment = e.type === 'alert' ? owners.get(finding) : undefined;
     rows.push({
       id: e.id,
@@ -70,13 +65,44 @@ export async function storeEventBatches(db: Transaction<Database> | Kysely<Datab
       received_at: now,
       deployment_id: deployment ?? null,
     });
-    results[batch]!.stored++;
-    if (deployment) deployments[batch]!.add(deployment);
   }
-  // 11 columns: 1,000 rows are 11,000 parameters, under SQLite's 32,766 and PostgreSQL's 65,535.
-  for (const part of chunks(rows, 1000)) await db.insertInto('events').values(part).execute();
-  await openReviewViolations(db, rows, now);
+  const inserted = await insertNewEvents(db, rows);
+  const deployments = batches.map(() => new Set<string>());
+  rows.forEach((row, i) => {
+    if (!inserted.has(row.id)) return;
+    const batch = candidates[i]!.batch;
+    results[batch]!.stored++;
+    if (row.deployment_id) deployments[batch]!.add(row.deployment_id);
+  });
+  await openReviewViolations(db, rows.filter((r) => inserted.has(r.id)), now);
   return results.map((r, b) => ({ stored: r.stored, duplicates: batches[b]!.events.length - r.stored, deployments: [...deployments[b]!] }));
+}
+
+const EVENT_COLUMNS = ['id', 'type', 'source_kind', 'cluster', 'host', 'time', 'rule', 'severity', 'body', 'received_at', 'deployment_id'] as const satisfies readonly (keyof EventsTable)[];
+
+/**
+ * Inserts the rows whose id is not stored yet and returns their ids: the insert itself
+ * drops the stored ones (ON CONFLICT DO NOTHING, which also waits for a concurrent
+ * transaction's row instead of failing on it), so no look-up of known ids comes first.
+ * On PostgreSQL the rows go as one array per column through unnest — one statement of 11
+ * parameters instead of 1,000-row VALUES of 11,000, which PostgreSQL parsed and planned
+ * for every chunk; SQLite has no arrays and takes the multi-row VALUES.
+ */
+async function insertNewEvents(db: Transaction<Database> | Kysely<Database>, rows: readonly EventsTable[]): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    for (const part of chunks([...rows], 10_000)) {
+      const columns = sql.join(EVENT_COLUMNS.map((c) => sql`${part.map((r) => r[c])}::text[]`));
+      const result = await sql<{ id: string }>`insert into events (${sql.join(EVENT_COLUMNS.map((c) => sql.ref(c)))}) select * from unnest(${columns}) on conflict (id) do nothing returning id`.execute(db);
+      for (const r of result.rows) inserted.add(r.id);
+    }
+    return inserted;
+  }
+  // 11 columns: 1,000 rows are 11,000 parameters, under SQLite's 32,766.
+  for (const part of chunks([...rows], 1000)) {
+    for (const r of await db.insertInto('events').values(part).onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) inserted.add(r.id);
+  }
+  return inserted;
 }
 
 /**
@@ -109,17 +135,16 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
   // Follow controllers up to the top-level workload, all alerts of a hop together.
   let current = inCluster.map((x) => ({ kind: x.kind, name: x.name }));
   for (let hop = 0; hop < 3; hop++) {
-    const byKind = new Map<string, Set<string>>();
+    const byKind = new Map<string, Map<string, { namespace: string; name: string }>>();
     inCluster.forEach((x, i) => {
       const c = current[i]!;
-      if (!byKind.has(c.kind)) byKind.set(c.kind, new Set());
-      byKind.get(c.kind)!.add(c.name);
+      if (!byKind.has(c.kind)) byKind.set(c.kind, new Map());
+      byKind.get(c.kind)!.set(`${x.namespace}\u001f${c.name}`, { namespace: x.namespace, name: c.name });
     });
     const ownerOf = new Map<string, { kind: string; name: string } | undefined>();
     for (const [kind, names] of byKind) {
-      for (const part of chunks([...names], 500)) {
-        const rows = await db.selectFrom('objects').select(['namespace', 'name', 'uid', 'resource_version', 'last_seen']).where('source_id', '=', sourceId).where('kind', '=', kind)
-          .where('name', 'in', part).where('deleted_at', 'is', null).execute();
+      for (const part of chunks([...names.values()], 500)) {
+        const rows = await liveObjectsByName(db, sourceId, kind, part);
         await readOwners(db, sourceId, kind, rows);
         for (const r of rows) {
           const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
@@ -140,6 +165,29 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
   const existing = new Set<string>();
   for (const part of chunks([...new Set(ids)], 500)) for (const r of await db.selectFrom('deployments').select('id').where('id', 'in', part).execute()) existing.add(r.id);
   inCluster.forEach((x, i) => out.set(x.finding, existing.has(ids[i]!) ? ids[i] : undefined));
+}
+
+/**
+ * The live objects of a source and kind with these (namespace, name) pairs, each pair one probe
+ * of objects_by_name (source_id, kind, namespace, name). By name alone the index cannot be
+ * searched (namespace comes before it) and PostgreSQL read all the cluster's objects of the
+ * kind per query: at 45,000 pods, the largest part of its CPU per event. On PostgreSQL the
+ * pairs go as two arrays to a LATERAL look-up whose `offset 0` keeps it from being flattened
+ * into a join, so it is one index probe per pair whatever the table's statistics say (a join
+ * or `IN (VALUES …)` was planned as a scan of all the kind's rows — up to seconds per query —
+ * on a table not analysed yet, as right after a cluster's first list); SQLite probes the
+ * index for each row of `IN (VALUES …)`.
+ */
+async function liveObjectsByName(db: Transaction<Database> | Kysely<Database>, sourceId: string, kind: string, pairs: readonly { namespace: string; name: string }[]) {
+  type Row = { namespace: string; name: string; uid: string; resource_version: string | null; last_seen: string };
+  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+    return (await sql<Row>`select o.namespace, o.name, o.uid, o.resource_version, o.last_seen
+      from unnest(${pairs.map((p) => p.namespace)}::text[], ${pairs.map((p) => p.name)}::text[]) as k(namespace, name)
+      cross join lateral (select namespace, name, uid, resource_version, last_seen from objects
+        where source_id = ${sourceId} and kind = ${kind} and namespace = k.namespace and name = k.name and deleted_at is null offset 0) as o`.execute(db)).rows;
+  }
+  return db.selectFrom('objects').select(['namespace', 'name', 'uid', 'resource_version', 'last_seen']).where('source_id', '=', sourceId).where('kind', '=', kind)
+    .where(sql<boolean>`(namespace, name) in (values ${sql.join(pairs.map((p) => sql`(${p.namespace}, ${p.name})`))})`).where('deleted_at', 'is', null).execute();
 }
 
 type OwnerRef = { kind: string; name: string } | undefined;

@@ -22,11 +22,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { ImageReport } from '../src/central/client/ingest-types.js';
+import { addressedImageReport, type ImageReport } from '../src/central/client/ingest-types.js';
 import { buildImageFixture, type ImageFixture } from './central/fixtures.js';
 import { compiledCli } from './compiled-cli.js';
 import { imageRef } from './central/inventory.js';
@@ -55,6 +55,8 @@ const root = join(import.meta.dirname, '..');
 
 const GOALS = { listP99: 50, detailP99: 20, ingestPerSec: 200, rematchSec: 60, rssMb: 500 };
 
+interface IngestFigures { perSecond: number; scans: number; seconds: number; cpuSeconds: number; parsePerSecond: number; bodyKb: number; sentKb: number; resent: number }
+
 interface StoreFigures {
   store: string;
   seed: SeedResult;
@@ -62,7 +64,10 @@ interface StoreFigures {
   firstPage: { p50: number; p99: number };
   deepPage: { p50: number; p99: number; depth: number };
   detail: { p50: number; p99: number };
-  ingest: { perSecond: number; scans: number; seconds: number; cpuSeconds: number; parsePerSecond: number; bodyKb: number };
+  /** Whole bodies as an old client sends them; by address with the list in Central; by address with every list new (409, then whole). */
+  ingest: IngestFigures;
+  ingestKnown: IngestFigures;
+  ingestNew: IngestFigures;
   startMs: number;
   rssBeforeIngestMb: number;
   rssPeakMb: number;
@@ -122,15 +127,28 @@ async function timed(n: number, fn: (i: number) => Promise<void>): Promise<numbe
   return out;
 }
 
-function ingestReport(fx: ImageFixture, store: string, k: number): ImageReport {
-  const digest = `sha256:${createHash('sha256').update(`bench-central-ingest-${store}-${k}`).digest('hex')}`;
+/**
+ * Scan `k` of an ingest row: a new build of a deployed image's tag. `newList`: its component
+ * list differs from every other push's (one package's version is this build's own).
+ */
+function ingestReport(fx: ImageFixture, store: string, row: string, k: number, newList = false): ImageReport {
+  const digest = `sha256:${createHash('sha256').update(`bench-central-ingest-${store}-${row}-${k}`).digest('hex')}`;
+  const components = fx.sbom.components as Record<string, unknown>[];
+  const own = newList ? components.map((c, i) => (i === 1 + (k % (components.length - 1)) ? { ...c, version: `${String(c.version)}+b${k}`, purl: `${String(c.purl)}-b${k}` } : c)) : components;
   return {
     // A new build of a deployed image's tag (bench/central/inventory.ts imageRef without its pin): the live evaluator re-scores the deployments running it.
     image: { digest, refs: [imageRef(k * 7 % DEPLOYMENTS).replace(/@.*$/, '')], os: { family: 'debian', version: '12' }, created: '2026-11-20T08:00:00Z', layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 30_000_000, createdBy: 'debootstrap' }] },
-    sbom: { ...fx.sbom, serialNumber: `urn:uuid:00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}` },
+    sbom: { ...fx.sbom, serialNumber: `urn:uuid:00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}`, components: own },
     findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
     db: { version: fx.dbVersion },
   };
+}
+
+/** A push's bodies: by address (what `image scan --server` sends first), and whole. */
+interface PushBodies { addressed?: string; whole: string }
+function pushBodies(report: ImageReport, byAddress: boolean): PushBodies {
+  const addressed = byAddress ? addressedImageReport(report) : undefined;
+  return { whole: JSON.stringify(report), ...(addressed ? { addressed: JSON.stringify(addressed) } : {}) };
 }
 
 async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: string, sbomFile: string): Promise<StoreFigures | string> {
@@ -152,12 +170,17 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const t0 = performance.now();
+    // Central's log goes to a file, as a container runtime or journald takes it: a pipe read by
+    // this process (busy sending pushes on the same two cores) fills, and pino's synchronous
+    // writes then spin in Central (~2 ms a push in a profile).
+    const logFile = join(work, `central-${store}.log`);
+    const logFd = openSync(logFile, 'w');
     central = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), centralEntry, 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
       // No vulnerability DB for Central: images the budget left stale must not be re-matched while it is measured.
-      env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: token, GATEHOUSE_DB: join(work, 'no-vuln.db') }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: token, GATEHOUSE_DB: join(work, 'no-vuln.db') }, stdio: ['ignore', 'ignore', logFd],
     });
-    let stderr = '';
-    central.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    closeSync(logFd);
+    const stderrTail = () => readFileSync(logFile, 'utf8').slice(-2000);
     const headers = { authorization: `Bearer ${token}` };
     const get = async (path: string) => {
       const r = await fetch(`${url}${path}`, { headers });
@@ -166,7 +189,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
       return JSON.parse(body) as any;
     };
     for (;;) {
-      if (central.exitCode !== null) throw new Error(`Central exited: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+      if (central.exitCode !== null) throw new Error(`Central exited: ${stderrTail().trim().split('\n').slice(-3).join(' | ')}`);
       try {
         await get('/api/v1/deployments?limit=1');
         break;
@@ -197,8 +220,13 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     const rnd = () => (seedRandom = (Math.imul(seedRandom, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const detail = await timed(DETAIL_REQUESTS, async () => { await get(`/api/v1/deployments/${ids[Math.floor(rnd() * ids.length)]}`); });
 
-    // Ingest: distinct digests, four requests in flight.
-    const bodies = Array.from({ length: INGEST_SCANS }, (_, k) => JSON.stringify(ingestReport(fx, store, k)));
+    // Ingest: distinct digests, four requests in flight; three rows (IngestFigures).
+    const rows = {
+      whole: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'whole', k), false)),
+      known: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'known', k), true)),
+      fresh: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'new', k, true), true)),
+    };
+    const bodies = rows.whole.map((b) => b.whole);
     // The ingest floor: JSON.parse of the same bodies on one core (the least any server must do per scan).
     for (const b of bodies.slice(0, 20)) JSON.parse(b); // warm-up, as Central is warm by the time it is measured
     const cp = process.cpuUsage();
@@ -209,27 +237,48 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     const settled = await untilIdle(pid, 120_000);
     const rssBeforeIngestMb = memoryOf(pid).peak;
     process.stdout.write(`[${store}] Central's RSS peak before ingest: ${rssBeforeIngestMb.toFixed(0)} MB (idle after ${settled.toFixed(0)} s more)\n`);
-    let next = 0;
-    const cpu0 = cpuSecondsOf(pid);
-    const ti = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < bodies.length) {
-        const body = bodies[next++]!;
-        const r = await fetch(`${url}/api/v1/ingest/images`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
-        const text = await r.text();
-        if (r.status !== 200) throw new Error(`ingest: ${r.status} ${text.slice(0, 300)}`);
-      }
-    }));
-    const ingestSecs = (performance.now() - ti) / 1000;
-    const ingestCpu = cpuSecondsOf(pid) - cpu0;
-    // Work a push leaves to Central's jobs runs after its answer: wait until Central is idle, to count it too.
-    await untilIdle(pid, 30_000);
-    process.stdout.write(`[${store}] ingest: Central's CPU until idle ${(cpuSecondsOf(pid) - cpu0).toFixed(2)} s for ${INGEST_SCANS} scans (${(INGEST_SCANS / (cpuSecondsOf(pid) - cpu0)).toFixed(0)} per CPU s)\n`);
+    const post = async (body: string) => {
+      const r = await fetch(`${url}/api/v1/ingest/images`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
+      return { status: r.status, text: await r.text() };
+    };
+    const ingestRow = async (label: string, pushes: PushBodies[]): Promise<IngestFigures> => {
+      let next = 0;
+      let sent = 0;
+      let resent = 0;
+      const cpu0 = cpuSecondsOf(pid);
+      const ti = performance.now();
+      const from = process.hrtime.bigint() / 1000n;
+      await Promise.all(Array.from({ length: 4 }, async () => {
+        while (next < pushes.length) {
+          const push = pushes[next++]!;
+          // The protocol of `image scan --server` (src/cli/central-push.ts): by address first, whole on 409.
+          let r = push.addressed ? await post(push.addressed) : undefined;
+          sent += push.addressed?.length ?? 0;
+          if (!r || (r.status === 409 && r.text.includes('missing-content'))) {
+            if (r) resent++;
+            r = await post(push.whole);
+            sent += push.whole.length;
+          }
+          if (r.status !== 200) throw new Error(`ingest (${label}): ${r.status} ${r.text.slice(0, 300)}`);
+        }
+      }));
+      const seconds = (performance.now() - ti) / 1000;
+      const cpuSeconds = cpuSecondsOf(pid) - cpu0;
+      const to = process.hrtime.bigint() / 1000n;
+      // Work a push leaves to Central's jobs runs after its answer: wait until Central is idle, to count it too.
+      await untilIdle(pid, 30_000);
+      const untilIdleCpu = cpuSecondsOf(pid) - cpu0;
+      process.stdout.write(`[${store}] ingest, ${label}: ${(pushes.length / seconds).toFixed(0)}/s; Central's CPU until idle ${untilIdleCpu.toFixed(2)} s for ${pushes.length} scans (${(pushes.length / untilIdleCpu).toFixed(0)} per CPU s, ${(untilIdleCpu / pushes.length * 1000).toFixed(1)} ms a push); ${resent} sent again whole (monotonic µs ${from}–${to}, for --cpu-prof-dir)\n`);
+      return { perSecond: pushes.length / seconds, scans: pushes.length, seconds, cpuSeconds, parsePerSecond, bodyKb: bodies[0]!.length / 1024, sentKb: sent / pushes.length / 1024, resent };
+    };
+    const ingest = await ingestRow('whole bodies (old client)', rows.whole);
+    const ingestKnown = await ingestRow('by address, list in Central', rows.known);
+    const ingestNew = await ingestRow('by address, every list new', rows.fresh);
     clearInterval(sampler);
     const mem = memoryOf(pid);
     return {
       store, seed, floor: summary(floor), firstPage: summary(firstPage), deepPage: { ...summary(deepPage), depth }, detail: summary(detail),
-      ingest: { perSecond: INGEST_SCANS / ingestSecs, scans: INGEST_SCANS, seconds: ingestSecs, cpuSeconds: ingestCpu, parsePerSecond, bodyKb: bodies[0]!.length / 1024 }, startMs, rssBeforeIngestMb, rssPeakMb: Math.max(peak, mem.peak), rssEndMb: mem.now,
+      ingest, ingestKnown, ingestNew, startMs, rssBeforeIngestMb, rssPeakMb: Math.max(peak, mem.peak), rssEndMb: mem.now,
     };
   } finally {
     if (central && central.exitCode === null) {
@@ -253,6 +302,7 @@ function table(results: (StoreFigures | { store: string; skipped: string })[]): 
     const failed = r.failed ? `, ${r.failed} failed` : '';
     return `${(r.ms / 1000).toFixed(1)} s (${r.cpuSeconds.toFixed(1)} CPU s) for ${r.images}${stopped}, ${r.changed} changed${failed} (${r.perSecond}/s${r.images < 15_000 ? `, 15,000 in ~${projected.toFixed(0)} s` : ''})${goal ? ` ${verdict(projected <= GOALS.rematchSec)}` : ''}`;
   };
+  const ingestCell = (i: IngestFigures) => `${i.perSecond.toFixed(0)}/s (${i.scans} in ${i.seconds.toFixed(1)} s; Central ${i.cpuSeconds.toFixed(1)} CPU s = ${(i.scans / Math.max(i.cpuSeconds, 0.01)).toFixed(0)}/CPU s; ${i.sentKb.toFixed(0)} KB sent a push${i.resent ? `, ${i.resent} sent again whole` : ''}) ${verdict(i.perSecond >= GOALS.ingestPerSec)}`;
   const rows: [string, string, (f: StoreFigures) => string][] = [
     ['initial evaluation (seed process)', 'informative', (f) => `${(f.seed.evalMs / 1000).toFixed(1)} s for ${f.seed.deployments} (${Math.round(f.seed.deployments / (f.seed.evalMs / 1000))}/s), ${f.seed.violations} violations`],
     ['full pass again (what one image push causes)', 'informative', (f) => `${(f.seed.reEvalMs / 1000).toFixed(1)} s`],
@@ -263,7 +313,9 @@ function table(results: (StoreFigures | { store: string; skipped: string })[]): 
     ['risk list, deep page p50/p99', `p99 <= ${GOALS.listP99} ms`, (f) => `${ms(f.deepPage.p50)} / ${ms(f.deepPage.p99)} (page ${f.deepPage.depth + 1}) ${verdict(f.deepPage.p99 <= GOALS.listP99)}`],
     ['deployment detail p50/p99', `p99 <= ${GOALS.detailP99} ms`, (f) => `${ms(f.detail.p50)} / ${ms(f.detail.p99)} ${verdict(f.detail.p99 <= GOALS.detailP99)}`],
     ['floor: JSON.parse of the scan bodies', 'floor', (f) => `${f.ingest.parsePerSecond.toFixed(0)} per CPU s (${f.ingest.bodyKb.toFixed(0)} KB each)`],
-    ['ingest, 500-package scans, 4 in flight', `>= ${GOALS.ingestPerSec}/s`, (f) => `${f.ingest.perSecond.toFixed(0)}/s (${f.ingest.scans} in ${f.ingest.seconds.toFixed(1)} s; Central ${f.ingest.cpuSeconds.toFixed(1)} CPU s = ${(f.ingest.scans / Math.max(f.ingest.cpuSeconds, 0.01)).toFixed(0)}/CPU s) ${verdict(f.ingest.perSecond >= GOALS.ingestPerSec)}`],
+    ['ingest, 500-package scans, 4 in flight: whole bodies (old client)', `>= ${GOALS.ingestPerSec}/s`, (f) => ingestCell(f.ingest)],
+    ['ingest, by address, list already in Central (rebuilds, CI)', `>= ${GOALS.ingestPerSec}/s`, (f) => ingestCell(f.ingestKnown)],
+    ['ingest, by address, every list new (409, then whole)', `>= ${GOALS.ingestPerSec}/s`, (f) => ingestCell(f.ingestNew)],
     ['first match of stored SBOMs (all new)', 'informative', (f) => rematchCell(f.seed.rematch, false)],
     ['re-match after a DB update', `15,000 in <= ${GOALS.rematchSec} s`, (f) => rematchCell(f.seed.update, true)],
     ["Central's RSS peak (VmHWM) / at end", `<= ${GOALS.rssMb} MB`, (f) => `${f.rssPeakMb.toFixed(0)} / ${f.rssEndMb.toFixed(0)} MB (${f.rssBeforeIngestMb.toFixed(0)} before ingest) ${verdict(f.rssPeakMb <= GOALS.rssMb)}`],

@@ -23,7 +23,7 @@ test('alerts notices of one turn cross as one message', { skip: natsSkip() }, as
   const relayB = shareNotices(b, ncB!, { log });
   try {
     const onWire: string[] = [];
-    watcher!.subscribe(NOTICES_SUBJECT, { callback: (_e, m) => onWire.push(m.string()) });
+    watcher!.subscribe(NOTICES_SUBJECT, { callback: (_e, m) => void onWire.push(m.string()) });
     const atB: unknown[][] = [];
     b.events.on('alerts', (ids: unknown[]) => atB.push(ids));
     const sourcesAtB: number[] = [];

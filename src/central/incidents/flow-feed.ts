@@ -96,10 +96,8 @@ export function sensorFlowInputs(batch: EventBatch, book: FlowAddressBook): Corr
 export const incidentFlowsJob: CentralJob = async (ctx: CentralContext, signal, { log }) => {
   const book = new FlowAddressBook();
   const service = incidentService(ctx);
-  const listener = (batch: EventBatch) => {
-    const inputs = sensorFlowInputs(batch, book);
-    if (inputs.length) void service.feed(inputs).catch((e: unknown) => log.error({ error: String(e) }, 'incident correlation of flows: store write failed'));
-  };
+  // Queued with the alerts of the same turn: one correlation and one write for a whole bus fetch, not one per node's batch.
+  const listener = (batch: EventBatch) => void service.queue(sensorFlowInputs(batch, book))?.catch((e: unknown) => log.error({ error: String(e) }, 'incident correlation of flows: store write failed'));
   ctx.events.on(EVENT_BATCH_NOTICE, listener);
   try {
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));

@@ -28,20 +28,7 @@ export class IncidentService {
   /** Inputs from ingest notices not yet correlated: a bus fetch emits one notice per node's batch. */
   private pending: CorrelationInput[] = [];
   private pendingQueued = false;
-  private readonly listener = (batch: EventBatch) => {
-    const inputs = batchInputs(batch);
-    if (!inputs.length) return;
-    for (const i of inputs) this.pending.push(i);
-    if (this.pendingQueued) return;
-    // One correlation and one transaction for every notice that arrived before its turn, not one per batch.
-    this.pendingQueued = true;
-    void this.write(() => {
-      this.pendingQueued = false;
-      const taken = this.pending;
-      this.pending = [];
-      return this.correlate(taken);
-    }).catch(() => undefined);
-  };
+  private readonly listener = (batch: EventBatch) => void this.queue(batchInputs(batch))?.catch(() => undefined);
   errors = 0;
 
   constructor(private readonly ctx: CentralContext, private readonly options: IncidentServiceOptions = {}) {
@@ -63,6 +50,24 @@ export class IncidentService {
     this.ctx.events.off(EVENT_BATCH_NOTICE, this.listener);
     if (this.timer) clearInterval(this.timer);
     await this.idle();
+  }
+
+  /**
+   * Inputs of an ingest notice, correlated with every other notice's that arrives before their
+   * turn in one correlation and one transaction (a bus fetch emits one notice per node's batch).
+   */
+  queue(inputs: CorrelationInput[]): Promise<void> | undefined {
+    if (!inputs.length) return undefined;
+    for (const i of inputs) this.pending.push(i);
+    if (this.pendingQueued) return undefined;
+    this.pendingQueued = true;
+    // To the caller that scheduled the write only: one report of a failed write, not one per notice.
+    return this.write(() => {
+      this.pendingQueued = false;
+      const taken = this.pending;
+      this.pending = [];
+      return this.correlate(taken);
+    });
   }
 
   /** Correlates inputs and stores what changed; resolves once stored (rejects if the store failed). */

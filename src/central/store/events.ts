@@ -3,11 +3,11 @@
  * is stored in one transaction and keys already stored are dropped, so at-least-once
  * delivery stores every event once.
  */
-import { PostgresAdapter, sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
-import { chunks, fromJson, toJson } from './json.js';
+import { chunks, fromJson, isPostgres, toJson, unnestRows } from './json.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
 import { deploymentId } from '../live/deployments.js';
 import { AlertOwners } from '../live/alert-owner.js';
@@ -84,23 +84,15 @@ const EVENT_COLUMNS = ['id', 'type', 'source_kind', 'cluster', 'host', 'time', '
  * Inserts the rows whose id is not stored yet and returns their ids: the insert itself
  * drops the stored ones (ON CONFLICT DO NOTHING, which also waits for a concurrent
  * transaction's row instead of failing on it), so no look-up of known ids comes first.
- * On PostgreSQL the rows go as one array per column through unnest — one statement of 11
- * parameters instead of 1,000-row VALUES of 11,000, which PostgreSQL parsed and planned
- * for every chunk; SQLite has no arrays and takes the multi-row VALUES.
+ * PostgreSQL takes all the rows as 11 arrays (unnestRows); SQLite, which has no arrays,
+ * 1,000-row VALUES (11,000 parameters, under its 32,766).
  */
 async function insertNewEvents(db: Transaction<Database> | Kysely<Database>, rows: readonly EventsTable[]): Promise<Set<string>> {
+  const pg = isPostgres(db);
   const inserted = new Set<string>();
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
-    for (const part of chunks([...rows], 10_000)) {
-      const columns = sql.join(EVENT_COLUMNS.map((c) => sql`${part.map((r) => r[c])}::text[]`));
-      const result = await sql<{ id: string }>`insert into events (${sql.join(EVENT_COLUMNS.map((c) => sql.ref(c)))}) select * from unnest(${columns}) on conflict (id) do nothing returning id`.execute(db);
-      for (const r of result.rows) inserted.add(r.id);
-    }
-    return inserted;
-  }
-  // 11 columns: 1,000 rows are 11,000 parameters, under SQLite's 32,766.
-  for (const part of chunks([...rows], 1000)) {
-    for (const r of await db.insertInto('events').values(part).onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) inserted.add(r.id);
+  for (const part of chunks([...rows], pg ? 10_000 : 1000)) {
+    const insert = pg ? db.insertInto('events').columns(EVENT_COLUMNS).expression(unnestRows(part, EVENT_COLUMNS.map((c) => [c, 'text'] as const))) : db.insertInto('events').values(part);
+    for (const r of await insert.onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) inserted.add(r.id);
   }
   return inserted;
 }
@@ -180,7 +172,7 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
  */
 async function liveObjectsByName(db: Transaction<Database> | Kysely<Database>, sourceId: string, kind: string, pairs: readonly { namespace: string; name: string }[]) {
   type Row = { namespace: string; name: string; uid: string; resource_version: string | null; last_seen: string };
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(db)) {
     return (await sql<Row>`select o.namespace, o.name, o.uid, o.resource_version, o.last_seen
       from unnest(${pairs.map((p) => p.namespace)}::text[], ${pairs.map((p) => p.name)}::text[]) as k(namespace, name)
       cross join lateral (select namespace, name, uid, resource_version, last_seen from objects

@@ -82,11 +82,65 @@ export function addTexts(texts: SharedTexts, s: SplitVulnerability): void {
 
 export const emptyTexts = (): SharedTexts => ({ findings: {}, advisories: {} });
 
+// Pushes repeat the same findings image after image (rebuilds: same package list, same DB),
+// differing only in digest and fingerprint, which a split leaves out. The last splits are kept
+// by finding identity and reused when the finding is the same JSON but for those two (keys
+// in the same order: the split's texts depend on it). Comparing is ~5× cheaper than splitting
+// (two serializations and two SHA-256 look-ups of ~1 KB). Bounded.
+const splitMemo = new Map<string, { finding: StoredFinding; split: SplitVulnerability }>();
+const SPLIT_MEMO_ENTRIES = 5_000;
+
+function memoKey(f: StoredFinding): string {
+  const d = f.data as { package?: unknown; installedVersion?: unknown } | undefined;
+  const img = f.resource.image;
+  return `${f.id}\0${String(d?.package)}\0${String(d?.installedVersion)}\0${img?.path ?? ''}\0${String(img?.layer)}\0${img?.layerDigest ?? ''}`;
+}
+
+/** Same JSON, keys in the same order (plain data: parsed JSON). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  if (Array.isArray(b)) return false;
+  return sameEntries(a as Record<string, unknown>, b as Record<string, unknown>, undefined);
+}
+
+/** Same keys in the same order and the same values, `skip` aside. */
+function sameEntries(a: Record<string, unknown>, b: Record<string, unknown>, skip: string | undefined, nested?: (k: string, x: unknown, y: unknown) => boolean | undefined): boolean {
+  const ka = Object.keys(a).filter((k) => k !== skip);
+  const kb = Object.keys(b).filter((k) => k !== skip);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i]!;
+    if (k !== kb[i]) return false;
+    const special = nested?.(k, a[k], b[k]);
+    if (special === undefined ? !sameJson(a[k], b[k]) : !special) return false;
+  }
+  return true;
+}
+
+/** The same finding but for its fingerprint and image digest (what a split leaves out). */
+function sameButImage(a: StoredFinding, b: StoredFinding): boolean {
+  return sameEntries(a as unknown as Record<string, unknown>, b as unknown as Record<string, unknown>, 'fingerprint', (k, x, y) => (k !== 'resource' ? undefined
+    : sameEntries(x as Record<string, unknown>, y as Record<string, unknown>, undefined, (k2, ix, iy) => (k2 !== 'image' ? undefined
+      : typeof ix === 'object' && typeof iy === 'object' && ix !== null && iy !== null && sameEntries(ix as Record<string, unknown>, iy as Record<string, unknown>, 'digest')))));
+}
+
+function memoizedSplit(f: StoredFinding): SplitVulnerability {
+  const key = memoKey(f);
+  const hit = splitMemo.get(key);
+  if (hit && sameButImage(hit.finding, f)) return hit.split;
+  const split = splitVulnerability(f);
+  if (splitMemo.size >= SPLIT_MEMO_ENTRIES) splitMemo.clear();
+  splitMemo.set(key, { finding: f, split });
+  return split;
+}
+
 /** The vulnerabilities' document of canonical findings, and the texts it refers to. */
 export function encodeVulnerabilities(canonical: readonly StoredFinding[]): { doc: string; texts: SharedTexts } {
   const texts = emptyTexts();
   const entries = canonical.map((f) => {
-    const s = splitVulnerability(f);
+    const s = memoizedSplit(f);
     addTexts(texts, s);
     return vulnerabilityEntry(f.fingerprint, s);
   });

@@ -3,9 +3,10 @@
  * a look-up of known ids, PostgreSQL's unnest insert, alert owners looked up by namespace and
  * name) against a reference written one event at a time: the first copy of an id is stored,
  * every later one (same batch, a later batch of the call, a later call) is a duplicate, and an
- * alert gets the deployment AlertOwners.deploymentOf gives it. Generated fetches over a cluster
- * where every pod name exists in two namespaces under different controllers; both stores, and
- * the two stores must hold the same rows.
+ * alert gets the deployment AlertOwners.deploymentOf gives it; each stored flow's connections
+ * are in the edges once. Generated fetches over a cluster where every pod name exists in two
+ * namespaces under different controllers; both stores, and the two stores must hold the same
+ * events, edges and edge-hours.
  */
 import assert from 'node:assert/strict';
 import { clusterObjects } from '../../bench/central/inventory.js';
@@ -38,7 +39,7 @@ function withTwins(objects: Objects): Objects {
   return out;
 }
 
-let sqliteRows: Row[] | undefined;
+let sqlite: { rows: Row[]; flows: { edges: string[]; hours: string[] } } | undefined;
 
 await storeTest('the insert path stores what one-event-at-a-time storing stores, duplicates and owners included', async (dialect) => {
   const c = await startTestCentral({ dialect });
@@ -60,12 +61,18 @@ await storeTest('the insert path stores what one-event-at-a-time storing stores,
       const id = `e${Math.floor(random() * 400)}`;
       const time = `2026-12-07T10:${String(Math.floor(random() * 60)).padStart(2, '0')}:00Z`;
       const r = random();
+      if (r >= 0.2 && r < 0.35) {
+        const remote = { ip: pick(['192.0.2.1', '192.0.2.2', '10.0.0.2', '10.0.1.3']), port: pick([443, 8080, 15001]) };
+        const bytes = random() < 0.5 ? { bytes: Math.floor(random() * 5000) } : {};
+        return { id: `f${Math.floor(random() * 200)}`, type: 'flow', time, data: { protocol: 'TCP', direction: 'egress', local: { ip: '10.0.0.5', port: 40000 }, remote, firstSeen: time, lastSeen: time, connections: 1 + Math.floor(random() * 5), ...bytes, observedBy: 'ebpf' } };
+      }
       if (r < 0.1) return { id, type: 'decision', time, data: { action: 'deny', rule: 'no-latest', ...(r < 0.03 ? { needsReview: true } : {}) } };
       const pod = r < 0.15 ? { namespace: 'team-0', name: 'not-there' } : pick(pods);
       return { id, type: 'alert', time, finding: { id: pick(['Terminal shell in container', 'Write below etc']), kind: 'runtime', severity: pick(['HIGH', 'MEDIUM']), title: 'runtime', resource: { k8s: { kind: 'Pod', namespace: pod.namespace, name: pod.name } }, ...(r > 0.9 ? { policy: { id: 'runtime-pack' } } : {}) }, data: { n: Math.floor(random() * 1000), ...(r > 0.15 && r < 0.2 ? { needsReview: true } : {}) } };
     };
     const owners = new AlertOwners(ctx.db);
     const expected = new Map<string, Row>();
+    const flows = new Map<string, number>(); // stored flow id → its connections
     for (let call = 0; call < 4; call++) {
       const now = `2026-12-07T11:0${call}:00.000Z`;
       const batches: EventBatch[] = Array.from({ length: 12 }, (_, b) => ({
@@ -77,6 +84,14 @@ await storeTest('the insert path stores what one-event-at-a-time storing stores,
       for (const batch of batches) {
         const w = { stored: 0, duplicates: 0, deployments: new Set<string>() };
         for (const e of batch.events) {
+          if (e.type === 'flow') {
+            if (flows.has(e.id)) w.duplicates++;
+            else {
+              flows.set(e.id, Number(e.data!.connections));
+              w.stored++;
+            }
+            continue;
+          }
           if (expected.has(e.id)) {
             w.duplicates++;
             continue;
@@ -104,14 +119,27 @@ await storeTest('the insert path stores what one-event-at-a-time storing stores,
     assert.ok(owned.length > 100 && rows.length - owned.length > 20, `owned ${owned.length} of ${rows.length}`);
     const reviews = await ctx.db.selectFrom('violations').select('subject_key').where('id', 'like', 'review-%').orderBy('subject_key').execute();
     assert.deepEqual(reviews.map((v) => v.subject_key), rows.filter((r) => (r.body as { data?: { needsReview?: boolean } }).data?.needsReview && (r.body as { finding?: unknown }).finding).map((r) => r.id));
-    // The two stores' paths differ (unnest and a LATERAL look-up on PostgreSQL): same rows.
     assert.ok(reviews.length > 0);
+    // Flows: every stored flow's connections once in the edges and in the edge-hours.
+    const sum = (xs: { connections: number | string }[]) => xs.reduce((n, x) => n + Number(x.connections), 0);
+    const edges = await ctx.db.selectFrom('flow_edges').selectAll().execute();
+    const hours = await ctx.db.selectFrom('flow_edge_hours').selectAll().execute();
+    assert.ok(flows.size > 50);
+    assert.equal(sum(edges), [...flows.values()].reduce((a, b) => a + b, 0));
+    assert.equal(sum(hours), sum(edges));
+    // Portable: without the keys and workload ids (hashes of the source's random id), numbers as numbers.
+    const keyless = (x: Record<string, unknown>) => JSON.stringify(Object.entries(x).filter(([k]) => k !== 'edge_key' && k !== 'source_id')
+      .map(([k, v]) => [k, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : typeof v === 'string' && /^[0-9a-f]{32}$/.test(v) ? '<hash>' : v]));
+    const flowRows = { edges: edges.map(keyless).sort(), hours: hours.map(keyless).sort() };
     // The two stores' paths differ (unnest and a LATERAL look-up on PostgreSQL): same rows
     // (a deployment's id hashes the source's random id: compared by kind, namespace and name).
     const names = new Map((await ctx.db.selectFrom('deployments').select(['id', 'kind', 'namespace', 'name']).execute()).map((d) => [d.id, `${d.kind}/${d.namespace}/${d.name}`]));
     const portable = rows.map((r) => ({ ...r, deployment_id: r.deployment_id === null ? null : names.get(String(r.deployment_id)) }));
-    if (dialect === 'sqlite') sqliteRows = portable;
-    else if (sqliteRows) assert.deepEqual(portable, sqliteRows, 'PostgreSQL stored what SQLite stored');
+    if (dialect === 'sqlite') sqlite = { rows: portable, flows: flowRows };
+    else if (sqlite) {
+      assert.deepEqual(portable, sqlite.rows, 'PostgreSQL stored the events SQLite stored');
+      assert.deepEqual(flowRows, sqlite.flows, 'PostgreSQL stored the flow edges and hours SQLite stored');
+    }
   } finally {
     await c.close();
   }

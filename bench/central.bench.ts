@@ -268,7 +268,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
       // Work a push leaves to Central's jobs runs after its answer: wait until Central is idle, to count it too.
       await untilIdle(pid, 30_000);
       const untilIdleCpu = cpuSecondsOf(pid) - cpu0;
-      process.stdout.write(`[${store}] ingest, ${label}: ${(pushes.length / seconds).toFixed(0)}/s; Central's CPU until idle ${untilIdleCpu.toFixed(2)} s for ${pushes.length} scans (${(pushes.length / untilIdleCpu).toFixed(0)} per CPU s, ${(untilIdleCpu / pushes.length * 1000).toFixed(1)} ms a push); ${resent} sent again whole (monotonic µs ${from}–${to}, for --cpu-prof-dir)\n`);
+      process.stdout.write(`[${store}] ingest, ${label}: ${(pushes.length / seconds).toFixed(0)}/s; Central's CPU until idle ${untilIdleCpu.toFixed(2)} s for ${pushes.length} scans (${(pushes.length / untilIdleCpu).toFixed(0)} per CPU s, ${(untilIdleCpu / pushes.length * 1000).toFixed(1)} ms a push); ${resent} sent again whole; RSS peak ${memoryOf(pid).peak.toFixed(0)} MB, now ${memoryOf(pid).now.toFixed(0)} MB (monotonic µs ${from}–${to}, for --cpu-prof-dir)\n`);
       return { perSecond: pushes.length / seconds, scans: pushes.length, seconds, cpuSeconds, parsePerSecond, bodyKb: bodies[0]!.length / 1024, sentKb: sent / pushes.length / 1024, resent };
     };
     const ingest = await ingestRow('whole bodies (old client)', rows.whole);

@@ -1,0 +1,81 @@
+/**
+ * `node --import tsx bench/central/push-cpu.ts [N]`: the CPU an image worker spends preparing one
+ * push (src/central/images/push-work.ts preparePush, then the structured clone of what it
+ * posts to the main thread), in this one thread, so other processes' load barely moves it
+ * (bench:central's wall and CPU figures do move with it). Three bodies of bench:central's
+ * 500-package scan: whole (an old client), by address with the list known, by address with a
+ * list never seen (the worker parses the body and answers needList; the 409 and the whole
+ * push that follows are not in this row). And the findings' split (store/image-findings.ts)
+ * afresh against remembered.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serialize } from 'node:v8';
+import { addressedImageReport, type ImageReport } from '../../src/central/client/ingest-types.js';
+import { preparePush } from '../../src/central/images/push-work.js';
+import { encodeVulnerabilities, splitVulnerability, type StoredFinding } from '../../src/central/store/image-findings.js';
+import { withFingerprint } from '../../src/findings/fingerprint.js';
+import { cachedPath, cacheHas } from '../../test/helpers/components.js';
+import { buildImageFixture } from './fixtures.js';
+
+const N = Number(process.argv[2] ?? 300);
+const root = join(import.meta.dirname, '..', '..');
+
+function report(fx: Awaited<ReturnType<typeof buildImageFixture>>, k: number, salt: string): ImageReport {
+  const digest = `sha256:${k.toString(16).padStart(64, '0')}`;
+  return {
+    image: { digest, refs: ['registry.example/bench/app:1'], os: { family: 'debian', version: '12' } },
+    sbom: { ...fx.sbom, serialNumber: `urn:uuid:${salt}-${k}` },
+    findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
+    db: { version: fx.dbVersion },
+  };
+}
+
+const cpuMs = (fn: () => void): number => {
+  const c = process.cpuUsage();
+  fn();
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1000;
+};
+
+if (!cacheHas('oci', 'index.json')) {
+  console.log('push-cpu skipped: test images not built (bash .ci/setup.d/40-test-images.sh)');
+} else {
+  const work = mkdtempSync(join(tmpdir(), 'gatehouse-push-cpu-'));
+  try {
+    const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
+    const whole = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(report(fx, k, 'w'))));
+    const known = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(addressedImageReport(report(fx, k, 'k')))));
+    const unknownList = (k: number) => {
+      const r = report(fx, k, 'u');
+      return Buffer.from(JSON.stringify({ ...r, sbom: { ...r.sbom, components: `${k.toString(36).padStart(8, '0')}${'A'.repeat(24)}` } }));
+    };
+    const unknown = Array.from({ length: N }, (_, k) => unknownList(k));
+    const run = (bodies: Buffer[]) => cpuMs(() => { for (const b of bodies) serialize(preparePush(new Uint8Array(b))); }) / bodies.length;
+    // Warm-up (and the worker learns the list from a whole push, as after a first push).
+    run(whole.slice(0, 30));
+    run(known.slice(0, 30));
+    const rows: Record<string, number[]> = { whole: [], known: [], unknown: [] };
+    for (let r = 0; r < 3; r++) {
+      rows.whole!.push(run(whole));
+      rows.known!.push(run(known));
+      rows.unknown!.push(run(unknown));
+    }
+    const canonical = fx.findings.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest: 'sha256:x' } } }) as StoredFinding);
+    encodeVulnerabilities(canonical);
+    const split = { fresh: [] as number[], remembered: [] as number[] };
+    for (let r = 0; r < 3; r++) {
+      split.fresh.push(cpuMs(() => { for (let i = 0; i < N; i++) for (const f of canonical) splitVulnerability(f); }) / N);
+      split.remembered.push(cpuMs(() => { for (let i = 0; i < N; i++) encodeVulnerabilities(canonical); }) / N);
+    }
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!.toFixed(2);
+    console.log(`push-cpu: ${N} pushes a row, 3 rounds, median CPU ms a push in one thread (body ${(whole[0]!.length / 1024).toFixed(0)} KB whole, ${(known[0]!.length / 1024).toFixed(0)} KB by address)`);
+    console.log(`  prepare whole body (old client)         ${med(rows.whole!)} ms   rounds ${rows.whole!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  prepare by address, list known          ${med(rows.known!)} ms   rounds ${rows.known!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  by address, list unknown (to needList)  ${med(rows.unknown!)} ms   rounds ${rows.unknown!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  ${canonical.length} findings: split afresh ${med(split.fresh)} ms, encodeVulnerabilities remembered ${med(split.remembered)} ms`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}

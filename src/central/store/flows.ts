@@ -18,7 +18,7 @@ import type { ObservedFlow } from '../../network/flow.js';
 import type { GraphEndpoint, ObservedEdgeInput } from '../../network/graph.js';
 import type { NetworkIndex } from '../network/endpoints.js';
 import type { EventBatch } from '../client/ingest-types.js';
-import { chunks, isPostgres, unnestRows } from './json.js';
+import { chunks, isPostgres, jsonRecordset } from './json.js';
 import type { Database, FlowEdgeHoursTable, FlowEdgesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -60,7 +60,7 @@ export async function storeFlowBatches(db: Db, batches: readonly { source: Event
   const fresh = new Set<string>();
   for (const part of chunks([...new Set(batches.flatMap((b) => b.events.map((e) => e.id)))], pg ? 10_000 : 500)) {
     const ids = part.map((id) => ({ id, received_at: now }));
-    const insert = pg ? db.insertInto('flow_ids').columns(['id', 'received_at']).expression(unnestRows(ids, [['id', 'text'], ['received_at', 'text']])) : db.insertInto('flow_ids').values(ids);
+    const insert = pg ? db.insertInto('flow_ids').columns(['id', 'received_at']).expression(jsonRecordset(ids, [['id', 'text'], ['received_at', 'text']])) : db.insertInto('flow_ids').values(ids);
     for (const r of await insert.onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) fresh.add(r.id);
   }
   if (fresh.size === 0) return counts;
@@ -111,15 +111,15 @@ export async function storeFlowBatches(db: Db, batches: readonly { source: Event
     bytes: sql.raw<number | null>(`case when excluded.bytes is null then ${t}.bytes when ${t}.bytes is null then excluded.bytes else ${t}.bytes + excluded.bytes end`),
     mesh_flows: sql.raw<number>(`${t}.mesh_flows + excluded.mesh_flows`),
   });
-  // SQLite: ~22 columns, 500 rows stay well under its 32,766 parameters. PostgreSQL: one array per column (unnestRows).
+  // SQLite: ~22 columns, 500 rows stay well under its 32,766 parameters. PostgreSQL: one JSON parameter (jsonRecordset).
   for (const part of chunks([...edges.values()], pg ? 10_000 : 500)) {
-    const insert = pg ? db.insertInto('flow_edges').columns(EDGE_COLUMNS.map(([c]) => c)).expression(unnestRows(part, EDGE_COLUMNS)) : db.insertInto('flow_edges').values(part);
+    const insert = pg ? db.insertInto('flow_edges').columns(EDGE_COLUMNS.map(([c]) => c)).expression(jsonRecordset(part, EDGE_COLUMNS)) : db.insertInto('flow_edges').values(part);
     await insert.onConflict((oc) => oc.column('edge_key').doUpdateSet({
       ...on('flow_edges'), dst_dns: sql<string | null>`coalesce(flow_edges.dst_dns, excluded.dst_dns)`,
     })).execute();
   }
   for (const part of chunks([...hours.values()], pg ? 10_000 : 1000)) {
-    const insert = pg ? db.insertInto('flow_edge_hours').columns(HOUR_COLUMNS.map(([c]) => c)).expression(unnestRows(part, HOUR_COLUMNS)) : db.insertInto('flow_edge_hours').values(part);
+    const insert = pg ? db.insertInto('flow_edge_hours').columns(HOUR_COLUMNS.map(([c]) => c)).expression(jsonRecordset(part, HOUR_COLUMNS)) : db.insertInto('flow_edge_hours').values(part);
     await insert.onConflict((oc) => oc.columns(['edge_key', 'bucket']).doUpdateSet(on('flow_edge_hours'))).execute();
   }
   await pruneFlowIds(db, now);

@@ -23,12 +23,14 @@ export function isPostgres(db: { getExecutor(): { adapter: unknown } }): boolean
 }
 
 /**
- * PostgreSQL: rows as one array per column, `select * from unnest($1::text[], $2::bigint[], …)`,
- * for `insertInto(t).columns(…).expression(…)`. One statement of a few parameters, where a
- * multi-row VALUES of 1,000 rows has one parameter per cell (11,000–22,000), each parsed,
- * bound and planned by PostgreSQL on every call. Columns in the order given; types are
- * PostgreSQL's.
+ * PostgreSQL: rows as one JSON parameter, `select * from json_to_recordset($1::json) as x(id text, …)`,
+ * for `insertInto(t).columns(…).expression(…)`. One statement of one parameter, where a
+ * multi-row VALUES of 1,000 rows has one parameter per cell (11,000–24,000), each parsed,
+ * bound and planned by PostgreSQL. Measured on 2,000 event rows (CPU per row): VALUES Central
+ * 0.010 ms + PostgreSQL 0.024 ms; this 0.0035 + 0.017 ms; arrays through unnest 0.032 + 0.015 ms
+ * (node-postgres escapes every array element in JavaScript). Types are PostgreSQL's.
  */
-export function unnestRows<R>(rows: readonly R[], columns: readonly (readonly [keyof R & string, 'text' | 'integer' | 'bigint'])[]): RawBuilder<unknown> {
-  return sql`select * from unnest(${sql.join(columns.map(([c, type]) => sql`${rows.map((r) => r[c] ?? null)}::${sql.raw(type)}[]`))})`;
+export function jsonRecordset<R>(rows: readonly R[], columns: readonly (readonly [keyof R & string, 'text' | 'integer' | 'bigint'])[]): RawBuilder<unknown> {
+  const types = sql.join(columns.map(([c, type]) => sql`${sql.id(c)} ${sql.raw(type)}`));
+  return sql`select * from json_to_recordset(${JSON.stringify(rows)}::json) as x(${types})`;
 }

@@ -36,16 +36,17 @@ test('a remembered split is reused only for the same finding, digest and fingerp
     (f) => ({ ...f, data: { ...f.data, modified: '2026-02-02T00:00:00Z' } }),
     (f) => ({ ...f, references: [...(f.references ?? []), 'https://example.test/more'] }),
     (f) => ({ ...f, resource: { image: { ...f.resource.image, layer: 7 } } }),
-    (f) => ({ severity: f.severity, ...f }), // same keys, another order
+    (f) => { const { severity, ...rest } = f; return { severity, ...rest }; }, // same keys, another order
     (f) => ({ ...f, data: { cvss: f.data!.cvss, ...f.data } }),
     (f) => ({ ...f, resource: { image: { digest: f.resource.image!.digest, ...f.resource.image } } }),
     (f) => ({ ...f, title: `${f.title} ` }),
     (f) => { const { remediation: _r, ...rest } = { ...f, remediation: 'upgrade' }; return { ...rest, remediation: 'upgrade' }; },
   ];
   for (const [v, variant] of variants.entries()) {
-    for (const digest of ['sha256:a', 'sha256:b']) {
-      const list = [0, 1, 2].map((i) => variant(base(i, digest)));
-      assert.deepEqual(encodeVulnerabilities(list), fresh(list), `variant ${v}, ${digest}`);
-    }
+    // The base findings remembered first, then the variant under another digest.
+    const seen = [0, 1, 2].map((i) => base(i, 'sha256:a'));
+    assert.deepEqual(encodeVulnerabilities(seen), fresh(seen));
+    const list = [0, 1, 2].map((i) => variant(base(i, 'sha256:b')));
+    assert.deepEqual(encodeVulnerabilities(list), fresh(list), `variant ${v}`);
   }
 });

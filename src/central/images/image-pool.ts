@@ -105,6 +105,8 @@ export class ImagePool {
         drop(token);
         throw new MissingListError(address);
       }
+      // The worker that kept the parsed push may have exited meanwhile: a message to it would never be answered.
+      if (!alive()) throw new Error('the image worker exited while the push waited for its component list');
       reply = await this.sendTo(slot, { op: 'supply-list', token, address, list }) as PrepareResult;
     }
     if (!('prepared' in reply)) throw new Error('the image worker asked twice for a component list');

@@ -19,6 +19,11 @@
  * list, detail and RSS). Ingest starts once Central is idle (it evaluates the stored cluster at
  * start); each pushed scan is a new build of a deployed image's tag, so the live evaluator
  * re-scores the one or two deployments running it, as a CI push of a running service does.
+ * Ingest has three rows of 600 pushes each: whole bodies (an old client); by address with the
+ * SBOM's component list already in Central (rebuilds, the CI case); by address with every
+ * push's list new (one package's version is the push's own: 409, then whole). The last two
+ * follow `image scan --server`'s protocol (src/cli/central-push.ts), so neither can be read alone.
+ * bench/central/push-cpu.ts measures an image worker's CPU a push in one thread.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';

@@ -175,8 +175,8 @@ describe('the Helm chart with the real helm', { skip: missing(existsSync(helm4),
       const mounts = pod.containers[0].volumeMounts as Obj[];
       assert.deepEqual(mounts.filter((m) => m.name.startsWith('nats-')).map((m) => [m.name, m.mountPath, m.readOnly]), [['nats-creds', '/etc/gatehouse/nats-creds', true], ['nats-ca', '/etc/gatehouse/nats-ca', true]], name);
       const volumes = pod.volumes as Obj[];
-      assert.deepEqual(volumes.find((v) => v.name === 'nats-creds').secret.secretName, 'gatehouse-nats', name);
-      assert.deepEqual(volumes.find((v) => v.name === 'nats-ca').configMap.name, 'nats-ca', name);
+      assert.deepEqual(volumes.find((v) => v.name === 'nats-creds')?.secret?.secretName, 'gatehouse-nats', name);
+      assert.deepEqual(volumes.find((v) => v.name === 'nats-ca')?.configMap?.name, 'nats-ca', name);
       assert.ok(!(pod.containers[0].env as Obj[] ?? []).some((e) => /NATS/i.test(e.name)), `${name}: no NATS secret in the environment`);
     }
     // Without a bus, nobody gets a NATS flag or mount.

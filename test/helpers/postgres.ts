@@ -59,7 +59,16 @@ export async function freshDatabase(): Promise<FreshDatabase> {
     url: url.toString(),
     name,
     drop: async () => {
-      await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+      // FORCE cannot end an autovacuum worker (a backend of another role: error 42501) for a
+      // role without pg_signal_backend; the worker finishes within seconds, so try again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return void (await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)));
+        } catch (e) {
+          if ((e as { code?: string }).code !== '42501' || attempt >= 30) throw e;
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
     },
   };
 }

@@ -8,7 +8,7 @@
 import type { CentralContext } from '../context.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { IncidentCorrelator, type CorrelatorOptions } from '../../runtime/incidents/engine.js';
-import type { CorrelationInput, Incident, IncidentChanges } from '../../runtime/incidents/types.js';
+import type { CorrelationInput, IncidentChanges } from '../../runtime/incidents/types.js';
 import { applyIncidentChanges, closeStaleIncidents } from '../store/incidents.js';
 import { batchInputs } from './feed.js';
 import { Slices } from '../bus/slices.js';
@@ -80,21 +80,14 @@ export class IncidentService {
    * last state. In slices: a bus fetch brings ~2,000 inputs, and API requests are answered between.
    */
   private async correlate(inputs: CorrelationInput[]): Promise<IncidentChanges> {
-    const updated = new Map<string, Incident>();
-    const removed: string[] = [];
+    // The engine's batch takes each incident's snapshot once, in its last state.
+    const batch = this.engine.batch();
     const slices = new Slices();
     for (const i of inputs) {
       await slices.pass();
-      const ch = this.engine.ingest(i);
-      // An incident merged away in this step is neither stored nor kept in `updated`.
-      for (const id of ch.removed) updated.delete(id);
-      for (const inc of ch.updated) {
-        updated.delete(inc.id);
-        updated.set(inc.id, inc);
-      }
-      removed.push(...ch.removed);
+      batch.ingest(i);
     }
-    return { updated: [...updated.values()], removed };
+    return batch.changes();
   }
 
   /** Resolves when everything fed so far is stored. */

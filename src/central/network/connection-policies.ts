@@ -38,12 +38,24 @@ export class ConnectionPolicyEvaluator {
   private chain: Promise<void> = Promise.resolve();
   evaluations = 0;
 
+  /** Source ids by kind/name: a bus fetch brings a batch per node, each asked for its cluster's id (emptied when sources change). */
+  private readonly ids = new Map<string, Promise<string | undefined>>();
   private readonly onBatch = (batch: EventBatch) => {
     if (batch.source.kind !== 'sensor' || !batch.events.some((e) => e.type === 'flow')) return;
     const name = batch.source.cluster ?? batch.source.host ?? batch.source.node;
     if (!name) return;
-    void this.sourceIdOf(batch.source.cluster ? 'cluster' : 'host', name).then((id) => id && this.mark(id));
+    const kind = batch.source.cluster ? 'cluster' : 'host';
+    const key = `${kind}/${name}`;
+    let id = this.ids.get(key);
+    if (!id) {
+      id = this.sourceIdOf(kind, name);
+      this.ids.set(key, id);
+      // Not found (yet) or failed: asked again next time.
+      void id.then((v) => v ?? this.ids.delete(key), () => this.ids.delete(key));
+    }
+    void id.then((v) => v && this.mark(v), () => undefined);
   };
+  private readonly onSources = () => this.ids.clear();
   private readonly onPolicies = () => {
     for (const id of this.known) this.mark(id);
   };
@@ -52,6 +64,7 @@ export class ConnectionPolicyEvaluator {
 
   start(): this {
     this.ctx.events.on(EVENT_BATCH_NOTICE, this.onBatch);
+    this.ctx.events.on('sources', this.onSources);
     this.ctx.events.on('policies', this.onPolicies);
     this.ctx.events.on('exceptions', this.onPolicies);
     return this;
@@ -59,6 +72,7 @@ export class ConnectionPolicyEvaluator {
 
   async stop(): Promise<void> {
     this.ctx.events.off(EVENT_BATCH_NOTICE, this.onBatch);
+    this.ctx.events.off('sources', this.onSources);
     this.ctx.events.off('policies', this.onPolicies);
     this.ctx.events.off('exceptions', this.onPolicies);
     clearTimeout(this.timer);

@@ -98,6 +98,21 @@ export function isInternalIp(ip: string): boolean {
   return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
 }
 
+/** The index a stable sort by (time, ref) gives `entry` appended to the sorted `entries`. */
+function insertionPoint(entries: readonly TimelineEntry[], entry: TimelineEntry): number {
+  const ms = Date.parse(entry.time);
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const e = entries[mid]!;
+    const d = Date.parse(e.time) - ms;
+    if (d < 0 || (d === 0 && !(entry.ref < e.ref))) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 function raise(s: Severity): Severity {
   return SEVERITIES[Math.min(SEVERITIES.length - 1, Math.max(severityRank(s), severityRank('LOW')) + 1)]!;
 }
@@ -119,6 +134,8 @@ export class IncidentCorrelator {
   /** key → ids of open incidents holding it. */
   private readonly index = new Map<string, Set<string>>();
   private pending: Item[] = [];
+  /** At most the earliest time among the pending items (a bound: items leave without raising it). */
+  private pendingMinMs = Infinity;
   private readonly seen = new Map<string, true>();
 
   constructor(options: CorrelatorOptions = {}) {
@@ -143,14 +160,42 @@ export class IncidentCorrelator {
 
   /** Feeds one input; returns the incidents it changed (and closed) and the ids merged away. */
   ingest(input: CorrelationInput): IncidentChanges {
-    const changed = new Set<string>();
-    const removed: string[] = [];
-    const closed: Incident[] = [];
-    const item = this.toItem(input);
-    if (item && !this.seenBefore(input, item)) this.place(item, changed, removed);
-    closed.push(...this.sweepInternal(changed));
-    const updated = [...changed].filter((id) => this.open.has(id)).map((id) => this.snapshot(this.open.get(id)!));
-    return { updated: [...updated, ...closed], removed };
+    const b = this.batch();
+    b.ingest(input);
+    return b.changes();
+  }
+
+  /**
+   * Feeds inputs one by one, as ingest does, but takes each changed incident's snapshot once,
+   * in its last state, at changes(): what ingest's results of every input would leave, an
+   * incident in the order of its last change, one merged away dropped. (A snapshot copies the
+   * timeline — up to maxTimeline entries — and a bus fetch brings ~2,000 inputs.)
+   */
+  batch(): { ingest(input: CorrelationInput): void; changes(): IncidentChanges } {
+    // id → its closed snapshot, or null while open (taken at changes()).
+    const last = new Map<string, Incident | null>();
+    const removedAll: string[] = [];
+    return {
+      ingest: (input) => {
+        const changed = new Set<string>();
+        const removed: string[] = [];
+        const item = this.toItem(input);
+        if (item && !this.seenBefore(input, item)) this.place(item, changed, removed);
+        const closed = this.sweepInternal(changed);
+        for (const id of removed) last.delete(id);
+        for (const id of changed) {
+          if (!this.open.has(id)) continue;
+          last.delete(id);
+          last.set(id, null);
+        }
+        for (const c of closed) {
+          last.delete(c.id);
+          last.set(c.id, c);
+        }
+        removedAll.push(...removed);
+      },
+      changes: () => ({ updated: [...last].map(([id, s]) => s ?? this.snapshot(this.open.get(id)!)), removed: removedAll }),
+    };
   }
 
   /** Closes idle incidents (by the clock); call it on a timer when inputs are sparse. */
@@ -293,6 +338,7 @@ export class IncidentCorrelator {
     if (!found.length) {
       if (item.context) {
         this.pending.push(item);
+        this.pendingMinMs = Math.min(this.pendingMinMs, item.ms);
         this.prunePending(item.ms);
         return;
       }
@@ -340,8 +386,8 @@ export class IncidentCorrelator {
       for (const t of this.tacticsOf(this.attack.lateral, [])) inc.tacticTags.add(t);
     }
     const entry = { ...item.entry, reason };
-    inc.entries.push(entry);
-    inc.entries.sort((a, b) => Date.parse(a.time) - Date.parse(b.time) || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+    // Where a stable sort of the timeline would put it: after the entries it does not precede.
+    inc.entries.splice(insertionPoint(inc.entries, entry), 0, entry);
     if (inc.entries.length > this.maxTimeline) {
       inc.dropped += inc.entries.length - this.maxTimeline;
       inc.entries.splice(this.maxTimeline);
@@ -410,7 +456,13 @@ export class IncidentCorrelator {
   }
 
   private prunePending(latestMs: number): void {
-    this.pending = this.pending.filter((p) => p.ms >= latestMs - this.windowMs);
+    const from = latestMs - this.windowMs;
+    // No pass over the (up to maxPending) items when none can be out of the window — the usual
+    // case: flows of the last minutes against a 15-minute window, one pass per flow before.
+    if (this.pendingMinMs < from) {
+      this.pending = this.pending.filter((p) => p.ms >= from);
+      this.pendingMinMs = this.pending.reduce((m, p) => Math.min(m, p.ms), Infinity);
+    }
     if (this.pending.length > this.maxPending) this.pending.splice(0, this.pending.length - this.maxPending);
   }
 
@@ -423,10 +475,13 @@ export class IncidentCorrelator {
       changed.delete(o.id);
       closed.push({ ...this.snapshot(o), state: 'closed', closedAt: new Date(nowMs).toISOString() });
     };
-    for (const o of [...this.open.values()]) if (o.lastMs + this.idleMs < nowMs) close(o);
-    if (this.open.size > this.maxOpen) {
-      const byAge = [...this.open.values()].sort((a, b) => a.lastMs - b.lastMs || (a.id < b.id ? -1 : 1));
-      for (const o of byAge.slice(0, this.open.size - this.maxOpen)) close(o);
+    // (Deleting from a Map while iterating it is safe.)
+    for (const o of this.open.values()) if (o.lastMs + this.idleMs < nowMs) close(o);
+    // Over the bound (by one, as a rule: one new incident): the least recently active go, one scan each.
+    while (this.open.size > this.maxOpen) {
+      let oldest: Open | undefined;
+      for (const o of this.open.values()) if (!oldest || o.lastMs < oldest.lastMs || (o.lastMs === oldest.lastMs && o.id < oldest.id)) oldest = o;
+      close(oldest!);
     }
     return closed;
   }

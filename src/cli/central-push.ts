@@ -13,7 +13,7 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { CentralError, type CentralClient } from '../central/client/client.js';
-import { addressedImageReport, type EventBatch, type FindingsReport, type ImageReport, type IngestEvent, type IngestResult } from '../central/client/ingest-types.js';
+import { ADDRESSED_PUSH_TYPE, addressedImageReport, type EventBatch, type FindingsReport, type ImageReport, type IngestEvent, type IngestResult } from '../central/client/ingest-types.js';
 import { EventShipper } from '../central/client/shipper.js';
 import { openSpool, type Spool } from '../central/client/spool.js';
 import type { AuditRecord, AuditSink } from '../engine-proxy/audit.js';
@@ -144,11 +144,13 @@ export async function pushImageReport(client: CentralClient, p: ImagePush): Prom
     const addressed = addressedImageReport(body);
     if (addressed) {
       try {
-        const r = await client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', addressed);
+        const r = await client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', addressed, { contentType: ADDRESSED_PUSH_TYPE });
         byAddress = true;
         return r;
       } catch (e) {
-        if (!(e instanceof CentralError && e.status === 409 && e.error === 'missing-content')) throw e;
+        // 409: Central lacks the list; 415: a Central that predates pushes by address.
+        const sendWhole = e instanceof CentralError && ((e.status === 409 && e.error === 'missing-content') || e.status === 415);
+        if (!sendWhole) throw e;
       }
     }
     return client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', body);

@@ -16,7 +16,7 @@
  * computes every stored address itself, from a list it parsed (store/image-sboms.ts), so a
  * push can only name a list it could have sent.
  */
-import type { ImageReport } from '../client/ingest-types.js';
+import { ADDRESSED_PUSH_TYPE, type ImageReport } from '../client/ingest-types.js';
 import { BadPushError, MissingListError } from '../images/image-pool.js';
 import { evaluateStoredImageIn, POLICIES_EVALUATED } from '../images/image-policies.js';
 import { componentListStored, readComponentList } from '../store/image-sboms.js';
@@ -30,7 +30,9 @@ export const INGEST_BODY_LIMIT = 64 * 1024 * 1024;
 
 export const ingestImagesApi: ApiModule = (app, ctx) => {
   // In this module's scope only: JSON bodies arrive unparsed, for the worker.
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: INGEST_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  for (const type of ['application/json', ADDRESSED_PUSH_TYPE]) {
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: INGEST_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  }
   app.post<{ Body: ImageReport }>('/api/v1/ingest/images', {
     bodyLimit: INGEST_BODY_LIMIT,
     config: { permission: 'ingest:scans' },
@@ -47,7 +49,7 @@ export const ingestImagesApi: ApiModule = (app, ctx) => {
     },
   }, async (req, reply) => {
     // Only this scope's JSON parser gives a Buffer; fastify's text/plain parser a string.
-    if (!Buffer.isBuffer(req.body)) throw new ApiError(415, 'unsupported-media-type', 'an image push is application/json');
+    if (!Buffer.isBuffer(req.body)) throw new ApiError(415, 'unsupported-media-type', `an image push is application/json or ${ADDRESSED_PUSH_TYPE}`);
     let listRead = false;
     const missing = () => reply.code(409).send({ error: 'missing-content', message: 'Central does not hold the SBOM component list this push names: send the push with its SBOM whole', missing: ['sbom.components'] });
     let push;

@@ -66,7 +66,7 @@ export class CentralClient {
     return this.send<T>('GET', path, { query, ...opts });
   }
 
-  post<T = unknown>(path: string, body: unknown, opts?: RequestOptions): Promise<T> {
+  post<T = unknown>(path: string, body: unknown, opts?: RequestOptions & { contentType?: string }): Promise<T> {
     return this.send<T>('POST', path, { body, ...opts });
   }
 
@@ -79,11 +79,11 @@ export class CentralClient {
     await this.dispatcher.close();
   }
 
-  private async send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, { body, query, signal }: RequestOptions & { body?: unknown; query?: Query }): Promise<T> {
+  private async send<T>(method: 'GET' | 'POST' | 'DELETE', path: string, { body, query, signal, contentType = 'application/json' }: RequestOptions & { body?: unknown; query?: Query; contentType?: string }): Promise<T> {
     const url = new URL(path.replace(/^\/+/, ''), this.base);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const headers: Record<string, string> = { authorization: this.authorization, accept: 'application/json', 'user-agent': 'gatehouse/0.1' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (body !== undefined) headers['content-type'] = contentType;
     let res: Awaited<ReturnType<typeof request>>;
     try {
       res = await request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.dispatcher, signal });

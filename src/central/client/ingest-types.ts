@@ -43,6 +43,14 @@ export function sbomComponentsAddress(components: unknown[]): string {
   return createHash('sha256').update(JSON.stringify(components)).digest('base64url').slice(0, 32);
 }
 
+/**
+ * The content type of a push that may name its SBOM's component list by address. A Central
+ * older than the addressed push has no parser for it and answers 415, where given
+ * application/json it would have stored the address as the list; the client then sends the
+ * push whole. Central reads both types the same way.
+ */
+export const ADDRESSED_PUSH_TYPE = 'application/vnd.gatehouse.image-push+json';
+
 /** The push with its SBOM's component list named by address, or undefined when it has no list to name. */
 export function addressedImageReport(report: ImageReport): ImageReport | undefined {
   const components = report.sbom?.components;

@@ -14,13 +14,10 @@
  */
 import type { Kysely, Transaction } from 'kysely';
 import { packagesFromCycloneDx, type SbomPackages } from '../images/sbom-packages.js';
-import type { Database, ImageSbomsTable, SharedTextsTable } from './schema.js';
+import type { Database } from './schema.js';
 import { textAddress } from './shared-texts.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
-/** The tables of migration 0015, until schema.ts declares them. */
-type SbomDatabase = Omit<Database, 'image_sboms'> & { image_sboms: ImageSbomsTable & { components_hash: string | null }; sbom_component_lists: SharedTextsTable };
-const withLists = (db: Db) => db as unknown as Kysely<SbomDatabase>;
 
 /** What a `components` value is replaced with in a stored envelope. */
 const placeholderOf = (hash: string) => `gatehouse:components:${hash}`;
@@ -75,7 +72,7 @@ export async function readComponentList(db: Db, hash: string): Promise<string | 
   const cache = listCacheOf(db);
   const hit = cache.get(hash);
   if (hit !== undefined) return hit;
-  const body = (await withLists(db).selectFrom('sbom_component_lists').select('body').where('hash', '=', hash).executeTakeFirst())?.body;
+  const body = (await db.selectFrom('sbom_component_lists').select('body').where('hash', '=', hash).executeTakeFirst())?.body;
   // Only what a committed transaction stored is kept: a transaction's own write may yet roll back.
   if (body !== undefined && !db.isTransaction) {
     if (cache.size >= LIST_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
@@ -87,17 +84,17 @@ export async function readComponentList(db: Db, hash: string): Promise<string | 
 /** Whether a list is stored under this address (rows are never deleted). */
 export async function componentListStored(db: Db, hash: string): Promise<boolean> {
   if (listCacheOf(db).has(hash)) return true;
-  return (await withLists(db).selectFrom('sbom_component_lists').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
+  return (await db.selectFrom('sbom_component_lists').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
 }
 
 /** Stores a list Central parsed itself, once (a concurrent writer of the same list writes the same row). */
 async function writeComponentList(db: Db, hash: string, text: string): Promise<void> {
   if (await componentListStored(db, hash)) return;
-  await withLists(db).insertInto('sbom_component_lists').values({ hash, body: text }).onConflict((oc) => oc.column('hash').doNothing()).execute();
+  await db.insertInto('sbom_component_lists').values({ hash, body: text }).onConflict((oc) => oc.column('hash').doNothing()).execute();
 }
 
 export async function readImageSbom(db: Db, digest: string): Promise<string | undefined> {
-  const row = await withLists(db).selectFrom('image_sboms').select(['sbom', 'components_hash']).where('digest', '=', digest).executeTakeFirst();
+  const row = await db.selectFrom('image_sboms').select(['sbom', 'components_hash']).where('digest', '=', digest).executeTakeFirst();
   if (!row?.components_hash) return row?.sbom;
   const list = await readComponentList(db, row.components_hash);
   if (list === undefined) throw new Error(`sbom_component_lists has no list ${row.components_hash}: the store is damaged`);
@@ -126,7 +123,7 @@ export async function writeImageSbom(db: Db, digest: string, sbom: string | Spli
   const split = typeof sbom === 'string' ? { envelope: sbom } : sbom;
   if (split.componentsHash !== undefined && split.componentsText !== undefined) await writeComponentList(db, split.componentsHash, split.componentsText);
   const row = { sbom: split.envelope, packages_hash: packagesHash, components_hash: split.componentsHash ?? null };
-  await withLists(db).insertInto('image_sboms').values({ digest, ...row })
+  await db.insertInto('image_sboms').values({ digest, ...row })
     .onConflict((oc) => oc.column('digest').doUpdateSet(row)).execute();
 }
 

@@ -91,6 +91,8 @@ export interface ImageSbomsTable {
   sbom: string;
   /** Content address of the package list the matcher reads from the SBOM ('' until computed; migration 0013): re-match works once per distinct list. */
   packages_hash: Generated<string>;
+  /** Address of the SBOM's component list in sbom_component_lists when stored apart (migration 0015); null: `sbom` is whole. */
+  components_hash: Generated<string | null>;
 }
 
 /** Texts shared by many images' vulnerability findings, by content address (migration 0013; store/shared-texts.ts). */
@@ -313,6 +315,8 @@ export interface Database {
   images: ImagesTable;
   image_finding_docs: ImageFindingDocsTable;
   image_sboms: ImageSbomsTable;
+  /** SBOM component lists by content address (migration 0015; store/image-sboms.ts). */
+  sbom_component_lists: SharedTextsTable;
   finding_texts: SharedTextsTable;
   advisory_texts: SharedTextsTable;
   findings: FindingsTable;

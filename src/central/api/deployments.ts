@@ -80,16 +80,27 @@ export const deploymentsApi: ApiModule = (app, ctx) => {
     config: { permission: 'read' },
     schema: { summary: 'One deployment: risk factors, images, violations, alerts', params: { type: 'object', properties: { id: { type: 'string', maxLength: 100 } }, required: ['id'] }, response: { 404: errorSchema } },
   }, async (req) => {
+    const id = req.params.id;
+    // Independent reads, at once: on PostgreSQL each takes its own pooled connection, so under
+    // ingest load the answer waits for the slowest of them, not for their sum. Violations and
+    // alerts need only the id; the images, the row's image list.
+    const violationsRead = ctx.db.selectFrom('violations').selectAll().where('subject_kind', '=', 'deployment').where('subject_key', '=', id).where('state', '!=', 'resolved').orderBy('severity').execute();
+    const alertsRead = ctx.db.selectFrom('events').select(['id', 'time', 'rule', 'severity']).where('type', '=', 'alert').where('deployment_id', '=', id)
+      .orderBy('time', 'desc').limit(100).execute();
+    // A 404 must not leave the other reads' rejections unhandled.
+    violationsRead.catch(() => undefined);
+    alertsRead.catch(() => undefined);
     const row = await ctx.db.selectFrom('deployments').leftJoin('sources', 'sources.id', 'deployments.source_id')
-      .selectAll('deployments').select(['sources.name as source_name', 'sources.kind as source_kind']).where('deployments.id', '=', req.params.id).executeTakeFirst();
-    if (!row) throw new ApiError(404, 'not-found', `no deployment ${req.params.id}`);
+      .selectAll('deployments').select(['sources.name as source_name', 'sources.kind as source_kind']).where('deployments.id', '=', id).executeTakeFirst();
+    if (!row) throw new ApiError(404, 'not-found', `no deployment ${id}`);
     const item = deploymentItem(row);
-    const violations = await ctx.db.selectFrom('violations').selectAll().where('subject_kind', '=', 'deployment').where('subject_key', '=', row.id).where('state', '!=', 'resolved').orderBy('severity').execute();
     const refs = item.images as string[];
     const digests = refs.map((r) => r.split('@')[1]).filter((d): d is string => !!d);
-    const images = digests.length ? await ctx.db.selectFrom('images').select(['digest', 'refs', 'summary', 'signature']).where('digest', 'in', digests).execute() : [];
-    const alerts = await ctx.db.selectFrom('events').select(['id', 'time', 'rule', 'severity']).where('type', '=', 'alert').where('deployment_id', '=', row.id)
-      .orderBy('time', 'desc').limit(100).execute();
+    const [violations, images, alerts] = await Promise.all([
+      violationsRead,
+      digests.length ? ctx.db.selectFrom('images').select(['digest', 'refs', 'summary', 'signature']).where('digest', 'in', digests).execute() : Promise.resolve([]),
+      alertsRead,
+    ]);
     return {
       ...item,
       violations: violations.map(violationItem),

@@ -146,6 +146,8 @@ export function imageReport(seed: number, i: number): ImageReport {
 
 // ---------------------------------------------------------------- events
 
+/** The Falco priority prioritySeverity (src/runtime/rules/priority.ts) maps to each rule's severity. */
+const FALCO_PRIORITY: Partial<Record<Severity, string>> = { CRITICAL: 'Critical', HIGH: 'Error', MEDIUM: 'Warning', LOW: 'Notice' };
 const RULES: { id: string; title: string; severity: Severity; proc: string; cmd: string; file?: string }[] = [
   { id: 'Terminal shell in container', title: 'Terminal shell in container', severity: 'HIGH', proc: 'bash', cmd: 'bash -il' },
   { id: 'Read sensitive file untrusted', title: 'Read sensitive file untrusted', severity: 'HIGH', proc: 'cat', cmd: 'cat /etc/shadow', file: '/etc/shadow' },
@@ -199,7 +201,8 @@ export function nodeEvent(run: string, node: number, k: number, pods: readonly S
       id: rule.id, kind: 'runtime', severity: rule.severity, title: rule.title,
       detail: `${rule.title} (user=root user_loginuid=-1 container_id=${container.id} container_name=app image=${pod.image} proc.name=${rule.proc} proc.cmdline=${rule.cmd} parent=runc${rule.file ? ` file=${rule.file}` : ''} k8s.ns=${pod.namespace} k8s.pod=${pod.name})`,
       resource: { host: nodeName(node), k8s, container },
-      data: { source: 'syscall', rule: rule.id, output_fields: { 'proc.name': rule.proc, 'proc.cmdline': rule.cmd, 'user.name': 'root', ...(rule.file ? { 'fd.name': rule.file } : {}) } },
+      // As alertToFinding writes a sensor's alert: its Falco priority is what incident correlation reads.
+      data: { source: 'syscall', rule: rule.id, priority: FALCO_PRIORITY[rule.severity], output_fields: { 'proc.name': rule.proc, 'proc.cmdline': rule.cmd, 'user.name': 'root', ...(rule.file ? { 'fd.name': rule.file } : {}) } },
     },
   };
 }

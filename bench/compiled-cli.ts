@@ -58,6 +58,7 @@ export function compiledCli(log: (line: string) => void = (l) => process.stderr.
   // Resolved from dist/ as from an install: packages, the policy packs, the console, "type".
   cpSync(join(ROOT, 'package.json'), join(building, 'package.json'));
   for (const name of ['node_modules', 'policies', 'web']) symlinkSync(join(ROOT, name), join(building, name));
+  pruneOldBuilds(dirname(cache));
   // Another bench may have built the same tree meanwhile and be running from it: keep its copy.
   if (existsSync(entry)) rmSync(building, { recursive: true, force: true });
   else {
@@ -65,4 +66,13 @@ export function compiledCli(log: (line: string) => void = (l) => process.stderr.
     renameSync(building, cache);
   }
   return entry;
+}
+
+/** Builds of other trees untouched for a day (~8 MB each): no bench still runs from them. */
+function pruneOldBuilds(dir: string): void {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (name.startsWith('cli-') && statSync(p).mtimeMs < dayAgo) rmSync(p, { recursive: true, force: true });
+  }
 }

@@ -8,6 +8,7 @@ import { query, type Page } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
 import { SEVERITIES, type DeploymentVulnerability } from '../api/types';
 import { ErrorNote, Loading, Section, SeverityBadge, shortDigest } from './bits';
+import { currentSearchParams } from '../api/url';
 
 const LIMIT = 1000;
 
@@ -16,7 +17,7 @@ export function DeploymentVulnerabilities({ id, images }: { id: string; images: 
   const severity = params.get('vulnSeverity') ?? '';
   const fixable = params.get('fixable') === 'true';
   const set = (name: string, value: string | null) => {
-    const next = new URLSearchParams(params);
+    const next = currentSearchParams();
     if (value) next.set(name, value); else next.delete(name);
     setParams(next, { replace: true });
   };

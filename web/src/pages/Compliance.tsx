@@ -12,6 +12,7 @@ import { useApi, useLiveChanges } from '../api/hooks';
 import type { Source } from '../api/types';
 import { ErrorNote, Loading, When } from '../components/bits';
 import '../components/compliance.css';
+import { currentSearchParams } from '../api/url';
 
 const STATUSES = ['fail', 'manual', 'pass', 'not-applicable'] as const;
 type Status = (typeof STATUSES)[number];
@@ -41,7 +42,7 @@ export function Compliance() {
   const [downloadError, setDownloadError] = useState<string | null>(null);
 
   const set = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(params);
+    const next = currentSearchParams();
     for (const [k, v] of Object.entries(changes)) if (v) next.set(k, v); else next.delete(k);
     setParams(next);
   };

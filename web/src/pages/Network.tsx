@@ -14,6 +14,7 @@ import type { GraphEdge, GraphNode, NetworkGraph } from '../api/types';
 import { ErrorNote, Loading, When } from '../components/bits';
 import { Filters, useFilters } from '../components/Filters';
 import { NetworkGraphView, type Selection } from '../components/NetworkGraphView';
+import { currentSearchParams } from '../api/url';
 
 /** The time windows offered for observed edges: `since` is sent as an RFC 3339 time. */
 export const WINDOWS: Record<string, number> = { '1h': 3600, '24h': 86_400, '7d': 7 * 86_400, '30d': 30 * 86_400 };
@@ -40,7 +41,7 @@ export function Network() {
   const refresh = () => { setStale(false); reload(); };
   const selected: Selection = params.get('node') ? { kind: 'node', id: params.get('node')! } : params.get('edge') ? { kind: 'edge', id: params.get('edge')! } : null;
   const setSelected = (s: Selection) => {
-    const next = new URLSearchParams(params);
+    const next = currentSearchParams();
     next.delete('node'); next.delete('edge');
     if (s) next.set(s.kind, s.id);
     setParams(next, { replace: true });

@@ -12,6 +12,7 @@ import { ApiError } from '../api/client';
 import { useApi, useLiveChanges } from '../api/hooks';
 import { dryRunPolicy, packOf, PolicyProblems, uploadPack, type DryRunResult, type PolicyItem } from '../api/policies';
 import { ErrorNote, Loading, Section, SeverityBadge } from '../components/bits';
+import { currentSearchParams } from '../api/url';
 
 /** The yaml library is loaded with the page's first YAML, not with the console's first load. */
 async function toYaml(doc: unknown): Promise<string> {
@@ -41,7 +42,7 @@ export function Policies() {
   const subject = params.get('subject') ?? '';
   const stage = params.get('stage') ?? '';
   const text = params.get('q') ?? '';
-  const set = (k: string, v: string | null) => { const next = new URLSearchParams(params); if (v) next.set(k, v); else next.delete(k); setParams(next, { replace: k === 'q' }); };
+  const set = (k: string, v: string | null) => { const next = currentSearchParams(); if (v) next.set(k, v); else next.delete(k); setParams(next, { replace: k === 'q' }); };
 
   const items = useMemo(() => (data?.items ?? []).filter((p) => (!subject || p.subject === subject) && (!stage || p.stages.includes(stage))
     && (!text || `${p.id} ${p.name} ${p.pack} ${p.category ?? ''}`.toLowerCase().includes(text.toLowerCase()))), [data, subject, stage, text]);

@@ -12,6 +12,7 @@ import { useLiveChanges } from '../api/hooks';
 import { vulnCount, type Image } from '../api/types';
 import { ErrorNote, Loading, Section, When, age, shortDigest } from '../components/bits';
 import { WatchTags } from '../components/WatchTags';
+import { currentSearchParams } from '../api/url';
 
 interface Watch { id: string; registry: string; repository: string; target: string; createdAt: string; lastRunAt?: string | null; lastError?: string | null; tags?: number | null }
 
@@ -103,7 +104,7 @@ export function Registries() {
         <div><dt>Critical or high</dt><dd data-testid="vulnerable-count">{rows.filter(vulnerable).length}</dd></div>
       </dl>
       <p className="actions">
-        <label><input type="checkbox" checked={onlyFlagged} onChange={(e) => { setOnlyFlagged(e.target.checked); const next = new URLSearchParams(params); if (e.target.checked) next.set('flagged', '1'); else next.delete('flagged'); setParams(next, { replace: true }); }} /> Only tags with a problem (old, unsigned or critical/high)</label>
+        <label><input type="checkbox" checked={onlyFlagged} onChange={(e) => { setOnlyFlagged(e.target.checked); const next = currentSearchParams(); if (e.target.checked) next.set('flagged', '1'); else next.delete('flagged'); setParams(next, { replace: true }); }} /> Only tags with a problem (old, unsigned or critical/high)</label>
       </p>
 
       {repos.length === 0 ? <p className="muted">{rows.length ? 'No tag with a problem.' : 'No image yet: push a scan with gatehouse image scan IMAGE --server URL.'}</p> : repos.map(([name, tags]) => (

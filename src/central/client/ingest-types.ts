@@ -2,8 +2,8 @@
  * Bodies of Central's ingest routes (`POST /api/v1/ingest/...`). The CLI and the sensor
  * send these; Central's routes validate them with JSON schemas built beside the routes.
  */
-import { createHash } from 'node:crypto';
 import type { Finding } from '../../findings/finding.js';
+import { textAddress } from '../content-address.js';
 
 /** `POST /api/v1/ingest/images`: what `image scan`, `image sbom` and `image verify` found about one image. */
 export interface ImageReport {
@@ -34,13 +34,9 @@ export interface ImageReport {
   db?: { version?: string; updatedAt?: string };
 }
 
-/**
- * The address of an SBOM's component list: 192 bits of the SHA-256 of its JSON text
- * (JSON.stringify), base64url, as Central computes it over the lists it stores
- * (store/shared-texts.ts textAddress).
- */
+/** The address of an SBOM's component list: of its JSON text, as Central computes it over the lists it stores. */
 export function sbomComponentsAddress(components: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(components)).digest('base64url').slice(0, 32);
+  return textAddress(JSON.stringify(components));
 }
 
 /**

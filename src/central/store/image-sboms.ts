@@ -15,7 +15,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { packagesFromCycloneDx, type SbomPackages } from '../images/sbom-packages.js';
 import type { Database } from './schema.js';
-import { textAddress } from './shared-texts.js';
+import { textAddress } from '../content-address.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 

@@ -11,7 +11,7 @@
  * is not looked up again in that store (a deleting clean-up, if one is ever added, must clear
  * `committedByStore`).
  */
-import { createHash } from 'node:crypto';
+import { textAddress } from '../content-address.js';
 import type { Kysely, Transaction } from 'kysely';
 import { chunks } from './json.js';
 import type { Database } from './schema.js';
@@ -25,10 +25,6 @@ export interface SharedTexts {
   advisories: Record<string, string>;
 }
 
-/** 192 bits of SHA-256, base64url (32 characters). */
-export function textAddress(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 32);
-}
 
 // Texts repeat push after push: remember their addresses rather than hash them again. Bounded.
 const addressOf = new Map<string, string>();

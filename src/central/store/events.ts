@@ -7,7 +7,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import { withFingerprint } from '../../findings/fingerprint.js';
 import type { EventBatch, IngestEvent } from '../client/ingest-types.js';
-import { chunks, fromJson, isPostgres, jsonRecordset, toJson } from './json.js';
+import { bulkInserts, chunks, fromJson, isPostgres, toJson } from './json.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
 import { deploymentId } from '../live/deployments.js';
 import { AlertOwners } from '../live/alert-owner.js';
@@ -88,10 +88,8 @@ const EVENT_COLUMNS = ['id', 'type', 'source_kind', 'cluster', 'host', 'time', '
  * VALUES (11,000 parameters, under its 32,766).
  */
 async function insertNewEvents(db: Transaction<Database> | Kysely<Database>, rows: readonly EventsTable[]): Promise<Set<string>> {
-  const pg = isPostgres(db);
   const inserted = new Set<string>();
-  for (const part of chunks([...rows], pg ? 10_000 : 1000)) {
-    const insert = pg ? db.insertInto('events').columns(EVENT_COLUMNS).expression(jsonRecordset(part, EVENT_COLUMNS.map((c) => [c, 'text'] as const))) : db.insertInto('events').values(part);
+  for (const insert of bulkInserts(db, 'events', rows, EVENT_COLUMNS.map((c) => [c, 'text'] as const), 1000)) {
     for (const r of await insert.onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) inserted.add(r.id);
   }
   return inserted;

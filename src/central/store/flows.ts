@@ -18,7 +18,7 @@ import type { ObservedFlow } from '../../network/flow.js';
 import type { GraphEndpoint, ObservedEdgeInput } from '../../network/graph.js';
 import type { NetworkIndex } from '../network/endpoints.js';
 import type { EventBatch } from '../client/ingest-types.js';
-import { chunks, isPostgres, jsonRecordset } from './json.js';
+import { bulkInserts, chunks, type RecordsetColumn } from './json.js';
 import type { Database, FlowEdgeHoursTable, FlowEdgesTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -56,11 +56,9 @@ export async function storeFlowEvents(db: Db, source: EventBatch['source'], even
  */
 export async function storeFlowBatches(db: Db, batches: readonly { source: EventBatch['source']; events: readonly FlowEvent[] }[], now: string, index: NetworkIndex): Promise<number[]> {
   const counts = batches.map(() => 0);
-  const pg = isPostgres(db);
   const fresh = new Set<string>();
-  for (const part of chunks([...new Set(batches.flatMap((b) => b.events.map((e) => e.id)))], pg ? 10_000 : 500)) {
-    const ids = part.map((id) => ({ id, received_at: now }));
-    const insert = pg ? db.insertInto('flow_ids').columns(['id', 'received_at']).expression(jsonRecordset(ids, [['id', 'text'], ['received_at', 'text']])) : db.insertInto('flow_ids').values(ids);
+  const ids = [...new Set(batches.flatMap((b) => b.events.map((e) => e.id)))].map((id) => ({ id, received_at: now }));
+  for (const insert of bulkInserts(db, 'flow_ids', ids, [['id', 'text'], ['received_at', 'text']], 500)) {
     for (const r of await insert.onConflict((oc) => oc.column('id').doNothing()).returning('id').execute()) fresh.add(r.id);
   }
   if (fresh.size === 0) return counts;
@@ -111,29 +109,26 @@ export async function storeFlowBatches(db: Db, batches: readonly { source: Event
     bytes: sql.raw<number | null>(`case when excluded.bytes is null then ${t}.bytes when ${t}.bytes is null then excluded.bytes else ${t}.bytes + excluded.bytes end`),
     mesh_flows: sql.raw<number>(`${t}.mesh_flows + excluded.mesh_flows`),
   });
-  // SQLite: ~22 columns, 500 rows stay well under its 32,766 parameters. PostgreSQL: one JSON parameter (jsonRecordset).
-  for (const part of chunks([...edges.values()], pg ? 10_000 : 500)) {
-    const insert = pg ? db.insertInto('flow_edges').columns(EDGE_COLUMNS.map(([c]) => c)).expression(jsonRecordset(part, EDGE_COLUMNS)) : db.insertInto('flow_edges').values(part);
+  // SQLite: ~22 columns, 500 rows stay well under its 32,766 parameters.
+  for (const insert of bulkInserts(db, 'flow_edges', [...edges.values()], EDGE_COLUMNS, 500)) {
     await insert.onConflict((oc) => oc.column('edge_key').doUpdateSet({
       ...on('flow_edges'), dst_dns: sql<string | null>`coalesce(flow_edges.dst_dns, excluded.dst_dns)`,
     })).execute();
   }
-  for (const part of chunks([...hours.values()], pg ? 10_000 : 1000)) {
-    const insert = pg ? db.insertInto('flow_edge_hours').columns(HOUR_COLUMNS.map(([c]) => c)).expression(jsonRecordset(part, HOUR_COLUMNS)) : db.insertInto('flow_edge_hours').values(part);
+  for (const insert of bulkInserts(db, 'flow_edge_hours', [...hours.values()], HOUR_COLUMNS, 1000)) {
     await insert.onConflict((oc) => oc.columns(['edge_key', 'bucket']).doUpdateSet(on('flow_edge_hours'))).execute();
   }
   await pruneFlowIds(db, now);
   return counts;
 }
 
-type Column<T> = readonly [keyof T & string, 'text' | 'integer' | 'bigint'];
 const COUNT_COLUMNS = [['first_seen', 'text'], ['last_seen', 'text'], ['connections', 'bigint'], ['bytes', 'bigint'], ['mesh_flows', 'bigint']] as const;
-const EDGE_COLUMNS: readonly Column<FlowEdgesTable>[] = [
+const EDGE_COLUMNS: readonly RecordsetColumn<FlowEdgesTable>[] = [
   ...(['edge_key', 'source_id', 'cluster', 'host', 'src_id', 'src_kind', 'src_label', 'src_namespace', 'src_name', 'src_workload_kind',
     'dst_id', 'dst_kind', 'dst_label', 'dst_namespace', 'dst_name', 'dst_workload_kind', 'dst_dns', 'protocol'] as const).map((c) => [c, 'text'] as const),
   ['port', 'integer'], ...COUNT_COLUMNS,
 ];
-const HOUR_COLUMNS: readonly Column<FlowEdgeHoursTable>[] = [['edge_key', 'text'], ['bucket', 'text'], ...COUNT_COLUMNS];
+const HOUR_COLUMNS: readonly RecordsetColumn<FlowEdgeHoursTable>[] = [['edge_key', 'text'], ['bucket', 'text'], ...COUNT_COLUMNS];
 
 interface Counts {
   first_seen: string;

@@ -68,12 +68,14 @@ export function loadBusAccess(credsFile?: string, tlsCaFile?: string): BusAccess
   return access;
 }
 
-/*
- * Every bus connection sets noAsyncTraces: otherwise nats.js builds two Error objects (stack
- * captured) per request — every JetStream publish and pull — to decorate a timeout that
- * rarely comes: a third of a fleet publisher's CPU per message (bench/fleet, session 7).
- * Our errors are reported by message only (describeError).
+/**
+ * What every bus connection sets: it reconnects forever (an outage of NATS is waited out).
+ * noAsyncTraces: otherwise nats.js builds two Error objects (stack captured) per request —
+ * every JetStream publish and pull — to decorate a timeout that rarely comes: a third of a
+ * fleet publisher's CPU per message (bench/fleet, session 7). Our errors are reported by
+ * message only (describeError).
  */
+const CONNECTION = { reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, pingInterval: 10_000, noAsyncTraces: true } as const;
 
 /** A connection options fragment with the process's access. */
 function withAccess(access: BusAccess): { authenticator?: Authenticator; tls?: TlsOptions } {
@@ -81,11 +83,11 @@ function withAccess(access: BusAccess): { authenticator?: Authenticator; tls?: T
 }
 
 /**
- * connectBus with the process's access: a connection that keeps reconnecting forever
+ * A connection with the process's access that keeps reconnecting forever
  * (an outage of NATS is waited out, not fatal), including when the first attempt fails.
  */
 export function connectBusWithAccess(servers: string[], name: string, access: BusAccess = processAccess): Promise<NatsConnection> {
-  return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000, noAsyncTraces: true, ...withAccess(access) });
+  return connect({ servers, name, ...CONNECTION, waitOnFirstConnect: true, ...withAccess(access) });
 }
 
 /**
@@ -98,7 +100,7 @@ export async function connectBusUntil(servers: string[], name: string, signal: A
   for (;;) {
     if (signal.aborted) throw new Error('connection given up');
     try {
-      const nc = await connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: false, pingInterval: 10_000, timeout: 5000, noAsyncTraces: true, ...withAccess(access) });
+      const nc = await connect({ servers, name, ...CONNECTION, waitOnFirstConnect: false, timeout: 5000, ...withAccess(access) });
       if (!signal.aborted) return nc;
       await nc.close().catch(() => undefined);
     } catch {

@@ -10,7 +10,6 @@
  * messages (BusMessage, Nats-Msg-Id = the event's id) are what older sensors send, and
  * Central still reads them.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { UserError } from '../../util/errors.js';
 import type { EventBatch, IngestEvent } from './ingest-types.js';
@@ -127,14 +126,6 @@ export function parseNatsUrl(url: string, flag = '--nats'): string[] {
     if (!['nats:', 'tls:'].includes(u.protocol) || !u.hostname) throw new UserError(`${flag}: "${s}" is not a nats://HOST:PORT URL`, 'usage');
   }
   return servers;
-}
-
-/**
- * A connection that keeps reconnecting forever (an outage of NATS is waited out, not fatal),
- * including when the first attempt fails.
- */
-export function connectBus(servers: string[], name: string): Promise<NatsConnection> {
-  return connect({ servers, name, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, waitOnFirstConnect: true, pingInterval: 10_000 });
 }
 
 /** A NATS URL without credentials, for messages. */

@@ -26,15 +26,14 @@
  * bench/central/push-cpu.ts measures an image worker's CPU a push in one thread.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes, createHash } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { addressedImageReport, type ImageReport } from '../src/central/client/ingest-types.js';
-import { buildImageFixture, type ImageFixture } from './central/fixtures.js';
+import { buildImageFixture, ingestReport, type ImageFixture } from './central/fixtures.js';
 import { compiledCli } from './compiled-cli.js';
-import { imageRef } from './central/inventory.js';
 import type { RematchFigures, SeedResult } from './central/seed.js';
 import { cachedPath, cacheHas } from '../test/helpers/components.js';
 import { freshDatabase, postgresAvailable, type FreshDatabase } from '../test/helpers/postgres.js';
@@ -132,23 +131,6 @@ async function timed(n: number, fn: (i: number) => Promise<void>): Promise<numbe
   return out;
 }
 
-/**
- * Scan `k` of an ingest row: a new build of a deployed image's tag. `newList`: its component
- * list differs from every other push's (one package's version is this build's own).
- */
-function ingestReport(fx: ImageFixture, store: string, row: string, k: number, newList = false): ImageReport {
-  const digest = `sha256:${createHash('sha256').update(`bench-central-ingest-${store}-${row}-${k}`).digest('hex')}`;
-  const components = fx.sbom.components as Record<string, unknown>[];
-  const own = newList ? components.map((c, i) => (i === 1 + (k % (components.length - 1)) ? { ...c, version: `${String(c.version)}+b${k}`, purl: `${String(c.purl)}-b${k}` } : c)) : components;
-  return {
-    // A new build of a deployed image's tag (bench/central/inventory.ts imageRef without its pin): the live evaluator re-scores the deployments running it.
-    image: { digest, refs: [imageRef(k * 7 % DEPLOYMENTS).replace(/@.*$/, '')], os: { family: 'debian', version: '12' }, created: '2026-11-20T08:00:00Z', layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 30_000_000, createdBy: 'debootstrap' }] },
-    sbom: { ...fx.sbom, serialNumber: `urn:uuid:00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}`, components: own },
-    findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
-    db: { version: fx.dbVersion },
-  };
-}
-
 /** A push's bodies: by address (what `image scan --server` sends first), and whole. */
 interface PushBodies { addressed?: string; whole: string }
 function pushBodies(report: ImageReport, byAddress: boolean): PushBodies {
@@ -227,9 +209,9 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
 
     // Ingest: distinct digests, four requests in flight; three rows (IngestFigures).
     const rows = {
-      whole: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'whole', k), false)),
-      known: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'known', k), true)),
-      fresh: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, store, 'new', k, true), true)),
+      whole: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, DEPLOYMENTS, `${store}-whole`, k), false)),
+      known: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, DEPLOYMENTS, `${store}-known`, k), true)),
+      fresh: Array.from({ length: INGEST_SCANS }, (_, k) => pushBodies(ingestReport(fx, DEPLOYMENTS, `${store}-new`, k, true), true)),
     };
     const bodies = rows.whole.map((b) => b.whole);
     // The ingest floor: JSON.parse of the same bodies on one core (the least any server must do per scan).

@@ -5,6 +5,7 @@
  * be), a vulnerability DB made by the real feed importer (those PyPA advisories plus a Debian
  * tracker over the image's own source packages), and the real CycloneDX writer and matcher.
  */
+import { createHash } from 'node:crypto';
 import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openImage } from '../../src/image/index.js';
@@ -15,6 +16,8 @@ import { VulnDb } from '../../src/vuln/db.js';
 import { importPath } from '../../src/vuln/feeds/index.js';
 import { scanInventoryDetailed } from '../../src/vuln/scan.js';
 import { vulnDbVersion } from '../../src/central/images/db-version.js';
+import type { ImageReport } from '../../src/central/client/ingest-types.js';
+import { imageRef } from './inventory.js';
 
 export const PACKAGES_PER_IMAGE = 500;
 
@@ -97,4 +100,22 @@ export async function buildImageFixture(ociDir: string, pypaDir: string, work: s
   } finally {
     if (!closed) db.close();
   }
+}
+
+/**
+ * Scan `k` of an ingest run named `key` (bench:central's rows, bench/central/push-cpu.ts): a new
+ * build of the tag of one of `deployments` deployed images. `newList`: its component list
+ * differs from every other push's (one package's version is this build's own).
+ */
+export function ingestReport(fx: ImageFixture, deployments: number, key: string, k: number, newList = false): ImageReport {
+  const digest = `sha256:${createHash('sha256').update(`bench-central-ingest-${key}-${k}`).digest('hex')}`;
+  const components = fx.sbom.components as Record<string, unknown>[];
+  const own = newList ? components.map((c, i) => (i === 1 + (k % (components.length - 1)) ? { ...c, version: `${String(c.version)}+b${k}`, purl: `${String(c.purl)}-b${k}` } : c)) : components;
+  return {
+    // A new build of a deployed image's tag (inventory.ts imageRef without its pin): the live evaluator re-scores the deployments running it.
+    image: { digest, refs: [imageRef(k * 7 % deployments).replace(/@.*$/, '')], os: { family: 'debian', version: '12' }, created: '2026-11-20T08:00:00Z', layers: [{ digest: `sha256:${'1'.repeat(64)}`, size: 30_000_000, createdBy: 'debootstrap' }] },
+    sbom: { ...fx.sbom, serialNumber: `urn:uuid:00000000-0000-4000-8000-${k.toString(16).padStart(12, '0')}`, components: own },
+    findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
+    db: { version: fx.dbVersion },
+  };
 }

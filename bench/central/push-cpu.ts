@@ -12,25 +12,17 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
-import { addressedImageReport, type ImageReport } from '../../src/central/client/ingest-types.js';
+import { addressedImageReport } from '../../src/central/client/ingest-types.js';
 import { preparePush } from '../../src/central/images/push-work.js';
 import { encodeVulnerabilities, splitVulnerability, type StoredFinding } from '../../src/central/store/image-findings.js';
 import { withFingerprint } from '../../src/findings/fingerprint.js';
 import { cachedPath, cacheHas } from '../../test/helpers/components.js';
-import { buildImageFixture } from './fixtures.js';
+import { buildImageFixture, ingestReport } from './fixtures.js';
 
 const N = Number(process.argv[2] ?? 300);
+/** bench:central's full size: the pushed tags are its deployed images'. */
+const DEPLOYMENTS = 15_000;
 const root = join(import.meta.dirname, '..', '..');
-
-function report(fx: Awaited<ReturnType<typeof buildImageFixture>>, k: number, salt: string): ImageReport {
-  const digest = `sha256:${k.toString(16).padStart(64, '0')}`;
-  return {
-    image: { digest, refs: ['registry.example/bench/app:1'], os: { family: 'debian', version: '12' } },
-    sbom: { ...fx.sbom, serialNumber: `urn:uuid:${salt}-${k}` },
-    findings: fx.findings.map((f) => ({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest } } })) as ImageReport['findings'],
-    db: { version: fx.dbVersion },
-  };
-}
 
 const cpuMs = (fn: () => void): number => {
   const c = process.cpuUsage();
@@ -45,10 +37,10 @@ if (!cacheHas('oci', 'index.json')) {
   const work = mkdtempSync(join(tmpdir(), 'gatehouse-push-cpu-'));
   try {
     const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
-    const whole = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(report(fx, k, 'w'))));
-    const known = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(addressedImageReport(report(fx, k, 'k')))));
+    const whole = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(ingestReport(fx, DEPLOYMENTS, 'push-cpu-whole', k))));
+    const known = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(addressedImageReport(ingestReport(fx, DEPLOYMENTS, 'push-cpu-known', k)))));
     const unknownList = (k: number) => {
-      const r = report(fx, k, 'u');
+      const r = ingestReport(fx, DEPLOYMENTS, 'push-cpu-unknown', k);
       return Buffer.from(JSON.stringify({ ...r, sbom: { ...r.sbom, components: `${k.toString(36).padStart(8, '0')}${'A'.repeat(24)}` } }));
     };
     const unknown = Array.from({ length: N }, (_, k) => unknownList(k));

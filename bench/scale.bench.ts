@@ -45,7 +45,7 @@ for (const deployments of SIZES) {
   const db = await freshDatabase();
   const nats = await startNats();
   try {
-    const f = await runFleet({ nats: nats.url, database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(FROM_SOURCE ? {} : { centralEntry: compiledCli() }), ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
+    const f = await runFleet({ nats: nats.url, natsPid: nats.pid(), database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(FROM_SOURCE ? {} : { centralEntry: compiledCli() }), ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
     results.push(f);
     console.log(`\n${describeFigures(f, RATE).join('\n')}\n`);
   } finally {
@@ -69,4 +69,6 @@ if (results.length > 1) {
   row('Central RSS peak', (r) => `${Math.max(...r.centralRssPeakMiB).toFixed(0)} MiB`);
   row('Central CPU ms/event', (r) => r.cpuMsPerEvent.central.toFixed(3));
   row('PostgreSQL CPU ms/event', (r) => r.cpuMsPerEvent.postgres.toFixed(3));
+  row('publishers CPU ms/event', (r) => r.cpuMsPerEvent.publishers.toFixed(3));
+  row('nats-server CPU ms/event', (r) => (Number.isNaN(r.cpuMsPerEvent.nats) ? 'not measured' : r.cpuMsPerEvent.nats.toFixed(3)));
 }

@@ -48,6 +48,8 @@ export interface FleetOptions {
   centralNodeArgs?: string[];
   /** The CLI the Centrals run (default bin/gatehouse.mjs, from source; benches pass the compiled one). */
   centralEntry?: string;
+  /** nats-server's pid, when this machine runs it: its CPU over the measured window is counted per event too. */
+  natsPid?: number;
   log?: (line: string) => void;
 }
 
@@ -64,8 +66,8 @@ export interface FleetFigures {
   riskList: Percentiles; detail: Percentiles;
   dbBytesPerEvent: number; dbGiBPerDayAtRate: number;
   centralRssMiB: number[]; centralRssPeakMiB: number[];
-  /** CPU seconds per 1,000 events stored: Central(s), PostgreSQL backends, publishers. */
-  cpuMsPerEvent: { central: number; postgres: number; publishers: number };
+  /** CPU seconds per 1,000 events stored: Central(s), PostgreSQL backends, publishers, nats-server (NaN when its pid is not known). */
+  cpuMsPerEvent: { central: number; postgres: number; publishers: number; nats: number };
   load: [number, number, number];
 }
 
@@ -176,6 +178,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     const base = await storedNow();
     const cpuCentral0 = centrals.map((c) => procCpuSeconds(c.pid));
     const pg0 = postgresCpu(dbName);
+    const nats0 = o.natsPid === undefined ? NaN : procCpuSeconds(o.natsPid);
 
     log(`publishing ${o.eventsPerSec} events/s for ${o.seconds} s from ${publishersN} publisher processes`);
     const run = `sim${o.seed}-${Date.now().toString(36)}`;
@@ -255,6 +258,8 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     let cpuPg = 0;
     for (const [pid, cpu] of postgresCpu(dbName)) cpuPg += cpu - (pg0.get(pid) ?? 0);
     const cpuPublishers = counters.reduce((n, c) => n + c.cpuSeconds, 0);
+    // The same window as Central's and PostgreSQL's: from before the first publish to the last commit.
+    const cpuNats = o.natsPid === undefined ? NaN : procCpuSeconds(o.natsPid) - nats0;
     const grown = (await dbSize()) - size0;
     // The publishing window by the publishers' own clocks: their start-up (tsx, the fleet model) is not publishing time.
     const firstStart = Math.min(...counters.map((c) => c.startedAt ?? Infinity));
@@ -274,7 +279,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
       lagSeconds: pct(lags), backlogMax, riskList: pct(riskList), detail: pct(detail),
       dbBytesPerEvent: perEvent, dbGiBPerDayAtRate: (perEvent * o.eventsPerSec * 86_400) / 2 ** 30,
       centralRssMiB: centrals.map((c) => rssMiB(c.pid)), centralRssPeakMiB: centrals.map((c, i) => Math.max(rssPeak[i]!, peakMiB(c.pid))),
-      cpuMsPerEvent: { central: ms(cpuCentral), postgres: ms(cpuPg), publishers: ms(cpuPublishers) },
+      cpuMsPerEvent: { central: ms(cpuCentral), postgres: ms(cpuPg), publishers: ms(cpuPublishers), nats: ms(cpuNats) },
       load,
     };
   } catch (e) {
@@ -303,7 +308,7 @@ export function describeFigures(f: FleetFigures, eventsPerSec: number): string[]
     l('deployment detail under load', p(f.detail), 'goal p99 ≤ 200 ms'),
     l('PostgreSQL growth', `${f.dbBytesPerEvent.toFixed(0)} B/event; ${f.dbGiBPerDayAtRate.toFixed(0)} GiB/day at ${eventsPerSec}/s`, 'RHACS DB: 32 cores / 32 GiB'),
     l('Central RSS now / peak', `${f.centralRssMiB.map((x) => x.toFixed(0)).join(', ')} / ${f.centralRssPeakMiB.map((x) => x.toFixed(0)).join(', ')} MiB`, 'RHACS Central: 6 cores / 16 GiB'),
-    l('CPU ms per event', `Central ${f.cpuMsPerEvent.central.toFixed(3)}, PostgreSQL ${f.cpuMsPerEvent.postgres.toFixed(3)}, publishers ${f.cpuMsPerEvent.publishers.toFixed(3)}`),
+    l('CPU ms per event', `Central ${f.cpuMsPerEvent.central.toFixed(3)}, PostgreSQL ${f.cpuMsPerEvent.postgres.toFixed(3)}, publishers ${f.cpuMsPerEvent.publishers.toFixed(3)}, nats-server ${Number.isNaN(f.cpuMsPerEvent.nats) ? 'not measured' : f.cpuMsPerEvent.nats.toFixed(3)}`),
     l('machine load (1/5/15 min)', f.load.map((x) => x.toFixed(2)).join(' ')),
   ];
 }

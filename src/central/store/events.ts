@@ -74,7 +74,7 @@ export async function storeEventBatches(db: Transaction<Database> | Kysely<Datab
     results[batch]!.stored++;
     if (row.deployment_id) deployments[batch]!.add(row.deployment_id);
   });
-  await openReviewViolations(db, rows.filter((r) => inserted.has(r.id)), now);
+  await openReviewViolations(db, rows.flatMap((row, i) => (inserted.has(row.id) ? [{ row, finding: candidates[i]!.finding, data: candidates[i]!.e.data }] : [])), now);
   return results.map((r, b) => ({ stored: r.stored, duplicates: batches[b]!.events.length - r.stored, deployments: [...deployments[b]!] }));
 }
 
@@ -206,15 +206,16 @@ async function readOwners(db: Transaction<Database> | Kysely<Database>, sourceId
 
 /**
  * An event that says it needs review (a break-glass use at admission) opens a violation of
- * its own, active until someone resolves it: every use is reviewed once.
+ * its own, active until someone resolves it: every use is reviewed once. Read from the
+ * event's own finding and data, not by parsing the body just built from them (that parse of
+ * every stored event was ~5% of the store path's main-thread time).
  */
-async function openReviewViolations(db: Transaction<Database> | Kysely<Database>, rows: readonly EventsTable[], now: string): Promise<void> {
-  for (const r of rows) {
-    const body = JSON.parse(r.body) as { finding?: Finding; data?: { needsReview?: unknown } };
-    if (body.data?.needsReview !== true || !body.finding) continue;
+async function openReviewViolations(db: Transaction<Database> | Kysely<Database>, stored: readonly { row: EventsTable; finding: Finding | undefined; data: IngestEvent['data'] }[], now: string): Promise<void> {
+  for (const { row: r, finding, data } of stored) {
+    if (data?.needsReview !== true || !finding) continue;
     await db.insertInto('violations').values({
-      id: `review-${r.id}`.slice(0, 200), policy_id: body.finding.policy?.id ?? body.finding.id, stage: r.source_kind === 'admission' ? 'deploy' : 'runtime',
-      subject_kind: 'event', subject_key: r.id, severity: body.finding.severity, title: body.finding.title, body: r.body,
+      id: `review-${r.id}`.slice(0, 200), policy_id: finding.policy?.id ?? finding.id, stage: r.source_kind === 'admission' ? 'deploy' : 'runtime',
+      subject_kind: 'event', subject_key: r.id, severity: finding.severity, title: finding.title, body: r.body,
       state: 'active', exception_id: null, first_seen: now, last_seen: now, resolved_at: null,
     }).execute();
   }

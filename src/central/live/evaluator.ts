@@ -18,7 +18,8 @@ import { describeError } from '../../util/errors.js';
 import type { CentralPolicies } from '../policies.js';
 import { prepareCluster, scoreDeployment, type ImageRiskInput, type PreparedCluster, type SeverityCounts } from '../risk/index.js';
 import { chunks, fromJson, toJson } from '../store/json.js';
-import type { Database } from '../store/schema.js';
+import type { Database, DeploymentsTable } from '../store/schema.js';
+import type { Finding } from '../../findings/finding.js';
 import { reconcileViolations, resolveSubject } from '../store/violations.js';
 import { deploymentId, imagesOf, isDeployment, labelsOf } from './deployments.js';
 import { workloadKindOf } from '../../kube/workload-kinds.js';
@@ -58,6 +59,21 @@ const ALERT_WINDOW_MS = 24 * 3_600_000;
 
 /** Objects read per query when a source is loaded. */
 const LOAD_PAGE = 2000;
+
+/**
+ * Deployments evaluated between two writes: their rows and violations go in one transaction
+ * (one commit, and on PostgreSQL one BEGIN/COMMIT round trip pair, per batch instead of per
+ * deployment), and the pass yields to the event loop after each. Small enough that a batch's
+ * transaction holds SQLite's one connection for a few milliseconds at most.
+ */
+const WRITE_BATCH = 25;
+
+/** What evaluating one deployment decided, written with its batch (writeDeployments). */
+interface DeploymentWrite {
+  row: Omit<DeploymentsTable, 'first_seen'>;
+  exists: boolean;
+  findings: Finding[];
+}
 
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
 
@@ -229,12 +245,17 @@ export class LiveEvaluator implements ChangeListener {
     }
     const now = this.now();
     const alerts = await this.alertCounts(sourceId, now, ids);
-    let count = 0;
+    let batch: DeploymentWrite[] = [];
     for (const t of targets) {
-      await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id));
-      if (++count % 25 === 0) await yieldToEventLoop();
+      batch.push(await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id)));
+      if (batch.length === WRITE_BATCH) {
+        await this.writeDeployments(batch, now);
+        batch = [];
+        await yieldToEventLoop();
+      }
     }
-    return count;
+    await this.writeDeployments(batch, now);
+    return targets.length;
   }
 
   /** Returns how many deployments it evaluated or marked deleted. */
@@ -268,6 +289,7 @@ export class LiveEvaluator implements ChangeListener {
     const alerts = await this.alertCounts(sourceId, now);
     const seen = new Set<string>();
     let count = 0;
+    let batch: DeploymentWrite[] = [];
     for (const [key, object] of s.objects) {
       // The stored row's kind/namespace/name (the key), not the body's: host containers' inspect names differ in form.
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
@@ -276,10 +298,16 @@ export class LiveEvaluator implements ChangeListener {
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
       if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at || (images.size > 0 && runsAny(s, key, images)))) continue;
-      await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id));
-      // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
-      if (++count % 25 === 0) await yieldToEventLoop();
+      batch.push(await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id)));
+      count++;
+      if (batch.length === WRITE_BATCH) {
+        await this.writeDeployments(batch, now);
+        batch = [];
+        // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
+        await yieldToEventLoop();
+      }
     }
+    await this.writeDeployments(batch, now);
     // Deployments whose object is gone: kept with deleted_at, their violations resolved.
     for (const [id, row] of existing) {
       if (seen.has(id) || row.deleted_at) continue;
@@ -297,7 +325,7 @@ export class LiveEvaluator implements ChangeListener {
     meta: { kind: string; namespace: string; name: string; body: Record<string, any> },
     old: { deleted_at: string | null } | undefined, now: Date,
     alerts: SeverityCounts | undefined,
-  ): Promise<void> {
+  ): Promise<DeploymentWrite> {
     const at = now.toISOString();
     const images = imagesOf(meta);
     let imageFacts: ((ref: string) => ImageFacts | undefined) | undefined;
@@ -322,10 +350,19 @@ export class LiveEvaluator implements ChangeListener {
       labels: toJson(labelsOf(meta)), images: toJson(images), risk_score: Math.round(risk.score * 1000) / 1000, risk: toJson(risk),
       last_seen: at, deleted_at: null,
     };
+    return { row, exists: old !== undefined, findings };
+  }
+
+  /** Writes a batch of evaluated deployments and their violations in one transaction (all or none). */
+  private async writeDeployments(writes: readonly DeploymentWrite[], now: Date): Promise<void> {
+    if (writes.length === 0) return;
+    const at = now.toISOString();
     await this.db.transaction().execute(async (trx) => {
-      if (old) await trx.updateTable('deployments').set(row).where('id', '=', id).execute();
-      else await trx.insertInto('deployments').values({ ...row, first_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
-      await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: id, stage: 'deploy', findings }, this.policies.exceptions, now);
+      for (const { row, exists, findings } of writes) {
+        if (exists) await trx.updateTable('deployments').set(row).where('id', '=', row.id).execute();
+        else await trx.insertInto('deployments').values({ ...row, first_seen: at }).onConflict((oc) => oc.column('id').doUpdateSet(row)).execute();
+        await reconcileViolations(trx, { subjectKind: 'deployment', subjectKey: row.id, stage: 'deploy', findings }, this.policies.exceptions, now);
+      }
     });
   }
 

@@ -55,6 +55,8 @@ interface Item {
   context: boolean;
   /** Keys a flow adds to the incident it joins (its destination). */
   via?: string[];
+  /** Its place in the pending order (set when it starts waiting). */
+  seq?: number;
 }
 
 interface Open {
@@ -133,9 +135,15 @@ export class IncidentCorrelator {
   private readonly open = new Map<string, Open>();
   /** key → ids of open incidents holding it. */
   private readonly index = new Map<string, Set<string>>();
-  private pending: Item[] = [];
+  /** Context waiting for an incident, by seq (a Map iterates in insertion order: the pending order). */
+  private readonly pending = new Map<number, Item>();
+  /** link → the pending items that look it up: a drain visits only the items an incident's keys can take. */
+  private readonly pendingByLink = new Map<string, Set<Item>>();
+  private pendingSeq = 0;
   /** At most the earliest time among the pending items (a bound: items leave without raising it). */
   private pendingMinMs = Infinity;
+  /** At most the earliest lastMs among open incidents (a bound, as pendingMinMs): no idle scan while nothing can be idle. */
+  private openMinLastMs = Infinity;
   private readonly seen = new Map<string, true>();
 
   constructor(options: CorrelatorOptions = {}) {
@@ -155,7 +163,7 @@ export class IncidentCorrelator {
   }
 
   get pendingCount(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
   /** Feeds one input; returns the incidents it changed (and closed) and the ids merged away. */
@@ -337,8 +345,7 @@ export class IncidentCorrelator {
     const found = this.matches(item);
     if (!found.length) {
       if (item.context) {
-        this.pending.push(item);
-        this.pendingMinMs = Math.min(this.pendingMinMs, item.ms);
+        this.addPending(item);
         this.prunePending(item.ms);
         return;
       }
@@ -375,6 +382,7 @@ export class IncidentCorrelator {
       tacticTags: new Set(), techniques: new Set(), hosts: new Set(), workloads: new Set(), layers: new Set(), severity: 'UNKNOWN', signals: 0, lateral: false,
     };
     this.open.set(inc.id, inc);
+    this.openMinLastMs = Math.min(this.openMinLastMs, inc.lastMs);
     this.add(inc, item, 'opened');
     return inc;
   }
@@ -438,20 +446,55 @@ export class IncidentCorrelator {
     if (severityRank(from.severity) > severityRank(into.severity)) into.severity = from.severity;
   }
 
-  /** Context waiting for an incident: what now matches `inc` joins it (repeatedly: a flow adds keys). */
+  /**
+   * Context waiting for an incident: what now matches `inc` joins it (repeatedly: a flow adds keys).
+   * The result of a pass over every pending item in pending order, each tested against the
+   * incident as it is at that moment (its keys and window grow as items join), passes repeated
+   * while one adds something — but only the items with a link among the incident's keys are
+   * visited, in that order: the others cannot join. (Every alert of a busy node drains; with
+   * 10,000 flows waiting, a pass over all of them was most of correlation's CPU.)
+   */
   private drainPending(inc: Open, changed: Set<string>): void {
-    for (let again = true; again;) {
+    for (let again = true; again && this.pending.size;) {
       again = false;
-      const keep: Item[] = [];
-      for (const p of this.pending) {
+      const queue = new SeqHeap();
+      // Items whose link is among the keys, after `from` in pending order, not yet queued this pass.
+      const enqueue = (keys: Iterable<string>, from: number) => {
+        for (const k of keys) for (const p of this.pendingByLink.get(k) ?? []) if (p.seq! > from) queue.push(p);
+      };
+      if (inc.keys.size <= this.pendingByLink.size) enqueue(inc.keys, -1);
+      else enqueue([...this.pendingByLink.keys()].filter((k) => inc.keys.has(k)), -1);
+      for (let p = queue.pop(); p; p = queue.pop()) {
         const inWindow = p.ms >= inc.firstMs - this.windowMs && p.ms <= inc.lastMs + this.windowMs;
-        if (inWindow && p.links.some((l) => inc.keys.has(l))) {
-          this.add(inc, p, this.reason(inc, p));
-          changed.add(inc.id);
-          again = true;
-        } else keep.push(p);
+        if (!inWindow) continue;
+        // Keys it brings that the incident lacks: items later in the order that look them up are tested in this pass.
+        const fresh = [...p.keys, ...(p.via ?? [])].filter((k) => !inc.keys.has(k));
+        this.add(inc, p, this.reason(inc, p));
+        this.removePending(p);
+        changed.add(inc.id);
+        again = true;
+        enqueue(fresh, p.seq!);
       }
-      this.pending = keep;
+    }
+  }
+
+  private addPending(item: Item): void {
+    item.seq = this.pendingSeq++;
+    this.pending.set(item.seq, item);
+    for (const l of item.links) {
+      let s = this.pendingByLink.get(l);
+      if (!s) this.pendingByLink.set(l, (s = new Set()));
+      s.add(item);
+    }
+    this.pendingMinMs = Math.min(this.pendingMinMs, item.ms);
+  }
+
+  private removePending(item: Item): void {
+    this.pending.delete(item.seq!);
+    for (const l of item.links) {
+      const s = this.pendingByLink.get(l);
+      s?.delete(item);
+      if (s && !s.size) this.pendingByLink.delete(l);
     }
   }
 
@@ -460,10 +503,18 @@ export class IncidentCorrelator {
     // No pass over the (up to maxPending) items when none can be out of the window — the usual
     // case: flows of the last minutes against a 15-minute window, one pass per flow before.
     if (this.pendingMinMs < from) {
-      this.pending = this.pending.filter((p) => p.ms >= from);
-      this.pendingMinMs = this.pending.reduce((m, p) => Math.min(m, p.ms), Infinity);
+      let min = Infinity;
+      for (const p of this.pending.values()) {
+        if (p.ms < from) this.removePending(p);
+        else min = Math.min(min, p.ms);
+      }
+      this.pendingMinMs = min;
     }
-    if (this.pending.length > this.maxPending) this.pending.splice(0, this.pending.length - this.maxPending);
+    // Over the cap: the earliest to start waiting go.
+    for (const p of this.pending.values()) {
+      if (this.pending.size <= this.maxPending) break;
+      this.removePending(p);
+    }
   }
 
   private sweepInternal(changed: Set<string>): Incident[] {
@@ -475,8 +526,15 @@ export class IncidentCorrelator {
       changed.delete(o.id);
       closed.push({ ...this.snapshot(o), state: 'closed', closedAt: new Date(nowMs).toISOString() });
     };
-    // (Deleting from a Map while iterating it is safe.)
-    for (const o of this.open.values()) if (o.lastMs + this.idleMs < nowMs) close(o);
+    // (Deleting from a Map while iterating it is safe.) A scan only when one can be idle.
+    if (this.openMinLastMs + this.idleMs < nowMs) {
+      let min = Infinity;
+      for (const o of this.open.values()) {
+        if (o.lastMs + this.idleMs < nowMs) close(o);
+        else min = Math.min(min, o.lastMs);
+      }
+      this.openMinLastMs = min;
+    }
     // Over the bound (by one, as a rule: one new incident): the least recently active go, one scan each.
     while (this.open.size > this.maxOpen) {
       let oldest: Open | undefined;
@@ -502,5 +560,43 @@ export class IncidentCorrelator {
       firstSeen: new Date(o.firstMs).toISOString(), lastSeen: new Date(o.lastMs).toISOString(),
       timeline: o.entries.map((e) => ({ ...e })), timelineDropped: o.dropped, signals: o.signals,
     };
+  }
+}
+
+/** A min-heap of pending items by seq, each item once (a drain's visiting order). */
+class SeqHeap {
+  private readonly items: Item[] = [];
+  private readonly queued = new Set<Item>();
+
+  push(item: Item): void {
+    if (this.queued.has(item)) return;
+    this.queued.add(item);
+    const a = this.items;
+    let i = a.push(item) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (a[up]!.seq! <= item.seq!) break;
+      a[i] = a[up]!;
+      i = up;
+    }
+    a[i] = item;
+  }
+
+  pop(): Item | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (!a.length || !last) return top;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= a.length) break;
+      if (c + 1 < a.length && a[c + 1]!.seq! < a[c]!.seq!) c++;
+      if (a[c]!.seq! >= last.seq!) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = last;
+    return top;
   }
 }

@@ -1,7 +1,7 @@
 /** Correlated incidents: the correlator's changes applied in one transaction; paged reads. */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Incident, IncidentChanges } from '../../runtime/incidents/types.js';
-import { chunks, fromJson, toJson } from './json.js';
+import { bulkInserts, chunks, fromJson, toJson, type RecordsetColumn } from './json.js';
 import type { Database, IncidentsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -13,23 +13,45 @@ function row(i: Incident, now: string): IncidentsTable {
   };
 }
 
-/** Stores what one correlation step changed: upserts the updated incidents, deletes those merged away. */
+/** The columns of an incident row, for the bulk upsert (PostgreSQL types of jsonRecordset). */
+const COLUMNS: readonly RecordsetColumn<IncidentsTable>[] = [
+  ['id', 'text'], ['state', 'text'], ['severity', 'text'], ['stage', 'text'], ['title', 'text'], ['first_seen', 'text'], ['last_seen', 'text'],
+  ['closed_at', 'text'], ['signals', 'integer'], ['body', 'text'], ['updated_at', 'text'],
+];
+
+/** Body text per upsert statement: a bus fetch changes up to maxOpen incidents of up to maxTimeline entries each (~100 KiB). */
+const STATEMENT_BYTES = 4 << 20;
+
+/**
+ * Stores what one correlation step changed: deletes those merged away, upserts the updated
+ * incidents — a few statements per step, not one per incident (a bus fetch changes ~900 of
+ * them at 15,000 deployments: their statements were most of the write's CPU), cut so that no
+ * statement carries much more than STATEMENT_BYTES of bodies.
+ */
 export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now: string): Promise<void> {
   for (const part of chunks(changes.removed, 300)) await db.deleteFrom('incidents').where('id', 'in', part).execute();
   // The last state of an incident in one step wins (it may be updated, then closed).
   const latest = new Map(changes.updated.map((i) => [i.id, i]));
-  if (!latest.size) return;
-  const known = new Set<string>();
-  for (const part of chunks([...latest.keys()], 300)) {
-    for (const r of await db.selectFrom('incidents').select('id').where('id', 'in', part).execute()) known.add(r.id);
-  }
+  let part: IncidentsTable[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    for (const insert of bulkInserts(db, 'incidents', part, COLUMNS, 500)) {
+      await insert.onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
+        state: eb.ref('excluded.state'), severity: eb.ref('excluded.severity'), stage: eb.ref('excluded.stage'), title: eb.ref('excluded.title'),
+        first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), closed_at: eb.ref('excluded.closed_at'),
+        signals: eb.ref('excluded.signals'), body: eb.ref('excluded.body'), updated_at: eb.ref('excluded.updated_at'),
+      }))).execute();
+    }
+    part = [];
+    bytes = 0;
+  };
   for (const inc of latest.values()) {
     const r = row(inc, now);
-    if (known.has(inc.id)) {
-      const { id, ...rest } = r;
-      await db.updateTable('incidents').set(rest).where('id', '=', id).execute();
-    } else await db.insertInto('incidents').values(r).execute();
+    part.push(r);
+    bytes += r.body.length;
+    if (bytes >= STATEMENT_BYTES) await flush();
   }
+  if (part.length) await flush();
 }
 
 export interface IncidentQuery {

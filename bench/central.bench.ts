@@ -16,7 +16,8 @@
  * --from-source: Central through tsx, as a checkout without a build runs it; by default Central
  * runs compiled (bench/compiled-cli.ts), as `npm ci` and the container image install it.
  * --skip-rematch: the SBOMs are seeded but their re-match is not timed (a shorter run for ingest,
- * list, detail and RSS). Ingest starts once Central is idle (it evaluates the stored cluster at
+ * list, detail and RSS). --heap-snapshots DIR: Central's main-thread heap snapshot (SIGUSR2) before
+ * ingest and after each ingest row, to see what holds its memory. Ingest starts once Central is idle (it evaluates the stored cluster at
  * start); each pushed scan is a new build of a deployed image's tag, so the live evaluator
  * re-scores the one or two deployments running it, as a CI push of a running service does.
  * Ingest has three rows of 600 pushes each: whole bodies (an old client); by address with the
@@ -27,7 +28,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +49,9 @@ const distinctLists = process.argv.includes('--distinct-lists');
 /** --skip-rematch: no re-match timing (the SBOMs are still seeded): a shorter run for ingest, list, detail and RSS. */
 const skipRematch = process.argv.includes('--skip-rematch');
 const fromSource = process.argv.includes('--from-source');
+/** --heap-snapshots DIR: Central's main-thread heap snapshot written there before ingest and after each ingest row (what holds its RSS). */
+const heapSnapshotDir = argValue('--heap-snapshots');
+if (heapSnapshotDir) mkdirSync(heapSnapshotDir, { recursive: true });
 const centralEntry = fromSource ? join(import.meta.dirname, '..', 'bin', 'gatehouse.mjs') : compiledCli();
 const DEPLOYMENTS = quick ? 1_500 : 15_000;
 const INGEST_SCANS = quick ? 100 : 600;
@@ -96,8 +100,8 @@ async function freePort(): Promise<number> {
 }
 
 /** CPU seconds (user+system) a process has used: steadier than wall time on a shared machine. */
-function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
+function cpuSecondsOf(pid: number, thread?: number): number {
+  const fields = readFileSync(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ');
   // After "pid (comm) ": state is field 3, utime 14 and stime 15 (clock ticks, 100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -107,6 +111,24 @@ function memoryOf(pid: number): { peak: number; now: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   return { peak: kb('VmHWM') / 1024, now: kb('VmRSS') / 1024 };
+}
+
+/** With --heap-snapshots: Central writes its main thread's heap snapshot (SIGUSR2); waits until the file stops growing. */
+async function heapSnapshot(pid: number, what: string): Promise<void> {
+  if (!heapSnapshotDir) return;
+  const before = new Set(readdirSync(heapSnapshotDir));
+  process.kill(pid, 'SIGUSR2');
+  for (let last = -1; ;) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const file = readdirSync(heapSnapshotDir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    if (!file) continue;
+    const size = statSync(join(heapSnapshotDir, file)).size;
+    if (size === last && size > 0) {
+      process.stdout.write(`heap snapshot (${what}): ${join(heapSnapshotDir, file)}, ${(size / 2 ** 20).toFixed(0)} MB\n`);
+      return;
+    }
+    last = size;
+  }
 }
 
 /** Waits until the process used under 0.05 CPU s in a second (or `maxMs` passed); the seconds waited. */
@@ -162,7 +184,8 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     // writes then spin in Central (~2 ms a push in a profile).
     const logFile = join(work, `central-${store}.log`);
     const logFd = openSync(logFile, 'w');
-    central = spawn(process.execPath, [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), centralEntry, 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
+    const diagnostics = [...(cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : []), ...(heapSnapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`] : [])];
+    central = spawn(process.execPath, [...diagnostics, centralEntry, 'server', '--insecure-http', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...(pg ? ['--database', pg.url] : [])], {
       // No vulnerability DB for Central: images the budget left stale must not be re-matched while it is measured.
       env: { ...process.env, GATEHOUSE_ADMIN_TOKEN: token, GATEHOUSE_DB: join(work, 'no-vuln.db') }, stdio: ['ignore', 'ignore', logFd],
     });
@@ -223,7 +246,8 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     // Central evaluates the stored cluster at start (15,000 deployments): ingest is measured once that is done.
     const settled = await untilIdle(pid, 120_000);
     const rssBeforeIngestMb = memoryOf(pid).peak;
-    process.stdout.write(`[${store}] Central's RSS peak before ingest: ${rssBeforeIngestMb.toFixed(0)} MB (idle after ${settled.toFixed(0)} s more)\n`);
+    process.stdout.write(`[${store}] Central's RSS peak before ingest: ${rssBeforeIngestMb.toFixed(0)} MB, now ${memoryOf(pid).now.toFixed(0)} MB (idle after ${settled.toFixed(0)} s more)\n`);
+    await heapSnapshot(pid, `${store}, before ingest`);
     const post = async (body: string) => {
       const r = await fetch(`${url}/api/v1/ingest/images`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
       return { status: r.status, text: await r.text() };
@@ -233,6 +257,8 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
       let sent = 0;
       let resent = 0;
       const cpu0 = cpuSecondsOf(pid);
+      // The main thread alone (its task id is the process id): what serves every other request.
+      const main0 = cpuSecondsOf(pid, pid);
       const ti = performance.now();
       const from = process.hrtime.bigint() / 1000n;
       await Promise.all(Array.from({ length: 4 }, async () => {
@@ -255,7 +281,10 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
       // Work a push leaves to Central's jobs runs after its answer: wait until Central is idle, to count it too.
       await untilIdle(pid, 30_000);
       const untilIdleCpu = cpuSecondsOf(pid) - cpu0;
-      process.stdout.write(`[${store}] ingest, ${label}: ${(pushes.length / seconds).toFixed(0)}/s; Central's CPU until idle ${untilIdleCpu.toFixed(2)} s for ${pushes.length} scans (${(pushes.length / untilIdleCpu).toFixed(0)} per CPU s, ${(untilIdleCpu / pushes.length * 1000).toFixed(1)} ms a push); ${resent} sent again whole; RSS peak ${memoryOf(pid).peak.toFixed(0)} MB, now ${memoryOf(pid).now.toFixed(0)} MB (monotonic µs ${from}–${to}, for --cpu-prof-dir)\n`);
+      const mainCpu = cpuSecondsOf(pid, pid) - main0;
+      process.stdout.write(`[${store}] ingest, ${label}: ${(pushes.length / seconds).toFixed(0)}/s; Central's CPU until idle ${untilIdleCpu.toFixed(2)} s for ${pushes.length} scans (${(pushes.length / untilIdleCpu).toFixed(0)} per CPU s, ${(untilIdleCpu / pushes.length * 1000).toFixed(1)} ms a push, main thread ${(mainCpu / pushes.length * 1000).toFixed(1)} ms); ${resent} sent again whole; RSS peak ${memoryOf(pid).peak.toFixed(0)} MB, now ${memoryOf(pid).now.toFixed(0)} MB (monotonic µs ${from}–${to}, for --cpu-prof-dir)\n`);
+      // After the row's figures: writing a snapshot takes memory of its own (the RSS figures after it say so).
+      await heapSnapshot(pid, `${store}, after ${label}`);
       return { perSecond: pushes.length / seconds, scans: pushes.length, seconds, cpuSeconds, parsePerSecond, bodyKb: bodies[0]!.length / 1024, sentKb: sent / pushes.length / 1024, resent };
     };
     const ingest = await ingestRow('whole bodies (old client)', rows.whole);
@@ -271,7 +300,8 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     if (central && central.exitCode === null) {
       const exited = new Promise((r) => central!.once('exit', r));
       central.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      // With --cpu-prof-dir the main thread writes a profile of the whole run at exit: tens of seconds on a loaded machine.
+      await Promise.race([exited, new Promise((r) => setTimeout(r, cpuProfDir ? 120_000 : 10_000))]);
       if (central.exitCode === null) central.kill('SIGKILL');
     }
     // A leftover database is swept by the setup script (gatehouse_test_ prefix); its error must not hide the figures.

@@ -137,15 +137,16 @@ async function pushing<T>(client: CentralClient, what: string, send: () => Promi
 /** `POST /api/v1/ingest/images`; a second push of the same digest updates that image. */
 export async function pushImageReport(client: CentralClient, p: ImagePush): Promise<{ digest: string; created: boolean }> {
   const body = imageReport(p);
-  let byAddress = false;
+  let byAddress: ImageReport | undefined;
   const res = await pushing(client, `image ${p.digest}`, async () => {
-    // The SBOM's component list (most of the body) by address first: a rebuild's list is
-    // usually in Central already. Sent whole only when Central says it lacks it.
+    // The SBOM's component list and the vulnerability findings (most of the body) by address
+    // first: a rebuild's are usually in Central already. Sent whole only when Central says it
+    // lacks some.
     const addressed = addressedImageReport(body);
     if (addressed) {
       try {
         const r = await client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', addressed, { contentType: ADDRESSED_PUSH_TYPE });
-        byAddress = true;
+        byAddress = addressed;
         return r;
       } catch (e) {
         // 409: Central lacks the list; 415: a Central that predates pushes by address.
@@ -156,7 +157,10 @@ export async function pushImageReport(client: CentralClient, p: ImagePush): Prom
     return client.post<{ digest: string; created: boolean }>('/api/v1/ingest/images', body);
   });
   note(`pushed image ${p.digest} to ${client.server} (${res.created ? 'new' : 'updated'}${body.findings ? `, ${body.findings.length} findings` : ''}${body.sbom ? ', SBOM' : ''}${body.signature ? `, signature ${body.signature.verified ? 'verified' : 'not verified'}` : ''})`);
-  if (byAddress) note('the SBOM\'s component list was already in Central: sent by address');
+  if (byAddress) {
+    const named = [typeof byAddress.sbom?.components === 'string' ? 'the SBOM\'s component list' : '', byAddress.vulnerabilities?.length ? `${byAddress.vulnerabilities.length} vulnerability findings` : ''].filter(Boolean);
+    note(`${named.join(' and ')} ${named.length > 1 || !named[0]!.startsWith('the') ? 'were' : 'was'} already in Central: sent by address`);
+  }
   return res;
 }
 

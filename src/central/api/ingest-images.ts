@@ -9,21 +9,23 @@
  * options as every other route); the main thread only writes, in one transaction, the row,
  * the SBOM, the findings and the image's violations.
  *
- * A push may name its SBOM's component list (the bulk of a push) by address instead of
- * sending it, as Trivy's client asks its server for the blobs it lacks: when Central holds
- * no list under that address it answers 409 `missing-content` with `missing:
- * ['sbom.components']`, stores nothing, and the client sends the push again whole. Central
- * computes every stored address itself, from a list it parsed (store/image-sboms.ts), so a
- * push can only name a list it could have sent.
+ * A push may name its SBOM's component list (the bulk of a push) and its vulnerability
+ * findings' texts by address instead of sending them, as Trivy's client asks its server for
+ * the blobs it lacks: when Central holds nothing under an address it answers 409
+ * `missing-content` with `missing: ['sbom.components']` and/or `['findings']`, stores
+ * nothing, and the client sends the push again whole. Central computes every stored address
+ * itself, over content it parsed (store/image-sboms.ts, store/image-findings.ts), so a push
+ * can only name content it could have sent.
  */
 import { ADDRESSED_PUSH_TYPE, type ImageReport } from '../client/ingest-types.js';
-import { BadPushError, MissingListError } from '../images/image-pool.js';
+import { BadPushError, MissingContentError } from '../images/image-pool.js';
 import { evaluateStoredImageIn, POLICIES_EVALUATED } from '../images/image-policies.js';
 import { componentListStored, readComponentList } from '../store/image-sboms.js';
+import { readStoredTexts, sharedTextsMissing } from '../store/shared-texts.js';
 import { mergeImageRow, readImageRow, upsertPreparedImage, writePreparedImage } from '../store/images.js';
 import { reconcileViolations } from '../store/violations.js';
 import { ApiError, errorSchema } from './errors.js';
-import { imageReportSchema } from './schemas/image-report.js';
+import { imagePushSchema } from './schemas/image-push.js';
 import type { ApiModule } from './module.js';
 
 export const INGEST_BODY_LIMIT = 64 * 1024 * 1024;
@@ -40,7 +42,7 @@ export const ingestImagesApi: ApiModule = (app, ctx) => {
     validatorCompiler: () => () => true,
     schema: {
       summary: 'Push an image scan, SBOM or signature status (same digest again = update)',
-      body: imageReportSchema,
+      body: imagePushSchema,
       response: {
         200: { type: 'object', properties: { digest: { type: 'string' }, created: { type: 'boolean' } }, required: ['digest', 'created'] },
         400: errorSchema,
@@ -50,23 +52,29 @@ export const ingestImagesApi: ApiModule = (app, ctx) => {
   }, async (req, reply) => {
     // Only this scope's JSON parser gives a Buffer; fastify's text/plain parser a string.
     if (!Buffer.isBuffer(req.body)) throw new ApiError(415, 'unsupported-media-type', `an image push is application/json or ${ADDRESSED_PUSH_TYPE}`);
-    let listRead = false;
-    const missing = () => reply.code(409).send({ error: 'missing-content', message: 'Central does not hold the SBOM component list this push names: send the push with its SBOM whole', missing: ['sbom.components'] });
+    const missing = (what: string[]) => reply.code(409).send({
+      error: 'missing-content',
+      message: `Central does not hold the ${what.join(' and ')} this push names by address: send the push whole`,
+      missing: what,
+    });
     let push;
     try {
-      push = await ctx.imagePool.preparePush(req.body, (address) => {
-        listRead = true;
-        return readComponentList(ctx.db, address);
+      push = await ctx.imagePool.preparePush(req.body, {
+        list: (address) => readComponentList(ctx.db, address),
+        texts: (table, addresses) => readStoredTexts(ctx.db, table, addresses),
       });
     } catch (e) {
-      if (e instanceof MissingListError) return missing();
+      if (e instanceof MissingContentError) return missing(e.missing);
       throw e instanceof BadPushError ? new ApiError(400, 'bad-request', e.message.split('\n')[0]!.slice(0, 500)) : e;
     }
-    // A list the worker knew from an earlier push: that push's write may have failed.
+    // Content the worker knew from an earlier push: that push's write may have failed.
     const named = push.prepared.sbom?.componentsText === undefined ? push.prepared.sbom?.componentsHash : undefined;
-    if (named !== undefined && !listRead && !(await componentListStored(ctx.db, named))) {
+    const lacking: string[] = [];
+    if (named !== undefined && !push.listRead && !(await componentListStored(ctx.db, named))) lacking.push('sbom.components');
+    if (push.named && ((await sharedTextsMissing(ctx.db, 'finding_texts', push.named.findings)).length || (await sharedTextsMissing(ctx.db, 'advisory_texts', push.named.advisories)).length)) lacking.push('findings');
+    if (lacking.length) {
       push.drop();
-      return missing();
+      return missing(lacking);
     }
     const { prepared } = push;
     const digest = prepared.image.digest;

@@ -15,20 +15,30 @@ import type { PreparedImage } from '../store/images.js';
 import type { EvaluateInput, RematchComputed, RematchInput } from './image-work.js';
 import type { StoredImageRow } from './stored-facts.js';
 import type { WorkJob, WorkReply, WorkRequest } from './image-worker.js';
-import type { PrepareResult } from './push-work.js';
+import type { NamedTexts, Need, PrepareResult, Supply } from './push-work.js';
 
 /** A push the worker refused (bad JSON, or not what the route's schema accepts): its message is the 400's. */
 export class BadPushError extends Error {}
 
-/** A push that named its SBOM's component list by an address Central holds no list under. */
-export class MissingListError extends Error {
-  constructor(readonly address: string) {
-    super(`Central holds no SBOM component list ${address}`);
+/** A push that named content by an address Central holds nothing under: `missing` says what ('sbom.components', 'findings'). */
+export class MissingContentError extends Error {
+  constructor(readonly missing: string[]) {
+    super(`Central does not hold the ${missing.join(' and ')} this push names`);
   }
+}
+
+/** Reads, from the store, content a push named and the worker lacks (undefined / left out: not stored). */
+export interface ContentReader {
+  list(address: string): Promise<string | undefined>;
+  texts(table: 'finding_texts' | 'advisory_texts', addresses: string[]): Promise<Record<string, string>>;
 }
 
 export interface PreparedPush {
   prepared: PreparedImage;
+  /** The finding texts the push named by address: the route confirms them stored (the worker may know texts of a push whose write failed). */
+  named?: NamedTexts;
+  /** Whether the worker was sent the named component list from the store (else it knew it: the route confirms it stored). */
+  listRead: boolean;
   violations: (row: StoredImageRow, now: string) => Promise<Finding[] | undefined>;
   /** The push will not be stored: the worker forgets what it kept for `violations`. */
   drop: () => void;
@@ -85,34 +95,42 @@ export class ImagePool {
 
   /**
    * Parses, validates and serializes a push's raw body in a worker (push-work.ts); the body's
-   * memory is moved there, not copied. A push that names its SBOM's component list by an
-   * address the worker has not parsed gets the list from `readList` (the store), or rejects
-   * with MissingListError when there is none. `violations` then evaluates the image's policies
-   * in the same worker, which kept what it parsed; `drop` lets it go instead (a push not
-   * stored). A push the worker refuses rejects with BadPushError.
+   * memory is moved there, not copied. Content the push names by an address the worker does
+   * not know (a component list, finding texts) is read with `read` (the store) and sent to
+   * it, or the push rejects with MissingContentError when the store lacks some. `violations`
+   * then evaluates the image's policies in the same worker, which kept what it parsed; `drop`
+   * lets it go instead (a push not stored). A push the worker refuses rejects with BadPushError.
    */
-  async preparePush(body: Uint8Array, readList: (address: string) => Promise<string | undefined>): Promise<PreparedPush> {
+  async preparePush(body: Uint8Array, read: ContentReader): Promise<PreparedPush> {
     // Only a buffer of its own can be transferred (small bodies share a pooled one).
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength ? body : new Uint8Array(body);
     const slot = this.pick();
     let reply = await this.sendTo(slot, { op: 'prepare-push', body: own }, [own.buffer as ArrayBuffer]) as PrepareResult;
     const alive = () => this.slots[slot.index] === slot;
     const drop = (token: number) => { if (alive()) void this.sendTo(slot, { op: 'drop-push', token }).catch(() => undefined); };
-    if ('needList' in reply) {
-      const { needList: address, token } = reply;
-      const list = await readList(address).catch((e: unknown) => { drop(token); throw e; });
-      if (list === undefined) {
+    let listRead = false;
+    // At most: the list and the findings' bodies, then the advisories those bodies name.
+    for (let round = 0; 'need' in reply; round++) {
+      const { need, token } = reply;
+      if (round === 2) {
         drop(token);
-        throw new MissingListError(address);
+        throw new Error('the image worker asked for a push\'s content three times');
       }
+      const { supply, missing } = await readNeed(need, read).catch((e: unknown) => { drop(token); throw e; });
+      if (missing.length) {
+        drop(token);
+        throw new MissingContentError(missing);
+      }
+      listRead ||= supply.list !== undefined;
       // The worker that kept the parsed push may have exited meanwhile: a message to it would never be answered.
-      if (!alive()) throw new Error('the image worker exited while the push waited for its component list');
-      reply = await this.sendTo(slot, { op: 'supply-list', token, address, list }) as PrepareResult;
+      if (!alive()) throw new Error('the image worker exited while the push waited for its content');
+      reply = await this.sendTo(slot, { op: 'supply', token, supply }) as PrepareResult;
     }
-    if (!('prepared' in reply)) throw new Error('the image worker asked twice for a component list');
-    const { prepared, token } = reply;
+    const { prepared, token, named } = reply;
     return {
       prepared,
+      named,
+      listRead,
       violations: (row, now) => (alive() ? this.sendTo(slot, { op: 'push-violations', token, row, now }) as Promise<Finding[] | undefined> : Promise.resolve(undefined)),
       drop: () => drop(token),
     };
@@ -185,6 +203,24 @@ export class ImagePool {
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     await slot.worker.terminate();
   }
+}
+
+/** What the store holds of what a push named and a worker lacks, and what it lacks ('sbom.components', 'findings'). */
+async function readNeed(need: Need, read: ContentReader): Promise<{ supply: Supply; missing: string[] }> {
+  const [list, findings, advisories] = await Promise.all([
+    need.list === undefined ? undefined : read.list(need.list),
+    need.findings ? read.texts('finding_texts', need.findings) : undefined,
+    need.advisories ? read.texts('advisory_texts', need.advisories) : undefined,
+  ]);
+  const missing: string[] = [];
+  if (need.list !== undefined && list === undefined) missing.push('sbom.components');
+  const lacks = (asked: string[] | undefined, got: Record<string, string> | undefined) => asked !== undefined && asked.some((a) => got?.[a] === undefined);
+  if (lacks(need.findings, findings) || lacks(need.advisories, advisories)) missing.push('findings');
+  const supply: Supply = {};
+  if (need.list !== undefined && list !== undefined) supply.list = { address: need.list, text: list };
+  if (findings) supply.findings = findings;
+  if (advisories) supply.advisories = advisories;
+  return { supply, missing };
 }
 
 /**

@@ -13,14 +13,14 @@ import { vulnDbVersion } from './db-version.js';
 import { VulnDb } from '../../vuln/db.js';
 import { FleetMatcher } from './fleet-matcher.js';
 import { computeImageViolations, computeRematch, type EvaluateInput, type RematchInput } from './image-work.js';
-import { BadPush, dropPush, preparePush, pushViolations, supplyList } from './push-work.js';
+import { BadPush, dropPush, preparePush, pushViolations, supplyContent, type Supply } from './push-work.js';
 import type { StoredImageRow } from './stored-facts.js';
 
 export type WorkJob =
   | { op: 'rematch'; db: { path: string; version: string }; input: RematchInput }
   | { op: 'evaluate'; input: EvaluateInput }
   | { op: 'prepare-push'; body: Uint8Array }
-  | { op: 'supply-list'; token: number; address: string; list: string }
+  | { op: 'supply'; token: number; supply: Supply }
   | { op: 'drop-push'; token: number }
   | { op: 'push-violations'; token: number; row: StoredImageRow; now: string };
 /** A job, with the policies when the worker's are not the current version. */
@@ -51,7 +51,7 @@ function run(req: WorkRequest, set: PolicySet): unknown {
     case 'rematch': return computeRematch(req.input, matcher(req.db.path, req.db.version), set);
     case 'evaluate': return computeImageViolations(req.input, set);
     case 'prepare-push': return preparePush(req.body);
-    case 'supply-list': return supplyList(req.token, req.address, req.list);
+    case 'supply': return supplyContent(req.token, req.supply);
     case 'drop-push': return dropPush(req.token);
     case 'push-violations': return pushViolations(req.token, req.row, req.now, set);
   }

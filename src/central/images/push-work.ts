@@ -7,22 +7,27 @@
  * merged with what the store already had, so it comes in a second request.
  *
  * A push may name its SBOM's component list by address (`sbom.components` is the address,
- * store/image-sboms.ts) instead of sending it. The worker keeps the packages of the lists it
- * parsed last, by address; for another address it answers `needList` and the main thread
- * sends the stored list (supplyList), or refuses the push when Central does not hold it.
+ * store/image-sboms.ts) and its vulnerability findings by their bodies' addresses
+ * (`vulnerabilities`, store/image-findings.ts) instead of sending them. The worker keeps
+ * the packages of the lists it parsed last and the finding texts it split last, by the
+ * addresses it computed over them; for others it answers `need` and the main thread sends
+ * what the store holds (supplyContent), or refuses the push when Central lacks some. The
+ * texts a push named are then confirmed stored by the main thread (the worker's memory may
+ * hold texts of a push whose write failed).
  */
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import secureJson from 'secure-json-parse';
 import type { Finding } from '../../findings/finding.js';
-import { withFingerprint } from '../../findings/fingerprint.js';
+import { fingerprintOf, withFingerprint } from '../../findings/fingerprint.js';
 import type { Package } from '../../inventory/package.js';
 import { findViolations, type PolicySet } from '../../policy/evaluate.js';
 import { componentFacts, type ImageFacts } from '../../vuln/image-facts.js';
 import { describeSchemaError } from '../api/errors.js';
-import { imageReportSchema } from '../api/schemas/image-report.js';
-import type { ImageReport } from '../client/ingest-types.js';
+import { imagePushSchema } from '../api/schemas/image-push.js';
+import type { ImageReport, VulnerabilityRef } from '../client/ingest-types.js';
 import { canonicalFindings, findingDocs, type StoredFinding } from '../store/image-findings.js';
+import { joinVulnerability, type AdvisoryText, type FindingBody, type SplitVulnerability } from '../vulnerability-split.js';
 import { packagesAddress, splitSbom } from '../store/image-sboms.js';
 import { summarize, type PreparedImage } from '../store/images.js';
 import { packagesFromCycloneDx } from './sbom-packages.js';
@@ -35,14 +40,34 @@ export class BadPush extends Error {}
 const ajv = new Ajv({ removeAdditional: false, useDefaults: true, coerceTypes: 'array', allErrors: false });
 // A CommonJS module whose default export TypeScript's NodeNext view does not see as callable.
 (createRequire(import.meta.url)('ajv-formats') as (a: Ajv) => void)(ajv);
-const validate = ajv.compile(imageReportSchema);
+const validate = ajv.compile(imagePushSchema);
 
 /** A component list's packages, as matching and the image policies read them. */
 interface ListPackages { packages: Package[]; packagesHash: string }
 
+/** Content a push named that this worker lacks: the main thread reads it from the store. */
+export interface Need {
+  list?: string;
+  findings?: string[];
+  advisories?: string[];
+}
+/** What the store holds of a Need (every address of it: else the push is refused before). */
+export interface Supply {
+  list?: { address: string; text: string };
+  findings?: Record<string, string>;
+  advisories?: Record<string, string>;
+}
+/** The addresses of the texts a prepared push named, for the main thread to confirm stored. */
+export interface NamedTexts {
+  findings: string[];
+  advisories: string[];
+}
+
 interface Parsed {
-  /** Set while the push waits for its named list (supplyList). */
+  /** Set while the push waits for content it named (supplyContent). */
   report?: ImageReport;
+  /** Texts the store supplied for this push, by address (the memory below is bounded). */
+  supplied?: { findings: Map<string, KnownText<FindingBody>>; advisories: Map<string, KnownText<AdvisoryText>> };
   packages?: Package[];
   packagesHash?: string;
   findings?: StoredFinding[];
@@ -62,12 +87,29 @@ function rememberList(address: string, list: ListPackages): void {
   listsByAddress.set(address, list);
 }
 
+// The finding texts split last (the bodies and advisories of whole pushes' vulnerabilities) or
+// read from the store, by address, parsed on first use. A fleet's rebuilds repeat them. Bounded.
+interface KnownText<T> { text: string; parsed?: T; joined?: Joined }
+/** A body joined with its advisory, for no image in particular, and its split: each push copies it (a spread of one shape is cheap; joining afresh was a third of an addressed push). */
+interface Joined { finding: Omit<Finding, 'fingerprint'>; split: SplitVulnerability }
+const TEXT_ENTRIES = 5_000;
+const bodyTexts = new Map<string, KnownText<FindingBody>>();
+const advisoryTexts = new Map<string, KnownText<AdvisoryText>>();
+function rememberText<T>(map: Map<string, KnownText<T>>, address: string, text: string): void {
+  if (map.has(address)) return;
+  if (map.size >= TEXT_ENTRIES) map.delete(map.keys().next().value!);
+  map.set(address, { text });
+}
+function parsedText<T>(known: KnownText<T>): T {
+  return (known.parsed ??= JSON.parse(known.text) as T);
+}
+
 function listPackages(components: unknown): ListPackages {
   const fromSbom = packagesFromCycloneDx({ components });
   return { packages: fromSbom.packages, packagesHash: packagesAddress(fromSbom) };
 }
 
-export type PrepareResult = { prepared: PreparedImage; token: number } | { needList: string; token: number };
+export type PrepareResult = { prepared: PreparedImage; token: number; named?: NamedTexts } | { need: Need; token: number };
 
 export function preparePush(body: Uint8Array): PrepareResult {
   let report: ImageReport;
@@ -82,30 +124,104 @@ export function preparePush(body: Uint8Array): PrepareResult {
   const token = nextToken++;
   const now = Date.now();
   for (const [t, p] of parsedByToken) if (now - p.at > TOKEN_TTL_MS) parsedByToken.delete(t);
-  if (named !== undefined && !listsByAddress.has(named)) {
-    parsedByToken.set(token, { report, at: now });
-    return { needList: named, token };
-  }
-  return { prepared: prepare(report, token, named === undefined ? undefined : listsByAddress.get(named)), token };
+  const parsed: Parsed = { report, supplied: { findings: new Map(), advisories: new Map() }, at: now };
+  return prepareOrAsk(parsed, token);
 }
 
-/** The stored list a push named (read by the main thread), and the push made ready. */
-export function supplyList(token: number, address: string, listText: string): { prepared: PreparedImage; token: number } {
+/** What the store holds of what the push of `token` named, and the push made ready (or what it still lacks). */
+export function supplyContent(token: number, supply: Supply): PrepareResult {
   const parsed = parsedByToken.get(token);
-  if (!parsed?.report) throw new Error('the push waiting for its component list is gone');
-  const list = listPackages(JSON.parse(listText));
-  rememberList(address, list);
-  return { prepared: prepare(parsed.report, token, list), token };
+  if (!parsed?.report || !parsed.supplied) throw new Error('the push waiting for its content is gone');
+  parsedByToken.delete(token);
+  if (supply.list) rememberList(supply.list.address, listPackages(JSON.parse(supply.list.text)));
+  for (const [address, text] of Object.entries(supply.findings ?? {})) {
+    parsed.supplied.findings.set(address, { text });
+    rememberText(bodyTexts, address, text);
+  }
+  for (const [address, text] of Object.entries(supply.advisories ?? {})) {
+    parsed.supplied.advisories.set(address, { text });
+    rememberText(advisoryTexts, address, text);
+  }
+  return prepareOrAsk(parsed, token);
+}
+
+function prepareOrAsk(parsed: Parsed, token: number): PrepareResult {
+  const report = parsed.report!;
+  const named = typeof report.sbom?.components === 'string' ? report.sbom.components : undefined;
+  const need: Need = {};
+  if (named !== undefined && !listsByAddress.has(named)) need.list = named;
+  const refs = report.vulnerabilities ?? [];
+  const body = (a: string) => parsed.supplied!.findings.get(a) ?? bodyTexts.get(a);
+  const advisory = (a: string) => parsed.supplied!.advisories.get(a) ?? advisoryTexts.get(a);
+  const findings = new Set<string>();
+  const advisories = new Set<string>();
+  for (const ref of refs) {
+    const known = body(ref.finding);
+    if (!known) findings.add(ref.finding);
+    else {
+      const a = parsedText(known).advisory;
+      if (a !== undefined && !advisory(a)) advisories.add(a);
+    }
+  }
+  if (findings.size) need.findings = [...findings];
+  if (advisories.size) need.advisories = [...advisories];
+  if (need.list !== undefined || need.findings || need.advisories) {
+    parsedByToken.set(token, parsed);
+    return { need, token };
+  }
+  const list = named === undefined ? undefined : listsByAddress.get(named);
+  if (refs.length === 0) return { prepared: prepare(report, token, list, undefined), token };
+  const joined = joinRefs(report.image.digest, refs, body, advisory);
+  return { prepared: prepare(report, token, list, joined.splits), token, named: joined.named };
+}
+
+/**
+ * The vulnerability findings a push named, put back together from the texts at their
+ * addresses with what the push gave as their own (fingerprint, modified), and their splits:
+ * the texts are the ones a whole push of the same findings splits into, as the client
+ * addressed them with the same split. Parsed texts are shared between pushes, read-only.
+ * (Tests: test/central/image-push-findings-addressed.test.ts, differential against whole pushes.)
+ */
+function joinRefs(digest: string, refs: readonly VulnerabilityRef[], body: (a: string) => KnownText<FindingBody> | undefined, advisory: (a: string) => KnownText<AdvisoryText> | undefined): { splits: Map<StoredFinding, SplitVulnerability>; named: NamedTexts } {
+  const splits = new Map<StoredFinding, SplitVulnerability>();
+  const advisories = new Set<string>();
+  for (const ref of refs) {
+    const b = body(ref.finding)!;
+    const t = b.joined ??= joined(b, ref.finding, advisory);
+    if (t.split.advisory) advisories.add(t.split.advisory.hash);
+    const f = { ...t.finding, resource: { ...t.finding.resource, image: { ...t.finding.resource.image, digest } } } as StoredFinding;
+    // As a whole push stores them: modified only within data, as a string.
+    const modified = t.finding.data && ref.modified !== undefined ? ref.modified : undefined;
+    if (modified !== undefined) f.data = { ...t.finding.data, modified };
+    // As a whole push: a fingerprint given is kept, else computed over the finding with this image's digest.
+    f.fingerprint = ref.fingerprint || fingerprintOf(f);
+    splits.set(f, modified === undefined ? t.split : { ...t.split, modified });
+  }
+  return { splits, named: { findings: [...new Set(refs.map((r) => r.finding))], advisories: [...advisories] } };
+}
+
+function joined(b: KnownText<FindingBody>, address: string, advisory: (a: string) => KnownText<AdvisoryText> | undefined): Joined {
+  const parsedBody = parsedText(b);
+  const a = parsedBody.advisory === undefined ? undefined : advisory(parsedBody.advisory)!;
+  return {
+    finding: joinVulnerability(parsedBody, a ? parsedText(a) : {}, '', undefined),
+    split: { body: b.text, bodyHash: address, ...(a ? { advisory: { text: a.text, hash: parsedBody.advisory! } } : {}) },
+  };
 }
 
 export function dropPush(token: number): void {
   parsedByToken.delete(token);
 }
 
-/** `named`: the packages of the list the push named by address (undefined when it sent its SBOM whole, or none). */
-function prepare(report: ImageReport, token: number, named: ListPackages | undefined): PreparedImage {
+/**
+ * `named`: the packages of the list the push named by address (undefined when it sent its SBOM
+ * whole, or none). `joined`: the vulnerability findings it named, with their splits.
+ */
+function prepare(report: ImageReport, token: number, named: ListPackages | undefined, joined: Map<StoredFinding, SplitVulnerability> | undefined): PreparedImage {
   const digest = report.image.digest;
-  const findings = report.findings && canonicalFindings(report.findings.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } })) as StoredFinding[]);
+  const whole = report.findings?.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...f.resource.image, digest } } }) as StoredFinding);
+  // Named before whole, as the client ordered them (ingest-types.ts addressedImageReport).
+  const findings = whole || joined ? canonicalFindings([...(joined?.keys() ?? []), ...(whole ?? [])]) : undefined;
   let sbom: PreparedImage['sbom'];
   let list: ListPackages | undefined;
   if (report.sbom) {
@@ -125,8 +241,13 @@ function prepare(report: ImageReport, token: number, named: ListPackages | undef
     image: report.image, signature: report.signature, db: report.db,
     sbom,
     packagesHash: list?.packagesHash,
-    findings: findings && { ...findingDocs(findings), summary: JSON.stringify(summarize(findings)) },
+    findings: findings && { ...findingDocs(findings, joined), summary: JSON.stringify(summarize(findings)) },
   };
+  // The texts this worker split are the ones later pushes name.
+  if (prepared.findings) {
+    for (const [address, text] of Object.entries(prepared.findings.texts.findings)) rememberText(bodyTexts, address, text);
+    for (const [address, text] of Object.entries(prepared.findings.texts.advisories)) rememberText(advisoryTexts, address, text);
+  }
   parsedByToken.set(token, { packages: list?.packages, packagesHash: list?.packagesHash, findings, at: Date.now() });
   return prepared;
 }

@@ -18,7 +18,8 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Finding } from '../../findings/finding.js';
 import type { Database } from './schema.js';
-import { cachedTextAddress, readSharedTexts, writeSharedTexts, type SharedTexts } from './shared-texts.js';
+import { joinVulnerability, splitVulnerability, type AdvisoryText, type FindingBody, type SplitVulnerability } from '../vulnerability-split.js';
+import { readSharedTexts, writeSharedTexts, type SharedTexts } from './shared-texts.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 export type StoredFinding = Finding & { fingerprint: string };
@@ -37,38 +38,7 @@ export function findingsText(canonical: readonly StoredFinding[]): string {
   return JSON.stringify(canonical);
 }
 
-/** A vulnerability finding split into what images share (its body, its advisory's text) and what is its own. */
-export interface SplitVulnerability {
-  /** The finding without fingerprint, image digest, advisory text and modified time; `advisory` holds the advisory text's address. */
-  body: string;
-  bodyHash: string;
-  advisory?: { text: string; hash: string };
-  modified?: string;
-}
-
-/**
- * Splits a vulnerability finding (see the file comment). Its fingerprint and image digest
- * are left out, so a finding the matcher made for no image in particular splits the same.
- */
-export function splitVulnerability(f: Omit<Finding, 'fingerprint'> & { fingerprint?: string }): SplitVulnerability {
-  const { fingerprint: _fp, detail, references, data, resource, ...rest } = f;
-  const { digest: _digest, ...image } = resource.image ?? {};
-  const { aliases, cve, cvss, feed, published, modified, ...own } = data ?? {};
-  const shared: Record<string, unknown> = {};
-  if (detail !== undefined) shared.detail = detail;
-  if (references !== undefined) shared.references = references;
-  const sharedData: Record<string, unknown> = {};
-  if (aliases !== undefined) sharedData.aliases = aliases;
-  if (cve !== undefined) sharedData.cve = cve;
-  if (cvss !== undefined) sharedData.cvss = cvss;
-  if (feed !== undefined) sharedData.feed = feed;
-  if (published !== undefined) sharedData.published = published;
-  if (Object.keys(sharedData).length) shared.data = sharedData;
-  const advisoryText = Object.keys(shared).length ? JSON.stringify(shared) : undefined;
-  const advisory = advisoryText === undefined ? undefined : { text: advisoryText, hash: cachedTextAddress(advisoryText) };
-  const body = JSON.stringify({ ...rest, resource: { ...resource, image }, ...(data ? { data: own } : {}), ...(advisory ? { advisory: advisory.hash } : {}) });
-  return { body, bodyHash: cachedTextAddress(body), ...(advisory ? { advisory } : {}), ...(typeof modified === 'string' ? { modified } : {}) };
-}
+export { splitVulnerability, type SplitVulnerability } from '../vulnerability-split.js';
 
 export function vulnerabilityEntry(fingerprint: string, s: SplitVulnerability): VulnerabilityEntry {
   return s.modified === undefined ? [fingerprint, s.bodyHash] : [fingerprint, s.bodyHash, s.modified];
@@ -136,20 +106,25 @@ function memoizedSplit(f: StoredFinding): SplitVulnerability {
   return split;
 }
 
-/** The vulnerabilities' document of canonical findings, and the texts it refers to. */
-export function encodeVulnerabilities(canonical: readonly StoredFinding[]): { doc: string; texts: SharedTexts } {
+/**
+ * The vulnerabilities' document of canonical findings, and the texts it refers to. `named`:
+ * the splits of findings a push named by address (push-work.ts), whose texts Central holds
+ * already, so they are neither split again nor written.
+ */
+export function encodeVulnerabilities(canonical: readonly StoredFinding[], named?: ReadonlyMap<StoredFinding, SplitVulnerability>): { doc: string; texts: SharedTexts } {
   const texts = emptyTexts();
   const entries = canonical.map((f) => {
-    const s = memoizedSplit(f);
-    addTexts(texts, s);
+    const known = named?.get(f);
+    const s = known ?? memoizedSplit(f);
+    if (!known) addTexts(texts, s);
     return vulnerabilityEntry(f.fingerprint, s);
   });
   return { doc: JSON.stringify(entries), texts };
 }
 
 /** What a push stores: both documents of its canonical findings, and the shared texts. */
-export function findingDocs(canonical: readonly StoredFinding[]): { vulnerabilities: string; others: string; count: number; texts: SharedTexts } {
-  const { doc, texts } = encodeVulnerabilities(canonical.filter((f) => f.kind === 'vulnerability'));
+export function findingDocs(canonical: readonly StoredFinding[], named?: ReadonlyMap<StoredFinding, SplitVulnerability>): { vulnerabilities: string; others: string; count: number; texts: SharedTexts } {
+  const { doc, texts } = encodeVulnerabilities(canonical.filter((f) => f.kind === 'vulnerability'), named);
   return { vulnerabilities: doc, others: findingsText(canonical.filter((f) => f.kind !== 'vulnerability')), count: canonical.length, texts };
 }
 
@@ -166,18 +141,14 @@ async function decodeVulnerabilities(db: Db, doc: string, digest: string): Promi
   const entries = JSON.parse(doc) as VulnerabilityEntry[];
   if (entries.length === 0) return [];
   const bodies = await readSharedTexts(db, 'finding_texts', entries.map((e) => e[1]));
-  const parsed = new Map([...bodies].map(([h, text]) => [h, JSON.parse(text) as Omit<Finding, 'fingerprint'> & { advisory?: string }]));
+  const parsed = new Map([...bodies].map(([h, text]) => [h, JSON.parse(text) as FindingBody]));
   const advisoryHashes = [...parsed.values()].flatMap((b) => (b.advisory ? [b.advisory] : []));
   const advisories = await readSharedTexts(db, 'advisory_texts', advisoryHashes);
   return entries.map(([fingerprint, hash, modified]) => {
     // Parsed again per finding: findings that share a text must not share its objects.
-    const { advisory, ...body } = JSON.parse(bodies.get(hash)!) as Omit<Finding, 'fingerprint'> & { advisory?: string };
-    const shared = advisory === undefined ? {} : JSON.parse(advisories.get(advisory)!) as { detail?: string; references?: string[]; data?: Record<string, unknown> };
-    const f: StoredFinding = { ...body, fingerprint, resource: { ...body.resource, image: { ...body.resource.image, digest } } };
-    if (shared.detail !== undefined) f.detail = shared.detail;
-    if (shared.references !== undefined) f.references = shared.references;
-    if (body.data) f.data = { ...body.data, ...shared.data, ...(modified !== undefined ? { modified } : {}) };
-    return f;
+    const body = JSON.parse(bodies.get(hash)!) as FindingBody;
+    const shared = body.advisory === undefined ? {} : JSON.parse(advisories.get(body.advisory)!) as AdvisoryText;
+    return joinVulnerability(body, shared, digest, modified, fingerprint) as StoredFinding;
   });
 }
 

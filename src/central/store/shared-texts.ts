@@ -11,7 +11,6 @@
  * is not looked up again in that store (a deleting clean-up, if one is ever added, must clear
  * `committedByStore`).
  */
-import { textAddress } from '../content-address.js';
 import type { Kysely, Transaction } from 'kysely';
 import { chunks } from './json.js';
 import type { Database } from './schema.js';
@@ -25,18 +24,7 @@ export interface SharedTexts {
   advisories: Record<string, string>;
 }
 
-
-// Texts repeat push after push: remember their addresses rather than hash them again. Bounded.
-const addressOf = new Map<string, string>();
-/** textAddress, remembered for the texts seen last. */
-export function cachedTextAddress(text: string): string {
-  let a = addressOf.get(text);
-  if (a === undefined) {
-    if (addressOf.size >= 5_000) addressOf.clear();
-    addressOf.set(text, (a = textAddress(text)));
-  }
-  return a;
-}
+export { cachedTextAddress } from '../vulnerability-split.js';
 
 // Addresses known to be stored by committed transactions, per store (a process may open
 // several: tests, the bench). Keyed by the store's dialect adapter, which its transactions
@@ -109,5 +97,45 @@ export async function readSharedTexts(db: Db, table: SharedTextTable, hashes: It
     }
   }
   for (const h of missing) if (!out.has(h)) throw new Error(`${table} has no text ${h}: the store is damaged`);
+  return out;
+}
+
+/**
+ * Of these addresses, those with no text in `table` (an empty list: all are stored). For a
+ * push naming texts by address: an address known committed needs no look-up.
+ */
+export async function sharedTextsMissing(db: Db, table: SharedTextTable, hashes: readonly string[]): Promise<string[]> {
+  const committed = committedIn(db);
+  const wanted = [...new Set(hashes)].filter((h) => !committed.has(h));
+  const missing: string[] = [];
+  for (const part of chunks(wanted, 400)) {
+    const stored = new Set((await db.selectFrom(table).select('hash').where('hash', 'in', part).execute()).map((r) => r.hash));
+    for (const h of part) {
+      if (stored.has(h)) remember(committed, h);
+      else missing.push(h);
+    }
+  }
+  return missing;
+}
+
+/** The texts stored at these addresses; an address with no row is left out (a push named a text Central lacks). */
+export async function readStoredTexts(db: Db, table: SharedTextTable, hashes: Iterable<string>): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const missing: string[] = [];
+  // The cache is the process's, not this store's: a hit counts only for a text this store holds.
+  const committed = committedIn(db);
+  for (const h of new Set(hashes)) {
+    const hit = committed.has(h) ? cache.get(h) : undefined;
+    if (hit === undefined) missing.push(h);
+    else out[h] = hit;
+  }
+  for (const part of chunks(missing, 400)) {
+    for (const r of await db.selectFrom(table).select(['hash', 'body']).where('hash', 'in', part).execute()) {
+      out[r.hash] = r.body;
+      remember(committed, r.hash);
+      if (cache.size >= CACHE_ENTRIES) cache.clear();
+      cache.set(r.hash, r.body);
+    }
+  }
   return out;
 }

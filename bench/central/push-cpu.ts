@@ -3,8 +3,9 @@
  * push (src/central/images/push-work.ts preparePush, then the structured clone of what it
  * posts to the main thread), in this one thread, so other processes' load barely moves it
  * (bench:central's wall and CPU figures do move with it). Three bodies of bench:central's
- * 500-package scan: whole (an old client), by address with the list known, by address with a
- * list never seen (the worker parses the body and answers needList; the 409 and the whole
+ * 500-package scan: whole (an old client), by address with the list known (findings whole, as
+ * session 7's client sent them; findings by address too, as `image scan --server` sends
+ * them now: their texts known from the whole pushes), by address with a list never seen (the worker parses the body and answers `need`; the 409 and the whole
  * push that follows are not in this row). And the findings' split (store/image-findings.ts)
  * afresh against remembered.
  */
@@ -38,6 +39,10 @@ if (!cacheHas('oci', 'index.json')) {
   try {
     const fx = await buildImageFixture(cachedPath('oci'), join(root, '..', 'shared', 'vulndata', 'pypa', 'vulns'), work);
     const whole = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(ingestReport(fx, DEPLOYMENTS, 'push-cpu-whole', k))));
+    const listOnly = Array.from({ length: N }, (_, k) => {
+      const r = ingestReport(fx, DEPLOYMENTS, 'push-cpu-list', k);
+      return Buffer.from(JSON.stringify({ ...addressedImageReport(r), findings: r.findings, vulnerabilities: undefined }));
+    });
     const known = Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(addressedImageReport(ingestReport(fx, DEPLOYMENTS, 'push-cpu-known', k)))));
     const unknownList = (k: number) => {
       const r = ingestReport(fx, DEPLOYMENTS, 'push-cpu-unknown', k);
@@ -48,9 +53,10 @@ if (!cacheHas('oci', 'index.json')) {
     // Warm-up (and the worker learns the list from a whole push, as after a first push).
     run(whole.slice(0, 30));
     run(known.slice(0, 30));
-    const rows: Record<string, number[]> = { whole: [], known: [], unknown: [] };
+    const rows: Record<string, number[]> = { whole: [], listOnly: [], known: [], unknown: [] };
     for (let r = 0; r < 3; r++) {
       rows.whole!.push(run(whole));
+      rows.listOnly!.push(run(listOnly));
       rows.known!.push(run(known));
       rows.unknown!.push(run(unknown));
     }
@@ -62,10 +68,11 @@ if (!cacheHas('oci', 'index.json')) {
       split.remembered.push(cpuMs(() => { for (let i = 0; i < N; i++) encodeVulnerabilities(canonical); }) / N);
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[1]!.toFixed(2);
-    console.log(`push-cpu: ${N} pushes a row, 3 rounds, median CPU ms a push in one thread (body ${(whole[0]!.length / 1024).toFixed(0)} KB whole, ${(known[0]!.length / 1024).toFixed(0)} KB by address)`);
+    console.log(`push-cpu: ${N} pushes a row, 3 rounds, median CPU ms a push in one thread (body ${(whole[0]!.length / 1024).toFixed(0)} KB whole, ${(listOnly[0]!.length / 1024).toFixed(0)} KB list by address, ${(known[0]!.length / 1024).toFixed(0)} KB list and findings by address)`);
     console.log(`  prepare whole body (old client)         ${med(rows.whole!)} ms   rounds ${rows.whole!.map((x) => x.toFixed(2)).join(' / ')}`);
-    console.log(`  prepare by address, list known          ${med(rows.known!)} ms   rounds ${rows.known!.map((x) => x.toFixed(2)).join(' / ')}`);
-    console.log(`  by address, list unknown (to needList)  ${med(rows.unknown!)} ms   rounds ${rows.unknown!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  prepare list by address, findings whole ${med(rows.listOnly!)} ms   rounds ${rows.listOnly!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  prepare list and findings by address    ${med(rows.known!)} ms   rounds ${rows.known!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  by address, list unknown (to need)      ${med(rows.unknown!)} ms   rounds ${rows.unknown!.map((x) => x.toFixed(2)).join(' / ')}`);
     console.log(`  ${canonical.length} findings: split afresh ${med(split.fresh)} ms, encodeVulnerabilities remembered ${med(split.remembered)} ms`);
   } finally {
     rmSync(work, { recursive: true, force: true });

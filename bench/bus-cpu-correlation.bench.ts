@@ -9,6 +9,7 @@
  *
  *   node --import tsx bench/bus-cpu-correlation.bench.ts [--deployments 15000] [--nodes 1000]
  *     [--events 60000] [--fetch 2000] [--rate 10000] [--json] [--reference]
+ * (run with node --expose-gc for the heap the correlator holds after a full collection)
  * --reference: the correlator as it was before session 8 (test/incidents/incidents-reference-engine.ts).
  */
 import { IncidentCorrelator } from '../src/runtime/incidents/engine.js';
@@ -62,6 +63,8 @@ for (let done = 0; done < EVENTS; done += FETCH) {
   inputs += ins.length;
   clock += (FETCH / RATE) * 1000;
 }
+// After a full collection (node --expose-gc): what the correlator holds, not garbage waiting.
+(globalThis as { gc?: () => void }).gc?.();
 const mem = process.memoryUsage();
 console.log(`${EVENTS} events (${DEPLOYMENTS} deployments, ${NODES} nodes), ${inputs} correlator inputs, fetches of ${FETCH}: open ${engine.openCount}, pending ${engine.pendingCount}, incidents changed per fetch ${(updated / Math.ceil(EVENTS / FETCH)).toFixed(0)}${JSON_TOO ? `, JSON ${(jsonBytes / Math.ceil(EVENTS / FETCH) / 1e6).toFixed(2)} MB per fetch` : ''}`);
 console.log(`CPU ms per event: ${(cpuMs / EVENTS).toFixed(4)}; heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB`);

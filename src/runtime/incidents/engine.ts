@@ -393,7 +393,9 @@ export class IncidentCorrelator {
       for (const t of this.attack.lateral) inc.techniques.add(t);
       for (const t of this.tacticsOf(this.attack.lateral, [])) inc.tacticTags.add(t);
     }
-    const entry = { ...item.entry, reason };
+    // Never changed once made: snapshots share it (Incident.timeline is read-only). Not frozen:
+    // V8 gives a frozen object of this shape a larger layout (measured: +60 MiB for 190,000 entries).
+    const entry: TimelineEntry = { ...item.entry, reason };
     // Where a stable sort of the timeline would put it: after the entries it does not precede.
     inc.entries.splice(insertionPoint(inc.entries, entry), 0, entry);
     if (inc.entries.length > this.maxTimeline) {
@@ -558,7 +560,9 @@ export class IncidentCorrelator {
       tactics: tactics.map((t) => ({ id: t.id, name: t.name })), techniques,
       hosts: [...o.hosts].sort(), workloads: [...o.workloads].sort(), layers: [...o.layers].sort(),
       firstSeen: new Date(o.firstMs).toISOString(), lastSeen: new Date(o.lastMs).toISOString(),
-      timeline: o.entries.map((e) => ({ ...e })), timelineDropped: o.dropped, signals: o.signals,
+      // The entries are shared, not copied: a bus fetch snapshots ~900 incidents of up to maxTimeline
+      // entries, and copying each entry was most of what correlation allocated.
+      timeline: o.entries.slice(), timelineDropped: o.dropped, signals: o.signals,
     };
   }
 }

@@ -107,8 +107,8 @@ export interface Incident {
   firstSeen: string;
   lastSeen: string;
   closedAt?: string;
-  /** Ordered by time; capped (`timelineDropped` counts the rest). */
-  timeline: TimelineEntry[];
+  /** Ordered by time; capped (`timelineDropped` counts the rest). Read-only: the correlator's snapshots share its entries. */
+  timeline: readonly Readonly<TimelineEntry>[];
   timelineDropped: number;
   signals: number;
 }

@@ -1,13 +1,15 @@
 /**
  * The host watcher against the real podman socket: the first poll lists the host's images
  * and containers (inspect JSON); with polls far apart, container create/start/stop/rm and
- * image tag/commit/rmi done with the podman CLI reach the sink through the event stream
+ * image tag/commit/rmi done with the podman CLI, and a `docker load` through the socket, reach the sink through the event stream
  * alone. Over tcp:// (podman's API service on a loopback port), the service is stopped,
  * containers change while it is away, and after it restarts a poll catches up. An unreachable engine is a status, not a crash; a malformed endpoint is one line.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
@@ -23,6 +25,7 @@ const suffix = randomBytes(4).toString('hex');
 const NAME = `gh-inv-${suffix}`;
 const TAG = `localhost/gh-inv-${suffix}:tagged`;
 const COMMITTED = `localhost/gh-inv-commit-${suffix}:1`;
+const LOADED = `localhost/gh-inv-loaded-${suffix}:1`;
 const GONE_WHILE_AWAY = `gh-inv-gone-${suffix}`;
 const BORN_WHILE_AWAY = `gh-inv-born-${suffix}`;
 
@@ -31,13 +34,13 @@ function podman(...args: string[]): string {
   if (r.status !== 0) throw new Error(`podman ${args.join(' ')}: ${r.stderr.trim()}`);
   return r.stdout.trim();
 }
-const podmanPresent = existsSync(podmanSocket) && hasCommand('podman') && spawnSync('podman', ['image', 'exists', IMAGE]).status === 0;
+const podmanPresent = existsSync(podmanSocket) && hasCommand('podman') && hasCommand('docker') && spawnSync('podman', ['image', 'exists', IMAGE]).status === 0;
 
-describe('host inventory watch (real podman socket)', { skip: missing(podmanPresent, `podman, its socket ${podmanSocket} and the image ${IMAGE} (bash .ci/setup)`) }, () => {
+describe('host inventory watch (real podman socket)', { skip: missing(podmanPresent, `podman, the docker CLI, the socket ${podmanSocket} and the image ${IMAGE} (bash .ci/setup)`) }, () => {
   after(() => {
     // One name a call: with a missing name among several, podman rm -f removes none of them.
     for (const name of [NAME, GONE_WHILE_AWAY, BORN_WHILE_AWAY]) spawnSync('podman', ['rm', '-f', '-t', '0', name]);
-    for (const ref of [TAG, COMMITTED]) spawnSync('podman', ['rmi', '-f', ref]);
+    for (const ref of [TAG, COMMITTED, LOADED]) spawnSync('podman', ['rmi', '-f', ref]);
   });
 
   test('lists containers and images, then follows container and image changes through the event stream', async () => {
@@ -87,6 +90,17 @@ describe('host inventory watch (real podman socket)', { skip: missing(podmanPres
       assert.notEqual(committedId, busybox.uid);
       podman('rmi', COMMITTED);
       await waitFor('the committed image removed', () => !sink.objects.has(`h1\u0000Image\u0000${committedId}`), 15_000, dump);
+
+      // docker load through the API: podman's event names the archive it read, not an image.
+      const archive = join(mkdtempSync(join(tmpdir(), 'gh-inv-')), 'loaded.tar');
+      podman('tag', IMAGE, LOADED);
+      podman('save', '-o', archive, LOADED);
+      podman('untag', IMAGE, LOADED);
+      await waitFor('the tag to load removed', () => image(LOADED) === undefined, 15_000, dump);
+      const load = spawnSync('docker', ['load', '-i', archive], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: `unix://${podmanSocket}` } });
+      rmSync(dirname(archive), { recursive: true, force: true });
+      assert.equal(load.status, 0, load.stderr);
+      await waitFor('the loaded image', () => image(LOADED)?.uid === busybox.uid, 15_000, dump);
 
       podman('rm', NAME);
       await waitFor('the removed container', () => container() === undefined, 15_000, dump);

@@ -173,7 +173,11 @@ export function watchHost(opts: WatchHostOptions): HostWatch {
     } else if (e.Type === 'image') {
       // podman's pull event names the image only by reference.
       const ref = e.Actor?.ID || e.id || e.Actor?.Attributes?.name;
-      if (ref) void refresh('Image', ref);
+      if (!ref) return;
+      // A load through the Docker API is named by the archive podman read (/var/tmp/api_load.tar…), not
+      // by an image: asking for it is a 500 "invalid reference format". Read the images again instead.
+      if (!imageId(ref) && ref.startsWith('/')) void relistImages();
+      else void refresh('Image', ref);
     }
   };
 

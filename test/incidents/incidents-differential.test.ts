@@ -85,7 +85,10 @@ function run(c: Case): { inputs: number; drainedFlows: number; closed: number } 
     if ((at / c.chunk) % 2 === 0) {
       for (const [k, i] of chunk.entries()) {
         const want = ref.ingest(i);
-        assert.deepEqual(eng.ingest(i), want, `${JSON.stringify(c)}: input ${at + k}`);
+        const got = eng.ingest(i);
+        assert.deepEqual(got, want, `${JSON.stringify(c)}: input ${at + k}`);
+        // As stored: the same JSON, key order included.
+        assert.equal(JSON.stringify(got), JSON.stringify(want));
         for (const inc of want.updated) {
           drainedFlows += inc.timeline.filter((e) => e.kind === 'flow').length;
           if (inc.state === 'closed') closed++;
@@ -98,7 +101,9 @@ function run(c: Case): { inputs: number; drainedFlows: number; closed: number } 
         rb.ingest(i);
         eb.ingest(i);
       }
-      assert.deepEqual(eb.changes(), rb.changes(), `${JSON.stringify(c)}: batch at ${at}`);
+      const [got, want] = [eb.changes(), rb.changes()];
+      assert.deepEqual(got, want, `${JSON.stringify(c)}: batch at ${at}`);
+      assert.equal(JSON.stringify(got), JSON.stringify(want));
     }
     assert.equal(eng.pendingCount, ref.pendingCount, `${JSON.stringify(c)}: pending after ${at}`);
     assert.equal(eng.openCount, ref.openCount);

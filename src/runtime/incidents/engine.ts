@@ -145,6 +145,7 @@ export class IncidentCorrelator {
   /** At most the earliest lastMs among open incidents (a bound, as pendingMinMs): no idle scan while nothing can be idle. */
   private openMinLastMs = Infinity;
   private readonly seen = new Map<string, true>();
+  private readonly texts = new Texts();
 
   constructor(options: CorrelatorOptions = {}) {
     this.windowMs = options.windowMs ?? 15 * 60_000;
@@ -395,7 +396,14 @@ export class IncidentCorrelator {
     }
     // Never changed once made: snapshots share it (Incident.timeline is read-only). Not frozen:
     // V8 gives a frozen object of this shape a larger layout (measured: +60 MiB for 190,000 entries).
-    const entry: TimelineEntry = { ...item.entry, reason };
+    // Its repeated texts are kept once (assigned over the spread's keys: the key order, and so the stored JSON, stays).
+    const t = this.texts;
+    const entry: TimelineEntry = { ...item.entry, reason: t.text(reason) };
+    entry.time = t.text(entry.time);
+    if (entry.kind === 'alert') entry.title = t.text(entry.title);
+    if (entry.host !== undefined) entry.host = t.text(entry.host);
+    if (entry.workload !== undefined) entry.workload = t.text(entry.workload);
+    entry.techniques = t.list(entry.techniques);
     // Where a stable sort of the timeline would put it: after the entries it does not precede.
     inc.entries.splice(insertionPoint(inc.entries, entry), 0, entry);
     if (inc.entries.length > this.maxTimeline) {
@@ -602,5 +610,33 @@ class SeqHeap {
     }
     a[i] = last;
     return top;
+  }
+}
+
+/**
+ * Texts that timeline entries repeat — a node's host and workload, a rule's title, a reason, a
+ * tick's time, a technique list — one copy each: up to maxOpen × maxTimeline entries stay in
+ * memory, each of its own inputs' strings otherwise (JSON.parse gives every event its own).
+ * Bounded: emptied when full (later entries then share new copies).
+ */
+class Texts {
+  private readonly texts = new Map<string, string>();
+  private readonly lists = new Map<string, string[]>();
+
+  text(s: string): string {
+    const known = this.texts.get(s);
+    if (known !== undefined) return known;
+    if (this.texts.size >= 20_000) this.texts.clear();
+    this.texts.set(s, s);
+    return s;
+  }
+
+  list(items: string[]): string[] {
+    const key = items.join('\u0000');
+    const known = this.lists.get(key);
+    if (known) return known;
+    if (this.lists.size >= 2_000) this.lists.clear();
+    this.lists.set(key, items);
+    return items;
   }
 }

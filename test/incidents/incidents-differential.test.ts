@@ -141,3 +141,33 @@ test('the correlator gives what the reference gives, input by input, over genera
   assert.ok(drained > 1000, `flows joined incidents: ${drained}`);
   assert.ok(closed > 100, `incidents closed: ${closed}`);
 });
+
+test('past 100,000 inputs the oldest ids are forgotten as the reference forgets them', () => {
+  // After the last input's time (~18 min), before the incident would close idle.
+  const now = () => new Date(T0 + 20 * 60_000);
+  const options = { maxTimeline: 5, maxPending: 5, windowMs: 24 * 60 * 60_000 };
+  const ref = new ReferenceCorrelator({ ...options, now });
+  const eng = new IncidentCorrelator({ ...options, now });
+  const time = (k: number) => new Date(T0 + Math.floor(k / 100) * 1000).toISOString();
+  const flow = (id: string, k: number): CorrelationInput => ({ kind: 'flow', id, flow: { time: time(k), src: { workload: 'k8s:c1/shop/Deployment/web/web', ip: '10.1.0.1' }, dst: { ip: '10.1.0.2', port: 80 } } });
+  // An incident of the flows' workload: every flow not seen before joins it (its dropped count says how many).
+  const all: CorrelationInput[] = [{ kind: 'alert', id: 'a0', cluster: 'c1', alert: { time: time(0), rule: 'Terminal shell in container', priority: 'Warning', output_fields: { 'container.id': 'cid', 'k8s.ns.name': 'shop', 'k8s.pod.name': 'web-7d9f8b6c5d-x2k4p', 'container.name': 'web' } } }];
+  for (let k = 0; k < 103_000; k++) all.push(flow(`f${k}`, k));
+  // Repeats, newest first, around the edge: 'alert:a0' and f0–f2999 are forgotten by now (100,000
+  // kept of 103,001), so f3500–f3000 are dropped and f2999–f2500 are new again (each evicting a
+  // later one, already passed). Off by one, or a wrong end evicted, changes the count.
+  for (let k = 3500; k >= 2500; k--) all.push(flow(`f${k}`, 103_000 + k), flow(`f${102_000 + (k % 1000)}`, 103_000 + k));
+  for (let at = 0; at < all.length; at += 1000) {
+    const rb = ref.batch();
+    const eb = eng.batch();
+    for (const i of all.slice(at, at + 1000)) {
+      rb.ingest(i);
+      eb.ingest(i);
+    }
+    assert.equal(JSON.stringify(eb.changes()), JSON.stringify(rb.changes()), `inputs ${at}–${at + 1000}`);
+  }
+  const [inc] = eng.incidents();
+  assert.deepEqual(eng.incidents(), ref.incidents());
+  // 103,000 flows, then 500 forgotten ones again; the alert and 4 flows stay in the timeline.
+  assert.equal(inc!.timelineDropped, 103_000 + 500 - 4);
+});

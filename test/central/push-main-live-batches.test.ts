@@ -89,3 +89,35 @@ storeTest('the live evaluator writes deployments in batches: all of them, and a 
     await c.close();
   }
 });
+
+storeTest('a stopped evaluator writes nothing more: the pass it was starting ends, and none starts after', async (dialect) => {
+  let clock = Date.parse('2026-12-01T10:00:00Z');
+  const now = () => new Date(clock);
+  const c = await startTestCentral({ dialect, now });
+  const evaluator = new LiveEvaluator(c.db(), c.ctx.policies, now, { debounceMs: 3_600_000 });
+  const db = c.db();
+  try {
+    const source = (await createSource(db, { kind: 'cluster', name: 'stop-test', sealedConfig: c.ctx.secrets.seal('{}') }, now().toISOString()))!;
+    const sink = new StoreInventorySink(db, evaluator, now);
+    await sink.replaceKind(source.id, 'Deployment', Array.from({ length: COUNT }, (_, i) => deployment(source.id, `app-${i}`)));
+    await evaluator.settle();
+    const writtenNow = async () => (await db.selectFrom('deployments').select('id').where('last_seen', '=', now().toISOString()).execute()).length;
+    assert.equal(await writtenNow(), COUNT);
+    // A full pass is started, then the evaluator stopped before it runs (a lease lost, Central stopping).
+    clock += 60_000;
+    evaluator.invalidateAll('images');
+    const settling = evaluator.settle();
+    evaluator.stop();
+    await settling;
+    await evaluator.idle();
+    assert.equal(await writtenNow(), 0, 'the pass in flight wrote nothing after stop()');
+    // Nothing schedules a pass any more.
+    evaluator.imageChanged([`sha256:${'1'.repeat(64)}`, APP]);
+    evaluator.alertsChanged([]);
+    await evaluator.settle();
+    assert.equal(await writtenNow(), 0);
+  } finally {
+    evaluator.stop();
+    await c.close();
+  }
+});

@@ -96,6 +96,7 @@ export class LiveEvaluator implements ChangeListener {
   private changedImages = new Set<string>();
   /** Passes completed (tests wait on it). */
   passes = 0;
+  private stopped = false;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -177,9 +178,21 @@ export class LiveEvaluator implements ChangeListener {
     this.running = next;
   }
 
+  /**
+   * No pass starts after this, and one in flight ends at its next batch: on PostgreSQL the
+   * live-inventory job is leased, and a job stopped because its lease was lost must not go on
+   * writing while another instance (or this one's next evaluator) takes over. A heap snapshot
+   * of bench:central under load held two evaluators, the stopped one mid-pass.
+   */
   stop(): void {
+    this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** Resolves when no pass is in flight (after stop(): when the one in flight has ended). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 
   private state(sourceId: string): SourceState {
@@ -189,7 +202,7 @@ export class LiveEvaluator implements ChangeListener {
   }
 
   private schedule(): void {
-    if (this.timer) return;
+    if (this.timer || this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.startPass();
@@ -204,6 +217,7 @@ export class LiveEvaluator implements ChangeListener {
     this.changedImages = new Set();
     let evaluated = 0;
     for (const [sourceId, s] of this.sources) {
+      if (this.stopped) break;
       // Only pushed images or new alerts, nothing re-read: the pass visits the deployments they name.
       const targeted = s.loaded && !s.all && s.reread.size === 0 && s.keys.size === 0 && s.namespaces.size === 0 && !s.contextChanged;
       try {
@@ -246,16 +260,19 @@ export class LiveEvaluator implements ChangeListener {
     const now = this.now();
     const alerts = await this.alertCounts(sourceId, now, ids);
     let batch: DeploymentWrite[] = [];
+    let count = 0;
     for (const t of targets) {
+      count++;
       batch.push(await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id)));
       if (batch.length === WRITE_BATCH) {
         await this.writeDeployments(batch, now);
         batch = [];
         await yieldToEventLoop();
+        if (this.stopped) return count;
       }
     }
     await this.writeDeployments(batch, now);
-    return targets.length;
+    return count;
   }
 
   /** Returns how many deployments it evaluated or marked deleted. */
@@ -305,6 +322,7 @@ export class LiveEvaluator implements ChangeListener {
         batch = [];
         // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
         await yieldToEventLoop();
+        if (this.stopped) return count;
       }
     }
     await this.writeDeployments(batch, now);

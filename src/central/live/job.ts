@@ -84,6 +84,7 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
       await Promise.all([...watchers.values()].map((w) => w.done.catch(() => undefined)));
       watchers.clear();
       evaluator.stop();
+      await evaluator.idle();
     },
   };
 }

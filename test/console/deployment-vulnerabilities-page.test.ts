@@ -95,10 +95,12 @@ describe('console: a deployment\'s vulnerabilities', { skip: chromiumSkip() }, (
     await card().locator('tbody tr').first().waitFor();
     // Both changes in one task: React Router renders the first navigation in a transition, so no
     // render can run between them; a filter built from the last render's params would drop HIGH.
-    await card().locator('select').evaluate((select: HTMLSelectElement) => {
+    await card().locator('select').evaluate((element) => {
+      // Runs in the page (the tests' tsconfig has no DOM types): the select, then the checkbox beside it.
+      const select = element as unknown as { value: string; dispatchEvent(e: Event): boolean; closest(q: string): { querySelector(q: string): { click(): void } } };
       select.value = 'HIGH';
       select.dispatchEvent(new Event('change', { bubbles: true }));
-      (select.closest('[role="group"]')!.querySelector('input[type="checkbox"]') as HTMLInputElement).click();
+      select.closest('[role="group"]').querySelector('input[type="checkbox"]').click();
     });
     await page.waitForURL((url) => url.searchParams.get('vulnSeverity') === 'HIGH' && !url.searchParams.has('fixable'), { timeout: 10_000 }).catch(() => undefined);
     const url = new URL(page.url());

@@ -8,7 +8,7 @@
  * (counted as `behind`), so the shipper never sends a spool-loss alert.
  */
 import { randomUUID } from 'node:crypto';
-import type { AppendResult, Spool, SpoolStats } from '../../src/central/client/spool.js';
+import type { AppendResult, SpoolStats } from '../../src/central/client/spool.js';
 
 export class MemorySpool<T> {
   readonly dir = '(memory)';
@@ -62,14 +62,5 @@ export class MemorySpool<T> {
 
   close(): void {
     // Nothing to release.
-  }
-
-  /**
-   * As the spool EventShipper's options name: its type is the disk Spool class, whose private
-   * members no other class can match structurally, so the stand-in is handed over through this
-   * one cast (/tmp/h/D-fleet-shipper.patch proposes an interface for the option instead).
-   */
-  asSpool(): Spool<T> {
-    return this as unknown as Spool<T>;
   }
 }

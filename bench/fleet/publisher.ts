@@ -58,7 +58,7 @@ const c: PublisherCounters = { offered: 0, acked: 0, duplicates: 0, failed: 0, b
 /** Events made and not yet acknowledged, over all the nodes' spools. */
 const waiting = { events: 0 };
 // One shipper per node, with the sensor's defaults (no batchSize / flushIntervalMs given: eventShipperFor gives none either).
-const shippers = mine.map((node) => new EventShipper({ client: publisher, spool: new MemorySpool<IngestEvent>(waiting).asSpool(), source: node.source }));
+const shippers = mine.map((node) => new EventShipper({ client: publisher, spool: new MemorySpool<IngestEvent>(waiting), source: node.source }));
 let stopping = false;
 process.on('SIGTERM', () => (stopping = true));
 

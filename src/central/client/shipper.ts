@@ -16,9 +16,17 @@ import type { Spool } from './spool.js';
 export const INGEST_EVENTS_PATH = '/api/v1/ingest/events';
 export const SPOOL_LOSS_FINDING = 'gatehouse-spool-loss';
 
+/**
+ * What the shipper asks of its spool: the disk Spool's public face. A type of its own because
+ * the Spool class's private members keep any other class from matching it structurally, and
+ * the fleet simulator (bench/fleet/memory-spool.ts) runs this shipper over an in-memory spool
+ * so that its simulated sensors batch exactly as this code does.
+ */
+export type ShipperSpool = Pick<Spool<IngestEvent>, 'append' | 'peek' | 'ack' | 'stats' | 'setLossReported' | 'lossReported' | 'id' | 'dir'>;
+
 export interface EventShipperOptions {
   client: Pick<CentralClient, 'post'>;
-  spool: Spool<IngestEvent>;
+  spool: ShipperSpool;
   source: EventBatch['source'];
   /** Events per request (default 500). */
   batchSize?: number;

@@ -60,6 +60,8 @@ interface Item {
   via?: string[];
   /** Its place in the pending order (set when it starts waiting). */
   seq?: number;
+  /** True while it waits (an item that joined or was dropped stays in the queue until passed). */
+  waiting?: boolean;
 }
 
 interface Open {
@@ -138,8 +140,14 @@ export class IncidentCorrelator {
   private readonly open = new Map<string, Open>();
   /** key → ids of open incidents holding it. */
   private readonly index = new Map<string, Set<string>>();
-  /** Context waiting for an incident, by seq (a Map iterates in insertion order: the pending order). */
-  private readonly pending = new Map<number, Item>();
+  /**
+   * Context waiting for an incident, in pending order from pendingHead; items that left are
+   * skipped (not a Map: dropping its oldest key, then iterating from its start, made V8 walk every
+   * deleted slot since the last rehash — see seenBefore).
+   */
+  private pendingQueue: Item[] = [];
+  private pendingHead = 0;
+  private pendingSize = 0;
   /** link → the pending items that look it up: a drain visits only the items an incident's keys can take. */
   private readonly pendingByLink = new Map<string, Set<Item>>();
   private pendingSeq = 0;
@@ -170,7 +178,7 @@ export class IncidentCorrelator {
   }
 
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pendingSize;
   }
 
   /** Feeds one input; returns the incidents it changed (and closed) and the ids merged away. */
@@ -481,7 +489,7 @@ export class IncidentCorrelator {
    * 10,000 flows waiting, a pass over all of them was most of correlation's CPU.)
    */
   private drainPending(inc: Open, changed: Set<string>): void {
-    for (let again = true; again && this.pending.size;) {
+    for (let again = true; again && this.pendingSize;) {
       again = false;
       const queue = new SeqHeap();
       // Items whose link is among the keys, after `from` in pending order, not yet queued this pass.
@@ -506,7 +514,9 @@ export class IncidentCorrelator {
 
   private addPending(item: Item): void {
     item.seq = this.pendingSeq++;
-    this.pending.set(item.seq, item);
+    item.waiting = true;
+    this.pendingQueue.push(item);
+    this.pendingSize++;
     for (const l of item.links) {
       let s = this.pendingByLink.get(l);
       if (!s) this.pendingByLink.set(l, (s = new Set()));
@@ -516,7 +526,8 @@ export class IncidentCorrelator {
   }
 
   private removePending(item: Item): void {
-    this.pending.delete(item.seq!);
+    item.waiting = false;
+    this.pendingSize--;
     for (const l of item.links) {
       const s = this.pendingByLink.get(l);
       s?.delete(item);
@@ -530,17 +541,33 @@ export class IncidentCorrelator {
     // case: flows of the last minutes against a 15-minute window, one pass per flow before.
     if (this.pendingMinMs < from) {
       let min = Infinity;
-      for (const p of this.pending.values()) {
+      const keep: Item[] = [];
+      for (let i = this.pendingHead; i < this.pendingQueue.length; i++) {
+        const p = this.pendingQueue[i]!;
+        if (!p.waiting) continue;
         if (p.ms < from) this.removePending(p);
-        else min = Math.min(min, p.ms);
+        else {
+          keep.push(p);
+          min = Math.min(min, p.ms);
+        }
       }
+      this.pendingQueue = keep;
+      this.pendingHead = 0;
       this.pendingMinMs = min;
     }
     // Over the cap: the earliest to start waiting go.
-    for (const p of this.pending.values()) {
-      if (this.pending.size <= this.maxPending) break;
-      this.removePending(p);
+    while (this.pendingSize > this.maxPending) {
+      const p = this.pendingQueue[this.pendingHead++]!;
+      if (p.waiting) this.removePending(p);
     }
+    this.compactPending();
+  }
+
+  /** Drops passed and departed items from the queue once they are most of it (amortised O(1) per item). */
+  private compactPending(): void {
+    if (this.pendingQueue.length - this.pendingHead <= 2 * this.pendingSize + 1024) return;
+    this.pendingQueue = this.pendingQueue.slice(this.pendingHead).filter((p) => p.waiting);
+    this.pendingHead = 0;
   }
 
   private sweepInternal(changed: Set<string>): Incident[] {

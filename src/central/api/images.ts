@@ -59,7 +59,7 @@ export const imagesApi: ApiModule = (app, ctx) => {
     const row = await ctx.db.selectFrom('images').selectAll().where('digest', '=', req.params.digest).executeTakeFirst();
     if (!row) throw new ApiError(404, 'not-found', `no image ${req.params.digest}`);
     const findings = (await imageFindings(ctx.db, row.digest)).sort(bySeverity);
-    const violations = await ctx.db.selectFrom('violations').selectAll().where('subject_kind', '=', 'image').where('subject_key', '=', row.digest).execute();
+    const violations = await ctx.db.selectFrom('violations').selectAll().where('subject_kind', '=', 'image').where('subject_key', '=', row.digest).orderBy('id').execute();
     return {
       ...imageListItem(row),
       layers: fromJson(row.layers, []),

@@ -13,6 +13,18 @@ wait_for pg_isready -q -h 127.0.0.1 -p "$port"
 
 as_postgres() { (cd /tmp && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p "$port" "$@"); }
 
+# pg_stat_statements, so that a profile can say which statements PostgreSQL's time goes to
+# (select … from pg_stat_statements in the database postgres). It must be preloaded: the cluster is restarted
+# once, when the setting is first made, and never again (tests running at that moment would
+# lose their connections, so do it before they start). The view is created in `postgres`
+# (it covers every database); the test role reads its own statements there.
+if [ "$(as_postgres -d postgres -At -c 'show shared_preload_libraries')" != pg_stat_statements ]; then
+  as_postgres -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+  pg_ctlcluster 15 main restart
+  wait_for pg_isready -q -h 127.0.0.1 -p "$port"
+fi
+as_postgres -d postgres -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements'
+
 url_file="$GATEHOUSE_TEST_CACHE/postgres-url"
 if [ ! -s "$url_file" ] || ! psql -X -q -d "$(cat "$url_file")" -c 'select 1' >/dev/null 2>&1; then
   # Hex only, so the password needs no quoting in SQL or in the URL.

@@ -1,7 +1,8 @@
 /**
  * The incident service takes every ingest notice that arrived before its turn in one
  * correlation and one transaction (a bus fetch emits one notice per node's batch), and stores
- * the same incidents as feeding the batches one at a time — on both stores.
+ * the same incidents as feeding the batches one at a time — on both stores. Notices that come
+ * after a write wait for the gap between writes, unless idle() is waiting.
  */
 import assert from 'node:assert/strict';
 import { alertEvent } from '../../src/cli/central-push.js';
@@ -53,6 +54,36 @@ await storeTest('notices of one turn are correlated and stored in one write, wit
     assert.deepEqual(got, await stored(oneByOne));
   } finally {
     await together.close();
+    await oneByOne.close();
+  }
+});
+
+await storeTest('notices after a write wait for the gap between writes; idle() stores them at once, the same incidents as batch by batch', async (dialect) => {
+  const now = () => new Date(T0 + 120_000);
+  const gapped = await startTestCentral({ dialect, now });
+  const oneByOne = await startTestCentral({ dialect, now });
+  try {
+    // An hour's gap: within the test, only idle() can make the second write happen.
+    const service = incidentService(gapped.ctx);
+    service.minWriteGapMs = 3_600_000;
+    let writes = 0;
+    gapped.ctx.events.on('incidents', () => writes++);
+    const [first, ...rest] = batches();
+    gapped.ctx.events.emit(EVENT_BATCH_NOTICE, first!);
+    await service.idle();
+    assert.equal(writes, 1, 'the first notice is written at once');
+    for (const b of rest) gapped.ctx.events.emit(EVENT_BATCH_NOTICE, b);
+    // Time for a write that should not happen (a correlation and a transaction take milliseconds).
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(writes, 1, 'notices after a write wait for the gap');
+    await service.idle();
+    assert.equal(writes, 2, 'idle() ends the wait: the waiting notices in one write');
+
+    const reference = incidentService(oneByOne.ctx);
+    for (const b of [first!, ...rest]) await reference.feed(batchInputs(b));
+    assert.deepEqual(await stored(gapped), await stored(oneByOne));
+  } finally {
+    await gapped.close();
     await oneByOne.close();
   }
 });

@@ -12,7 +12,6 @@
  *     [--nodes 1000] [--events 40000] [--fetch 2000] [--rate 10000] [--warm 10000]
  * --warm N: events correlated and written before the measured ones (timelines fill as in a run).
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import type { EventBatch } from '../src/central/client/ingest-types.js';
 import { createCentralContext } from '../src/central/context.js';
 import { incidentFlowsJob } from '../src/central/incidents/flow-feed.js';
@@ -21,7 +20,7 @@ import { openStore } from '../src/central/store/open.js';
 import { freshDatabase } from '../test/helpers/postgres.js';
 import { tempDir } from '../test/bus/helpers.js';
 import { NodeEventMaker, clusterName, nodeName, podsByNode, prng } from './fleet/model.js';
-import { procCpuSeconds } from './proc-stats.js';
+import { postgresBackendsCpu } from './proc-stats.js';
 
 const arg = (f: string, d: number) => (process.argv.includes(f) ? Number(process.argv[process.argv.indexOf(f) + 1]) : d);
 const STORE = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : 'postgres';
@@ -32,21 +31,6 @@ const WARM = arg('--warm', 10_000);
 const FETCH = arg('--fetch', 2000);
 const RATE = arg('--rate', 10_000);
 const SEED = 21;
-
-/** CPU seconds of the PostgreSQL backends serving `dbName`. */
-function backendsCpu(dbName: string): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.startsWith('postgres: ') && cmd.split(' ').includes(dbName)) n += procCpuSeconds(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
 
 const pgDb = STORE === 'postgres' ? await freshDatabase() : undefined;
 const dataDir = tempDir('bus-cpu-incidents');
@@ -82,12 +66,12 @@ async function fetches(events: number): Promise<void> {
 try {
   await fetches(WARM);
   const c0 = process.cpuUsage();
-  const pg0 = pgDb ? backendsCpu(pgDb.name) : 0;
+  const pg0 = pgDb ? postgresBackendsCpu(pgDb.name) : 0;
   const t0 = performance.now();
   await fetches(EVENTS);
   const secs = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  const pgCpu = pgDb ? backendsCpu(pgDb.name) - pg0 : 0;
+  const pgCpu = pgDb ? postgresBackendsCpu(pgDb.name) - pg0 : 0;
   const rows = await store.db.selectFrom('incidents').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(eb.fn('length', ['body'])).as('bytes')]).executeTakeFirstOrThrow();
   const mem = process.memoryUsage();
   console.log(`${EVENTS} events after ${WARM} (${DEPLOYMENTS} deployments, ${NODES} nodes, ${STORE}), fetches of ${FETCH}: ${secs.toFixed(1)} s; incidents stored ${rows.n}, mean body ${(Number(rows.bytes) / Number(rows.n) / 1024).toFixed(1)} KiB`);

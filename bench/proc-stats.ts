@@ -36,3 +36,18 @@ export function childrenOf(pid: number): number[] {
   }
   return out;
 }
+
+/** CPU seconds of the PostgreSQL backends serving `dbName` (those alive now). */
+export function postgresBackendsCpu(dbName: string): number {
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
+      if (cmd.startsWith('postgres: ') && cmd.split(' ').includes(dbName)) n += procCpuSeconds(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  return n;
+}

@@ -20,9 +20,8 @@ import type { BusBatchMessage } from '../../src/central/client/bus-publisher.js'
 import type { IngestEvent } from '../../src/central/client/ingest-types.js';
 import { freshDatabase } from '../../test/helpers/postgres.js';
 import { tempDir } from '../../test/bus/helpers.js';
-import { procCpuSeconds } from '../proc-stats.js';
+import { postgresBackendsCpu } from '../proc-stats.js';
 import { clusterName, imageCount, nodeEvent, nodeName, podOf, podsByNode, prng } from './model.js';
-import { readdirSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 
 const arg = (flag: string, dflt: number) => (process.argv.includes(flag) ? Number(process.argv[process.argv.indexOf(flag) + 1]) : dflt);
@@ -72,20 +71,6 @@ function printReads(before: TableReads, after: TableReads, events: number): void
   for (const r of rows) console.log(`  ${r.k}: ${(r.rows / events).toFixed(2)}${r.k.endsWith('(seq scan)') ? '' : ` (${r.scans} scans)`}`);
 }
 
-function backendsCpu(dbName: string): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8');
-      if (cmd.startsWith('postgres: ') && cmd.split(' ').includes(dbName)) n += procCpuSeconds(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return n;
-}
-
 const db = await freshDatabase();
 try {
   const dataDir = tempDir('ingest-cost');
@@ -121,7 +106,7 @@ try {
   }
   const reads0 = STATS ? await tableReads(db.url) : undefined;
   const cpu0 = process.cpuUsage();
-  const pg0 = backendsCpu(db.name);
+  const pg0 = postgresBackendsCpu(db.name);
   const t0 = performance.now();
   let parseCpu = 0;
   let stored = 0;
@@ -143,7 +128,7 @@ try {
   const secs = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const nodeCpu = (cpu.user + cpu.system) / 1e6;
-  const pgCpu = backendsCpu(db.name) - pg0;
+  const pgCpu = postgresBackendsCpu(db.name) - pg0;
   console.log(`${stored} of ${total} events stored (${DEPLOYMENTS} deployments, flow share ${FLOW_SHARE}, fetches of ${BATCH}, ${PER_MESSAGE} per message) in ${secs.toFixed(1)} s: ${(stored / secs).toFixed(0)}/s wall`);
   console.log(`CPU ms per event: Central ${((nodeCpu * 1000) / stored).toFixed(3)} (of which parse ${((parseCpu * 1000) / stored).toFixed(3)}), PostgreSQL ${((pgCpu * 1000) / stored).toFixed(3)}`);
   if (reads0) printReads(reads0, await tableReads(db.url), stored);

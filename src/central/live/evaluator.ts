@@ -259,17 +259,11 @@ export class LiveEvaluator implements ChangeListener {
     }
     const now = this.now();
     const alerts = await this.alertCounts(sourceId, now, ids);
-    let batch: DeploymentWrite[] = [];
+    const batch: DeploymentWrite[] = [];
     let count = 0;
     for (const t of targets) {
       count++;
-      batch.push(await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id)));
-      if (batch.length === WRITE_BATCH) {
-        await this.writeDeployments(batch, now);
-        batch = [];
-        await yieldToEventLoop();
-        if (this.stopped) return count;
-      }
+      if (!(await this.addWrite(batch, await this.evaluateDeployment(sourceId, s, t.id, t.object, t.meta, existing.get(t.id), now, alerts.get(t.id)), now))) return count;
     }
     await this.writeDeployments(batch, now);
     return count;
@@ -306,7 +300,7 @@ export class LiveEvaluator implements ChangeListener {
     const alerts = await this.alertCounts(sourceId, now);
     const seen = new Set<string>();
     let count = 0;
-    let batch: DeploymentWrite[] = [];
+    const batch: DeploymentWrite[] = [];
     for (const [key, object] of s.objects) {
       // The stored row's kind/namespace/name (the key), not the body's: host containers' inspect names differ in form.
       const [kind, namespace, name] = key.split('\u001f') as [string, string, string];
@@ -315,15 +309,8 @@ export class LiveEvaluator implements ChangeListener {
       const id = deploymentId(sourceId, meta.kind, meta.namespace, meta.name);
       seen.add(id);
       if (!(marked.all || marked.keys.has(key) || marked.alerted.has(id) || marked.namespaces.has(meta.namespace) || !existing.has(id) || existing.get(id)!.deleted_at || (images.size > 0 && runsAny(s, key, images)))) continue;
-      batch.push(await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id)));
       count++;
-      if (batch.length === WRITE_BATCH) {
-        await this.writeDeployments(batch, now);
-        batch = [];
-        // better-sqlite3 is synchronous: a long pass must not keep the API waiting.
-        await yieldToEventLoop();
-        if (this.stopped) return count;
-      }
+      if (!(await this.addWrite(batch, await this.evaluateDeployment(sourceId, s, id, object, meta, existing.get(id), now, alerts.get(id)), now))) return count;
     }
     await this.writeDeployments(batch, now);
     // Deployments whose object is gone: kept with deleted_at, their violations resolved.
@@ -369,6 +356,19 @@ export class LiveEvaluator implements ChangeListener {
       last_seen: at, deleted_at: null,
     };
     return { row, exists: old !== undefined, findings };
+  }
+
+  /**
+   * Adds an evaluated deployment to its pass's batch; a full batch is written, then the pass
+   * yields (better-sqlite3 is synchronous: a long pass must not keep the API waiting).
+   * False when the evaluator was stopped meanwhile: the pass ends there.
+   */
+  private async addWrite(batch: DeploymentWrite[], write: DeploymentWrite, now: Date): Promise<boolean> {
+    batch.push(write);
+    if (batch.length < WRITE_BATCH) return true;
+    await this.writeDeployments(batch.splice(0), now);
+    await yieldToEventLoop();
+    return !this.stopped;
   }
 
   /** Writes a batch of evaluated deployments and their violations in one transaction (all or none). */

@@ -145,6 +145,10 @@ class RefreshedOncePerFetch extends NetworkIndex {
   override external(...a: Parameters<NetworkIndex['external']>): ReturnType<NetworkIndex['external']> {
     return this.inner.external(...a);
   }
+
+  override ownerNames(): ReturnType<NetworkIndex['ownerNames']> {
+    return this.inner.ownerNames();
+  }
 }
 
 /**

@@ -25,6 +25,7 @@ import type { ObservedFlow } from '../../network/flow.js';
 import type { GraphEndpoint } from '../../network/graph.js';
 import { deploymentId } from '../live/deployments.js';
 import type { Database } from '../store/schema.js';
+import { OwnerNames } from '../store/owner-names.js';
 import type { Kysely, Transaction } from 'kysely';
 import { Slices } from '../bus/slices.js';
 
@@ -328,6 +329,7 @@ function podIps(body: Record<string, any>): string[] {
  */
 export class NetworkIndex {
   private readonly sources = new Map<string, SourceIndex>();
+  private readonly names = new OwnerNames();
   private readonly networks: { iv: Interval; cidr: string; name?: string }[];
 
   constructor(options: { externalNetworks?: readonly ExternalNetwork[] } = {}) {
@@ -354,6 +356,11 @@ export class NetworkIndex {
     }
     await idx.refresh(db);
     return idx;
+  }
+
+  /** Alert resolution's names (store/owner-names.ts), kept as long as this index: one per Central. */
+  ownerNames(): OwnerNames {
+    return this.names;
   }
 
   /** An address Central cannot place in its inventory. */

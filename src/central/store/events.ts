@@ -15,6 +15,7 @@ import { NetworkIndex } from '../network/endpoints.js';
 import type { ObservedFlow } from '../../network/flow.js';
 import { storeFlowBatches } from './flows.js';
 import type { Database, EventsTable } from './schema.js';
+import type { LiveRow, OwnerNames } from './owner-names.js';
 
 /**
  * Flow events (type `flow`) are not rows of `events`: they are resolved and added to the
@@ -48,7 +49,7 @@ export async function storeEventBatches(db: Transaction<Database> | Kysely<Datab
     for (const e of batch.events) if (e.type !== 'flow' && !unique.has(e.id)) unique.set(e.id, { e, batch: b });
   }
   const candidates = [...unique.values()].map((x) => ({ ...x, source: batches[x.batch]!.source, finding: x.e.finding ? withFingerprint(x.e.finding) : undefined }));
-  const owners = await alertDeployments(db, candidates.filter((x) => x.e.type === 'alert'));
+  const owners = await alertDeployments(db, candidates.filter((x) => x.e.type === 'alert'), index.ownerNames());
   const rows: EventsTable[] = [];
   for (const { e, source, finding } of candidates) {
     const deployment = e.type === 'alert' ? owners.get(finding) : undefined;
@@ -101,7 +102,7 @@ async function insertNewEvents(db: Transaction<Database> | Kysely<Database>, row
  * kind and hop (Pod → ReplicaSet → Deployment, at most three hops), then the deployments
  * that exist in one query. Alerts from plain hosts go to AlertOwners one by one.
  */
-async function alertDeployments(db: Transaction<Database> | Kysely<Database>, alerts: readonly { source: EventBatch['source']; finding: Finding | undefined }[]): Promise<Map<Finding | undefined, string | undefined>> {
+async function alertDeployments(db: Transaction<Database> | Kysely<Database>, alerts: readonly { source: EventBatch['source']; finding: Finding | undefined }[], names: OwnerNames): Promise<Map<Finding | undefined, string | undefined>> {
   const out = new Map<Finding | undefined, string | undefined>();
   const owners = new AlertOwners(db);
   const byCluster = new Map<string, { finding: Finding; kind: string; namespace: string; name: string }[]>();
@@ -114,14 +115,16 @@ async function alertDeployments(db: Transaction<Database> | Kysely<Database>, al
       byCluster.get(source.cluster)!.push({ finding: f, kind: k8s.kind, namespace: k8s.namespace ?? 'default', name: k8s.name });
     }
   }
-  for (const [cluster, inCluster] of byCluster) await clusterAlertDeployments(db, cluster, inCluster, out);
+  for (const [cluster, inCluster] of byCluster) await clusterAlertDeployments(db, cluster, inCluster, out, names);
   return out;
 }
 
-async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Database>, cluster: string, inCluster: readonly { finding: Finding; kind: string; namespace: string; name: string }[], out: Map<Finding | undefined, string | undefined>): Promise<void> {
+async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Database>, cluster: string, inCluster: readonly { finding: Finding; kind: string; namespace: string; name: string }[], out: Map<Finding | undefined, string | undefined>, names: OwnerNames): Promise<void> {
   const sourceRow = await db.selectFrom('sources').select('id').where('kind', '=', 'cluster').where('name', '=', cluster).executeTakeFirst();
   if (!sourceRow) return;
   const sourceId = sourceRow.id;
+  // The names earlier fetches found and no change has touched since; only the others are read.
+  const known = await names.begin(db, sourceId);
   // Follow controllers up to the top-level workload, all alerts of a hop together.
   let current = inCluster.map((x) => ({ kind: x.kind, name: x.name }));
   for (let hop = 0; hop < 3; hop++) {
@@ -132,15 +135,24 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
       byKind.get(c.kind)!.set(`${x.namespace}\u001f${c.name}`, { namespace: x.namespace, name: c.name });
     });
     const ownerOf = new Map<string, { kind: string; name: string } | undefined>();
-    for (const [kind, names] of byKind) {
-      for (const part of chunks([...names.values()], 500)) {
-        const rows = await liveObjectsByName(db, sourceId, kind, part);
-        await readOwners(db, sourceId, kind, rows);
-        for (const r of rows) {
-          const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
-          if (ownerOf.has(key)) continue; // the first row, as executeTakeFirst
-          ownerOf.set(key, OWNERS.get(ownerKey(sourceId, kind, r))?.owner);
-        }
+    for (const [kind, pairs] of byKind) {
+      const rows: LiveRow[] = [];
+      const missing: { namespace: string; name: string }[] = [];
+      for (const p of pairs.values()) {
+        const hit = known.get(kind, p.namespace, p.name);
+        if (hit) rows.push(...hit);
+        else missing.push(p);
+      }
+      for (const part of chunks(missing, 500)) {
+        const read = await liveObjectsByName(db, sourceId, kind, part);
+        known.keep(kind, part, read);
+        rows.push(...read);
+      }
+      await readOwners(db, sourceId, kind, rows);
+      for (const r of rows) {
+        const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
+        if (ownerOf.has(key)) continue; // the first row, as executeTakeFirst
+        ownerOf.set(key, OWNERS.get(ownerKey(sourceId, kind, r))?.owner);
       }
     }
     let moved = false;

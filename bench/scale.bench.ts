@@ -16,6 +16,7 @@ import { freshDatabase, postgresAvailable } from '../test/helpers/postgres.js';
 import { natsSkip, startNats } from '../test/bus/helpers.js';
 import { describeFigures, runFleet, type FleetFigures } from './fleet/simulate.js';
 import { compiledCli } from './compiled-cli.js';
+import { tableSizes } from './scale-table-sizes.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (flag: string) => (process.argv.includes(flag) ? process.argv[process.argv.indexOf(flag) + 1] : undefined);
@@ -48,6 +49,7 @@ for (const deployments of SIZES) {
     const f = await runFleet({ nats: nats.url, natsPid: nats.pid(), database: db.url, nodes: NODES, deployments, eventsPerSec: RATE, seconds: SECONDS, seed: SEED, centrals: CENTRALS, publishers: PUBLISHERS, flowShare: FLOW_SHARE, ...(FROM_SOURCE ? {} : { centralEntry: compiledCli() }), ...(CPU_PROF_DIR ? { centralNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] } : {}), log: (l) => console.log(`  [${deployments}] ${l}`) });
     results.push(f);
     console.log(`\n${describeFigures(f, RATE).join('\n')}\n`);
+    if (process.argv.includes('--table-sizes')) console.log(`${(await tableSizes(db.url, f.stored)).join('\n')}\n`);
   } finally {
     await nats.stop();
     await db.drop().catch((e: Error) => console.log(`could not drop ${db.name}: ${e.message}`));

@@ -15,6 +15,7 @@ import type { ImageSummary } from '../store/images.js';
 import type { ImageFacts } from '../../vuln/image-facts.js';
 import { packagesFromCycloneDx } from '../images/sbom-packages.js';
 import { storedImageFacts } from '../images/stored-facts.js';
+import { TimeSlice } from './slice.js';
 
 /** Facts of this many images are kept for deploy policies that read image.* fields. */
 const FACTS_CACHE = 256;
@@ -32,13 +33,22 @@ export class ImageCatalog {
   private byDigest: Map<string, ImageRiskInput> | undefined;
   private byRef = new Map<string, ImageRiskInput>();
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** The time slice a load runs in (slice.ts): 15,000 rows put at once held the event loop ~100 ms. */
+    private readonly slice: () => TimeSlice = () => new TimeSlice(),
+  ) {}
 
   private readonly facts = new Map<string, ImageFacts>();
   /** Digests pushed since they were read: read again before the next lookup. */
   private readonly stale = new Set<string>();
 
+  /** Bumped by invalidate(): a load that yielded meanwhile does not install what it read. */
+  private generation = 0;
+  private loading = false;
+
   invalidate(): void {
+    this.generation++;
     this.byDigest = undefined;
     this.stale.clear();
     this.facts.clear();
@@ -48,7 +58,7 @@ export class ImageCatalog {
   refresh(digests: Iterable<string>): void {
     for (const d of digests) {
       this.facts.delete(d);
-      if (this.byDigest) this.stale.add(d);
+      if (this.byDigest || this.loading) this.stale.add(d);
     }
   }
 
@@ -71,11 +81,13 @@ export class ImageCatalog {
   }
 
   async lookup(ref: string): Promise<ImageRiskInput | undefined> {
-    if (!this.byDigest) await this.load();
-    else if (this.stale.size > 0) await this.reloadStale();
+    while (!this.byDigest) await this.load();
+    if (this.stale.size > 0) await this.reloadStale();
+    // An invalidate() during the reload's await leaves no catalog: load it again.
+    while (!this.byDigest) await this.load();
     const at = ref.indexOf('@');
     if (at >= 0) {
-      const hit = this.byDigest!.get(ref.slice(at + 1));
+      const hit = this.byDigest.get(ref.slice(at + 1));
       if (hit) return { ...hit, name: ref };
     }
     const hit = this.byRef.get(canonicalRef(ref));
@@ -84,31 +96,53 @@ export class ImageCatalog {
 
   private async load(): Promise<void> {
     this.stale.clear();
+    const generation = this.generation;
+    this.loading = true;
+    try {
+      await this.loadRows(generation);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async loadRows(generation: number): Promise<void> {
     const rows = await this.db.selectFrom('images').select(['digest', 'refs', 'created', 'signature', 'summary']).execute();
-    this.byDigest = new Map();
-    this.byRef = new Map();
-    for (const r of rows) this.put(r);
+    // Built aside and swapped in whole: an invalidate() or refresh() while the load yields must
+    // not find (or drop) half a catalog.
+    const byDigest = new Map<string, ImageRiskInput>();
+    const byRef = new Map<string, ImageRiskInput>();
+    const slice = this.slice();
+    for (const r of rows) {
+      this.put(r, byDigest, byRef);
+      await slice.check();
+    }
+    if (generation !== this.generation) return;
+    this.byDigest = byDigest;
+    this.byRef = byRef;
   }
 
   private async reloadStale(): Promise<void> {
     const digests = [...this.stale];
     this.stale.clear();
+    // The maps this reload updates: an invalidate() meanwhile replaces them, and these are dropped.
+    const byDigest = this.byDigest!;
+    const byRef = this.byRef;
     const found = new Set<string>();
     for (const part of chunks(digests, 500)) {
       for (const r of await this.db.selectFrom('images').select(['digest', 'refs', 'created', 'signature', 'summary']).where('digest', 'in', part).execute()) {
         found.add(r.digest);
-        this.put(r);
+        this.put(r, byDigest, byRef);
       }
     }
     for (const d of digests) {
       if (found.has(d)) continue;
-      this.byDigest!.delete(d);
-      for (const [ref, input] of this.byRef) if (input.digest === d) this.byRef.delete(ref);
+      byDigest.delete(d);
+      for (const [ref, input] of byRef) if (input.digest === d) byRef.delete(ref);
     }
   }
 
   /** Records an image row; its references now name it (the latest push of a reference wins). */
-  private put(r: { digest: string; refs: string; created: string | null; signature: string | null; summary: string }): void {
+  private put(r: { digest: string; refs: string; created: string | null; signature: string | null; summary: string }, byDigest: Map<string, ImageRiskInput>, byRef: Map<string, ImageRiskInput>): void {
     const summary = fromJson<ImageSummary>(r.summary, { counts: {}, fixable: 0, knownExploited: 0 });
     const vuln = summary.counts.vulnerability ?? {};
     const signature = fromJson<{ verified?: boolean } | null>(r.signature, null);
@@ -119,7 +153,7 @@ export class ImageCatalog {
       secrets: Object.values(summary.counts.secret ?? {}).reduce((a, b) => a + b, 0),
       vulns: { critical: vuln.CRITICAL ?? 0, high: vuln.HIGH ?? 0, medium: vuln.MEDIUM ?? 0, low: vuln.LOW ?? 0, fixable: summary.fixable, knownExploited: summary.knownExploited },
     };
-    this.byDigest!.set(r.digest, input);
-    for (const ref of fromJson<string[]>(r.refs, [])) this.byRef.set(canonicalRef(ref), input);
+    byDigest.set(r.digest, input);
+    for (const ref of fromJson<string[]>(r.refs, [])) byRef.set(canonicalRef(ref), input);
   }
 }

@@ -73,6 +73,9 @@ try {
   const c = process.cpuUsage(c0);
   const pgCpu = pgDb ? postgresBackendsCpu(pgDb.name) - pg0 : 0;
   const rows = await store.db.selectFrom('incidents').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(eb.fn('length', ['body'])).as('bytes')]).executeTakeFirstOrThrow();
+  // Timelines are rows of their own since migration 0016: a body is its head and its entries.
+  const entries = await store.db.selectFrom('incident_timeline').select((eb) => eb.fn.sum<number>(eb.fn('length', ['entry'])).as('bytes')).executeTakeFirstOrThrow();
+  rows.bytes = Number(rows.bytes) + Number(entries.bytes ?? 0);
   const mem = process.memoryUsage();
   console.log(`${EVENTS} events after ${WARM} (${DEPLOYMENTS} deployments, ${NODES} nodes, ${STORE}), fetches of ${FETCH}: ${secs.toFixed(1)} s; incidents stored ${rows.n}, mean body ${(Number(rows.bytes) / Number(rows.n) / 1024).toFixed(1)} KiB`);
   console.log(`CPU ms per event: Central ${(((c.user + c.system) / 1000) / EVENTS).toFixed(4)}${pgDb ? `, PostgreSQL ${((pgCpu * 1000) / EVENTS).toFixed(4)}` : ''}; heap used ${(mem.heapUsed / 2 ** 20).toFixed(0)} MiB, RSS ${(mem.rss / 2 ** 20).toFixed(0)} MiB`);

@@ -4,7 +4,7 @@
  * known incidents, the same incident twice in one step (the last wins), closures, merges away
  * (deletes, some re-created in the same step), titles over the column's 1,000 characters and
  * steps whose bodies need several statements — the table equals a model of the rows each step
- * should leave. On both stores.
+ * should leave, heads apart from their timelines' rows (migration 0016). On both stores.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -42,6 +42,7 @@ storeTest('incident changes are stored as the per-incident insert or update stor
   try {
     const r = rng(8);
     const model = new Map<string, Row>();
+    const entries = new Map<string, string[]>();
     let bigSteps = 0;
     for (let step = 0; step < 30; step++) {
       // A turn for the event loop: the other store's test is being registered meanwhile (its PostgreSQL check times out after 5 s).
@@ -54,15 +55,25 @@ storeTest('incident changes are stored as the per-incident insert or update stor
       if (bodies > 5 << 20) bigSteps++;
       await store.db.transaction().execute((trx) => applyIncidentChanges(trx, { updated, removed }, now));
       // What the per-incident path leaves: deletes first, then each updated incident's last state.
-      for (const id of removed) model.delete(id);
+      for (const id of removed) {
+        model.delete(id);
+        entries.delete(id);
+      }
       for (const i of updated) {
+        entries.set(i.id, i.timeline.map((e) => JSON.stringify(e)));
         model.set(i.id, {
           id: i.id, state: i.state, severity: i.severity, stage: i.stage, title: i.title.slice(0, 1000), first_seen: i.firstSeen, last_seen: i.lastSeen,
-          closed_at: i.closedAt ?? null, signals: i.signals, body: JSON.stringify(i), updated_at: now,
+          closed_at: i.closedAt ?? null, signals: i.signals, body: JSON.stringify({ ...i, timeline: [] }), updated_at: now,
         });
       }
       const rows = await store.db.selectFrom('incidents').selectAll().orderBy('id').execute();
       assert.deepEqual(rows.map((x) => ({ ...x, signals: Number(x.signals) })), [...model.values()].sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1)), `step ${step}`);
+      // The timelines apart (migration 0016), each in its order.
+      const stored = new Map<string, string[]>();
+      for (const e of await store.db.selectFrom('incident_timeline').select(['incident_id', 'entry']).orderBy('incident_id').orderBy('pos').execute()) {
+        stored.set(e.incident_id, [...(stored.get(e.incident_id) ?? []), e.entry]);
+      }
+      assert.deepEqual(stored, new Map([...entries].filter(([, t]) => t.length)), `step ${step}: timelines`);
     }
     assert.ok(bigSteps > 0, 'some steps need several statements');
   } finally {

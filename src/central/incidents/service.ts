@@ -16,7 +16,7 @@ import type { CentralContext } from '../context.js';
 import type { EventBatch } from '../client/ingest-types.js';
 import { IncidentCorrelator, type CorrelatorOptions } from '../../runtime/incidents/engine.js';
 import type { CorrelationInput, IncidentChanges } from '../../runtime/incidents/types.js';
-import { applyIncidentChanges, closeStaleIncidents } from '../store/incidents.js';
+import { applyIncidentChanges, closeStaleIncidents, StoredIncidents } from '../store/incidents.js';
 import { batchInputs } from './feed.js';
 import { Slices } from '../bus/slices.js';
 
@@ -32,6 +32,8 @@ export interface IncidentServiceOptions extends Omit<CorrelatorOptions, 'now'> {
 
 export class IncidentService {
   readonly engine: IncidentCorrelator;
+  /** What this service stored of each open incident, so a write appends (store/incidents.ts). */
+  private readonly stored = new StoredIncidents();
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   /** Inputs from ingest notices not yet correlated: a bus fetch emits one notice per node's batch. */
@@ -140,7 +142,11 @@ export class IncidentService {
       if (!changes.updated.length && !changes.removed.length) return;
       const now = this.ctx.now().toISOString();
       try {
-        await this.ctx.db.transaction().execute((trx) => applyIncidentChanges(trx, changes, now));
+        await this.ctx.db.transaction().execute((trx) => applyIncidentChanges(trx, changes, now, this.stored));
+      } catch (e) {
+        // Rolled back: what `stored` says was written was not; the next write stores its incidents whole.
+        this.stored.clear();
+        throw e;
       } finally {
         this.lastWriteEnd = performance.now();
       }

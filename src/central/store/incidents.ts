@@ -1,37 +1,109 @@
-/** Correlated incidents: the correlator's changes applied in one transaction; paged reads. */
+/**
+ * Correlated incidents: the correlator's changes applied in one transaction; paged reads.
+ * An incident is stored as its head (`incidents.body`: the incident's JSON with `"timeline":[]`)
+ * and its timeline entries (`incident_timeline`, one row each, migration 0016), so a write
+ * appends the entries an incident gained and rewrites a head only when it changed: under a bus
+ * stream every open incident gains entries between writes, and rewriting whole bodies was the
+ * incident write's cost in PostgreSQL (bench:scale: ~900 bodies of up to 500 entries a second).
+ */
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Incident, IncidentChanges } from '../../runtime/incidents/types.js';
+import type { Incident, IncidentChanges, TimelineEntry } from '../../runtime/incidents/types.js';
 import { chunks, fromJson, toJson } from './json.js';
-import type { Database, IncidentsTable } from './schema.js';
+import type { Database, IncidentTimelineTable, IncidentsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-function row(i: Incident, now: string): IncidentsTable {
+/** The incident's JSON with an empty timeline in the timeline's place (the key order stays). */
+const headJson = (i: Incident) => toJson({ ...i, timeline: [] });
+
+function row(i: Incident, body: string, now: string): IncidentsTable {
   return {
     id: i.id, state: i.state, severity: i.severity, stage: i.stage, title: i.title.slice(0, 1000), first_seen: i.firstSeen, last_seen: i.lastSeen,
-    closed_at: i.closedAt ?? null, signals: i.signals, body: toJson(i), updated_at: now,
+    closed_at: i.closedAt ?? null, signals: i.signals, body, updated_at: now,
   };
 }
 
-/** Body text per upsert statement: a bus fetch changes up to maxOpen incidents of up to maxTimeline entries each (~100 KiB). */
+/** Head text per upsert statement (heads are small; a long title or many workloads make one larger). */
 const STATEMENT_BYTES = 4 << 20;
-/** Rows per statement: 11 parameters each, under SQLite's 32,766. */
+/** Rows per head statement: 11 parameters each, under SQLite's 32,766. */
 const STATEMENT_ROWS = 300;
+/** Entry rows per insert: 3 parameters each. */
+const ENTRY_ROWS = 2000;
 
 /**
- * Stores what one correlation step changed: deletes those merged away, upserts the updated
- * incidents — a few statements per step, not one per incident (a bus fetch changes ~900 of
- * them at 15,000 deployments: their statements were most of the write's CPU), cut so that no
- * statement carries much more than STATEMENT_BYTES of bodies or more than STATEMENT_ROWS rows.
+ * What one writer last stored of each open incident: its head's JSON and its timeline. Entries
+ * are compared by identity (the correlator never changes an entry once made and its snapshots
+ * share them), so the stored prefix of a timeline is found without reading the store. An
+ * incident this writer has not stored (another process's, or any after a failed write: clear())
+ * is written whole. Closed and removed incidents are forgotten: at most maxOpen are held.
  */
-export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now: string): Promise<void> {
-  for (const part of chunks(changes.removed, 300)) await db.deleteFrom('incidents').where('id', 'in', part).execute();
+export class StoredIncidents {
+  readonly heads = new Map<string, string>();
+  readonly timelines = new Map<string, readonly TimelineEntry[]>();
+
+  forget(id: string): void {
+    this.heads.delete(id);
+    this.timelines.delete(id);
+  }
+
+  clear(): void {
+    this.heads.clear();
+    this.timelines.clear();
+  }
+}
+
+/** Where two timelines first differ (entries by identity). */
+function commonPrefix(a: readonly TimelineEntry[], b: readonly TimelineEntry[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * Stores what one correlation step changed: deletes those merged away, then for each updated
+ * incident (its last state in the step) the timeline entries past what `stored` says is already
+ * stored (entries from the first that differs are deleted and written again: an entry earlier
+ * in time, or a merge, moves later ones) and its head if it changed. A few statements per step,
+ * not one per incident. `stored` is updated as written: the caller clears it if the
+ * transaction fails. Without it every incident is written whole.
+ */
+export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now: string, stored = new StoredIncidents()): Promise<void> {
+  for (const part of chunks(changes.removed, 300)) {
+    await db.deleteFrom('incident_timeline').where('incident_id', 'in', part).execute();
+    await db.deleteFrom('incidents').where('id', 'in', part).execute();
+  }
+  for (const id of changes.removed) stored.forget(id);
   // The last state of an incident in one step wins (it may be updated, then closed).
   const latest = new Map(changes.updated.map((i) => [i.id, i]));
+  const cuts: Array<[string, number]> = [];
+  const entries: IncidentTimelineTable[] = [];
+  const heads: IncidentsTable[] = [];
+  for (const inc of latest.values()) {
+    const before = stored.timelines.get(inc.id);
+    const from = before ? commonPrefix(before, inc.timeline) : 0;
+    // Not stored by this writer: rows another writer (or a previous run) left under this id go.
+    if (!before || from < before.length) cuts.push([inc.id, from]);
+    for (let k = from; k < inc.timeline.length; k++) entries.push({ incident_id: inc.id, pos: k, entry: toJson(inc.timeline[k]) });
+    const head = headJson(inc);
+    if (stored.heads.get(inc.id) !== head) heads.push(row(inc, head, now));
+    if (inc.state === 'closed') stored.forget(inc.id);
+    else {
+      stored.heads.set(inc.id, head);
+      stored.timelines.set(inc.id, inc.timeline);
+    }
+  }
+  for (const part of chunks(cuts, 300)) {
+    await db.deleteFrom('incident_timeline').where((eb) => eb.or(part.map(([id, pos]) => eb.and([eb('incident_id', '=', id), eb('pos', '>=', pos)])))).execute();
+  }
+  // On conflict: rows another writer stored under the same id and position are replaced, not an error that fails every later write.
+  for (const part of chunks(entries, ENTRY_ROWS)) {
+    await db.insertInto('incident_timeline').values(part).onConflict((oc) => oc.columns(['incident_id', 'pos']).doUpdateSet((eb) => ({ entry: eb.ref('excluded.entry') }))).execute();
+  }
   let part: IncidentsTable[] = [];
   let bytes = 0;
   const flush = async () => {
-    // Multi-row VALUES on both stores, each body its own text parameter: as one JSON parameter
+    // Multi-row VALUES on both stores, each head its own text parameter: as one JSON parameter
     // (jsonRecordset) every body's quotes were escaped and parsed again (PostgreSQL CPU per
     // event 0.050 against 0.029 ms in bench/bus-cpu-incidents.bench.ts).
     await db.insertInto('incidents').values(part).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
@@ -42,13 +114,27 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
     part = [];
     bytes = 0;
   };
-  for (const inc of latest.values()) {
-    const r = row(inc, now);
+  for (const r of heads) {
     part.push(r);
     bytes += r.body.length;
     if (bytes >= STATEMENT_BYTES || part.length >= STATEMENT_ROWS) await flush();
   }
   if (part.length) await flush();
+}
+
+/** Heads with their timelines put back: the incidents as the correlator gave them. */
+async function assemble(db: Db, rows: Array<{ id: string; body: string }>): Promise<Incident[]> {
+  const timelines = new Map<string, TimelineEntry[]>(rows.map((r) => [r.id, []]));
+  for (const part of chunks(rows.map((r) => r.id), 300)) {
+    const entries = await db.selectFrom('incident_timeline').select(['incident_id', 'entry']).where('incident_id', 'in', part).orderBy('incident_id').orderBy('pos').execute();
+    for (const e of entries) timelines.get(e.incident_id)!.push(JSON.parse(e.entry) as TimelineEntry);
+  }
+  return rows.map((r) => {
+    const inc = fromJson<Incident>(r.body, {} as Incident);
+    // Assigned over the head's empty timeline: the key keeps its place.
+    inc.timeline = timelines.get(r.id)!;
+    return inc;
+  });
 }
 
 export interface IncidentQuery {
@@ -111,22 +197,26 @@ export async function listIncidents(db: Db, q: IncidentQuery): Promise<{ items: 
   let query = db.selectFrom('incidents').select(['id', 'body', 'last_seen']);
   if (q.state) query = query.where('state', '=', q.state);
   if (q.severities) query = query.where('severity', 'in', q.severities);
-  if (q.workloadLike) query = query.where(sql<boolean>`body like ${q.workloadLike} escape '\\'`);
+  // The pattern matched the whole body once: now the head or one of the timeline's entries.
+  if (q.workloadLike) {
+    query = query.where(sql<boolean>`(body like ${q.workloadLike} escape '\\'
+      or exists (select 1 from incident_timeline t where t.incident_id = incidents.id and t.entry like ${q.workloadLike} escape '\\'))`);
+  }
   const dialect = q.dialect ?? 'sqlite';
   if (q.host) query = query.where(hasHost(dialect, q.host));
   if (q.workload) query = query.where(hasWorkload(dialect, q.workload));
   if (q.tacticId) query = query.where(hasTactic(dialect, q.tacticId));
   if (q.cursor) query = query.where(sql<boolean>`(last_seen < ${q.cursor.k} or (last_seen = ${q.cursor.k} and id < ${q.cursor.id}))`);
   const rows = await query.orderBy('last_seen', 'desc').orderBy('id', 'desc').limit(q.limit + 1).execute();
-  return { items: rows.slice(0, q.limit).map((r) => fromJson<Incident>(r.body, {} as Incident)), more: rows.length > q.limit };
+  return { items: await assemble(db, rows.slice(0, q.limit)), more: rows.length > q.limit };
 }
 
 export async function getIncident(db: Db, id: string): Promise<Incident | undefined> {
-  const r = await db.selectFrom('incidents').select('body').where('id', '=', id).executeTakeFirst();
-  return r ? fromJson<Incident>(r.body, {} as Incident) : undefined;
+  const r = await db.selectFrom('incidents').select(['id', 'body']).where('id', '=', id).executeTakeFirst();
+  return r ? (await assemble(db, [r]))[0] : undefined;
 }
 
-/** Incidents left open by a previous run: the correlator's memory is gone, so they close at start. */
+/** Incidents left open by a previous run: the correlator's memory is gone, so they close at start (heads only: the timelines stay). */
 export async function closeStaleIncidents(db: Db, now: string): Promise<number> {
   const rows = await db.selectFrom('incidents').select(['id', 'body']).where('state', '=', 'open').execute();
   for (const r of rows) {

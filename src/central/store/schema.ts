@@ -206,7 +206,7 @@ export interface ResponseActionsTable {
   body: string;
 }
 
-/** A correlated incident (migration 0007); the whole incident is `body`. */
+/** A correlated incident (migration 0007): its head is `body`, the incident's JSON with an empty timeline (migration 0016). */
 export interface IncidentsTable {
   id: string;
   state: 'open' | 'closed';
@@ -219,6 +219,14 @@ export interface IncidentsTable {
   signals: number;
   body: string;
   updated_at: string;
+}
+
+/** An incident's timeline entries, one row each in timeline order (migration 0016): a write appends, not rewrites. */
+export interface IncidentTimelineTable {
+  incident_id: string;
+  pos: number;
+  /** The TimelineEntry's JSON. */
+  entry: string;
 }
 
 /** Observed edges, all time (migration 0008; src/central/store/flows.ts). bigint columns: PostgreSQL returns strings. */
@@ -327,6 +335,7 @@ export interface Database {
   meta: MetaTable;
   leases: LeasesTable;
   incidents: IncidentsTable;
+  incident_timeline: IncidentTimelineTable;
   response_actions: ResponseActionsTable;
   flow_edges: FlowEdgesTable;
   flow_edge_hours: FlowEdgeHoursTable;

@@ -18,6 +18,7 @@ import * as baselines from './0012-baselines.js';
 import * as sharedAdvisories from './0013-shared-advisories.js';
 import * as registryWatchTags from './0014-registry-watch-tags.js';
 import * as sbomComponentLists from './0015-sbom-component-lists.js';
+import * as incidentTimeline from './0016-incident-timeline.js';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': initial,
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013-shared-advisories': sharedAdvisories,
   '0014-registry-watch-tags': registryWatchTags,
   '0015-sbom-component-lists': sbomComponentLists,
+  '0016-incident-timeline': incidentTimeline,
 };
 
 export const migrationProvider: MigrationProvider = {

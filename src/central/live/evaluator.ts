@@ -99,6 +99,8 @@ export class LiveEvaluator implements ChangeListener {
   private alerted = new Set<string>();
   /** Canonical references and digests of images pushed since the last pass. */
   private changedImages = new Set<string>();
+  /** Digests pushed since the last pass whose references the pass reads (imagePushed). */
+  private pushedDigests = new Set<string>();
   /** Passes completed (tests wait on it). */
   passes = 0;
   private stopped = false;
@@ -145,6 +147,17 @@ export class LiveEvaluator implements ChangeListener {
   imageChanged(refsAndDigest: readonly string[]): void {
     this.images.refresh(refsAndDigest.filter((r) => r.startsWith('sha256:')));
     for (const r of refsAndDigest) this.changedImages.add(r.startsWith('sha256:') ? r : canonicalRef(r));
+    this.schedule();
+  }
+
+  /**
+   * An image was pushed (its digest only): the next pass reads the references of every digest
+   * pushed meanwhile with one query, where the live job read each push's row on its own (one
+   * PostgreSQL round trip a push, at 200 pushes a second).
+   */
+  imagePushed(digest: string): void {
+    this.images.refresh([digest]);
+    this.pushedDigests.add(digest);
     this.schedule();
   }
 
@@ -228,6 +241,7 @@ export class LiveEvaluator implements ChangeListener {
     this.alerted = new Set();
     const images = this.changedImages;
     this.changedImages = new Set();
+    await this.addPushedRefs(images);
     let evaluated = 0;
     for (const [sourceId, s] of this.sources) {
       if (this.stopped) break;
@@ -243,6 +257,25 @@ export class LiveEvaluator implements ChangeListener {
     }
     this.passes++;
     if (evaluated > 0) this.options.onEvaluated?.(evaluated);
+  }
+
+  /** Adds the pushed digests and their references to a pass's changed images; if they cannot be read, every image counts as changed. */
+  private async addPushedRefs(images: Set<string>): Promise<void> {
+    if (this.pushedDigests.size === 0) return;
+    const digests = [...this.pushedDigests];
+    this.pushedDigests = new Set();
+    try {
+      for (const part of chunks(digests, 500)) {
+        for (const r of await this.db.selectFrom('images').select(['digest', 'refs']).where('digest', 'in', part).execute()) {
+          for (const ref of fromJson<string[]>(r.refs, [])) images.add(canonicalRef(ref));
+        }
+      }
+      for (const d of digests) images.add(d);
+    } catch (e) {
+      this.options.onError?.(`references of pushed images: ${describeError(e)}`);
+      this.images.invalidate();
+      for (const s of this.sources.values()) s.all = true;
+    }
   }
 
   /**

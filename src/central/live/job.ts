@@ -56,12 +56,8 @@ export function startLiveInventory(ctx: CentralContext, log: { warn(obj: object,
 
   const onSources = () => void sync().catch((e) => log.warn({ message: describeError(e) }, 'source sync failed'));
   const onPolicies = () => evaluator.invalidateAll('policies');
-  const onImage = (digest?: unknown) => {
-    if (typeof digest !== 'string') return evaluator.invalidateAll('images');
-    void ctx.db.selectFrom('images').select('refs').where('digest', '=', digest).executeTakeFirst()
-      .then((row) => evaluator.imageChanged([digest, ...(row ? (JSON.parse(row.refs) as string[]) : [])]))
-      .catch(() => evaluator.invalidateAll('images'));
-  };
+  // The pass reads the pushed digests' references, all of a pass's pushes with one query.
+  const onImage = (digest?: unknown) => (typeof digest === 'string' ? evaluator.imagePushed(digest) : evaluator.invalidateAll('images'));
   const onImages = () => evaluator.invalidateAll('images');
   const onAlerts = (ids: string[]) => evaluator.alertsChanged(ids);
   ctx.events.on('sources', onSources);

@@ -14,6 +14,13 @@ import type { Finding, Severity } from '../../src/findings/finding.js';
 import { syntheticDigest } from '../../src/central/images/bench-hook.js';
 import { imageRef } from '../central/inventory.js';
 import { rng } from '../../test/helpers/random.js';
+import { alertEvent } from '../../src/cli/central-push.js';
+import { compileOutput, makeAlert, type OutputTemplate } from '../../src/runtime/alerts/alert.js';
+import type { RuntimeEvent } from '../../src/runtime/event.js';
+import { fieldRegistry } from '../../src/runtime/rules/fields.js';
+import type { CompiledRule } from '../../src/runtime/rules/loader.js';
+import { ruleSetFromText } from '../../src/runtime/rules/ruleset.js';
+import { withContainer } from '../../src/sensor/run.js';
 
 export interface FleetSize {
   nodes: number;
@@ -148,14 +155,56 @@ export function imageReport(seed: number, i: number): ImageReport {
 
 /** The Falco priority prioritySeverity (src/runtime/rules/priority.ts) maps to each rule's severity. */
 const FALCO_PRIORITY: Partial<Record<Severity, string>> = { CRITICAL: 'Critical', HIGH: 'Error', MEDIUM: 'Warning', LOW: 'Notice' };
-const RULES: { id: string; title: string; severity: Severity; proc: string; cmd: string; file?: string }[] = [
-  { id: 'Terminal shell in container', title: 'Terminal shell in container', severity: 'HIGH', proc: 'bash', cmd: 'bash -il' },
-  { id: 'Read sensitive file untrusted', title: 'Read sensitive file untrusted', severity: 'HIGH', proc: 'cat', cmd: 'cat /etc/shadow', file: '/etc/shadow' },
-  { id: 'Write below etc', title: 'Write below etc', severity: 'MEDIUM', proc: 'sed', cmd: 'sed -i s/a/b/ /etc/hosts', file: '/etc/hosts' },
-  { id: 'Launch Package Management Process in Container', title: 'Package management process launched in container', severity: 'MEDIUM', proc: 'apt-get', cmd: 'apt-get install -y netcat' },
-  { id: 'Outbound Connection to C2 Servers', title: 'Outbound connection to C2 server', severity: 'CRITICAL', proc: 'python3', cmd: 'python3 -c import socket' },
-  { id: 'Drop and execute new binary in container', title: 'Executable not in the image run', severity: 'CRITICAL', proc: 'xmrig', cmd: '/tmp/xmrig -o pool' },
+const RULES: { id: string; title: string; severity: Severity; proc: string; cmd: string; file?: string; tags: string[] }[] = [
+  { id: 'Terminal shell in container', title: 'Terminal shell in container', severity: 'HIGH', proc: 'bash', cmd: 'bash -il', tags: ['container', 'shell', 'mitre_execution', 'T1059'] },
+  { id: 'Read sensitive file untrusted', title: 'Read sensitive file untrusted', severity: 'HIGH', proc: 'cat', cmd: 'cat /etc/shadow', file: '/etc/shadow', tags: ['filesystem', 'mitre_credential_access', 'T1555'] },
+  { id: 'Write below etc', title: 'Write below etc', severity: 'MEDIUM', proc: 'sed', cmd: 'sed -i s/a/b/ /etc/hosts', file: '/etc/hosts', tags: ['filesystem', 'mitre_persistence', 'T1098'] },
+  { id: 'Launch Package Management Process in Container', title: 'Package management process launched in container', severity: 'MEDIUM', proc: 'apt-get', cmd: 'apt-get install -y netcat', tags: ['process', 'mitre_persistence', 'T1505'] },
+  { id: 'Outbound Connection to C2 Servers', title: 'Outbound connection to C2 server', severity: 'CRITICAL', proc: 'python3', cmd: 'python3 -c import socket', tags: ['network', 'mitre_command_and_control', 'T1071'] },
+  { id: 'Drop and execute new binary in container', title: 'Executable not in the image run', severity: 'CRITICAL', proc: 'xmrig', cmd: '/tmp/xmrig -o pool', tags: ['process', 'mitre_persistence', 'TA0003', 'PCI_DSS_11.5.1'] },
 ];
+
+/**
+ * The rules as Falco rules, loaded and compiled by the sensor's loader: a sensor's alert is
+ * makeAlert's (the rule's output template rendered from the event) with withContainer's
+ * container and pod fields (src/sensor/run.ts), shipped as alertEvent's finding — the fields
+ * incident correlation reads (container.id, k8s.ns.name, k8s.pod.name) come from that path.
+ */
+const FLEET_RULES: Array<{ rule: CompiledRule; output: OutputTemplate }> = (() => {
+  const text = RULES.map((r) => `- rule: ${JSON.stringify(r.id)}
+  desc: ${JSON.stringify(r.title)}
+  condition: evt.type in (execve, execveat, open, openat) and container.id != host and proc.name = ${JSON.stringify(r.proc)}
+  output: ${JSON.stringify(`${r.title} (user=%user.name user_loginuid=%user.loginuid process=%proc.name command=%proc.cmdline parent=%proc.pname${r.file ? ' file=%fd.name' : ''})`)}
+  priority: ${FALCO_PRIORITY[r.severity]!.toUpperCase()}
+  tags: ${JSON.stringify(r.tags)}
+`).join('');
+  const set = ruleSetFromText([{ name: 'fleet-rules.yaml', text }]);
+  return RULES.map((r) => {
+    const rule = set.rules.find((x) => x.name === r.id)!;
+    return { rule, output: compileOutput(rule.output, fieldRegistry) };
+  });
+})();
+
+/** The syscall event a node's sensor sees when rule n fires in a pod: the CRI's container labels name the pod. */
+function podRuleEvent(node: number, pod: SimPod, n: number, time: string): RuntimeEvent {
+  const r = RULES[n]!;
+  const [repository, tag] = pod.image.split('@')[0]!.split(/:(?=[^:/]+$)/);
+  return {
+    'evt.type': 'execve', 'evt.rawtime': BigInt(Date.parse(time)) * 1_000_000n, 'evt.hostname': nodeName(node),
+    'proc.name': r.proc, 'proc.cmdline': r.cmd, 'proc.pname': 'runc', 'proc.pid': 4000 + (n * 97) % 1000, 'user.name': 'root', 'user.loginuid': -1,
+    ...(r.file ? { 'fd.name': r.file } : {}),
+    'container.id': pod.containerId.slice(0, 12), 'container.name': 'app', 'container.image': pod.image.split('@')[0]!,
+    'container.image.repository': repository!, 'container.image.tag': tag ?? 'latest',
+    'container.label[io.kubernetes.pod.name]': pod.name, 'container.label[io.kubernetes.pod.namespace]': pod.namespace,
+  };
+}
+
+/** Rule n's alert in a pod as the node's sensor ships it (ShippedAlertSink: alertEvent's event with the run's id). */
+function podRuleAlert(id: string, node: number, pod: SimPod, n: number, time: string): IngestEvent {
+  const { rule, output } = FLEET_RULES[n]!;
+  const ev = podRuleEvent(node, pod, n, time);
+  return { ...alertEvent('sensor', withContainer(makeAlert(rule, output, ev, nodeName(node)), ev)), id };
+}
 
 export interface EventMix {
   /** Share of flow events (the rest are alerts, a tenth of them process anomalies). */
@@ -194,17 +243,7 @@ export function nodeEvent(run: string, node: number, k: number, pods: readonly S
       },
     };
   }
-  const rule = RULES[Math.floor(r() * RULES.length)]!;
-  return {
-    id, type: 'alert', time,
-    finding: {
-      id: rule.id, kind: 'runtime', severity: rule.severity, title: rule.title,
-      detail: `${rule.title} (user=root user_loginuid=-1 container_id=${container.id} container_name=app image=${pod.image} proc.name=${rule.proc} proc.cmdline=${rule.cmd} parent=runc${rule.file ? ` file=${rule.file}` : ''} k8s.ns=${pod.namespace} k8s.pod=${pod.name})`,
-      resource: { host: nodeName(node), k8s, container },
-      // As alertToFinding writes a sensor's alert: its Falco priority is what incident correlation reads.
-      data: { source: 'syscall', rule: rule.id, priority: FALCO_PRIORITY[rule.severity], output_fields: { 'proc.name': rule.proc, 'proc.cmdline': rule.cmd, 'user.name': 'root', ...(rule.file ? { 'fd.name': rule.file } : {}) } },
-    },
-  };
+  return podRuleAlert(id, node, pod, Math.floor(r() * RULES.length), time);
 }
 
 /** The cluster's name in Central for a seed (one fleet per store). */
@@ -216,7 +255,7 @@ const podIp = (i: number, p: number) => `10.${(i >> 8) & 255}.${i & 255}.${p + 2
 /**
  * nodeEvent's events made cheaply, for the publishers: the same events from the same random
  * draws in the same order (test/bus/fleet-model.test.ts compares them), but what does not
- * change between two events of a pod — its alert findings, their detail text, the container
+ * change between two events of a pod — its alert findings but their time, the container
  * and Pod references — is built once per pod and shared, the time is formatted once per tick
  * and a flow's peer is its IP only. A real sensor builds its events on its own node; the
  * simulator builds 1,000 nodes' on this machine, so its own share should stay small.
@@ -244,17 +283,26 @@ export class NodeEventMaker {
         },
       };
     }
-    let f = this.findings.get(pod);
-    if (!f) this.findings.set(pod, (f = []));
     // Slot 0: the anomaly; 1 + n: RULES[n] (each built at its first use).
     const slot = r() < 0.1 ? 0 : 1 + Math.floor(r() * RULES.length);
-    return { id, type: 'alert', time, finding: (f[slot] ??= podFinding(node, pod, slot)) };
+    let f = this.findings.get(pod);
+    if (!f) this.findings.set(pod, (f = []));
+    if (slot === 0) return { id, type: 'alert', time, finding: (f[0] ??= podFinding(node, pod, 0)) };
+    // The pod's alert for this rule made once through the sensor's path, then given this event's
+    // time where makeAlert puts it (the finding's data.time, the output's prefix): nodeEvent makes
+    // each anew, and the test compares the two.
+    const made = (f[slot] ??= podRuleAlert('', node, pod, slot - 1, T_MADE).finding!);
+    const alertTime = `${time.slice(0, 23)}000000Z`;
+    return { id, type: 'alert', time, finding: { ...made, detail: `${alertTime.slice(11, 29)}${made.detail!.slice(18)}`, data: { ...made.data, time: alertTime } } };
   }
 }
 
-/** A pod's alert finding as nodeEvent writes it (slot 0: the anomaly, 1 + n: RULES[n]), from the draws that pick it. */
-function podFinding(node: number, pod: SimPod, slot: number): Finding {
-  // Draws of an alert: pod, flow or not, anomaly or not, rule.
-  const draws = slot === 0 ? [0, 0.99, 0] : [0, 0.99, 0.99, (slot - 0.5) / RULES.length];
+/** The time a pod's rule alerts are first made at (each event's time replaces it). */
+const T_MADE = '2000-01-01T00:00:00.000Z';
+
+/** A pod's anomaly finding as nodeEvent writes it, from the draws that pick it. */
+function podFinding(node: number, pod: SimPod, slot: 0): Finding {
+  // Draws of an anomaly: pod, flow or not, anomaly.
+  const draws = [0, 0.99, slot];
   return nodeEvent('', node, 0, [pod], () => pod, 1, () => draws.shift()!, { flowShare: 0 }, new Date(0)).finding!;
 }

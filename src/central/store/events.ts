@@ -15,7 +15,7 @@ import { NetworkIndex } from '../network/endpoints.js';
 import type { ObservedFlow } from '../../network/flow.js';
 import { storeFlowBatches } from './flows.js';
 import type { Database, EventsTable } from './schema.js';
-import type { LiveRow, OwnerNames } from './owner-names.js';
+import { UNKNOWN, type OwnerNames, type OwnerRef } from './owner-names.js';
 
 /**
  * Flow events (type `flow`) are not rows of `events`: they are resolved and added to the
@@ -136,23 +136,22 @@ async function clusterAlertDeployments(db: Transaction<Database> | Kysely<Databa
     });
     const ownerOf = new Map<string, { kind: string; name: string } | undefined>();
     for (const [kind, pairs] of byKind) {
-      const rows: LiveRow[] = [];
       const missing: { namespace: string; name: string }[] = [];
       for (const p of pairs.values()) {
-        const hit = known.get(kind, p.namespace, p.name);
-        if (hit) rows.push(...hit);
-        else missing.push(p);
+        const owner = known.get(kind, p.namespace, p.name);
+        if (owner === UNKNOWN) missing.push(p);
+        else ownerOf.set(`${kind}\u001f${p.namespace}\u001f${p.name}`, owner);
       }
       for (const part of chunks(missing, 500)) {
-        const read = await liveObjectsByName(db, sourceId, kind, part);
-        known.keep(kind, part, read);
-        rows.push(...read);
-      }
-      await readOwners(db, sourceId, kind, rows);
-      for (const r of rows) {
-        const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
-        if (ownerOf.has(key)) continue; // the first row, as executeTakeFirst
-        ownerOf.set(key, OWNERS.get(ownerKey(sourceId, kind, r))?.owner);
+        const rows = await liveObjectsByName(db, sourceId, kind, part);
+        await readOwners(db, sourceId, kind, rows);
+        for (const r of rows) {
+          const key = `${kind}\u001f${r.namespace ?? ''}\u001f${r.name}`;
+          if (ownerOf.has(key)) continue; // the first row, as executeTakeFirst
+          ownerOf.set(key, OWNERS.get(ownerKey(sourceId, kind, r))?.owner);
+        }
+        // No live object and one without a controller both leave the alert where it is.
+        known.keep(kind, part.map((p) => ({ ...p, owner: ownerOf.get(`${kind}\u001f${p.namespace}\u001f${p.name}`) })));
       }
     }
     let moved = false;
@@ -206,7 +205,6 @@ async function objectBodies(db: Transaction<Database> | Kysely<Database>, source
   return db.selectFrom('objects').select(['uid', 'body']).where('source_id', '=', sourceId).where('kind', '=', kind).where('uid', 'in', uids).execute();
 }
 
-type OwnerRef = { kind: string; name: string } | undefined;
 /**
  * The controller of each object version (source, kind, uid, resourceVersion or last_seen)
  * seen by alert resolution: bodies are read and parsed once per version, not for every

@@ -1,8 +1,8 @@
 /**
- * The live objects alert resolution found by (kind, namespace, name), kept between fetches per
- * Central and source. Each fetch first reads which objects of the source changed since its
+ * What alert resolution found for each (kind, namespace, name) — the controller of the first
+ * live object of that name, or none — kept between fetches per Central and source. Each fetch first reads which objects of the source changed since its
  * last look (index objects_by_source_seen: kind, namespace and name only, no bodies) and
- * forgets those names; only names not known go to the store. Before, every fetch looked up
+ * forgets those names; only names not known go to the store (their bodies then to OWNERS). Before, every fetch looked up
  * each of its alerts' pods, their ReplicaSets and their Deployments again (bench:scale at 15k:
  * 1,734 look-ups of ~320 names each, 4.8 s of PostgreSQL's time in a 30-s run).
  *
@@ -15,10 +15,14 @@ import type { Database } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
-export type LiveRow = { namespace: string; name: string; uid: string; resource_version: string | null; last_seen: string };
+/** A workload's controller: what alert resolution moves to at each hop. */
+export type OwnerRef = { kind: string; name: string } | undefined;
+/** get() of a name not known. */
+export const UNKNOWN = Symbol('unknown');
 
 const REREAD_MS = 5000;
-const MAX_NAMES = 300_000;
+// ~300 B a name (measured: 22 MiB for the ~75,000 pods, ReplicaSets and Deployments a 15k-deployment fleet's alerts name).
+const MAX_NAMES = 200_000;
 
 const key = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
 
@@ -27,7 +31,8 @@ class SourceNames {
   mark = '';
   /** Bumped by every look that found a change: a fetch that read names before it may hold stale rows. */
   generation = 0;
-  readonly names = new Map<string, readonly LiveRow[]>();
+  /** The controller of the first live object of each name (undefined: none, or no live object). */
+  readonly names = new Map<string, OwnerRef>();
   looking: Promise<void> = Promise.resolve();
 }
 
@@ -40,7 +45,7 @@ export class OwnerNames {
    * Brings the source's names up to date (one look at a time) and returns a view for one fetch:
    * known names, and a way to keep the rows the fetch reads for the others.
    */
-  async begin(db: Db, sourceId: string): Promise<{ get(kind: string, namespace: string, name: string): readonly LiveRow[] | undefined; keep(kind: string, pairs: readonly { namespace: string; name: string }[], rows: readonly LiveRow[]): void }> {
+  async begin(db: Db, sourceId: string): Promise<{ get(kind: string, namespace: string, name: string): OwnerRef | typeof UNKNOWN; keep(kind: string, found: readonly { namespace: string; name: string; owner: OwnerRef }[]): void }> {
     let s = this.sources.get(sourceId);
     if (!s) this.sources.set(sourceId, (s = new SourceNames()));
     const src = s;
@@ -49,21 +54,15 @@ export class OwnerNames {
     await look;
     const generation = src.generation;
     return {
-      get: (kind, namespace, name) => src.names.get(key(kind, namespace, name)),
-      keep: (kind, pairs, rows) => {
+      get: (kind, namespace, name) => {
+        const k = key(kind, namespace, name);
+        return src.names.has(k) ? src.names.get(k) : UNKNOWN;
+      },
+      keep: (kind, found) => {
         // A look since this fetch's own found changes: what the fetch read may predate them.
         if (src.generation !== generation) return;
-        if (src.names.size + pairs.length > MAX_NAMES) src.names.clear();
-        const found = new Map<string, LiveRow[]>();
-        for (const r of rows) {
-          const k = key(kind, r.namespace, r.name);
-          if (!found.has(k)) found.set(k, []);
-          found.get(k)!.push(r);
-        }
-        for (const p of pairs) {
-          const k = key(kind, p.namespace, p.name);
-          src.names.set(k, found.get(k) ?? []);
-        }
+        if (src.names.size + found.length > MAX_NAMES) src.names.clear();
+        for (const f of found) src.names.set(key(kind, f.namespace, f.name), f.owner);
       },
     };
   }

@@ -14,7 +14,7 @@
  *  5. waits until every event JetStream acknowledged is stored (or `drainTimeoutS`).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
@@ -66,6 +66,10 @@ export interface FleetFigures {
   riskList: Percentiles; detail: Percentiles;
   dbBytesPerEvent: number; dbGiBPerDayAtRate: number;
   centralRssMiB: number[]; centralRssPeakMiB: number[];
+  /** Central's RSS when publishing starts (the inventory stored and evaluated): what the bus load adds is the rest. */
+  centralRssBeforeMiB: number[];
+  /** Heap snapshots written at the end (GATEHOUSE_BENCH_HEAP_DIR), one per Central. */
+  heapSnapshots?: string[];
   /** CPU seconds per 1,000 events: Central(s) and PostgreSQL backends per event stored, publishers and nats-server (NaN when its pid is not known) per event acknowledged. */
   cpuMsPerEvent: { central: number; postgres: number; publishers: number; nats: number };
   load: [number, number, number];
@@ -117,6 +121,35 @@ async function again<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * GATEHOUSE_BENCH_HEAP_DIR=DIR: the Centrals run with --heapsnapshot-signal, and once the run's
+ * figures are taken (so the snapshot's pause is in none of them) each writes a heap snapshot
+ * there: what holds Central's RSS under bus load (bench/fleet/heap-summary.ts reads them).
+ */
+const HEAP_DIR = process.env.GATEHOUSE_BENCH_HEAP_DIR;
+
+async function writeHeapSnapshots(pids: number[], log: (l: string) => void): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of pids) {
+    const before = new Set(readdirSync(HEAP_DIR!));
+    process.kill(pid, 'SIGUSR2');
+    // Written when the file stops growing (a snapshot of a ~500 MiB heap takes tens of seconds here).
+    let file: string | undefined;
+    let size = -1;
+    for (let t = 0; t < 600; t++) {
+      await sleep(1000);
+      file ??= readdirSync(HEAP_DIR!).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+      if (!file) continue;
+      const now = statSync(join(HEAP_DIR!, file)).size;
+      if (now === size && now > 0) break;
+      size = now;
+    }
+    if (file) out.push(join(HEAP_DIR!, file));
+    log(`heap snapshot of Central ${pid}: ${file ?? 'none written'}`);
+  }
+  return out;
+}
+
 export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
   const log = o.log ?? (() => undefined);
   const centralsN = o.centrals ?? 1;
@@ -129,7 +162,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
   try {
     // No vulnerability DB for Central: it must not re-match the fleet's SBOMs while it is measured.
     const env = { GATEHOUSE_DB: join(tempDir('fleet-novuln'), 'none.db') };
-    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env, o.centralNodeArgs, o.centralEntry));
+    for (let i = 0; i < centralsN; i++) centrals.push(await startCentralCli(['--database', o.database, '--nats', o.nats, '--log-level', 'warn', ...(o.centralArgs ?? [])], env, [...(o.centralNodeArgs ?? []), ...(HEAP_DIR ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${HEAP_DIR}`] : [])], o.centralEntry));
     log(`${centralsN} Central(s) up; pushing ${images} images with SBOMs`);
 
     const tImages = performance.now();
@@ -177,6 +210,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     };
     const base = await storedNow();
     const cpuCentral0 = centrals.map((c) => procCpuSeconds(c.pid));
+    const rssBefore = centrals.map((c) => rssMiB(c.pid));
     const pg0 = postgresCpu(dbName);
     const nats0 = o.natsPid === undefined ? NaN : procCpuSeconds(o.natsPid);
 
@@ -271,6 +305,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
     // The publishers and nats-server handled every acknowledged event, stored or not: per stored
     // event a run that did not drain would over-state them (by 2× in a run that stored half).
     const perAcked = (cpu: number) => (acked > 0 ? (cpu * 1000) / acked : 0);
+    const heapSnapshots = HEAP_DIR ? await writeHeapSnapshots(centrals.map((c) => c.pid), log) : undefined;
     const load = (readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number)) as [number, number, number];
     return {
       nodes: o.nodes, deployments: seed.deployments, pods: o.deployments * 3, images, objects: seed.objects, violations: seed.violations,
@@ -282,6 +317,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetFigures> {
       lagSeconds: pct(lags), backlogMax, riskList: pct(riskList), detail: pct(detail),
       dbBytesPerEvent: perEvent, dbGiBPerDayAtRate: (perEvent * o.eventsPerSec * 86_400) / 2 ** 30,
       centralRssMiB: centrals.map((c) => rssMiB(c.pid)), centralRssPeakMiB: centrals.map((c, i) => Math.max(rssPeak[i]!, peakMiB(c.pid))),
+      centralRssBeforeMiB: rssBefore, ...(heapSnapshots ? { heapSnapshots } : {}),
       cpuMsPerEvent: { central: ms(cpuCentral), postgres: ms(cpuPg), publishers: perAcked(cpuPublishers), nats: perAcked(cpuNats) },
       load,
     };
@@ -310,6 +346,7 @@ export function describeFigures(f: FleetFigures, eventsPerSec: number): string[]
     l('risk list first page under load', p(f.riskList), 'goal p99 ≤ 200 ms'),
     l('deployment detail under load', p(f.detail), 'goal p99 ≤ 200 ms'),
     l('PostgreSQL growth', `${f.dbBytesPerEvent.toFixed(0)} B/event; ${f.dbGiBPerDayAtRate.toFixed(0)} GiB/day at ${eventsPerSec}/s`, 'RHACS DB: 32 cores / 32 GiB'),
+    l('Central RSS before publishing', `${f.centralRssBeforeMiB.map((x) => x.toFixed(0)).join(', ')} MiB${f.heapSnapshots ? `; heap snapshots ${f.heapSnapshots.join(', ')}` : ''}`, ''),
     l('Central RSS now / peak', `${f.centralRssMiB.map((x) => x.toFixed(0)).join(', ')} / ${f.centralRssPeakMiB.map((x) => x.toFixed(0)).join(', ')} MiB`, 'RHACS Central: 6 cores / 16 GiB'),
     l('CPU ms per event (stored / acked)', `Central ${f.cpuMsPerEvent.central.toFixed(3)}, PostgreSQL ${f.cpuMsPerEvent.postgres.toFixed(3)}, publishers ${f.cpuMsPerEvent.publishers.toFixed(3)}, nats-server ${Number.isNaN(f.cpuMsPerEvent.nats) ? 'not measured' : f.cpuMsPerEvent.nats.toFixed(3)}`),
     l('machine load (1/5/15 min)', f.load.map((x) => x.toFixed(2)).join(' ')),

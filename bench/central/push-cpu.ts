@@ -7,12 +7,12 @@
  * session 7's client sent them; findings by address too, as `image scan --server` sends
  * them now: their texts known from the whole pushes), by address with a list never seen (the worker parses the body and answers `need`; the 409 and the whole
  * push that follows are not in this row). And the findings' split (store/image-findings.ts)
- * afresh against remembered.
+ * afresh against remembered. And the main thread's CPU to read the worker's reply (whole, and a new list).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serialize } from 'node:v8';
+import { deserialize, serialize } from 'node:v8';
 import { addressedImageReport } from '../../src/central/client/ingest-types.js';
 import { preparePush } from '../../src/central/images/push-work.js';
 import { encodeVulnerabilities, splitVulnerability, type StoredFinding } from '../../src/central/store/image-findings.js';
@@ -50,15 +50,22 @@ if (!cacheHas('oci', 'index.json')) {
     };
     const unknown = Array.from({ length: N }, (_, k) => unknownList(k));
     const run = (bodies: Buffer[]) => cpuMs(() => { for (const b of bodies) serialize(preparePush(new Uint8Array(b))); }) / bodies.length;
+    // The main thread's share of the hand-over: reading the worker's reply (its structured clone).
+    const replies = (bodies: Buffer[]) => bodies.map((b) => serialize(preparePush(new Uint8Array(b))));
+    const read = (serialized: Buffer[]) => cpuMs(() => { for (const r of serialized) deserialize(r); }) / serialized.length;
     // Warm-up (and the worker learns the list from a whole push, as after a first push).
     run(whole.slice(0, 30));
     run(known.slice(0, 30));
-    const rows: Record<string, number[]> = { whole: [], listOnly: [], known: [], unknown: [] };
+    const rows: Record<string, number[]> = { whole: [], listOnly: [], known: [], unknown: [], readWhole: [], readNew: [] };
+    const wholeReplies = replies(whole);
+    const newReplies = replies(Array.from({ length: N }, (_, k) => Buffer.from(JSON.stringify(ingestReport(fx, DEPLOYMENTS, 'push-cpu-new', k, true)))));
     for (let r = 0; r < 3; r++) {
       rows.whole!.push(run(whole));
       rows.listOnly!.push(run(listOnly));
       rows.known!.push(run(known));
       rows.unknown!.push(run(unknown));
+      rows.readWhole!.push(read(wholeReplies));
+      rows.readNew!.push(read(newReplies));
     }
     const canonical = fx.findings.map((f) => withFingerprint({ ...f, resource: { ...f.resource, image: { ...(f.resource as { image?: object }).image, digest: 'sha256:x' } } }) as StoredFinding);
     encodeVulnerabilities(canonical);
@@ -73,6 +80,8 @@ if (!cacheHas('oci', 'index.json')) {
     console.log(`  prepare list by address, findings whole ${med(rows.listOnly!)} ms   rounds ${rows.listOnly!.map((x) => x.toFixed(2)).join(' / ')}`);
     console.log(`  prepare list and findings by address    ${med(rows.known!)} ms   rounds ${rows.known!.map((x) => x.toFixed(2)).join(' / ')}`);
     console.log(`  by address, list unknown (to need)      ${med(rows.unknown!)} ms   rounds ${rows.unknown!.map((x) => x.toFixed(2)).join(' / ')}`);
+    console.log(`  main thread: read the reply, whole     ${med(rows.readWhole!)} ms   rounds ${rows.readWhole!.map((x) => x.toFixed(2)).join(' / ')} (${(wholeReplies[0]!.length / 1024).toFixed(0)} KB)`);
+    console.log(`  main thread: read the reply, list new  ${med(rows.readNew!)} ms   rounds ${rows.readNew!.map((x) => x.toFixed(2)).join(' / ')} (${(newReplies[0]!.length / 1024).toFixed(0)} KB)`);
     console.log(`  ${canonical.length} findings: split afresh ${med(split.fresh)} ms, encodeVulnerabilities remembered ${med(split.remembered)} ms`);
   } finally {
     rmSync(work, { recursive: true, force: true });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 
-/** 192 bits of SHA-256, base64url (32 characters). */
-export function textAddress(text: string): string {
+/** 192 bits of SHA-256, base64url (32 characters); of a text's UTF-8 bytes when given bytes (the same address). */
+export function textAddress(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, 32);
 }

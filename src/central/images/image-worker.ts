@@ -13,7 +13,7 @@ import { vulnDbVersion } from './db-version.js';
 import { VulnDb } from '../../vuln/db.js';
 import { FleetMatcher } from './fleet-matcher.js';
 import { computeImageViolations, computeRematch, type EvaluateInput, type RematchInput } from './image-work.js';
-import { BadPush, dropPush, preparePush, pushViolations, supplyContent, type Supply } from './push-work.js';
+import { BadPush, dropPush, preparePush, pushViolations, supplyContent, transferablesOf, type PrepareResult, type Supply } from './push-work.js';
 import type { StoredImageRow } from './stored-facts.js';
 
 export type WorkJob =
@@ -61,7 +61,9 @@ parentPort!.on('message', (req: WorkRequest) => {
   try {
     if (req.policies) policies = compilePolicySet(req.policies.list, registry);
     if (!policies) throw new Error('no policies sent to the image worker');
-    parentPort!.postMessage({ id: req.id, result: run(req, policies) } satisfies WorkReply);
+    const result = run(req, policies);
+    const transfer = req.op === 'prepare-push' || req.op === 'supply' ? transferablesOf(result as PrepareResult) : [];
+    parentPort!.postMessage({ id: req.id, result } satisfies WorkReply, transfer);
   } catch (e) {
     parentPort!.postMessage({ id: req.id, error: describeError(e), ...(e instanceof BadPush ? { badPush: true } : {}) } satisfies WorkReply);
   }

@@ -109,6 +109,12 @@ function listPackages(components: unknown): ListPackages {
   return { packages: fromSbom.packages, packagesHash: packagesAddress(fromSbom) };
 }
 
+/** What a reply moves to the main thread rather than copying: the bytes of a component list sent whole (image-sboms.ts). */
+export function transferablesOf(result: PrepareResult): ArrayBuffer[] {
+  const list = 'prepared' in result ? result.prepared.sbom?.componentsText : undefined;
+  return list instanceof Uint8Array ? [list.buffer as ArrayBuffer] : [];
+}
+
 export type PrepareResult = { prepared: PreparedImage; token: number; named?: NamedTexts } | { need: Need; token: number };
 
 export function preparePush(body: Uint8Array): PrepareResult {
@@ -226,7 +232,7 @@ function prepare(report: ImageReport, token: number, named: ListPackages | undef
   let list: ListPackages | undefined;
   if (report.sbom) {
     try {
-      sbom = splitSbom(report.sbom, named === undefined ? undefined : report.sbom.components as string);
+      sbom = splitSbom(report.sbom, named === undefined ? undefined : report.sbom.components as string, { bytes: true });
     } catch (e) {
       throw new BadPush(`body: /sbom ${(e as Error).message}`);
     }

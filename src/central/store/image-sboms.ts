@@ -12,10 +12,11 @@
  * computed here, over a list Central itself parsed: a push may name an address (the list
  * then must be stored already) but never claims what content an address has.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { packagesFromCycloneDx, type SbomPackages } from '../images/sbom-packages.js';
 import type { Database } from './schema.js';
 import { textAddress } from '../content-address.js';
+import { isPostgres } from './json.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -26,8 +27,11 @@ const placeholderOf = (hash: string) => `gatehouse:components:${hash}`;
 export interface SplitSbom {
   envelope: string;
   componentsHash?: string;
-  /** The list's JSON text; absent when the push named a stored list by address. */
-  componentsText?: string;
+  /**
+   * The list's JSON text; absent when the push named a stored list by address. As UTF-8 bytes
+   * when an image worker made it (`bytes`): moved to the main thread, not cloned onto its heap.
+   */
+  componentsText?: string | Uint8Array;
 }
 
 /**
@@ -36,12 +40,14 @@ export interface SplitSbom {
  * not be the envelope's only one (a document that holds that very text elsewhere) is
  * stored whole.
  */
-export function splitSbom(sbom: Record<string, unknown>, componentsAddress?: string): SplitSbom {
-  let componentsText: string | undefined;
+export function splitSbom(sbom: Record<string, unknown>, componentsAddress?: string, opts: { bytes?: boolean } = {}): SplitSbom {
+  let componentsText: string | Uint8Array | undefined;
   let hash = componentsAddress;
   if (hash === undefined) {
     if (!Array.isArray(sbom.components)) return { envelope: JSON.stringify(sbom) };
-    componentsText = JSON.stringify(sbom.components);
+    const text = JSON.stringify(sbom.components);
+    // The bytes hashed are the ones stored: one UTF-8 encoding, not one for the hash and one for the store.
+    componentsText = opts.bytes ? new TextEncoder().encode(text) : text;
     hash = textAddress(componentsText);
   }
   const placeholder = placeholderOf(hash);
@@ -87,10 +93,22 @@ export async function componentListStored(db: Db, hash: string): Promise<boolean
   return (await db.selectFrom('sbom_component_lists').select('hash').where('hash', '=', hash).executeTakeFirst()) !== undefined;
 }
 
-/** Stores a list Central parsed itself, once (a concurrent writer of the same list writes the same row). */
-async function writeComponentList(db: Db, hash: string, text: string): Promise<void> {
+/**
+ * Stores a list Central parsed itself, once (a concurrent writer of the same list writes the same row).
+ * A list as UTF-8 bytes is made text by the store itself: decoded here, each new ~250 KB list
+ * would be a (two-byte) string on the main thread's heap, garbage that a large heap's rare full
+ * collections leave in place (bench:central's every-list-new row grew Central by ~300 MB).
+ */
+async function writeComponentList(db: Db, hash: string, text: string | Uint8Array): Promise<void> {
   if (await componentListStored(db, hash)) return;
-  await db.insertInto('sbom_component_lists').values({ hash, body: text }).onConflict((oc) => oc.column('hash').doNothing()).execute();
+  let body: string | RawBuilder<string>;
+  if (typeof text === 'string') body = text;
+  else {
+    const bytes = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+    // Both stores' text is UTF-8, and the bytes are JSON.stringify's (well-formed: lone surrogates escaped).
+    body = isPostgres(db) ? sql<string>`convert_from(${bytes}, 'UTF8')` : sql<string>`cast(${bytes} as text)`;
+  }
+  await db.insertInto('sbom_component_lists').values({ hash, body }).onConflict((oc) => oc.column('hash').doNothing()).execute();
 }
 
 export async function readImageSbom(db: Db, digest: string): Promise<string | undefined> {

@@ -72,6 +72,8 @@ interface StoreFigures {
   firstPage: { p50: number; p99: number };
   deepPage: { p50: number; p99: number; depth: number };
   detail: { p50: number; p99: number };
+  /** Central's event-loop delay over the API rows (prom-client's monitor, reset at each scrape of /metrics), ms. */
+  loopDelay: { p50: number; p99: number; max: number };
   /** Whole bodies as an old client sends them; by address with the list in Central; by address with every list new (409, then whole). */
   ingest: IngestFigures;
   ingestKnown: IngestFigures;
@@ -212,6 +214,15 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     let peak = 0;
     const sampler = setInterval(() => { peak = Math.max(peak, memoryOf(pid).peak); }, 500);
 
+    // Central's event-loop delay (what a main-thread stall adds to every request) over the API rows:
+    // /metrics resets prom-client's monitor at each scrape, so the scrape before starts the window.
+    const loopDelay = async () => {
+      const r = await fetch(`${url}/metrics`, { headers });
+      const text = await r.text();
+      const ms = (q: string) => 1000 * Number(new RegExp(`^gatehouse_nodejs_eventloop_lag_${q}_seconds(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+      return { p50: ms('p50'), p99: ms('p99'), max: ms('max') };
+    };
+    await loopDelay();
     const floor = await timed(LIST_REQUESTS, async () => { await (await fetch(`${url}/healthz`)).arrayBuffer(); });
     const firstPage = await timed(LIST_REQUESTS, async () => { await get('/api/v1/deployments?sort=risk&limit=50'); });
     // A deep page: the cursor after 100 pages (or the last one there is).
@@ -229,6 +240,8 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     let seedRandom = 7;
     const rnd = () => (seedRandom = (Math.imul(seedRandom, 1103515245) + 12345) >>> 0) / 2 ** 32;
     const detail = await timed(DETAIL_REQUESTS, async () => { await get(`/api/v1/deployments/${ids[Math.floor(rnd() * ids.length)]}`); });
+    const apiLoopDelay = await loopDelay();
+    process.stdout.write(`[${store}] Central's event-loop delay over the API rows: p50 ${apiLoopDelay.p50.toFixed(1)} ms, p99 ${apiLoopDelay.p99.toFixed(1)} ms, max ${apiLoopDelay.max.toFixed(1)} ms\n`);
 
     // Ingest: distinct digests, four requests in flight; three rows (IngestFigures).
     const rows = {
@@ -293,7 +306,7 @@ async function runStore(store: 'sqlite' | 'postgres', fx: ImageFixture, work: st
     clearInterval(sampler);
     const mem = memoryOf(pid);
     return {
-      store, seed, floor: summary(floor), firstPage: summary(firstPage), deepPage: { ...summary(deepPage), depth }, detail: summary(detail),
+      store, seed, floor: summary(floor), firstPage: summary(firstPage), deepPage: { ...summary(deepPage), depth }, detail: summary(detail), loopDelay: apiLoopDelay,
       ingest, ingestKnown, ingestNew, startMs, rssBeforeIngestMb, rssPeakMb: Math.max(peak, mem.peak), rssEndMb: mem.now,
     };
   } finally {
@@ -329,6 +342,7 @@ function table(results: (StoreFigures | { store: string; skipped: string })[]): 
     ['risk list, first page p50/p99', `p99 <= ${GOALS.listP99} ms`, (f) => `${ms(f.firstPage.p50)} / ${ms(f.firstPage.p99)} ${verdict(f.firstPage.p99 <= GOALS.listP99)}`],
     ['risk list, deep page p50/p99', `p99 <= ${GOALS.listP99} ms`, (f) => `${ms(f.deepPage.p50)} / ${ms(f.deepPage.p99)} (page ${f.deepPage.depth + 1}) ${verdict(f.deepPage.p99 <= GOALS.listP99)}`],
     ['deployment detail p50/p99', `p99 <= ${GOALS.detailP99} ms`, (f) => `${ms(f.detail.p50)} / ${ms(f.detail.p99)} ${verdict(f.detail.p99 <= GOALS.detailP99)}`],
+    ["Central's event-loop delay over the API rows p50/p99/max", 'informative', (f) => `${ms(f.loopDelay.p50)} / ${ms(f.loopDelay.p99)} / ${ms(f.loopDelay.max)}`],
     ['floor: JSON.parse of the scan bodies', 'floor', (f) => `${f.ingest.parsePerSecond.toFixed(0)} per CPU s (${f.ingest.bodyKb.toFixed(0)} KB each)`],
     ['ingest, 500-package scans, 4 in flight: whole bodies (old client)', `>= ${GOALS.ingestPerSec}/s`, (f) => ingestCell(f.ingest)],
     ['ingest, by address, list already in Central (rebuilds, CI)', `>= ${GOALS.ingestPerSec}/s`, (f) => ingestCell(f.ingestKnown)],

@@ -67,7 +67,7 @@ interface Parsed {
   /** Set while the push waits for content it named (supplyContent). */
   report?: ImageReport;
   /** Texts the store supplied for this push, by address (the memory below is bounded). */
-  supplied?: { findings: Map<string, KnownText<FindingBody>>; advisories: Map<string, KnownText<AdvisoryText>> };
+  supplied?: { findings: Map<string, KnownText<FindingBody>>; advisories: Map<string, KnownText<AdvisoryText>>; list?: { address: string; packages: ListPackages } };
   packages?: Package[];
   packagesHash?: string;
   findings?: StoredFinding[];
@@ -78,13 +78,25 @@ let nextToken = 1;
 /** A token not claimed within this long (its request failed in between) is dropped. */
 const TOKEN_TTL_MS = 60_000;
 
-// The lists parsed last, by address: a fleet pushes a few lists again and again. Bounded.
-// Whether a list is also stored is the main thread's to check: a list parsed from a push
-// whose write failed is here but not in the store.
+// The lists parsed last, by address: a fleet pushes a few lists again and again. Bounded by
+// their packages, not their count (a 5,000-package image weighs ten 500-package ones): at most
+// LIST_PACKAGES over all lists, ~200 bytes of objects each (and as many again in their
+// component facts, below). Whether a list is also stored is the main thread's to check: a
+// list parsed from a push whose write failed is here but not in the store.
+const LIST_PACKAGES = 50_000;
 const listsByAddress = new Map<string, ListPackages>();
+let listPackagesHeld = 0;
 function rememberList(address: string, list: ListPackages): void {
-  if (listsByAddress.size >= 32) listsByAddress.delete(listsByAddress.keys().next().value!);
+  if (listsByAddress.has(address)) return;
+  for (const [oldest, held] of listsByAddress) {
+    if (listPackagesHeld + list.packages.length <= LIST_PACKAGES) break;
+    listsByAddress.delete(oldest);
+    listPackagesHeld -= held.packages.length;
+  }
+  // One list larger than the whole budget is used by its push, not kept.
+  if (list.packages.length > LIST_PACKAGES) return;
   listsByAddress.set(address, list);
+  listPackagesHeld += list.packages.length;
 }
 
 // The finding texts split last (the bodies and advisories of whole pushes' vulnerabilities) or
@@ -92,13 +104,21 @@ function rememberList(address: string, list: ListPackages): void {
 interface KnownText<T> { text: string; parsed?: T; joined?: Joined }
 /** A body joined with its advisory, for no image in particular, and its split: each push copies it (a spread of one shape is cheap; joining afresh was a third of an addressed push). */
 interface Joined { finding: Omit<Finding, 'fingerprint'>; split: SplitVulnerability }
-const TEXT_ENTRIES = 5_000;
-const bodyTexts = new Map<string, KnownText<FindingBody>>();
-const advisoryTexts = new Map<string, KnownText<AdvisoryText>>();
-function rememberText<T>(map: Map<string, KnownText<T>>, address: string, text: string): void {
-  if (map.has(address)) return;
-  if (map.size >= TEXT_ENTRIES) map.delete(map.keys().next().value!);
-  map.set(address, { text });
+// Bounded by the texts' length, not their count: an advisory may be 100 bytes or 20 KB. The
+// parsed and joined forms kept beside a text weigh about as much again (a few times its length).
+const TEXT_CHARS = 4_000_000;
+interface TextMemory<T> { map: Map<string, KnownText<T>>; chars: number }
+const bodyTexts: TextMemory<FindingBody> = { map: new Map(), chars: 0 };
+const advisoryTexts: TextMemory<AdvisoryText> = { map: new Map(), chars: 0 };
+function rememberText<T>(memory: TextMemory<T>, address: string, text: string): void {
+  if (memory.map.has(address) || text.length > TEXT_CHARS) return;
+  for (const [oldest, held] of memory.map) {
+    if (memory.chars + text.length <= TEXT_CHARS) break;
+    memory.map.delete(oldest);
+    memory.chars -= held.text.length;
+  }
+  memory.map.set(address, { text });
+  memory.chars += text.length;
 }
 function parsedText<T>(known: KnownText<T>): T {
   return (known.parsed ??= JSON.parse(known.text) as T);
@@ -139,7 +159,11 @@ export function supplyContent(token: number, supply: Supply): PrepareResult {
   const parsed = parsedByToken.get(token);
   if (!parsed?.report || !parsed.supplied) throw new Error('the push waiting for its content is gone');
   parsedByToken.delete(token);
-  if (supply.list) rememberList(supply.list.address, listPackages(JSON.parse(supply.list.text)));
+  if (supply.list) {
+    // Kept for this push whatever the memory keeps (a list over its whole budget is not kept).
+    parsed.supplied.list = { address: supply.list.address, packages: listPackages(JSON.parse(supply.list.text)) };
+    rememberList(supply.list.address, parsed.supplied.list.packages);
+  }
   for (const [address, text] of Object.entries(supply.findings ?? {})) {
     parsed.supplied.findings.set(address, { text });
     rememberText(bodyTexts, address, text);
@@ -155,10 +179,11 @@ function prepareOrAsk(parsed: Parsed, token: number): PrepareResult {
   const report = parsed.report!;
   const named = typeof report.sbom?.components === 'string' ? report.sbom.components : undefined;
   const need: Need = {};
-  if (named !== undefined && !listsByAddress.has(named)) need.list = named;
+  const knownList = named === undefined ? undefined : parsed.supplied!.list?.address === named ? parsed.supplied!.list.packages : listsByAddress.get(named);
+  if (named !== undefined && !knownList) need.list = named;
   const refs = report.vulnerabilities ?? [];
-  const body = (a: string) => parsed.supplied!.findings.get(a) ?? bodyTexts.get(a);
-  const advisory = (a: string) => parsed.supplied!.advisories.get(a) ?? advisoryTexts.get(a);
+  const body = (a: string) => parsed.supplied!.findings.get(a) ?? bodyTexts.map.get(a);
+  const advisory = (a: string) => parsed.supplied!.advisories.get(a) ?? advisoryTexts.map.get(a);
   const findings = new Set<string>();
   const advisories = new Set<string>();
   for (const ref of refs) {
@@ -175,10 +200,9 @@ function prepareOrAsk(parsed: Parsed, token: number): PrepareResult {
     parsedByToken.set(token, parsed);
     return { need, token };
   }
-  const list = named === undefined ? undefined : listsByAddress.get(named);
-  if (refs.length === 0) return { prepared: prepare(report, token, list, undefined), token };
+  if (refs.length === 0) return { prepared: prepare(report, token, knownList, undefined), token };
   const joined = joinRefs(report.image.digest, refs, body, advisory);
-  return { prepared: prepare(report, token, list, joined.splits), token, named: joined.named };
+  return { prepared: prepare(report, token, knownList, joined.splits), token, named: joined.named };
 }
 
 /**
@@ -272,12 +296,22 @@ export function pushViolations(token: number, row: StoredImageRow, now: string, 
 // A fleet pushes the same package lists again and again (rebuilds, tags of one build, one
 // base): their component facts are made once per list, by its address, and shared read-only
 // as re-match shares them (FleetMatcher's sets). Bounded.
+// Bounded as the lists are (LIST_PACKAGES, by their packages).
 const componentsByList = new Map<string, ImageFacts['components']>();
+let componentsHeld = 0;
 function componentsOf(packagesHash: string, packages: Package[]): ImageFacts['components'] {
   let hit = componentsByList.get(packagesHash);
   if (!hit) {
-    if (componentsByList.size >= 32) componentsByList.delete(componentsByList.keys().next().value!);
-    componentsByList.set(packagesHash, (hit = componentFacts({ packages: [...packages], warnings: [] })));
+    hit = componentFacts({ packages: [...packages], warnings: [] });
+    for (const [oldest, held] of componentsByList) {
+      if (componentsHeld + hit.length <= LIST_PACKAGES) break;
+      componentsByList.delete(oldest);
+      componentsHeld -= held.length;
+    }
+    if (hit.length <= LIST_PACKAGES) {
+      componentsByList.set(packagesHash, hit);
+      componentsHeld += hit.length;
+    }
   }
   return hit;
 }

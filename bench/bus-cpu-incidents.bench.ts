@@ -74,7 +74,7 @@ try {
   const pgCpu = pgDb ? postgresBackendsCpu(pgDb.name) - pg0 : 0;
   const rows = await store.db.selectFrom('incidents').select((eb) => [eb.fn.countAll<number>().as('n'), eb.fn.sum<number>(eb.fn('length', ['body'])).as('bytes')]).executeTakeFirstOrThrow();
   // Timelines are rows of their own since migration 0016: a body is its head and its entries.
-  const entries = await store.db.selectFrom('incident_timeline').select((eb) => eb.fn.sum<number>(eb.fn('length', ['entry'])).as('bytes')).executeTakeFirstOrThrow();
+  const entries = await store.db.selectFrom('incident_timeline').select((eb) => eb.fn.sum<number>(eb.fn('length', ['entries'])).as('bytes')).executeTakeFirstOrThrow();
   rows.bytes = Number(rows.bytes) + Number(entries.bytes ?? 0);
   const mem = process.memoryUsage();
   console.log(`${EVENTS} events after ${WARM} (${DEPLOYMENTS} deployments, ${NODES} nodes, ${STORE}), fetches of ${FETCH}: ${secs.toFixed(1)} s; incidents stored ${rows.n}, mean body ${(Number(rows.bytes) / Number(rows.n) / 1024).toFixed(1)} KiB`);

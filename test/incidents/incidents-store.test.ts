@@ -70,8 +70,8 @@ storeTest('incident changes are stored as the per-incident insert or update stor
       assert.deepEqual(rows.map((x) => ({ ...x, signals: Number(x.signals) })), [...model.values()].sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1)), `step ${step}`);
       // The timelines apart (migration 0016), each in its order.
       const stored = new Map<string, string[]>();
-      for (const e of await store.db.selectFrom('incident_timeline').select(['incident_id', 'entry']).orderBy('incident_id').orderBy('pos').execute()) {
-        stored.set(e.incident_id, [...(stored.get(e.incident_id) ?? []), e.entry]);
+      for (const e of await store.db.selectFrom('incident_timeline').select(['incident_id', 'entries']).orderBy('incident_id').orderBy('pos').execute()) {
+        stored.set(e.incident_id, [...(stored.get(e.incident_id) ?? []), ...(JSON.parse(`[${e.entries}]`) as unknown[]).map((x) => JSON.stringify(x))]);
       }
       assert.deepEqual(stored, new Map([...entries].filter(([, t]) => t.length)), `step ${step}: timelines`);
     }

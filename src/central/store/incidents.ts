@@ -1,8 +1,9 @@
 /**
  * Correlated incidents: the correlator's changes applied in one transaction; paged reads.
  * An incident is stored as its head (`incidents.body`: the incident's JSON with `"timeline":[]`)
- * and its timeline entries (`incident_timeline`, one row each, migration 0016), so a write
- * appends the entries an incident gained and rewrites a head only when it changed: under a bus
+ * and its timeline in runs of entries (`incident_timeline`, a row per write that added entries,
+ * migration 0016), so a write appends one row with the entries an incident gained and rewrites
+ * a head only when it changed: under a bus
  * stream every open incident gains entries between writes, and rewriting whole bodies was the
  * incident write's cost in PostgreSQL (bench:scale: ~900 bodies of up to 500 entries a second).
  */
@@ -27,8 +28,8 @@ function row(i: Incident, body: string, now: string): IncidentsTable {
 const STATEMENT_BYTES = 4 << 20;
 /** Rows per head statement: 11 parameters each, under SQLite's 32,766. */
 const STATEMENT_ROWS = 300;
-/** Entry rows per insert: 3 parameters each. */
-const ENTRY_ROWS = 2000;
+/** Timeline rows per insert: 3 parameters each (their text is bounded by maxTimeline entries a row). */
+const RUN_ROWS = 1000;
 
 /**
  * What one writer last stored of each open incident: its head's JSON and its timeline. Entries
@@ -40,15 +41,19 @@ const ENTRY_ROWS = 2000;
 export class StoredIncidents {
   readonly heads = new Map<string, string>();
   readonly timelines = new Map<string, readonly TimelineEntry[]>();
+  /** Where each stored row of an incident's timeline starts (ascending; the first is 0). */
+  readonly starts = new Map<string, number[]>();
 
   forget(id: string): void {
     this.heads.delete(id);
     this.timelines.delete(id);
+    this.starts.delete(id);
   }
 
   clear(): void {
     this.heads.clear();
     this.timelines.clear();
+    this.starts.clear();
   }
 }
 
@@ -62,9 +67,10 @@ function commonPrefix(a: readonly TimelineEntry[], b: readonly TimelineEntry[]):
 
 /**
  * Stores what one correlation step changed: deletes those merged away, then for each updated
- * incident (its last state in the step) the timeline entries past what `stored` says is already
- * stored (entries from the first that differs are deleted and written again: an entry earlier
- * in time, or a merge, moves later ones) and its head if it changed. A few statements per step,
+ * incident (its last state in the step) one row with the timeline entries past what `stored`
+ * says is already stored (where one differs — an entry earlier in time, or a merge, moved later
+ * ones — the row holding it and those after are deleted and written again from that row's start)
+ * and its head if it changed. A few statements per step,
  * not one per incident. `stored` is updated as written: the caller clears it if the
  * transaction fails. Without it every incident is written whole.
  */
@@ -77,28 +83,46 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
   // The last state of an incident in one step wins (it may be updated, then closed).
   const latest = new Map(changes.updated.map((i) => [i.id, i]));
   const cuts: Array<[string, number]> = [];
-  const entries: IncidentTimelineTable[] = [];
+  const runs: IncidentTimelineTable[] = [];
   const heads: IncidentsTable[] = [];
   for (const inc of latest.values()) {
+    const tl = inc.timeline;
     const before = stored.timelines.get(inc.id);
-    const from = before ? commonPrefix(before, inc.timeline) : 0;
-    // Not stored by this writer: rows another writer (or a previous run) left under this id go.
-    if (!before || from < before.length) cuts.push([inc.id, from]);
-    for (let k = from; k < inc.timeline.length; k++) entries.push({ incident_id: inc.id, pos: k, entry: toJson(inc.timeline[k]) });
+    let starts = stored.starts.get(inc.id) ?? [];
+    let from = before ? commonPrefix(before, tl) : 0;
+    if (!before) {
+      // Not stored by this writer: rows another writer (or a previous run) left under this id go.
+      cuts.push([inc.id, 0]);
+      starts = [];
+    } else if (from < before.length) {
+      // Back to the start of the stored row that holds the first entry that differs.
+      let j = starts.length - 1;
+      while (j > 0 && starts[j]! > from) j--;
+      from = starts[j] ?? 0;
+      cuts.push([inc.id, from]);
+      starts = starts.slice(0, j);
+    }
+    if (tl.length > from) {
+      let text = toJson(tl[from]);
+      for (let k = from + 1; k < tl.length; k++) text += `,${toJson(tl[k])}`;
+      runs.push({ incident_id: inc.id, pos: from, entries: text });
+      starts = [...starts, from];
+    }
     const head = headJson(inc);
     if (stored.heads.get(inc.id) !== head) heads.push(row(inc, head, now));
     if (inc.state === 'closed') stored.forget(inc.id);
     else {
       stored.heads.set(inc.id, head);
-      stored.timelines.set(inc.id, inc.timeline);
+      stored.timelines.set(inc.id, tl);
+      stored.starts.set(inc.id, starts);
     }
   }
   for (const part of chunks(cuts, 300)) {
     await db.deleteFrom('incident_timeline').where((eb) => eb.or(part.map(([id, pos]) => eb.and([eb('incident_id', '=', id), eb('pos', '>=', pos)])))).execute();
   }
   // On conflict: rows another writer stored under the same id and position are replaced, not an error that fails every later write.
-  for (const part of chunks(entries, ENTRY_ROWS)) {
-    await db.insertInto('incident_timeline').values(part).onConflict((oc) => oc.columns(['incident_id', 'pos']).doUpdateSet((eb) => ({ entry: eb.ref('excluded.entry') }))).execute();
+  for (const part of chunks(runs, RUN_ROWS)) {
+    await db.insertInto('incident_timeline').values(part).onConflict((oc) => oc.columns(['incident_id', 'pos']).doUpdateSet((eb) => ({ entries: eb.ref('excluded.entries') }))).execute();
   }
   let part: IncidentsTable[] = [];
   let bytes = 0;
@@ -124,15 +148,15 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
 
 /** Heads with their timelines put back: the incidents as the correlator gave them. */
 async function assemble(db: Db, rows: Array<{ id: string; body: string }>): Promise<Incident[]> {
-  const timelines = new Map<string, TimelineEntry[]>(rows.map((r) => [r.id, []]));
+  const texts = new Map<string, string[]>(rows.map((r) => [r.id, []]));
   for (const part of chunks(rows.map((r) => r.id), 300)) {
-    const entries = await db.selectFrom('incident_timeline').select(['incident_id', 'entry']).where('incident_id', 'in', part).orderBy('incident_id').orderBy('pos').execute();
-    for (const e of entries) timelines.get(e.incident_id)!.push(JSON.parse(e.entry) as TimelineEntry);
+    const runs = await db.selectFrom('incident_timeline').select(['incident_id', 'entries']).where('incident_id', 'in', part).orderBy('incident_id').orderBy('pos').execute();
+    for (const e of runs) texts.get(e.incident_id)!.push(e.entries);
   }
   return rows.map((r) => {
     const inc = fromJson<Incident>(r.body, {} as Incident);
     // Assigned over the head's empty timeline: the key keeps its place.
-    inc.timeline = timelines.get(r.id)!;
+    inc.timeline = JSON.parse(`[${texts.get(r.id)!.join(',')}]`) as TimelineEntry[];
     return inc;
   });
 }
@@ -197,10 +221,10 @@ export async function listIncidents(db: Db, q: IncidentQuery): Promise<{ items: 
   let query = db.selectFrom('incidents').select(['id', 'body', 'last_seen']);
   if (q.state) query = query.where('state', '=', q.state);
   if (q.severities) query = query.where('severity', 'in', q.severities);
-  // The pattern matched the whole body once: now the head or one of the timeline's entries.
+  // The pattern matched the whole body once: now the head or one of the timeline's rows (it matches within one JSON string).
   if (q.workloadLike) {
     query = query.where(sql<boolean>`(body like ${q.workloadLike} escape '\\'
-      or exists (select 1 from incident_timeline t where t.incident_id = incidents.id and t.entry like ${q.workloadLike} escape '\\'))`);
+      or exists (select 1 from incident_timeline t where t.incident_id = incidents.id and t.entries like ${q.workloadLike} escape '\\'))`);
   }
   const dialect = q.dialect ?? 'sqlite';
   if (q.host) query = query.where(hasHost(dialect, q.host));

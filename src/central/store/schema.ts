@@ -221,12 +221,13 @@ export interface IncidentsTable {
   updated_at: string;
 }
 
-/** An incident's timeline entries, one row each in timeline order (migration 0016): a write appends, not rewrites. */
+/** An incident's timeline in runs of entries, in timeline order (migration 0016): a write appends a run, not rewrites. */
 export interface IncidentTimelineTable {
   incident_id: string;
+  /** The run's first entry's position in the timeline. */
   pos: number;
-  /** The TimelineEntry's JSON. */
-  entry: string;
+  /** The run's TimelineEntry JSON values, comma-separated (a JSON array's inside). */
+  entries: string;
 }
 
 /** Observed edges, all time (migration 0008; src/central/store/flows.ts). bigint columns: PostgreSQL returns strings. */

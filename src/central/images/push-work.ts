@@ -80,10 +80,10 @@ const TOKEN_TTL_MS = 60_000;
 
 // The lists parsed last, by address: a fleet pushes a few lists again and again. Bounded by
 // their packages, not their count (a 5,000-package image weighs ten 500-package ones): at most
-// LIST_PACKAGES over all lists, ~200 bytes of objects each (and as many again in their
-// component facts, below). Whether a list is also stored is the main thread's to check: a
+// LIST_PACKAGES over all lists (32 lists of 500, as the bound was by count; 50,000 grew
+// bench:central's every-list-new row by ~25 MB), and as many in their component facts, below. Whether a list is also stored is the main thread's to check: a
 // list parsed from a push whose write failed is here but not in the store.
-const LIST_PACKAGES = 50_000;
+const LIST_PACKAGES = 16_000;
 const listsByAddress = new Map<string, ListPackages>();
 let listPackagesHeld = 0;
 function rememberList(address: string, list: ListPackages): void {

@@ -87,3 +87,29 @@ await storeTest('notices after a write wait for the gap between writes; idle() s
     await oneByOne.close();
   }
 });
+
+await storeTest('past maxQueuedInputs the oldest waiting inputs are not correlated, and counted', async (dialect) => {
+  const now = () => new Date(T0 + 120_000);
+  const capped = await startTestCentral({ dialect, now });
+  const reference = await startTestCentral({ dialect, now });
+  try {
+    const service = incidentService(capped.ctx);
+    service.minWriteGapMs = 3_600_000;
+    service.maxQueuedInputs = 3;
+    const [first, ...rest] = batches();
+    capped.ctx.events.emit(EVENT_BATCH_NOTICE, first!);
+    await service.idle();
+    // These wait for the gap: one alert each, only the last three are kept.
+    for (const b of rest) capped.ctx.events.emit(EVENT_BATCH_NOTICE, b);
+    await service.idle();
+    assert.equal(service.droppedInputs, rest.length - 3);
+    const ref = incidentService(reference.ctx);
+    for (const b of [first!, ...rest.slice(-3)]) await ref.feed(batchInputs(b));
+    const got = await stored(capped);
+    assert.ok(got.length >= 2, 'the kept inputs make incidents');
+    assert.deepEqual(got, await stored(reference));
+  } finally {
+    await capped.close();
+    await reference.close();
+  }
+});

@@ -117,10 +117,9 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
       stored.starts.set(inc.id, starts);
     }
   }
-  // Whole timelines by id; from a position as a chain of ORs. New incidents (cut at 0) as ORs took
-  // 6 ms a statement in bench:scale (803 ms in 129), where new incidents come by the hundred.
-  for (const part of chunks(cuts.filter(([, pos]) => pos === 0).map(([id]) => id), 300)) await db.deleteFrom('incident_timeline').where('incident_id', 'in', part).execute();
-  for (const part of chunks(cuts.filter(([, pos]) => pos > 0), 300)) {
+  // As a chain of ORs of (id, position) also for whole timelines: `incident_id in (…)` took
+  // 3.8 s in 295 statements of one bench:scale run against 0.4 s in 137 for the ORs in another.
+  for (const part of chunks(cuts, 300)) {
     await db.deleteFrom('incident_timeline').where((eb) => eb.or(part.map(([id, pos]) => eb.and([eb('incident_id', '=', id), eb('pos', '>=', pos)])))).execute();
   }
   // On conflict: rows another writer stored under the same id and position are replaced, not an error that fails every later write.

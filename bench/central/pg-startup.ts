@@ -6,11 +6,12 @@
  * p99 and max: what a main-thread stall adds to any request) and the event-loop delay
  * (prom-client's monitor, read and reset every second through /metrics: the largest p99 and
  * max of those seconds). Each start re-loads and re-evaluates the stored cluster, so runs of
- * two trees on one database compare their start-up (issue 16's RSS peak and stalls).
+ * two trees on one database compare their start-up (issue 16's RSS peak and stalls). The
+ * admin token is made at the first run on a database and kept in DIR/admin-token.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { compiledCli } from '../compiled-cli.js';
@@ -36,7 +37,10 @@ const mainCpu = (pid: number) => {
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
 for (let run = 1; run <= runs; run++) {
-  const token = randomBytes(32).toString('hex');
+  // Central adopts GATEHOUSE_ADMIN_TOKEN at its first start only: every run uses that one (kept in DIR).
+  const tokenFile = join(dir, 'admin-token');
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, randomBytes(32).toString('hex'), { mode: 0o600 });
+  const token = readFileSync(tokenFile, 'utf8').trim();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const log = openSync(join(dir, `central-${run}.log`), 'w');
@@ -64,6 +68,7 @@ for (let run = 1; run <= runs; run++) {
   const metrics = async () => {
     const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     const ms = (q: string) => 1000 * Number(new RegExp(`^gatehouse_nodejs_eventloop_lag_${q}_seconds(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? NaN);
+    if (!Number.isFinite(ms('p99'))) writeFileSync(join(dir, 'metrics-unread.txt'), text);
     return { p99: ms('p99'), max: ms('max') };
   };
   await metrics();

@@ -9,7 +9,7 @@
  */
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Incident, IncidentChanges, TimelineEntry } from '../../runtime/incidents/types.js';
-import { chunks, fromJson, isPostgres, toJson } from './json.js';
+import { chunks, fromJson, toJson } from './json.js';
 import type { Database, IncidentTimelineTable, IncidentsTable } from './schema.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -117,25 +117,26 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
       stored.starts.set(inc.id, starts);
     }
   }
-  // Heads first: on PostgreSQL they tell which incidents are new, whose leftover rows need no delete
-  // (one statement per write of up to 300 ids, 1.9 s of a bench:scale run once alerts opened an
-  // incident per workload). SQLite deletes for every incident the writer did not know.
-  const pg = isPostgres(db);
-  const inserted = new Set<string>();
+  // As a chain of ORs of (id, position) also for whole timelines: `incident_id in (…)` took
+  // 3.8 s in 295 statements of one bench:scale run against 0.4 s in 137 for the ORs in another.
+  for (const part of chunks(cuts, 300)) {
+    await db.deleteFrom('incident_timeline').where((eb) => eb.or(part.map(([id, pos]) => eb.and([eb('incident_id', '=', id), eb('pos', '>=', pos)])))).execute();
+  }
+  // On conflict: rows another writer stored under the same id and position are replaced, not an error that fails every later write.
+  for (const part of chunks(runs, RUN_ROWS)) {
+    await db.insertInto('incident_timeline').values(part).onConflict((oc) => oc.columns(['incident_id', 'pos']).doUpdateSet((eb) => ({ entries: eb.ref('excluded.entries') }))).execute();
+  }
   let part: IncidentsTable[] = [];
   let bytes = 0;
   const flush = async () => {
     // Multi-row VALUES on both stores, each head its own text parameter: as one JSON parameter
     // (jsonRecordset) every body's quotes were escaped and parsed again (PostgreSQL CPU per
     // event 0.050 against 0.029 ms in bench/bus-cpu-incidents.bench.ts).
-    const q = db.insertInto('incidents').values(part).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
+    await db.insertInto('incidents').values(part).onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({
       state: eb.ref('excluded.state'), severity: eb.ref('excluded.severity'), stage: eb.ref('excluded.stage'), title: eb.ref('excluded.title'),
       first_seen: eb.ref('excluded.first_seen'), last_seen: eb.ref('excluded.last_seen'), closed_at: eb.ref('excluded.closed_at'),
       signals: eb.ref('excluded.signals'), body: eb.ref('excluded.body'), updated_at: eb.ref('excluded.updated_at'),
-    })));
-    if (!pg) await q.execute();
-    // A row PostgreSQL inserted (not updated) has xmax 0: no earlier incident of that id left timeline rows.
-    else for (const r of await q.returning(['id', sql<boolean>`xmax = 0`.as('inserted')]).execute()) if (r.inserted) inserted.add(r.id);
+    }))).execute();
     part = [];
     bytes = 0;
   };
@@ -145,15 +146,6 @@ export async function applyIncidentChanges(db: Db, changes: IncidentChanges, now
     if (bytes >= STATEMENT_BYTES || part.length >= STATEMENT_ROWS) await flush();
   }
   if (part.length) await flush();
-  // As a chain of ORs of (id, position) also for whole timelines: `incident_id in (…)` took
-  // 3.8 s in 295 statements of one bench:scale run against 0.4 s in 137 for the ORs in another.
-  for (const part of chunks(cuts.filter(([id, pos]) => pos > 0 || !inserted.has(id)), 300)) {
-    await db.deleteFrom('incident_timeline').where((eb) => eb.or(part.map(([id, pos]) => eb.and([eb('incident_id', '=', id), eb('pos', '>=', pos)])))).execute();
-  }
-  // On conflict: rows another writer stored under the same id and position are replaced, not an error that fails every later write.
-  for (const part of chunks(runs, RUN_ROWS)) {
-    await db.insertInto('incident_timeline').values(part).onConflict((oc) => oc.columns(['incident_id', 'pos']).doUpdateSet((eb) => ({ entries: eb.ref('excluded.entries') }))).execute();
-  }
 }
 
 /** Heads with their timelines put back: the incidents as the correlator gave them. */

@@ -6,7 +6,8 @@
  * requests the hook sees and from the change notices on ctx.events.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram, LATENCY_BUCKETS, newRegistry, type Registry } from '../util/metrics.js';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, newRegistry, totalCounter, type Registry } from '../util/metrics.js';
+import { incidentInputsDropped } from './incidents/service.js';
 import type { CentralContext } from './context.js';
 
 /** Ingest routes and the kind their batches are counted as. */
@@ -38,6 +39,8 @@ export class CentralMetrics {
     this.liveEvaluated = new Counter({ name: 'gatehouse_central_live_deployments_evaluated_total', help: 'Deployments evaluated by the live evaluator', registers });
     new Gauge({ name: 'gatehouse_central_image_pool_in_flight', help: 'Image pushes and re-matches being worked on by the image worker pool', registers, collect() { this.set(ctx.imagePool.inFlight); } });
     new Gauge({ name: 'gatehouse_central_image_pool_workers', help: 'Image worker slots', registers, collect() { this.set(ctx.imagePool.size); } });
+    // A bounded queue's loss is counted where operators look (IncidentServiceOptions.maxQueuedInputs).
+    totalCounter(registry, 'gatehouse_central_incident_inputs_dropped_total', 'Ingested events not correlated into incidents because the correlation queue was full (the events themselves are stored)', [], () => [[{}, incidentInputsDropped(ctx)]]);
     new Gauge({ name: 'gatehouse_central_store_info', help: 'The store in use (label dialect: sqlite or postgres); always 1', labelNames: ['dialect'], registers }).set({ dialect: ctx.store.dialect }, 1);
     for (const notice of NOTICES) ctx.events.on(notice, () => this.notices.inc({ notice }));
     ctx.events.on('deployments', (count: unknown) => {

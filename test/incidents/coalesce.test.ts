@@ -103,6 +103,10 @@ await storeTest('past maxQueuedInputs the oldest waiting inputs are not correlat
     for (const b of rest) capped.ctx.events.emit(EVENT_BATCH_NOTICE, b);
     await service.idle();
     assert.equal(service.droppedInputs, rest.length - 3);
+    // Operators see the loss: Central's /metrics counts it.
+    const metrics = await capped.api('GET', '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(String(metrics.body), new RegExp(`^gatehouse_central_incident_inputs_dropped_total(?:\\{[^}]*\\})? ${rest.length - 3}$`, 'm'));
     const ref = incidentService(reference.ctx);
     for (const b of [first!, ...rest.slice(-3)]) await ref.feed(batchInputs(b));
     const got = await stored(capped);

@@ -193,6 +193,11 @@ export function incidentService(ctx: CentralContext, options?: IncidentServiceOp
   return s;
 }
 
+/** Ingest inputs a Central's incident service dropped uncorrelated because its queue was full (0 before it starts). */
+export function incidentInputsDropped(ctx: CentralContext): number {
+  return SERVICES.get(ctx)?.droppedInputs ?? 0;
+}
+
 /** Stops and forgets a Central's incident service (on server close). */
 export async function stopIncidentService(ctx: CentralContext): Promise<void> {
   const s = SERVICES.get(ctx);

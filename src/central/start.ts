@@ -12,7 +12,6 @@ import { busNoticesJob } from './bus/notices.js';
 import { parseNatsUrl, redactNatsUrl } from './client/bus-stream.js';
 import { createCentralContext, type CentralContext } from './context.js';
 import { defaultDataDir } from './data-dir.js';
-import { boundHeapGrowth } from './heap-growth.js';
 import { CENTRAL_JOBS, type CentralJob } from './jobs.js';
 import { centralResponseJob, type CentralResponseOptions } from './respond/response-service.js';
 import { auditFileJob, type AuditFileOptions } from './incidents/audit-file.js';
@@ -100,8 +99,6 @@ export async function startCentral(options: StartCentralOptions = {}): Promise<R
     throw new UserError('GATEHOUSE_ADMIN_TOKEN must be a random token of at least 32 characters of A-Z a-z 0-9 _ - . ~ + / = (e.g. `openssl rand -hex 32`)', 'usage');
   }
   const dataDir = options.dataDir ?? defaultDataDir();
-  // Before the store and the evaluator load the fleet: Central's heaps grow at most 1.25× between full collections (heap-growth.ts).
-  boundHeapGrowth();
   const nats = typeof options.nats === 'string' ? { url: options.nats } : options.nats;
   if (nats) parseNatsUrl(nats.url);
 

@@ -15,6 +15,7 @@
  * texts a push named are then confirmed stored by the main thread (the worker's memory may
  * hold texts of a push whose write failed).
  */
+import { WeightedMemory } from './weighted-memory.js';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import secureJson from 'secure-json-parse';
@@ -84,20 +85,7 @@ const TOKEN_TTL_MS = 60_000;
 // bench:central's every-list-new row by ~25 MB), and as many in their component facts, below. Whether a list is also stored is the main thread's to check: a
 // list parsed from a push whose write failed is here but not in the store.
 const LIST_PACKAGES = 16_000;
-const listsByAddress = new Map<string, ListPackages>();
-let listPackagesHeld = 0;
-function rememberList(address: string, list: ListPackages): void {
-  if (listsByAddress.has(address)) return;
-  for (const [oldest, held] of listsByAddress) {
-    if (listPackagesHeld + list.packages.length <= LIST_PACKAGES) break;
-    listsByAddress.delete(oldest);
-    listPackagesHeld -= held.packages.length;
-  }
-  // One list larger than the whole budget is used by its push, not kept.
-  if (list.packages.length > LIST_PACKAGES) return;
-  listsByAddress.set(address, list);
-  listPackagesHeld += list.packages.length;
-}
+const listsByAddress = new WeightedMemory<ListPackages>(LIST_PACKAGES, (list) => list.packages.length);
 
 // The finding texts split last (the bodies and advisories of whole pushes' vulnerabilities) or
 // read from the store, by address, parsed on first use. A fleet's rebuilds repeat them. Bounded.
@@ -107,19 +95,8 @@ interface Joined { finding: Omit<Finding, 'fingerprint'>; split: SplitVulnerabil
 // Bounded by the texts' length, not their count: an advisory may be 100 bytes or 20 KB. The
 // parsed and joined forms kept beside a text weigh about as much again (a few times its length).
 const TEXT_CHARS = 4_000_000;
-interface TextMemory<T> { map: Map<string, KnownText<T>>; chars: number }
-const bodyTexts: TextMemory<FindingBody> = { map: new Map(), chars: 0 };
-const advisoryTexts: TextMemory<AdvisoryText> = { map: new Map(), chars: 0 };
-function rememberText<T>(memory: TextMemory<T>, address: string, text: string): void {
-  if (memory.map.has(address) || text.length > TEXT_CHARS) return;
-  for (const [oldest, held] of memory.map) {
-    if (memory.chars + text.length <= TEXT_CHARS) break;
-    memory.map.delete(oldest);
-    memory.chars -= held.text.length;
-  }
-  memory.map.set(address, { text });
-  memory.chars += text.length;
-}
+const bodyTexts = new WeightedMemory<KnownText<FindingBody>>(TEXT_CHARS, (known) => known.text.length);
+const advisoryTexts = new WeightedMemory<KnownText<AdvisoryText>>(TEXT_CHARS, (known) => known.text.length);
 function parsedText<T>(known: KnownText<T>): T {
   return (known.parsed ??= JSON.parse(known.text) as T);
 }
@@ -162,15 +139,15 @@ export function supplyContent(token: number, supply: Supply): PrepareResult {
   if (supply.list) {
     // Kept for this push whatever the memory keeps (a list over its whole budget is not kept).
     parsed.supplied.list = { address: supply.list.address, packages: listPackages(JSON.parse(supply.list.text)) };
-    rememberList(supply.list.address, parsed.supplied.list.packages);
+    listsByAddress.remember(supply.list.address, parsed.supplied.list.packages);
   }
   for (const [address, text] of Object.entries(supply.findings ?? {})) {
     parsed.supplied.findings.set(address, { text });
-    rememberText(bodyTexts, address, text);
+    bodyTexts.remember(address, { text });
   }
   for (const [address, text] of Object.entries(supply.advisories ?? {})) {
     parsed.supplied.advisories.set(address, { text });
-    rememberText(advisoryTexts, address, text);
+    advisoryTexts.remember(address, { text });
   }
   return prepareOrAsk(parsed, token);
 }
@@ -182,8 +159,8 @@ function prepareOrAsk(parsed: Parsed, token: number): PrepareResult {
   const knownList = named === undefined ? undefined : parsed.supplied!.list?.address === named ? parsed.supplied!.list.packages : listsByAddress.get(named);
   if (named !== undefined && !knownList) need.list = named;
   const refs = report.vulnerabilities ?? [];
-  const body = (a: string) => parsed.supplied!.findings.get(a) ?? bodyTexts.map.get(a);
-  const advisory = (a: string) => parsed.supplied!.advisories.get(a) ?? advisoryTexts.map.get(a);
+  const body = (a: string) => parsed.supplied!.findings.get(a) ?? bodyTexts.get(a);
+  const advisory = (a: string) => parsed.supplied!.advisories.get(a) ?? advisoryTexts.get(a);
   const findings = new Set<string>();
   const advisories = new Set<string>();
   for (const ref of refs) {
@@ -264,7 +241,7 @@ function prepare(report: ImageReport, token: number, named: ListPackages | undef
     list = named ?? (sbom.componentsHash !== undefined ? listsByAddress.get(sbom.componentsHash) : undefined);
     if (!list) {
       list = listPackages(report.sbom.components);
-      if (sbom.componentsHash !== undefined) rememberList(sbom.componentsHash, list);
+      if (sbom.componentsHash !== undefined) listsByAddress.remember(sbom.componentsHash, list);
     }
   }
   const prepared: PreparedImage = {
@@ -275,8 +252,8 @@ function prepare(report: ImageReport, token: number, named: ListPackages | undef
   };
   // The texts this worker split are the ones later pushes name.
   if (prepared.findings) {
-    for (const [address, text] of Object.entries(prepared.findings.texts.findings)) rememberText(bodyTexts, address, text);
-    for (const [address, text] of Object.entries(prepared.findings.texts.advisories)) rememberText(advisoryTexts, address, text);
+    for (const [address, text] of Object.entries(prepared.findings.texts.findings)) bodyTexts.remember(address, { text });
+    for (const [address, text] of Object.entries(prepared.findings.texts.advisories)) advisoryTexts.remember(address, { text });
   }
   parsedByToken.set(token, { packages: list?.packages, packagesHash: list?.packagesHash, findings, at: Date.now() });
   return prepared;
@@ -295,23 +272,13 @@ export function pushViolations(token: number, row: StoredImageRow, now: string, 
 
 // A fleet pushes the same package lists again and again (rebuilds, tags of one build, one
 // base): their component facts are made once per list, by its address, and shared read-only
-// as re-match shares them (FleetMatcher's sets). Bounded.
-// Bounded as the lists are (LIST_PACKAGES, by their packages).
-const componentsByList = new Map<string, ImageFacts['components']>();
-let componentsHeld = 0;
+// as re-match shares them (FleetMatcher's sets). Bounded as the lists are (LIST_PACKAGES).
+const componentsByList = new WeightedMemory<ImageFacts['components']>(LIST_PACKAGES, (components) => components.length);
 function componentsOf(packagesHash: string, packages: Package[]): ImageFacts['components'] {
   let hit = componentsByList.get(packagesHash);
   if (!hit) {
     hit = componentFacts({ packages: [...packages], warnings: [] });
-    for (const [oldest, held] of componentsByList) {
-      if (componentsHeld + hit.length <= LIST_PACKAGES) break;
-      componentsByList.delete(oldest);
-      componentsHeld -= held.length;
-    }
-    if (hit.length <= LIST_PACKAGES) {
-      componentsByList.set(packagesHash, hit);
-      componentsHeld += hit.length;
-    }
+    componentsByList.remember(packagesHash, hit);
   }
   return hit;
 }

@@ -75,9 +75,6 @@ interface DeploymentWrite {
   findings: Finding[];
 }
 
-/** A deployment row's columns an evaluation writes again (all but id and first_seen). */
-const DEPLOYMENT_COLUMNS = ['source_id', 'namespace', 'kind', 'name', 'labels', 'images', 'risk_score', 'risk', 'last_seen', 'deleted_at'] as const;
-
 const keyOf = (kind: string, namespace: string, name: string) => `${kind}\u001f${namespace}\u001f${name}`;
 
 export interface EvaluatorOptions {
@@ -428,9 +425,11 @@ export class LiveEvaluator implements ChangeListener {
     const at = now.toISOString();
     // One upsert for the batch's rows (first_seen kept on rows that exist) and one reconcile for
     // their violations: per deployment that was four round trips on PostgreSQL.
+    // Every column an evaluation writes, but the key: taken from the row, so none is left behind.
+    const updatedColumns = Object.keys(writes[0]!.row).filter((c) => c !== 'id') as (keyof Omit<DeploymentsTable, 'id' | 'first_seen'>)[];
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('deployments').values(writes.map(({ row }) => ({ ...row, first_seen: at })))
-        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => Object.fromEntries(DEPLOYMENT_COLUMNS.map((c) => [c, eb.ref(`excluded.${c}`)])) as never)).execute();
+        .onConflict((oc) => oc.column('id').doUpdateSet((eb) => Object.fromEntries(updatedColumns.map((c) => [c, eb.ref(`excluded.${c}`)])) as never)).execute();
       await reconcileManyViolations(trx, writes.map(({ row, findings }) => ({ subjectKind: 'deployment', subjectKey: row.id, stage: 'deploy', findings })), this.policies.exceptions, now);
     });
   }

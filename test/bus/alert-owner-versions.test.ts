@@ -4,25 +4,17 @@
  * as the one-alert reference (AlertOwners.deploymentOf) attributes it — on both stores.
  */
 import assert from 'node:assert/strict';
-import { clusterObjects } from '../../bench/central/inventory.js';
 import type { EventBatch, IngestEvent } from '../../src/central/client/ingest-types.js';
 import { AlertOwners } from '../../src/central/live/alert-owner.js';
-import { LiveEvaluator } from '../../src/central/live/evaluator.js';
-import { StoreInventorySink } from '../../src/central/live/sink.js';
 import { storeEventBatches } from '../../src/central/store/events.js';
-import { createSource } from '../../src/central/store/sources.js';
 import { startTestCentral, storeTest } from '../helpers/central.js';
+import { seedCluster } from './seeded-cluster.js';
 
 await storeTest('a pod moved to another controller: its next alert goes to the new deployment', async (dialect) => {
   const c = await startTestCentral({ dialect });
   try {
     const { ctx } = c;
-    const source = (await createSource(ctx.db, { kind: 'cluster', name: 'prod', sealedConfig: ctx.secrets.seal('{}') }, new Date().toISOString()))!;
-    const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000 });
-    const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
-    const objects = clusterObjects(source.id, 20, 5);
-    for (const [kind, list] of objects) await sink.replaceKind(source.id, kind, list);
-    await evaluator.settle();
+    const { sink, objects } = await seedCluster(ctx, 20, 5);
     const owned = (kind: string) => objects.get('Pod')!.filter((p) => (p.body.metadata as { ownerReferences?: { kind: string }[] }).ownerReferences?.[0]?.kind === kind);
     const [pod] = owned('ReplicaSet');
     const other = owned('StatefulSet')[0]!;

@@ -6,16 +6,13 @@
  * right after the fetch, with one NetworkIndex (so one name cache) across all fetches. Both stores.
  */
 import assert from 'node:assert/strict';
-import { clusterObjects } from '../../bench/central/inventory.js';
 import type { EventBatch, IngestEvent } from '../../src/central/client/ingest-types.js';
 import type { InventoryObject } from '../../src/central/inventory/types.js';
 import { AlertOwners } from '../../src/central/live/alert-owner.js';
-import { LiveEvaluator } from '../../src/central/live/evaluator.js';
-import { StoreInventorySink } from '../../src/central/live/sink.js';
 import { NetworkIndex } from '../../src/central/network/endpoints.js';
 import { storeEventBatches } from '../../src/central/store/events.js';
-import { createSource } from '../../src/central/store/sources.js';
 import { startTestCentral, storeTest } from '../helpers/central.js';
+import { seedCluster } from './seeded-cluster.js';
 
 type Meta = { name?: string; uid?: string; resourceVersion?: string; ownerReferences?: { kind: string; name: string; controller?: boolean }[] };
 const meta = (o: InventoryObject) => o.body.metadata as Meta;
@@ -24,12 +21,7 @@ await storeTest('alert owners with names kept between fetches equal the one-aler
   const c = await startTestCentral({ dialect });
   try {
     const { ctx } = c;
-    const source = (await createSource(ctx.db, { kind: 'cluster', name: 'prod', sealedConfig: ctx.secrets.seal('{}') }, new Date().toISOString()))!;
-    const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000 });
-    const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
-    const objects = clusterObjects(source.id, 60, 5);
-    for (const [kind, list] of objects) await sink.replaceKind(source.id, kind, list);
-    await evaluator.settle();
+    const { sourceId, evaluator, sink, objects } = await seedCluster(ctx, 60, 5);
     const pods = new Map(objects.get('Pod')!.map((p) => [p.name, p]));
     const replicaSets = objects.get('ReplicaSet') ?? [];
     const owners = [...new Set([...pods.values()].map((p) => JSON.stringify(meta(p).ownerReferences ?? [])))].map((s) => JSON.parse(s) as Meta['ownerReferences']);
@@ -62,7 +54,7 @@ await storeTest('alert owners with names kept between fetches equal the one-aler
             await sink.upsert(moved);
           } else if (what === 1 && p) {
             pods.delete(name);
-            await sink.remove(source.id, 'Pod', p.uid);
+            await sink.remove(sourceId, 'Pod', p.uid);
           } else if (what === 2) {
             // Re-created under the same name: a new uid, maybe another owner.
             const base = p ?? objects.get('Pod')!.find((x) => x.name === name)!;
@@ -70,12 +62,12 @@ await storeTest('alert owners with names kept between fetches equal the one-aler
             again.uid = `${base.uid}-r${++version}`;
             again.resourceVersion = String(version);
             Object.assign(meta(again), { uid: again.uid, resourceVersion: again.resourceVersion, ownerReferences: pick(owners) });
-            if (p) await sink.remove(source.id, 'Pod', p.uid);
+            if (p) await sink.remove(sourceId, 'Pod', p.uid);
             pods.set(name, again);
             await sink.upsert(again);
           } else if (what === 3 && replicaSets.length) {
             const rs = replicaSets.splice(Math.floor(r() * replicaSets.length), 1)[0]!;
-            await sink.remove(source.id, 'ReplicaSet', rs.uid);
+            await sink.remove(sourceId, 'ReplicaSet', rs.uid);
           } else {
             // A pod first alerted on while it did not exist.
             const late = unborn.shift();

@@ -6,25 +6,18 @@
  * know gets none; an id already stored by an earlier batch of the same call is a duplicate.
  */
 import assert from 'node:assert/strict';
-import { clusterObjects } from '../../bench/central/inventory.js';
 import type { EventBatch, IngestEvent } from '../../src/central/client/ingest-types.js';
 import { AlertOwners } from '../../src/central/live/alert-owner.js';
-import { LiveEvaluator } from '../../src/central/live/evaluator.js';
-import { StoreInventorySink } from '../../src/central/live/sink.js';
 import { storeEventBatches } from '../../src/central/store/events.js';
-import { createSource } from '../../src/central/store/sources.js';
 import { startTestCentral, storeTest } from '../helpers/central.js';
+import { seedCluster } from './seeded-cluster.js';
 
 await storeTest('a fetch of many nodes\' batches: alert owners as AlertOwners finds them, duplicates across batches', async (dialect) => {
   const c = await startTestCentral({ dialect });
   try {
     const { ctx } = c;
-    const source = (await createSource(ctx.db, { kind: 'cluster', name: 'prod', sealedConfig: ctx.secrets.seal('{}') }, new Date().toISOString()))!;
-    const evaluator = new LiveEvaluator(ctx.db, ctx.policies, ctx.now, { debounceMs: 3_600_000 });
-    const sink = new StoreInventorySink(ctx.db, evaluator, ctx.now);
     // 20 workloads: Deployments (with ReplicaSets), StatefulSets and a DaemonSet.
-    for (const [kind, list] of clusterObjects(source.id, 20, 5)) await sink.replaceKind(source.id, kind, list);
-    await evaluator.settle();
+    await seedCluster(ctx, 20, 5);
     const pods = (await ctx.db.selectFrom('objects').select(['namespace', 'name']).where('kind', '=', 'Pod').execute()).map((p) => ({ namespace: p.namespace!, name: p.name }));
     assert.equal(pods.length, 60);
     const alert = (id: string, pod: { namespace: string; name: string }): IngestEvent => ({
